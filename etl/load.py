@@ -1,0 +1,204 @@
+"""Write Stripe objects into DuckDB: Arrow batches upserted with MERGE.
+
+The live sync and the demo generator both call `load_objects`; neither the
+tables nor the metrics can tell where an object came from. The caller owns the
+transaction, so a sync can write a page and its checkpoint atomically.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Iterable
+
+import duckdb
+import orjson
+import pyarrow as pa
+
+from etl.schema import API_VERSION, BOOKKEEPING, TABLES, Table, create_tables
+
+ARROW_TYPES = {
+    "VARCHAR": pa.string(), "JSON": pa.string(), "BIGINT": pa.int64(),
+    "DOUBLE": pa.float64(), "BOOLEAN": pa.bool_(), "TIMESTAMP": pa.timestamp("us"),
+}
+# Which table a list of objects belongs to, by the API's `object` value.
+# Plans (the pre-Prices API, which localstripe speaks) load as prices.
+OBJECT_TABLES = {t.object: t.name for t in TABLES.values()} | {"plan": "prices"}
+
+
+def connect(db_path: str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(db_path, read_only=read_only)
+    if not read_only:
+        create_tables(con)
+    return con
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _arrow_value(sql_type: str, value):
+    if value is None:
+        return None
+    if sql_type == "TIMESTAMP":
+        return int(value) * 1_000_000
+    if sql_type == "BIGINT":
+        return int(value)
+    if sql_type == "DOUBLE":
+        return float(value)
+    if sql_type == "BOOLEAN":
+        return bool(value)
+    if sql_type == "VARCHAR" and not isinstance(value, str):
+        return str(value)
+    return value
+
+
+def rows_to_arrow(table: Table, objects: list[dict], synced_at: dt.datetime,
+                  api_version: str | None) -> pa.Table:
+    """Typed columns plus bookkeeping for each object, newest duplicate kept."""
+    newest: dict[tuple, dict] = {}
+    for obj in objects:  # later objects win: callers pass oldest first
+        newest[tuple(obj.get(k) for k in table.key)] = obj
+    objects = list(newest.values())
+    arrays = {}
+    for column in table.columns:
+        values = [_arrow_value(column.sql_type, column.read(o)) for o in objects]
+        arrow_type = ARROW_TYPES[column.sql_type]
+        if column.sql_type == "TIMESTAMP":
+            arrays[column.name] = pa.array(values, pa.int64()).cast(arrow_type)
+        else:
+            arrays[column.name] = pa.array(values, arrow_type)
+    synced_us = int(synced_at.replace(tzinfo=dt.UTC).timestamp() * 1_000_000)
+    arrays["livemode"] = pa.array([bool(o.get("livemode", False)) for o in objects], pa.bool_())
+    arrays["deleted"] = pa.array([bool(o.get("deleted", False)) for o in objects], pa.bool_())
+    arrays["api_version"] = pa.array([api_version] * len(objects), pa.string())
+    arrays["synced_at"] = pa.array([synced_us] * len(objects), pa.int64()).cast(pa.timestamp("us"))
+    arrays["raw"] = pa.array([orjson.dumps(o).decode() for o in objects], pa.string())
+    return pa.table(arrays)
+
+
+def merge(con, table: Table, batch: pa.Table) -> None:
+    if batch.num_rows == 0:
+        return
+    on = " AND ".join(f't."{k}" = s."{k}"' for k in table.key)
+    con.register("_tally_batch", batch)
+    try:
+        con.execute(f"""
+            MERGE INTO {table.name} AS t
+            USING (SELECT * FROM _tally_batch) AS s
+            ON {on}
+            WHEN MATCHED THEN UPDATE
+            WHEN NOT MATCHED THEN INSERT""")
+    finally:
+        con.unregister("_tally_batch")
+
+
+def load_objects(con, table_name: str, objects: Iterable[dict], *,
+                 synced_at: dt.datetime | None = None,
+                 api_version: str | None = API_VERSION,
+                 invoice_id: str | None = None) -> int:
+    """Upsert objects of one type (and their embedded children). Returns rows written.
+
+    `invoice_id` is for lines paged from `/v1/invoices/{id}/lines`, which in
+    older shapes do not name their invoice.
+    """
+    table = TABLES[table_name]
+    objects = list(objects)
+    if not objects:
+        return 0
+    synced_at = synced_at or _utc_now()
+    if table_name == "invoice_lines":
+        objects = [_with_invoice(line, invoice_id or line.get("invoice")) for line in objects]
+    merge(con, table, rows_to_arrow(table, objects, synced_at, api_version))
+    if table_name == "subscriptions":
+        _load_subscription_items(con, objects, synced_at, api_version)
+    elif table_name == "invoices":
+        lines = [_with_invoice(line, inv["id"]) for inv in objects
+                 for line in ((inv.get("lines") or {}).get("data") or [])]
+        if lines:
+            load_objects(con, "invoice_lines", lines, synced_at=synced_at, api_version=api_version)
+    elif table_name == "invoice_lines":
+        _load_line_taxes(con, objects)
+    return len(objects)
+
+
+def load_mixed(con, objects: Iterable[dict], **kwargs) -> int:
+    """Upsert objects of any types, routed by their `object` field."""
+    by_table: dict[str, list[dict]] = {}
+    for obj in objects:
+        table_name = OBJECT_TABLES.get(obj.get("object"))
+        if table_name:
+            by_table.setdefault(table_name, []).append(obj)
+    return sum(load_objects(con, name, objs, **kwargs) for name, objs in by_table.items())
+
+
+def mark_deleted(con, table_name: str, ids: list[str]) -> None:
+    """Objects deleted in Stripe stay in the table, flagged."""
+    if ids:
+        con.execute(f"UPDATE {TABLES[table_name].name} SET deleted = true WHERE id IN "
+                    "(SELECT unnest(?::VARCHAR[]))", [ids])
+
+
+def _with_invoice(line: dict, invoice_id: str | None) -> dict:
+    if line.get("invoice") or not invoice_id:
+        return line
+    return {**line, "invoice": invoice_id}
+
+
+def _load_subscription_items(con, subscriptions: list[dict], synced_at, api_version) -> None:
+    # A subscription's items are replaced as a set: removed items disappear.
+    sub_ids = [s["id"] for s in subscriptions]
+    items = []
+    for sub in subscriptions:
+        for item in ((sub.get("items") or {}).get("data") or []):
+            item = dict(item)
+            item.setdefault("subscription", sub["id"])
+            items.append(item)
+    con.execute("DELETE FROM subscription_items WHERE subscription_id IN "
+                "(SELECT unnest(?::VARCHAR[]))", [sub_ids])
+    merge(con, TABLES["subscription_items"],
+          rows_to_arrow(TABLES["subscription_items"], items, synced_at, api_version))
+
+
+def _load_line_taxes(con, lines: list[dict]) -> None:
+    rows = {"invoice_id": [], "line_id": [], "tax_rate_id": [], "amount": [],
+            "taxable_amount": [], "inclusive": [], "currency": []}
+    for line in lines:
+        for tax in _line_taxes(line):
+            rows["invoice_id"].append(line["invoice"])
+            rows["line_id"].append(line["id"])
+            rows["currency"].append(line.get("currency"))
+            for key in ("tax_rate_id", "amount", "taxable_amount", "inclusive"):
+                rows[key].append(tax[key])
+    keys = pa.table({"invoice_id": [l["invoice"] for l in lines], "line_id": [l["id"] for l in lines]})
+    con.register("_tally_line_keys", keys)
+    try:
+        con.execute("""DELETE FROM invoice_line_taxes t USING _tally_line_keys k
+                       WHERE t.invoice_id = k.invoice_id AND t.line_id = k.line_id""")
+    finally:
+        con.unregister("_tally_line_keys")
+    if rows["line_id"]:
+        batch = pa.table(rows, schema=pa.schema([
+            ("invoice_id", pa.string()), ("line_id", pa.string()), ("tax_rate_id", pa.string()),
+            ("amount", pa.int64()), ("taxable_amount", pa.int64()), ("inclusive", pa.bool_()),
+            ("currency", pa.string())]))
+        con.register("_tally_line_taxes", batch)
+        try:
+            con.execute("INSERT INTO invoice_line_taxes BY NAME SELECT * FROM _tally_line_taxes")
+        finally:
+            con.unregister("_tally_line_taxes")
+
+
+def _line_taxes(line: dict):
+    """Current shape `taxes[]` (tax_rate_details) or older `tax_amounts[]`."""
+    for tax in line.get("taxes") or []:
+        rate = (tax.get("tax_rate_details") or {}).get("tax_rate")
+        yield {"tax_rate_id": rate.get("id") if isinstance(rate, dict) else rate,
+               "amount": int(tax.get("amount") or 0),
+               "taxable_amount": tax.get("taxable_amount"),
+               "inclusive": tax.get("tax_behavior") == "inclusive"}
+    if line.get("taxes") is None:
+        for tax in line.get("tax_amounts") or []:
+            rate = tax.get("tax_rate")
+            yield {"tax_rate_id": rate.get("id") if isinstance(rate, dict) else rate,
+                   "amount": int(tax.get("amount") or 0),
+                   "taxable_amount": tax.get("taxable_amount"),
+                   "inclusive": bool(tax.get("inclusive"))}

@@ -1,0 +1,449 @@
+"""The DuckDB tables Tally keeps, and how a Stripe object becomes a row.
+
+One table per Stripe object type, named after the object, plural. Every table
+has `id`, the typed columns metrics use, and the bookkeeping columns
+`livemode`, `deleted`, `api_version`, `synced_at` and `raw` (the object's JSON
+exactly as Stripe sent it).
+
+Each typed column is read by a small function that knows both the current API
+shape (the version pinned by the `stripe` library) and the older shapes
+(localstripe, events created under an old version), so both load into the
+same columns. Money is integer minor units; timestamps are UTC `TIMESTAMP`s.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import stripe
+
+API_VERSION = stripe.api_version  # the shape we request and treat as primary
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    sql_type: str  # VARCHAR, BIGINT, DOUBLE, BOOLEAN, TIMESTAMP, JSON
+    read: Callable[[dict], Any]
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    object: str  # Stripe's `object` value (plural table of it)
+    key: tuple[str, ...]
+    columns: tuple[Column, ...]
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns] + BOOKKEEPING_NAMES
+
+
+BOOKKEEPING = (
+    ("livemode", "BOOLEAN"),
+    ("deleted", "BOOLEAN"),
+    ("api_version", "VARCHAR"),
+    ("synced_at", "TIMESTAMP"),
+    ("raw", "JSON"),
+)
+BOOKKEEPING_NAMES = [name for name, _ in BOOKKEEPING]
+
+
+# --- readers -------------------------------------------------------------
+
+def path(*keys: str) -> Callable[[dict], Any]:
+    """Read a nested field; an expanded object or a plain id both give the id."""
+
+    def read(obj: dict) -> Any:
+        value: Any = obj
+        for key in keys:
+            if not isinstance(value, dict):
+                return None
+            value = value.get(key)
+        return value
+
+    return read
+
+
+def ref(*keys: str) -> Callable[[dict], Any]:
+    """Read a foreign key that may be an id string or an expanded object."""
+    get = path(*keys)
+
+    def read(obj: dict) -> Any:
+        value = get(obj)
+        return value.get("id") if isinstance(value, dict) else value
+
+    return read
+
+
+def first(*readers: Callable[[dict], Any]) -> Callable[[dict], Any]:
+    """The first reader that finds a value: current shape first, older after."""
+
+    def read(obj: dict) -> Any:
+        for reader in readers:
+            value = reader(obj)
+            if value is not None:
+                return value
+        return None
+
+    return read
+
+
+def total(list_key: str, amount_key: str = "amount", where=None) -> Callable[[dict], Any]:
+    def read(obj: dict) -> int:
+        items = obj.get(list_key) or []
+        if isinstance(items, dict):  # a list object
+            items = items.get("data") or []
+        return sum(int(i.get(amount_key) or 0) for i in items
+                   if isinstance(i, dict) and (where is None or where(i)))
+
+    return read
+
+
+def col(name: str, sql_type: str, reader=None) -> Column:
+    return Column(name, sql_type, reader or path(name))
+
+
+def ts(name: str, reader=None) -> Column:
+    """A Stripe unix-seconds field as a UTC TIMESTAMP."""
+    return Column(name, "TIMESTAMP", reader or path(name))
+
+
+def money(name: str, reader=None) -> Column:
+    return Column(name, "BIGINT", reader or path(name))
+
+
+def flag(name: str, reader=None) -> Column:
+    return Column(name, "BOOLEAN", reader or path(name))
+
+
+ID = col("id", "VARCHAR")
+CREATED = ts("created")
+CURRENCY = col("currency", "VARCHAR")
+
+
+def _subscription_item_period(which: str):
+    # Since 2025-03-31 the period lives on the items; before, on the subscription.
+    def read(sub: dict):
+        items = (sub.get("items") or {}).get("data") or []
+        values = [i.get(which) for i in items if i.get(which) is not None]
+        if values:
+            return min(values) if which.endswith("start") else max(values)
+        return sub.get(which)
+
+    return read
+
+
+def _first_discount_coupon(obj: dict):
+    discounts = obj.get("discounts") or []
+    for d in discounts:
+        if isinstance(d, dict):
+            coupon = (d.get("source") or {}).get("coupon") or d.get("coupon")
+            return coupon.get("id") if isinstance(coupon, dict) else coupon
+    discount = obj.get("discount")
+    if isinstance(discount, dict):
+        coupon = discount.get("coupon") or (discount.get("source") or {}).get("coupon")
+        return coupon.get("id") if isinstance(coupon, dict) else coupon
+    return None
+
+
+def _invoice_tax(inv: dict):
+    if inv.get("total_taxes") is not None:
+        return total("total_taxes")(inv)
+    if inv.get("total_tax_amounts") is not None:
+        return total("total_tax_amounts")(inv)
+    return inv.get("tax")
+
+
+def _invoice_paid(inv: dict):
+    if inv.get("paid") is not None:
+        return inv["paid"]
+    return inv.get("status") == "paid"
+
+
+def _line_subscription(line: dict):
+    details = path("parent", "subscription_item_details")(line)
+    if isinstance(details, dict) and details.get("subscription"):
+        return details["subscription"]
+    inv_details = path("parent", "invoice_item_details")(line)
+    if isinstance(inv_details, dict) and inv_details.get("subscription"):
+        return inv_details["subscription"]
+    sub = line.get("subscription")
+    if isinstance(sub, dict):
+        return sub.get("id")
+    if sub:
+        return sub
+    # Very old shape: a subscription line's own id is the subscription id.
+    if line.get("type") == "subscription" and str(line.get("id", "")).startswith("sub_"):
+        return line["id"]
+    return None
+
+
+def _line_kind(line: dict):
+    parent_type = path("parent", "type")(line)
+    if parent_type == "subscription_item_details":
+        return "subscription"
+    if parent_type == "invoice_item_details":
+        return "invoiceitem"
+    return line.get("type")
+
+
+def _line_proration(line: dict):
+    for reader in (path("parent", "subscription_item_details", "proration"),
+                   path("parent", "invoice_item_details", "proration"),
+                   path("proration")):
+        value = reader(line)
+        if value is not None:
+            return bool(value)
+    return False
+
+
+def _line_price_obj(line: dict):
+    price = line.get("price") or line.get("plan")
+    return price if isinstance(price, dict) else None
+
+
+def _line_price_field(field: str, plan_field: str | None = None):
+    def read(line: dict):
+        price = _line_price_obj(line)
+        if price is None:
+            return None
+        if field in ("interval", "interval_count", "usage_type"):
+            recurring = price.get("recurring")
+            if isinstance(recurring, dict):
+                return recurring.get(field)
+            if price.get("object") == "plan":
+                return price.get(field)
+            return None
+        return price.get(field) if plan_field is None else first(path(field), path(plan_field))(price)
+
+    return read
+
+
+def _tax_inclusive_amount(line: dict):
+    """Inclusive tax inside `amount` (new `taxes[]` or old `tax_amounts[]`)."""
+    if line.get("taxes") is not None:
+        return total("taxes", where=lambda t: t.get("tax_behavior") == "inclusive")(line)
+    return total("tax_amounts", where=lambda t: bool(t.get("inclusive")))(line)
+
+
+def _tax_amount(line: dict):
+    if line.get("taxes") is not None:
+        return total("taxes")(line)
+    return total("tax_amounts")(line)
+
+
+def _recurring(field: str):
+    return first(path("recurring", field), lambda p: p.get(field) if p.get("object") == "plan" else None)
+
+
+def _price_type(price: dict):
+    if price.get("type"):
+        return price["type"]
+    return "recurring" if price.get("object") == "plan" else None
+
+
+def _charge_invoice(charge: dict):
+    return first(ref("invoice"), path("payment_details", "invoice"))(charge)
+
+
+# --- tables ---------------------------------------------------------------
+
+TABLES: dict[str, Table] = {t.name: t for t in [
+    Table("customers", "customer", ("id",), (
+        ID, CREATED, col("email", "VARCHAR"), col("name", "VARCHAR"),
+        col("country", "VARCHAR", path("address", "country")), CURRENCY,
+        flag("delinquent"),
+    )),
+    Table("products", "product", ("id",), (
+        ID, CREATED, col("name", "VARCHAR"), flag("active"),
+    )),
+    Table("prices", "price", ("id",), (
+        ID, CREATED, col("product_id", "VARCHAR", ref("product")), CURRENCY,
+        money("unit_amount", first(path("unit_amount"), path("amount"))),
+        col("type", "VARCHAR", _price_type),
+        col("interval", "VARCHAR", _recurring("interval")),
+        col("interval_count", "BIGINT", _recurring("interval_count")),
+        col("usage_type", "VARCHAR", _recurring("usage_type")),
+        col("billing_scheme", "VARCHAR"), col("tax_behavior", "VARCHAR"),
+        col("nickname", "VARCHAR"), flag("active"),
+    )),
+    Table("coupons", "coupon", ("id",), (
+        ID, CREATED, col("name", "VARCHAR"), col("percent_off", "DOUBLE"),
+        money("amount_off"), CURRENCY, col("duration", "VARCHAR"),
+        col("duration_in_months", "BIGINT"), flag("valid"),
+    )),
+    Table("subscriptions", "subscription", ("id",), (
+        ID, CREATED, col("customer_id", "VARCHAR", ref("customer")),
+        col("status", "VARCHAR"), CURRENCY, ts("start_date"),
+        ts("current_period_start", _subscription_item_period("current_period_start")),
+        ts("current_period_end", _subscription_item_period("current_period_end")),
+        ts("cancel_at"), flag("cancel_at_period_end"), ts("canceled_at"),
+        ts("ended_at"), ts("trial_start"), ts("trial_end"),
+        col("collection_method", "VARCHAR"),
+        col("coupon_id", "VARCHAR", _first_discount_coupon),
+    )),
+    Table("subscription_items", "subscription_item", ("id",), (
+        ID, CREATED, col("subscription_id", "VARCHAR", path("subscription")),
+        col("price_id", "VARCHAR", first(ref("price"), ref("plan"))),
+        col("quantity", "BIGINT"),
+        ts("current_period_start"), ts("current_period_end"),
+    )),
+    Table("invoices", "invoice", ("id",), (
+        ID, CREATED, col("customer_id", "VARCHAR", ref("customer")),
+        col("subscription_id", "VARCHAR", first(
+            ref("parent", "subscription_details", "subscription"), ref("subscription"))),
+        col("number", "VARCHAR"), col("customer_email", "VARCHAR"),
+        col("status", "VARCHAR"), col("billing_reason", "VARCHAR"), CURRENCY,
+        money("amount_due"), money("amount_paid"), money("amount_remaining"),
+        money("subtotal"), money("total"), money("tax", _invoice_tax),
+        col("attempt_count", "BIGINT"), flag("attempted"), flag("paid", _invoice_paid),
+        ts("period_start"), ts("period_end"),
+        ts("finalized_at", path("status_transitions", "finalized_at")),
+        ts("paid_at", path("status_transitions", "paid_at")),
+        ts("voided_at", path("status_transitions", "voided_at")),
+        ts("marked_uncollectible_at", path("status_transitions", "marked_uncollectible_at")),
+        col("charge_id", "VARCHAR", ref("charge")),
+        col("payment_intent_id", "VARCHAR", ref("payment_intent")),
+    )),
+    Table("invoice_lines", "line_item", ("invoice_id", "id"), (
+        ID, col("invoice_id", "VARCHAR", path("invoice")),
+        col("subscription_id", "VARCHAR", _line_subscription),
+        col("subscription_item_id", "VARCHAR", first(
+            path("parent", "subscription_item_details", "subscription_item"),
+            ref("subscription_item"))),
+        col("kind", "VARCHAR", _line_kind),
+        col("price_id", "VARCHAR", first(
+            path("pricing", "price_details", "price"), ref("price"), ref("plan"))),
+        col("product_id", "VARCHAR", first(
+            path("pricing", "price_details", "product"), ref("price", "product"),
+            ref("plan", "product"))),
+        # Embedded price facts, present only in older shapes; otherwise join prices.
+        col("price_interval", "VARCHAR", _line_price_field("interval")),
+        col("price_interval_count", "BIGINT", _line_price_field("interval_count")),
+        col("price_usage_type", "VARCHAR", _line_price_field("usage_type")),
+        money("amount"), CURRENCY, col("quantity", "BIGINT"), flag("proration", _line_proration),
+        money("discount_amount", total("discount_amounts")),
+        money("tax_amount", _tax_amount),
+        money("inclusive_tax_amount", _tax_inclusive_amount),
+        ts("period_start", path("period", "start")), ts("period_end", path("period", "end")),
+        col("description", "VARCHAR"),
+    )),
+    Table("invoice_payments", "invoice_payment", ("id",), (
+        ID, CREATED, col("invoice_id", "VARCHAR", ref("invoice")),
+        money("amount_paid"), money("amount_requested"), CURRENCY,
+        col("status", "VARCHAR"), flag("is_default"),
+        col("payment_type", "VARCHAR", path("payment", "type")),
+        col("payment_intent_id", "VARCHAR", ref("payment", "payment_intent")),
+        col("charge_id", "VARCHAR", ref("payment", "charge")),
+        ts("paid_at", path("status_transitions", "paid_at")),
+    )),
+    Table("charges", "charge", ("id",), (
+        ID, CREATED, col("customer_id", "VARCHAR", ref("customer")),
+        col("invoice_id", "VARCHAR", _charge_invoice),
+        col("payment_intent_id", "VARCHAR", ref("payment_intent")),
+        money("amount"), money("amount_captured"), money("amount_refunded"), CURRENCY,
+        col("status", "VARCHAR"), flag("paid"), flag("refunded"), flag("captured"),
+        flag("disputed"), col("failure_code", "VARCHAR"), col("failure_message", "VARCHAR"),
+        col("outcome_type", "VARCHAR", path("outcome", "type")),
+        col("outcome_reason", "VARCHAR", path("outcome", "reason")),
+        col("risk_level", "VARCHAR", path("outcome", "risk_level")),
+        col("risk_score", "BIGINT", path("outcome", "risk_score")),
+        col("network_status", "VARCHAR", path("outcome", "network_status")),
+        col("balance_transaction_id", "VARCHAR", ref("balance_transaction")),
+        col("payment_method_type", "VARCHAR", path("payment_method_details", "type")),
+        col("card_country", "VARCHAR", path("payment_method_details", "card", "country")),
+        col("billing_country", "VARCHAR", path("billing_details", "address", "country")),
+    )),
+    Table("payment_intents", "payment_intent", ("id",), (
+        ID, CREATED, col("customer_id", "VARCHAR", ref("customer")),
+        money("amount"), money("amount_received"), CURRENCY, col("status", "VARCHAR"),
+        col("latest_charge_id", "VARCHAR", ref("latest_charge")),
+        col("invoice_id", "VARCHAR", ref("invoice")),
+        col("cancellation_reason", "VARCHAR"),
+        col("last_payment_error_code", "VARCHAR", path("last_payment_error", "code")),
+    )),
+    Table("refunds", "refund", ("id",), (
+        ID, CREATED, col("charge_id", "VARCHAR", ref("charge")),
+        col("payment_intent_id", "VARCHAR", ref("payment_intent")),
+        money("amount"), CURRENCY, col("status", "VARCHAR"), col("reason", "VARCHAR"),
+        col("balance_transaction_id", "VARCHAR", ref("balance_transaction")),
+    )),
+    Table("disputes", "dispute", ("id",), (
+        ID, CREATED, col("charge_id", "VARCHAR", ref("charge")),
+        col("payment_intent_id", "VARCHAR", ref("payment_intent")),
+        money("amount"), CURRENCY, col("status", "VARCHAR"), col("reason", "VARCHAR"),
+        flag("is_charge_refundable"),
+    )),
+    Table("balance_transactions", "balance_transaction", ("id",), (
+        ID, CREATED, money("amount"), money("fee"), money("net"), CURRENCY,
+        col("type", "VARCHAR"), col("status", "VARCHAR"),
+        col("reporting_category", "VARCHAR"), col("source_id", "VARCHAR", ref("source")),
+        ts("available_on"),
+    )),
+    Table("tax_rates", "tax_rate", ("id",), (
+        ID, CREATED, col("display_name", "VARCHAR"), col("jurisdiction", "VARCHAR"),
+        col("country", "VARCHAR"), col("state", "VARCHAR"), col("percentage", "DOUBLE"),
+        flag("inclusive"), col("tax_type", "VARCHAR"), flag("active"),
+    )),
+    Table("credit_notes", "credit_note", ("id",), (
+        ID, CREATED, col("invoice_id", "VARCHAR", ref("invoice")),
+        col("customer_id", "VARCHAR", ref("customer")), col("number", "VARCHAR"),
+        money("amount"), money("subtotal"), money("total"), CURRENCY,
+        col("status", "VARCHAR"), col("reason", "VARCHAR"), col("type", "VARCHAR"),
+    )),
+    Table("early_fraud_warnings", "radar.early_fraud_warning", ("id",), (
+        ID, CREATED, col("charge_id", "VARCHAR", ref("charge")),
+        col("payment_intent_id", "VARCHAR", ref("payment_intent")),
+        col("fraud_type", "VARCHAR"), flag("actionable"),
+    )),
+    Table("events", "event", ("id",), (
+        ID, CREATED, col("type", "VARCHAR"),
+        col("object_id", "VARCHAR", path("data", "object", "id")),
+        col("object_type", "VARCHAR", path("data", "object", "object")),
+        col("request_id", "VARCHAR", ref("request")),  # old events: a plain id
+    )),
+]}
+
+# Invoice line taxes, one row per tax on a line: the tax metric groups by rate.
+LINE_TAXES_DDL = """
+CREATE TABLE IF NOT EXISTS invoice_line_taxes (
+    invoice_id VARCHAR, line_id VARCHAR, tax_rate_id VARCHAR,
+    amount BIGINT, taxable_amount BIGINT, inclusive BOOLEAN, currency VARCHAR
+)"""
+
+# Tables Tally keeps beside Stripe's objects.
+SUPPORT_DDL = [
+    LINE_TAXES_DDL,
+    # Progress of each object type; written in the same transaction as its data.
+    """CREATE TABLE IF NOT EXISTS sync_state (
+        object_type VARCHAR PRIMARY KEY, cursor VARCHAR, window_start BIGINT,
+        window_end BIGINT, backfill_done BOOLEAN, last_created BIGINT,
+        last_event_created BIGINT, last_success TIMESTAMP, detail JSON)""",
+    """CREATE TABLE IF NOT EXISTS sync_runs (
+        run_id VARCHAR, started_at TIMESTAMP, finished_at TIMESTAMP,
+        source VARCHAR, mode VARCHAR, status VARCHAR, message VARCHAR, stats JSON)""",
+    # One row per subscription per day a sync ran: status history Stripe forgets.
+    """CREATE TABLE IF NOT EXISTS subscription_snapshots (
+        snapshot_date DATE, subscription_id VARCHAR, customer_id VARCHAR,
+        status VARCHAR, cancel_at_period_end BOOLEAN)""",
+    # Where the data came from: demo / test / live, which account.
+    """CREATE TABLE IF NOT EXISTS tally_meta (key VARCHAR PRIMARY KEY, value VARCHAR)""",
+]
+
+
+def table_for_object(object_name: str) -> Table | None:
+    for table in TABLES.values():
+        if table.object == object_name:
+            return table
+    return None
+
+
+def create_tables(con) -> None:
+    """Create every table if missing (idempotent)."""
+    for table in TABLES.values():
+        columns = [f'"{c.name}" {c.sql_type}' for c in table.columns]
+        columns += [f'"{name}" {sql_type}' for name, sql_type in BOOKKEEPING]
+        con.execute(f'CREATE TABLE IF NOT EXISTS {table.name} ({", ".join(columns)})')
+    for ddl in SUPPORT_DDL:
+        con.execute(ddl)
