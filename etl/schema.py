@@ -447,3 +447,18 @@ def create_tables(con) -> None:
         con.execute(f'CREATE TABLE IF NOT EXISTS {table.name} ({", ".join(columns)})')
     for ddl in SUPPORT_DDL:
         con.execute(ddl)
+
+# Tables Tally's metrics and demo keep beside Stripe's objects.
+SUPPORT_DDL += [
+    # Conversion to a reporting currency: units of `currency` per 1 unit (major)
+    # of the reporting currency... see metrics/fx.py for the convention used.
+    """CREATE TABLE IF NOT EXISTS fx_rates (
+        month DATE, currency VARCHAR, reporting_currency VARCHAR, rate DOUBLE)""",
+    # Entered by the user (form or CSV): Stripe does not know marketing spend.
+    """CREATE TABLE IF NOT EXISTS marketing_spend (
+        month DATE, amount BIGINT, currency VARCHAR, channel VARCHAR)""",
+    # The demo generator's own answer: the MRR it meant, per month end and customer,
+    # in minor units (fractional: $10/week is 4333.33 cents).
+    """CREATE TABLE IF NOT EXISTS demo_truth_mrr (
+        month DATE, customer_id VARCHAR, currency VARCHAR, mrr DOUBLE)""",
+]

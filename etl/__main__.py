@@ -1,0 +1,17 @@
+"""`python -m etl sync|demo`: one CLI, each command in its own module."""
+import argparse
+import sys
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m etl", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    from etl import cli_sync, demo
+    cli_sync.add_arguments(commands.add_parser("sync", help="pull a Stripe account into DuckDB"))
+    demo.add_arguments(commands.add_parser("demo", help="generate the demo account"))
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

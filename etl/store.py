@@ -1,0 +1,56 @@
+"""Where the database lives, and how a finished sync reaches the dashboard.
+
+DuckDB lets one process write or many read, never both. So the sync (and the
+demo generator) write a private working file `<db>.work`, and publish it by
+copying it to `<db>.tmp` and renaming that over `<db>` (atomic on one file
+system). The dashboard only ever opens `<db>` read-only and reopens it when
+`published_version` changes. Neither can make the other fail.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from etl.load import connect
+
+DEFAULT_DB = "data/tally.duckdb"
+
+
+def db_path_from_env(path: str | None = None) -> str:
+    return path or os.environ.get("TALLY_DB") or DEFAULT_DB
+
+
+def working_path(db_path: str) -> str:
+    return f"{db_path}.work"
+
+
+def open_working(db_path: str):
+    """The writer's connection; starts from the published file if there is no work file."""
+    work = working_path(db_path)
+    Path(work).parent.mkdir(parents=True, exist_ok=True)
+    if not os.path.exists(work) and os.path.exists(db_path):
+        shutil.copyfile(db_path, work)
+    return connect(work)
+
+
+def publish(con, db_path: str) -> None:
+    """Checkpoint the working file and atomically replace the published copy."""
+    con.execute("CHECKPOINT")
+    tmp = f"{db_path}.tmp"
+    shutil.copyfile(working_path(db_path), tmp)
+    os.replace(tmp, db_path)
+
+
+def open_published(db_path: str):
+    """A read-only connection to the published database (the dashboard's)."""
+    return connect(db_path, read_only=True)
+
+
+def published_version(db_path: str) -> tuple[int, int] | None:
+    """Changes whenever a new copy is published; None when there is none."""
+    try:
+        st = os.stat(db_path)
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_mtime_ns)
