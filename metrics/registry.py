@@ -14,16 +14,21 @@ class Metric:
     name: str
     description: str
     function: Callable[..., pd.DataFrame]  # (connection, Params) -> DataFrame
+    money_columns: tuple[str, ...] = ()  # minor units in the frame; major units on export
 
 
 METRICS: dict[str, Metric] = {}
 
 
-def metric(name: str, description: str):
-    """Register a metric function under its export name."""
+def metric(name: str, description: str, money: tuple[str, ...] = ()):
+    """Register a metric function under its export name.
+
+    The function returns money columns (`money`) in minor units of the row's
+    `currency` column, and months as the first day of the month.
+    """
 
     def register(function):
-        METRICS[name] = Metric(name, description, function)
+        METRICS[name] = Metric(name, description, function, tuple(money))
         return function
 
     return register
