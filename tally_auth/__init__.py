@@ -1,30 +1,19 @@
 """Who is using the dashboard, and whether they may take admin actions.
 
-Interface used by dashboard.py (the implementation is tally_auth's own):
-- `authenticate() -> User | None`: renders the login UI when needed and
+Interface used by dashboard.py and pages/admin.py:
+- `authenticate() -> User | None`: renders the sign-in screen when needed and
   returns the signed-in user, or None (the caller then calls st.stop()).
 - `auth_configured() -> bool`: is OIDC or a local user list configured?
+- `current_user() -> User | None`: the verified user, rendering nothing.
+- `require_admin() -> User`: for admin pages; shows an error and stops otherwise.
+
+Configuration lives in `.streamlit/secrets.toml` (see secrets.toml.example).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from tally_auth.user import User
+from tally_auth.login import (ENABLE_HINT, auth_configured, authenticate, current_user,
+                              require_admin, sign_out)
 
-
-@dataclass(frozen=True)
-class User:
-    name: str
-    email: str | None
-    role: str  # "viewer" or "admin"
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == "admin"
-
-
-def auth_configured() -> bool:
-    return False
-
-
-def authenticate() -> User | None:
-    # Placeholder until issue 6: no auth configured means a local viewer.
-    return User("local viewer", None, "viewer")
+__all__ = ["User", "ENABLE_HINT", "auth_configured", "authenticate", "current_user",
+           "require_admin", "sign_out"]

@@ -1,0 +1,140 @@
+"""Who is signed in, the sign-in screen, and the admin gate pages call.
+
+The identity is always re-derived on the server: from st.user (Streamlit's
+signed OIDC cookie) or from a signed token checked against secrets.toml.
+Nothing a page writes into st.session_state can make someone an admin.
+"""
+from __future__ import annotations
+
+import math
+
+import streamlit as st
+
+from tally_auth import config, tokens
+from tally_auth.passwords import hash_password, verify_password
+from tally_auth.ratelimit import LIMITER
+from tally_auth.user import User
+
+TOKEN_KEY = "_tally_auth_token"
+LOCAL_VIEWER = User("local viewer", None, "viewer")
+ENABLE_HINT = ("To enable admin actions, add a local user: run `python -m tally_auth hash-password` "
+               "and paste its output into `.streamlit/secrets.toml`; or configure OIDC in an "
+               "`[auth]` section and list admin emails in `[tally_auth] admins`.")
+# Checked when the user name is unknown, so a wrong name costs as long as a wrong password.
+_DUMMY_HASH = hash_password("not a password")
+
+
+def auth_configured() -> bool:
+    return config.auth_configured()
+
+
+def _oidc_user() -> User | None:
+    if not config.oidc_configured():
+        return None
+    try:
+        if not st.user.is_logged_in:
+            return None
+        email = (st.user.get("email") or "").strip()
+        name = st.user.get("name") or email or "signed-in user"
+    except Exception:
+        return None
+    role = "admin" if email and email.lower() in config.admin_emails() else "viewer"
+    return User(str(name), email or None, role)
+
+
+def _local_user() -> User | None:
+    name = tokens.verified_user_name(st.session_state.get(TOKEN_KEY))
+    spec = config.local_users().get(name) if name else None
+    if spec is None:
+        return None
+    return User(name, spec.get("email"), spec["role"])
+
+
+def _is_local_request() -> bool:
+    try:
+        return st.context.ip_address is None  # None means localhost
+    except Exception:
+        return False
+
+
+def current_user() -> User | None:
+    """The verified user of this session, or None when nobody is signed in."""
+    if not auth_configured():
+        return LOCAL_VIEWER if _is_local_request() else None
+    return _oidc_user() or _local_user()
+
+
+def require_admin() -> User:
+    """For admin pages: the verified admin, or an error and st.stop() for anyone else."""
+    user = current_user()
+    if user is None or not user.is_admin:
+        if not auth_configured():
+            st.error("Admin actions are locked: no sign-in is configured. " + ENABLE_HINT)
+        else:
+            st.error("This page is for admins only. Sign in with an admin account.")
+        st.stop()
+    return user
+
+
+def sign_in(name: str, password: str) -> str | None:
+    """Check a local user's password; returns an error line, or None when signed in."""
+    name = (name or "").strip()
+    wait = LIMITER.seconds_locked(name)
+    if wait > 0:
+        return (f"Too many failed sign-ins for {name}. "
+                f"Try again in {math.ceil(wait)} seconds.")
+    spec = config.local_users().get(name)
+    ok = verify_password(password or "", spec["password_hash"] if spec else _DUMMY_HASH)
+    if not (ok and spec):
+        LIMITER.failed(name)
+        return "Wrong user name or password."
+    LIMITER.succeeded(name)
+    st.session_state[TOKEN_KEY] = tokens.issue(name)
+    return None
+
+
+def sign_out() -> None:
+    st.session_state.pop(TOKEN_KEY, None)
+    if _oidc_user() is not None:
+        st.logout()
+
+
+def _login_screen() -> None:
+    st.title("Sign in to Tally")
+    for provider in config.oidc_providers():
+        label = f"Sign in with {provider.title()}" if provider else "Sign in with single sign-on"
+        if st.button(label, key=f"tally_auth_oidc_{provider}"):
+            st.login(provider) if provider else st.login()
+    if config.local_users():
+        with st.form("tally_auth_login"):
+            name = st.text_input("User name")
+            password = st.text_input("Password", type="password")
+            submitted = st.form_submit_button("Sign in")
+        if submitted:
+            error = sign_in(name, password)
+            if error:
+                st.error(error)
+            else:
+                st.rerun()
+
+
+def _signed_in_sidebar(user: User) -> None:
+    with st.sidebar:
+        st.caption(f"Signed in as {user.name} ({user.role})")
+        if st.button("Sign out", key="tally_auth_sign_out"):
+            sign_out()
+            st.rerun()
+
+
+def authenticate() -> User | None:
+    """The signed-in user; otherwise renders the sign-in screen and returns None."""
+    user = current_user()
+    if user is not None:
+        if auth_configured():
+            _signed_in_sidebar(user)
+        return user
+    if not auth_configured():
+        st.error("Tally without sign-in only serves this computer (localhost). " + ENABLE_HINT)
+        return None
+    _login_screen()
+    return None
