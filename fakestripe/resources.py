@@ -1,0 +1,49 @@
+"""The object types the fake account serves: file, URL and list filters of each."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Resource:
+    table: str  # JSONL file stem and Tally table name
+    object: str  # Stripe's `object` value
+    path: str  # URL path after /v1/
+    filters: tuple[str, ...] = ()  # `field=value` list filters Stripe offers
+
+    @property
+    def url(self) -> str:
+        return f"/v1/{self.path}"
+
+
+RESOURCES = [
+    Resource("customers", "customer", "customers", ("email",)),
+    Resource("products", "product", "products", ("active",)),
+    Resource("prices", "price", "prices", ("active", "product", "type", "currency")),
+    Resource("plans", "plan", "plans", ("active", "product")),
+    Resource("coupons", "coupon", "coupons"),
+    Resource("subscriptions", "subscription", "subscriptions", ("customer", "status")),
+    Resource("invoices", "invoice", "invoices",
+             ("customer", "subscription", "status", "collection_method")),
+    Resource("invoice_payments", "invoice_payment", "invoice_payments", ("invoice", "status")),
+    Resource("charges", "charge", "charges", ("customer", "payment_intent")),
+    Resource("payment_intents", "payment_intent", "payment_intents", ("customer",)),
+    Resource("refunds", "refund", "refunds", ("charge", "payment_intent")),
+    Resource("disputes", "dispute", "disputes", ("charge", "payment_intent")),
+    Resource("balance_transactions", "balance_transaction", "balance_transactions",
+             ("type", "source", "currency", "payout")),
+    Resource("tax_rates", "tax_rate", "tax_rates", ("active", "inclusive")),
+    Resource("credit_notes", "credit_note", "credit_notes", ("customer", "invoice")),
+    Resource("early_fraud_warnings", "radar.early_fraud_warning",
+             "radar/early_fraud_warnings", ("charge", "payment_intent")),
+    Resource("events", "event", "events", ("type",)),
+]
+
+BY_TABLE = {r.table: r for r in RESOURCES}
+BY_OBJECT = {r.object: r for r in RESOURCES}
+BY_PATH = {r.path: r for r in RESOURCES}
+
+# Subscriptions that a plain list hides, as Stripe does without `status=all`.
+ENDED_SUBSCRIPTION_STATUSES = ("canceled", "incomplete_expired")
+# Invoices embed this many lines; the rest are paged from /v1/invoices/{id}/lines.
+EMBEDDED_LINES = 10

@@ -1,0 +1,201 @@
+"""The fake account in memory: raw JSON bytes per object, indexed by `created`.
+
+Each collection keeps its objects' keys `(created, id)` in one ascending list,
+so a `created` window plus a cursor is two bisects and a page is a slice read
+backwards (Stripe lists newest first; `id` breaks ties so pages are stable).
+Objects are kept as the JSON bytes we serve, so a list response is a join of
+byte strings, never a re-serialisation.
+"""
+from __future__ import annotations
+
+import bisect
+from pathlib import Path
+from typing import Callable, Iterable
+
+import orjson
+
+from fakestripe.resources import BY_OBJECT, EMBEDDED_LINES, RESOURCES, Resource
+
+Key = tuple[int, str]
+Match = Callable[[tuple], bool]
+
+
+def field_value(value) -> str | None:
+    """A filterable field as Stripe's query string spells it."""
+    if isinstance(value, dict):
+        value = value.get("id")
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return None if value is None else str(value)
+
+
+class Collection:
+    """All objects of one type, newest-first pageable."""
+
+    def __init__(self, resource: Resource):
+        self.resource = resource
+        self.raw: dict[str, bytes] = {}
+        self.created: dict[str, int] = {}
+        self.fields: dict[str, tuple] = {}  # values of resource.filters, in order
+        self.keys: list[Key] = []  # ascending (created, id)
+        self.deleted: set[str] = set()
+        self.lines: dict[str, list[tuple[str, bytes]]] = {}  # invoices only
+        self._indexes: dict[int, dict[str, list[Key]]] = {}
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    # --- writes ------------------------------------------------------------
+
+    def load(self, objects: Iterable[tuple[dict, bytes | None]]) -> None:
+        """Bulk insert (object, raw line or None); one sort at the end."""
+        for obj, raw in objects:
+            self._forget(obj["id"], keep_key=False)
+            self._remember(obj, raw)
+        self.keys = sorted((self.created[i], i) for i in self.raw)
+        self._indexes.clear()
+
+    def upsert(self, obj: dict) -> None:
+        self._forget(obj["id"])
+        self._remember(obj, None)
+        bisect.insort(self.keys, (self.created[obj["id"]], obj["id"]))
+        self._indexes.clear()
+
+    def delete(self, object_id: str) -> bool:
+        if object_id not in self.raw:
+            return False
+        self._forget(object_id)
+        self.deleted.add(object_id)
+        self._indexes.clear()
+        return True
+
+    def _remember(self, obj: dict, raw: bytes | None) -> None:
+        object_id = obj["id"]
+        if self.resource.object == "invoice":
+            raw = self._split_invoice(obj)
+        self.raw[object_id] = raw if raw is not None else orjson.dumps(obj)
+        self.created[object_id] = int(obj.get("created") or 0)
+        self.fields[object_id] = tuple(field_value(obj.get(f)) for f in self.resource.filters)
+        self.deleted.discard(object_id)
+
+    def _forget(self, object_id: str, keep_key: bool = True) -> None:
+        if object_id not in self.raw:
+            return
+        if keep_key:
+            key = (self.created[object_id], object_id)
+            at = bisect.bisect_left(self.keys, key)
+            if at < len(self.keys) and self.keys[at] == key:
+                del self.keys[at]
+        for table in (self.raw, self.created, self.fields, self.lines):
+            table.pop(object_id, None)
+
+    def _split_invoice(self, invoice: dict) -> bytes:
+        """Keep every line apart; serve the invoice with only the first ones."""
+        lines = (invoice.get("lines") or {}).get("data") or []
+        self.lines[invoice["id"]] = [(line.get("id", ""), orjson.dumps(line)) for line in lines]
+        served = dict(invoice)
+        served["lines"] = {
+            "object": "list",
+            "data": lines[:EMBEDDED_LINES],
+            "has_more": len(lines) > EMBEDDED_LINES,
+            "total_count": len(lines),
+            "url": f"/v1/invoices/{invoice['id']}/lines",
+        }
+        return orjson.dumps(served)
+
+    # --- reads -------------------------------------------------------------
+
+    def key_of(self, object_id: str) -> Key | None:
+        created = self.created.get(object_id)
+        return None if created is None else (created, object_id)
+
+    def candidates(self, field: str | None, value: str | None) -> list[Key]:
+        """Keys to scan: all, or only those with `field == value` (indexed)."""
+        if field is None:
+            return self.keys
+        position = self.resource.filters.index(field)
+        index = self._indexes.get(position)
+        if index is None:
+            index = {}
+            for key in self.keys:  # already ascending, so each bucket is too
+                index.setdefault(self.fields[key[1]][position], []).append(key)
+            self._indexes[position] = index
+        return index.get(value, [])
+
+    def page(self, keys: list[Key], low: int | None, high: int | None, limit: int,
+             starting_after: Key | None = None, ending_before: Key | None = None,
+             match: Match | None = None) -> tuple[list[bytes], bool]:
+        """One newest-first page of `keys` with low <= created <= high."""
+        start = 0 if low is None else bisect.bisect_left(keys, (low,))
+        stop = len(keys) if high is None else bisect.bisect_left(keys, (high + 1,))
+        if starting_after is not None:
+            stop = min(stop, bisect.bisect_left(keys, starting_after))
+        if ending_before is not None:
+            start = max(start, bisect.bisect_right(keys, ending_before))
+            # the `limit` objects just newer than the cursor, still newest first
+            picked, more = self._walk(keys, range(start, stop), limit, match)
+            return picked[::-1], more
+        return self._walk(keys, range(stop - 1, start - 1, -1), limit, match)
+
+    def _walk(self, keys, positions, limit, match) -> tuple[list[bytes], bool]:
+        picked: list[bytes] = []
+        for at in positions:
+            object_id = keys[at][1]
+            if match is not None and not match(self.fields[object_id]):
+                continue
+            if len(picked) == limit:
+                return picked, True
+            picked.append(self.raw[object_id])
+        return picked, False
+
+    def line_page(self, invoice_id: str, limit: int, starting_after: str | None,
+                  ending_before: str | None) -> tuple[list[bytes], bool] | None:
+        """A page of an invoice's lines, in the invoice's order; None if no such line."""
+        lines = self.lines.get(invoice_id, [])
+        ids = [line_id for line_id, _ in lines]
+        start, stop = 0, len(lines)
+        if starting_after is not None:
+            if starting_after not in ids:
+                return None
+            start = ids.index(starting_after) + 1
+        if ending_before is not None:
+            if ending_before not in ids:
+                return None
+            stop = ids.index(ending_before)
+            start = max(start, stop - limit)
+            return [raw for _, raw in lines[start:stop]], start > 0
+        return [raw for _, raw in lines[start:start + limit]], start + limit < stop
+
+
+class Store:
+    """The whole fake account: one collection per resource."""
+
+    def __init__(self):
+        self.collections = {r.table: Collection(r) for r in RESOURCES}
+
+    @classmethod
+    def from_dir(cls, data_dir: str | Path) -> "Store":
+        store = cls()
+        data_dir = Path(data_dir)
+        for table, collection in store.collections.items():
+            path = data_dir / f"{table}.jsonl"
+            if path.exists():
+                collection.load(read_jsonl(path))
+        return store
+
+    def collection_for(self, obj: dict) -> Collection | None:
+        resource = BY_OBJECT.get(obj.get("object"))
+        return None if resource is None else self.collections[resource.table]
+
+    def counts(self) -> dict[str, int]:
+        return {table: len(c) for table, c in self.collections.items() if len(c)}
+
+
+def read_jsonl(path: Path):
+    """(object, its line's bytes) for each non-blank line of a JSONL file."""
+    with open(path, "rb") as lines:
+        for line in lines:
+            line = line.strip()
+            if line:
+                yield orjson.loads(line), line
+

@@ -1,0 +1,66 @@
+"""Run the fake server for a test or a bench, and drive its /_fake controls.
+
+    with serve(data_dir, rate_limit=5) as base:
+        client = stripe.StripeClient(DEFAULT_API_KEY, base_addresses={"api": base})
+        put_objects(base, [{"id": "cus_1", "object": "customer", "created": 1}])
+"""
+from __future__ import annotations
+
+import json
+import sys
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+from fakestripe import DEFAULT_API_KEY
+from tests.support.servers import free_port, running
+
+__all__ = ["serve", "put_objects", "delete_object", "configure", "stats", "reset_stats",
+           "DEFAULT_API_KEY"]
+
+
+@contextmanager
+def serve(data_dir: str | Path, *, port: int | None = None, api_key: str = DEFAULT_API_KEY,
+          latency_ms: float = 0, rate_limit: int = 0, endpoint_rate_limit: int = 0,
+          error_rate: float = 0, seed: int = 0, startup_timeout: float = 120):
+    """Serve `data_dir` from a subprocess on 127.0.0.1; yield the base URL."""
+    port = port or free_port()
+    base = f"http://127.0.0.1:{port}"
+    args = [sys.executable, "-m", "fakestripe", "--data", str(data_dir), "--port", str(port),
+            "--api-key", api_key, "--latency-ms", str(latency_ms),
+            "--rate-limit", str(rate_limit), "--endpoint-rate-limit", str(endpoint_rate_limit),
+            "--error-rate", str(error_rate), "--seed", str(seed)]
+    with running(args, base + "/_fake/stats", timeout=startup_timeout) as proc:
+        yield base
+        if proc.poll() is not None:
+            raise RuntimeError(f"fakestripe exited early with {proc.returncode}")
+
+
+def _call(base: str, path: str, body=None) -> dict:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(base + path, data=data, method="GET" if body is None else "POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def put_objects(base: str, objects: list[dict]) -> dict:
+    """Upsert objects by id, each into the list its `object` field names."""
+    return _call(base, "/_fake/objects", objects)
+
+
+def delete_object(base: str, object_name: str, object_id: str) -> dict:
+    return _call(base, "/_fake/delete", {"object": object_name, "id": object_id})
+
+
+def configure(base: str, **changes) -> dict:
+    """Change latency_ms, rate_limit, endpoint_rate_limit or error_rate while serving."""
+    return _call(base, "/_fake/config", changes)
+
+
+def stats(base: str) -> dict:
+    return _call(base, "/_fake/stats")
+
+
+def reset_stats(base: str) -> dict:
+    return _call(base, "/_fake/reset_stats", {})
