@@ -24,3 +24,17 @@ def localstripe_url():
 def localstripe_client(localstripe_url):
     import stripe
     return stripe.StripeClient(LOCALSTRIPE_KEY, base_addresses={"api": localstripe_url})
+
+
+@pytest.fixture
+def fake_stripe(tmp_path):
+    """A fresh, empty fakestripe account over real HTTP on 127.0.0.1; yields its base URL.
+
+    Fill it with fakestripe.testing.put_objects(base, [...]) (or serve() a JSONL
+    directory directly); the API key is fakestripe.DEFAULT_API_KEY.
+    """
+    from fakestripe.testing import serve
+    data = tmp_path / "fake_stripe_account"
+    data.mkdir()
+    with serve(data) as base:
+        yield base
