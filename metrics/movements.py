@@ -1,0 +1,219 @@
+"""MRR movements (new, reactivation, expansion, contraction, churn, fx) per
+customer and month, their monthly totals, and a drill-down into one month.
+
+Movements are classified on native-currency MRR, so a rate change is never an
+expansion; in a reporting currency they are valued at the end-of-month rate
+and `fx = p x (rate_end - rate_start)` closes the identity.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+from metrics.common import MetricError, add_months, frame, month_range, sql_date, sql_text
+from metrics.mrr_sql import mrr_ctes
+from metrics.params import Params
+from metrics.points import cursor_for
+from metrics.registry import metric
+
+MOVEMENTS = ("new", "reactivation", "expansion", "contraction", "churn")
+
+
+def customer_movements_sql(params: Params, last: dt.date) -> str:
+    """`WITH ... customer_movements(customer_id, currency, month, start_mrr, end_mrr,
+    movement, new, reactivation, expansion, contraction, churn, fx)`.
+
+    Built on full history (a reactivation needs to know the past); one row per
+    customer, currency and month in which MRR at the start or end is positive.
+    """
+    chain = mrr_ctes(params, last, "month")
+    native = chain + f""",
+seq AS (
+    SELECT customer_id, currency, period AS month, mrr,
+           lag(period) OVER w AS prev_month, lag(mrr) OVER w AS prev_mrr,
+           lead(period) OVER w AS next_month
+    FROM customer_points
+    WINDOW w AS (PARTITION BY customer_id, currency ORDER BY period)
+),
+changes AS (
+    SELECT customer_id, currency, month,
+           CASE WHEN prev_month = month - INTERVAL 1 MONTH THEN prev_mrr ELSE 0 END AS p,
+           mrr AS c, prev_month IS NOT NULL AS seen_before
+    FROM seq
+    UNION ALL
+    -- the month after a customer's last positive month end: churn
+    SELECT customer_id, currency, (month + INTERVAL 1 MONTH)::DATE, mrr, 0, true
+    FROM seq
+    WHERE (next_month IS NULL OR next_month > month + INTERVAL 1 MONTH)
+      AND month < {sql_date(last)}
+),
+native_movements AS (
+    SELECT customer_id, currency, month, p AS start_mrr, c AS end_mrr,
+           CASE WHEN p = 0 AND NOT seen_before THEN 'new'
+                WHEN p = 0 THEN 'reactivation'
+                WHEN c = 0 THEN 'churn'
+                WHEN c > p THEN 'expansion'
+                WHEN c < p THEN 'contraction' END AS movement,
+           CASE WHEN p = 0 AND NOT seen_before THEN c ELSE 0 END AS new,
+           CASE WHEN p = 0 AND seen_before THEN c ELSE 0 END AS reactivation,
+           CASE WHEN p > 0 AND c > p THEN c - p ELSE 0 END AS expansion,
+           CASE WHEN c > 0 AND c < p THEN p - c ELSE 0 END AS contraction,
+           CASE WHEN c = 0 THEN p ELSE 0 END AS churn,
+           0.0 AS fx
+    FROM changes
+)"""
+    if not params.currency:
+        return native + ",\ncustomer_movements AS (SELECT * FROM native_movements)"
+    return native + f""",
+customer_movements AS (
+    SELECT m.customer_id, {sql_text(params.currency.lower())} AS currency, m.month,
+           m.start_mrr * f0.factor AS start_mrr, m.end_mrr * f1.factor AS end_mrr, m.movement,
+           m.new * f1.factor AS new, m.reactivation * f1.factor AS reactivation,
+           m.expansion * f1.factor AS expansion, m.contraction * f1.factor AS contraction,
+           m.churn * f1.factor AS churn, m.start_mrr * (f1.factor - f0.factor) AS fx
+    FROM native_movements m
+    JOIN fx_factors f1 ON f1.currency = m.currency AND f1.month = m.month
+    JOIN fx_factors f0 ON f0.currency = m.currency AND f0.month = (m.month - INTERVAL 1 MONTH)::DATE
+)"""
+
+
+def movements_cursor(con, params: Params):
+    """(cursor, first, last, full_first): a cursor ready for customer_movements_sql."""
+    span = month_range(con, params)
+    if span is None:
+        return None
+    first, last = span
+    full_first = con.execute("SELECT min(period_start)::DATE FROM invoice_lines").fetchone()[0]
+    full_first = min(full_first.replace(day=1), first) if full_first else first
+    return cursor_for(con, params, full_first, last), first, last
+
+
+MOVEMENT_COLUMNS = ["month", "currency", "start_mrr", "new", "reactivation", "expansion",
+                    "contraction", "churn", "fx", "end_mrr", "new_customers",
+                    "reactivated_customers", "churned_customers", "new_and_churned_in_month"]
+
+
+@metric("mrr_movements",
+        "MRR movements per month: new, reactivation, expansion, contraction, churn, fx",
+        money=("start_mrr", "new", "reactivation", "expansion", "contraction", "churn", "fx",
+               "end_mrr"))
+def mrr_movements(con, params: Params) -> pd.DataFrame:
+    ready = movements_cursor(con, params)
+    if ready is None:
+        return frame(con, "SELECT 1 WHERE false", MOVEMENT_COLUMNS)
+    cur, first, last = ready
+    sql = customer_movements_sql(params, last) + f""",
+totals AS (
+    SELECT month, currency, sum(start_mrr) AS start_mrr, sum(new) AS new,
+           sum(reactivation) AS reactivation, sum(expansion) AS expansion,
+           sum(contraction) AS contraction, sum(churn) AS churn, sum(fx) AS fx,
+           sum(end_mrr) AS end_mrr,
+           count(*) FILTER (movement = 'new') AS new_customers,
+           count(*) FILTER (movement = 'reactivation') AS reactivated_customers,
+           count(*) FILTER (movement = 'churn') AS churned_customers
+    FROM customer_movements
+    WHERE month BETWEEN {sql_date(first)} AND {sql_date(last)}
+    GROUP BY month, currency
+),
+{_new_and_churned_cte(params, first, last)}
+SELECT t.*, coalesce(n.customers, 0) AS new_and_churned_in_month
+FROM totals t LEFT JOIN new_and_churned n USING (month, currency)
+ORDER BY month, currency"""
+    return frame(cur, sql, MOVEMENT_COLUMNS)
+
+
+def _new_and_churned_cte(params: Params, first: dt.date, last: dt.date) -> str:
+    """Customers billed for a period that began in M and ended (or was canceled)
+    inside M, with no MRR at the end of M-1 nor of M: in no movement."""
+    currency = (sql_text(params.currency.lower()) if params.currency else "v.currency")
+    return f"""new_and_churned AS (
+    SELECT date_trunc('month', v.period_start)::DATE AS month, {currency} AS currency,
+           count(DISTINCT v.customer_id) AS customers
+    FROM valued v LEFT JOIN subscriptions s ON s.id = v.subscription_id
+    WHERE v.monthly > 0
+      AND date_trunc('month', least(v.period_end, coalesce(s.ended_at, v.period_end)) - INTERVAL 1 SECOND)
+          = date_trunc('month', v.period_start)
+      AND date_trunc('month', v.period_start)::DATE BETWEEN {sql_date(first)} AND {sql_date(last)}
+      AND NOT EXISTS (
+          SELECT 1 FROM customer_points cp WHERE cp.customer_id = v.customer_id
+             AND cp.period IN (date_trunc('month', v.period_start)::DATE,
+                               (date_trunc('month', v.period_start) - INTERVAL 1 MONTH)::DATE))
+    GROUP BY ALL
+)"""
+
+
+def _month_param(params: Params, key: str = "month") -> dt.date:
+    value = params.extra.get(key)
+    if value is None:
+        raise MetricError(f"this metric needs a {key} (YYYY-MM)")
+    if isinstance(value, str):
+        try:
+            return dt.datetime.strptime(value[:7], "%Y-%m").date()
+        except ValueError:
+            raise MetricError(f"bad month {value!r}: use YYYY-MM") from None
+    return value.replace(day=1)
+
+
+DRILLDOWN_COLUMNS = ["month", "customer_id", "customer_name", "customer_email", "currency",
+                     "movement", "customer_start_mrr", "customer_end_mrr", "movement_amount",
+                     "subscription_id", "subscription_start_mrr", "subscription_end_mrr"]
+
+
+@metric("mrr_drilldown",
+        "One month (extra month=YYYY-MM): each customer and subscription in its MRR and movements",
+        money=("customer_start_mrr", "customer_end_mrr", "movement_amount",
+               "subscription_start_mrr", "subscription_end_mrr"))
+def mrr_drilldown(con, params: Params) -> pd.DataFrame:
+    month = _month_param(params)
+    cur = cursor_for(con, params, add_months(month, -1), month)
+    convert = "f.factor" if params.currency else "1"
+    fx_join = ("JOIN fx_factors f ON f.currency = sp.currency AND f.month = sp.period"
+               if params.currency else "")
+    scoped = Params(**{**params.__dict__, "start": None, "end": month})
+    sql = customer_movements_sql(scoped, month) + f""",
+subs AS (
+    SELECT sp.subscription_id, sp.customer_id, sp.currency AS native_currency,
+           sum(sp.mrr * {convert}) FILTER (sp.period = {sql_date(add_months(month, -1))}) AS s0,
+           sum(sp.mrr * {convert}) FILTER (sp.period = {sql_date(month)}) AS s1
+    FROM sub_points sp {fx_join}
+    WHERE sp.period IN ({sql_date(add_months(month, -1))}, {sql_date(month)})
+    GROUP BY ALL
+)
+SELECT m.month, m.customer_id, cu.name AS customer_name, cu.email AS customer_email,
+       m.currency, coalesce(m.movement, 'unchanged') AS movement,
+       m.start_mrr AS customer_start_mrr, m.end_mrr AS customer_end_mrr,
+       m.new + m.reactivation + m.expansion + m.contraction + m.churn AS movement_amount,
+       s.subscription_id, coalesce(s.s0, 0) AS subscription_start_mrr,
+       coalesce(s.s1, 0) AS subscription_end_mrr
+FROM customer_movements m
+LEFT JOIN subs s ON s.customer_id = m.customer_id
+ AND {"true" if params.currency else "s.native_currency = m.currency"}
+LEFT JOIN customers cu ON cu.id = m.customer_id
+WHERE m.month = {sql_date(month)}
+ORDER BY movement, movement_amount DESC, customer_id, subscription_id"""
+    return frame(cur, sql, DRILLDOWN_COLUMNS)
+
+
+TIMELINE_COLUMNS = ["month", "currency", "mrr", "movement", "movement_amount"]
+
+
+@metric("customer_timeline",
+        "One customer's MRR and movement each month (extra customer_id=cus_...)",
+        money=("mrr", "movement_amount"))
+def customer_timeline(con, params: Params) -> pd.DataFrame:
+    customer_id = params.extra.get("customer_id")
+    if not customer_id:
+        raise MetricError("this metric needs a customer_id")
+    ready = movements_cursor(con, params)
+    if ready is None:
+        return frame(con, "SELECT 1 WHERE false", TIMELINE_COLUMNS)
+    cur, first, last = ready
+    sql = customer_movements_sql(params, last) + f"""
+SELECT month, currency, end_mrr AS mrr, coalesce(movement, 'unchanged') AS movement,
+       new + reactivation + expansion + contraction + churn AS movement_amount
+FROM customer_movements
+WHERE customer_id = {sql_text(customer_id)}
+  AND month BETWEEN {sql_date(first)} AND {sql_date(last)}
+ORDER BY month, currency"""
+    return frame(cur, sql, TIMELINE_COLUMNS)

@@ -1,0 +1,131 @@
+"""The MRR chain of METRICS.md as SQL: counted lines -> monthly value per line ->
+MRR per subscription at each point in time -> MRR per customer.
+
+Every MRR-based metric starts from `mrr_ctes(...)` and appends its own CTEs,
+so one rule lives in one place. Points are the ends of days, weeks or months:
+the row for period P holds MRR at the last instant of P.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from metrics.common import live_only, sql_date, sql_list, sql_text
+from metrics.params import Params
+
+STEPS = {"day": "INTERVAL 1 DAY", "week": "INTERVAL 1 WEEK", "month": "INTERVAL 1 MONTH"}
+
+# Price interval in months: METRICS.md's months(price).
+MONTHS_PER_INTERVAL = ("CASE interval WHEN 'day' THEN 12.0 / 365 WHEN 'week' THEN 12.0 / 52 "
+                       "WHEN 'month' THEN 1.0 WHEN 'year' THEN 12.0 END")
+# Fallback full period for a proration with no regular line around it (month = 365.25/12 days).
+NOMINAL_SECONDS = ("CASE interval WHEN 'day' THEN 86400.0 WHEN 'week' THEN 604800.0 "
+                   "WHEN 'month' THEN 365.25 / 12 * 86400 WHEN 'year' THEN 365.25 * 86400 END")
+
+# Breakdowns: MRR by plan (product), billing interval or customer country.
+DIMENSIONS = {"product_id": "product_id", "interval": "interval", "country": "country"}
+
+
+def counted_lines_cte(params: Params) -> str:
+    """Lines that carry MRR (rules 1-3) with their net value; filters by customer country."""
+    country_join = "LEFT JOIN customers cu ON cu.id = i.customer_id"
+    country_filter = f"AND cu.country IN {sql_list(params.countries)}" if params.countries else ""
+    if params.extra.get("customer_id"):  # one customer's timeline: skip everyone else early
+        country_filter += f" AND i.customer_id = {sql_text(params.extra['customer_id'])}"
+    return f"""
+counted AS (
+    SELECT l.invoice_id, l.id AS line_id, l.subscription_id, i.customer_id,
+           lower(coalesce(l.currency, i.currency)) AS currency,
+           coalesce(l.proration, false) AS proration, l.period_start, l.period_end,
+           coalesce(l.amount, 0) - coalesce(l.discount_amount, 0)
+               - coalesce(l.inclusive_tax_amount, 0) AS net,
+           coalesce(l.price_interval, p.interval) AS interval,
+           coalesce(l.price_interval_count, p.interval_count, 1) AS interval_count,
+           coalesce(l.product_id, p.product_id) AS product_id,
+           cu.country
+    FROM invoice_lines l
+    JOIN invoices i ON i.id = l.invoice_id
+    LEFT JOIN prices p ON p.id = l.price_id
+    {country_join}
+    WHERE i.status IN ('open', 'paid') AND {live_only('invoices', 'i')}
+      AND l.subscription_id IS NOT NULL
+      AND coalesce(l.price_usage_type, p.usage_type, 'licensed') <> 'metered'
+      AND coalesce(l.price_interval, p.interval) IN ('day', 'week', 'month', 'year')
+      AND l.period_end > l.period_start
+      {country_filter}
+)"""
+
+
+def valued_lines_cte() -> str:
+    """m(L): net x F / months(price); F scales a proration to its full period."""
+    return f"""
+full_periods AS (
+    SELECT c.invoice_id, c.line_id,
+           max(epoch(r.period_end) - epoch(r.period_start)) AS full_seconds
+    FROM counted c
+    JOIN counted r ON r.subscription_id = c.subscription_id AND NOT r.proration
+     AND r.period_start <= c.period_start AND c.period_start < r.period_end
+    WHERE c.proration
+    GROUP BY c.invoice_id, c.line_id
+),
+valued AS (
+    SELECT c.*,
+           c.net * (CASE WHEN c.proration
+                         THEN coalesce(f.full_seconds, {NOMINAL_SECONDS})
+                              / (epoch(c.period_end) - epoch(c.period_start))
+                         ELSE 1 END)
+                 / (c.interval_count * {MONTHS_PER_INTERVAL}) AS monthly
+    FROM counted c LEFT JOIN full_periods f USING (invoice_id, line_id)
+)"""
+
+
+def line_filters(params: Params) -> str:
+    filters = []
+    if params.plans:
+        filters.append(f"v.product_id IN {sql_list(params.plans)}")
+    if params.intervals:
+        filters.append(f"v.interval IN {sql_list(params.intervals)}")
+    return "".join(f" AND {f}" for f in filters)
+
+
+def points_ctes(params: Params, grain: str, first: dt.date | None, last: dt.date,
+                dimension: str | None) -> str:
+    """MRR per subscription and per customer at the end of each period.
+
+    A line covers the end of period P when start <= end(P) < end, i.e. P runs
+    from the period containing `start` to the one before the period containing
+    `end`. A subscription counts 0 once its end-of-period is at or after `ended_at`.
+    Subscription MRR is rounded to 1/10,000 of a minor unit so that a proration
+    pair that cancels exactly is 0, not 1e-12.
+    """
+    step = STEPS[grain]
+    dim = f"v.{DIMENSIONS[dimension]}" if dimension else "''"
+    lower = f"AND period >= {sql_date(first)}" if first else ""
+    return f"""
+line_points AS (
+    SELECT v.subscription_id, v.customer_id, v.currency, {dim} AS dimension, v.monthly,
+           unnest(generate_series(date_trunc('{grain}', v.period_start),
+                                  least(date_trunc('{grain}', v.period_end) - {step},
+                                        {sql_date(last)}::TIMESTAMP),
+                                  {step}))::DATE AS period
+    FROM valued v
+    WHERE true {line_filters(params)}
+),
+sub_points AS (
+    SELECT lp.subscription_id, lp.customer_id, lp.currency, lp.dimension, lp.period,
+           greatest(round(sum(lp.monthly), 4), 0) AS mrr
+    FROM line_points lp
+    LEFT JOIN subscriptions s ON s.id = lp.subscription_id
+    WHERE (s.ended_at IS NULL OR lp.period + {step} <= s.ended_at) {lower}
+    GROUP BY ALL
+),
+customer_points AS (
+    SELECT customer_id, currency, dimension, period, sum(mrr) AS mrr
+    FROM sub_points GROUP BY ALL HAVING sum(mrr) > 0
+)"""
+
+
+def mrr_ctes(params: Params, last: dt.date, grain: str = "month", first: dt.date | None = None,
+             dimension: str | None = None) -> str:
+    """The whole chain as `WITH ...`; append `, more AS (...) SELECT ...`."""
+    return ("WITH " + counted_lines_cte(params) + "," + valued_lines_cte() + ","
+            + points_ctes(params, grain, first, last, dimension))
