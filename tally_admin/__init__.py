@@ -1,0 +1,16 @@
+"""Admin actions against Stripe: refunds, cancellations, and their audit trail.
+
+- `refund_charge`, `cancel_subscription`, `undo_cancellation`: run once per
+  form submission (idempotency key from the form nonce), recorded before and
+  after in the audit trail, result written to the database at once.
+- `AuditLog(audit_path_from_env())`: the append-only audit trail.
+- `writeback.load_spool` / `finish_spool`: objects queued while a sync held the
+  database, for the sync to load.
+"""
+from tally_admin.actions import ActionResult, idempotency_key
+from tally_admin.audit import AuditLog, audit_path_from_env
+from tally_admin.refunds import refund_charge
+from tally_admin.subscriptions import cancel_subscription, undo_cancellation
+
+__all__ = ["ActionResult", "AuditLog", "audit_path_from_env", "cancel_subscription",
+           "idempotency_key", "refund_charge", "undo_cancellation"]

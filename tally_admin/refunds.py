@@ -1,0 +1,116 @@
+"""Refund a charge in full or in part, never more than Stripe still holds for it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import stripe
+
+from metrics.currency import format_money
+from tally_admin.actions import ActionResult, Done, Refused, run_action
+from tally_admin.audit import AuditLog
+from tally_admin.lookup import customer_email
+from tally_admin.stripe_api import as_dict, request_id_of, talks_to_test_peer
+
+REASONS = ("requested_by_customer", "duplicate", "fraudulent")
+KEY_METADATA = "tally_idempotency_key"
+
+
+@dataclass(frozen=True)
+class ChargeFacts:
+    charge_id: str
+    currency: str
+    paid: int  # captured amount, minor units
+    refunded: int
+    status: str | None
+    disputed: bool
+    email: str | None
+
+    @property
+    def refundable(self) -> int:
+        return max(0, self.paid - self.refunded)
+
+    def money(self, amount: int) -> str:
+        return format_money(amount, self.currency)
+
+
+def charge_facts(client: stripe.StripeClient, charge_id: str, charge: dict | None = None) -> ChargeFacts:
+    """What was paid and refunded, fetched from Stripe (the local copy may be stale)."""
+    charge = charge or as_dict(client.v1.charges.retrieve(charge_id))
+    captured = charge.get("amount_captured")
+    paid = captured if captured is not None else (charge.get("amount") if charge.get("captured", True) else 0)
+    return ChargeFacts(charge["id"], charge["currency"], int(paid or 0),
+                       int(charge.get("amount_refunded") or 0), charge.get("status"),
+                       bool(charge.get("disputed")), customer_email(client, charge))
+
+
+def refund_confirmation(facts: ChargeFacts, amount: int, reason: str) -> str:
+    """The exact sentence the admin confirms."""
+    to = f" to {facts.email}" if facts.email else ""
+    return (f"Refund {facts.money(amount)} of {facts.money(facts.paid)} paid "
+            f"({facts.money(facts.refunded)} already refunded) on {facts.charge_id}{to}, "
+            f"reason: {reason}")
+
+
+def refusal(facts: ChargeFacts, amount: int, reason: str) -> str | None:
+    """Why Tally will not send this refund, or None."""
+    if reason not in REASONS:
+        return f"Choose a reason: one of {', '.join(REASONS)}."
+    if facts.status != "succeeded":
+        return f"Only a succeeded charge can be refunded; {facts.charge_id} is {facts.status}."
+    if facts.disputed:
+        return "This charge is disputed: it cannot be refunded while the dispute is open."
+    if facts.refundable <= 0:
+        return "This charge has already been refunded in full."
+    if amount <= 0:
+        return "The refund amount must be more than zero."
+    if amount > facts.refundable:
+        return (f"Refusing to refund {facts.money(amount)}: only {facts.money(facts.refundable)} "
+                f"of {facts.money(facts.paid)} is still refundable on {facts.charge_id}.")
+    return None
+
+
+def refund_charge(client: stripe.StripeClient, audit: AuditLog, db_path: str | None, *,
+                  actor: str, charge_id: str, amount: int, reason: str, nonce: str) -> ActionResult:
+    params = {"amount": int(amount), "reason": reason}
+    return run_action(audit, db_path, actor=actor, action="refund", object_id=charge_id,
+                      params=params, nonce=nonce,
+                      perform=lambda key: _perform_refund(client, charge_id, int(amount), reason, key))
+
+
+def _perform_refund(client, charge_id: str, amount: int, reason: str, key: str) -> Done:
+    existing = refund_made_with(client, charge_id, key)
+    if existing is None:
+        facts = charge_facts(client, charge_id)  # the limit comes from Stripe, now
+        why_not = refusal(facts, amount, reason)
+        if why_not:
+            raise Refused(why_not)
+        refund = client.v1.refunds.create(params=refund_params(charge_id, amount, reason, key),
+                                          options={"idempotency_key": key})
+        request_id, refund = request_id_of(refund), as_dict(refund)
+    else:  # an earlier try of this submission reached Stripe but its answer was lost
+        request_id, refund = None, existing
+    charge = as_dict(client.v1.charges.retrieve(charge_id))
+    facts = charge_facts(client, charge_id, charge)
+    message = (f"Refunded {facts.money(refund['amount'])} on {charge_id} ({refund['id']}, "
+               f"{refund.get('status')}); {facts.money(facts.refunded)} of "
+               f"{facts.money(facts.paid)} now refunded.")
+    return Done(message, objects=[refund, charge], request_id=request_id,
+                result={"refund_id": refund["id"], "amount": refund["amount"],
+                        "currency": refund.get("currency"), "status": refund.get("status")})
+
+
+def refund_params(charge_id: str, amount: int, reason: str, key: str) -> dict:
+    params = {"charge": charge_id, "amount": amount,
+              "metadata": {KEY_METADATA: key, "tally_reason": reason}}
+    if not talks_to_test_peer():
+        params["reason"] = reason
+    return params
+
+
+def refund_made_with(client, charge_id: str, key: str) -> dict | None:
+    refunds = client.v1.refunds.list(params={"charge": charge_id, "limit": 100})
+    for refund in refunds.auto_paging_iter():
+        refund = as_dict(refund)
+        if (refund.get("metadata") or {}).get(KEY_METADATA) == key:
+            return refund
+    return None

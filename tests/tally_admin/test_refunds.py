@@ -1,0 +1,100 @@
+"""Refunds against localstripe over HTTP: full, partial, over-refund, repeats, audit."""
+import duckdb
+
+from tally_admin.refunds import charge_facts, refund_charge, refund_confirmation
+from tally_admin.stripe_api import client_from_env
+
+
+def _refund(audit, db_path, charge_id, amount, nonce="n1", reason="requested_by_customer"):
+    return refund_charge(client_from_env(), audit, db_path, actor="alice", charge_id=charge_id,
+                         amount=amount, reason=reason, nonce=nonce)
+
+
+def _stripe_refunds(client, charge_id):
+    return client.v1.refunds.list(params={"charge": charge_id}).data
+
+
+def test_full_refund_is_written_to_the_database_at_once(stripe_env, audit, db_path, make_charge,
+                                                        localstripe_client):
+    charge = make_charge(amount=10000)
+    result = _refund(audit, db_path, charge["id"], 10000)
+    assert result.ok and result.saved == "published"
+    assert localstripe_client.v1.charges.retrieve(charge["id"]).amount_refunded == 10000
+    con = duckdb.connect(db_path, read_only=True)
+    assert con.execute("SELECT amount, currency FROM refunds WHERE charge_id = ?",
+                       [charge["id"]]).fetchall() == [(10000, "eur")]
+    assert con.execute("SELECT amount_refunded FROM charges WHERE id = ?",
+                       [charge["id"]]).fetchone() == (10000,)
+
+
+def test_partial_refunds_add_up_and_the_rest_stays_refundable(stripe_env, audit, db_path,
+                                                              make_charge):
+    charge = make_charge(amount=10000)
+    assert _refund(audit, db_path, charge["id"], 2500, nonce="a").ok
+    assert _refund(audit, db_path, charge["id"], 7500, nonce="b").ok
+    facts = charge_facts(client_from_env(), charge["id"])
+    assert (facts.refunded, facts.refundable) == (10000, 0)
+
+
+def test_over_refund_is_refused_before_stripe_is_called(stripe_env, audit, db_path, make_charge,
+                                                        localstripe_client):
+    charge = make_charge(amount=10000)
+    assert _refund(audit, db_path, charge["id"], 6000, nonce="a").ok
+    result = _refund(audit, db_path, charge["id"], 6000, nonce="b")
+    assert result.outcome == "refused"
+    assert "only 40.00 EUR of 100.00 EUR is still refundable" in result.message
+    assert len(_stripe_refunds(localstripe_client, charge["id"])) == 1
+
+
+def test_the_same_submission_twice_makes_one_refund(stripe_env, audit, db_path, make_charge,
+                                                    localstripe_client):
+    charge = make_charge(amount=10000)
+    first = _refund(audit, db_path, charge["id"], 3000, nonce="same")
+    second = _refund(audit, db_path, charge["id"], 3000, nonce="same")
+    assert first.ok and second.ok and second.repeated
+    assert second.result["refund_id"] == first.result["refund_id"]
+    assert len(_stripe_refunds(localstripe_client, charge["id"])) == 1
+
+
+def test_a_retry_after_a_lost_answer_finds_the_refund_instead_of_repeating_it(
+        stripe_env, audit, db_path, make_charge, localstripe_client, monkeypatch):
+    import stripe
+    charge = make_charge(amount=10000)
+    client = client_from_env()
+    send = client.v1.refunds.create
+
+    def send_then_lose_the_answer(**kwargs):  # a timeout after Stripe acted
+        send(**kwargs)
+        raise stripe.APIConnectionError("timed out")
+
+    monkeypatch.setattr(client.v1.refunds, "create", send_then_lose_the_answer)
+    lost = refund_charge(client, audit, db_path, actor="alice", charge_id=charge["id"],
+                         amount=1000, reason="duplicate", nonce="t")
+    assert lost.outcome == "unknown"
+    retried = refund_charge(client_from_env(), audit, db_path, actor="alice",
+                            charge_id=charge["id"], amount=1000, reason="duplicate", nonce="t")
+    assert retried.ok and retried.result["amount"] == 1000
+    assert len(_stripe_refunds(localstripe_client, charge["id"])) == 1
+
+
+def test_every_attempt_is_audited_including_failures(stripe_env, audit, db_path, make_charge):
+    charge = make_charge(amount=5000)
+    _refund(audit, db_path, charge["id"], 5000, nonce="a")       # succeeds
+    _refund(audit, db_path, charge["id"], 5000, nonce="a")       # repeated
+    _refund(audit, db_path, charge["id"], 100, nonce="b")        # refused: nothing left
+    _refund(audit, db_path, "ch_doesnotexist", 100, nonce="c")   # Stripe: no such charge
+    rows = audit.frame().sort_values("seq")
+    attempts = rows[rows.phase == "attempt"]
+    outcomes = rows[rows.phase == "outcome"]
+    assert len(attempts) == 4
+    assert list(outcomes.outcome) == ["succeeded", "repeated", "refused", "failed"]
+    assert set(rows.actor) == {"alice"}
+    assert "no such object" in outcomes.message.iloc[-1]
+
+
+def test_the_confirmation_restates_the_refund_in_the_charge_currency(stripe_env, make_charge):
+    charge = make_charge(amount=5000, currency="jpy")
+    facts = charge_facts(client_from_env(), charge["id"])
+    text = refund_confirmation(facts, 1200, "requested_by_customer")
+    assert text == (f"Refund 1,200 JPY of 5,000 JPY paid (0 JPY already refunded) on {charge['id']} "
+                    "to jane@example.com, reason: requested_by_customer")
