@@ -1,0 +1,206 @@
+"""A thin, fast, polite HTTP client for Stripe's read API.
+
+Why not `stripe.StripeClient.raw_request`: it parses every body twice (stdlib
+json into OrderedDicts inside `StripeResponse`), raises on a 429 before we can
+read `Retry-After`, and retries a plain 429 not at all. Bulk syncing is mostly
+100-object list pages, so we send the same request the library sends
+(Authorization, Stripe-Version = the pinned `stripe.api_version`, a
+User-Agent) over one `requests.Session` per thread and parse with orjson.
+
+Every request passes the rate limiter (account and endpoint buckets) and the
+adaptive concurrency gate; 429, 409 and 5xx are retried with exponential
+back-off and full jitter, honouring `Stripe-Should-Retry` and `Retry-After`.
+The API key never appears in an error message.
+"""
+from __future__ import annotations
+
+import random
+import re
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+
+import orjson
+import requests
+import stripe
+
+from etl.ratelimit import AdaptiveConcurrency, EndpointLimiters
+
+DEFAULT_BASE = "https://api.stripe.com"
+USER_AGENT = f"Tally-sync/1.0 stripe-python/{stripe.VERSION}"
+RATE_BY_MODE = {"live": 100.0, "test": 25.0}
+ENDPOINT_RATE = 25.0
+KEY_PATTERN = re.compile(r"\b[sr]k_(live|test)_[A-Za-z0-9_]+")
+
+
+class StripeSyncError(Exception):
+    """A failure worth one clear line to the user."""
+
+
+class AuthError(StripeSyncError):
+    pass
+
+
+class PermissionDenied(StripeSyncError):
+    pass
+
+
+class NotAvailable(StripeSyncError):
+    """The API does not offer this endpoint (404), e.g. localstripe's missing types."""
+
+
+class BadRequest(StripeSyncError):
+    pass
+
+
+class Unreachable(StripeSyncError):
+    pass
+
+
+class ServerError(StripeSyncError):
+    pass
+
+
+def key_mode(api_key: str) -> str:
+    """`live` or `test` from the key prefix (secret sk_ or restricted rk_)."""
+    return "live" if api_key.startswith(("sk_live_", "rk_live_")) else "test"
+
+
+@dataclass
+class Response:
+    data: dict
+    api_version: str | None
+
+
+class StripeHTTP:
+    def __init__(self, api_key: str, api_base: str | None = None, *, rate: float | None = None,
+                 endpoint_rate: float = ENDPOINT_RATE, max_concurrency: int = 8,
+                 max_retries: int = 8, backoff_base: float = 0.5, backoff_cap: float = 20.0,
+                 timeout: float = 60.0):
+        if not api_key:
+            raise AuthError("No Stripe API key: set STRIPE_API_KEY to a secret (sk_...) "
+                            "or restricted (rk_...) key.")
+        self._key = api_key
+        self.base = (api_base or DEFAULT_BASE).rstrip("/")
+        self.mode = key_mode(api_key)
+        rate = rate or RATE_BY_MODE[self.mode]
+        self.limiters = EndpointLimiters(rate, min(rate, endpoint_rate))
+        self.concurrency = AdaptiveConcurrency(max_concurrency)
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.timeout = timeout
+        self.stats: dict[str, dict[str, int]] = defaultdict(lambda: {"requests": 0, "retries": 0})
+        self._stats_lock = threading.Lock()
+        self._local = threading.local()
+
+    # --- public ------------------------------------------------------------
+
+    def get(self, path: str, params: dict | None = None, *, label: str | None = None,
+            max_retries: int | None = None) -> Response:
+        """GET a JSON resource, retrying what Stripe says is retryable."""
+        retries = self.max_retries if max_retries is None else max_retries
+        attempt = 0
+        while True:
+            self._count(label, "requests")
+            try:
+                resp = self._send(path, params)
+            except requests.RequestException as exc:
+                if attempt >= retries:
+                    raise Unreachable(f"Cannot reach the Stripe API at {self.base} "
+                                      f"({type(exc).__name__}); check the network or STRIPE_API_BASE.") from None
+                delay = self._backoff(attempt)
+            else:
+                if resp.status_code < 300:
+                    self.concurrency.succeeded()
+                    return Response(orjson.loads(resp.content), resp.headers.get("Stripe-Version"))
+                delay = self._retry_delay(resp, attempt, retries)
+                if delay is None:
+                    raise self._error(resp, path)
+            attempt += 1
+            self._count(label, "retries")
+            time.sleep(delay)
+
+    def total(self, key: str) -> int:
+        with self._stats_lock:
+            return sum(s[key] for s in self.stats.values())
+
+    def scrub(self, text: str) -> str:
+        return KEY_PATTERN.sub("[key]", text.replace(self._key, "[key]"))
+
+    # --- internals ---------------------------------------------------------
+
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.headers.update({
+                "Authorization": f"Bearer {self._key}",
+                "Stripe-Version": stripe.api_version,
+                "User-Agent": USER_AGENT,
+            })
+            self._local.session = session
+        return session
+
+    def _send(self, path: str, params: dict | None) -> requests.Response:
+        self.limiters.acquire(_endpoint(path))
+        with self.concurrency:
+            return self._session().get(self.base + path, params=params, timeout=self.timeout)
+
+    def _retry_delay(self, resp: requests.Response, attempt: int, retries: int) -> float | None:
+        """Seconds to wait before retrying, or None when the answer is final."""
+        should = resp.headers.get("Stripe-Should-Retry")
+        if resp.status_code == 429:
+            self.concurrency.rate_limited()
+        if attempt >= retries or should == "false":
+            return None
+        if should != "true" and not (resp.status_code in (409, 429) or resp.status_code >= 500):
+            return None
+        delay = self._backoff(attempt)
+        retry_after = resp.headers.get("Retry-After")
+        if retry_after:
+            try:
+                delay = max(delay, min(float(retry_after), self.backoff_cap * 3))
+            except ValueError:
+                pass
+        return delay
+
+    def _backoff(self, attempt: int) -> float:
+        # Full jitter: concurrent workers that failed together retry apart.
+        return random.uniform(0, min(self.backoff_cap, self.backoff_base * 2 ** attempt)) + \
+            self.backoff_base / 4
+
+    def _error(self, resp: requests.Response, path: str) -> StripeSyncError:
+        try:
+            message = orjson.loads(resp.content)["error"]["message"]
+        except Exception:
+            message = resp.text[:200].strip() or resp.reason
+        message = self.scrub(str(message))
+        code = resp.status_code
+        if code == 401:
+            return AuthError("Stripe rejected the API key (401): check STRIPE_API_KEY "
+                             "(a secret sk_... or restricted rk_... key of the right account and mode).")
+        if code == 403:
+            return PermissionDenied(f"The API key may not read {path} (403): give the restricted "
+                                    "key read access to it, or use a secret key.")
+        if code == 404:
+            return NotAvailable(f"{path} is not offered by this API (404).")
+        if code == 400:
+            return BadRequest(f"Stripe refused {path} (400): {message}")
+        return ServerError(f"Stripe kept failing on {path} (HTTP {code}) after retries: {message}")
+
+    def _count(self, label: str | None, key: str) -> None:
+        with self._stats_lock:
+            self.stats[label or "other"][key] += 1
+
+
+def _endpoint(path: str) -> str:
+    """`/v1/invoices/in_1/lines` -> `/v1/invoices/lines`: Stripe limits per endpoint."""
+    parts = [p for p in path.split("/") if p]
+    return "/" + "/".join(p for i, p in enumerate(parts) if i < 2 or not _looks_like_id(p))
+
+
+def _looks_like_id(part: str) -> bool:
+    return bool(re.fullmatch(r"[a-z]+_[A-Za-z0-9]+", part)) and \
+        any(ch.isdigit() or ch.isupper() for ch in part)

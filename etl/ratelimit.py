@@ -1,0 +1,89 @@
+"""Client-side pacing for Stripe: a request rate limit and adaptive concurrency.
+
+Stripe allows about 100 requests/s in live mode and 25/s in test mode per
+account, and about 25/s per endpoint. Staying under that ourselves costs
+nothing; bumping into it costs a 429 and a back-off. Concurrency adapts like
+TCP (AIMD): one more slot after a run of clean answers, half the slots after
+a 429, so a busy account (other integrations also spend the budget) slows us
+down instead of failing us.
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+
+class RateLimiter:
+    """Token bucket: at most `rate` acquisitions per second, bursts of `burst`."""
+
+    def __init__(self, rate: float, burst: float | None = None):
+        self.rate = float(rate)
+        self.burst = float(burst if burst is not None else max(1.0, rate / 5))
+        self._tokens = self.burst
+        self._stamp = time.monotonic()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+                self._stamp = now
+                if self._tokens >= 1:
+                    self._tokens -= 1
+                    return
+                wait = (1 - self._tokens) / self.rate
+            time.sleep(wait)
+
+
+class EndpointLimiters:
+    """One bucket per endpoint (Stripe's per-endpoint limit) behind the account bucket."""
+
+    def __init__(self, total_rate: float, endpoint_rate: float):
+        self.total = RateLimiter(total_rate)
+        self.endpoint_rate = endpoint_rate
+        self._endpoints: dict[str, RateLimiter] = {}
+        self._lock = threading.Lock()
+
+    def acquire(self, endpoint: str) -> None:
+        with self._lock:
+            bucket = self._endpoints.setdefault(endpoint, RateLimiter(self.endpoint_rate))
+        bucket.acquire()
+        self.total.acquire()
+
+
+class AdaptiveConcurrency:
+    """A semaphore whose size grows on success and halves on a rate limit."""
+
+    def __init__(self, maximum: int, start: int | None = None, grow_after: int = 20):
+        self.maximum = maximum
+        self.limit = start or maximum
+        self.grow_after = grow_after
+        self._in_flight = 0
+        self._clean = 0
+        self._cond = threading.Condition()
+
+    def __enter__(self):
+        with self._cond:
+            while self._in_flight >= self.limit:
+                self._cond.wait()
+            self._in_flight += 1
+        return self
+
+    def __exit__(self, *exc):
+        with self._cond:
+            self._in_flight -= 1
+            self._cond.notify_all()
+
+    def succeeded(self) -> None:
+        with self._cond:
+            self._clean += 1
+            if self._clean >= self.grow_after and self.limit < self.maximum:
+                self.limit += 1
+                self._clean = 0
+                self._cond.notify_all()
+
+    def rate_limited(self) -> None:
+        with self._cond:
+            self.limit = max(1, self.limit // 2)
+            self._clean = 0
