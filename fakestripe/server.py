@@ -13,6 +13,7 @@ import random
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, fields
+from resource import RUSAGE_SELF, getrusage
 
 import orjson
 from aiohttp import web
@@ -261,6 +262,7 @@ class FakeStripe:
     async def get_stats(self, request: web.Request) -> web.Response:
         stats = self.stats.as_dict()
         stats["objects"] = self.store.counts()
+        stats["peak_rss_mb"] = round(getrusage(RUSAGE_SELF).ru_maxrss / 1024, 1)
         return json_response(orjson.dumps(stats))
 
     async def reset_stats(self, request: web.Request) -> web.Response:

@@ -1,0 +1,210 @@
+"""Benchmark a full sync against a rate-limited, slow fake Stripe.
+
+Serves a generated demo account (>= 200,000 objects, cached under data/bench/)
+through fakestripe with Stripe's live limits (100 requests/s for the account,
+25/s per endpoint) and a per-request latency, runs `python -m etl sync --full`
+against it as a subprocess, and prints objects/s, the bound the rate limits
+allow, their ratio, the share of requests answered 429 and the sync's peak RSS.
+Targets: >= 80% of the bound, peak RSS under 400 MB.
+
+    .venv/bin/python bench/sync.py                  # full size, 150 ms latency
+    .venv/bin/python bench/sync.py --customers 300  # a quick smoke run
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from fakestripe import DEFAULT_API_KEY  # noqa: E402
+from fakestripe.resources import BY_TABLE, EMBEDDED_LINES  # noqa: E402
+from fakestripe.store import read_jsonl  # noqa: E402
+from fakestripe.testing import serve, stats  # noqa: E402
+
+GLOBAL_RATE = 100  # requests/s, Stripe live mode
+ENDPOINT_RATE = 25  # requests/s per endpoint
+PAGE = 100  # objects per list request, Stripe's maximum
+TARGET_OBJECTS = 200_000
+TARGET_RATIO = 0.80
+TARGET_RSS_MB = 400
+BENCH_DIR = ROOT / "data" / "bench"
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--customers", type=int, default=6000,
+                        help="demo customers to generate (default sized for >= 200,000 objects)")
+    parser.add_argument("--months", type=int, default=24, help="months of demo history")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--latency-ms", type=float, default=150.0)
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the synced database and the sync's log in a temp directory")
+    return parser.parse_args()
+
+
+# --- the account ---------------------------------------------------------------
+
+def account_dir(customers: int, months: int, seed: int) -> Path:
+    """The cached JSONL account for these settings, generated on first use."""
+    target = BENCH_DIR / f"account-c{customers}-m{months}-s{seed}"
+    if (target / "COMPLETE").exists():
+        return target
+    try:
+        from etl.demo import write_jsonl
+    except ImportError:
+        sys.exit("bench/sync.py: etl.demo.write_jsonl is not available yet; cannot generate the account.")
+    partial = Path(tempfile.mkdtemp(prefix="account-", dir=ensure(BENCH_DIR)))
+    print(f"generating {customers} customers x {months} months into {target} ...", flush=True)
+    write_jsonl(partial, customers=customers, seed=seed, months=months)
+    (partial / "COMPLETE").touch()
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)  # atomic: a crash never leaves a half account marked complete
+    return target
+
+
+def ensure(directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def count_account(data: Path) -> tuple[dict[str, int], int]:
+    """Objects per list endpoint, and the /lines requests invoices need beyond their embedded lines."""
+    objects, line_requests = {}, 0
+    for path in sorted(data.glob("*.jsonl")):
+        resource = BY_TABLE.get(path.stem)
+        if resource is None:
+            continue
+        count = 0
+        for obj, _ in read_jsonl(path):
+            count += 1
+            if resource.object == "invoice":
+                lines = len(((obj.get("lines") or {}).get("data")) or [])
+                line_requests += math.ceil(max(0, lines - EMBEDDED_LINES) / PAGE)
+        objects[f"GET {resource.url}"] = count
+    return objects, line_requests
+
+
+# --- the bound -------------------------------------------------------------------
+
+def rate_limit_bound(objects: dict[str, int], line_requests: int) -> tuple[float, str]:
+    """The most objects/s the limits allow for this account, and how it was derived.
+
+    A full sync must fetch at least pages_e = ceil(n_e / 100) list pages from
+    each endpoint e it reads, plus the /v1/invoices/{id}/lines pages of invoices
+    with more than the embedded lines (its own endpoint). Each endpoint serves at
+    most 25 requests/s, so the sync needs at least max_e(pages_e / 25) seconds;
+    the account serves 100/s overall, so at least sum_e(pages_e) / 100 seconds.
+    With T = the larger of the two, the bound is (total objects) / T. Latency
+    does not enter: a client that splits each list into `created` windows can
+    keep enough requests in flight to hide it.
+    """
+    pages = {e: math.ceil(n / PAGE) for e, n in objects.items() if n}
+    if line_requests:
+        pages["GET /v1/invoices/{id}/lines"] = line_requests
+    by_endpoint = max(p / ENDPOINT_RATE for p in pages.values())
+    by_account = sum(pages.values()) / GLOBAL_RATE
+    seconds = max(by_endpoint, by_account)
+    slowest = max(pages, key=pages.get)
+    why = (f"T >= max(sum(pages)={sum(pages.values())}/{GLOBAL_RATE}/s = {by_account:.1f}s, "
+           f"max pages/{ENDPOINT_RATE}/s = {by_endpoint:.1f}s on {slowest})")
+    return sum(objects.values()) / seconds, why
+
+
+# --- the run -------------------------------------------------------------------
+
+def run_sync(base: str, db: Path, log: Path) -> tuple[int, float, float]:
+    """(exit code, wall seconds, peak RSS MB) of one full sync subprocess."""
+    env = dict(os.environ, STRIPE_API_BASE=base, STRIPE_API_KEY=DEFAULT_API_KEY, TALLY_DB=str(db))
+    with open(log, "wb") as out:
+        started = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "etl", "sync", "--db", str(db), "--full"],
+                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        # wait4 gives this child's own rusage (not the server's, also our child)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, seconds, usage.ru_maxrss / 1024
+
+
+def db_row_counts(db: Path, tables: list[str]) -> dict[str, int | None]:
+    import duckdb
+    counts = {}
+    with duckdb.connect(str(db), read_only=True) as con:
+        for table in tables:
+            try:
+                counts[table] = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+            except duckdb.Error:
+                counts[table] = None
+    return counts
+
+
+def report(objects, line_requests, seconds, rss_mb, served, db_counts) -> None:
+    touched = {e: n for e, n in objects.items() if e in served["endpoints"]}
+    total = sum(touched.values())
+    bound, why = rate_limit_bound(touched, line_requests if "GET /v1/invoices/{id}/lines"
+                                  in served["endpoints"] else 0)
+    rate = total / seconds
+    share_429 = served["rate_limited"] / max(1, served["requests"])
+    print(f"objects in the endpoints synced: {total:,} (account: {sum(objects.values()):,}; "
+          f"served incl. re-reads and lines: {served['objects_served']:,})")
+    print(f"requests: {served['requests']:,}  429s: {served['rate_limited']:,}  "
+          f"500s: {served['server_errors']:,}")
+    print(f"seconds: {seconds:.1f}")
+    print(f"objects/s: {rate:,.0f}")
+    print(f"rate-limit bound: {bound:,.0f} objects/s  [{why}]")
+    print(f"ratio: {rate / bound:.0%} (target >= {TARGET_RATIO:.0%})")
+    print(f"share of requests answered 429: {share_429:.1%}")
+    print(f"sync peak RSS: {rss_mb:.0f} MB (target < {TARGET_RSS_MB} MB); "
+          f"server peak RSS: {served['peak_rss_mb']:.0f} MB")
+    wrong = {t: (db_counts[t], n) for t, n in account_tables(objects).items()
+             if f"GET {BY_TABLE[t].url}" in touched and db_counts.get(t) != n}
+    print("database rows match the account" if not wrong else
+          f"database rows differ from the account (db, account): {wrong}")
+
+
+def account_tables(objects: dict[str, int]) -> dict[str, int]:
+    by_url = {f"GET {r.url}": r.table for r in BY_TABLE.values()}
+    return {by_url[e]: n for e, n in objects.items()}
+
+
+def main() -> int:
+    args = parse_args()
+    data = account_dir(args.customers, args.months, args.seed)
+    objects, line_requests = count_account(data)
+    total = sum(objects.values())
+    print(f"account: {total:,} objects in {data}")
+    if total < TARGET_OBJECTS:
+        print(f"note: under {TARGET_OBJECTS:,} objects; raise --customers for the full-size bench")
+    work = Path(tempfile.mkdtemp(prefix="tally-bench-sync-"))
+    try:
+        with serve(data, latency_ms=args.latency_ms, rate_limit=GLOBAL_RATE,
+                   endpoint_rate_limit=ENDPOINT_RATE, startup_timeout=600) as base:
+            code, seconds, rss_mb = run_sync(base, work / "bench.duckdb", work / "sync.log")
+            served = stats(base)
+        if code != 0:
+            tail = (work / "sync.log").read_text(errors="replace").strip().splitlines()[-5:]
+            print(f"sync failed with exit code {code}:\n  " + "\n  ".join(tail))
+            return 1
+        counts = db_row_counts(work / "bench.duckdb", list(account_tables(objects)))
+        report(objects, line_requests, seconds, rss_mb, served, counts)
+        print(f"README: .venv/bin/python bench/sync.py --customers {args.customers} "
+              f"--latency-ms {args.latency_ms:g}")
+        return 0
+    finally:
+        if args.keep:
+            print(f"kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
