@@ -1,0 +1,72 @@
+"""Tally: `streamlit run dashboard.py`.
+
+The entry point signs the user in, makes sure there is data (the demo account
+on first start), draws the global controls and runs the chosen page. Page
+modules only define functions, so a deep link that makes Streamlit run a
+`pages/` file directly renders nothing before this file has run. Page URLs
+(`/mrr`) differ from the module names (`pages/mrr_page.py`) on purpose: a URL
+equal to a file's name makes a fresh server run that file instead of this one.
+"""
+import streamlit as st
+
+st.set_page_config(layout="wide", page_title="Tally", page_icon=":material/bar_chart:")
+
+import tally_auth  # noqa: E402
+from pages.acquisition_page import acquisition_page  # noqa: E402
+from pages.customers_page import customers_page  # noqa: E402
+from pages.data_export_page import data_export_page  # noqa: E402
+from pages.forecast_page import forecast_page  # noqa: E402
+from pages.mrr_page import mrr_page  # noqa: E402
+from pages.overview_page import overview_page  # noqa: E402
+from pages.payments_page import payments_page  # noqa: E402
+from pages.refunds_page import refunds_page  # noqa: E402
+from pages.sync_page import sync_page  # noqa: E402
+from pages.tax_page import tax_page  # noqa: E402
+from tally_ui import data, filters, setup  # noqa: E402
+
+
+def admin_pages(user) -> list:
+    try:
+        from pages import admin
+    except ImportError:  # the admin pages are optional until they exist
+        return []
+    if user.is_admin:
+        return [st.Page(admin.refund_page, title="Refund a charge", url_path="refund"),
+                st.Page(admin.cancel_page, title="Cancel a subscription", url_path="cancel"),
+                st.Page(admin.audit_page, title="Audit trail", url_path="audit")]
+    if not tally_auth.auth_configured():
+        return [st.Page(admin.locked_page, title="Admin", url_path="admin-locked")]
+    return []
+
+
+def navigation(user):
+    sections = {
+        "Revenue": [st.Page(overview_page, title="Overview", url_path="overview", default=True),
+                    st.Page(mrr_page, title="MRR", url_path="mrr"),
+                    st.Page(customers_page, title="Customers & retention", url_path="customers"),
+                    st.Page(forecast_page, title="Forecast", url_path="forecast")],
+        "Money": [st.Page(payments_page, title="Payments", url_path="payments"),
+                  st.Page(refunds_page, title="Refunds & disputes", url_path="refunds"),
+                  st.Page(tax_page, title="Tax", url_path="tax")],
+        "Growth": [st.Page(acquisition_page, title="Acquisition", url_path="acquisition")],
+        "Data": [st.Page(data_export_page, title="Data & export", url_path="data"),
+                 st.Page(sync_page, title="Sync", url_path="sync")],
+    }
+    admin = admin_pages(user)
+    if admin:
+        sections["Admin"] = admin
+    return st.navigation(sections)
+
+
+def main() -> None:
+    user = tally_auth.authenticate()
+    if user is None:
+        st.stop()
+    setup.ensure_database(data.db_path())
+    page = navigation(user)
+    if data.has_data():
+        filters.sidebar()
+    page.run()
+
+
+main()

@@ -1,0 +1,108 @@
+"""Acquisition: marketing spend (typed in or uploaded as CSV), CAC, payback, LTV:CAC."""
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pandas as pd
+import streamlit as st
+
+from metrics.currency import exponent
+from tally_ui import charts, data, layout, show, writes
+
+CSV_HELP = "CSV columns: month (YYYY-MM), amount (e.g. 1250.50), currency (e.g. usd), channel (optional)."
+
+
+def acquisition_page() -> None:
+    params = layout.header("Acquisition", "Stripe does not know what you spend on marketing: enter it here.")
+    if params is None:
+        return
+    frame = show.metric_frame("ltv_cac", params, empty="No CAC yet: add marketing spend below.")
+    if frame is not None:
+        cards(frame)
+        show.table(frame.sort_values("month", ascending=False), data.money_columns("ltv_cac"))
+    st.subheader("Marketing spend")
+    spend = data.query("SELECT month, amount, currency, channel FROM marketing_spend ORDER BY month DESC, channel")
+    if spend.empty:
+        st.info("No marketing spend recorded yet.")
+    else:
+        show.table(spend, ["amount"], height=240)
+    left, right = st.columns(2)
+    with left:
+        spend_form()
+    with right:
+        spend_upload()
+
+
+def cards(frame) -> None:
+    currency = layout.pick_currency(frame, key="acquisition_currency")
+    rows = show.of_currency(frame, currency)
+    columns = st.columns(3)
+    show.card(columns[0], "CAC", *show.last_two(rows, "cac"), "money", currency, inverse=True)
+    show.card(columns[1], "CAC payback (months)", *show.last_two(rows, "payback_months"), "number", inverse=True)
+    ratio = show.last_two(rows, "ltv_cac")
+    columns[2].metric("LTV:CAC", "—" if ratio[0] is None or pd.isna(ratio[0]) else f"{ratio[0]:.1f}×", border=True)
+
+
+def to_minor(amount: float, currency: str) -> int:
+    return round(float(amount) * 10 ** exponent(currency))
+
+
+def spend_form() -> None:
+    with st.form("spend_form", clear_on_submit=True):
+        st.markdown("**Add one month**")
+        month = st.date_input("Month", value=dt.date.today().replace(day=1))
+        amount = st.number_input("Amount", min_value=0.0, step=100.0)
+        currency = st.text_input("Currency", value="usd")
+        channel = st.text_input("Channel (optional)")
+        if st.form_submit_button("Save spend"):
+            save([{"month": month.replace(day=1), "amount": to_minor(amount, currency),
+                   "currency": currency.strip().lower(), "channel": channel.strip() or None}])
+
+
+def parse_spend_csv(raw: bytes) -> list[dict]:
+    """Rows of the uploaded CSV in minor units; ValueError with a plain message."""
+    try:
+        frame = pd.read_csv(io.BytesIO(raw), dtype=str)
+    except Exception as error:  # noqa: BLE001
+        raise ValueError("That file is not a readable CSV.") from error
+    frame.columns = [c.strip().lower() for c in frame.columns]
+    missing = {"month", "amount", "currency"} - set(frame.columns)
+    if missing:
+        raise ValueError(f"The CSV needs the columns month, amount and currency (missing: {', '.join(sorted(missing))}).")
+    rows = []
+    for number, row in enumerate(frame.itertuples(index=False), start=2):
+        try:
+            month = dt.datetime.strptime(str(row.month).strip()[:7], "%Y-%m").date()
+            currency = str(row.currency).strip().lower()
+            amount = to_minor(float(str(row.amount).replace(",", "")), currency)
+        except ValueError as error:
+            raise ValueError(f"Line {number}: month must be YYYY-MM and amount a number.") from error
+        channel = getattr(row, "channel", None)
+        rows.append({"month": month, "amount": amount, "currency": currency,
+                     "channel": None if pd.isna(channel) else str(channel).strip() or None})
+    return rows
+
+
+def spend_upload() -> None:
+    st.markdown("**Upload a CSV**")
+    upload = st.file_uploader("Marketing spend CSV", type=["csv"], help=CSV_HELP, key="spend_csv")
+    if upload is None or not st.button("Import CSV", key="spend_import"):
+        return
+    try:
+        rows = parse_spend_csv(upload.getvalue())
+    except ValueError as error:
+        st.error(str(error))
+        return
+    save(rows)
+
+
+def save(rows: list[dict]) -> None:
+    import metrics
+    try:
+        writes.write(data.db_path(), lambda con: metrics.save_marketing_spend(con, rows))
+    except writes.Busy as busy:
+        st.error(str(busy))
+        return
+    layout.flash(f"Saved {len(rows)} month(s) of marketing spend.")
+    st.rerun()

@@ -1,0 +1,115 @@
+"""Customers & retention: active customers, churn, cohorts, LTV, trials, top customers, search."""
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+import streamlit as st
+
+from tally_ui import charts, data, layout, show
+
+CHURN_RATES = {"logo_churn_rate": "Logo churn", "gross_mrr_churn": "Gross MRR churn",
+               "net_mrr_churn": "Net MRR churn"}
+
+
+def customers_page() -> None:
+    params = layout.header("Customers & retention")
+    if params is None:
+        return
+    mrr = show.metric_frame("mrr", params, empty="No active customers in this range yet.")
+    if mrr is not None:
+        left, right = st.columns(2)
+        with left:
+            charts.show(charts.lines(mrr, "month", "customers", title="Active customers", money=False),
+                        key="customers_active")
+        with right:
+            churn_rates(params)
+    cohorts(params)
+    ltv_and_trials(params)
+    top_customers(params)
+    customer_search(params)
+
+
+def churn_rates(params) -> None:
+    churn = show.metric_frame("churn", params, empty="No churn figures in this range.")
+    if churn is None:
+        return
+    long = churn.melt(id_vars=["month", "currency"], value_vars=[c for c in CHURN_RATES if c in churn],
+                      var_name="rate", value_name="value")
+    long["rate"] = long["rate"].map(CHURN_RATES)
+    fig = charts.lines(long, "month", "value", by="rate", title="Churn rates", money=False)
+    fig.update_yaxes(tickformat=".0%")
+    charts.show(fig, key="customers_churn")
+
+
+def cohorts(params) -> None:
+    st.subheader("Cohorts")
+    frame = show.metric_frame("cohorts", params, empty="No cohorts in this range.")
+    if frame is None:
+        return
+    currency = layout.pick_currency(frame, key="cohort_currency")
+    frame = show.of_currency(frame, currency)
+    left, right = st.columns(2)
+    for column, title, where in (("logo_retention", "Logo retention", left),
+                                 ("revenue_retention", "Revenue retention", right)):
+        if column not in frame:
+            continue
+        grid = frame.pivot_table(index="cohort", columns="months_since", values=column, aggfunc="first")
+        grid.index = [pd.Timestamp(i).strftime("%Y-%m") for i in grid.index]
+        with where:
+            charts.show(charts.heatmap(grid, title=title), key=f"cohort_{column}")
+
+
+def ltv_and_trials(params) -> None:
+    left, right = st.columns(2)
+    with left:
+        ltv = show.metric_frame("ltv_cac", params, empty="No LTV yet: it needs churned customers.")
+        if ltv is not None and "ltv" in ltv:
+            charts.show(charts.lines(ltv.dropna(subset=["ltv"]), "month", "ltv", title="LTV"), key="customers_ltv")
+    with right:
+        trials = show.metric_frame("trial_conversion", params, empty="No trials ended in this range.")
+        if trials is not None:
+            rate = next((c for c in ("conversion_rate", "trial_conversion", "rate") if c in trials), None)
+            if rate:
+                fig = charts.lines(trials, "month", rate, title="Trial conversion", money=False)
+                fig.update_yaxes(tickformat=".0%")
+                charts.show(fig, key="customers_trials")
+
+
+def top_customers(params) -> None:
+    st.subheader("Top customers")
+    month = params.end
+    frame = show.metric_frame("mrr_drilldown", dataclasses.replace(params, extra={"month": month}),
+                              empty="No paying customers at the end of this range.")
+    if frame is None or "mrr" not in frame:
+        return
+    per_customer = frame.groupby([c for c in ("customer_id", "customer_name", "email", "currency")
+                                  if c in frame], dropna=False, as_index=False)["mrr"].sum()
+    top = per_customer.sort_values("mrr", ascending=False).head(10)
+    show.table(top, ["mrr"])
+
+
+def customer_search(params) -> None:
+    st.subheader("Find a customer")
+    text = st.text_input("Name, email or customer id", key="customer_search").strip()
+    if not text:
+        return
+    matches = data.query("""
+        SELECT id, name, email, country, created FROM customers
+        WHERE NOT coalesce(deleted, false)
+          AND (id = ? OR name ILIKE ? OR email ILIKE ?)
+        ORDER BY created DESC LIMIT 50""", (text, f"%{text}%", f"%{text}%"))
+    if matches.empty:
+        st.info(f"No customer matches “{text}”.")
+        return
+    labels = {row.id: f"{row.name or '(no name)'} · {row.email or '-'} · {row.id}" for row in matches.itertuples()}
+    customer = st.selectbox("Customer", list(labels), format_func=labels.get, key="customer_pick")
+    timeline(params, customer)
+
+
+def timeline(params, customer_id: str) -> None:
+    frame = show.metric_frame("customer_timeline", dataclasses.replace(params, extra={"customer_id": customer_id}),
+                              empty="Nothing recorded for this customer yet.")
+    if frame is None:
+        return
+    show.table(frame, data.money_columns("customer_timeline"))

@@ -1,0 +1,64 @@
+"""Data & export: every metric and every synced table as CSV.
+
+Exports go through tally_ui.export (money in major units, formula cells
+neutralised); Streamlit's own table download is off (.streamlit/config.toml)
+so nothing bypasses that. The CSV is built only when the button is clicked.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from etl.schema import TABLES
+from tally_ui import data, export, layout, show
+
+SUPPORT_TABLES = ["invoice_line_taxes", "subscription_snapshots", "sync_runs", "fx_rates", "marketing_spend"]
+
+
+def data_export_page() -> None:
+    params = layout.header("Data & export", "CSV files: money in major units, text that a spreadsheet "
+                                            "would run as a formula is prefixed with an apostrophe.")
+    if params is None:
+        return
+    metric_export(params)
+    table_export()
+
+
+def metric_export(params) -> None:
+    st.subheader("Metrics")
+    names = data.metric_names()
+    if not names:
+        st.info("No metrics are available in this version of Tally.")
+        return
+    name = st.selectbox("Metric", names, key="export_metric")
+    frame = show.metric_frame(name, params, empty="This metric has no rows for the current view.")
+    if frame is None:
+        return
+    st.caption(f"{len(frame):,} rows for the current date range, currency and filters.")
+    show.table(frame.head(100), data.money_columns(name), height=240)
+    st.download_button(f"Download {name}.csv", export.csv_bytes(frame, data.money_columns(name)),
+                       file_name=f"{name}.csv", mime="text/csv", key="export_metric_csv",
+                       on_click="ignore", icon=":material/download:")
+
+
+def table_columns(name: str) -> list[str]:
+    # The typed columns and bookkeeping, without the raw JSON (large, and not tabular).
+    if name in TABLES:
+        return [c for c in TABLES[name].column_names if c != "raw"]
+    return ["*"]
+
+
+def table_export() -> None:
+    st.subheader("Synced tables")
+    name = st.selectbox("Table", list(TABLES) + SUPPORT_TABLES, key="export_table")
+    columns = ", ".join(c if c == "*" else f'"{c}"' for c in table_columns(name))
+    count = data.query(f"SELECT count(*) AS n FROM {name}")["n"].iloc[0]
+    st.caption(f"{count:,} rows. Amounts as Stripe stores them: integer minor units (cents) "
+               "beside a currency column.")
+    db, version = data.db_path(), data.version()
+
+    def build() -> bytes:
+        return export.csv_bytes(data.table_frame(db, version, name, columns))
+
+    st.download_button(f"Download {name}.csv", build, file_name=f"{name}.csv", mime="text/csv",
+                       key="export_table_csv", on_click="ignore", icon=":material/download:")
+

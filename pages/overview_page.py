@@ -1,0 +1,61 @@
+"""Overview: the morning glance. KPI cards, MRR over time, MRR movements."""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import streamlit as st
+
+from tally_ui import charts, layout, show
+
+
+def with_previous_month(params):
+    """The range plus the month before its end, so every card has a previous value."""
+    end = params.end
+    previous = (end.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    start = min(params.start or previous, previous)
+    return dataclasses.replace(params, start=start)
+
+
+def overview_page() -> None:
+    params = layout.header("Overview")
+    if params is None:
+        return
+    mrr = show.metric_frame("mrr", with_previous_month(params), empty="No MRR in this range yet.")
+    if mrr is None:
+        return
+    currency = layout.pick_currency(mrr, key="overview_currency")
+    kpi_cards(params, currency)
+    history = show.of_currency(show.metric_frame("mrr", params), currency)
+    if history is not None:
+        charts.show(charts.lines(history, "month", "mrr", title="MRR"), key="overview_mrr")
+    movements = show.of_currency(show.metric_frame("mrr_movements", params), currency)
+    if movements is not None:
+        charts.show(charts.movements(movements), key="overview_movements")
+
+
+def kpi_cards(params, currency) -> None:
+    wide = with_previous_month(params)
+    mrr = show.of_currency(show.metric_frame("mrr", wide), currency)
+    churn = show.of_currency(show.metric_frame("churn", wide), currency)
+    moves = show.of_currency(show.metric_frame("mrr_movements", wide), currency)
+    pays = show.of_currency(show.metric_frame("payments", wide), currency)
+    growth = None
+    if moves is not None and {"start_mrr", "end_mrr"} <= set(moves):
+        growth = moves.assign(growth=(moves["end_mrr"] - moves["start_mrr"])
+                              / moves["start_mrr"].where(moves["start_mrr"] != 0))
+    top = st.columns(4)
+    show.card(top[0], "MRR", *show.last_two(mrr, "mrr"), "money", currency)
+    show.card(top[1], "ARR", *show.last_two(mrr, "arr"), "money", currency)
+    show.card(top[2], "Active customers", *show.last_two(mrr, "customers"), "number")
+    show.card(top[3], "ARPA", *show.last_two(mrr, "arpa"), "money", currency,
+              help="Average revenue per account: MRR / active customers.")
+    bottom = st.columns(4)
+    show.card(bottom[0], "Net MRR growth", *show.last_two(growth, "growth"), "percent",
+              help="(MRR at month end − MRR at the previous month end) / MRR at the previous month end.")
+    show.card(bottom[1], "Logo churn", *show.last_two(churn, "logo_churn_rate"), "percent", inverse=True,
+              help="Customers lost this month / active customers at the previous month end.")
+    show.card(bottom[2], "NRR", *show.last_two(churn, "nrr"), "percent",
+              help="Net revenue retention for the month.")
+    show.card(bottom[3], "Payment success rate", *show.last_two(pays, "success_rate"), "percent",
+              help="Succeeded / (succeeded + failed) charges created in the month.")

@@ -1,0 +1,64 @@
+"""Payments: success rate, failures by reason, dunning recovery, fraud."""
+from __future__ import annotations
+
+import streamlit as st
+
+from tally_ui import charts, data, layout, show
+
+
+def payments_page() -> None:
+    params = layout.header("Payments")
+    if params is None:
+        return
+    payments = show.metric_frame("payments", params, empty="No charges in this range.")
+    if payments is not None:
+        success_rate(payments)
+    left, right = st.columns(2)
+    with left:
+        failures(params)
+    with right:
+        recovery(params)
+    fraud(params)
+
+
+def success_rate(payments) -> None:
+    left, right = st.columns(2)
+    with left:
+        fig = charts.lines(payments, "month", "success_rate", title="Charge success rate", money=False)
+        fig.update_yaxes(tickformat=".0%")
+        charts.show(fig, key="payments_success")
+    with right:
+        charts.show(charts.lines(payments, "month", "gross_volume", title="Gross volume"), key="payments_volume")
+
+
+def failures(params) -> None:
+    st.subheader("Failures by reason")
+    frame = show.metric_frame("payment_failures", params, empty="No failed charges in this range.")
+    if frame is None:
+        return
+    reason = next((c for c in ("failure_code", "reason", "outcome_reason") if c in frame), frame.columns[0])
+    count = next((c for c in ("failed", "charges", "count") if c in frame), None)
+    if count:
+        totals = frame.groupby(reason, dropna=False, as_index=False)[count].sum().sort_values(count)
+        totals[reason] = totals[reason].fillna("unknown")
+        charts.show(charts.bars(totals, reason, count, horizontal=True), key="payments_failures")
+    show.table(frame, data.money_columns("payment_failures"), height=240)
+
+
+def recovery(params) -> None:
+    st.subheader("Dunning recovery")
+    frame = show.metric_frame("recovery", params, empty="No failed subscription invoices in this range.")
+    if frame is None:
+        return
+    fig = charts.lines(frame, "month", "recovery_rate", title="Recovered / first-attempt failures", money=False)
+    fig.update_yaxes(tickformat=".0%")
+    charts.show(fig, key="payments_recovery")
+    show.table(frame, data.money_columns("recovery"), height=240)
+
+
+def fraud(params) -> None:
+    st.subheader("Fraud")
+    frame = show.metric_frame("fraud", params, empty="No risk data in this range.")
+    if frame is None:
+        return
+    show.table(frame, data.money_columns("fraud"), height=300)

@@ -1,0 +1,56 @@
+"""Refunds & disputes: volumes, rates, and the latest refunds and disputes."""
+from __future__ import annotations
+
+import streamlit as st
+
+from tally_ui import charts, data, layout, show
+
+RECENT = 200
+
+
+def refunds_page() -> None:
+    params = layout.header("Refunds & disputes")
+    if params is None:
+        return
+    payments = show.metric_frame("payments", params, empty="No charges in this range.")
+    if payments is not None:
+        left, right = st.columns(2)
+        with left:
+            charts.show(charts.lines(payments, "month", "refunds", title="Refunds"), key="refunds_amount")
+        with right:
+            fig = charts.lines(payments, "month", "refund_rate", title="Refund rate", money=False)
+            fig.update_yaxes(tickformat=".1%")
+            charts.show(fig, key="refunds_rate")
+    recent_refunds(params)
+    recent_disputes(params)
+
+
+def _range(params) -> tuple:
+    # The controls give first-of-month dates; the range ends after the end month.
+    return (params.start, params.end)
+
+
+def recent_refunds(params) -> None:
+    st.subheader("Refunds")
+    frame = data.query(f"""
+        SELECT r.created, r.id, r.charge_id, c.customer_id, r.amount, r.currency, r.status, r.reason
+        FROM refunds r LEFT JOIN charges c ON c.id = r.charge_id
+        WHERE r.created >= ? AND r.created < (?::DATE + INTERVAL 1 MONTH)
+        ORDER BY r.created DESC LIMIT {RECENT}""", _range(params))
+    if frame.empty:
+        st.info("No refunds in this range.")
+        return
+    show.table(frame, ["amount"], height=300)
+
+
+def recent_disputes(params) -> None:
+    st.subheader("Disputes")
+    frame = data.query(f"""
+        SELECT d.created, d.id, d.charge_id, c.customer_id, d.amount, d.currency, d.status, d.reason
+        FROM disputes d LEFT JOIN charges c ON c.id = d.charge_id
+        WHERE d.created >= ? AND d.created < (?::DATE + INTERVAL 1 MONTH)
+        ORDER BY d.created DESC LIMIT {RECENT}""", _range(params))
+    if frame.empty:
+        st.info("No disputes in this range.")
+        return
+    show.table(frame, ["amount"], height=300)

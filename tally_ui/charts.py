@@ -1,0 +1,115 @@
+"""Plotly charts with one look: the same colours, fonts and margins everywhere."""
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from tally_ui.export import money_to_major
+
+PALETTE = ["#4f46e5", "#0ea5e9", "#10b981", "#f59e0b", "#ef4444", "#8b5cf6", "#64748b", "#ec4899"]
+MOVEMENT_COLORS = {"new": "#10b981", "reactivation": "#0ea5e9", "expansion": "#4f46e5",
+                   "contraction": "#f59e0b", "churn": "#ef4444", "fx": "#94a3b8"}
+NEGATIVE_MOVEMENTS = ("contraction", "churn")
+
+
+def _layout(fig: go.Figure, title: str | None, y_title: str | None = None) -> go.Figure:
+    fig.update_layout(
+        title=title, template="plotly_white", colorway=PALETTE, height=360,
+        margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
+        font=dict(family="Inter, system-ui, sans-serif", size=12),
+        hovermode="x unified", yaxis_title=y_title, xaxis_title=None)
+    return fig
+
+
+def show(fig: go.Figure, key: str | None = None, **kwargs):
+    return st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False}, **kwargs)
+
+
+def series_label(frame: pd.DataFrame, by: str | None) -> pd.Series:
+    if by is None:
+        return frame["currency"].str.upper() if "currency" in frame else pd.Series("", index=frame.index)
+    if "currency" in frame and frame["currency"].nunique() > 1:
+        return frame[by].astype(str) + " · " + frame["currency"].str.upper()
+    return frame[by].astype(str)
+
+
+def lines(frame: pd.DataFrame, x: str, y: str, *, by: str | None = None, title=None,
+          money: bool = True, area: bool = False) -> go.Figure:
+    """One line per currency (or per `by` value); money shown in major units."""
+    data = money_to_major(frame, [y]) if money else frame
+    fig = go.Figure()
+    labels = series_label(data, by)
+    for label in labels.drop_duplicates():
+        part = data[labels == label].sort_values(x)
+        fig.add_trace(go.Scatter(x=part[x], y=part[y], name=label, mode="lines+markers",
+                                 stackgroup="one" if area else None))
+    return _layout(fig, title, _money_axis(frame) if money else None)
+
+
+def movements(frame: pd.DataFrame, *, title="MRR movements") -> go.Figure:
+    """Stacked bars (gains up, losses down) with the net change as a line."""
+    data = money_to_major(frame, list(MOVEMENT_COLORS))
+    fig = go.Figure()
+    net = 0
+    for name, color in MOVEMENT_COLORS.items():
+        if name not in data:
+            continue
+        values = -data[name] if name in NEGATIVE_MOVEMENTS else data[name]
+        net = net + values.fillna(0)
+        fig.add_trace(go.Bar(x=data["month"], y=values, name=name.capitalize(), marker_color=color))
+    fig.add_trace(go.Scatter(x=data["month"], y=net, name="Net", mode="lines+markers",
+                             line=dict(color="#111827", width=2)))
+    fig.update_layout(barmode="relative")
+    return _layout(fig, title, _money_axis(frame))
+
+
+def bars(frame: pd.DataFrame, x: str, y: str, *, by: str | None = None, title=None,
+         money: bool = False, horizontal: bool = False) -> go.Figure:
+    data = money_to_major(frame, [y]) if money else frame
+    fig = go.Figure()
+    groups = [(None, data)] if by is None else list(data.groupby(by, sort=False))
+    for name, part in groups:
+        if horizontal:
+            fig.add_trace(go.Bar(y=part[x], x=part[y], name=str(name), orientation="h"))
+        else:
+            fig.add_trace(go.Bar(x=part[x], y=part[y], name=str(name)))
+    fig.update_layout(barmode="stack", showlegend=by is not None)
+    return _layout(fig, title, _money_axis(frame) if money else None)
+
+
+def heatmap(pivot: pd.DataFrame, *, title=None, percent: bool = True) -> go.Figure:
+    """A cohort grid: rows are cohorts, columns months since start."""
+    values = pivot.to_numpy(dtype=float)
+    text = [[("" if pd.isna(v) else (f"{v:.0%}" if percent else f"{v:,.0f}")) for v in row] for row in values]
+    fig = go.Figure(go.Heatmap(z=values, x=[str(c) for c in pivot.columns],
+                               y=[str(i) for i in pivot.index], text=text, texttemplate="%{text}",
+                               colorscale=[[0, "#eef2ff"], [1, "#4f46e5"]], showscale=False,
+                               hoverongaps=False))
+    fig.update_yaxes(autorange="reversed", type="category")
+    fig = _layout(fig, title)
+    fig.update_layout(hovermode="closest", height=max(300, 24 * len(pivot) + 80))
+    return fig
+
+
+def band(frame: pd.DataFrame, x: str, y: str, low: str, high: str, *, history: pd.DataFrame | None = None,
+         title=None) -> go.Figure:
+    """A projection line with its band, after the actual history."""
+    data = money_to_major(frame, [y, low, high])
+    fig = go.Figure()
+    if history is not None and not history.empty:
+        past = money_to_major(history, [y])
+        fig.add_trace(go.Scatter(x=past[x], y=past[y], name="Actual", line=dict(color=PALETTE[0])))
+    fig.add_trace(go.Scatter(x=data[x], y=data[high], line=dict(width=0), showlegend=False, hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=data[x], y=data[low], fill="tonexty", fillcolor="rgba(79,70,229,0.15)",
+                             line=dict(width=0), name="Range (best / worst month)"))
+    fig.add_trace(go.Scatter(x=data[x], y=data[y], name="Projection",
+                             line=dict(color=PALETTE[0], dash="dash")))
+    return _layout(fig, title, _money_axis(frame))
+
+
+def _money_axis(frame: pd.DataFrame) -> str | None:
+    if "currency" in frame and frame["currency"].nunique() == 1:
+        return frame["currency"].iloc[0].upper()
+    return None

@@ -1,0 +1,130 @@
+"""The dashboard's read-only view of the published database, and cached metrics.
+
+The dashboard never writes the published file (etl/store.py). It keeps one
+read-only connection per published version: when a sync publishes a new copy,
+`published_version` changes, a new connection is opened on the new file and
+every cached result keyed by the old version is dropped.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+
+import duckdb
+import pandas as pd
+import streamlit as st
+
+from etl import store
+from metrics.params import Params
+
+log = logging.getLogger("tally.dashboard")
+_lock = threading.Lock()
+_last_version: dict[str, object] = {}
+
+
+class MetricUnavailable(Exception):
+    """A metric the metrics package does not provide (yet)."""
+
+
+def db_path() -> str:
+    return store.db_path_from_env()
+
+
+def version() -> tuple[int, int] | None:
+    """The published version, clearing the caches when a new copy appears."""
+    db = db_path()
+    current = store.published_version(db)
+    with _lock:
+        previous = _last_version.get(db, current)
+        _last_version[db] = current
+    if previous != current:
+        st.cache_data.clear()
+        _shared_connection.clear()
+    return current
+
+
+def has_data() -> bool:
+    return version() is not None
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _shared_connection(db: str, published: tuple[int, int]) -> duckdb.DuckDBPyConnection:
+    return store.open_published(db)
+
+
+def connection() -> duckdb.DuckDBPyConnection:
+    """A cursor on the shared read-only connection (one per caller: thread-safe)."""
+    published = version()
+    if published is None:
+        raise FileNotFoundError("no published database")
+    return _shared_connection(db_path(), published).cursor()
+
+
+def params_key(params: Params) -> tuple:
+    """Params as a plain tuple (extra included) for cache keys."""
+    fields = {f.name: getattr(params, f.name) for f in dataclasses.fields(params)}
+    extra = tuple(sorted((k, str(v)) for k, v in (fields.pop("extra") or {}).items()))
+    return tuple(fields.items()) + (("extra", extra),)
+
+
+def metric(name: str, params: Params) -> pd.DataFrame:
+    """A metric's frame, cached per (published version, name, params)."""
+    return _metric(db_path(), version(), name, params_key(params), params)
+
+
+@st.cache_data(max_entries=512, show_spinner=False, hash_funcs={Params: lambda p: None})
+def _metric(db: str, published, name: str, key: tuple, params: Params) -> pd.DataFrame:
+    from metrics.registry import METRICS
+    _import_metrics()
+    if name not in METRICS:
+        raise MetricUnavailable(name)
+    with _cursor(db, published) as con:
+        return METRICS[name].function(con, params)
+
+
+def query(sql: str, parameters: tuple = ()) -> pd.DataFrame:
+    """A small lookup on the published database, cached per version."""
+    return _query(db_path(), version(), sql, tuple(parameters))
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _query(db: str, published, sql: str, parameters: tuple) -> pd.DataFrame:
+    with _cursor(db, published) as con:
+        return con.execute(sql, list(parameters)).df()
+
+
+def table_frame(db: str, published, table: str, columns: str) -> pd.DataFrame:
+    """A whole table for an export: read when asked, never cached (it can be large)."""
+    with _cursor(db, published) as con:
+        return con.execute(f"SELECT {columns} FROM {table}").df()
+
+
+def money_columns(name: str) -> tuple[str, ...]:
+    from metrics.registry import METRICS
+    _import_metrics()
+    return METRICS[name].money_columns if name in METRICS else ()
+
+
+def metric_names() -> list[str]:
+    from metrics.registry import METRICS
+    _import_metrics()
+    return sorted(METRICS)
+
+
+def _import_metrics() -> None:
+    # Importing the package registers every metric (its modules use @metric).
+    import metrics  # noqa: F401
+
+
+class _cursor:
+    def __init__(self, db, published):
+        if published is None:
+            raise FileNotFoundError("no published database")
+        self.con = _shared_connection(db, published).cursor()
+
+    def __enter__(self):
+        return self.con
+
+    def __exit__(self, *exc):
+        self.con.close()

@@ -1,0 +1,153 @@
+"""Global controls (date range, currency, plan / interval / country filters).
+
+They live in the sidebar, drawn by dashboard.py before the page runs, and are
+mirrored in the URL query string so a view can be shared: on a session's first
+run the URL seeds the widgets; after that the widgets rewrite the URL.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import streamlit as st
+
+from metrics.params import Params
+from tally_ui import data
+
+RANGE, CURRENCY, PLANS, INTERVALS, COUNTRIES = "f_range", "f_currency", "f_plans", "f_intervals", "f_countries"
+NATIVE = "native"
+DEFAULT_MONTHS = 12
+
+
+def month_label(month: dt.date) -> str:
+    return month.strftime("%b %Y")
+
+
+def parse_month(text: str | None) -> dt.date | None:
+    try:
+        return dt.datetime.strptime(text or "", "%Y-%m").date()
+    except ValueError:
+        return None
+
+
+def months_between(first: dt.date, last: dt.date) -> list[dt.date]:
+    months, month = [], first.replace(day=1)
+    while month <= last:
+        months.append(month)
+        month = (month + dt.timedelta(days=32)).replace(day=1)
+    return months
+
+
+def choices() -> dict:
+    """What the controls can offer, read from the published data."""
+    bounds = data.query("""
+        SELECT min(created)::DATE AS first, max(created)::DATE AS last FROM invoices""")
+    first, last = bounds.iloc[0]["first"], bounds.iloc[0]["last"]
+    if first is None or str(first) in ("NaT", "None"):
+        first = last = dt.date.today()
+    currencies = data.query("""
+        SELECT DISTINCT lower(currency) AS c FROM invoices WHERE currency IS NOT NULL
+        UNION SELECT DISTINCT lower(reporting_currency) FROM fx_rates
+        WHERE reporting_currency IS NOT NULL ORDER BY 1""")["c"].tolist()
+    plans = data.query("""
+        SELECT id, coalesce(name, id) AS name FROM products
+        WHERE NOT coalesce(deleted, false) ORDER BY name""")
+    intervals = data.query("""
+        SELECT DISTINCT interval FROM prices WHERE interval IS NOT NULL ORDER BY 1""")
+    countries = data.query("""
+        SELECT DISTINCT country FROM customers WHERE country IS NOT NULL ORDER BY 1""")
+    return {"months": months_between(_as_date(first), _as_date(last)),
+            "currencies": currencies,
+            "plans": dict(zip(plans["id"], plans["name"])),
+            "intervals": intervals["interval"].tolist(),
+            "countries": countries["country"].tolist()}
+
+
+def _as_date(value) -> dt.date:
+    return value.date() if hasattr(value, "date") and callable(value.date) else value
+
+
+def default_currency(currencies: list[str]) -> str:
+    native = data.query("SELECT count(DISTINCT lower(currency)) AS n FROM invoices")["n"].iloc[0]
+    if native > 1 and "usd" in currencies:
+        return "usd"
+    return NATIVE
+
+
+def _seed_from_url(options: dict) -> None:
+    """First run of a session: the URL (or the defaults) sets the widgets."""
+    if RANGE in st.session_state:
+        return
+    url = st.query_params
+    months = options["months"]
+    start, end = parse_month(url.get("from")), parse_month(url.get("to"))
+    end = end if end in months else months[-1]
+    start = start if start in months and start <= end else months[max(0, months.index(end) - DEFAULT_MONTHS + 1)]
+    st.session_state[RANGE] = (start, end)
+    currency = (url.get("currency") or "").lower()
+    allowed = [NATIVE] + options["currencies"]
+    st.session_state[CURRENCY] = currency if currency in allowed else default_currency(options["currencies"])
+    for key, name, allowed_values in ((PLANS, "plan", options["plans"]),
+                                      (INTERVALS, "interval", options["intervals"]),
+                                      (COUNTRIES, "country", options["countries"])):
+        wanted = [v for v in (url.get(name) or "").split(",") if v]
+        st.session_state[key] = [v for v in wanted if v in allowed_values]
+
+
+def _keep_valid(options: dict) -> None:
+    # After a sync the options can change; a stale value would make a widget fail.
+    start, end = st.session_state[RANGE]
+    months = options["months"]
+    if start not in months or end not in months:
+        st.session_state[RANGE] = (months[max(0, len(months) - DEFAULT_MONTHS)], months[-1])
+    if st.session_state[CURRENCY] not in [NATIVE] + options["currencies"]:
+        st.session_state[CURRENCY] = NATIVE
+    for key, allowed in ((PLANS, options["plans"]), (INTERVALS, options["intervals"]),
+                         (COUNTRIES, options["countries"])):
+        st.session_state[key] = [v for v in st.session_state[key] if v in allowed]
+
+
+def sidebar() -> Params:
+    """Draw the global controls and return the Params they describe."""
+    options = choices()
+    _seed_from_url(options)
+    _keep_valid(options)
+    with st.sidebar:
+        if len(options["months"]) > 1:
+            st.select_slider("Months", options=options["months"], key=RANGE, format_func=month_label)
+        st.selectbox("Currency", [NATIVE] + options["currencies"], key=CURRENCY,
+                     format_func=lambda c: "Native currencies" if c == NATIVE else f"Report in {c.upper()}")
+        with st.expander("Filters", expanded=bool(_active_filters())):
+            st.multiselect("Plans", list(options["plans"]), key=PLANS,
+                           format_func=lambda p: options["plans"].get(p, p))
+            st.multiselect("Billing interval", options["intervals"], key=INTERVALS)
+            st.multiselect("Country", options["countries"], key=COUNTRIES)
+    _write_url()
+    return current()
+
+
+def _active_filters() -> list:
+    return [v for key in (PLANS, INTERVALS, COUNTRIES) for v in st.session_state.get(key, [])]
+
+
+def current() -> Params:
+    """The Params of the controls as they are now (defaults before the first draw)."""
+    start, end = st.session_state.get(RANGE, (None, None))
+    currency = st.session_state.get(CURRENCY, NATIVE)
+    return Params(start=start, end=end, currency=None if currency == NATIVE else currency,
+                  plans=tuple(st.session_state.get(PLANS, ())),
+                  intervals=tuple(st.session_state.get(INTERVALS, ())),
+                  countries=tuple(st.session_state.get(COUNTRIES, ())))
+
+
+def _write_url() -> None:
+    start, end = st.session_state[RANGE]
+    wanted = {"from": start.strftime("%Y-%m"), "to": end.strftime("%Y-%m"),
+              "currency": st.session_state[CURRENCY],
+              "plan": ",".join(st.session_state[PLANS]),
+              "interval": ",".join(st.session_state[INTERVALS]),
+              "country": ",".join(st.session_state[COUNTRIES])}
+    for name, value in wanted.items():
+        if value and st.query_params.get(name) != value:
+            st.query_params[name] = value
+        elif not value and name in st.query_params:
+            del st.query_params[name]

@@ -1,0 +1,31 @@
+"""The dashboard's few writes (marketing spend), through the working file and a publish.
+
+A running sync holds the working file (DuckDB allows one writer); then the
+write fails with a plain message instead of waiting.
+"""
+from __future__ import annotations
+
+import logging
+
+import duckdb
+
+from etl import store
+
+log = logging.getLogger("tally.dashboard")
+
+
+class Busy(Exception):
+    """Another writer (a sync, the demo generator) holds the working file."""
+
+
+def write(db: str, action) -> None:
+    """Run action(connection) on the working file, then publish it."""
+    try:
+        con = store.open_working(db)
+    except duckdb.IOException as error:
+        raise Busy("A sync is writing the database right now; try again when it has finished.") from error
+    try:
+        action(con)
+        store.publish(con, db)
+    finally:
+        con.close()
