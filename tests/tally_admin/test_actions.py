@@ -1,0 +1,67 @@
+"""The rules every admin action follows, without a Stripe server."""
+import stripe
+
+from tally_admin.actions import Done, Refused, idempotency_key, run_action
+from tally_admin.refunds import ChargeFacts, refusal
+from tally_admin.stripe_api import explain
+
+
+def _facts(**overrides):
+    values = dict(charge_id="ch_1", currency="eur", paid=10000, refunded=0,
+                  status="succeeded", disputed=False, email=None)
+    return ChargeFacts(**(values | overrides))
+
+
+def test_the_key_depends_on_every_part_of_the_submission():
+    base = idempotency_key("refund", "ch_1", {"amount": 100, "reason": "duplicate"}, "nonce")
+    assert base == idempotency_key("refund", "ch_1", {"reason": "duplicate", "amount": 100}, "nonce")
+    assert base != idempotency_key("refund", "ch_1", {"amount": 101, "reason": "duplicate"}, "nonce")
+    assert base != idempotency_key("refund", "ch_1", {"amount": 100, "reason": "duplicate"}, "other")
+    assert base != idempotency_key("refund", "ch_2", {"amount": 100, "reason": "duplicate"}, "nonce")
+    assert len(base) <= 255
+
+
+def test_a_recorded_outcome_answers_a_repeat_without_performing_again(audit):
+    calls = []
+
+    def perform(key):
+        calls.append(key)
+        return Done("done", result={"n": len(calls)})
+
+    first = run_action(audit, None, actor="a", action="x", object_id="o", params={}, nonce="1",
+                       perform=perform)
+    second = run_action(audit, None, actor="a", action="x", object_id="o", params={}, nonce="1",
+                        perform=perform)
+    assert len(calls) == 1 and second.repeated and second.result == {"n": 1}
+    assert first.message == second.message == "done"
+
+
+def test_a_refusal_is_recorded_and_final(audit):
+    def perform(key):
+        raise Refused("no")
+
+    result = run_action(audit, None, actor="a", action="x", object_id="o", params={}, nonce="1",
+                        perform=perform)
+    assert result.outcome == "refused"
+    assert list(audit.frame().sort_values("seq").phase) == ["attempt", "outcome"]
+
+
+def test_refusals_name_the_problem():
+    assert "disputed" in refusal(_facts(disputed=True), 100, "duplicate")
+    assert "already been refunded" in refusal(_facts(refunded=10000), 100, "duplicate")
+    assert "more than zero" in refusal(_facts(), 0, "duplicate")
+    assert "Choose a reason" in refusal(_facts(), 100, "because")
+    assert "only 1.00 EUR of 100.00 EUR" in refusal(_facts(refunded=9900), 101, "duplicate")
+    assert refusal(_facts(refunded=9900), 100, "duplicate") is None
+
+
+def test_each_stripe_error_gets_its_own_line():
+    already = stripe.InvalidRequestError("x", None, code="charge_already_refunded")
+    disputed = stripe.InvalidRequestError("x", None, code="charge_disputed")
+    missing = stripe.InvalidRequestError("x", "charge", code="resource_missing", http_status=404)
+    denied = stripe.PermissionError("The provided key 'rk_test_***abc' does not have access")
+    assert "already been refunded" in explain(already)
+    assert "disputed" in explain(disputed)
+    assert "no such object" in explain(missing)
+    assert "restricted key" in explain(denied)
+    assert "rk_test" not in explain(denied)

@@ -1,0 +1,83 @@
+"""Cancel now / at period end / undo, against localstripe over HTTP."""
+import duckdb
+
+from tally_admin.stripe_api import client_from_env
+from tally_admin.subscriptions import (cancel_confirmation, cancel_subscription,
+                                       subscription_facts, undo_cancellation, unused_refund)
+
+
+def _cancel(audit, db_path, sub_id, when, unused="none", refund=None, nonce="n"):
+    return cancel_subscription(client_from_env(), audit, db_path, actor="alice",
+                               subscription_id=sub_id, when=when, unused=unused,
+                               refund=refund, nonce=nonce)
+
+
+def _db_subscription(db_path, sub_id):
+    con = duckdb.connect(db_path, read_only=True)
+    try:
+        return con.execute("SELECT status, cancel_at_period_end FROM subscriptions WHERE id = ?",
+                           [sub_id]).fetchone()
+    finally:
+        con.close()
+
+
+def test_cancel_now_ends_the_subscription_and_the_database_shows_it(
+        stripe_env, audit, db_path, make_subscription, localstripe_client):
+    sub = make_subscription()
+    result = _cancel(audit, db_path, sub["id"], "now")
+    assert result.ok and result.saved == "published"
+    assert localstripe_client.v1.subscriptions.retrieve(sub["id"]).status == "canceled"
+    assert _db_subscription(db_path, sub["id"])[0] == "canceled"
+
+
+def test_cancel_a_canceled_subscription_is_refused(stripe_env, audit, db_path, make_subscription):
+    sub = make_subscription()
+    assert _cancel(audit, db_path, sub["id"], "now", nonce="a").ok
+    again = _cancel(audit, db_path, sub["id"], "now", nonce="b")
+    assert again.outcome == "refused" and "already canceled" in again.message
+
+
+def test_cancel_at_period_end_then_undo(stripe_env, audit, db_path, make_subscription,
+                                        localstripe_client):
+    sub = make_subscription()
+    scheduled = _cancel(audit, db_path, sub["id"], "period_end")
+    assert scheduled.ok
+    assert _db_subscription(db_path, sub["id"]) == ("active", True)
+    undone = undo_cancellation(client_from_env(), audit, db_path, actor="alice",
+                               subscription_id=sub["id"], nonce="u")
+    assert undone.ok
+    live = localstripe_client.v1.subscriptions.retrieve(sub["id"])
+    assert (live.status, live.cancel_at_period_end) == ("active", False)
+    assert _db_subscription(db_path, sub["id"]) == ("active", False)
+
+
+def test_undo_without_a_scheduled_cancellation_is_refused(stripe_env, audit, db_path,
+                                                          make_subscription):
+    sub = make_subscription()
+    result = undo_cancellation(client_from_env(), audit, db_path, actor="alice",
+                               subscription_id=sub["id"], nonce="u")
+    assert result.outcome == "refused" and "not scheduled to cancel" in result.message
+
+
+def test_cancel_now_with_a_refund_of_the_unused_time(stripe_env, audit, db_path,
+                                                     make_subscription, localstripe_client):
+    sub = make_subscription(amount=3000)
+    client = client_from_env()
+    facts = subscription_facts(client, sub["id"])
+    halfway = (facts.period_start + facts.period_end) / 2
+    refund = unused_refund(client, facts, now=halfway)
+    assert refund.amount == 1500 and refund.currency == "eur"
+    text = cancel_confirmation(facts, "now", "refund", refund)
+    assert f"refund 15.00 EUR for the unused time on {refund.charge_id}" in text
+    result = _cancel(audit, db_path, sub["id"], "now", unused="refund", refund=refund)
+    assert result.ok and result.result["refund_id"]
+    assert localstripe_client.v1.charges.retrieve(refund.charge_id).amount_refunded == 1500
+    # The same submission again neither cancels nor refunds twice.
+    again = _cancel(audit, db_path, sub["id"], "now", unused="refund", refund=refund)
+    assert again.repeated
+    assert len(localstripe_client.v1.refunds.list(params={"charge": refund.charge_id}).data) == 1
+
+
+def test_cancel_unknown_subscription_is_a_clear_failure(stripe_env, audit, db_path):
+    result = _cancel(audit, db_path, "sub_doesnotexist", "now")
+    assert result.outcome == "failed" and "no such object" in result.message
