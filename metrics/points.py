@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
+
 from metrics import fx
 from metrics.common import add_months, sql_text
 from metrics.mrr_sql import mrr_ctes
@@ -55,3 +57,25 @@ points AS (
 def full_history_first(con) -> dt.date | None:
     first = con.execute("SELECT min(period_start)::DATE FROM invoice_lines").fetchone()[0]
     return first.replace(day=1) if first else None
+
+
+def convert_frame(con, df, params: Params, money: list[str], keys: list[str],
+                  month_column: str = "month"):
+    """Convert native money columns of `df` to params.currency and re-sum by `keys`.
+
+    For cash metrics (charges, refunds, tax...): each amount at its month's rate.
+    Count columns (everything numeric that is not money) are summed as they are.
+    """
+    if not params.currency or df.empty:
+        return df
+    months = sorted({m.replace(day=1) for m in pd.to_datetime(df[month_column]).dt.date})
+    rates = fx.factors(con, sorted(df["currency"].unique()), months, params.currency.lower())
+    rates["month"] = pd.to_datetime(rates["month"])
+    df = df.assign(_month=pd.to_datetime(df[month_column]).dt.to_period("M").dt.to_timestamp())
+    df = df.merge(rates.rename(columns={"month": "_month"}), on=["currency", "_month"])
+    for column in money:
+        df[column] = df[column].astype(float) * df["factor"]
+    df["currency"] = params.currency.lower()
+    numeric = [c for c in df.columns if c not in keys and c not in ("_month", "factor")
+               and pd.api.types.is_numeric_dtype(df[c])]
+    return df.groupby(keys, as_index=False, dropna=False)[numeric].sum()

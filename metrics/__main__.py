@@ -1,0 +1,113 @@
+"""`python -m metrics list` and `python -m metrics export NAME ...` (to stdout)."""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+
+import duckdb
+
+from etl.load import connect
+from etl.store import db_path_from_env
+from metrics import METRICS
+from metrics.common import MetricError
+from metrics.export import to_csv, to_json
+from metrics.params import Params
+
+
+class UsageError(Exception):
+    pass
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit code 2
+        raise UsageError(message)
+
+
+def _month_or_day(text: str | None, role: str) -> dt.date | None:
+    if text is None:
+        return None
+    for fmt in ("%Y-%m", "%Y-%m-%d"):
+        try:
+            return dt.datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    raise UsageError(f"bad {role} date {text!r}: use YYYY-MM (or YYYY-MM-DD for days)")
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="python -m metrics", description="Tally metrics")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    sub.add_parser("list", help="every metric name with a one-line description")
+    export = sub.add_parser("export", help="write one metric to stdout")
+    export.add_argument("name")
+    export.add_argument("--db", help="database file (default: $TALLY_DB or data/tally.duckdb)")
+    export.add_argument("--start", help="first month YYYY-MM (or day YYYY-MM-DD)")
+    export.add_argument("--end", help="last month YYYY-MM (or day YYYY-MM-DD), inclusive")
+    export.add_argument("--currency", help="reporting currency, e.g. usd (default: per currency)")
+    export.add_argument("--format", choices=("csv", "json"), default="csv")
+    export.add_argument("--granularity", choices=("day", "week", "month"), default="month")
+    export.add_argument("--plan", action="append", default=[], help="product id (repeatable)")
+    export.add_argument("--interval", action="append", default=[],
+                        choices=("day", "week", "month", "year"))
+    export.add_argument("--country", action="append", default=[], help="ISO code (repeatable)")
+    export.add_argument("--month", help="month for mrr_drilldown, YYYY-MM")
+    export.add_argument("--customer", help="customer id for customer_timeline")
+    export.add_argument("--gross-margin", type=float, help="for ltv_cac, 0..1 (default 1)")
+    return parser
+
+
+def params_from(args) -> Params:
+    extra = {}
+    if args.month:
+        extra["month"] = _month_or_day(args.month, "--month")
+    if args.customer:
+        extra["customer_id"] = args.customer
+    if args.gross_margin is not None:
+        extra["gross_margin"] = args.gross_margin
+    currency = args.currency.lower() if args.currency else None
+    if currency is not None and (len(currency) != 3 or not currency.isalpha()):
+        raise UsageError(f"bad currency {args.currency!r}: use a 3-letter code like usd")
+    return Params(start=_month_or_day(args.start, "--start"), end=_month_or_day(args.end, "--end"),
+                  currency=currency, granularity=args.granularity, plans=tuple(args.plan),
+                  intervals=tuple(args.interval), countries=tuple(c.upper() for c in args.country),
+                  extra=extra)
+
+
+def export(args) -> int:
+    metric = METRICS.get(args.name)
+    if metric is None:
+        raise UsageError(f"unknown metric {args.name!r}; `python -m metrics list` shows them")
+    params = params_from(args)
+    db = db_path_from_env(args.db)
+    if not os.path.exists(db):
+        raise UsageError(f"no database at {db}: run a sync or `python -m etl demo` first")
+    con = connect(db, read_only=True)
+    try:
+        df = metric.function(con, params)
+    finally:
+        con.close()
+    sys.stdout.write(to_json(metric, df) if args.format == "json" else to_csv(metric, df))
+    return 0
+
+
+def main(argv=None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "list":
+            width = max(len(name) for name in METRICS)
+            for name in sorted(METRICS):
+                print(f"{name:<{width}}  {METRICS[name].description}")
+            return 0
+        return export(args)
+    except (UsageError, MetricError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except duckdb.Error as error:
+        print(f"error: the database could not be read: {str(error).splitlines()[0]}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

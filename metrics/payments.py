@@ -1,0 +1,176 @@
+"""Cash metrics from charges, refunds, disputes and balance transactions:
+success rate, failures, gross volume, refunds, disputes, fees, net revenue, fraud."""
+from __future__ import annotations
+
+import pandas as pd
+
+from metrics.cash import between, created_range, grain
+from metrics.common import frame, live_only, ratio
+from metrics.params import Params
+from metrics.points import convert_frame
+from metrics.registry import metric
+
+
+def _empty(columns):
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
+
+
+def _bucket(params: Params, column: str = "created") -> str:
+    return f"date_trunc('{grain(params)}', {column})::DATE"
+
+
+PAYMENT_COLUMNS = ["currency", "charges", "succeeded", "failed", "success_rate",
+                   "succeeded_amount", "failed_amount", "amount_success_rate", "gross_volume",
+                   "refunds", "refund_rate", "disputes", "disputed_amount", "dispute_rate",
+                   "lost_disputes", "fees", "net_revenue"]
+PAYMENT_MONEY = ("succeeded_amount", "failed_amount", "gross_volume", "refunds",
+                 "disputed_amount", "lost_disputes", "fees", "net_revenue")
+
+
+@metric("payments", "Charges, success rate, gross volume, refunds, disputes, fees and net revenue",
+        money=PAYMENT_MONEY)
+def payments(con, params: Params) -> pd.DataFrame:
+    g = grain(params)
+    columns = [g] + PAYMENT_COLUMNS
+    bounds = created_range(con, params, "charges")
+    if bounds is None:
+        return _empty(columns)
+    b = _bucket(params)
+    sql = f"""
+WITH charged AS (
+    SELECT {b} AS period, lower(currency) AS currency,
+           count(*) FILTER (status IN ('succeeded', 'failed')) AS charges,
+           count(*) FILTER (status = 'succeeded') AS succeeded,
+           count(*) FILTER (status = 'failed') AS failed,
+           coalesce(sum(amount) FILTER (status = 'succeeded'), 0) AS succeeded_amount,
+           coalesce(sum(amount) FILTER (status = 'failed'), 0) AS failed_amount
+    FROM charges WHERE {live_only('charges')} AND {between('created', bounds)}
+    GROUP BY ALL
+),
+refunded AS (
+    SELECT {b} AS period, lower(currency) AS currency, sum(amount) AS refunds
+    FROM refunds WHERE status = 'succeeded' AND {live_only('refunds')} AND {between('created', bounds)}
+    GROUP BY ALL
+),
+disputed AS (
+    SELECT {b} AS period, lower(currency) AS currency, count(*) AS disputes,
+           sum(amount) AS disputed_amount,
+           coalesce(sum(amount) FILTER (status = 'lost'), 0) AS lost_disputes
+    FROM disputes WHERE {live_only('disputes')} AND {between('created', bounds)}
+    GROUP BY ALL
+),
+charged_fees AS (
+    SELECT {b} AS period, lower(currency) AS currency, sum(fee) AS fees
+    FROM balance_transactions WHERE {live_only('balance_transactions')} AND {between('created', bounds)}
+    GROUP BY ALL
+),
+periods AS (
+    SELECT period, currency FROM charged UNION SELECT period, currency FROM refunded
+    UNION SELECT period, currency FROM disputed UNION SELECT period, currency FROM charged_fees
+)
+SELECT p.period AS "{g}", p.currency,
+       coalesce(c.charges, 0) AS charges, coalesce(c.succeeded, 0) AS succeeded,
+       coalesce(c.failed, 0) AS failed, coalesce(c.succeeded_amount, 0) AS succeeded_amount,
+       coalesce(c.failed_amount, 0) AS failed_amount,
+       coalesce(c.succeeded_amount, 0) AS gross_volume, coalesce(r.refunds, 0) AS refunds,
+       coalesce(d.disputes, 0) AS disputes, coalesce(d.disputed_amount, 0) AS disputed_amount,
+       coalesce(d.lost_disputes, 0) AS lost_disputes, coalesce(f.fees, 0) AS fees
+FROM periods p
+LEFT JOIN charged c USING (period, currency) LEFT JOIN refunded r USING (period, currency)
+LEFT JOIN disputed d USING (period, currency) LEFT JOIN charged_fees f USING (period, currency)
+ORDER BY 1, 2"""
+    df = con.execute(sql).df()
+    if df.empty:
+        return _empty(columns)
+    df = convert_frame(con, df, params, [m for m in PAYMENT_MONEY if m != "net_revenue"],
+                       [g, "currency"], g)
+    df["success_rate"] = ratio(df["succeeded"], df["succeeded"] + df["failed"])
+    df["amount_success_rate"] = ratio(df["succeeded_amount"],
+                                      df["succeeded_amount"] + df["failed_amount"])
+    df["refund_rate"] = ratio(df["refunds"], df["gross_volume"])
+    df["dispute_rate"] = ratio(df["disputes"], df["succeeded"])
+    df["net_revenue"] = df["gross_volume"] - df["refunds"] - df["lost_disputes"] - df["fees"]
+    return df[columns].reset_index(drop=True)
+
+
+FAILURE_COLUMNS = ["currency", "failure_code", "outcome_type", "outcome_reason",
+                   "failed", "failed_amount"]
+
+
+@metric("payment_failures", "Failed charges by failure code and outcome type / reason",
+        money=("failed_amount",))
+def payment_failures(con, params: Params) -> pd.DataFrame:
+    g = grain(params)
+    bounds = created_range(con, params, "charges")
+    if bounds is None:
+        return _empty([g] + FAILURE_COLUMNS)
+    sql = f"""
+SELECT {_bucket(params)} AS "{g}", lower(currency) AS currency,
+       coalesce(failure_code, 'unknown') AS failure_code,
+       coalesce(outcome_type, 'unknown') AS outcome_type,
+       coalesce(outcome_reason, 'none') AS outcome_reason,
+       count(*) AS failed, sum(amount) AS failed_amount
+FROM charges
+WHERE status = 'failed' AND {live_only('charges')} AND {between('created', bounds)}
+GROUP BY ALL ORDER BY 1, 2, failed DESC"""
+    df = frame(con, sql, [g] + FAILURE_COLUMNS)
+    return convert_frame(con, df, params, ["failed_amount"],
+                         [g, "currency", "failure_code", "outcome_type", "outcome_reason"], g)
+
+
+FRAUD_COLUMNS = ["currency", "risk_level", "outcome_type", "charges", "amount"]
+
+
+@metric("fraud", "Charges by Radar risk level and outcome type (authorized, blocked, manual_review)",
+        money=("amount",))
+def fraud(con, params: Params) -> pd.DataFrame:
+    g = grain(params)
+    bounds = created_range(con, params, "charges")
+    if bounds is None:
+        return _empty([g] + FRAUD_COLUMNS)
+    sql = f"""
+SELECT {_bucket(params)} AS "{g}", lower(currency) AS currency,
+       coalesce(risk_level, 'not_assessed') AS risk_level,
+       coalesce(outcome_type, 'unknown') AS outcome_type,
+       count(*) AS charges, sum(amount) AS amount
+FROM charges WHERE {live_only('charges')} AND {between('created', bounds)}
+GROUP BY ALL ORDER BY 1, 2, 3, 4"""
+    df = frame(con, sql, [g] + FRAUD_COLUMNS)
+    return convert_frame(con, df, params, ["amount"], [g, "currency", "risk_level", "outcome_type"], g)
+
+
+DISPUTE_COLUMNS = ["currency", "reason", "disputes", "amount", "won", "lost", "open"]
+
+
+@metric("disputes_by_reason", "Disputes by reason: count, amount, won, lost, still open",
+        money=("amount",))
+def disputes_by_reason(con, params: Params) -> pd.DataFrame:
+    g = grain(params)
+    bounds = created_range(con, params, "disputes")
+    if bounds is None:
+        return _empty([g] + DISPUTE_COLUMNS)
+    sql = f"""
+SELECT {_bucket(params)} AS "{g}", lower(currency) AS currency,
+       coalesce(reason, 'unknown') AS reason, count(*) AS disputes, sum(amount) AS amount,
+       count(*) FILTER (status = 'won') AS won, count(*) FILTER (status = 'lost') AS lost,
+       count(*) FILTER (status NOT IN ('won', 'lost')) AS open
+FROM disputes WHERE {live_only('disputes')} AND {between('created', bounds)}
+GROUP BY ALL ORDER BY 1, 2, disputes DESC"""
+    df = frame(con, sql, [g] + DISPUTE_COLUMNS)
+    return convert_frame(con, df, params, ["amount"], [g, "currency", "reason"], g)
+
+
+@metric("early_fraud_warnings", "Radar early fraud warnings by fraud type")
+def early_fraud_warnings(con, params: Params) -> pd.DataFrame:
+    g = grain(params)
+    columns = [g, "fraud_type", "warnings", "actionable"]
+    bounds = created_range(con, params, "early_fraud_warnings")
+    if bounds is None:
+        return _empty(columns)
+    sql = f"""
+SELECT {_bucket(params)} AS "{g}", coalesce(fraud_type, 'unknown') AS fraud_type,
+       count(*) AS warnings, count(*) FILTER (actionable) AS actionable
+FROM early_fraud_warnings
+WHERE {live_only('early_fraud_warnings')} AND {between('created', bounds)}
+GROUP BY ALL ORDER BY 1, warnings DESC"""
+    return frame(con, sql, columns)
