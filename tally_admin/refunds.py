@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 import stripe
 
-from metrics.currency import format_money
+from metrics.currency import exponent, format_money
 from tally_admin.actions import ActionResult, Done, Refused, run_action
 from tally_admin.audit import AuditLog
 from tally_admin.lookup import customer_email
@@ -41,6 +42,17 @@ def charge_facts(client: stripe.StripeClient, charge_id: str, charge: dict | Non
     return ChargeFacts(charge["id"], charge["currency"], int(paid or 0),
                        int(charge.get("amount_refunded") or 0), charge.get("status"),
                        bool(charge.get("disputed")), customer_email(client, charge))
+
+
+def to_minor(amount_major, currency: str) -> int | None:
+    """A typed amount in major units to integer minor units (JPY 1200 -> 1200); None if not a number."""
+    try:
+        major = Decimal(str(amount_major).strip().replace(",", ""))
+    except (InvalidOperation, ValueError):
+        return None
+    if not major.is_finite():
+        return None
+    return int((major * (Decimal(10) ** exponent(currency))).quantize(Decimal(1), ROUND_HALF_UP))
 
 
 def refund_confirmation(facts: ChargeFacts, amount: int, reason: str) -> str:
