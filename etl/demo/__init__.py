@@ -1,0 +1,13 @@
+"""The demo account: a simulated subscription business, loaded like a real sync.
+
+`python -m etl demo [--db PATH] [--customers N] [--seed S] [--months M] [--now YYYY-MM-DD]
+[--jsonl DIR]`. Same seed and clock => identical database.
+"""
+from __future__ import annotations
+
+from etl.demo.cli import add_arguments
+from etl.demo.dashboard import DEFAULT_DEMO_DB, ensure_demo_database, is_demo_database
+from etl.demo.generate import generate_database, generate_objects, truth_rows, write_jsonl
+
+__all__ = ["add_arguments", "generate_objects", "generate_database", "write_jsonl",
+           "truth_rows", "ensure_demo_database", "is_demo_database", "DEFAULT_DEMO_DB"]

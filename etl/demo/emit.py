@@ -1,0 +1,109 @@
+"""Turn simulated histories into the stream of Stripe objects (and events)."""
+from __future__ import annotations
+
+from typing import Iterator
+
+from etl.demo import catalog, shapes
+from etl.demo.clock import DAY
+from etl.demo.state import Customer, Ids
+from etl.schema import API_VERSION
+
+EVENT_WINDOW = 30 * DAY  # Stripe keeps 30 days of events
+
+
+def catalog_objects(created: int) -> list[dict]:
+    return ([shapes.product(p, created) for p in catalog.PRODUCTS]
+            + [shapes.price(p, created) for p in catalog.PRICES]
+            + [shapes.coupon(c, created) for c in catalog.COUPONS]
+            + [shapes.tax_rate(t, created) for t in catalog.TAX_RATES])
+
+
+def customer_objects(c: Customer, now: int, prices: dict) -> list[dict]:
+    """Every object of one customer, oldest kinds first, then its recent events."""
+    out = [shapes.customer(c, now)]
+    events = _Events(c, now)
+    events.add("customer.created", c.created, out[0])
+    for sub in c.subscriptions:
+        sub_json = shapes.subscription(sub, c, now, prices)
+        out.append(sub_json)
+        events.add("customer.subscription.created", sub.created, sub_json)
+        if sub.ended_at is not None:
+            events.add("customer.subscription.deleted", sub.ended_at, sub_json)
+        for inv in sub.invoices:
+            out.extend(_invoice_objects(inv, sub, c, now, events))
+    out.extend(events.objects)
+    return out
+
+
+def _invoice_objects(inv, sub, c: Customer, now: int, events: "_Events") -> list[dict]:
+    inv_json = shapes.invoice(inv, sub, c)
+    out = [inv_json]
+    events.add("invoice.created", inv.created, inv_json)
+    if inv.paid_at is not None:
+        events.add("invoice.paid", inv.paid_at, inv_json)
+    if inv.payment_intent is None:
+        return out
+    out.append(shapes.invoice_payment(inv, sub))
+    pi_json = shapes.payment_intent(inv, sub, c)
+    out.append(pi_json)
+    for ch in inv.charges:
+        out.extend(_charge_objects(ch, inv, sub, c, now, events))
+        if not ch.succeeded:
+            events.add("invoice.payment_failed", ch.created, inv_json)
+    if inv.paid_at is not None:
+        events.add("payment_intent.succeeded", inv.paid_at, pi_json)
+    return out
+
+
+def _charge_objects(ch, inv, sub, c: Customer, now: int, events: "_Events") -> list[dict]:
+    currency = sub.currency
+    ch_json = shapes.charge(ch, inv, sub, c)
+    out = [ch_json]
+    events.add("charge.succeeded" if ch.succeeded else "charge.failed", ch.created, ch_json)
+    if ch.succeeded:
+        out.append(shapes.balance_transaction(
+            ch.balance_transaction, ch.created, ch.amount, ch.fee, currency, "charge", "charge",
+            ch.id, now, _description(inv)))
+    for r in ch.refunds:
+        out.append(shapes.refund(r, ch, inv, currency))
+        out.append(shapes.credit_note(r, inv, c, currency))
+        out.append(shapes.balance_transaction(
+            r.balance_transaction, r.created, -r.amount, 0, currency, "refund", "refund", r.id,
+            now, "REFUND FOR CHARGE"))
+        events.add("charge.refunded", r.created, ch_json)
+    if ch.dispute is not None:
+        txns = [shapes.balance_transaction(txn_id, at, amount, fee, currency, "adjustment", category,
+                                           ch.dispute.id, now, f"Chargeback {category}")
+                for txn_id, at, amount, fee, category in ch.dispute.balance_transactions]
+        dispute_json = shapes.dispute(ch, inv, c, currency, txns)
+        out.append(dispute_json)
+        out.extend(txns)
+        events.add("charge.dispute.created", ch.dispute.created, dispute_json)
+    if ch.early_fraud_warning is not None:
+        out.append(shapes.early_fraud_warning(ch, inv))
+    return out
+
+
+def _description(inv) -> str:
+    return f"Invoice {inv.number}"
+
+
+class _Events:
+    """Events Stripe still lists at `now`: those of the last 30 days."""
+
+    def __init__(self, c: Customer, now: int):
+        self.ids = Ids(c.index)
+        self.now = now
+        self.objects: list[dict] = []
+
+    def add(self, kind: str, created: int, obj: dict) -> None:
+        if self.now - EVENT_WINDOW <= created <= self.now:
+            self.objects.append(shapes.event(self.ids.next("evt"), kind, created, obj, API_VERSION))
+
+
+def iter_all(customers: Iterator[Customer], now: int, catalog_created: int) -> Iterator[dict]:
+    objects = catalog_objects(catalog_created)
+    prices = {o["id"]: o for o in objects if o["object"] == "price"}
+    yield from objects
+    for c in customers:
+        yield from customer_objects(c, now, prices)

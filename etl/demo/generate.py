@@ -1,0 +1,180 @@
+"""The generator's public entry points: an object stream, a database, JSONL files."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import random
+from pathlib import Path
+from typing import Callable, Iterator
+
+import duckdb
+import orjson
+import pyarrow as pa
+
+from etl import store
+from etl.demo import emit
+from etl.demo.clock import DAY, add_months, complete_months, parse_now, to_ts
+from etl.demo.simulate import simulate_customer
+from etl.demo.truth import customer_truth
+from etl.load import OBJECT_TABLES, load_mixed
+
+BATCH_OBJECTS = 10_000
+TRUTH_SCHEMA = pa.schema([("month", pa.date32()), ("customer_id", pa.string()),
+                          ("currency", pa.string()), ("mrr", pa.float64())])
+
+
+def resolve_now(now) -> dt.datetime:
+    """None (the fixed default), a datetime, a date, unix seconds or 'YYYY-MM-DD'."""
+    if now is None or isinstance(now, str):
+        return parse_now(now)
+    if isinstance(now, dt.datetime):
+        return now.replace(tzinfo=dt.UTC) if now.tzinfo is None else now.astimezone(dt.UTC)
+    if isinstance(now, dt.date):
+        return dt.datetime(now.year, now.month, now.day, tzinfo=dt.UTC)
+    return dt.datetime.fromtimestamp(int(now), dt.UTC)
+
+
+class Run:
+    """One generation: its clock, its history window, its customers one by one."""
+
+    def __init__(self, customers: int, seed: int, months: int, now):
+        if customers < 1 or months < 1:
+            raise ValueError("customers and months must be at least 1")
+        self.customers, self.seed, self.months = customers, seed, months
+        self.now_dt = resolve_now(now)
+        self.now = to_ts(self.now_dt)
+        self.start = add_months(self.now, -months)
+        self.truth_months = complete_months(self.start, self.now)
+
+    def histories(self):
+        for index in range(self.customers):
+            yield simulate_customer(index, self.seed, self.start, self.now)
+
+    def chunks(self) -> Iterator[tuple[list[dict], list[tuple]]]:
+        """(objects, truth rows) per customer, after one chunk with the catalog."""
+        catalog = emit.catalog_objects(self.start - 30 * DAY)
+        prices = {o["id"]: o for o in catalog if o["object"] == "price"}
+        yield catalog, []
+        for customer in self.histories():
+            yield (emit.customer_objects(customer, self.now, prices),
+                   customer_truth(customer, self.truth_months))
+
+
+def generate_objects(customers: int = 300, seed: int = 1, months: int = 30, now=None,
+                     on_truth: Callable[[list[tuple]], None] | None = None) -> Iterator[dict]:
+    """Stripe objects of the demo account, streamed customer by customer.
+
+    Truth rows (month, customer_id, currency, mrr) go to `on_truth` if given.
+    """
+    for objects, truth in Run(customers, seed, months, now).chunks():
+        if on_truth is not None and truth:
+            on_truth(truth)
+        yield from objects
+
+
+def truth_rows(customers: int = 300, seed: int = 1, months: int = 30, now=None) -> list[tuple]:
+    rows: list[tuple] = []
+    for _ in generate_objects(customers, seed, months, now, on_truth=rows.extend):
+        pass
+    return rows
+
+
+def generate_database(db_path: str, customers: int = 300, seed: int = 1, months: int = 30,
+                      now=None, progress: Callable[[int, int], None] | None = None) -> None:
+    """Write a fresh demo database through the same loader the sync uses, then publish it."""
+    run = Run(customers, seed, months, now)
+    con = _fresh_working(db_path)
+    try:
+        _load(con, run, progress)
+        con.begin()
+        _write_marketing_spend(con, run)
+        _write_meta(con, run)
+        con.commit()
+        store.publish(con, db_path)
+    finally:
+        con.close()
+    for suffix in ("", ".wal"):
+        Path(store.working_path(db_path) + suffix).unlink(missing_ok=True)
+
+
+def _fresh_working(db_path: str):
+    """A new empty working file (a demo never builds on an older database)."""
+    work = store.working_path(db_path)
+    for suffix in ("", ".wal"):
+        Path(work + suffix).unlink(missing_ok=True)
+    Path(work).parent.mkdir(parents=True, exist_ok=True)
+    duckdb.connect(work).close()
+    return store.open_working(db_path)
+
+
+def _load(con, run: Run, progress) -> None:
+    synced_at = run.now_dt.replace(tzinfo=None)
+    objects: list[dict] = []
+    truth: list[tuple] = []
+    done = 0
+    for chunk, rows in run.chunks():
+        objects.extend(chunk)
+        truth.extend(rows)
+        done += 1
+        if len(objects) >= BATCH_OBJECTS:
+            _flush(con, objects, truth, synced_at)
+            objects, truth = [], []
+            if progress:
+                progress(done - 1, run.customers)
+    _flush(con, objects, truth, synced_at)
+    if progress:
+        progress(run.customers, run.customers)
+
+
+def _flush(con, objects: list[dict], truth: list[tuple], synced_at: dt.datetime) -> None:
+    con.begin()
+    load_mixed(con, objects, synced_at=synced_at)
+    if truth:
+        batch = pa.table(list(zip(*truth)), schema=TRUTH_SCHEMA)
+        con.register("_demo_truth", batch)
+        try:
+            con.execute("INSERT INTO demo_truth_mrr BY NAME SELECT * FROM _demo_truth")
+        finally:
+            con.unregister("_demo_truth")
+    con.commit()
+
+
+MARKETING_CHANNELS = (("Search ads", 0.5), ("LinkedIn", 0.3), ("Content", 0.2))
+
+
+def _write_marketing_spend(con, run: Run) -> None:
+    """A year of made-up spend (USD cents) so the acquisition page has something to show."""
+    rng = random.Random(run.seed)
+    budget = 40 * run.customers  # cents a month per customer in the account, roughly
+    for month in run.truth_months[-12:]:
+        for channel, share in MARKETING_CHANNELS:
+            amount = int(budget * share * rng.uniform(0.7, 1.3)) * 100 // 100
+            con.execute("INSERT INTO marketing_spend VALUES (?, ?, 'usd', ?)", [month, amount, channel])
+
+
+def _write_meta(con, run: Run) -> None:
+    meta = {"source": "demo", "demo_seed": str(run.seed), "demo_customers": str(run.customers),
+            "demo_months": str(run.months), "generated_at": run.now_dt.isoformat(),
+            "livemode": "false"}
+    for key, value in meta.items():
+        con.execute("INSERT OR REPLACE INTO tally_meta VALUES (?, ?)", [key, value])
+
+
+def write_jsonl(out_dir: str, customers: int = 300, seed: int = 1, months: int = 30,
+                now=None) -> dict[str, int]:
+    """One `<table>.jsonl` per object type, each line the exact API JSON. Returns counts."""
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    files, counts = {}, {}
+    try:
+        for obj in generate_objects(customers, seed, months, now):
+            table = OBJECT_TABLES[obj["object"]]
+            handle = files.get(table)
+            if handle is None:
+                handle = files[table] = open(os.path.join(out_dir, f"{table}.jsonl"), "wb")
+                counts[table] = 0
+            handle.write(orjson.dumps(obj) + b"\n")
+            counts[table] += 1
+    finally:
+        for handle in files.values():
+            handle.close()
+    return counts

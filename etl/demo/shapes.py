@@ -1,0 +1,365 @@
+"""Stripe API JSON (version 2026-10-28.endive) for the simulation's records.
+
+Each function returns the object exactly as `GET /v1/<objects>` would list it
+today. Ids of related objects are plain strings, except where Stripe embeds
+objects by default (subscription items and their prices, invoice lines,
+dispute balance transactions) and subscription `discounts`, which we return
+expanded (`expand[]=discounts`) so the coupon is known without another call.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from etl.demo import catalog
+from etl.demo.billing import Line
+from etl.demo.clock import DAY
+from etl.demo.state import Charge, Customer, Discount, Invoice, Subscription
+
+LIVEMODE = False  # a demo account is a test-mode account
+ACCOUNT_NAME = "Tally Demo Co."
+
+
+def product(p: catalog.Product, created: int) -> dict:
+    return {"id": p.id, "object": "product", "active": True, "attributes": [], "created": created,
+            "default_price": None, "description": None, "images": [], "livemode": LIVEMODE,
+            "marketing_features": [], "metadata": {}, "name": p.name, "package_dimensions": None,
+            "shippable": None, "statement_descriptor": None, "tax_code": None, "type": "service",
+            "unit_label": "seat" if p.seats else None, "updated": created, "url": None}
+
+
+def price(p: catalog.Price, created: int) -> dict:
+    tiers = None
+    if p.tiers:
+        tiers = [{"flat_amount": None, "flat_amount_decimal": None, "unit_amount": unit,
+                  "unit_amount_decimal": str(unit), "up_to": up_to} for up_to, unit in p.tiers]
+    return {"id": p.id, "object": "price", "active": True,
+            "billing_scheme": "tiered" if p.tiers else "per_unit", "created": created,
+            "currency": p.currency, "custom_unit_amount": None, "livemode": LIVEMODE,
+            "lookup_key": None, "metadata": {}, "nickname": p.nickname, "product": p.product,
+            "recurring": {"interval": p.interval, "interval_count": p.interval_count, "meter": None,
+                          "trial_period_days": None, "usage_type": p.usage_type},
+            "tax_behavior": "unspecified", "tiers": tiers,
+            "tiers_mode": "graduated" if p.tiers else None, "transform_quantity": None,
+            "type": "recurring", "unit_amount": p.unit_amount,
+            "unit_amount_decimal": None if p.unit_amount is None else str(p.unit_amount)}
+
+
+def coupon(c: catalog.Coupon, created: int) -> dict:
+    return {"id": c.id, "object": "coupon", "amount_off": c.amount_off, "created": created,
+            "currency": c.currency, "duration": c.duration,
+            "duration_in_months": c.duration_in_months, "livemode": LIVEMODE,
+            "max_redemptions": None, "metadata": {}, "name": c.name, "percent_off": c.percent_off,
+            "redeem_by": None, "times_redeemed": 0, "valid": True}
+
+
+def tax_rate(t: catalog.TaxRate, created: int) -> dict:
+    return {"id": t.id, "object": "tax_rate", "active": True, "country": t.country,
+            "created": created, "description": None, "display_name": t.display_name,
+            "effective_percentage": t.percentage, "flat_amount": None, "inclusive": t.inclusive,
+            "jurisdiction": t.jurisdiction, "jurisdiction_level": "state" if t.state else "country",
+            "livemode": LIVEMODE, "metadata": {}, "percentage": t.percentage,
+            "rate_type": "percentage", "state": t.state, "tax_type": t.tax_type}
+
+
+def _address(c: Customer) -> dict:
+    return {"city": None, "country": c.country, "line1": None, "line2": None,
+            "postal_code": None, "state": c.state}
+
+
+def payment_method_id(c: Customer) -> str:
+    return f"pm_{c.id[4:]}"
+
+
+def customer(c: Customer, now: int) -> dict:
+    delinquent = any(inv.status == "open" and inv.charges
+                     for sub in c.subscriptions for inv in sub.invoices)
+    return {"id": c.id, "object": "customer", "address": _address(c), "balance": 0,
+            "created": c.created, "currency": c.currency if c.subscriptions else None,
+            "default_source": None, "delinquent": delinquent, "description": None,
+            "discount": None, "email": c.email, "invoice_prefix": c.invoice_prefix,
+            "invoice_settings": {"custom_fields": None, "default_payment_method": payment_method_id(c),
+                                 "footer": None, "rendering_options": None},
+            "livemode": LIVEMODE, "metadata": {}, "name": c.name,
+            "next_invoice_sequence": c.invoice_count + 1, "phone": None, "preferred_locales": [],
+            "shipping": None, "tax_exempt": "none", "test_clock": None}
+
+
+def discount(d: Discount, c: Customer, sub: Subscription) -> dict:
+    return {"id": d.id, "object": "discount", "checkout_session": None, "customer": c.id,
+            "end": d.end, "invoice": None, "invoice_item": None, "promotion_code": None,
+            "source": {"coupon": d.coupon.id, "type": "coupon"}, "start": d.start,
+            "subscription": sub.id, "subscription_item": None}
+
+
+def _current_discounts(sub: Subscription, now: int) -> list:
+    d = sub.discount
+    if d is None or (d.end is not None and d.end <= now) or (d.coupon.duration == "once" and sub.once_used):
+        return []
+    return [d]
+
+
+def subscription(sub: Subscription, c: Customer, now: int, prices: dict) -> dict:
+    items = [{"id": i.id, "object": "subscription_item", "created": i.created,
+              "current_period_end": sub.period_end, "current_period_start": sub.period_start,
+              "discounts": [], "metadata": {}, "price": prices[i.price.id],
+              "quantity": None if i.price.metered else i.quantity, "subscription": sub.id,
+              "tax_rates": []} for i in sub.items]
+    return {
+        "id": sub.id, "object": "subscription", "application": None,
+        "application_fee_percent": None,
+        "automatic_tax": {"disabled_reason": None, "enabled": False, "liability": None},
+        "billing_cycle_anchor": sub.billing_cycle_anchor or sub.created,
+        "billing_cycle_anchor_config": None, "cancel_at": sub.cancel_at,
+        "cancel_at_period_end": sub.cancel_at_period_end, "canceled_at": sub.canceled_at,
+        "cancellation_details": {"comment": None, "feedback": None, "reason": sub.cancellation_reason},
+        "collection_method": "charge_automatically", "created": sub.created,
+        "currency": sub.currency, "customer": c.id, "days_until_due": None,
+        "default_payment_method": payment_method_id(c), "default_source": None,
+        "default_tax_rates": [c.tax_rate.id] if c.tax_rate else [], "description": None,
+        "discounts": [discount(d, c, sub) for d in _current_discounts(sub, now)],
+        "ended_at": sub.ended_at,
+        "invoice_settings": {"account_tax_ids": None, "issuer": {"type": "self"}},
+        "items": {"object": "list", "data": items, "has_more": False, "total_count": len(items),
+                  "url": f"/v1/subscription_items?subscription={sub.id}"},
+        "latest_invoice": sub.invoices[-1].id if sub.invoices else None,
+        "livemode": LIVEMODE, "metadata": {}, "next_pending_invoice_item_invoice": None,
+        "on_behalf_of": None, "pause_collection": None,
+        "payment_settings": {"payment_method_options": None, "payment_method_types": None,
+                             "save_default_payment_method": "off"},
+        "pending_invoice_item_interval": None, "pending_setup_intent": None,
+        "pending_update": None, "schedule": None, "start_date": sub.created,
+        "status": sub.status, "test_clock": None, "transfer_data": None,
+        "trial_end": sub.trial_end, "trial_settings": {"end_behavior": {"missing_payment_method": "cancel"}},
+        "trial_start": sub.trial_start,
+    }
+
+
+def _unit_amount_decimal(line: Line) -> str:
+    if line.price.unit_amount is not None:
+        return str(line.price.unit_amount)
+    if not line.quantity:
+        return "0"
+    return str((Decimal(abs(line.amount)) / line.quantity).normalize())
+
+
+def line_item(line: Line, inv: Invoice, sub: Subscription, discount_id: str | None) -> dict:
+    taxes = []
+    if line.tax_rate is not None:
+        taxes.append({"amount": line.tax,
+                      "tax_behavior": "inclusive" if line.tax_rate.inclusive else "exclusive",
+                      "tax_rate_details": {"tax_rate": line.tax_rate.id},
+                      "taxability_reason": "standard_rated",
+                      "taxable_amount": line.amount - line.discount - line.inclusive_tax,
+                      "type": "tax_rate_details"})
+    discounts = [{"amount": line.discount, "discount": discount_id}] if discount_id else []
+    return {
+        "id": line.id, "object": "line_item", "amount": line.amount, "currency": sub.currency,
+        "description": line.description, "discount_amounts": discounts,
+        "discountable": not line.proration, "discounts": [], "invoice": inv.id,
+        "livemode": LIVEMODE, "metadata": {},
+        "parent": {"invoice_item_details": None, "type": "subscription_item_details",
+                   "subscription_item_details": {
+                       "invoice_item": f"ii_{line.id[3:]}" if line.proration else None,
+                       "proration": line.proration, "proration_details": {"credited_items": None},
+                       "subscription": sub.id, "subscription_item": line.item_id}},
+        "period": {"end": line.end, "start": line.start}, "pretax_credit_amounts": [],
+        "pricing": {"price_details": {"price": line.price.id, "product": line.price.product},
+                    "type": "price_details", "unit_amount_decimal": _unit_amount_decimal(line)},
+        "quantity": line.quantity, "subtotal": line.amount, "taxes": taxes,
+    }
+
+
+def invoice(inv: Invoice, sub: Subscription, c: Customer) -> dict:
+    discount_id = inv.discounts[0].id if inv.discounts else None
+    lines = [line_item(l, inv, sub, discount_id) for l in inv.lines]
+    t = inv.totals
+    total_taxes = [{"amount": amount, "tax_behavior": "inclusive" if catalog.TAX_RATE_BY_ID[rate].inclusive
+                    else "exclusive", "tax_rate_details": {"tax_rate": rate},
+                    "taxability_reason": "standard_rated", "taxable_amount": taxable,
+                    "type": "tax_rate_details"} for rate, (amount, taxable) in t.taxes.items()]
+    credited = sum(r.amount for ch in inv.charges for r in ch.refunds)
+    due, paid = inv.amount_due, inv.amount_paid
+    return {
+        "id": inv.id, "object": "invoice", "account_country": "US", "account_name": ACCOUNT_NAME,
+        "account_tax_ids": None, "amount_due": due, "amount_overpaid": 0, "amount_paid": paid,
+        "amount_remaining": due - paid, "amount_shipping": 0, "application": None,
+        "attempt_count": len(inv.charges), "attempted": bool(inv.charges) or inv.status == "paid",
+        "auto_advance": inv.status == "open",
+        "automatic_tax": {"disabled_reason": None, "enabled": False, "liability": None,
+                          "provider": None, "status": None},
+        "automatically_finalizes_at": None, "billing_reason": inv.billing_reason,
+        "collection_method": "charge_automatically", "confirmation_secret": None,
+        "created": inv.created, "currency": sub.currency, "custom_fields": None,
+        "customer": c.id, "customer_address": _address(c), "customer_email": c.email,
+        "customer_name": c.name, "customer_phone": None, "customer_shipping": None,
+        "customer_tax_exempt": "none", "customer_tax_ids": [], "default_payment_method": None,
+        "default_source": None, "default_tax_rates": [], "description": None,
+        "discounts": [discount_id] if discount_id else [], "due_date": None,
+        "effective_at": inv.created, "ending_balance": 0, "footer": None, "from_invoice": None,
+        "hosted_invoice_url": None, "invoice_pdf": None, "issuer": {"type": "self"},
+        "last_finalization_error": None, "latest_revision": None,
+        "lines": {"object": "list", "data": lines, "has_more": False, "total_count": len(lines),
+                  "url": f"/v1/invoices/{inv.id}/lines"},
+        "livemode": LIVEMODE, "metadata": {}, "next_payment_attempt": inv.next_payment_attempt,
+        "number": inv.number, "on_behalf_of": None,
+        "parent": {"quote_details": None, "type": "subscription_details",
+                   "subscription_details": {"metadata": {}, "subscription": sub.id}},
+        "payment_settings": {"default_mandate": None, "payment_method_options": None,
+                             "payment_method_types": None},
+        "period_end": inv.period_end, "period_start": inv.period_start,
+        "post_payment_credit_notes_amount": credited, "pre_payment_credit_notes_amount": 0,
+        "receipt_number": None, "rendering": None, "shipping_cost": None, "shipping_details": None,
+        "starting_balance": 0, "statement_descriptor": None, "status": inv.status,
+        "status_transitions": {"finalized_at": inv.created,
+                               "marked_uncollectible_at": inv.marked_uncollectible_at,
+                               "paid_at": inv.paid_at, "voided_at": None},
+        "subtotal": t.subtotal, "subtotal_excluding_tax": t.subtotal - (t.tax - t.exclusive_tax),
+        "test_clock": None, "total": t.total,
+        "total_discount_amounts": [{"amount": t.discount, "discount": discount_id}] if discount_id else [],
+        "total_excluding_tax": t.total - t.tax, "total_pretax_credit_amounts": [],
+        "total_taxes": total_taxes, "webhooks_delivered_at": inv.created,
+    }
+
+
+def invoice_payment(inv: Invoice, sub: Subscription) -> dict:
+    status = {"paid": "paid", "open": "open"}.get(inv.status, "canceled")
+    return {"id": inv.invoice_payment, "object": "invoice_payment",
+            "amount_paid": inv.amount_paid if inv.status == "paid" else None,
+            "amount_requested": inv.amount_due, "created": inv.created, "currency": sub.currency,
+            "invoice": inv.id, "is_default": True, "livemode": LIVEMODE,
+            "payment": {"payment_intent": inv.payment_intent, "type": "payment_intent"},
+            "status": status,
+            "status_transitions": {"canceled_at": inv.marked_uncollectible_at, "paid_at": inv.paid_at}}
+
+
+def _description(inv: Invoice) -> str:
+    return {"subscription_create": "Subscription creation",
+            "subscription_update": "Subscription update"}.get(inv.billing_reason, "Subscription cycle")
+
+
+def _last_error(charge: Charge | None) -> dict | None:
+    if charge is None or charge.succeeded:
+        return None
+    return {"charge": charge.id, "code": charge.failure_code,
+            "decline_code": charge.outcome.get("reason"), "message": charge.failure_message,
+            "type": "card_error"}
+
+
+def payment_intent(inv: Invoice, sub: Subscription, c: Customer) -> dict:
+    latest = inv.charges[-1] if inv.charges else None
+    status = "succeeded" if inv.status == "paid" else "requires_payment_method"
+    return {"id": inv.payment_intent, "object": "payment_intent", "amount": inv.amount_due,
+            "amount_capturable": 0, "amount_details": {"tip": {}},
+            "amount_received": inv.amount_paid, "application": None,
+            "application_fee_amount": None, "automatic_payment_methods": None,
+            "canceled_at": None, "cancellation_reason": None, "capture_method": "automatic",
+            "client_secret": None, "confirmation_method": "automatic", "created": inv.created,
+            "currency": sub.currency, "customer": c.id, "description": _description(inv),
+            "last_payment_error": _last_error(latest), "latest_charge": latest.id if latest else None,
+            "livemode": LIVEMODE, "metadata": {}, "next_action": None, "on_behalf_of": None,
+            "payment_method": payment_method_id(c), "payment_method_options": {},
+            "payment_method_types": ["card"], "processing": None, "receipt_email": None,
+            "review": None, "setup_future_usage": "off_session", "shipping": None, "source": None,
+            "statement_descriptor": None, "statement_descriptor_suffix": None, "status": status,
+            "transfer_data": None, "transfer_group": None}
+
+
+def _card(c: Customer) -> dict:
+    brand = ("visa", "mastercard", "visa", "amex")[c.index % 4]
+    return {"brand": brand, "checks": {"address_line1_check": None, "address_postal_code_check": None,
+                                       "cvc_check": "pass"},
+            "country": c.country, "exp_month": 1 + c.index % 12, "exp_year": 2027 + c.index % 4,
+            "fingerprint": None, "funding": "credit", "last4": f"{4242 + c.index % 5000:04d}"[-4:],
+            "network": brand, "three_d_secure": None, "wallet": None}
+
+
+def charge(ch: Charge, inv: Invoice, sub: Subscription, c: Customer) -> dict:
+    refunded = ch.amount_refunded
+    return {"id": ch.id, "object": "charge", "amount": ch.amount,
+            "amount_captured": ch.amount if ch.succeeded else 0, "amount_refunded": refunded,
+            "application": None, "application_fee": None, "application_fee_amount": None,
+            "balance_transaction": ch.balance_transaction,
+            "billing_details": {"address": _address(c), "email": c.email, "name": c.name, "phone": None,
+                                "tax_id": None},
+            "calculated_statement_descriptor": "TALLY DEMO", "captured": ch.succeeded,
+            "created": ch.created, "currency": sub.currency, "customer": c.id,
+            "description": _description(inv), "disputed": ch.dispute is not None,
+            "failure_balance_transaction": None, "failure_code": ch.failure_code,
+            "failure_message": ch.failure_message, "fraud_details": {}, "livemode": LIVEMODE,
+            "metadata": {}, "on_behalf_of": None, "outcome": ch.outcome, "paid": ch.succeeded,
+            "payment_intent": inv.payment_intent, "payment_method": payment_method_id(c),
+            "payment_method_details": {"card": _card(c), "type": "card"},
+            "receipt_email": None, "receipt_number": None, "receipt_url": None,
+            "refunded": ch.succeeded and refunded >= ch.amount, "review": None, "shipping": None,
+            "source_transfer": None, "statement_descriptor": None,
+            "statement_descriptor_suffix": None, "status": "succeeded" if ch.succeeded else "failed",
+            "transfer_data": None, "transfer_group": None}
+
+
+def balance_transaction(txn_id: str, created: int, amount: int, fee: int, currency: str,
+                        kind: str, category: str, source: str, now: int, description: str) -> dict:
+    available_on = (created // DAY + 2) * DAY
+    fee_details = [{"amount": fee, "application": None, "currency": currency,
+                    "description": "Stripe processing fees", "type": "stripe_fee"}] if fee else []
+    return {"id": txn_id, "object": "balance_transaction", "amount": amount,
+            "available_on": available_on, "balance_type": "payments", "created": created,
+            "currency": currency, "description": description, "exchange_rate": None, "fee": fee,
+            "fee_details": fee_details, "net": amount - fee, "reporting_category": category,
+            "source": source, "status": "available" if available_on <= now else "pending",
+            "type": kind}
+
+
+def refund(r, ch: Charge, inv: Invoice, currency: str) -> dict:
+    return {"id": r.id, "object": "refund", "amount": r.amount,
+            "balance_transaction": r.balance_transaction, "charge": ch.id, "created": r.created,
+            "currency": currency,
+            "destination_details": {"card": {"reference_status": "pending",
+                                             "reference_type": "acquirer_reference_number",
+                                             "type": "refund"}, "type": "card"},
+            "metadata": {}, "payment_intent": inv.payment_intent, "reason": r.reason,
+            "receipt_number": None, "source_transfer_reversal": None, "status": "succeeded",
+            "transfer_reversal": None}
+
+
+def credit_note(r, inv: Invoice, c: Customer, currency: str) -> dict:
+    reason = "duplicate" if r.reason == "duplicate" else "product_unsatisfactory"
+    return {"id": r.credit_note, "object": "credit_note", "amount": r.amount, "amount_shipping": 0,
+            "created": r.created, "currency": currency, "customer": c.id,
+            "customer_balance_transaction": None, "discount_amount": 0, "discount_amounts": [],
+            "effective_at": r.created, "invoice": inv.id,
+            "lines": {"object": "list", "data": [], "has_more": False,
+                      "url": f"/v1/credit_notes/{r.credit_note}/lines"},
+            "livemode": LIVEMODE, "memo": None, "metadata": {}, "number": r.credit_note_number,
+            "out_of_band_amount": None, "pdf": None, "post_payment_amount": r.amount,
+            "pre_payment_amount": 0, "pretax_credit_amounts": [], "reason": reason,
+            "refunds": [{"amount_refunded": r.amount, "refund": r.id}], "shipping_cost": None,
+            "status": "issued", "subtotal": r.amount, "subtotal_excluding_tax": r.amount,
+            "total": r.amount, "total_excluding_tax": r.amount, "total_taxes": [],
+            "type": "post_payment", "voided_at": None}
+
+
+def dispute(ch: Charge, inv: Invoice, c: Customer, currency: str, txns: list[dict]) -> dict:
+    d = ch.dispute
+    return {"id": d.id, "object": "dispute", "amount": d.amount, "balance_transactions": txns,
+            "charge": ch.id, "created": d.created, "currency": currency,
+            "enhanced_eligibility_types": [], "evidence": {},
+            "evidence_details": {"due_by": d.created + 7 * DAY, "has_evidence": d.closed_at is not None,
+                                 "past_due": False, "submission_count": int(d.closed_at is not None)},
+            "is_charge_refundable": False, "livemode": LIVEMODE, "metadata": {},
+            "payment_intent": inv.payment_intent,
+            "payment_method_details": {"card": {"brand": _card(c)["brand"], "case_type": "chargeback",
+                                                "network_reason_code": None}, "type": "card"},
+            "reason": d.reason, "status": d.status}
+
+
+def early_fraud_warning(ch: Charge, inv: Invoice) -> dict:
+    w = ch.early_fraud_warning
+    return {"id": w.id, "object": "radar.early_fraud_warning", "actionable": ch.dispute is None,
+            "charge": ch.id, "created": w.created, "fraud_type": w.fraud_type,
+            "livemode": LIVEMODE, "payment_intent": inv.payment_intent}
+
+
+def event(event_id: str, kind: str, created: int, obj: dict, api_version: str) -> dict:
+    return {"id": event_id, "object": "event", "api_version": api_version, "created": created,
+            "data": {"object": obj}, "livemode": LIVEMODE, "pending_webhooks": 0,
+            "request": {"id": None, "idempotency_key": None}, "type": kind}

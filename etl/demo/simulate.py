@@ -1,0 +1,243 @@
+"""Simulate one customer's life month by month: signup, trial, billing, changes, churn.
+
+Each customer has its own random stream (seed, index), so customers can be
+generated one at a time (flat memory) and the same seed gives the same history.
+"""
+from __future__ import annotations
+
+import random
+
+from etl.demo import billing, payments
+from etl.demo.billing import Line
+from etl.demo.catalog import COUPONS, MARKETS, PLANS, TAX_RATE_BY_ID, price_for, PRICE_BY_ID
+from etl.demo.clock import DAY, add_months, to_datetime
+from etl.demo.state import Customer, Discount, Ids, Invoice, Item, Subscription
+
+FIRST_NAMES = ("Ada", "Ben", "Chloé", "Dev", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas",
+               "Kemi", "Liam", "Mei", "Noah", "Olga", "Priya", "Quinn", "Rosa", "Sven", "Yuki")
+LAST_NAMES = ("Okafor", "Schmidt", "Dubois", "Tanaka", "Smith", "García", "Jansen", "Kowalski",
+              "Brown", "Rossi", "Nakamura", "Müller", "Martin", "Patel", "Wilson", "Lee")
+COMPANY = ("Labs", "Studio", "Works", "Cloud", "Analytics", "Systems", "Digital", "Health")
+PERIOD_WEIGHTS = (("month", 65), ("quarter", 10), ("year", 25))
+PLAN_WEIGHTS = (50, 35, 15)
+SEATS = {"prod_demo_starter": (1, 3), "prod_demo_team": (3, 15), "prod_demo_business": (10, 60)}
+MONTHLY_CHURN = 0.03
+TRIAL_DAYS = 14
+
+
+def simulate_customer(index: int, seed: int, start: int, now: int) -> Customer:
+    rng = random.Random(seed * 1_000_003 + index)
+    ids = Ids(index)
+    customer = _new_customer(index, rng, ids, start, now)
+    reliability = rng.choices((0.97, 0.7, 0.3), weights=(85, 12, 3))[0]
+    at, first = customer.created + rng.randint(0, 2 * DAY), True
+    while at < now:
+        sub = _subscribe(customer, rng, ids, at, now, first, reliability)
+        first = False
+        # Former customers come back sometimes (reactivation), after a voluntary churn.
+        if sub.ended_at is None or sub.cancellation_reason != "cancellation_requested":
+            break
+        if rng.random() > 0.25:
+            break
+        at = sub.ended_at + rng.randint(20, 240) * DAY
+    return customer
+
+
+def _new_customer(index: int, rng: random.Random, ids: Ids, start: int, now: int) -> Customer:
+    market = rng.choices(MARKETS, weights=[m.weight for m in MARKETS])[0]
+    state, _, tax_id = rng.choices(market.regions, weights=[r[1] for r in market.regions])[0]
+    # Growth: more signups lately.
+    created = start + int((now - start) * rng.random() ** 0.7)
+    first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+    company = f"{last} {rng.choice(COMPANY)}"
+    return Customer(
+        id=ids.next("cus"), index=index, created=created, name=company,
+        email=f"{first.lower()}.{index}@{last.lower()}-{company.split()[1].lower()}.example",
+        country=market.country, state=state, currency=market.currency,
+        tax_rate=TAX_RATE_BY_ID.get(tax_id) if tax_id else None,
+        invoice_prefix=f"D{index:07X}"[-8:])
+
+
+def _choose_items(rng: random.Random, ids: Ids, currency: str, at: int) -> tuple[list[Item], str]:
+    product = rng.choices(PLANS, weights=PLAN_WEIGHTS)[0]
+    period = rng.choices([p for p, _ in PERIOD_WEIGHTS], weights=[w for _, w in PERIOD_WEIGHTS])[0]
+    low, high = SEATS[product]
+    seats = rng.randint(low, high)
+    items = [Item(ids.next("si"), price_for(product, period, currency), seats, at)]
+    if rng.random() < 0.2:
+        items.append(Item(ids.next("si"), price_for("prod_demo_storage", period, currency),
+                          rng.randint(1, 3), at))
+    if period == "month" and currency == "usd":
+        if rng.random() < 0.15:
+            items.append(Item(ids.next("si"), PRICE_BY_ID["price_demo_support_month_usd"], seats, at))
+        if rng.random() < 0.15:
+            items.append(Item(ids.next("si"), PRICE_BY_ID["price_demo_api_month_usd"], 0, at))
+    return items, period
+
+
+def _choose_discount(rng: random.Random, ids: Ids, currency: str, at: int) -> Discount | None:
+    if rng.random() >= 0.15:
+        return None
+    usable = [c for c in COUPONS if c.currency in (None, currency)]
+    coupon = rng.choice(usable)
+    end = add_months(at, coupon.duration_in_months) if coupon.duration == "repeating" else None
+    return Discount(ids.next("di"), coupon, at, end)
+
+
+def _subscribe(customer: Customer, rng, ids: Ids, at: int, now: int, first: bool,
+               reliability: float) -> Subscription:
+    items, period = _choose_items(rng, ids, customer.currency, at)
+    sub = Subscription(ids.next("sub"), at, customer.currency, items, items[0].price.months,
+                       discount=_choose_discount(rng, ids, customer.currency, at))
+    customer.subscriptions.append(sub)
+    anchor = at
+    if first and rng.random() < 0.3:
+        anchor = _trial(customer, sub, rng, ids, at, now)
+        if anchor is None:
+            return sub
+    sub.billing_cycle_anchor = anchor
+    _bill_periods(customer, sub, rng, ids, anchor, now, reliability)
+    return sub
+
+
+def _trial(customer, sub, rng, ids, at, now) -> int | None:
+    """A free trial: a $0 invoice now; at its end the customer converts or lapses."""
+    sub.trial_start, sub.trial_end = at, at + TRIAL_DAYS * DAY
+    lines = [Line(ids.next("il"), i.id, i.price, i.quantity, at, sub.trial_end, 0,
+                  description=f"Trial period for {i.price.nickname}")
+             for i in sub.items if not i.price.metered]
+    invoice = _invoice(customer, sub, ids, at, "subscription_create", at, at, lines, [])
+    invoice.status, invoice.paid_at = "paid", at
+    sub.period_start, sub.period_end = at, sub.trial_end
+    if sub.trial_end > now:
+        sub.status = "trialing"
+        return None
+    if rng.random() < 0.35:  # no payment method at the end of the trial
+        sub.status, sub.canceled_at, sub.ended_at = "canceled", sub.trial_end, sub.trial_end
+        sub.cancellation_reason = "cancellation_requested"
+        return None
+    return sub.trial_end
+
+
+def _bill_periods(customer, sub, rng, ids, anchor, now, reliability) -> None:
+    anchor_day = to_datetime(anchor).day
+    start, count = anchor, 0
+    while start < now:
+        end = add_months(anchor, sub.interval_months * (count + 1), anchor_day)
+        sub.period_start, sub.period_end = start, end
+        reason = "subscription_cycle" if count or sub.trial_end else "subscription_create"
+        previous = add_months(anchor, sub.interval_months * (count - 1), anchor_day) if count else None
+        invoice = _regular_invoice(customer, sub, rng, ids, start, end, previous, reason)
+        payments.collect(invoice, sub, customer, rng, ids, now, reliability)
+        if sub.status in ("canceled", "unpaid") or invoice.status != "paid":
+            return
+        if _mid_period(customer, sub, rng, ids, start, end, now, reliability):
+            return
+        start, count = end, count + 1
+
+
+def _mid_period(customer, sub, rng, ids, start, end, now, reliability) -> bool:
+    """A plan change at mid-period, or a cancellation. True when the subscription stops."""
+    months = sub.interval_months
+    mid = start + (end - start) // 2
+    if rng.random() < 0.05 * months ** 0.5 and mid < now:
+        return not _change_plan(customer, sub, rng, ids, start, end, mid, now, reliability)
+    if rng.random() >= 1 - (1 - MONTHLY_CHURN) ** months:
+        return False
+    at = start + rng.randint(DAY, end - start - DAY)
+    if at > now:
+        return False
+    sub.canceled_at, sub.cancellation_reason = at, "cancellation_requested"
+    if rng.random() < 0.7:
+        sub.cancel_at_period_end, sub.cancel_at = True, end
+        if end <= now:
+            sub.status, sub.ended_at = "canceled", end
+    else:
+        sub.status, sub.ended_at = "canceled", at
+    return True
+
+
+def _change_plan(customer, sub, rng, ids, start, end, at, now, reliability) -> bool:
+    """Upgrade, downgrade or seat change at `at`, invoiced at once with proration lines.
+    False when the proration invoice is not paid (billing stops)."""
+    item = sub.items[0]
+    product, period = item.price.product, _period_name(item.price)
+    tier = PLANS.index(product)
+    move = rng.choice(("up", "down", "seats+", "seats-"))
+    quantity = item.quantity
+    if move == "up" and tier < len(PLANS) - 1:
+        product = PLANS[tier + 1]
+    elif move == "down" and tier > 0:
+        product = PLANS[tier - 1]
+    elif move == "seats+":
+        quantity += rng.randint(1, 5)
+    else:
+        quantity = max(1, quantity - rng.randint(1, 3))
+    new_price = price_for(product, period, sub.currency)
+    if new_price == item.price and quantity == item.quantity:
+        return True
+    full = end - start
+    old = Line(ids.next("il"), item.id, item.price, item.quantity, at, end,
+               -(item.price.amount(item.quantity) * (end - at) // full), proration=True,
+               full_period=full, description=f"Unused time on {item.quantity} × {item.price.nickname}")
+    new = Line(ids.next("il"), item.id, new_price, quantity, at, end,
+               new_price.amount(quantity) * (end - at) // full, proration=True,
+               full_period=full, description=f"Remaining time on {quantity} × {new_price.nickname}")
+    item.price, item.quantity = new_price, quantity
+    discounts = _active_discounts(sub, at, proration=True)
+    invoice = _priced_invoice(customer, sub, ids, at, "subscription_update", at, at, [old, new], discounts)
+    payments.collect(invoice, sub, customer, rng, ids, now, reliability)
+    return invoice.status == "paid"
+
+
+def _period_name(price) -> str:
+    return {1: "month", 3: "quarter", 12: "year"}[price.months]
+
+
+def _regular_invoice(customer, sub, rng, ids, start, end, previous, reason) -> Invoice:
+    lines = []
+    for item in sub.items:
+        if item.price.metered:
+            if previous is None:
+                continue  # usage is billed in arrears
+            usage = rng.randint(0, 3000)
+            lines.append(Line(ids.next("il"), item.id, item.price, usage, previous, start,
+                              item.price.amount(usage), description=f"{usage} × API calls per 1,000"))
+        else:
+            lines.append(Line(ids.next("il"), item.id, item.price, item.quantity, start, end,
+                              item.price.amount(item.quantity),
+                              description=f"{item.quantity} × {item.price.nickname}"))
+    discounts = _active_discounts(sub, start)
+    # Stripe's invoice period is the one just ended (when usage accrued), not the one billed.
+    return _priced_invoice(customer, sub, ids, start, reason, previous or start, start, lines,
+                           discounts)
+
+
+def _active_discounts(sub: Subscription, at: int, proration: bool = False) -> list[Discount]:
+    discount = sub.discount
+    if discount is None or (discount.end is not None and at >= discount.end):
+        return []
+    if discount.coupon.duration == "once":
+        if proration or sub.once_used:
+            return []
+        sub.once_used = True
+    if proration and discount.coupon.amount_off:
+        return []  # an amount off applies per regular invoice, not to prorations
+    return [discount]
+
+
+def _priced_invoice(customer, sub, ids, at, reason, period_start, period_end, lines, discounts):
+    for discount in discounts:
+        if discount.coupon.percent_off:
+            billing.apply_percent(lines, discount.coupon)
+        else:
+            billing.apply_amount_off(lines, discount.coupon)
+    billing.apply_tax(lines, customer.tax_rate)
+    return _invoice(customer, sub, ids, at, reason, period_start, period_end, lines, discounts)
+
+
+def _invoice(customer, sub, ids, at, reason, period_start, period_end, lines, discounts) -> Invoice:
+    invoice = Invoice(ids.next("in"), customer.next_invoice_number(), at, reason, period_start,
+                      period_end, lines, billing.totals(lines), discounts)
+    sub.invoices.append(invoice)
+    return invoice
