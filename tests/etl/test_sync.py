@@ -1,0 +1,186 @@
+"""Sync against the fake Stripe read server over real HTTP."""
+import time
+
+import duckdb
+import orjson
+import pytest
+
+from etl import store
+from etl.client import StripeHTTP
+from etl.sync import run_sync
+from fakestripe import DEFAULT_API_KEY
+from fakestripe.testing import delete_object, put_objects, serve
+from tests.etl import sync_account
+from tests.etl.sync_account import event
+
+# Tables compared between two databases: every Stripe object and child table.
+DATA_TABLES = sync_account.TABLES + ["subscription_items", "invoice_lines", "invoice_line_taxes"]
+
+
+@pytest.fixture(scope="module")
+def account():
+    return sync_account.build()
+
+
+@pytest.fixture
+def served(account, tmp_path):
+    with serve(sync_account.write(account, tmp_path / "account")) as base:
+        yield base
+
+
+def sync(base, db, **kwargs):
+    client = StripeHTTP(DEFAULT_API_KEY, base, rate=500, backoff_base=0.01)
+    return run_sync(str(db), client=client, **kwargs)
+
+
+def rows(db, table):
+    """A table's content minus `synced_at` (when, not what), in a stable order."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        columns = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall() if r[0] != "synced_at"]
+        select = ", ".join(f'"{c}"' for c in columns)
+        return con.execute(f"SELECT {select} FROM {table} ORDER BY ALL").fetchall()
+
+
+def query(db, sql, params=None):
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(sql, params or []).fetchall()
+
+
+def test_full_sync_holds_exactly_the_served_objects(account, served, tmp_path):
+    db = tmp_path / "tally.duckdb"
+
+    summary = sync(served, db)
+
+    assert summary.status == "ok" and summary.mode == "full", summary.message
+    for table in sync_account.TABLES:
+        stored = {i: orjson.loads(raw) for i, raw in query(db, f"SELECT id, raw FROM {table}")}
+        assert set(stored) == sync_account.ids(account, table), table
+        for obj in account[table]:
+            if table != "invoices":
+                assert stored[obj["id"]] == obj, table
+    # Every line of every invoice, including those beyond the embedded first ten.
+    served_lines = {(inv["id"], line["id"]) for inv in account["invoices"]
+                    for line in inv["lines"]["data"]}
+    assert set(query(db, "SELECT invoice_id, id FROM invoice_lines")) == served_lines
+    assert query(db, "SELECT count(*) FROM invoice_lines WHERE invoice_id = 'in_0000'") == [(25,)]
+    # status=all: canceled subscriptions are not hidden.
+    canceled = sum(s["status"] == "canceled" for s in account["subscriptions"])
+    assert query(db, "SELECT count(*) FROM subscriptions WHERE status = 'canceled'") == [(canceled,)]
+    assert query(db, "SELECT count(*) FROM subscription_items") == [(len(account["subscriptions"]),)]
+    assert query(db, "SELECT count(*) FROM subscription_snapshots") == \
+        [(len(account["subscriptions"]),)]
+    assert query(db, "SELECT value FROM tally_meta WHERE key = 'source'") == [("test",)]
+    assert query(db, "SELECT status, mode FROM sync_runs") == [("ok", "full")]
+    assert query(db, "SELECT count(*) FROM sync_state WHERE NOT backfill_done") == [(0,)]
+
+
+def test_second_sync_changes_nothing(served, tmp_path):
+    db = tmp_path / "tally.duckdb"
+    sync(served, db)
+    before = {t: rows(db, t) for t in DATA_TABLES}
+
+    again = sync(served, db)
+
+    assert again.status == "ok" and again.mode == "incremental"
+    assert {t: rows(db, t) for t in DATA_TABLES} == before
+
+
+def test_incremental_sync_fetches_new_changed_and_deleted_objects(account, served, tmp_path):
+    db = tmp_path / "tally.duckdb"
+    first = sync(served, db)
+    now = int(time.time())
+    new_customer = {"id": "cus_new", "object": "customer", "created": now, "email": "n@example.com",
+                    "livemode": False}
+    canceled = {**account["subscriptions"][1], "status": "canceled", "canceled_at": now}
+    long_invoice = {**account["invoices"][5], "amount_due": 99}
+    long_invoice["lines"] = {"object": "list", "has_more": False, "data": [
+        sync_account._line(f"il_new{j}", long_invoice["id"], "price_1", 10, now) for j in range(12)]}
+    put_objects(served, [new_customer, canceled, long_invoice])
+    delete_object(served, "customer", "cus_0002")
+    put_objects(served, [
+        event("evt_1", "customer.created", new_customer, now),
+        event("evt_2", "customer.subscription.deleted", canceled, now),
+        # Event payloads embed only some lines: the rest are paged from the invoice.
+        event("evt_3", "invoice.updated", {**long_invoice, "lines": {
+            "object": "list", "has_more": True, "data": long_invoice["lines"]["data"][:3]}}, now),
+        event("evt_4", "customer.deleted", account["customers"][2], now),
+    ])
+
+    second = sync(served, db)
+
+    assert second.status == "ok" and second.mode == "incremental", second.message
+    assert second.requests < first.requests
+    assert query(db, "SELECT email FROM customers WHERE id = 'cus_new'") == [("n@example.com",)]
+    assert query(db, "SELECT status FROM subscriptions WHERE id = ?", [canceled["id"]]) == \
+        [("canceled",)]
+    assert query(db, "SELECT deleted FROM customers WHERE id = 'cus_0002'") == [(True,)]
+    assert query(db, "SELECT count(*) FROM customers WHERE deleted") == [(1,)]
+    assert query(db, "SELECT amount_due FROM invoices WHERE id = ?", [long_invoice["id"]]) == [(99,)]
+    assert sorted(query(db, "SELECT id FROM invoice_lines WHERE invoice_id = ?",
+                        [long_invoice["id"]])) == sorted((f"il_new{j}",) for j in range(12))
+    assert query(db, "SELECT count(*) FROM events") == [(4,)]
+
+
+def test_stale_sync_relists_everything_and_flags_vanished_objects(served, tmp_path):
+    db = tmp_path / "tally.duckdb"
+    sync(served, db)
+    delete_object(served, "customer", "cus_0003")  # no event: it is long forgotten
+    with duckdb.connect(store.working_path(str(db))) as con:
+        con.execute("UPDATE sync_state SET last_success = last_success - INTERVAL 40 DAY")
+
+    stale = sync(served, db)
+
+    assert stale.mode == "full" and stale.status == "ok"
+    assert any("30-day" in note for note in stale.notes)
+    assert query(db, "SELECT id FROM customers WHERE deleted") == [("cus_0003",)]
+
+
+def test_full_flag_relists_everything(served, tmp_path):
+    db = tmp_path / "tally.duckdb"
+    sync(served, db)
+    before = {t: rows(db, t) for t in DATA_TABLES}
+
+    again = sync(served, db, full=True)
+
+    assert again.mode == "full" and {j["mode"] for j in again.jobs.values()} == {"full"}
+    assert {t: rows(db, t) for t in DATA_TABLES} == before
+
+
+def test_open_dashboard_and_sync_do_not_block_each_other(account, served, tmp_path):
+    db = tmp_path / "tally.duckdb"
+    sync(served, db)
+    version = store.published_version(str(db))
+    reader = store.open_published(str(db))
+    put_objects(served, [{"id": "cus_late", "object": "customer", "created": int(time.time()),
+                          "livemode": False}])
+
+    summary = sync(served, db)
+
+    assert summary.status == "ok"
+    # The open connection still reads the copy it opened...
+    assert reader.execute("SELECT count(*) FROM customers").fetchone() == (len(account["customers"]),)
+    reader.close()
+    # ...and the dashboard sees the new copy when it reopens.
+    assert store.published_version(str(db)) != version
+    assert query(db, "SELECT count(*) FROM customers WHERE id = 'cus_late'") == [(1,)]
+
+
+def test_sync_replaces_demo_data(served, tmp_path):
+    db = tmp_path / "tally.duckdb"
+    with store.open_working(str(db)) as con:
+        con.execute("INSERT INTO tally_meta VALUES ('source', 'demo')")
+        con.execute("INSERT INTO customers (id) VALUES ('cus_demo')")
+        store.publish(con, str(db))
+
+    sync(served, db)
+
+    assert query(db, "SELECT count(*) FROM customers WHERE id = 'cus_demo'") == [(0,)]
+    assert query(db, "SELECT value FROM tally_meta WHERE key = 'source'") == [("test",)]
+
+
+def test_progress_reports_every_object_type_done(served, tmp_path):
+    seen = {}
+    sync(served, tmp_path / "tally.duckdb",
+         progress=lambda name, fetched, done: seen.__setitem__(name, (fetched, done)))
+    assert seen["customers"] == (230, True)
+    assert all(done for _, done in seen.values()) and len(seen) == len(sync_account.TABLES)
