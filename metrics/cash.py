@@ -18,7 +18,7 @@ def grain(params: Params) -> str:
 
 def created_range(con, params: Params, table: str, column: str = "created") -> tuple[dt.datetime, dt.datetime] | None:
     """[from, to) instants for a cash metric: the parameters, else the table's span."""
-    span = con.execute(f"SELECT min({column})::DATE, max({column})::DATE FROM {table}").fetchone()
+    span = con.execute(f"SELECT min({column})::DATE, max({column})::DATE FROM {table}").fetchall()[0]
     if params.start is None and span[0] is None:
         return None
     if grain(params) == "month":

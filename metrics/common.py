@@ -56,7 +56,7 @@ def data_months(con) -> tuple[dt.date, dt.date] | None:
     """
     first, newest = con.execute("""
         SELECT min(l.period_start)::DATE, max(i.created)::DATE
-        FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id""").fetchone()
+        FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id""").fetchall()[0]
     if first is None or newest is None:
         return None
     return first_of_month(first), min(first_of_month(newest), this_month())

@@ -30,7 +30,7 @@ DEFAULT_RATES_TO_USD = {
 
 def ensure_default_rates(con) -> int:
     """Insert the shipped defaults when `fx_rates` is empty (writers call this)."""
-    if con.execute("SELECT count(*) FROM fx_rates").fetchone()[0]:
+    if con.execute("SELECT count(*) FROM fx_rates").fetchall()[0][0]:
         return 0
     rows = [(None, code, "usd", rate) for code, rate in DEFAULT_RATES_TO_USD.items() if code != "usd"]
     con.executemany("INSERT INTO fx_rates VALUES (?, ?, ?, ?)", rows)

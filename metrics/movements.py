@@ -84,7 +84,7 @@ def movements_cursor(con, params: Params):
     if span is None:
         return None
     first, last = span
-    full_first = con.execute("SELECT min(period_start)::DATE FROM invoice_lines").fetchone()[0]
+    full_first = con.execute("SELECT min(period_start)::DATE FROM invoice_lines").fetchall()[0][0]
     full_first = min(full_first.replace(day=1), first) if full_first else first
     return cursor_for(con, params, full_first, last), first, last
 

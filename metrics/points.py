@@ -55,7 +55,7 @@ points AS (
 
 
 def full_history_first(con) -> dt.date | None:
-    first = con.execute("SELECT min(period_start)::DATE FROM invoice_lines").fetchone()[0]
+    first = con.execute("SELECT min(period_start)::DATE FROM invoice_lines").fetchall()[0][0]
     return first.replace(day=1) if first else None
 
 
