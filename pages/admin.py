@@ -39,8 +39,9 @@ WHEN_LABELS = {"now": "Now", "period_end": "At the end of the current period"}
 
 # --- shared -----------------------------------------------------------------
 
-def _setup() -> tuple[User, stripe.StripeClient, AuditLog, str]:
+def _setup(title: str) -> tuple[User, stripe.StripeClient, AuditLog, str]:
     user = require_admin()
+    st.title(title)
     try:
         client = client_from_env()
     except NotConfigured as missing:
@@ -96,8 +97,7 @@ def _charge_label(charge: dict) -> str:
 
 
 def refund_page() -> None:
-    user, client, audit, db_path = _setup()
-    st.title("Refund a charge")
+    user, client, audit, db_path = _setup("Refund a charge")
     query = st.text_input("Find a charge", key="admin_refund_query",
                           placeholder="charge id, payment intent, invoice id or number, customer email")
     if not query.strip():
@@ -186,8 +186,7 @@ def _subscription_label(sub: dict) -> str:
 
 
 def cancel_page() -> None:
-    user, client, audit, db_path = _setup()
-    st.title("Cancel a subscription")
+    user, client, audit, db_path = _setup("Cancel a subscription")
     query = st.text_input("Find a subscription", key="admin_cancel_query",
                           placeholder="subscription id, customer id or customer email")
     if not query.strip():

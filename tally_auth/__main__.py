@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import re
 import sys
 
 from tally_auth.passwords import hash_password
@@ -35,11 +36,17 @@ def hash_password_command(args) -> int:
     return 0
 
 
+def _user_name(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", value):
+        raise argparse.ArgumentTypeError("use letters, digits, - and _ only")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tally_auth")
     commands = parser.add_subparsers(dest="command", required=True)
     hp = commands.add_parser("hash-password", help="hash a password for secrets.toml")
-    hp.add_argument("--user", default="admin", help="user name (default: admin)")
+    hp.add_argument("--user", type=_user_name, default="admin", help="user name (default: admin)")
     hp.add_argument("--role", choices=ROLES, default="admin")
     hp.set_defaults(run=hash_password_command)
     args = parser.parse_args(argv)

@@ -51,10 +51,16 @@ def _local_user() -> User | None:
 
 
 def _is_local_request() -> bool:
+    """Streamlit reports no IP for a browser on this computer.
+
+    Behind a reverse proxy on the same machine every visitor looks local:
+    configure sign-in before exposing Tally that way.
+    """
     try:
-        return st.context.ip_address is None  # None means localhost
+        ip = st.context.ip_address
     except Exception:
         return False
+    return not isinstance(ip, str)  # None on localhost (AppTest has no connection at all)
 
 
 def current_user() -> User | None:

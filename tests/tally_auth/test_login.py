@@ -1,0 +1,138 @@
+"""Sign-in, roles and the admin gate, driven through Streamlit's AppTest."""
+import pytest
+from streamlit.testing.v1 import AppTest
+from streamlit.util import calc_hash
+
+from tally_auth import tokens
+from tally_auth.passwords import hash_password
+from tally_auth.ratelimit import FREE_FAILURES
+from tests.conftest import ROOT
+
+HARNESS = str(ROOT / "tests" / "tally_auth" / "harness_app.py")
+HASHES = {"admin-pass": hash_password("admin-pass"), "viewer-pass": hash_password("viewer-pass")}
+
+
+def app(secrets=None, user=None):
+    at = AppTest.from_file(HARNESS, default_timeout=30)
+    for name, value in (secrets or {}).items():
+        at.secrets[name] = value
+    if user is not None:
+        at.user = user
+    return at
+
+
+def local_users(prefix=""):
+    return {"tally_auth": {"users": {
+        f"{prefix}root": {"password_hash": HASHES["admin-pass"], "role": "admin",
+                          "email": "root@example.com"},
+        f"{prefix}vera": {"password_hash": HASHES["viewer-pass"], "role": "viewer"}}}}
+
+
+def sign_in(at, name, password):
+    at.text_input[0].input(name)
+    at.text_input[1].input(password)
+    at.button[0].click()
+    return at.run()
+
+
+def open_url_path(at, url_path):
+    """What a deep link to /<url_path> asks for."""
+    at._page_hash = calc_hash(url_path)
+    return at.run()
+
+
+def titles(at):
+    return [t.value for t in at.title]
+
+
+def errors(at):
+    return " ".join(e.value for e in at.error)
+
+
+def test_without_auth_viewers_get_in_and_admin_is_locked_with_instructions():
+    at = app().run()
+    assert titles(at) == ["Overview"]
+    at = open_url_path(at, "admin")
+    assert titles(at) == ["Admin"]
+    assert "python -m tally_auth hash-password" in at.info[0].value
+    at = open_url_path(at, "refund")
+    assert titles(at) == ["Overview"]
+
+
+def test_with_auth_nothing_shows_until_signed_in():
+    at = app(local_users("a")).run()
+    assert titles(at) == ["Sign in to Tally"]
+    at = open_url_path(at, "refund")
+    assert titles(at) == ["Sign in to Tally"]
+
+
+def test_a_wrong_password_is_refused_and_repeated_failures_lock_the_name():
+    at = app(local_users("b")).run()
+    for _ in range(FREE_FAILURES):
+        at = sign_in(at, "broot", "wrong")
+        assert "Wrong user name or password." in errors(at)
+    at = sign_in(at, "broot", "admin-pass")  # right password, but locked now
+    assert "Too many failed sign-ins for broot" in errors(at)
+    assert titles(at) == ["Sign in to Tally"]
+
+
+def test_a_viewer_cannot_reach_admin_pages_by_url():
+    at = sign_in(app(local_users("c")).run(), "cvera", "viewer-pass")
+    assert titles(at) == ["Overview"]
+    for url_path in ("refund", "cancel", "audit", "admin"):
+        at = open_url_path(at, url_path)
+        assert titles(at) == ["Overview"], url_path
+
+
+@pytest.mark.parametrize("tamper", [
+    lambda state: state.__setitem__("_tally_auth_token", tokens.issue("droot") + "0"),
+    lambda state: state.__setitem__("_tally_auth_token", "eyJ1c2VyIjogImRyb290In0=." + "a" * 64),
+    lambda state: state.__setitem__("user", "droot"),
+    lambda state: state.__setitem__("role", "admin"),
+])
+def test_session_tampering_does_not_make_a_viewer_an_admin(tamper):
+    at = sign_in(app(local_users("d")).run(), "dvera", "viewer-pass")
+    tamper(at.session_state)
+    at = open_url_path(at, "refund")
+    assert "Refund a charge" not in titles(at)
+
+
+def test_admin_pages_check_the_role_themselves():
+    """Even if a page were registered for a viewer, it refuses to render."""
+    def page_as_registered_by_mistake():
+        from pages.admin import refund_page
+        refund_page()
+
+    at = AppTest.from_function(page_as_registered_by_mistake)
+    at.secrets["tally_auth"] = local_users("e")["tally_auth"]
+    at.session_state["_tally_auth_token"] = tokens.issue("evera")
+    at.run()
+    assert "for admins only" in errors(at)
+    assert not at.text_input
+
+
+def test_a_deep_link_to_the_page_file_renders_nothing():
+    at = AppTest.from_file(str(ROOT / "pages" / "admin.py")).run()
+    assert not at.main.children or all(not c.children for c in at.main.children.values())
+    assert not at.exception
+
+
+def test_a_local_admin_reaches_the_admin_pages():
+    at = sign_in(app(local_users("f")).run(), "froot", "admin-pass")
+    assert at.sidebar.caption[0].value == "Signed in as froot (admin)"
+    at = open_url_path(at, "audit")
+    assert titles(at) == ["Audit trail"]
+
+
+def test_oidc_users_are_admins_only_when_allowlisted():
+    oidc = {"auth": {"redirect_uri": "http://localhost:8501/oauth2callback",
+                     "cookie_secret": "x" * 32, "client_id": "tally",
+                     "client_secret": "s", "server_metadata_url": "https://idp.example/.well-known"},
+            "tally_auth": {"admins": ["Boss@Example.com"]}}
+    boss = app(oidc, {"is_logged_in": True, "email": "boss@example.com", "name": "Boss"}).run()
+    assert titles(open_url_path(boss, "refund")) == ["Refund a charge"]
+    staff = app(oidc, {"is_logged_in": True, "email": "staff@example.com"}).run()
+    assert titles(open_url_path(staff, "refund")) == ["Overview"]
+    nobody = app(oidc, {"is_logged_in": False}).run()
+    assert titles(nobody) == ["Sign in to Tally"]
+    assert nobody.button[0].label == "Sign in with single sign-on"
