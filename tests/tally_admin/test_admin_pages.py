@@ -1,0 +1,87 @@
+"""An admin sees the confirmation, then the result, through the real page functions (AppTest)."""
+import duckdb
+import pytest
+from streamlit.testing.v1 import AppTest
+from streamlit.util import calc_hash
+
+from tally_auth import tokens
+from tally_auth.passwords import hash_password
+from tests.conftest import ROOT
+
+HARNESS = str(ROOT / "tests" / "tally_auth" / "harness_app.py")
+USERS = {"users": {"ada": {"password_hash": hash_password("ada-password"), "role": "admin",
+                           "email": "ada@example.com"}}}
+
+
+@pytest.fixture
+def admin_app(stripe_env, tmp_path, monkeypatch):
+    monkeypatch.setenv("TALLY_DB", str(tmp_path / "tally.duckdb"))
+    monkeypatch.setenv("TALLY_AUDIT_DB", str(tmp_path / "audit.duckdb"))
+
+    def open_page(url_path):
+        at = AppTest.from_file(HARNESS, default_timeout=30)
+        at.secrets["tally_auth"] = USERS
+        at.session_state["_tally_auth_token"] = tokens.issue("ada")
+        at.run()
+        at._page_hash = calc_hash(url_path)  # a link to /<url_path>
+        return at.run()
+    return open_page
+
+
+def _click(at, label):
+    next(b for b in at.button if b.label == label).click()
+    return at.run()
+
+
+def _texts(elements):
+    return " ".join(e.value for e in elements)
+
+
+def test_refund_page_confirms_then_refunds_once(admin_app, make_charge, localstripe_client, tmp_path):
+    charge = make_charge(amount=4200, currency="usd")
+    at = admin_app("refund")
+    at.text_input(key="admin_refund_query").input(charge["id"]).run()
+    assert [m.value for m in at.metric] == ["42.00 USD", "0.00 USD", "42.00 USD"]
+    at.number_input[0].set_value(10.5)
+    at.selectbox[1].set_value("duplicate")
+    at = _click(at, "Review refund")
+    assert _texts(at.warning) == (f"Please confirm: Refund 10.50 USD of 42.00 USD paid "
+                                  f"(0.00 USD already refunded) on {charge['id']} to "
+                                  "jane@example.com, reason: duplicate")
+    assert not localstripe_client.v1.refunds.list(params={"charge": charge["id"]}).data
+    at = _click(at, "Confirm refund")
+    assert "Refunded 10.50 USD" in _texts(at.success)
+    assert [m.value for m in at.metric] == ["42.00 USD", "10.50 USD", "31.50 USD"]
+    assert len(localstripe_client.v1.refunds.list(params={"charge": charge["id"]}).data) == 1
+    con = duckdb.connect(str(tmp_path / "tally.duckdb"), read_only=True)
+    assert con.execute("SELECT amount FROM refunds").fetchall() == [(1050,)]
+    con.close()
+    at = admin_app("audit")
+    assert at.title[0].value == "Audit trail"
+    audit = at.dataframe[0].value
+    assert list(audit.outcome.dropna()) == ["succeeded"]
+    assert set(audit.actor) == {"ada <ada@example.com>"}
+
+
+def test_cancel_page_schedules_then_undoes(admin_app, make_subscription, localstripe_client):
+    sub = make_subscription()
+    at = admin_app("cancel")
+    at.text_input(key="admin_cancel_query").input("jane@example.com").run()
+    at.radio[0].set_value("period_end")
+    at = _click(at, "Review cancellation")
+    assert f"Please confirm: Cancel {sub['id']} for jane@example.com at the end of the current period" \
+        in _texts(at.warning)
+    at = _click(at, "Confirm cancellation")
+    assert "will cancel at the end of the period" in _texts(at.success)
+    assert localstripe_client.v1.subscriptions.retrieve(sub["id"]).cancel_at_period_end
+    assert "Please confirm: Undo the scheduled cancellation" in _texts(at.warning)
+    at = _click(at, "Undo the cancellation")
+    assert "no longer scheduled to cancel" in _texts(at.success)
+    assert not localstripe_client.v1.subscriptions.retrieve(sub["id"]).cancel_at_period_end
+
+
+def test_a_stripe_error_is_one_clear_line(admin_app):
+    at = admin_app("refund")
+    at.text_input(key="admin_refund_query").input("ch_doesnotexist").run()
+    assert _texts(at.error) == "Stripe has no such object (it may be in another account or mode)."
+    assert not at.exception
