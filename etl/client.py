@@ -153,6 +153,7 @@ class StripeHTTP:
         should = resp.headers.get("Stripe-Should-Retry")
         if resp.status_code == 429:
             self.concurrency.rate_limited()
+            retries = max(retries, self.max_retries)  # a rate limit always passes
         if attempt >= retries or should == "false":
             return None
         if should != "true" and not (resp.status_code in (409, 429) or resp.status_code >= 500):

@@ -306,7 +306,7 @@ class Sync:
     def _probe(self, job: Job) -> bool:
         params = {"limit": 1, "created[gte]": 0, **job.kind.params}
         try:
-            self.client.get(job.path, params, label=job.kind.name, max_retries=1)
+            self.client.get(job.path, params, label=job.kind.name, max_retries=2)
             return True
         except (AuthError, Unreachable):
             raise

@@ -28,6 +28,9 @@ def build(customers: int = 230, now: int | None = None) -> dict[str, list[dict]]
     for i in range(customers):
         created = start + i * step
         _customer_history(account, i, created)
+    # The last weeks' signups also appear as events (Stripe keeps 30 days of them).
+    account["events"] = [event(f"evt_{c['id']}", "customer.created", c, c["created"])
+                         for c in account["customers"] if c["created"] > now - 25 * DAY]
     account["invoices"][0]["lines"]["data"] += [
         _line(f"il_extra{j}", account["invoices"][0]["id"], "price_0", 100 + j, start)
         for j in range(24)]
