@@ -62,7 +62,7 @@ def main() -> None:
     user = tally_auth.authenticate()
     if user is None:
         st.stop()
-    setup.ensure_database(data.db_path())
+    setup.ensure_database()
     page = navigation(user)
     if data.has_data():
         filters.sidebar()

@@ -7,7 +7,6 @@ import io
 import pandas as pd
 import streamlit as st
 
-from metrics.currency import exponent
 from tally_ui import charts, data, layout, show, writes
 
 CSV_HELP = "CSV columns: month (YYYY-MM), amount (e.g. 1250.50), currency (e.g. usd), channel (optional)."
@@ -39,13 +38,10 @@ def cards(frame) -> None:
     rows = show.of_currency(frame, currency)
     columns = st.columns(3)
     show.card(columns[0], "CAC", *show.last_two(rows, "cac"), "money", currency, inverse=True)
-    show.card(columns[1], "CAC payback (months)", *show.last_two(rows, "payback_months"), "number", inverse=True)
-    ratio = show.last_two(rows, "ltv_cac")
+    show.card(columns[1], "CAC payback (months)", *show.last_two(rows, "cac_payback_months"), "number",
+              inverse=True)
+    ratio = show.last_two(rows, "ltv_to_cac")
     columns[2].metric("LTV:CAC", "—" if ratio[0] is None or pd.isna(ratio[0]) else f"{ratio[0]:.1f}×", border=True)
-
-
-def to_minor(amount: float, currency: str) -> int:
-    return round(float(amount) * 10 ** exponent(currency))
 
 
 def spend_form() -> None:
@@ -56,32 +52,21 @@ def spend_form() -> None:
         currency = st.text_input("Currency", value="usd")
         channel = st.text_input("Channel (optional)")
         if st.form_submit_button("Save spend"):
-            save([{"month": month.replace(day=1), "amount": to_minor(amount, currency),
-                   "currency": currency.strip().lower(), "channel": channel.strip() or None}])
+            save([{"month": month.strftime("%Y-%m"), "amount": str(amount),
+                   "currency": currency, "channel": channel}])
 
 
-def parse_spend_csv(raw: bytes) -> list[dict]:
-    """Rows of the uploaded CSV in minor units; ValueError with a plain message."""
+def read_spend_csv(raw: bytes) -> list[dict]:
+    """The uploaded rows as text; metrics.save_marketing_spend validates each one."""
     try:
-        frame = pd.read_csv(io.BytesIO(raw), dtype=str)
-    except Exception as error:  # noqa: BLE001
-        raise ValueError("That file is not a readable CSV.") from error
-    frame.columns = [c.strip().lower() for c in frame.columns]
+        frame = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False)
+    except Exception as error:  # noqa: BLE001 - any unreadable file gets the same plain line
+        raise ValueError("That file is not a readable CSV. " + CSV_HELP) from error
+    frame.columns = [str(c).strip().lower() for c in frame.columns]
     missing = {"month", "amount", "currency"} - set(frame.columns)
     if missing:
-        raise ValueError(f"The CSV needs the columns month, amount and currency (missing: {', '.join(sorted(missing))}).")
-    rows = []
-    for number, row in enumerate(frame.itertuples(index=False), start=2):
-        try:
-            month = dt.datetime.strptime(str(row.month).strip()[:7], "%Y-%m").date()
-            currency = str(row.currency).strip().lower()
-            amount = to_minor(float(str(row.amount).replace(",", "")), currency)
-        except ValueError as error:
-            raise ValueError(f"Line {number}: month must be YYYY-MM and amount a number.") from error
-        channel = getattr(row, "channel", None)
-        rows.append({"month": month, "amount": amount, "currency": currency,
-                     "channel": None if pd.isna(channel) else str(channel).strip() or None})
-    return rows
+        raise ValueError(f"The CSV has no {', '.join(sorted(missing))} column. " + CSV_HELP)
+    return frame.to_dict("records")
 
 
 def spend_upload() -> None:
@@ -90,7 +75,7 @@ def spend_upload() -> None:
     if upload is None or not st.button("Import CSV", key="spend_import"):
         return
     try:
-        rows = parse_spend_csv(upload.getvalue())
+        rows = read_spend_csv(upload.getvalue())
     except ValueError as error:
         st.error(str(error))
         return
@@ -98,11 +83,12 @@ def spend_upload() -> None:
 
 
 def save(rows: list[dict]) -> None:
-    import metrics
+    import metrics.acquisition
+    from metrics.common import MetricError
     try:
-        writes.write(data.db_path(), lambda con: metrics.save_marketing_spend(con, rows))
-    except writes.Busy as busy:
-        st.error(str(busy))
+        writes.write(data.db_path(), lambda con: metrics.acquisition.save_marketing_spend(con, rows))
+    except (writes.Busy, MetricError) as error:
+        st.error(str(error))
         return
-    layout.flash(f"Saved {len(rows)} month(s) of marketing spend.")
+    layout.flash(f"Saved {len(rows)} row(s) of marketing spend.")
     st.rerun()

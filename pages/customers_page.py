@@ -6,7 +6,7 @@ import dataclasses
 import pandas as pd
 import streamlit as st
 
-from tally_ui import charts, data, layout, show
+from tally_ui import charts, data, filters, layout, show
 
 CHURN_RATES = {"logo_churn_rate": "Logo churn", "gross_mrr_churn": "Gross MRR churn",
                "net_mrr_churn": "Net MRR churn"}
@@ -63,17 +63,18 @@ def cohorts(params) -> None:
 def ltv_and_trials(params) -> None:
     left, right = st.columns(2)
     with left:
-        ltv = show.metric_frame("ltv_cac", params, empty="No LTV yet: it needs churned customers.")
-        if ltv is not None and "ltv" in ltv:
+        ltv = show.metric_frame("ltv", params, empty="No LTV yet: it needs churned customers.")
+        if ltv is not None and ltv["ltv"].notna().any():
             charts.show(charts.lines(ltv.dropna(subset=["ltv"]), "month", "ltv", title="LTV"), key="customers_ltv")
+        elif ltv is not None:
+            st.info("No LTV yet: it needs churned customers in the 6 months before.")
     with right:
         trials = show.metric_frame("trial_conversion", params, empty="No trials ended in this range.")
         if trials is not None:
-            rate = next((c for c in ("conversion_rate", "trial_conversion", "rate") if c in trials), None)
-            if rate:
-                fig = charts.lines(trials, "month", rate, title="Trial conversion", money=False)
-                fig.update_yaxes(tickformat=".0%")
-                charts.show(fig, key="customers_trials")
+            fig = charts.lines(trials.assign(series="Trials"), "month", "conversion_rate", by="series",
+                               title="Trial conversion", money=False)
+            fig.update_yaxes(tickformat=".0%")
+            charts.show(fig, key="customers_trials")
 
 
 def top_customers(params) -> None:
@@ -81,11 +82,13 @@ def top_customers(params) -> None:
     month = params.end
     frame = show.metric_frame("mrr_drilldown", dataclasses.replace(params, extra={"month": month}),
                               empty="No paying customers at the end of this range.")
-    if frame is None or "mrr" not in frame:
+    if frame is None:
         return
-    per_customer = frame.groupby([c for c in ("customer_id", "customer_name", "email", "currency")
-                                  if c in frame], dropna=False, as_index=False)["mrr"].sum()
-    top = per_customer.sort_values("mrr", ascending=False).head(10)
+    customers = (frame.drop_duplicates(["customer_id", "currency"])
+                 [["customer_id", "customer_name", "customer_email", "currency", "customer_end_mrr"]]
+                 .rename(columns={"customer_end_mrr": "mrr"}))
+    top = customers[customers["mrr"] > 0].sort_values("mrr", ascending=False).head(10)
+    st.caption(f"By MRR at the end of {filters.month_label(month)}.")
     show.table(top, ["mrr"])
 
 

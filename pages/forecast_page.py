@@ -19,14 +19,7 @@ def forecast_page() -> None:
     currency = layout.pick_currency(frame, key="forecast_currency")
     frame = show.of_currency(frame, currency)
     history = show.of_currency(show.metric_frame("mrr", params), currency)
-    low, high = band_columns(frame)
-    charts.show(charts.band(frame, "month", "mrr", low, high, history=history,
+    charts.show(charts.band(frame, "month", "mrr", "low", "high", history=history,
                             title="MRR projection (next 12 months)"), key="forecast_chart")
-    show.table(frame, data.money_columns("forecast"))
-
-
-def band_columns(frame) -> tuple[str, str]:
-    for low, high in (("low", "high"), ("mrr_low", "mrr_high"), ("worst", "best")):
-        if low in frame and high in frame:
-            return low, high
-    return "mrr", "mrr"
+    projection = frame[frame["kind"] == "projection"].drop(columns=["kind"])
+    show.table(projection, data.money_columns("forecast"))

@@ -58,7 +58,20 @@ def recovery(params) -> None:
 
 def fraud(params) -> None:
     st.subheader("Fraud")
-    frame = show.metric_frame("fraud", params, empty="No risk data in this range.")
-    if frame is None:
-        return
-    show.table(frame, data.money_columns("fraud"), height=300)
+    left, right = st.columns(2)
+    with left:
+        frame = show.metric_frame("fraud", params, empty="No charges in this range.")
+        if frame is not None:
+            frame = frame.assign(risk_level=frame["risk_level"].fillna("not assessed"),
+                                 outcome_type=frame["outcome_type"].fillna("unknown"))
+            charts.show(charts.bars(frame, "risk_level", "charges", by="outcome_type",
+                                    title="Charges by risk level and outcome"), key="payments_fraud")
+    with right:
+        disputes = show.metric_frame("disputes_by_reason", params, empty="No disputes in this range.")
+        if disputes is not None:
+            charts.show(charts.bars(disputes.sort_values("disputes"), "reason", "disputes", horizontal=True,
+                                    title="Disputes by reason"), key="payments_disputes")
+    warnings = show.metric_frame("early_fraud_warnings", params)
+    if warnings is not None:
+        st.caption("Radar early fraud warnings")
+        show.table(warnings)

@@ -22,6 +22,10 @@ def refunds_page() -> None:
             fig.update_yaxes(tickformat=".1%")
             charts.show(fig, key="refunds_rate")
     recent_refunds(params)
+    disputes = show.metric_frame("disputes_by_reason", params)
+    if disputes is not None:
+        st.subheader("Disputes by reason")
+        show.table(disputes, data.money_columns("disputes_by_reason"))
     recent_disputes(params)
 
 

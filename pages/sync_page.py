@@ -7,6 +7,7 @@ import threading
 
 import streamlit as st
 
+from etl import store
 from tally_ui import banners, data, layout, show
 
 log = logging.getLogger("tally.dashboard")
@@ -64,42 +65,47 @@ def run_controls() -> None:
 
 
 def run(key: str, full: bool) -> None:
+    from etl.sync import OBJECT_TYPES, run_sync
     bar = st.progress(0.0, text="Starting the sync…")
-    seen: dict[str, bool] = {}
+    finished: set[str] = set()
 
     def progress(object_type: str, fetched: int, done: bool) -> None:
-        seen[object_type] = bool(done) or seen.get(object_type, False)
-        finished = sum(seen.values())
-        bar.progress(min(0.99, finished / max(len(seen) + 1, 1)),
-                     text=f"{object_type}: {fetched:,} fetched ({finished} object types done)")
+        if done:
+            finished.add(object_type)
+        bar.progress(min(1.0, len(finished) / len(OBJECT_TYPES)),
+                     text=f"{object_type}: {fetched:,} fetched · {len(finished)} of {len(OBJECT_TYPES)} object types done")
 
     try:
-        from etl.sync import run_sync
-        summary = run_sync(data.db_path(), key, api_base=os.environ.get("STRIPE_API_BASE") or None,
+        summary = run_sync(store.db_path_from_env(), key, api_base=os.environ.get("STRIPE_API_BASE") or None,
                            full=full, progress=progress)
-    except Exception as error:  # noqa: BLE001 - the user gets one plain line
+    except Exception as error:  # noqa: BLE001 - StripeSyncError is one plain line; others get one too
         log.exception("sync failed")
         bar.empty()
         st.error(plain_error(error, key))
         return
-    bar.progress(1.0, text="Sync finished.")
-    layout.flash(f"Sync finished. {summary_line(summary)}")
-    st.rerun()
+    bar.empty()
+    report(summary, key)
+
+
+def report(summary, key: str) -> None:
+    """The run's outcome in plain words; a successful run reloads the page on the new data."""
+    lines = [plain_text(line, key) for line in [summary.message, *summary.notes] if line]
+    if summary.status == "ok":
+        fetched = sum(job.get("fetched", 0) for job in summary.jobs.values())
+        layout.flash(f"Sync finished: {fetched:,} objects fetched in {summary.seconds:.0f} s.")
+        st.rerun()
+    elif summary.status == "partial":
+        st.warning("Sync finished, but some object types could not be read:\n\n" + "\n".join(f"- {l}" for l in lines))
+    else:
+        st.error("Sync failed: " + (lines[0] if lines else "see the dashboard's log for details."))
+
+
+def plain_text(text: str, key: str) -> str:
+    """One line, never the key."""
+    line = (str(text).strip().splitlines() or [""])[0]
+    return line.replace(key, "[key]") if key else line
 
 
 def plain_error(error: Exception, key: str) -> str:
-    """The error's own first line, never the key; a generic line when it has none."""
-    text = (str(error).strip().splitlines() or [""])[0]
-    if key:
-        text = text.replace(key, "[key]")
+    text = plain_text(str(error), key)
     return f"Sync failed: {text}" if text else "Sync failed. The dashboard's log has the details."
-
-
-def summary_line(summary) -> str:
-    if isinstance(summary, dict):
-        fetched = summary.get("fetched") or summary.get("objects")
-        if isinstance(fetched, dict):
-            fetched = sum(v for v in fetched.values() if isinstance(v, int))
-        if isinstance(fetched, int):
-            return f"{fetched:,} objects fetched."
-    return ""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import threading
 
 import duckdb
@@ -28,7 +29,21 @@ class MetricUnavailable(Exception):
 
 
 def db_path() -> str:
-    return store.db_path_from_env()
+    """The database the dashboard shows: the synced one, or the demo account.
+
+    With no Stripe key and no synced database (TALLY_DB), the demo database
+    (TALLY_DEMO_DB, default data/demo.duckdb) is shown; the first sync then
+    switches the dashboard to the real data.
+    """
+    synced = store.db_path_from_env()
+    if store.published_version(synced) is None and not os.environ.get("STRIPE_API_KEY"):
+        return demo_db_path()
+    return synced
+
+
+def demo_db_path() -> str:
+    from etl.demo import DEFAULT_DEMO_DB
+    return os.environ.get("TALLY_DEMO_DB") or DEFAULT_DEMO_DB
 
 
 def version() -> tuple[int, int] | None:
@@ -92,6 +107,18 @@ def query(sql: str, parameters: tuple = ()) -> pd.DataFrame:
 def _query(db: str, published, sql: str, parameters: tuple) -> pd.DataFrame:
     with _cursor(db, published) as con:
         return con.execute(sql, list(parameters)).df()
+
+
+def data_months() -> tuple | None:
+    """(first, last) month worth showing, as the metrics see the data."""
+    return _data_months(db_path(), version())
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _data_months(db: str, published) -> tuple | None:
+    from metrics.common import data_months as months_of
+    with _cursor(db, published) as con:
+        return months_of(con)
 
 
 def table_frame(db: str, published, table: str, columns: str) -> pd.DataFrame:

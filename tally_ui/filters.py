@@ -13,7 +13,8 @@ import streamlit as st
 from metrics.params import Params
 from tally_ui import data
 
-RANGE, CURRENCY, PLANS, INTERVALS, COUNTRIES = "f_range", "f_currency", "f_plans", "f_intervals", "f_countries"
+START, END, CURRENCY, PLANS, INTERVALS, COUNTRIES = ("f_start", "f_end", "f_currency", "f_plans",
+                                                     "f_intervals", "f_countries")
 NATIVE = "native"
 DEFAULT_MONTHS = 12
 
@@ -39,11 +40,7 @@ def months_between(first: dt.date, last: dt.date) -> list[dt.date]:
 
 def choices() -> dict:
     """What the controls can offer, read from the published data."""
-    bounds = data.query("""
-        SELECT min(created)::DATE AS first, max(created)::DATE AS last FROM invoices""")
-    first, last = bounds.iloc[0]["first"], bounds.iloc[0]["last"]
-    if first is None or str(first) in ("NaT", "None"):
-        first = last = dt.date.today()
+    first, last = data.data_months() or (dt.date.today().replace(day=1),) * 2
     currencies = data.query("""
         SELECT DISTINCT lower(currency) AS c FROM invoices WHERE currency IS NOT NULL
         UNION SELECT DISTINCT lower(reporting_currency) FROM fx_rates
@@ -55,15 +52,29 @@ def choices() -> dict:
         SELECT DISTINCT interval FROM prices WHERE interval IS NOT NULL ORDER BY 1""")
     countries = data.query("""
         SELECT DISTINCT country FROM customers WHERE country IS NOT NULL ORDER BY 1""")
-    return {"months": months_between(_as_date(first), _as_date(last)),
+    months = months_between(first, last)
+    return {"months": months, "default_end": last_complete_month(months, as_of()),
             "currencies": currencies,
             "plans": dict(zip(plans["id"], plans["name"])),
             "intervals": intervals["interval"].tolist(),
             "countries": countries["country"].tolist()}
 
 
-def _as_date(value) -> dt.date:
-    return value.date() if hasattr(value, "date") and callable(value.date) else value
+def as_of() -> dt.date:
+    """When the data was taken: the last sync, the demo's clock, or today."""
+    from tally_ui import banners
+    info = banners.meta()
+    stamp = info.get("last_sync_at") or info.get("generated_at") or ""
+    try:
+        return dt.date.fromisoformat(stamp[:10])
+    except ValueError:
+        return dt.date.today()
+
+
+def last_complete_month(months: list[dt.date], today: dt.date) -> dt.date:
+    """The default end of the range: a month still running would show half its renewals as churn."""
+    complete = [m for m in months if (m + dt.timedelta(days=32)).replace(day=1) <= today]
+    return complete[-1] if complete else months[-1]
 
 
 def default_currency(currencies: list[str]) -> str:
@@ -75,14 +86,14 @@ def default_currency(currencies: list[str]) -> str:
 
 def _seed_from_url(options: dict) -> None:
     """First run of a session: the URL (or the defaults) sets the widgets."""
-    if RANGE in st.session_state:
+    if START in st.session_state:
         return
     url = st.query_params
     months = options["months"]
     start, end = parse_month(url.get("from")), parse_month(url.get("to"))
-    end = end if end in months else months[-1]
+    end = end if end in months else options["default_end"]
     start = start if start in months and start <= end else months[max(0, months.index(end) - DEFAULT_MONTHS + 1)]
-    st.session_state[RANGE] = (start, end)
+    st.session_state[START], st.session_state[END] = start, end
     currency = (url.get("currency") or "").lower()
     allowed = [NATIVE] + options["currencies"]
     st.session_state[CURRENCY] = currency if currency in allowed else default_currency(options["currencies"])
@@ -95,10 +106,12 @@ def _seed_from_url(options: dict) -> None:
 
 def _keep_valid(options: dict) -> None:
     # After a sync the options can change; a stale value would make a widget fail.
-    start, end = st.session_state[RANGE]
     months = options["months"]
-    if start not in months or end not in months:
-        st.session_state[RANGE] = (months[max(0, len(months) - DEFAULT_MONTHS)], months[-1])
+    if st.session_state[END] not in months:
+        st.session_state[END] = options["default_end"]
+    if st.session_state[START] not in months or st.session_state[START] > st.session_state[END]:
+        end = months.index(st.session_state[END])
+        st.session_state[START] = months[max(0, end - DEFAULT_MONTHS + 1)]
     if st.session_state[CURRENCY] not in [NATIVE] + options["currencies"]:
         st.session_state[CURRENCY] = NATIVE
     for key, allowed in ((PLANS, options["plans"]), (INTERVALS, options["intervals"]),
@@ -112,8 +125,10 @@ def sidebar() -> Params:
     _seed_from_url(options)
     _keep_valid(options)
     with st.sidebar:
-        if len(options["months"]) > 1:
-            st.select_slider("Months", options=options["months"], key=RANGE, format_func=month_label)
+        months = options["months"][::-1]  # newest first: the usual pick
+        left, right = st.columns(2)
+        left.selectbox("From", months, key=START, format_func=month_label)
+        right.selectbox("To", months, key=END, format_func=month_label)
         st.selectbox("Currency", [NATIVE] + options["currencies"], key=CURRENCY,
                      format_func=lambda c: "Native currencies" if c == NATIVE else f"Report in {c.upper()}")
         with st.expander("Filters", expanded=bool(_active_filters())):
@@ -131,7 +146,9 @@ def _active_filters() -> list:
 
 def current() -> Params:
     """The Params of the controls as they are now (defaults before the first draw)."""
-    start, end = st.session_state.get(RANGE, (None, None))
+    start, end = st.session_state.get(START), st.session_state.get(END)
+    if start and end and start > end:  # a reversed pick means the same months
+        start, end = end, start
     currency = st.session_state.get(CURRENCY, NATIVE)
     return Params(start=start, end=end, currency=None if currency == NATIVE else currency,
                   plans=tuple(st.session_state.get(PLANS, ())),
@@ -140,7 +157,7 @@ def current() -> Params:
 
 
 def _write_url() -> None:
-    start, end = st.session_state[RANGE]
+    start, end = st.session_state[START], st.session_state[END]
     wanted = {"from": start.strftime("%Y-%m"), "to": end.strftime("%Y-%m"),
               "currency": st.session_state[CURRENCY],
               "plan": ",".join(st.session_state[PLANS]),

@@ -6,6 +6,7 @@ import logging
 import pandas as pd
 import streamlit as st
 
+from metrics.common import MetricError
 from metrics.currency import format_money
 from metrics.params import Params
 from tally_ui import data
@@ -20,6 +21,9 @@ def metric_frame(name: str, params: Params, *, empty: str | None = None) -> pd.D
         frame = data.metric(name, params)
     except data.MetricUnavailable:
         st.info(f"The “{name}” metric is not available in this version of Tally.")
+        return None
+    except MetricError as error:  # the metric's own plain explanation (bad range, missing input)
+        st.warning(str(error))
         return None
     except Exception:  # noqa: BLE001 - the user gets one line; the log gets the details
         log.exception("metric %s failed", name)

@@ -25,7 +25,13 @@ def write(db: str, action) -> None:
     except duckdb.IOException as error:
         raise Busy("A sync is writing the database right now; try again when it has finished.") from error
     try:
-        action(con)
+        con.begin()
+        try:
+            action(con)
+        except BaseException:
+            con.rollback()
+            raise
+        con.commit()
         store.publish(con, db)
     finally:
         con.close()
