@@ -1,0 +1,70 @@
+"""JSONL files for the fake Stripe server, the CLI, and the dashboard's demo database."""
+from collections import Counter
+
+import duckdb
+import orjson
+
+from etl.__main__ import main
+from etl.demo import ensure_demo_database, generate_objects, is_demo_database, write_jsonl
+from etl.load import connect, load_mixed
+
+ARGS = dict(customers=50, seed=3, months=24)
+
+
+def test_jsonl_files_hold_every_object_once(tmp_path):
+    counts = write_jsonl(str(tmp_path), **ARGS)
+    expected = Counter(o["object"] for o in generate_objects(**ARGS))
+    assert sum(counts.values()) == sum(expected.values())
+    assert counts["invoices"] == expected["invoice"] and counts["charges"] == expected["charge"]
+    for name in ("customers", "products", "prices", "coupons", "subscriptions", "invoices",
+                 "invoice_payments", "charges", "payment_intents", "balance_transactions",
+                 "tax_rates", "events"):
+        assert (tmp_path / f"{name}.jsonl").exists(), name
+    invoices = [orjson.loads(l) for l in (tmp_path / "invoices.jsonl").read_bytes().splitlines()]
+    assert all(len(i["lines"]["data"]) == i["lines"]["total_count"] and not i["lines"]["has_more"]
+               for i in invoices)
+
+
+def test_loading_the_jsonl_gives_the_same_tables_as_the_generator(tmp_path):
+    """The loader cannot tell a served file from the generator's own stream."""
+    write_jsonl(str(tmp_path / "files"), **ARGS)
+    con = connect(str(tmp_path / "from_files.duckdb"))
+    for path in sorted((tmp_path / "files").glob("*.jsonl")):
+        load_mixed(con, [orjson.loads(l) for l in path.read_bytes().splitlines()])
+    direct = connect(str(tmp_path / "direct.duckdb"))
+    load_mixed(direct, generate_objects(**ARGS))
+    for table in ("invoices", "invoice_lines", "subscription_items", "charges", "refunds"):
+        query = f"SELECT count(*), sum(hash(raw)) FROM {table}"
+        assert con.execute(query).fetchone() == direct.execute(query).fetchone(), table
+
+
+def test_cli_writes_a_demo_database(tmp_path, capsys):
+    db = str(tmp_path / "cli.duckdb")
+    assert main(["demo", "--db", db, "--customers", "50", "--months", "24", "--seed", "5",
+                 "--now", "2026-06-01"]) == 0
+    con = duckdb.connect(db, read_only=True)
+    meta = dict(con.execute("SELECT key, value FROM tally_meta").fetchall())
+    assert meta["source"] == "demo" and meta["demo_seed"] == "5"
+    assert meta["generated_at"].startswith("2026-06-01")
+    assert con.execute("SELECT max(month) FROM demo_truth_mrr").fetchone()[0].isoformat() == "2026-05-01"
+    assert con.execute("SELECT count(*) FROM marketing_spend").fetchone()[0] > 0
+    assert is_demo_database(con)
+
+
+def test_cli_reports_bad_input_in_one_line(tmp_path, capsys):
+    assert main(["demo", "--db", str(tmp_path / "x.duckdb"), "--customers", "0"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Demo generation failed") and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_dashboard_demo_database_is_made_once(tmp_path, monkeypatch):
+    path = str(tmp_path / "demo.duckdb")
+    assert ensure_demo_database(path, customers=50, months=24) == path
+    first = (tmp_path / "demo.duckdb").stat().st_mtime_ns
+    assert ensure_demo_database(path, customers=50, months=24) == path
+    assert (tmp_path / "demo.duckdb").stat().st_mtime_ns == first
+    con = duckdb.connect(path, read_only=True)
+    assert is_demo_database(con)
+    plain = duckdb.connect(str(tmp_path / "other.duckdb"))
+    assert not is_demo_database(plain)
