@@ -127,12 +127,19 @@ def add_event_types(query, resource: Resource, into: ListQuery) -> None:
 
 def parse(query, resource: Resource) -> ListQuery:
     check_known(query, resource)
+    check_one_cursor(query)
     into = ListQuery(limit=parse_limit(query),
                      starting_after=query.get("starting_after") or None,
                      ending_before=query.get("ending_before") or None)
     parse_created(query, into)
     add_filters(query, resource, into)
     return into
+
+
+def check_one_cursor(query) -> None:
+    if query.get("starting_after") and query.get("ending_before"):
+        raise errors.StripeError(400, "You may only specify one of these parameters: "
+                                      "ending_before, starting_after.", param="ending_before")
 
 
 def cursor(collection: Collection, object_id: str | None, param: str) -> Key | None:

@@ -194,7 +194,7 @@ class FakeStripe:
     def retrieve(self, request, resource: Resource, object_id: str) -> tuple[bytes, int]:
         collection = self.store.collections[resource.table]
         if object_id in collection.raw:
-            return collection.raw[object_id], 1
+            return collection.raw_of(object_id), 1
         if object_id in collection.deleted:
             return orjson.dumps({"id": object_id, "object": resource.object, "deleted": True}), 1
         raise errors.no_such(resource.object, object_id)
@@ -208,6 +208,7 @@ class FakeStripe:
             if name not in ("limit", "starting_after", "ending_before") \
                     and not listing.ARRAY_PARAM.match(name) and name != "expand":
                 raise errors.unknown_parameter(name)
+        listing.check_one_cursor(query)
         page = invoices.line_page(invoice_id, listing.parse_limit(query),
                                   query.get("starting_after"), query.get("ending_before"))
         if page is None:

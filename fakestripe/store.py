@@ -4,11 +4,14 @@ Each collection keeps its objects' keys `(created, id)` in one ascending list,
 so a `created` window plus a cursor is two bisects and a page is a slice read
 backwards (Stripe lists newest first; `id` breaks ties so pages are stable).
 Objects are kept as the JSON bytes we serve, so a list response is a join of
-byte strings, never a re-serialisation.
+byte strings, never a re-serialisation. Objects loaded from a JSONL file and
+served unchanged are not copied at all: the collection maps the file and keeps
+each object's span (the page cache holds the bytes once, for every process).
 """
 from __future__ import annotations
 
 import bisect
+import mmap
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -18,6 +21,7 @@ from fakestripe.resources import BY_OBJECT, EMBEDDED_LINES, RESOURCES, Resource
 
 Key = tuple[int, str]
 Match = Callable[[tuple], bool]
+Raw = bytes | int  # the JSON itself, or (offset << 32 | length) in the mapped file
 
 
 def dumps(obj) -> bytes:
@@ -40,12 +44,14 @@ class Collection:
 
     def __init__(self, resource: Resource):
         self.resource = resource
-        self.raw: dict[str, bytes] = {}
+        self.raw: dict[str, Raw] = {}
+        self.source: mmap.mmap | None = None  # the JSONL file the int spans point into
         self.created: dict[str, int] = {}
         self.fields: dict[str, tuple] = {}  # values of resource.filters, in order
         self.keys: list[Key] = []  # ascending (created, id)
         self.deleted: set[str] = set()
-        self.lines: dict[str, list[tuple[str, bytes]]] = {}  # invoices only
+        # invoices with more lines than they embed: all their lines, apart
+        self.lines: dict[str, list[tuple[str, bytes]]] = {}
         self._indexes: dict[int, dict[str, list[Key]]] = {}
 
     def __len__(self) -> int:
@@ -53,8 +59,16 @@ class Collection:
 
     # --- writes ------------------------------------------------------------
 
-    def load(self, objects: Iterable[tuple[dict, bytes | None]]) -> None:
-        """Bulk insert (object, raw line or None); one sort at the end."""
+    def load_file(self, path: Path) -> None:
+        """Bulk insert a JSONL file, serving unchanged objects from the mapped file."""
+        if path.stat().st_size == 0:
+            return
+        with open(path, "rb") as file:
+            self.source = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+        self.load(read_jsonl_spans(path))
+
+    def load(self, objects: Iterable[tuple[dict, Raw | None]]) -> None:
+        """Bulk insert (object, its raw JSON or file span or None); one sort at the end."""
         for obj, raw in objects:
             self._forget(obj["id"], keep_key=False)
             self._remember(obj, raw)
@@ -75,10 +89,10 @@ class Collection:
         self._indexes.clear()
         return True
 
-    def _remember(self, obj: dict, raw: bytes | None) -> None:
+    def _remember(self, obj: dict, raw: Raw | None) -> None:
         object_id = obj["id"]
         if self.resource.object == "invoice":
-            raw = self._split_invoice(obj)
+            raw = self._split_invoice(obj, raw)
         self.raw[object_id] = raw if raw is not None else dumps(obj)
         self.created[object_id] = int(obj.get("created") or 0)
         self.fields[object_id] = tuple(field_value(obj.get(f)) for f in self.resource.filters)
@@ -95,21 +109,30 @@ class Collection:
         for table in (self.raw, self.created, self.fields, self.lines):
             table.pop(object_id, None)
 
-    def _split_invoice(self, invoice: dict) -> bytes:
-        """Keep every line apart; serve the invoice with only the first ones."""
+    def _split_invoice(self, invoice: dict, raw: Raw | None) -> Raw:
+        """Serve the invoice with its first lines only; keep the rest apart."""
         lines = (invoice.get("lines") or {}).get("data") or []
-        self.lines[invoice["id"]] = [(line.get("id", ""), dumps(line)) for line in lines]
-        served = dict(invoice)
-        served["lines"] = {
+        if len(lines) > EMBEDDED_LINES:
+            self.lines[invoice["id"]] = [(line.get("id", ""), dumps(line)) for line in lines]
+        embedded = {
             "object": "list",
             "data": lines[:EMBEDDED_LINES],
             "has_more": len(lines) > EMBEDDED_LINES,
             "total_count": len(lines),
             "url": f"/v1/invoices/{invoice['id']}/lines",
         }
-        return dumps(served)
+        if raw is not None and invoice.get("lines") == embedded:
+            return raw  # already as Stripe serves it
+        return dumps(dict(invoice, lines=embedded))
 
     # --- reads -------------------------------------------------------------
+
+    def raw_of(self, object_id: str) -> bytes:
+        raw = self.raw[object_id]
+        if isinstance(raw, bytes):
+            return raw
+        start = raw >> 32
+        return self.source[start:start + (raw & 0xFFFFFFFF)]
 
     def key_of(self, object_id: str) -> Key | None:
         created = self.created.get(object_id)
@@ -151,13 +174,16 @@ class Collection:
                 continue
             if len(picked) == limit:
                 return picked, True
-            picked.append(self.raw[object_id])
+            picked.append(self.raw_of(object_id))
         return picked, False
 
     def line_page(self, invoice_id: str, limit: int, starting_after: str | None,
                   ending_before: str | None) -> tuple[list[bytes], bool] | None:
         """A page of an invoice's lines, in the invoice's order; None if no such line."""
-        lines = self.lines.get(invoice_id, [])
+        lines = self.lines.get(invoice_id)
+        if lines is None:  # all its lines are embedded in the invoice itself
+            embedded = orjson.loads(self.raw_of(invoice_id))["lines"]["data"]
+            lines = [(line.get("id", ""), dumps(line)) for line in embedded]
         ids = [line_id for line_id, _ in lines]
         start, stop = 0, len(lines)
         if starting_after is not None:
@@ -186,7 +212,7 @@ class Store:
         for table, collection in store.collections.items():
             path = data_dir / f"{table}.jsonl"
             if path.exists():
-                collection.load(read_jsonl(path))
+                collection.load_file(path)
         return store
 
     def collection_for(self, obj: dict) -> Collection | None:
@@ -205,3 +231,13 @@ def read_jsonl(path: Path):
             if line:
                 yield orjson.loads(line), line
 
+
+def read_jsonl_spans(path: Path):
+    """(object, offset << 32 | length) for each non-blank line; reads, never maps,
+    so loading does not pull the whole file into this process's memory."""
+    offset = 0
+    with open(path, "rb") as lines:
+        for line in lines:
+            if line.strip():
+                yield orjson.loads(line), offset << 32 | len(line.rstrip(b"\r\n"))
+            offset += len(line)

@@ -35,8 +35,16 @@ def invoice(invoice_id: str, created: int, line_count: int) -> dict:
                       "has_more": False, "url": f"/v1/invoices/{invoice_id}/lines"}}
 
 
+def served_invoice(invoice_id: str, created: int, line_count: int) -> dict:
+    """An invoice already in the shape Stripe serves (as the demo generator writes it)."""
+    served = invoice(invoice_id, created, line_count)
+    served["lines"]["total_count"] = line_count
+    return served
+
+
 def invoices() -> list[dict]:
-    return [invoice("in_big", 3000, 25), invoice("in_small", 3001, 3)]
+    return [invoice("in_big", 3000, 25), invoice("in_small", 3001, 3),
+            served_invoice("in_exact", 3002, 2)]
 
 
 def invoice_payments() -> list[dict]:

@@ -16,6 +16,12 @@ def test_invoice_embeds_only_first_ten_lines(account_url):
     assert lines["url"] == "/v1/invoices/in_big/lines"
 
 
+def test_objects_are_served_exactly_as_written(account_url):
+    for expected in account.customers()[:3] + [account.invoices()[2]]:
+        path = "/v1/invoices/" if expected["object"] == "invoice" else "/v1/customers/"
+        assert get(account_url, path + expected["id"])[2] == expected
+
+
 def test_invoice_lists_embed_the_same_truncated_lines(account_url):
     _, _, body = get(account_url, "/v1/invoices", {"limit": 100})
     by_id = {inv["id"]: inv for inv in body["data"]}
@@ -34,6 +40,13 @@ def test_lines_endpoint_pages_every_line_in_invoice_order(account_url):
     _, _, body = get(account_url, "/v1/invoices/in_big/lines",
                      {"limit": 2, "ending_before": "il_in_big_005"})
     assert ids(body) == expected[3:5] and body["has_more"] is True
+
+
+def test_lines_endpoint_serves_an_invoice_whose_lines_are_all_embedded(account_url):
+    _, _, body = get(account_url, "/v1/invoices/in_small/lines", {"limit": 2})
+    assert ids(body) == ["il_in_small_000", "il_in_small_001"] and body["has_more"] is True
+    _, _, body = get(account_url, "/v1/invoices/in_small/lines", {"starting_after": "il_in_small_001"})
+    assert ids(body) == ["il_in_small_002"] and body["has_more"] is False
 
 
 def test_lines_of_unknown_invoice_or_line_are_errors(account_url):

@@ -37,6 +37,12 @@ def test_ending_before_returns_the_page_just_newer_than_the_cursor(account_url):
     assert body["has_more"] is False
 
 
+def test_both_cursors_at_once_is_refused(account_url):
+    status, _, body = get(account_url, "/v1/customers",
+                          {"starting_after": "cus_001", "ending_before": "cus_002"})
+    assert status == 400 and body["error"]["type"] == "invalid_request_error"
+
+
 def test_unknown_cursor_is_a_400_resource_missing(account_url):
     for param in ("starting_after", "ending_before"):
         status, _, body = get(account_url, "/v1/customers", {param: "cus_nope"})
