@@ -1,0 +1,116 @@
+"""Every page on a small demo account: renders, shows the right numbers, reacts to filters."""
+import datetime as dt
+
+import duckdb
+import pytest
+
+from metrics.currency import format_money
+from tests.pages.apptest import PAGES, cards, goto, open_app, shown_text
+
+
+def truth(db: str, sql: str, params=()):
+    """The demo generator's own answer (demo_truth_mrr), read independently of the metrics."""
+    con = duckdb.connect(db, read_only=True)
+    try:
+        return con.execute(sql, list(params)).fetchall()
+    finally:
+        con.close()
+
+
+def truth_mrr(db, month, currency, country=None):
+    where = "AND c.country = ?" if country else ""
+    params = [month, currency] + ([country] if country else [])
+    return truth(db, f"""
+        SELECT coalesce(sum(t.mrr), 0), count(DISTINCT t.customer_id)
+        FROM demo_truth_mrr t JOIN customers c ON c.id = t.customer_id
+        WHERE t.month = ? AND t.currency = ? {where}""", params)[0]
+
+
+def selected_end(at) -> dt.date:
+    return at.selectbox(key="f_end").value
+
+
+@pytest.mark.parametrize("title", PAGES)
+def test_every_page_renders_without_errors(dashboard_env, title):
+    at = goto(open_app(), title)
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    assert at.title[0].value == title
+    assert "Demo data" in shown_text(at) and "STRIPE_API_KEY" in shown_text(at)
+
+
+def test_overview_cards_match_the_demo_ground_truth(dashboard_env):
+    at = open_app({"currency": "native"})
+    end = selected_end(at)
+    currency = "eur"  # native mode shows the first currency first
+    mrr, customers = truth_mrr(dashboard_env, end, currency)
+    shown = cards(at)
+    assert shown["MRR"][0] == format_money(round(mrr), currency)
+    assert shown["ARR"][0] == format_money(round(12 * mrr), currency)
+    assert shown["Active customers"][0] == f"{customers:,}"
+    previous, _ = truth_mrr(dashboard_env, (end - dt.timedelta(days=1)).replace(day=1), currency)
+    sign = "+" if mrr >= previous else "-"
+    assert shown["MRR"][1] == f"{sign}{format_money(round(abs(mrr - previous)), currency)}"
+
+
+def test_country_filter_changes_the_numbers(dashboard_env):
+    country = truth(dashboard_env, """
+        SELECT c.country FROM demo_truth_mrr t JOIN customers c ON c.id = t.customer_id
+        WHERE t.currency = 'eur' GROUP BY 1 ORDER BY count(*) DESC LIMIT 1""")[0][0]
+    everyone = open_app({"currency": "native"})
+    filtered = open_app({"currency": "native", "country": country})
+    assert filtered.multiselect(key="f_countries").value == [country]
+    end = selected_end(filtered)
+    mrr, customers = truth_mrr(dashboard_env, end, "eur", country)
+    assert cards(filtered)["MRR"][0] == format_money(round(mrr), "eur")
+    assert cards(filtered)["Active customers"][0] == f"{customers:,}"
+    assert cards(filtered)["MRR"][0] != cards(everyone)["MRR"][0]
+
+
+def test_date_range_comes_from_and_goes_to_the_url(dashboard_env):
+    at = open_app({"from": "2025-01", "to": "2025-06", "currency": "usd"})
+    assert at.selectbox(key="f_start").value == dt.date(2025, 1, 1)
+    assert at.selectbox(key="f_end").value == dt.date(2025, 6, 1)
+    assert at.selectbox(key="f_currency").value == "usd"
+    at.selectbox(key="f_end").set_value(dt.date(2025, 9, 1)).run()
+    assert at.query_params["to"] == ["2025-09"] or at.query_params["to"] == "2025-09"
+
+
+def test_changing_the_end_month_changes_the_cards(dashboard_env):
+    at = open_app({"currency": "native"})
+    before = cards(at)["MRR"][0]
+    earlier = dt.date(2025, 6, 1)
+    at.selectbox(key="f_end").set_value(earlier).run()
+    mrr, _ = truth_mrr(dashboard_env, earlier, "eur")
+    assert cards(at)["MRR"][0] == format_money(round(mrr), "eur") != before
+
+
+def test_drilldown_lists_the_customers_behind_a_movement(dashboard_env):
+    at = goto(open_app({"currency": "native"}), "MRR")
+    month = selected_end(at)
+    at.selectbox(key="drill_month").set_value(month)
+    at.selectbox(key="drill_movement").set_value("churn").run()
+    previous = (month - dt.timedelta(days=1)).replace(day=1)
+    expected = {row[0] for row in truth(dashboard_env, """
+        SELECT p.customer_id FROM demo_truth_mrr p
+        WHERE p.month = ? AND p.mrr > 0 AND NOT EXISTS (
+            SELECT 1 FROM demo_truth_mrr c WHERE c.customer_id = p.customer_id
+               AND c.currency = p.currency AND c.month = ? AND c.mrr > 0)""", [previous, month])}
+    assert expected, "the fixed demo account has churn in its last complete month"
+    listed = set(at.dataframe[-1].value["customer_id"])
+    assert listed == expected
+
+
+def test_customer_search_shows_that_customers_timeline(dashboard_env):
+    customer_id, email = truth(dashboard_env, """
+        SELECT c.id, c.email FROM customers c JOIN demo_truth_mrr t ON t.customer_id = c.id
+        GROUP BY ALL ORDER BY count(*) DESC, c.id LIMIT 1""")[0]
+    at = goto(open_app({"currency": "native", "from": "2025-01"}), "Customers & retention")
+    at.text_input(key="customer_search").input(email).run()
+    assert at.selectbox(key="customer_pick").value == customer_id
+    timeline = at.dataframe[-1].value
+    months = {row[0] for row in truth(dashboard_env, """
+        SELECT month FROM demo_truth_mrr WHERE customer_id = ? AND month BETWEEN ? AND ?""",
+        [customer_id, dt.date(2025, 1, 1), selected_end(at)])}
+    paying = set(timeline.loc[timeline["mrr"] > 0, "month"].map(lambda m: m.date() if hasattr(m, "date") else m))
+    assert paying == months
