@@ -1,0 +1,88 @@
+"""`python -m metrics list|export`: major units, YYYY-MM months, one-line errors."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from etl.load import connect
+from metrics.__main__ import main
+from metrics.registry import METRICS
+from tests.metrics.builders import Account
+
+REQUIRED = ["mrr", "mrr_movements", "churn", "payments", "recovery", "tax", "ltv_cac",
+            "cohorts", "trial_conversion", "forecast"]
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("cli") / "tally.duckdb")
+    acct = Account(connect(path))
+    acct.price("usd_week", 1000, "week")
+    acct.price("jpy_month", 5000, currency="jpy")
+    for name, price, end in (("u", "usd_week", "2024-02-05"), ("j", "jpy_month", "2024-02-01")):
+        acct.customer(f"cus_{name}")
+        acct.subscription(f"sub_{name}", f"cus_{name}")
+        acct.invoice(f"cus_{name}", f"sub_{name}", [acct.line(price, "2024-01-29" if name == "u"
+                                                              else "2024-01-01", end)])
+    acct.con.close()
+    return path
+
+
+def run(capsys, *args):
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_list_names_every_required_metric(capsys):
+    code, out, _ = run(capsys, "list")
+    names = [line.split()[0] for line in out.splitlines()]
+    assert code == 0 and set(REQUIRED) <= set(names) and len(names) == len(METRICS)
+
+
+def test_export_mrr_csv_in_major_units(db, capsys):
+    code, out, _ = run(capsys, "export", "mrr", "--db", db, "--start", "2024-01", "--end", "2024-01")
+    assert code == 0
+    assert out.splitlines() == [
+        "month,currency,mrr,arr,customers,arpa",
+        "2024-01,jpy,5000,60000,1,5000",
+        "2024-01,usd,43.33,520.00,1,43.33",
+    ]
+
+
+def test_export_json(db, capsys):
+    code, out, _ = run(capsys, "export", "mrr_movements", "--db", db, "--start", "2024-01",
+                       "--end", "2024-01", "--format", "json")
+    rows = json.loads(out)
+    assert code == 0
+    assert [(r["month"], r["currency"], r["new"], r["end_mrr"]) for r in rows] == [
+        ("2024-01", "jpy", 5000, 5000), ("2024-01", "usd", 43.33, 43.33)]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["export", "nope"], "unknown metric 'nope'"),
+    (["export", "mrr", "--start", "2024-13"], "bad --start date"),
+    (["export", "mrr", "--db", "/nonexistent/tally.duckdb"], "no database at"),
+    (["export", "mrr", "--currency", "dollars"], "bad currency"),
+    (["export"], "required"),
+])
+def test_errors_are_one_line_and_exit_2(db, capsys, args, message):
+    if "--db" not in args and args[1:2] == ["mrr"]:
+        args = args + ["--db", db]
+    code, out, err = run(capsys, *args)
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and message in err
+
+
+def test_missing_rate_is_one_line(db, capsys):
+    code, _, err = run(capsys, "export", "mrr", "--db", db, "--currency", "xts")
+    assert code == 2 and "no exchange rate" in err and len(err.strip().splitlines()) == 1
+
+
+def test_module_entry_point(db):
+    result = subprocess.run([sys.executable, "-m", "metrics", "export", "tax", "--db", db],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    assert result.stdout.splitlines()[0] == ("month,currency,tax_rate_id,jurisdiction,country,"
+                                             "state,rate,tax_collected,taxable_amount")
