@@ -41,7 +41,7 @@ BENCH_DIR = ROOT / "data" / "bench"
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--customers", type=int, default=6000,
+    parser.add_argument("--customers", type=int, default=6600,
                         help="demo customers to generate (default sized for >= 200,000 objects)")
     parser.add_argument("--months", type=int, default=24, help="months of demo history")
     parser.add_argument("--seed", type=int, default=1)
