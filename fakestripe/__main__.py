@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import signal
 import socket
 import sys
@@ -29,6 +30,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="requests/s per endpoint; 0 = none")
     parser.add_argument("--error-rate", type=float, default=0.0, help="share of requests answered 500")
     parser.add_argument("--seed", type=int, default=0, help="makes the random 500s repeatable")
+    parser.add_argument("--quiet", action="store_true",
+                        help="log nothing (for a parent that never reads our stderr)")
     return parser.parse_args(argv)
 
 
@@ -50,6 +53,8 @@ async def serve(app: web.Application, port: int) -> None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.quiet:  # aiohttp logs client hang-ups; a full unread pipe would stall us
+        logging.disable(logging.CRITICAL)
     if not args.data.is_dir():
         print(f"fakestripe: no data directory at {args.data}", file=sys.stderr)
         return 2

@@ -86,6 +86,8 @@ def add_filters(query, resource: Resource, into: ListQuery) -> None:
         wanted = query.get(name)
         if resource.object == "subscription" and name == "status":
             add_subscription_status(wanted, position, into)
+        elif resource.object == "event" and name == "type" and wanted == "*":
+            continue  # every type
         elif resource.object == "event" and name == "type" and wanted and wanted.endswith(".*"):
             prefix = wanted[:-1]
             into.checks.append((position, lambda v, p=prefix: v is not None and v.startswith(p)))

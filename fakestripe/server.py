@@ -83,6 +83,7 @@ class Stats:
         self.requests = 0
         self.endpoints: Counter = Counter()
         self.rate_limited: Counter = Counter()  # by reason
+        self.rate_limited_by_endpoint: Counter = Counter()
         self.server_errors = 0
         self.unauthorized = 0
         self.objects_served: Counter = Counter()  # by endpoint
@@ -93,6 +94,7 @@ class Stats:
             "endpoints": dict(self.endpoints),
             "rate_limited": sum(self.rate_limited.values()),
             "rate_limited_by_reason": dict(self.rate_limited),
+            "rate_limited_by_endpoint": dict(self.rate_limited_by_endpoint),
             "server_errors": self.server_errors,
             "unauthorized": self.unauthorized,
             "objects_served": sum(self.objects_served.values()),
@@ -166,6 +168,7 @@ class FakeStripe:
         await self.delay()
         if refused:
             self.stats.rate_limited[refused] += 1
+            self.stats.rate_limited_by_endpoint[endpoint] += 1
             raise errors.rate_limited(refused)
         if self.config.error_rate and self.faults.random() < self.config.error_rate:
             self.stats.server_errors += 1

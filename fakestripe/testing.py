@@ -29,7 +29,7 @@ def serve(data_dir: str | Path, *, port: int | None = None, api_key: str = DEFAU
     args = [sys.executable, "-m", "fakestripe", "--data", str(data_dir), "--port", str(port),
             "--api-key", api_key, "--latency-ms", str(latency_ms),
             "--rate-limit", str(rate_limit), "--endpoint-rate-limit", str(endpoint_rate_limit),
-            "--error-rate", str(error_rate), "--seed", str(seed)]
+            "--error-rate", str(error_rate), "--seed", str(seed), "--quiet"]
     with running(args, base + "/_fake/stats", timeout=startup_timeout) as proc:
         yield base
         if proc.poll() is not None:

@@ -47,7 +47,9 @@ def test_endpoint_rate_limit_answers_429_with_stripe_reason(fake_stripe):
     assert body["error"]["type"] == "invalid_request_error"
     # another endpoint has its own budget
     assert get(fake_stripe, "/v1/charges")[0] == 200
-    assert stats(fake_stripe)["rate_limited_by_reason"]["endpoint-rate"] == len(refused)
+    counted = stats(fake_stripe)
+    assert counted["rate_limited_by_reason"]["endpoint-rate"] == len(refused)
+    assert counted["rate_limited_by_endpoint"] == {"GET /v1/customers": len(refused)}
 
 
 def test_global_rate_limit_spans_endpoints(fake_stripe):

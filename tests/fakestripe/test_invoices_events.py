@@ -62,6 +62,8 @@ def test_events_filter_by_exact_type_and_prefix(account_url):
     _, _, body = get(account_url, "/v1/events", {"type": "customer.*", "limit": 100})
     assert sorted(e["type"] for e in body["data"]) == [
         "customer.created", "customer.subscription.deleted", "customer.updated"]
+    _, _, body = get(account_url, "/v1/events", {"type": "*", "limit": 100})
+    assert len(body["data"]) == len(account.EVENT_TYPES)
 
 
 def test_events_types_array_as_stripe_python_sends_it(account_url):
