@@ -1,0 +1,126 @@
+"""In a real browser: sign in as admin, refund a charge on localstripe, see it on the
+Refunds page and in the Audit trail.
+
+Runs its own Streamlit server (dashboard.py) on a free loopback port with a
+private database, audit file and secrets.toml, against a fresh localstripe.
+Uses Debian's chromium; never downloads a browser.
+"""
+from __future__ import annotations
+
+import os
+import re
+import sys
+
+import duckdb
+import pytest
+
+from etl.load import load_mixed
+from etl.store import open_working, publish
+from tally_auth.passwords import hash_password
+from tests.conftest import LOCALSTRIPE_KEY, ROOT
+from tests.support.servers import free_port, running
+
+CHROMIUM = "/usr/bin/chromium"
+ADMIN, PASSWORD = "ada", "ada-browser-password"
+
+
+def _seed_charge(client, db_path: str) -> dict:
+    """A 100.00 EUR charge in localstripe, already synced into the published database."""
+    customer = client.v1.customers.create(params={"email": "jane@example.com", "name": "Jane"})
+    card = client.v1.payment_methods.create(params={"type": "card", "card": {
+        "number": "4242424242424242", "exp_month": 12, "exp_year": 2040, "cvc": "123"}})
+    client.v1.payment_methods.attach(card.id, params={"customer": customer.id})
+    charge = client.v1.charges.create(params={
+        "amount": 10000, "currency": "eur", "customer": customer.id, "source": card.id})
+    con = open_working(db_path)
+    load_mixed(con, [customer.to_dict(), charge.to_dict()])
+    publish(con, db_path)
+    con.close()
+    return charge.to_dict()
+
+
+@pytest.fixture
+def dashboard(localstripe_url, localstripe_client, tmp_path):
+    db_path = str(tmp_path / "tally.duckdb")
+    charge = _seed_charge(localstripe_client, db_path)
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text(f'[tally_auth.users.{ADMIN}]\npassword_hash = "{hash_password(PASSWORD)}"\n'
+                       'role = "admin"\nemail = "ada@example.com"\n')
+    port = free_port()
+    env = {**os.environ, "TALLY_DB": db_path, "TALLY_AUDIT_DB": str(tmp_path / "audit.duckdb"),
+           "STRIPE_API_KEY": LOCALSTRIPE_KEY, "STRIPE_API_BASE": localstripe_url}
+    args = [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"),
+            "--server.port", str(port), "--server.address", "127.0.0.1",
+            "--server.headless", "true", "--server.fileWatcherType", "none",
+            "--secrets.files", str(secrets)]
+    url = f"http://127.0.0.1:{port}"
+    with running(args, url + "/_stcore/health", env=env, timeout=60):
+        yield url, charge, db_path
+
+
+@pytest.fixture
+def page(request):
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(30_000)
+        try:
+            yield page
+        finally:
+            # What the browser showed, for a failing run (tests/artifacts is git-ignored).
+            artifacts = ROOT / "tests" / "artifacts"
+            artifacts.mkdir(exist_ok=True)
+            page.screenshot(path=str(artifacts / "admin_flow_last.png"), full_page=True)
+            browser.close()
+
+
+def _open_in_sidebar(page, title: str) -> None:
+    nav = page.get_by_test_id("stSidebarNav")
+    more = nav.get_by_text(re.compile(r"^View \d+ more$"))
+    if more.count():  # long navigations fold their last sections
+        more.click()
+    nav.get_by_text(title, exact=True).click()
+    page.get_by_role("heading", name=title).wait_for()
+
+
+def test_admin_refunds_a_charge_and_sees_it_on_refunds_and_audit(dashboard, page,
+                                                                  localstripe_client):
+    url, charge, db_path = dashboard
+    page.goto(url)
+    page.get_by_label("User name").fill(ADMIN)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text(f"Signed in as {ADMIN} (admin)").wait_for()
+
+    _open_in_sidebar(page, "Refund a charge")
+    search = page.get_by_label("Find a charge")
+    search.fill(charge["id"])
+    search.press("Enter")
+    page.get_by_text("Refundable").wait_for()
+    page.get_by_role("button", name="Review refund").click()
+    confirmation = (f"Please confirm: Refund 100.00 EUR of 100.00 EUR paid (0.00 EUR already "
+                    f"refunded) on {charge['id']} to jane@example.com, reason: requested_by_customer")
+    page.get_by_text(confirmation).wait_for()
+    page.get_by_role("button", name="Confirm refund").click()
+    page.get_by_text(re.compile(r"Refunded 100\.00 EUR on ch_")).wait_for()
+
+    refunds = localstripe_client.v1.refunds.list(params={"charge": charge["id"]}).data
+    assert [r.amount for r in refunds] == [10000]
+    refund_id = refunds[0].id
+
+    _open_in_sidebar(page, "Refunds & disputes")
+    page.get_by_role("heading", name="Refunds", exact=True).wait_for()
+    # st.dataframe draws on a canvas; its accessible grid holds the cell text.
+    page.get_by_test_id("stDataFrame").get_by_text(refund_id).first.wait_for(state="attached")
+
+    _open_in_sidebar(page, "Audit trail")
+    page.get_by_role("button", name="Download the audit trail (CSV)").wait_for()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download the audit trail (CSV)").click()
+    audit_csv = open(download.value.path(), encoding="utf-8").read()
+    assert "succeeded" in audit_csv and charge["id"] in audit_csv and "ada <ada@example.com>" in audit_csv
+
+    con = duckdb.connect(db_path, read_only=True)
+    assert con.execute("SELECT id, amount FROM refunds").fetchall() == [(refund_id, 10000)]
+    con.close()
