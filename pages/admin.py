@@ -12,6 +12,7 @@ idempotency key, so a double click or a rerun of one submission acts once.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import secrets as _secrets
 
 import stripe
@@ -32,6 +33,7 @@ from tally_admin.subscriptions import (UnusedRefund, cancel_confirmation, cancel
 from tally_auth import ENABLE_HINT, User, require_admin
 from tally_ui.export import csv_bytes
 
+log = logging.getLogger("tally.admin")
 UNUSED_LABELS = {"none": "Nothing back", "prorate": "Credit the unused time (prorated invoice)",
                  "refund": "Refund the unused time"}
 WHEN_LABELS = {"now": "Now", "period_end": "At the end of the current period"}
@@ -75,12 +77,16 @@ def _show_result(result: ActionResult) -> None:
         st.caption(f"Stripe request id: {result.request_id}")
 
 
-def _lookup(find, *args):
+def _safely(step, *args, **kwargs):
+    """Run a step that talks to Stripe; on failure show one line and return None."""
     try:
-        return find(*args)
+        return step(*args, **kwargs)
     except stripe.StripeError as error:
         st.error(explain(error))
-        return None
+    except Exception:  # noqa: BLE001 - the admin gets one line; the log gets the details
+        log.exception("admin page step %s failed", getattr(step, "__name__", step))
+        st.error("Something went wrong; nothing more is known here. See the server log.")
+    return None
 
 
 def _when(ts) -> str:
@@ -104,7 +110,7 @@ def refund_page() -> None:
         st.caption("Search by charge id (ch_…), payment intent (pi_…), invoice id (in_…) "
                    "or number, customer id (cus_…) or email.")
         return
-    charges = _lookup(find_charges, client, query, db_path)
+    charges = _safely(find_charges, client, query, db_path)
     if charges is None:
         return
     if not charges:
@@ -113,7 +119,9 @@ def refund_page() -> None:
     by_id = {c["id"]: c for c in charges}
     charge = by_id[st.selectbox("Charge", list(by_id), key="admin_refund_charge",
                                 format_func=lambda i: _charge_label(by_id[i]))]
-    facts = charge_facts(client, charge["id"], charge)
+    facts = _safely(charge_facts, client, charge["id"], charge)
+    if facts is None:
+        return
     paid, refunded, left = st.columns(3)
     paid.metric("Paid", facts.money(facts.paid))
     refunded.metric("Already refunded", facts.money(facts.refunded))
@@ -154,9 +162,11 @@ def _refund_confirmation(user, client, audit, db_path, facts) -> None:
         st.rerun()
     if confirm.button("Confirm refund", type="primary", key="admin_refund_confirm"):
         with st.spinner("Refunding…"):
-            result = refund_charge(client, audit, db_path, actor=user.label,
-                                   charge_id=facts.charge_id, amount=amount, reason=reason,
-                                   nonce=pending["nonce"])
+            result = _safely(refund_charge, client, audit, db_path, actor=user.label,
+                             charge_id=facts.charge_id, amount=amount, reason=reason,
+                             nonce=pending["nonce"])
+        if result is None:
+            return
         _finish("refund", facts.charge_id, result, nonce_form="refund",
                 pending_key="_tally_admin_refund")
 
@@ -192,7 +202,7 @@ def cancel_page() -> None:
     if not query.strip():
         st.caption("Search by subscription id (sub_…), customer id (cus_…) or email.")
         return
-    subs = _lookup(find_subscriptions, client, query)
+    subs = _safely(find_subscriptions, client, query)
     if subs is None:
         return
     if not subs:
@@ -201,7 +211,9 @@ def cancel_page() -> None:
     by_id = {s["id"]: s for s in subs}
     sub = by_id[st.selectbox("Subscription", list(by_id), key="admin_cancel_subscription",
                              format_func=lambda i: _subscription_label(by_id[i]))]
-    facts = subscription_facts(client, sub["id"], sub)
+    facts = _safely(subscription_facts, client, sub["id"], sub)
+    if facts is None:
+        return
     status, period = st.columns(2)
     status.metric("Status", facts.status or "—")
     period.metric("Current period ends", _when(facts.period_end))
@@ -223,7 +235,7 @@ def _cancel_form(client, facts) -> None:
                           format_func=UNUSED_LABELS.get)
         if st.form_submit_button("Review cancellation"):
             unused = unused if when == "now" else "none"
-            refund = unused_refund(client, facts) if unused == "refund" else None
+            refund = _safely(unused_refund, client, facts) if unused == "refund" else None
             st.session_state["_tally_admin_cancel"] = {
                 "subscription_id": facts.subscription_id, "when": when, "unused": unused,
                 "refund": refund, "nonce": _nonce("cancel", facts.subscription_id)}
@@ -244,10 +256,11 @@ def _cancel_confirmation(user, client, audit, db_path, facts) -> None:
         st.rerun()
     if confirm.button("Confirm cancellation", type="primary", key="admin_cancel_confirm"):
         with st.spinner("Canceling…"):
-            result = cancel_subscription(client, audit, db_path, actor=user.label,
-                                         subscription_id=facts.subscription_id,
-                                         when=pending["when"], unused=pending["unused"],
-                                         refund=refund, nonce=pending["nonce"])
+            result = _safely(cancel_subscription, client, audit, db_path, actor=user.label,
+                             subscription_id=facts.subscription_id, when=pending["when"],
+                             unused=pending["unused"], refund=refund, nonce=pending["nonce"])
+        if result is None:
+            return
         _finish("cancel", facts.subscription_id, result, nonce_form="cancel",
                 pending_key="_tally_admin_cancel")
 
@@ -257,8 +270,10 @@ def _undo_flow(user, client, audit, db_path, facts) -> None:
     st.warning("Please confirm: " + undo_confirmation(facts))
     if st.button("Undo the cancellation", type="primary", key="admin_undo_confirm"):
         with st.spinner("Resuming…"):
-            result = undo_cancellation(client, audit, db_path, actor=user.label,
-                                       subscription_id=facts.subscription_id, nonce=nonce)
+            result = _safely(undo_cancellation, client, audit, db_path, actor=user.label,
+                             subscription_id=facts.subscription_id, nonce=nonce)
+        if result is None:
+            return
         _finish("cancel", facts.subscription_id, result, nonce_form="undo")
 
 
@@ -275,7 +290,9 @@ def audit_page() -> None:
     st.title("Audit trail")
     st.caption("Every admin action attempted in this dashboard: an attempt row before Stripe "
                "is called and an outcome row after. Rows are never changed or removed.")
-    frame = AuditLog(audit_path_from_env()).frame()
+    frame = _safely(lambda: AuditLog(audit_path_from_env()).frame())
+    if frame is None:
+        return
     if frame.empty:
         st.info("No admin action has been attempted yet.")
         return

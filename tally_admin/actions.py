@@ -80,8 +80,13 @@ def run_action(audit: AuditLog, db_path: str | None, *, actor: str, action: str,
     key = idempotency_key(action, object_id, params, nonce)
     facts = dict(actor=actor, action=action, object_id=object_id, key=key, params=params)
     with _lock_for(key):
-        recorded = audit.final_outcome(key)
-        audit.attempt(actor=actor, action=action, object_id=object_id, key=key, params=params)
+        try:
+            recorded = audit.final_outcome(key)
+            audit.attempt(actor=actor, action=action, object_id=object_id, key=key, params=params)
+        except Exception:  # noqa: BLE001 - no record, no action
+            log.exception("could not write the audit trail at %s", audit.path)
+            return ActionResult("failed", "Could not write the audit trail, so nothing was sent "
+                                          "to Stripe. Check that the audit file is writable.")
         if recorded is not None:
             audit.outcome(**facts, outcome="repeated",
                           message=f"Same submission again: returned the recorded {recorded.outcome} "

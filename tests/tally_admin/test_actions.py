@@ -65,3 +65,15 @@ def test_each_stripe_error_gets_its_own_line():
     assert "no such object" in explain(missing)
     assert "restricted key" in explain(denied)
     assert "rk_test" not in explain(denied)
+
+
+def test_no_action_without_an_audit_record(audit, monkeypatch):
+    def broken(**kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(audit, "attempt", broken)
+    calls = []
+    result = run_action(audit, None, actor="a", action="x", object_id="o", params={}, nonce="1",
+                        perform=lambda key: calls.append(key))
+    assert result.outcome == "failed" and "nothing was sent" in result.message
+    assert calls == []
