@@ -144,6 +144,16 @@ def check_one_cursor(query) -> None:
                                       "ending_before, starting_after.", param="ending_before")
 
 
+def parse_line_query(query) -> tuple[int, str | None, str | None]:
+    """(limit, starting_after, ending_before) of /v1/invoices/{id}/lines."""
+    for name in query.keys():
+        if name not in ("limit", "starting_after", "ending_before", "expand") \
+                and not (ARRAY_PARAM.match(name) and name.startswith("expand")):
+            raise errors.unknown_parameter(name)
+    check_one_cursor(query)
+    return parse_limit(query), query.get("starting_after") or None, query.get("ending_before") or None
+
+
 def cursor(collection: Collection, object_id: str | None, param: str) -> Key | None:
     if object_id is None:
         return None

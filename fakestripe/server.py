@@ -206,17 +206,12 @@ class FakeStripe:
         invoices = self.store.collections["invoices"]
         if invoice_id not in invoices.raw:
             raise errors.no_such("invoice", invoice_id)
-        query = request.query
-        for name in query.keys():
-            if name not in ("limit", "starting_after", "ending_before") \
-                    and not listing.ARRAY_PARAM.match(name) and name != "expand":
-                raise errors.unknown_parameter(name)
-        listing.check_one_cursor(query)
-        page = invoices.line_page(invoice_id, listing.parse_limit(query),
-                                  query.get("starting_after"), query.get("ending_before"))
+        limit, starting_after, ending_before = listing.parse_line_query(request.query)
+        page = invoices.line_page(invoice_id, limit, starting_after, ending_before)
         if page is None:
-            cursor = query.get("starting_after") or query.get("ending_before")
-            raise errors.no_such("line_item", cursor, param="starting_after", status=400)
+            param = "starting_after" if starting_after else "ending_before"
+            raise errors.no_such("line_item", starting_after or ending_before, param=param,
+                                 status=400)
         items, has_more = page
         url = f"/v1/invoices/{invoice_id}/lines"
         return listing.list_body(items, has_more, url), len(items)
