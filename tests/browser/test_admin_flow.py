@@ -110,7 +110,6 @@ def test_admin_refunds_a_charge_and_sees_it_on_refunds_and_audit(dashboard, page
     refund_id = refunds[0].id
 
     _open_in_sidebar(page, "Refunds & disputes")
-    page.get_by_role("heading", name="Refunds", exact=True).wait_for()
     # st.dataframe draws on a canvas; its accessible grid holds the cell text.
     page.get_by_test_id("stDataFrame").get_by_text(refund_id).first.wait_for(state="attached")
 
