@@ -63,7 +63,7 @@ def main(argv=None) -> int:
                     seed=args.seed)
     try:
         store = Store.from_dir(args.data)
-    except (ValueError, KeyError) as error:  # a malformed line or an object without id
+    except (ValueError, KeyError, TypeError, OSError) as error:  # malformed line, no id, unreadable
         print(f"fakestripe: cannot load {args.data}: {error}", file=sys.stderr)
         return 2
     asyncio.run(serve(make_app(store, config), args.port))

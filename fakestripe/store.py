@@ -207,6 +207,7 @@ class Store:
 
     @classmethod
     def from_dir(cls, data_dir: str | Path) -> "Store":
+        """Load `<table>.jsonl` files; they are mapped, so they must not change while served."""
         store = cls()
         data_dir = Path(data_dir)
         for table, collection in store.collections.items():

@@ -97,3 +97,11 @@ def test_cli_without_data_directory_says_so_in_one_line(tmp_path):
                           cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0 and "no data directory" in done.stderr
+
+
+def test_cli_with_a_malformed_line_says_so_in_one_line(tmp_path):
+    (tmp_path / "customers.jsonl").write_text('{"id":"cus_1","object":"customer"}\n{not json\n')
+    done = subprocess.run([sys.executable, "-m", "fakestripe", "--data", str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2
+    assert done.stderr.startswith("fakestripe: cannot load") and "Traceback" not in done.stderr

@@ -98,3 +98,10 @@ def test_unknown_list_parameter_is_refused_like_stripe(account_url):
 def test_invoice_payments_filter_by_invoice(account_url):
     _, _, body = get(account_url, "/v1/invoice_payments", {"invoice": "in_big"})
     assert ids(body) == ["inpay_3", "inpay_1"]
+
+
+def test_ending_before_inside_a_created_window(account_url):
+    window = {"created[gte]": 1010, "created[lte]": 1050}
+    order = walk(account_url, "/v1/customers", window, limit=100)
+    _, _, body = get(account_url, "/v1/customers", dict(window, limit=100, ending_before=order[-1]))
+    assert ids(body) == order[:-1] and body["has_more"] is False
