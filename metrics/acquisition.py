@@ -6,10 +6,9 @@ from decimal import Decimal, InvalidOperation
 
 import pandas as pd
 
-from metrics.churn import ltv_frame
-from metrics.common import MetricError, month_range, ratio, sql_date
+from metrics.churn import totals_with_lookback, with_ltv
+from metrics.common import MetricError, ratio, sql_date
 from metrics.currency import exponent
-from metrics.movements import customer_movements_sql, movements_cursor
 from metrics.params import Params
 from metrics.points import convert_frame
 from metrics.registry import metric
@@ -79,21 +78,16 @@ def ltv_cac(con, params: Params) -> pd.DataFrame:
     margin = float(params.extra.get("gross_margin", 1.0))
     if not 0 < margin <= 1:
         raise MetricError("gross margin must be more than 0 and at most 1 (100%)")
-    ready = movements_cursor(con, params)
-    if ready is None:
+    totals, span = totals_with_lookback(con, params)
+    if totals is None or totals.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in LTV_CAC_COLUMNS})
-    cur, first, last = ready
-    new = cur.execute(customer_movements_sql(params, last) + f"""
-        SELECT month, currency, count(*) FILTER (movement = 'new') AS new_customers,
-               sum(new) AS new_mrr
-        FROM customer_movements WHERE month BETWEEN {sql_date(first)} AND {sql_date(last)}
-        GROUP BY ALL""").df()
+    first, last = span
+    new = with_ltv(totals, first)
     spend = _spend(con, params, first, last)
-    for df in (new, spend):
-        df["month"] = pd.to_datetime(df["month"])
-    df = new.merge(spend, on=["month", "currency"], how="outer")
-    df = df.merge(ltv_frame(con, params)[["month", "currency", "arpa", "ltv"]],
-                  on=["month", "currency"], how="left")
+    spend["month"] = pd.to_datetime(spend["month"])
+    new = new.rename(columns={"new": "new_mrr"})
+    df = new[["month", "currency", "new_customers", "new_mrr", "arpa", "ltv"]].merge(
+        spend, on=["month", "currency"], how="outer")
     df[["new_customers", "new_mrr"]] = df[["new_customers", "new_mrr"]].fillna(0)
     df["cac"] = ratio(df["marketing_spend"], df["new_customers"])
     df["gross_margin"] = margin

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 
 from metrics.common import add_months, frame, month_range, ratio, sql_date
-from metrics.movements import customer_movements_sql, movements_cursor
+from metrics.movements import movement_totals
 from metrics.params import Params
 from metrics.points import cursor_for, full_history_first, reported_points_sql
 from metrics.registry import metric
@@ -14,54 +14,11 @@ CHURN_COLUMNS = ["month", "currency", "start_customers", "churned_customers", "l
                  "gross_mrr_churn", "net_mrr_churn", "nrr", "grr", "nrr_12m", "grr_12m"]
 
 
-def _twelve_month_sql(params: Params, first, last) -> str:
-    """Customers positive 12 months before M: their MRR then and at M (capped for GRR).
-
-    In a reporting currency both ends are valued at M's rate, so a rate change
-    does not read as retention.
-    """
-    factor = "f.factor" if params.currency else "1"
-    fx_join = ("JOIN fx_factors f ON f.currency = b.currency "
-               "AND f.month = (b.period + INTERVAL 12 MONTH)::DATE" if params.currency else "")
-    currency = f"'{params.currency.lower()}'" if params.currency else "b.currency"
-    return f""",
-twelve AS (
-    SELECT (b.period + INTERVAL 12 MONTH)::DATE AS month, {currency} AS currency,
-           sum(b.mrr * {factor}) AS base,
-           sum(coalesce(n.mrr, 0) * {factor}) AS kept,
-           sum(least(coalesce(n.mrr, 0), b.mrr) * {factor}) AS kept_capped
-    FROM customer_points b
-    LEFT JOIN customer_points n ON n.customer_id = b.customer_id AND n.currency = b.currency
-     AND n.period = (b.period + INTERVAL 12 MONTH)::DATE
-    {fx_join}
-    WHERE (b.period + INTERVAL 12 MONTH)::DATE BETWEEN {sql_date(first)} AND {sql_date(last)}
-    GROUP BY ALL
-)"""
-
-
 @metric("churn", "Logo churn, gross and net MRR churn, NRR and GRR (monthly and 12-month)",
         money=("start_mrr", "churn", "contraction", "expansion", "reactivation"))
 def churn(con, params: Params) -> pd.DataFrame:
-    ready = movements_cursor(con, params)
-    if ready is None:
-        return frame(con, "SELECT 1 WHERE false", CHURN_COLUMNS)
-    cur, first, last = ready
-    sql = customer_movements_sql(params, last) + _twelve_month_sql(params, first, last) + f""",
-monthly AS (
-    SELECT month, currency,
-           count(*) FILTER (start_mrr > 0) AS start_customers,
-           count(*) FILTER (movement = 'churn') AS churned_customers,
-           sum(start_mrr) AS start_mrr, sum(churn) AS churn, sum(contraction) AS contraction,
-           sum(expansion) AS expansion, sum(reactivation) AS reactivation
-    FROM customer_movements
-    WHERE month BETWEEN {sql_date(first)} AND {sql_date(last)}
-    GROUP BY month, currency
-)
-SELECT m.*, t.base, t.kept, t.kept_capped
-FROM monthly m LEFT JOIN twelve t USING (month, currency)
-ORDER BY month, currency"""
-    df = cur.execute(sql).df()
-    if df.empty:
+    df = movement_totals(con, params, twelve=True)
+    if df is None or df.empty:
         return frame(con, "SELECT 1 WHERE false", CHURN_COLUMNS)
     start = df["start_mrr"]
     df["logo_churn_rate"] = ratio(df["churned_customers"], df["start_customers"])
@@ -76,37 +33,50 @@ ORDER BY month, currency"""
 
 
 LTV_COLUMNS = ["month", "currency", "arpa", "mean_logo_churn_6m", "ltv"]
+LOOKBACK = 6
 
 
-def ltv_frame(con, params: Params) -> pd.DataFrame:
-    """LTV(M) = ARPA(end M) / mean logo churn rate over M-6..M-1 (empty when 0)."""
-    from metrics.mrr import mrr  # late import: mrr registers on import too
+def with_ltv(totals: pd.DataFrame, first) -> pd.DataFrame:
+    """Add arpa, mean_logo_churn_6m and ltv to movement totals that start
+    LOOKBACK months before `first`; keep months from `first` on.
 
+    LTV(M) = ARPA(end M) / mean logo churn rate over M-6..M-1, empty when that
+    mean is 0 (months without customers at their start have no rate and are skipped).
+    """
+    parts = []
+    for _, group in totals.groupby("currency"):
+        group = group.assign(month=pd.to_datetime(group["month"])).set_index("month").sort_index()
+        months = pd.date_range(group.index.min(), group.index.max(), freq="MS")
+        group = group.reindex(months)
+        group["currency"] = group["currency"].ffill()
+        rate = ratio(group["churned_customers"], group["start_customers"])
+        group["mean_logo_churn_6m"] = rate.shift(1).rolling(LOOKBACK, min_periods=1).mean()
+        group["arpa"] = ratio(group["end_mrr"], group["end_customers"])
+        group["ltv"] = ratio(group["arpa"], group["mean_logo_churn_6m"])
+        parts.append(group.rename_axis("month").reset_index())
+    if not parts:
+        return totals.assign(arpa=[], mean_logo_churn_6m=[], ltv=[])
+    df = pd.concat(parts, ignore_index=True)
+    df = df[(df["month"] >= pd.Timestamp(first)) & df["end_customers"].notna()]
+    return df.sort_values(["month", "currency"]).reset_index(drop=True)
+
+
+def totals_with_lookback(con, params: Params):
+    """Movement totals from LOOKBACK months before the range, and the range (first, last)."""
     span = month_range(con, params)
     if span is None:
-        return pd.DataFrame({c: pd.Series(dtype="object") for c in LTV_COLUMNS})
-    first, last = span
-    earlier = Params(**{**params.__dict__, "start": add_months(first, -6), "end": last})
-    rates = churn(con, earlier)[["month", "currency", "logo_churn_rate"]]
-    arpa = mrr(con, Params(**{**params.__dict__, "start": first, "end": last}))
-    rows = []
-    for currency, group in rates.groupby("currency"):
-        series = group.set_index(pd.to_datetime(group["month"]))["logo_churn_rate"].astype(float)
-        months = pd.date_range(add_months(first, -6), last, freq="MS")
-        series = series.reindex(months)
-        mean = series.shift(1).rolling(6, min_periods=1).mean()
-        rows += [(month, currency, value) for month, value in mean.items()]
-    means = pd.DataFrame(rows, columns=["month", "currency", "mean_logo_churn_6m"])
-    arpa = arpa.assign(month=pd.to_datetime(arpa["month"]))
-    df = arpa[["month", "currency", "arpa"]].merge(means, on=["month", "currency"], how="left")
-    df["ltv"] = ratio(df["arpa"], df["mean_logo_churn_6m"])
-    return df[LTV_COLUMNS].reset_index(drop=True)
+        return None, None
+    earlier = Params(**{**params.__dict__, "start": add_months(span[0], -LOOKBACK), "end": span[1]})
+    return movement_totals(con, earlier), span
 
 
 @metric("ltv", "Customer lifetime value: ARPA / mean logo churn of the 6 months before",
         money=("arpa", "ltv"))
 def ltv(con, params: Params) -> pd.DataFrame:
-    return ltv_frame(con, params)
+    totals, span = totals_with_lookback(con, params)
+    if totals is None or totals.empty:
+        return frame(con, "SELECT 1 WHERE false", LTV_COLUMNS)
+    return with_ltv(totals, span[0])[LTV_COLUMNS]
 
 
 COHORT_COLUMNS = ["cohort", "currency", "months_since", "customers", "active_customers",

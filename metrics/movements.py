@@ -94,21 +94,46 @@ MOVEMENT_COLUMNS = ["month", "currency", "start_mrr", "new", "reactivation", "ex
                     "reactivated_customers", "churned_customers", "new_and_churned_in_month"]
 
 
-@metric("mrr_movements",
-        "MRR movements per month: new, reactivation, expansion, contraction, churn, fx",
-        money=("start_mrr", "new", "reactivation", "expansion", "contraction", "churn", "fx",
-               "end_mrr"))
-def mrr_movements(con, params: Params) -> pd.DataFrame:
+def twelve_month_cte(params: Params, first: dt.date, last: dt.date) -> str:
+    """Customers positive 12 months before M: their MRR then and at M (capped for GRR).
+
+    In a reporting currency both ends are valued at M's rate, so a rate change
+    does not read as retention.
+    """
+    factor = "f.factor" if params.currency else "1"
+    fx_join = ("JOIN fx_factors f ON f.currency = b.currency "
+               "AND f.month = (b.period + INTERVAL 12 MONTH)::DATE" if params.currency else "")
+    currency = sql_text(params.currency.lower()) if params.currency else "b.currency"
+    return f"""twelve AS (
+    SELECT (b.period + INTERVAL 12 MONTH)::DATE AS month, {currency} AS currency,
+           sum(b.mrr * {factor}) AS base, sum(coalesce(n.mrr, 0) * {factor}) AS kept,
+           sum(least(coalesce(n.mrr, 0), b.mrr) * {factor}) AS kept_capped
+    FROM customer_points b
+    LEFT JOIN customer_points n ON n.customer_id = b.customer_id AND n.currency = b.currency
+     AND n.period = (b.period + INTERVAL 12 MONTH)::DATE
+    {fx_join}
+    WHERE (b.period + INTERVAL 12 MONTH)::DATE BETWEEN {sql_date(first)} AND {sql_date(last)}
+    GROUP BY ALL
+)"""
+
+
+def movement_totals(con, params: Params, twelve: bool = False) -> pd.DataFrame | None:
+    """Per month and currency: movement sums, customer counts at both ends, customers
+    new and churned inside the month, and (twelve=True) the 12-month base/kept MRR.
+    One pass over the MRR chain; churn, LTV, CAC and the forecast all start here."""
     ready = movements_cursor(con, params)
     if ready is None:
-        return frame(con, "SELECT 1 WHERE false", MOVEMENT_COLUMNS)
+        return None
     cur, first, last = ready
+    twelve_sql = twelve_month_cte(params, first, last) + ",\n" if twelve else ""
     sql = customer_movements_sql(params, last) + f""",
 totals AS (
     SELECT month, currency, sum(start_mrr) AS start_mrr, sum(new) AS new,
            sum(reactivation) AS reactivation, sum(expansion) AS expansion,
            sum(contraction) AS contraction, sum(churn) AS churn, sum(fx) AS fx,
            sum(end_mrr) AS end_mrr,
+           count(*) FILTER (start_mrr > 0) AS start_customers,
+           count(*) FILTER (end_mrr > 0) AS end_customers,
            count(*) FILTER (movement = 'new') AS new_customers,
            count(*) FILTER (movement = 'reactivation') AS reactivated_customers,
            count(*) FILTER (movement = 'churn') AS churned_customers
@@ -116,11 +141,24 @@ totals AS (
     WHERE month BETWEEN {sql_date(first)} AND {sql_date(last)}
     GROUP BY month, currency
 ),
-{_new_and_churned_cte(params, first, last)}
+{twelve_sql}{_new_and_churned_cte(params, first, last)}
 SELECT t.*, coalesce(n.customers, 0) AS new_and_churned_in_month
+       {", w.base, w.kept, w.kept_capped" if twelve else ""}
 FROM totals t LEFT JOIN new_and_churned n USING (month, currency)
+{"LEFT JOIN twelve w USING (month, currency)" if twelve else ""}
 ORDER BY month, currency"""
-    return frame(cur, sql, MOVEMENT_COLUMNS)
+    return cur.execute(sql).df()
+
+
+@metric("mrr_movements",
+        "MRR movements per month: new, reactivation, expansion, contraction, churn, fx",
+        money=("start_mrr", "new", "reactivation", "expansion", "contraction", "churn", "fx",
+               "end_mrr"))
+def mrr_movements(con, params: Params) -> pd.DataFrame:
+    totals = movement_totals(con, params)
+    if totals is None or totals.empty:
+        return frame(con, "SELECT 1 WHERE false", MOVEMENT_COLUMNS)
+    return totals[MOVEMENT_COLUMNS].reset_index(drop=True)
 
 
 def _new_and_churned_cte(params: Params, first: dt.date, last: dt.date) -> str:

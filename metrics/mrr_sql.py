@@ -25,9 +25,10 @@ NOMINAL_SECONDS = ("CASE interval WHEN 'day' THEN 86400.0 WHEN 'week' THEN 60480
 DIMENSIONS = {"product_id": "product_id", "interval": "interval", "country": "country"}
 
 
-def counted_lines_cte(params: Params) -> str:
+def counted_lines_cte(params: Params, with_country: bool = False) -> str:
     """Lines that carry MRR (rules 1-3) with their net value; filters by customer country."""
-    country_join = "LEFT JOIN customers cu ON cu.id = i.customer_id"
+    with_country = with_country or bool(params.countries)
+    country_join = "LEFT JOIN customers cu ON cu.id = i.customer_id" if with_country else ""
     country_filter = f"AND cu.country IN {sql_list(params.countries)}" if params.countries else ""
     if params.extra.get("customer_id"):  # one customer's timeline: skip everyone else early
         country_filter += f" AND i.customer_id = {sql_text(params.extra['customer_id'])}"
@@ -41,7 +42,7 @@ counted AS (
            coalesce(l.price_interval, p.interval) AS interval,
            coalesce(l.price_interval_count, p.interval_count, 1) AS interval_count,
            coalesce(l.product_id, p.product_id) AS product_id,
-           cu.country
+           {"cu.country" if with_country else "NULL::VARCHAR AS country"}
     FROM invoice_lines l
     JOIN invoices i ON i.id = l.invoice_id
     LEFT JOIN prices p ON p.id = l.price_id
@@ -99,23 +100,27 @@ def points_ctes(params: Params, grain: str, first: dt.date | None, last: dt.date
     """
     step = STEPS[grain]
     dim = f"v.{DIMENSIONS[dimension]}" if dimension else "''"
-    lower = f"AND period >= {sql_date(first)}" if first else ""
+    # Lines that end before `first` cover no point we need; the others start at `first`.
+    lower = f"AND v.period_end > {sql_date(first)}" if first else ""
+    series_start = f"date_trunc('{grain}', v.period_start)"
+    if first:
+        series_start = f"greatest({series_start}, {sql_date(first)}::TIMESTAMP)"
     return f"""
 line_points AS (
     SELECT v.subscription_id, v.customer_id, v.currency, {dim} AS dimension, v.monthly,
-           unnest(generate_series(date_trunc('{grain}', v.period_start),
+           unnest(generate_series({series_start},
                                   least(date_trunc('{grain}', v.period_end) - {step},
                                         {sql_date(last)}::TIMESTAMP),
                                   {step}))::DATE AS period
     FROM valued v
-    WHERE true {line_filters(params)}
+    WHERE true {lower} {line_filters(params)}
 ),
 sub_points AS (
     SELECT lp.subscription_id, lp.customer_id, lp.currency, lp.dimension, lp.period,
            greatest(round(sum(lp.monthly), 4), 0) AS mrr
     FROM line_points lp
     LEFT JOIN subscriptions s ON s.id = lp.subscription_id
-    WHERE (s.ended_at IS NULL OR lp.period + {step} <= s.ended_at) {lower}
+    WHERE s.ended_at IS NULL OR lp.period + {step} <= s.ended_at
     GROUP BY ALL
 ),
 customer_points AS (
@@ -127,5 +132,5 @@ customer_points AS (
 def mrr_ctes(params: Params, last: dt.date, grain: str = "month", first: dt.date | None = None,
              dimension: str | None = None) -> str:
     """The whole chain as `WITH ...`; append `, more AS (...) SELECT ...`."""
-    return ("WITH " + counted_lines_cte(params) + "," + valued_lines_cte() + ","
+    return ("WITH " + counted_lines_cte(params, dimension == "country") + "," + valued_lines_cte() + ","
             + points_ctes(params, grain, first, last, dimension))

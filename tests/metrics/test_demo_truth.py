@@ -1,6 +1,5 @@
 """On generated demo accounts: MRR equals the generator's ground truth for every
 month and customer, customer counts match, and the movement identity holds."""
-import pandas as pd
 import pytest
 
 from etl.demo import generate_database

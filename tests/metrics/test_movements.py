@@ -1,5 +1,4 @@
 """Movements, their identity, the drill-down and a customer's timeline."""
-import pandas as pd
 import pytest
 
 from metrics.movements import customer_timeline, mrr_drilldown, mrr_movements
