@@ -212,8 +212,13 @@ class Store:
         data_dir = Path(data_dir)
         for table, collection in store.collections.items():
             path = data_dir / f"{table}.jsonl"
-            if path.exists():
+            if not path.exists():
+                continue
+            try:
                 collection.load_file(path)
+            except (ValueError, KeyError, TypeError) as error:
+                raise ValueError(f"{path.name} has a line that is not a JSON object with an id "
+                                 f"({type(error).__name__})") from None
         return store
 
     def collection_for(self, obj: dict) -> Collection | None:
