@@ -136,3 +136,17 @@ def test_oidc_users_are_admins_only_when_allowlisted():
     nobody = app(oidc, {"is_logged_in": False}).run()
     assert titles(nobody) == ["Sign in to Tally"]
     assert nobody.button[0].label == "Sign in with single sign-on"
+
+
+def test_sign_out_returns_to_the_sign_in_screen():
+    at = sign_in(app(local_users("g")).run(), "groot", "admin-pass")
+    next(b for b in at.sidebar.button if b.label == "Sign out").click()
+    assert titles(at.run()) == ["Sign in to Tally"]
+
+
+def test_a_user_removed_from_secrets_loses_access_at_once():
+    at = sign_in(app(local_users("h")).run(), "hroot", "admin-pass")
+    assert titles(at) == ["Overview"]
+    at.secrets["tally_auth"] = {"users": {}, "admins": ["someone@example.com"]}
+    at.secrets["auth"] = {"client_id": "x"}  # still configured, via OIDC only
+    assert titles(at.run()) == ["Sign in to Tally"]
