@@ -36,9 +36,12 @@ def _oidc_user() -> User | None:
             return None
         email = (st.user.get("email") or "").strip()
         name = st.user.get("name") or email or "signed-in user"
+        # An address the provider says it has not verified cannot unlock admin rights.
+        verified = st.user.get("email_verified") is not False
     except Exception:
         return None
-    role = "admin" if email and email.lower() in config.admin_emails() else "viewer"
+    allowed = verified and email and email.lower() in config.admin_emails()
+    role = "admin" if allowed else "viewer"
     return User(str(name), email or None, role)
 
 

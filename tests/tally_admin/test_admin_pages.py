@@ -85,3 +85,38 @@ def test_a_stripe_error_is_one_clear_line(admin_app):
     at.text_input(key="admin_refund_query").input("ch_doesnotexist").run()
     assert _texts(at.error) == "Stripe has no such object (it may be in another account or mode)."
     assert not at.exception
+
+
+@pytest.fixture
+def real_dashboard(tmp_path, monkeypatch):
+    """dashboard.py itself, on an empty published database."""
+    from etl.store import open_working, publish
+    db = str(tmp_path / "tally.duckdb")
+    con = open_working(db)
+    publish(con, db)
+    con.close()
+    monkeypatch.setenv("TALLY_DB", db)
+    monkeypatch.setenv("TALLY_AUDIT_DB", str(tmp_path / "audit.duckdb"))
+    monkeypatch.setenv("STRIPE_API_KEY", "sk_test_not_used")
+    monkeypatch.setenv("STRIPE_API_BASE", "http://127.0.0.1:9")
+
+    def open_as(user_name, role, url_path):
+        at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
+        at.secrets["tally_auth"] = {"users": {user_name: {
+            "password_hash": USERS["users"]["ada"]["password_hash"], "role": role}}}
+        at.session_state["_tally_auth_token"] = tokens.issue(user_name)
+        at.run()
+        at._page_hash = calc_hash(url_path)
+        return at.run()
+    return open_as
+
+
+@pytest.mark.parametrize("url_path", ["refund", "cancel", "audit", "admin-locked"])
+def test_the_dashboard_serves_admin_urls_to_admins_only(real_dashboard, url_path):
+    viewer = real_dashboard("vic", "viewer", url_path)
+    assert not viewer.exception
+    assert {t.value for t in viewer.title} & {"Refund a charge", "Cancel a subscription",
+                                              "Audit trail", "Admin"} == set()
+    if url_path != "admin-locked":
+        admin = real_dashboard("ada", "admin", url_path)
+        assert admin.title[0].value in {"Refund a charge", "Cancel a subscription", "Audit trail"}

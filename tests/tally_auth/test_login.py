@@ -133,6 +133,9 @@ def test_oidc_users_are_admins_only_when_allowlisted():
     assert titles(open_url_path(boss, "refund")) == ["Refund a charge"]
     staff = app(oidc, {"is_logged_in": True, "email": "staff@example.com"}).run()
     assert titles(open_url_path(staff, "refund")) == ["Overview"]
+    unverified = app(oidc, {"is_logged_in": True, "email": "boss@example.com",
+                            "email_verified": False}).run()
+    assert titles(open_url_path(unverified, "refund")) == ["Overview"]
     nobody = app(oidc, {"is_logged_in": False}).run()
     assert titles(nobody) == ["Sign in to Tally"]
     assert nobody.button[0].label == "Sign in with single sign-on"
