@@ -13,12 +13,13 @@ import pyarrow as pa
 
 from etl import store
 from etl.demo import emit
-from etl.demo.clock import DAY, add_months, complete_months, parse_now, to_ts
+from etl.demo.clock import DAY, add_months, complete_months, next_month_start_ts, parse_now, to_ts
 from etl.demo.simulate import simulate_customer
 from etl.demo.truth import customer_truth
 from etl.load import OBJECT_TABLES, load_mixed
 
 BATCH_OBJECTS = 10_000
+DUCKDB_MEMORY = "1GB"
 TRUTH_SCHEMA = pa.schema([("month", pa.date32()), ("customer_id", pa.string()),
                           ("currency", pa.string()), ("mrr", pa.float64())])
 
@@ -45,6 +46,7 @@ class Run:
         self.now = to_ts(self.now_dt)
         self.start = add_months(self.now, -months)
         self.truth_months = complete_months(self.start, self.now)
+        self.boundaries = [next_month_start_ts(m) for m in self.truth_months]
 
     def histories(self):
         for index in range(self.customers):
@@ -57,7 +59,7 @@ class Run:
         yield catalog, []
         for customer in self.histories():
             yield (emit.customer_objects(customer, self.now, prices),
-                   customer_truth(customer, self.truth_months))
+                   customer_truth(customer, self.truth_months, self.boundaries))
 
 
 def generate_objects(customers: int = 300, seed: int = 1, months: int = 30, now=None,
@@ -85,6 +87,8 @@ def generate_database(db_path: str, customers: int = 300, seed: int = 1, months:
     run = Run(customers, seed, months, now)
     con = _fresh_working(db_path)
     try:
+        # Keep memory flat at any size: DuckDB spills to disk rather than grow.
+        con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
         _load(con, run, progress)
         con.begin()
         _write_marketing_spend(con, run)
@@ -129,14 +133,19 @@ def _load(con, run: Run, progress) -> None:
 def _flush(con, objects: list[dict], truth: list[tuple], synced_at: dt.datetime) -> None:
     con.begin()
     load_mixed(con, objects, synced_at=synced_at)
-    if truth:
-        batch = pa.table(list(zip(*truth)), schema=TRUTH_SCHEMA)
-        con.register("_demo_truth", batch)
-        try:
-            con.execute("INSERT INTO demo_truth_mrr BY NAME SELECT * FROM _demo_truth")
-        finally:
-            con.unregister("_demo_truth")
+    _insert_truth(con, truth)
     con.commit()
+
+
+def _insert_truth(con, truth: list[tuple]) -> None:
+    if not truth:
+        return
+    batch = pa.table(list(zip(*truth)), schema=TRUTH_SCHEMA)
+    con.register("_demo_truth", batch)
+    try:
+        con.execute("INSERT INTO demo_truth_mrr BY NAME SELECT * FROM _demo_truth")
+    finally:
+        con.unregister("_demo_truth")
 
 
 MARKETING_CHANNELS = (("Search ads", 0.5), ("LinkedIn", 0.3), ("Content", 0.2))
@@ -148,7 +157,7 @@ def _write_marketing_spend(con, run: Run) -> None:
     budget = 40 * run.customers  # cents a month per customer in the account, roughly
     for month in run.truth_months[-12:]:
         for channel, share in MARKETING_CHANNELS:
-            amount = int(budget * share * rng.uniform(0.7, 1.3)) * 100 // 100
+            amount = int(budget * share * rng.uniform(0.7, 1.3))
             con.execute("INSERT INTO marketing_spend VALUES (?, ?, 'usd', ?)", [month, amount, channel])
 
 

@@ -48,9 +48,15 @@ def _pick(rng: random.Random, choices):
 def success_outcome(rng: random.Random) -> dict:
     elevated = rng.random() < 0.03
     score = rng.randint(65, 74) if elevated else rng.randint(0, 64)
-    return {"network_status": "approved_by_network", "reason": "elevated_risk_level" if elevated else None,
-            "risk_level": "elevated" if elevated else "normal", "risk_score": score,
-            "seller_message": "Payment complete.", "type": "authorized"}
+    outcome = {"network_status": "approved_by_network", "reason": None, "risk_level": "normal",
+               "risk_score": score, "seller_message": "Payment complete.", "type": "authorized"}
+    if elevated:
+        outcome.update(reason="elevated_risk_level", risk_level="elevated")
+        if rng.random() < 0.3:  # a Radar rule sent it to review; it still succeeded
+            outcome.update(type="manual_review", seller_message=(
+                "Stripe evaluated this payment as having elevated risk, and placed it in "
+                "your manual review queue."))
+    return outcome
 
 
 def failure_outcome(rng: random.Random) -> tuple[str, str, dict]:

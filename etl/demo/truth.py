@@ -8,6 +8,7 @@ Each subscription is floored at 0.
 """
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from fractions import Fraction
 
@@ -18,25 +19,37 @@ from etl.demo.state import Customer, Subscription
 COUNTED_STATUSES = ("open", "paid")
 
 
-def subscription_mrr_at_month_end(sub: Subscription, month: dt.date) -> Fraction:
-    boundary = next_month_start_ts(month)  # the month's last instant is just before it
-    if sub.ended_at is not None and sub.ended_at < boundary:
-        return Fraction(0)
-    value = Fraction(0)
+def subscription_month_ends(sub: Subscription, boundaries: list[int]) -> dict[int, Fraction]:
+    """MRR at each month's last instant, by index into `boundaries` (each the next
+    month's first second, ascending). Months with nothing counted are absent."""
+    values: dict[int, Fraction] = {}
     for inv in sub.invoices:
         if inv.status not in COUNTED_STATUSES:
             continue
         for line in inv.lines:
-            if not line.price.metered and line.start < boundary <= line.end:
-                value += monthly_value(line)
-    return max(value, Fraction(0))
+            if line.price.metered:
+                continue
+            # Month ends inside the period: start < boundary <= end.
+            first = bisect.bisect_right(boundaries, line.start)
+            last = bisect.bisect_right(boundaries, line.end)
+            if first < last:
+                value = monthly_value(line)
+                for index in range(first, last):
+                    values[index] = values.get(index, 0) + value
+    ended = sub.ended_at
+    return {i: v for i, v in values.items()
+            if v > 0 and (ended is None or ended >= boundaries[i])}
 
 
-def customer_truth(c: Customer, months: list[dt.date]) -> list[tuple]:
+def subscription_mrr_at_month_end(sub: Subscription, month: dt.date) -> Fraction:
+    return subscription_month_ends(sub, [next_month_start_ts(month)]).get(0, Fraction(0))
+
+
+def customer_truth(c: Customer, months: list[dt.date], boundaries: list[int] | None = None) -> list[tuple]:
     """(month, customer_id, currency, mrr) for each month end with MRR > 0."""
-    rows = []
-    for month in months:
-        mrr = sum((subscription_mrr_at_month_end(s, month) for s in c.subscriptions), Fraction(0))
-        if mrr > 0:
-            rows.append((month, c.id, c.currency, float(mrr)))
-    return rows
+    boundaries = boundaries or [next_month_start_ts(m) for m in months]
+    totals: dict[int, Fraction] = {}
+    for sub in c.subscriptions:
+        for index, value in subscription_month_ends(sub, boundaries).items():
+            totals[index] = totals.get(index, 0) + value
+    return [(months[i], c.id, c.currency, float(totals[i])) for i in sorted(totals)]
