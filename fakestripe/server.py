@@ -35,7 +35,7 @@ class Config:
     seed: int = 0
 
     def update(self, changes: dict) -> None:
-        settable = {f.name for f in fields(self)} - {"api_key", "seed"}
+        settable = {f.name for f in fields(self)} - {"api_key"}
         for name, value in changes.items():
             if name not in settable:
                 raise errors.unknown_parameter(name)
@@ -256,6 +256,8 @@ class FakeStripe:
         if not isinstance(body, dict):
             raise errors.StripeError(400, "expected a JSON object")
         self.config.update(body)
+        if "seed" in body:  # restart the fault sequence, so a test can replay it
+            self.faults = random.Random(self.config.seed)
         return json_response(orjson.dumps(self.config.public()))
 
     async def get_stats(self, request: web.Request) -> web.Response:

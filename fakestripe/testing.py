@@ -54,7 +54,8 @@ def delete_object(base: str, object_name: str, object_id: str) -> dict:
 
 
 def configure(base: str, **changes) -> dict:
-    """Change latency_ms, rate_limit, endpoint_rate_limit or error_rate while serving."""
+    """Change latency_ms, rate_limit, endpoint_rate_limit, error_rate or seed (restarts
+    the random 500s) while serving."""
     return _call(base, "/_fake/config", changes)
 
 

@@ -2,7 +2,7 @@
 import stripe
 
 from fakestripe import DEFAULT_API_KEY
-from fakestripe.testing import configure, delete_object, put_objects, serve, stats
+from fakestripe.testing import configure, delete_object, put_objects, stats
 from tests.fakestripe.http import get
 
 WRONG_KEY = "sk_test_wrongwrongwrong1234"
@@ -83,10 +83,10 @@ def test_error_rate_one_answers_retryable_500s(fake_stripe):
     assert stats(fake_stripe)["server_errors"] == 1
 
 
-def test_random_500s_repeat_for_the_same_seed(tmp_path):
+def test_random_500s_repeat_for_the_same_seed(fake_stripe):
     def statuses():
-        with serve(tmp_path, error_rate=0.5, seed=7) as base:
-            return [get(base, "/v1/customers")[0] for _ in range(20)]
+        configure(fake_stripe, error_rate=0.5, seed=7)
+        return [get(fake_stripe, "/v1/customers")[0] for _ in range(20)]
 
     first = statuses()
     assert set(first) == {200, 500}
