@@ -21,40 +21,34 @@ def refunds_page() -> None:
             fig = charts.lines(payments, "month", "refund_rate", title="Refund rate", money=False)
             fig.update_yaxes(tickformat=".1%")
             charts.show(fig, key="refunds_rate")
-    recent_refunds(params)
+    recent_refunds()
     disputes = show.metric_frame("disputes_by_reason", params)
     if disputes is not None:
         st.subheader("Disputes by reason")
         show.table(disputes, data.money_columns("disputes_by_reason"))
-    recent_disputes(params)
+    recent_disputes()
 
 
-def _range(params) -> tuple:
-    # The controls give first-of-month dates; the range ends after the end month.
-    return (params.start, params.end)
-
-
-def recent_refunds(params) -> None:
-    st.subheader("Refunds")
+def recent_refunds() -> None:
+    st.subheader("Latest refunds")
+    # The newest first, whatever the date range: a refund made today shows at once.
     frame = data.query(f"""
         SELECT r.created, r.id, r.charge_id, c.customer_id, r.amount, r.currency, r.status, r.reason
         FROM refunds r LEFT JOIN charges c ON c.id = r.charge_id
-        WHERE r.created >= ? AND r.created < (?::DATE + INTERVAL 1 MONTH)
-        ORDER BY r.created DESC LIMIT {RECENT}""", _range(params))
+        ORDER BY r.created DESC LIMIT {RECENT}""")
     if frame.empty:
-        st.info("No refunds in this range.")
+        st.info("No refunds yet.")
         return
     show.table(frame, ["amount"], height=300)
 
 
-def recent_disputes(params) -> None:
-    st.subheader("Disputes")
+def recent_disputes() -> None:
+    st.subheader("Latest disputes")
     frame = data.query(f"""
         SELECT d.created, d.id, d.charge_id, c.customer_id, d.amount, d.currency, d.status, d.reason
         FROM disputes d LEFT JOIN charges c ON c.id = d.charge_id
-        WHERE d.created >= ? AND d.created < (?::DATE + INTERVAL 1 MONTH)
-        ORDER BY d.created DESC LIMIT {RECENT}""", _range(params))
+        ORDER BY d.created DESC LIMIT {RECENT}""")
     if frame.empty:
-        st.info("No disputes in this range.")
+        st.info("No disputes yet.")
         return
     show.table(frame, ["amount"], height=300)

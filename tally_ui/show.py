@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from metrics.common import MetricError
-from metrics.currency import format_money
+from metrics.currency import exponent, format_money
 from metrics.params import Params
 from tally_ui import data
 from tally_ui.export import money_to_major
@@ -77,10 +77,28 @@ def card(column, label: str, current, previous, kind: str, currency: str | None 
 def table(frame: pd.DataFrame, money_columns=(), *, height: int | None = None, **kwargs) -> None:
     """A dataframe with money in major units (exports are off; use Data & export)."""
     shown = money_to_major(frame, money_columns)
-    options = {"hide_index": True, "width": "stretch"}
+    options = {"hide_index": True, "width": "stretch", "column_config": column_formats(shown, money_columns)}
     if height:
         options["height"] = height
     st.dataframe(shown, **options, **kwargs)
+
+
+RATE_HINTS = ("_rate", "retention", "nrr", "grr", "_churn")
+
+
+def column_formats(frame: pd.DataFrame, money_columns=()) -> dict:
+    """Months as "Oct 2026", money with its currency's decimals, rates as percentages."""
+    digits = max([exponent(c) for c in frame["currency"].dropna().unique()] or [2]) \
+        if "currency" in frame else 2
+    formats = {}
+    for column in frame.columns:
+        if column in ("month", "cohort"):
+            formats[column] = st.column_config.DateColumn(column, format="MMM YYYY")
+        elif column in money_columns:
+            formats[column] = st.column_config.NumberColumn(column, format=f"%.{digits}f")
+        elif any(hint in column for hint in RATE_HINTS) and pd.api.types.is_float_dtype(frame[column]):
+            formats[column] = st.column_config.NumberColumn(column, format="percent")
+    return formats
 
 
 def by_currency(frame: pd.DataFrame):

@@ -1,0 +1,37 @@
+"""Small Playwright helpers for the dashboard's browser tests."""
+from __future__ import annotations
+
+import re
+
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+
+
+def settle(page, title: str | None = None) -> None:
+    """Wait for the page's heading and for the script run to finish."""
+    if title:
+        page.get_by_role("heading", name=title, exact=True).first.wait_for()
+    page.locator(IDLE).wait_for()
+
+
+def open_page(page, title: str) -> None:
+    """Click a page in the sidebar navigation (long navigations fold their last sections)."""
+    nav = page.get_by_test_id("stSidebarNav")
+    more = nav.get_by_text(re.compile(r"^View \d+ more$"))
+    if more.count():
+        more.click()
+    nav.get_by_text(title, exact=True).click()
+    settle(page, title)
+
+
+def choose(page, label: str, option: str) -> None:
+    """Pick an option of an st.selectbox by its label."""
+    box = page.get_by_test_id("stSelectbox").filter(has_text=label)
+    box.click()
+    page.get_by_role("option", name=option, exact=True).click()
+    page.locator(IDLE).wait_for()
+
+
+def data_elements(page) -> int:
+    """Metric cards, tables and charts on the page: what "showing data" means here."""
+    return sum(page.get_by_test_id(test_id).count()
+               for test_id in ("stMetric", "stDataFrame", "stPlotlyChart", "stTable"))

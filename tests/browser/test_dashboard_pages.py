@@ -1,0 +1,98 @@
+"""In a real browser: every page loads cleanly, exports are safe, deep links show no data early."""
+from __future__ import annotations
+
+import csv
+import io
+import time
+
+import duckdb
+import pytest
+
+from tests.browser.conftest import EVIL_ID, EVIL_NAME
+from tests.browser.helpers import choose, data_elements, open_page, settle
+from tests.browser.server import ARTIFACTS, dashboard_server
+from tests.pages.apptest import PAGES
+
+
+def test_every_page_loads_without_an_error_element(dashboard_url, page):
+    page.goto(dashboard_url)
+    settle(page, "Overview")
+    for title in PAGES:
+        open_page(page, title)
+        page.wait_for_timeout(500)  # let plotly draw before the screenshot
+        page.screenshot(path=str(ARTIFACTS / f"page_{title.split()[0].lower()}.png"), full_page=True)
+        assert page.get_by_test_id("stException").count() == 0, title
+        assert page.get_by_test_id("stAlertContentError").count() == 0, title
+    assert page.get_by_text("Demo data.").count() == 1
+
+
+def test_the_overview_shows_kpis_and_charts(dashboard_url, page):
+    page.goto(dashboard_url + "/overview?currency=native")
+    settle(page, "Overview")
+    page.get_by_test_id("stPlotlyChart").nth(1).wait_for()
+    assert page.get_by_test_id("stMetric").count() == 8
+    assert page.get_by_test_id("stPlotlyChart").count() == 2
+
+
+def test_table_csv_download_has_every_row_and_a_neutralised_formula(dashboard_url, browser_db, page):
+    page.goto(dashboard_url + "/data")
+    settle(page, "Data & export")
+    choose(page, "Table", "customers")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download customers.csv").click()
+    rows = list(csv.DictReader(io.StringIO(open(download.value.path(), encoding="utf-8").read())))
+    con = duckdb.connect(browser_db, read_only=True)
+    ids = {r[0] for r in con.execute("SELECT id FROM customers").fetchall()}
+    con.close()
+    assert {r["id"] for r in rows} == ids
+    evil = next(r for r in rows if r["id"] == EVIL_ID)
+    assert evil["name"] == "'" + EVIL_NAME
+    assert not any(r["name"].startswith(("=", "+", "-", "@")) for r in rows if r["name"])
+
+
+def test_metric_csv_download_is_in_major_units(dashboard_url, page):
+    page.goto(dashboard_url + "/data?currency=usd&from=2026-01&to=2026-03")
+    settle(page, "Data & export")
+    choose(page, "Metric", "mrr")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download mrr.csv").click()
+    rows = list(csv.DictReader(io.StringIO(open(download.value.path(), encoding="utf-8").read())))
+    assert [r["month"][:7] for r in rows] == ["2026-01", "2026-02", "2026-03"]
+    assert all(r["currency"] == "usd" for r in rows)
+    assert all(abs(float(r["arr"]) - 12 * float(r["mrr"])) < 0.01 for r in rows)
+
+
+@pytest.mark.parametrize("path", ["mrr_page", "overview_page"])
+def test_deep_link_to_a_fresh_server_shows_no_data_before_the_entry_point(browser_db, browser, tmp_path, path):
+    """Sign-in is configured, so the entry point asks who you are; a page file run
+    directly (Streamlit does that on a fresh server's first deep link) renders nothing."""
+    from tally_auth.passwords import hash_password
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text('[tally_auth.users.ada]\n'
+                       f'password_hash = "{hash_password("not-used-here")}"\nrole = "viewer"\n')
+    with dashboard_server({"TALLY_DB": browser_db, "STRIPE_API_KEY": ""}, secrets=secrets) as url:
+        context = browser.new_context(viewport={"width": 1200, "height": 900})
+        page = context.new_page()
+        page.goto(f"{url}/{path}?currency=native")
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline:  # watch the whole start, not one instant
+            assert data_elements(page) == 0
+            assert page.get_by_text("Demo data").count() == 0
+            page.wait_for_timeout(250)
+        page.screenshot(path=str(ARTIFACTS / f"deep_link_{path}.png"), full_page=True)
+        context.close()
+
+
+def test_deep_link_through_the_entry_point_asks_to_sign_in(browser_db, browser, tmp_path):
+    from tally_auth.passwords import hash_password
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text('[tally_auth.users.ada]\n'
+                       f'password_hash = "{hash_password("not-used-here")}"\nrole = "viewer"\n')
+    with dashboard_server({"TALLY_DB": browser_db, "STRIPE_API_KEY": ""}, secrets=secrets) as url:
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(f"{url}/mrr?currency=native")
+        page.get_by_role("heading", name="Sign in to Tally").wait_for()
+        page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for()
+        assert data_elements(page) == 0
+        context.close()
