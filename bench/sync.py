@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -46,6 +47,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--months", type=int, default=24, help="months of demo history")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--latency-ms", type=float, default=150.0)
+    parser.add_argument("--timeout", type=float, default=1800, help="kill the sync after this many s")
     parser.add_argument("--keep", action="store_true",
                         help="keep the synced database and the sync's log in a temp directory")
     return parser.parse_args()
@@ -121,7 +123,7 @@ def rate_limit_bound(objects: dict[str, int], line_requests: int) -> tuple[float
 
 # --- the run -------------------------------------------------------------------
 
-def run_sync(base: str, db: Path, log: Path) -> tuple[int, float, float]:
+def run_sync(base: str, db: Path, log: Path, timeout: float) -> tuple[int, float, float]:
     """(exit code, wall seconds, peak RSS MB) of one full sync subprocess."""
     # the fake key is a test-mode key, which the sync would pace at 25/s; the account
     # here is served at live-mode limits, so tell the sync its real budget
@@ -131,9 +133,12 @@ def run_sync(base: str, db: Path, log: Path) -> tuple[int, float, float]:
         started = time.perf_counter()
         proc = subprocess.Popen([sys.executable, "-m", "etl", "sync", "--db", str(db), "--full"],
                                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        watchdog = threading.Timer(timeout, proc.kill)  # a hung sync must not hang the bench
+        watchdog.start()
         # wait4 gives this child's own rusage (not the server's, also our child)
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - started
+        watchdog.cancel()
     proc.returncode = os.waitstatus_to_exitcode(status)
     return proc.returncode, seconds, usage.ru_maxrss / 1024
 
@@ -193,11 +198,13 @@ def main() -> int:
     try:
         with serve(data, latency_ms=args.latency_ms, rate_limit=GLOBAL_RATE,
                    endpoint_rate_limit=ENDPOINT_RATE, startup_timeout=600) as base:
-            code, seconds, rss_mb = run_sync(base, work / "bench.duckdb", work / "sync.log")
+            code, seconds, rss_mb = run_sync(base, work / "bench.duckdb", work / "sync.log",
+                                             args.timeout)
             served = stats(base)
         if code != 0:
             tail = (work / "sync.log").read_text(errors="replace").strip().splitlines()[-5:]
-            print(f"sync failed with exit code {code}:\n  " + "\n  ".join(tail))
+            why = f"was killed after {args.timeout:g}s" if code == -9 else f"failed with exit code {code}"
+            print(f"sync {why}:\n  " + "\n  ".join(tail))
             return 1
         counts = db_row_counts(work / "bench.duckdb", list(account_tables(objects)))
         report(objects, line_requests, seconds, rss_mb, served, counts)
