@@ -27,6 +27,8 @@ def customer_objects(c: Customer, now: int, prices: dict) -> list[dict]:
         sub_json = shapes.subscription(sub, c, now, prices)
         out.append(sub_json)
         events.add("customer.subscription.created", sub.created, sub_json)
+        for at, previous in sub.updates:
+            events.add("customer.subscription.updated", at, sub_json, previous)
         if sub.ended_at is not None:
             events.add("customer.subscription.deleted", sub.ended_at, sub_json)
         for inv in sub.invoices:
@@ -39,8 +41,11 @@ def _invoice_objects(inv, sub, c: Customer, now: int, events: "_Events") -> list
     inv_json = shapes.invoice(inv, sub, c)
     out = [inv_json]
     events.add("invoice.created", inv.created, inv_json)
+    events.add("invoice.finalized", inv.created, inv_json)
     if inv.paid_at is not None:
         events.add("invoice.paid", inv.paid_at, inv_json)
+    if inv.marked_uncollectible_at is not None:
+        events.add("invoice.marked_uncollectible", inv.marked_uncollectible_at, inv_json)
     if inv.payment_intent is None:
         return out
     out.append(shapes.invoice_payment(inv, sub))
@@ -96,9 +101,10 @@ class _Events:
         self.now = now
         self.objects: list[dict] = []
 
-    def add(self, kind: str, created: int, obj: dict) -> None:
+    def add(self, kind: str, created: int, obj: dict, previous: dict | None = None) -> None:
         if self.now - EVENT_WINDOW <= created <= self.now:
-            self.objects.append(shapes.event(self.ids.next("evt"), kind, created, obj, API_VERSION))
+            self.objects.append(shapes.event(self.ids.next("evt"), kind, created, obj, API_VERSION,
+                                             previous))
 
 
 def iter_all(customers: Iterator[Customer], now: int, catalog_created: int) -> Iterator[dict]:

@@ -359,7 +359,11 @@ def early_fraud_warning(ch: Charge, inv: Invoice) -> dict:
             "livemode": LIVEMODE, "payment_intent": inv.payment_intent}
 
 
-def event(event_id: str, kind: str, created: int, obj: dict, api_version: str) -> dict:
+def event(event_id: str, kind: str, created: int, obj: dict, api_version: str,
+          previous: dict | None = None) -> dict:
+    data = {"object": obj}
+    if previous is not None:
+        data["previous_attributes"] = previous
     return {"id": event_id, "object": "event", "api_version": api_version, "created": created,
-            "data": {"object": obj}, "livemode": LIVEMODE, "pending_webhooks": 0,
+            "data": data, "livemode": LIVEMODE, "pending_webhooks": 0,
             "request": {"id": None, "idempotency_key": None}, "type": kind}

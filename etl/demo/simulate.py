@@ -150,6 +150,8 @@ def _mid_period(customer, sub, rng, ids, start, end, now, reliability) -> bool:
     sub.canceled_at, sub.cancellation_reason = at, "cancellation_requested"
     if rng.random() < 0.7:
         sub.cancel_at_period_end, sub.cancel_at = True, end
+        sub.updates.append((at, {"cancel_at": None, "cancel_at_period_end": False,
+                                 "canceled_at": None, "cancellation_details": {"reason": None}}))
         if end <= now:
             sub.status, sub.ended_at = "canceled", end
     else:
@@ -183,6 +185,9 @@ def _change_plan(customer, sub, rng, ids, start, end, at, now, reliability) -> b
     new = Line(ids.next("il"), item.id, new_price, quantity, at, end,
                new_price.amount(quantity) * (end - at) // full, proration=True,
                full_period=full, description=f"Remaining time on {quantity} × {new_price.nickname}")
+    sub.updates.append((at, {"items": {"object": "list", "data": [
+        {"id": item.id, "object": "subscription_item", "price": {"id": item.price.id},
+         "quantity": item.quantity}]}}))
     item.price, item.quantity = new_price, quantity
     discounts = _active_discounts(sub, at, proration=True)
     invoice = _priced_invoice(customer, sub, ids, at, "subscription_update", at, at, [old, new], discounts)

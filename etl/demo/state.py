@@ -134,6 +134,7 @@ class Subscription:
     period_end: int = 0
     invoices: list[Invoice] = field(default_factory=list)
     once_used: bool = False
+    updates: list = field(default_factory=list)  # (at, previous_attributes) for events
 
 
 @dataclass
