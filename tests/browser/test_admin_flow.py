@@ -77,6 +77,7 @@ def page(request):
 
 def _open_in_sidebar(page, title: str) -> None:
     nav = page.get_by_test_id("stSidebarNav")
+    nav.get_by_text("Overview", exact=True).wait_for()  # the whole navigation has drawn
     more = nav.get_by_text(re.compile(r"^View \d+ more$"))
     if more.count():  # long navigations fold their last sections
         more.click()
