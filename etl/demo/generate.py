@@ -13,12 +13,12 @@ import pyarrow as pa
 
 from etl import store
 from etl.demo import emit
+from etl.demo.batches import batches
 from etl.demo.clock import DAY, add_months, complete_months, next_month_start_ts, parse_now, to_ts
 from etl.demo.simulate import simulate_customer
 from etl.demo.truth import customer_truth
 from etl.load import OBJECT_TABLES, load_mixed
 
-BATCH_OBJECTS = 10_000
 DUCKDB_MEMORY = "1GB"
 TRUTH_SCHEMA = pa.schema([("month", pa.date32()), ("customer_id", pa.string()),
                           ("currency", pa.string()), ("mrr", pa.float64())])
@@ -47,6 +47,9 @@ class Run:
         self.start = add_months(self.now, -months)
         self.truth_months = complete_months(self.start, self.now)
         self.boundaries = [next_month_start_ts(m) for m in self.truth_months]
+
+    def arguments(self) -> tuple:
+        return self.customers, self.seed, self.months, self.now_dt
 
     def histories(self):
         for index in range(self.customers):
@@ -82,14 +85,19 @@ def truth_rows(customers: int = 300, seed: int = 1, months: int = 30, now=None) 
 
 
 def generate_database(db_path: str, customers: int = 300, seed: int = 1, months: int = 30,
-                      now=None, progress: Callable[[int, int], None] | None = None) -> None:
-    """Write a fresh demo database through the same loader the sync uses, then publish it."""
+                      now=None, progress: Callable[[int, int], None] | None = None,
+                      parallel: bool | None = None) -> None:
+    """Write a fresh demo database through the same loader the sync uses, then publish it.
+
+    `parallel`: simulate in a helper process while this one loads (default: for
+    large accounts only); the result is the same.
+    """
     run = Run(customers, seed, months, now)
     con = _fresh_working(db_path)
     try:
         # Keep memory flat at any size: DuckDB spills to disk rather than grow.
         con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
-        _load(con, run, progress)
+        _load(con, run, progress, parallel)
         con.begin()
         _write_marketing_spend(con, run)
         _write_meta(con, run)
@@ -111,23 +119,12 @@ def _fresh_working(db_path: str):
     return store.open_working(db_path)
 
 
-def _load(con, run: Run, progress) -> None:
+def _load(con, run: Run, progress, parallel: bool | None) -> None:
     synced_at = run.now_dt.replace(tzinfo=None)
-    objects: list[dict] = []
-    truth: list[tuple] = []
-    done = 0
-    for chunk, rows in run.chunks():
-        objects.extend(chunk)
-        truth.extend(rows)
-        done += 1
-        if len(objects) >= BATCH_OBJECTS:
-            _flush(con, objects, truth, synced_at)
-            objects, truth = [], []
-            if progress:
-                progress(done - 1, run.customers)
-    _flush(con, objects, truth, synced_at)
-    if progress:
-        progress(run.customers, run.customers)
+    for objects, truth, done in batches(run, parallel):
+        _flush(con, objects, truth, synced_at)
+        if progress:
+            progress(done, run.customers)
 
 
 def _flush(con, objects: list[dict], truth: list[tuple], synced_at: dt.datetime) -> None:

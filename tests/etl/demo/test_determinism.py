@@ -32,3 +32,13 @@ def test_regenerating_replaces_the_database(tmp_path):
     con = duckdb.connect(path, read_only=True)
     assert con.execute("SELECT count(*) FROM customers").fetchone()[0] == 50
     assert con.execute("SELECT value FROM tally_meta WHERE key = 'demo_customers'").fetchone()[0] == "50"
+
+
+def test_simulating_in_a_helper_process_gives_the_same_database(tmp_path):
+    alone, helped = str(tmp_path / "alone.duckdb"), str(tmp_path / "helped.duckdb")
+    generate_database(alone, customers=50, seed=4, months=24, parallel=False)
+    seen = []
+    generate_database(helped, customers=50, seed=4, months=24, parallel=True,
+                      progress=lambda done, total: seen.append((done, total)))
+    assert checksums(alone) == checksums(helped)
+    assert seen[-1] == (50, 50)
