@@ -35,7 +35,7 @@ def run(args) -> int:
         print(f"Demo database with {args.customers:,} customers written to {db} "
               f"in {time.monotonic() - started:.1f}s")
         return 0
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, RuntimeError) as exc:
         print(f"Demo generation failed: {exc}", file=sys.stderr)
         return 1
     except Exception as exc:  # noqa: BLE001 - a user sees one line, never a traceback

@@ -112,6 +112,11 @@ def generate_database(db_path: str, customers: int = 300, seed: int = 1, months:
 def _fresh_working(db_path: str):
     """A new empty working file (a demo never builds on an older database)."""
     work = store.working_path(db_path)
+    if os.path.exists(work):
+        try:  # fails while a sync (or another demo) holds the file: never pull it from under them
+            duckdb.connect(work).close()
+        except duckdb.IOException as exc:
+            raise RuntimeError(f"another sync or demo is writing {work}; wait for it to finish") from exc
     for suffix in ("", ".wal"):
         Path(work + suffix).unlink(missing_ok=True)
     Path(work).parent.mkdir(parents=True, exist_ok=True)

@@ -68,3 +68,24 @@ def test_dashboard_demo_database_is_made_once(tmp_path, monkeypatch):
     assert is_demo_database(con)
     plain = duckdb.connect(str(tmp_path / "other.duckdb"))
     assert not is_demo_database(plain)
+
+
+def test_demo_refuses_to_take_a_working_file_another_writer_holds(tmp_path):
+    import subprocess
+    import sys
+
+    import pytest
+
+    from etl.demo import generate_database
+    db = str(tmp_path / "busy.duckdb")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+         "print('ready', flush=True); time.sleep(60)", db + ".work"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        with pytest.raises(RuntimeError, match="another sync or demo"):
+            generate_database(db, customers=50, months=24)
+        assert (tmp_path / "busy.duckdb.work").exists()
+    finally:
+        holder.kill()
+        holder.wait()
