@@ -35,10 +35,10 @@ def main(args) -> int:
         with _progress_bars(console) as (bars, on_progress):
             summary = run_sync(args.db, full=args.full, progress=on_progress, client=client)
     except StripeSyncError as exc:
-        console.print(f"[red]Sync failed:[/] {exc}", highlight=False)
+        console.print(f"[red]Sync failed:[/] {exc}", highlight=False, soft_wrap=True)
         return 1
     except KeyboardInterrupt:
-        console.print("Sync interrupted; run it again to resume where it stopped.")
+        console.print("Sync interrupted; run it again to resume where it stopped.", soft_wrap=True)
         return 130
     _print_summary(console, summary)
     return summary.exit_code
@@ -95,8 +95,8 @@ def _print_summary(console: Console, summary: Summary) -> None:
     out = Console()
     out.print(table)
     for note in summary.notes:
-        console.print(note, highlight=False)
+        console.print(note, highlight=False, soft_wrap=True)
     for name, job in summary.jobs.items():
         if job["note"]:
-            console.print(f"{name}: {job['note']}", highlight=False)
-    console.print(summary.message, highlight=False)
+            console.print(f"{name}: {job['note']}", highlight=False, soft_wrap=True)
+    console.print(summary.message, highlight=False, soft_wrap=True)

@@ -31,6 +31,7 @@ DEFAULT_BASE = "https://api.stripe.com"
 USER_AGENT = f"Tally-sync/1.0 stripe-python/{stripe.VERSION}"
 RATE_BY_MODE = {"live": 100.0, "test": 25.0}
 ENDPOINT_RATE = 25.0
+CONNECT_RETRIES = 3  # a refused connection rarely heals within seconds: say so soon
 KEY_PATTERN = re.compile(r"\b[sr]k_(live|test)_[A-Za-z0-9_]+")
 
 
@@ -107,7 +108,7 @@ class StripeHTTP:
             try:
                 resp = self._send(path, params)
             except requests.RequestException as exc:
-                if attempt >= retries:
+                if attempt >= min(retries, CONNECT_RETRIES):
                     raise Unreachable(f"Cannot reach the Stripe API at {self.base} "
                                       f"({type(exc).__name__}); check the network or STRIPE_API_BASE.") from None
                 delay = self._backoff(attempt)
