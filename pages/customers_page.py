@@ -37,9 +37,8 @@ def churn_rates(params) -> None:
     long = churn.melt(id_vars=["month", "currency"], value_vars=[c for c in CHURN_RATES if c in churn],
                       var_name="rate", value_name="value")
     long["rate"] = long["rate"].map(CHURN_RATES)
-    fig = charts.lines(long, "month", "value", by="rate", title="Churn rates", money=False)
-    fig.update_yaxes(tickformat=".0%")
-    charts.show(fig, key="customers_churn")
+    charts.show(charts.lines(long, "month", "value", by="rate", title="Churn rates", money=False, percent=True),
+                key="customers_churn")
 
 
 def cohorts(params) -> None:
@@ -65,16 +64,15 @@ def ltv_and_trials(params) -> None:
     with left:
         ltv = show.metric_frame("ltv", params, empty="No LTV yet: it needs churned customers.")
         if ltv is not None and ltv["ltv"].notna().any():
-            charts.show(charts.lines(ltv.dropna(subset=["ltv"]), "month", "ltv", title="LTV"), key="customers_ltv")
+            charts.show(charts.lines(ltv.dropna(subset=["ltv"]), "month", "ltv", title="LTV"),
+                        key="customers_ltv")
         elif ltv is not None:
             st.info("No LTV yet: it needs churned customers in the 6 months before.")
     with right:
         trials = show.metric_frame("trial_conversion", params, empty="No trials ended in this range.")
         if trials is not None:
-            fig = charts.lines(trials.assign(series="Trials"), "month", "conversion_rate", by="series",
-                               title="Trial conversion", money=False)
-            fig.update_yaxes(tickformat=".0%")
-            charts.show(fig, key="customers_trials")
+            charts.show(charts.lines(trials.assign(series="Trials"), "month", "conversion_rate", by="series",
+                               title="Trial conversion", money=False, percent=True), key="customers_trials")
 
 
 def top_customers(params) -> None:

@@ -24,11 +24,11 @@ def payments_page() -> None:
 def success_rate(payments) -> None:
     left, right = st.columns(2)
     with left:
-        fig = charts.lines(payments, "month", "success_rate", title="Charge success rate", money=False)
-        fig.update_yaxes(tickformat=".0%")
-        charts.show(fig, key="payments_success")
+        charts.show(charts.lines(payments, "month", "success_rate", title="Charge success rate", money=False, percent=True),
+                    key="payments_success")
     with right:
-        charts.show(charts.lines(payments, "month", "gross_volume", title="Gross volume"), key="payments_volume")
+        charts.show(charts.lines(payments, "month", "gross_volume", title="Gross volume"),
+                    key="payments_volume")
 
 
 def failures(params) -> None:
@@ -50,9 +50,8 @@ def recovery(params) -> None:
     frame = show.metric_frame("recovery", params, empty="No failed subscription invoices in this range.")
     if frame is None:
         return
-    fig = charts.lines(frame, "month", "recovery_rate", title="Recovered / first-attempt failures", money=False)
-    fig.update_yaxes(tickformat=".0%")
-    charts.show(fig, key="payments_recovery")
+    charts.show(charts.lines(frame, "month", "recovery_rate", title="Recovered / first-attempt failures", money=False, percent=True),
+                key="payments_recovery")
     show.table(frame, data.money_columns("recovery"), height=240)
 
 

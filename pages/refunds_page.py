@@ -18,9 +18,8 @@ def refunds_page() -> None:
         with left:
             charts.show(charts.lines(payments, "month", "refunds", title="Refunds"), key="refunds_amount")
         with right:
-            fig = charts.lines(payments, "month", "refund_rate", title="Refund rate", money=False)
-            fig.update_yaxes(tickformat=".1%")
-            charts.show(fig, key="refunds_rate")
+            charts.show(charts.lines(payments, "month", "refund_rate", title="Refund rate", money=False, percent=True),
+                        key="refunds_rate")
     recent_refunds()
     disputes = show.metric_frame("disputes_by_reason", params)
     if disputes is not None:

@@ -12,12 +12,17 @@ MOVEMENT_COLORS = {"new": "#10b981", "reactivation": "#0ea5e9", "expansion": "#4
                    "contraction": "#f59e0b", "churn": "#ef4444", "fx": "#94a3b8"}
 NEGATIVE_MOVEMENTS = ("contraction", "churn")
 
+# Building a plotly figure costs tens of milliseconds (plotly validates every
+# property); the same frame always gives the same figure, so keep built ones.
+# Streamlit only reads a figure it is given, so sharing them is safe.
+_built = st.cache_resource(max_entries=256, show_spinner=False)
+
 
 def _layout(fig: go.Figure, title: str | None, y_title: str | None = None) -> go.Figure:
     fig.update_layout(
         title=title, template="plotly_white", colorway=PALETTE, height=360,
         margin=dict(l=10, r=10, t=40 if title else 10, b=10),
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
+        legend=dict(orientation="h", yanchor="top", y=-0.12, x=0),
         font=dict(family="Inter, system-ui, sans-serif", size=12),
         hovermode="x unified", yaxis_title=y_title, xaxis_title=None)
     return fig
@@ -35,8 +40,9 @@ def series_label(frame: pd.DataFrame, by: str | None) -> pd.Series:
     return frame[by].astype(str)
 
 
+@_built
 def lines(frame: pd.DataFrame, x: str, y: str, *, by: str | None = None, title=None,
-          money: bool = True, area: bool = False) -> go.Figure:
+          money: bool = True, area: bool = False, percent: bool = False) -> go.Figure:
     """One line per currency (or per `by` value); money shown in major units."""
     data = money_to_major(frame, [y]) if money else frame
     fig = go.Figure()
@@ -45,9 +51,12 @@ def lines(frame: pd.DataFrame, x: str, y: str, *, by: str | None = None, title=N
         part = data[labels == label].sort_values(x)
         fig.add_trace(go.Scatter(x=part[x], y=part[y], name=label, mode="lines+markers",
                                  stackgroup="one" if area else None))
+    if percent:
+        fig.update_yaxes(tickformat=".0%")
     return _layout(fig, title, _money_axis(frame) if money else None)
 
 
+@_built
 def movements(frame: pd.DataFrame, *, title="MRR movements") -> go.Figure:
     """Stacked bars (gains up, losses down) with the net change as a line."""
     data = money_to_major(frame, list(MOVEMENT_COLORS))
@@ -65,6 +74,7 @@ def movements(frame: pd.DataFrame, *, title="MRR movements") -> go.Figure:
     return _layout(fig, title, _money_axis(frame))
 
 
+@_built
 def bars(frame: pd.DataFrame, x: str, y: str, *, by: str | None = None, title=None,
          money: bool = False, horizontal: bool = False) -> go.Figure:
     data = money_to_major(frame, [y]) if money else frame
@@ -79,6 +89,7 @@ def bars(frame: pd.DataFrame, x: str, y: str, *, by: str | None = None, title=No
     return _layout(fig, title, _money_axis(frame) if money else None)
 
 
+@_built
 def heatmap(pivot: pd.DataFrame, *, title=None, percent: bool = True) -> go.Figure:
     """A cohort grid: rows are cohorts, columns months since start."""
     values = pivot.to_numpy(dtype=float)
@@ -93,6 +104,7 @@ def heatmap(pivot: pd.DataFrame, *, title=None, percent: bool = True) -> go.Figu
     return fig
 
 
+@_built
 def band(frame: pd.DataFrame, x: str, y: str, low: str, high: str, *, history: pd.DataFrame | None = None,
          title=None) -> go.Figure:
     """A projection line with its band, after the actual history."""

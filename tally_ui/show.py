@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from metrics.common import MetricError
-from metrics.currency import exponent, format_money
+from metrics.currency import exponent, format_money, to_major
 from metrics.params import Params
 from tally_ui import data
 from tally_ui.export import money_to_major
@@ -42,6 +42,19 @@ def money(value, currency: str) -> str:
     return format_money(round(float(value)), currency)
 
 
+CARD_WHOLE_UNITS = 10_000  # from here on a card drops the cents: "312,875 USD" fits, "312,875.40 USD" not
+
+
+def card_money(value, currency: str) -> str:
+    """Money on a KPI card: the currency's decimals for small amounts, whole units for large."""
+    if value is None or pd.isna(value):
+        return "—"
+    major = to_major(round(float(value)), currency)
+    if abs(major) >= CARD_WHOLE_UNITS:
+        return f"{major:,.0f} {currency.upper()}"
+    return format_money(round(float(value)), currency)
+
+
 def percent(value, digits: int = 1) -> str:
     if value is None or pd.isna(value):
         return "—"
@@ -69,7 +82,7 @@ def change(current, previous, kind: str, currency: str | None = None) -> str | N
 
 def card(column, label: str, current, previous, kind: str, currency: str | None = None,
          help: str | None = None, inverse: bool = False) -> None:
-    shown = {"money": lambda v: money(v, currency), "percent": percent, "number": number}[kind](current)
+    shown = {"money": lambda v: card_money(v, currency), "percent": percent, "number": number}[kind](current)
     column.metric(label, shown, change(current, previous, kind, currency), border=True, help=help,
                   delta_color="inverse" if inverse else "normal")
 

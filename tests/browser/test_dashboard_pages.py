@@ -15,6 +15,7 @@ from tests.pages.apptest import PAGES
 
 
 def test_every_page_loads_without_an_error_element(dashboard_url, page):
+    page.set_viewport_size({"width": 1440, "height": 2400})  # tall: the screenshots show whole pages
     page.goto(dashboard_url)
     settle(page, "Overview")
     for title in PAGES:

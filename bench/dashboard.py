@@ -1,0 +1,78 @@
+"""Time every dashboard page (AppTest, in-process) on a large demo account, cold and warm.
+
+    .venv/bin/python bench/dashboard.py [--customers N] [--months M] [--seed S] [--db PATH]
+
+Uses the same cached account as bench/metrics.py (data/bench/, generated once).
+Cold: Streamlit's caches emptied, as after a sync publishes a new database.
+Warm: the same page again (what switching back to a page costs).
+Targets per page: warm under 0.5 s, cold under 3 s. Prints numbers; no assertions.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.chdir(ROOT)
+
+import streamlit as st  # noqa: E402
+
+from tests.pages.apptest import PAGES, VIEWER, goto, open_app  # noqa: E402
+
+COLD_TARGET, WARM_TARGET = 3.0, 0.5
+
+
+def bench_account(customers: int, months: int, seed: int) -> str:
+    """bench/metrics.py's cached account (one 100k generation serves both benches)."""
+    spec = importlib.util.spec_from_file_location("bench_metrics", ROOT / "bench" / "metrics.py")
+    bench_metrics = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench_metrics)
+    return bench_metrics.account(customers, months, seed)
+
+
+def clear_caches() -> None:
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def timed(function) -> float:
+    started = time.perf_counter()
+    function()
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--months", type=int, default=36)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--db", help="time an existing database instead")
+    args = parser.parse_args()
+    os.environ["TALLY_DB"] = args.db or bench_account(args.customers, args.months, args.seed)
+    os.environ.pop("STRIPE_API_KEY", None)
+    import tally_auth
+    tally_auth.authenticate = lambda: VIEWER  # AppTest is no localhost browser
+    print(f"database {os.environ['TALLY_DB']}  cores {os.cpu_count()}\n")
+    print(f"{'page':<24}{'cold s':>8}{'warm s':>8}  target (cold < {COLD_TARGET:g} s, warm < {WARM_TARGET:g} s)")
+    at = open_app(timeout=120)
+    slow = 0
+    for title in PAGES:
+        clear_caches()
+        cold = timed(lambda: goto(at, title))
+        warm = min(timed(lambda: goto(at, title)) for _ in range(2))
+        problems = [e.value for e in at.exception] + [e.value for e in at.error]
+        ok = cold < COLD_TARGET and warm < WARM_TARGET and not problems
+        slow += not ok
+        verdict = "ok" if ok else ("ERROR " + problems[0][:60] if problems else "SLOW")
+        print(f"{title:<24}{cold:>8.2f}{warm:>8.2f}  {verdict}", flush=True)
+    print(f"\n{len(PAGES) - slow} of {len(PAGES)} pages within target")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
