@@ -46,6 +46,8 @@ def _invoice_objects(inv, sub, c: Customer, now: int, events: "_Events") -> list
         events.add("invoice.paid", inv.paid_at, inv_json)
     if inv.marked_uncollectible_at is not None:
         events.add("invoice.marked_uncollectible", inv.marked_uncollectible_at, inv_json)
+    if inv.voided_at is not None:
+        events.add("invoice.voided", inv.voided_at, inv_json)
     if inv.payment_intent is None:
         return out
     out.append(shapes.invoice_payment(inv, sub))

@@ -109,12 +109,16 @@ def _attempt(invoice: Invoice, customer: Customer, rng, ids: Ids, at: int, ok: b
 
 
 def _give_up(invoice: Invoice, sub: Subscription, rng, now: int) -> None:
-    """Retries exhausted: the invoice becomes uncollectible, the subscription ends or goes unpaid."""
+    """Retries exhausted: the invoice becomes uncollectible (or the merchant voids it),
+    and the subscription ends or goes unpaid."""
     final = invoice.charges[-1].created + 3600
     if final > now:
         sub.status = "past_due"
         return
-    invoice.status, invoice.marked_uncollectible_at = "uncollectible", final
+    if rng.random() < 0.15:
+        invoice.status, invoice.voided_at = "void", final
+    else:
+        invoice.status, invoice.marked_uncollectible_at = "uncollectible", final
     if rng.random() < 0.6:
         sub.status, sub.ended_at, sub.canceled_at = "canceled", final, final
         sub.cancellation_reason = "payment_failed"

@@ -182,7 +182,7 @@ def invoice(inv: Invoice, sub: Subscription, c: Customer) -> dict:
     return {
         "id": inv.id, "object": "invoice", "account_country": "US", "account_name": ACCOUNT_NAME,
         "account_tax_ids": None, "amount_due": due, "amount_overpaid": 0, "amount_paid": paid,
-        "amount_remaining": due - paid, "amount_shipping": 0, "application": None,
+        "amount_remaining": 0 if inv.status == "void" else due - paid, "amount_shipping": 0, "application": None,
         "attempt_count": len(inv.charges), "attempted": bool(inv.charges) or inv.status == "paid",
         "auto_advance": inv.status == "open",
         "automatic_tax": {"disabled_reason": None, "enabled": False, "liability": None,
@@ -212,7 +212,7 @@ def invoice(inv: Invoice, sub: Subscription, c: Customer) -> dict:
         "starting_balance": 0, "statement_descriptor": None, "status": inv.status,
         "status_transitions": {"finalized_at": inv.created,
                                "marked_uncollectible_at": inv.marked_uncollectible_at,
-                               "paid_at": inv.paid_at, "voided_at": None},
+                               "paid_at": inv.paid_at, "voided_at": inv.voided_at},
         "subtotal": t.subtotal, "subtotal_excluding_tax": t.subtotal - (t.tax - t.exclusive_tax),
         "test_clock": None, "total": t.total,
         "total_discount_amounts": [{"amount": t.discount, "discount": discount_id}] if discount_id else [],
@@ -229,7 +229,8 @@ def invoice_payment(inv: Invoice, sub: Subscription) -> dict:
             "invoice": inv.id, "is_default": True, "livemode": LIVEMODE,
             "payment": {"payment_intent": inv.payment_intent, "type": "payment_intent"},
             "status": status,
-            "status_transitions": {"canceled_at": inv.marked_uncollectible_at, "paid_at": inv.paid_at}}
+            "status_transitions": {"canceled_at": inv.marked_uncollectible_at or inv.voided_at,
+                                   "paid_at": inv.paid_at}}
 
 
 def _description(inv: Invoice) -> str:
@@ -247,12 +248,13 @@ def _last_error(charge: Charge | None) -> dict | None:
 
 def payment_intent(inv: Invoice, sub: Subscription, c: Customer) -> dict:
     latest = inv.charges[-1] if inv.charges else None
-    status = "succeeded" if inv.status == "paid" else "requires_payment_method"
+    status = {"paid": "succeeded", "void": "canceled"}.get(inv.status, "requires_payment_method")
     return {"id": inv.payment_intent, "object": "payment_intent", "amount": inv.amount_due,
             "amount_capturable": 0, "amount_details": {"tip": {}},
             "amount_received": inv.amount_paid, "application": None,
             "application_fee_amount": None, "automatic_payment_methods": None,
-            "canceled_at": None, "cancellation_reason": None, "capture_method": "automatic",
+            "canceled_at": inv.voided_at, "cancellation_reason": "void_invoice" if inv.voided_at else None,
+            "capture_method": "automatic",
             "client_secret": None, "confirmation_method": "automatic", "created": inv.created,
             "currency": sub.currency, "customer": c.id, "description": _description(inv),
             "last_payment_error": _last_error(latest), "latest_charge": latest.id if latest else None,

@@ -99,6 +99,7 @@ class Invoice:
     status: str = "draft"
     paid_at: int | None = None
     marked_uncollectible_at: int | None = None
+    voided_at: int | None = None
     payment_intent: str | None = None
     invoice_payment: str | None = None
     charges: list[Charge] = field(default_factory=list)

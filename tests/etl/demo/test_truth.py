@@ -90,6 +90,8 @@ def test_trial_metered_and_uncollectible_count_zero_open_counts():
     assert mrr(metered, JAN) == 0
     lost = subscription(("uncollectible", [line(price(5000), ts(2026, 1, 3), ts(2026, 2, 3))]))
     assert mrr(lost, JAN) == 0
+    voided = subscription(("void", [line(price(5000), ts(2026, 1, 3), ts(2026, 2, 3))]))
+    assert mrr(voided, JAN) == 0
     past_due = subscription(("open", [line(price(5000), ts(2026, 1, 3), ts(2026, 2, 3))]))
     assert mrr(past_due, JAN) == 5000
 
