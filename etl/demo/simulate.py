@@ -6,6 +6,7 @@ generated one at a time (flat memory) and the same seed gives the same history.
 from __future__ import annotations
 
 import random
+import unicodedata
 
 from etl.demo import billing, payments
 from etl.demo.billing import Line
@@ -52,10 +53,14 @@ def _new_customer(index: int, rng: random.Random, ids: Ids, start: int, now: int
     company = f"{last} {rng.choice(COMPANY)}"
     return Customer(
         id=ids.next("cus"), index=index, created=created, name=company,
-        email=f"{first.lower()}.{index}@{last.lower()}-{company.split()[1].lower()}.example",
+        email=_ascii(f"{first}.{index}@{last}-{company.split()[1]}.example".lower()),
         country=market.country, state=state, currency=market.currency,
         tax_rate=TAX_RATE_BY_ID.get(tax_id) if tax_id else None,
         invoice_prefix=f"D{index:07X}"[-8:])
+
+
+def _ascii(text: str) -> str:
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
 
 
 def _choose_items(rng: random.Random, ids: Ids, currency: str, at: int) -> tuple[list[Item], str]:
