@@ -38,7 +38,7 @@ def cards(frame) -> None:
     rows = show.of_currency(frame, currency)
     columns = st.columns(3)
     show.card(columns[0], "CAC", *show.last_two(rows, "cac"), "money", currency, inverse=True)
-    show.card(columns[1], "CAC payback (months)", *show.last_two(rows, "cac_payback_months"), "number",
+    show.card(columns[1], "CAC payback (months)", *show.last_two(rows, "cac_payback_months"), "decimal",
               inverse=True)
     ratio = show.last_two(rows, "ltv_to_cac")
     columns[2].metric("LTV:CAC", "—" if ratio[0] is None or pd.isna(ratio[0]) else f"{ratio[0]:.1f}×", border=True)

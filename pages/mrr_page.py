@@ -1,15 +1,16 @@
 """MRR: series split by plan / interval / currency / country, movements, drill-down."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pandas as pd
 import streamlit as st
 
-from tally_ui import charts, filters, layout, show
+from tally_ui import charts, data, filters, layout, show
 
 # The split the user picks -> (metric name, the column that names each series).
-SPLITS = {"Plan": ("mrr_by_plan", "plan"), "Billing interval": ("mrr_by_interval", "interval"),
+SPLITS = {"Plan": ("mrr_by_plan", "product_name"), "Billing interval": ("mrr_by_interval", "interval"),
           "Currency": ("mrr", None), "Country": ("mrr_by_country", "country")}
 MOVEMENTS = ["new", "reactivation", "expansion", "contraction", "churn"]
 MOVEMENT_MONEY = ["start_mrr", *MOVEMENTS, "fx", "end_mrr"]
@@ -24,8 +25,22 @@ def mrr_page() -> None:
     if movements is None:
         return
     st.subheader("Movements")
+    currency = layout.pick_currency(movements, key="mrr_movements_currency")
+    clicked = charts.show(charts.movements(show.of_currency(movements, currency),
+                                           title="MRR movements (click a month to drill down)"),
+                          key="mrr_movements_chart", on_select="rerun", selection_mode="points")
+    follow_click(clicked)
     show.table(movements.sort_values(["month", "currency"], ascending=[False, True]), MOVEMENT_MONEY)
     drilldown(params, sorted(movements["month"].unique()))
+
+
+def follow_click(event) -> None:
+    """A click on a month's bar picks that month below (once per new click)."""
+    points = event.get("selection", {}).get("points", []) if event else []
+    month = _as_date(pd.Timestamp(points[0]["x"])) if points else None
+    if month and month != st.session_state.get("drill_clicked"):
+        st.session_state["drill_clicked"] = month
+        st.session_state["drill_month"] = month
 
 
 def split_series(params) -> None:
@@ -34,24 +49,15 @@ def split_series(params) -> None:
     frame = show.metric_frame(name, params, empty="No MRR in this range yet.")
     if frame is None:
         return
-    by = series_column(frame, column)
-    charts.show(charts.lines(frame, "month", "mrr", by=by, title=f"MRR by {split.lower()}"),
+    charts.show(charts.lines(frame, "month", "mrr", by=column, title=f"MRR by {split.lower()}"),
                 key=f"mrr_split_{name}")
-
-
-def series_column(frame: pd.DataFrame, preferred: str | None) -> str | None:
-    """The column naming each series: the preferred one, or the metric's own label column."""
-    if preferred is None:
-        return None
-    for candidate in (preferred, f"{preferred}_name", "product_name", "product", "product_id", "plan_id"):
-        if candidate in frame:
-            return candidate
-    return None
 
 
 def drilldown(params, months: list) -> None:
     st.subheader("Drill down")
-    months = [_as_date(m) for m in months]
+    months = [_as_date(pd.Timestamp(m)) for m in months]
+    if st.session_state.get("drill_month") not in months:
+        st.session_state.pop("drill_month", None)
     left, right = st.columns(2)
     month = left.selectbox("Month", months[::-1], format_func=filters.month_label, key="drill_month")
     movement = right.selectbox("Movement", ["all", *MOVEMENTS], key="drill_movement",
@@ -64,25 +70,17 @@ def drilldown(params, months: list) -> None:
     if rows.empty:
         st.info(f"No {movement} movement in {filters.month_label(month)}.")
         return
-    st.caption(f"{len(rows):,} customers")
-    from tally_ui import data
+    st.caption(f"{rows['customer_id'].nunique():,} customers, {len(rows):,} subscriptions")
     show.table(rows, data.money_columns("mrr_drilldown"))
 
 
 def movement_rows(frame: pd.DataFrame, movement: str) -> pd.DataFrame:
-    if movement == "all":
-        return frame
-    if "movement" in frame:
-        return frame[frame["movement"] == movement]
-    if movement in frame:
-        return frame[frame[movement].fillna(0) != 0]
-    return frame.iloc[0:0]
+    return frame if movement == "all" else frame[frame["movement"] == movement]
 
 
 def _with_month(params, month: dt.date):
-    import dataclasses
     return dataclasses.replace(params, extra={"month": month})
 
 
-def _as_date(value) -> dt.date:
-    return value.date() if isinstance(value, (pd.Timestamp, dt.datetime)) else value
+def _as_date(value: pd.Timestamp) -> dt.date:
+    return value.date()

@@ -61,10 +61,10 @@ def percent(value, digits: int = 1) -> str:
     return f"{float(value) * 100:.{digits}f}%"
 
 
-def number(value) -> str:
+def number(value, digits: int = 0) -> str:
     if value is None or pd.isna(value):
         return "—"
-    return f"{float(value):,.0f}"
+    return f"{float(value):,.{digits}f}"
 
 
 def change(current, previous, kind: str, currency: str | None = None) -> str | None:
@@ -77,12 +77,15 @@ def change(current, previous, kind: str, currency: str | None = None) -> str | N
         return f"{sign}{format_money(round(abs(diff)), currency)}"
     if kind == "percent":
         return f"{diff * 100:+.1f} pts"
+    if kind == "decimal":
+        return f"{diff:+,.1f}"
     return f"{diff:+,.0f}"
 
 
 def card(column, label: str, current, previous, kind: str, currency: str | None = None,
          help: str | None = None, inverse: bool = False) -> None:
-    shown = {"money": lambda v: card_money(v, currency), "percent": percent, "number": number}[kind](current)
+    shown = {"money": lambda v: card_money(v, currency), "percent": percent, "number": number,
+             "decimal": lambda v: number(v, 1)}[kind](current)
     column.metric(label, shown, change(current, previous, kind, currency), border=True, help=help,
                   delta_color="inverse" if inverse else "normal")
 
