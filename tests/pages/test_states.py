@@ -79,3 +79,15 @@ def test_a_bad_spend_csv_gets_one_plain_line(writable_db):
     assert not at.exception
     assert len(at.error) == 1 and "month" in at.error[0].value
     assert spend_rows(writable_db) == []
+
+
+def test_a_new_publish_reaches_the_open_dashboard(writable_db):
+    from etl.store import open_working, publish
+    at = goto(open_app(), "Acquisition")
+    assert "podcasts" not in str(at.dataframe[-1].value["channel"].tolist())
+    con = open_working(writable_db)
+    con.execute("INSERT INTO marketing_spend VALUES ('2026-03-01', 5000, 'usd', 'podcasts')")
+    publish(con, writable_db)
+    con.close()
+    at.run()
+    assert "podcasts" in at.dataframe[-1].value["channel"].tolist()
