@@ -6,7 +6,7 @@ import datetime as dt
 
 import streamlit as st
 
-from tally_ui import charts, layout, show
+from tally_ui import charts, filters, layout, show
 
 
 def with_previous_month(params):
@@ -25,6 +25,7 @@ def overview_page() -> None:
     if mrr is None:
         return
     currency = layout.pick_currency(mrr, key="overview_currency")
+    st.caption(f"At the end of {filters.month_label(params.end)}, compared with the month before.")
     kpi_cards(params, currency)
     history = show.of_currency(show.metric_frame("mrr", params), currency)
     if history is not None:
