@@ -6,6 +6,8 @@ so nothing bypasses that. The CSV is built only when the button is clicked.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import streamlit as st
 
 from etl.schema import TABLES
@@ -30,14 +32,29 @@ def metric_export(params) -> None:
         st.info("No metrics are available in this version of Tally.")
         return
     name = st.selectbox("Metric", names, key="export_metric")
+    params = with_extra(name, params)
+    if params is None:
+        return
     frame = show.metric_frame(name, params, empty="This metric has no rows for the current view.")
     if frame is None:
         return
     st.caption(f"{len(frame):,} rows for the current date range, currency and filters.")
     show.table(frame.head(100), data.money_columns(name), height=240)
-    st.download_button(f"Download {name}.csv", export.csv_bytes(frame, data.money_columns(name)),
+    money = data.money_columns(name)
+    st.download_button(f"Download {name}.csv", lambda: export.csv_bytes(frame, money),
                        file_name=f"{name}.csv", mime="text/csv", key="export_metric_csv",
                        on_click="ignore", icon=":material/download:")
+
+
+def with_extra(name: str, params):
+    """The one-off inputs two metrics need: the month to drill into, the customer to follow."""
+    if name == "mrr_drilldown":
+        st.caption(f"Customers behind the MRR of {params.end:%B %Y} (the end of the date range).")
+        return dataclasses.replace(params, extra={"month": params.end})
+    if name == "customer_timeline":
+        customer = st.text_input("Customer id (cus_...)", key="export_customer").strip()
+        return dataclasses.replace(params, extra={"customer_id": customer}) if customer else None
+    return params
 
 
 def table_columns(name: str) -> list[str]:
