@@ -31,6 +31,7 @@ DEFAULT_BASE = "https://api.stripe.com"
 USER_AGENT = f"Tally-sync/1.0 stripe-python/{stripe.VERSION}"
 RATE_BY_MODE = {"live": 100.0, "test": 25.0}
 ENDPOINT_RATE = 25.0
+RATE_MARGIN = 0.96
 CONNECT_RETRIES = 3  # a refused connection rarely heals within seconds: say so soon
 KEY_PATTERN = re.compile(r"\b[sr]k_(live|test)_[A-Za-z0-9_]+")
 
@@ -76,7 +77,7 @@ class Response:
 
 class StripeHTTP:
     def __init__(self, api_key: str, api_base: str | None = None, *, rate: float | None = None,
-                 endpoint_rate: float = ENDPOINT_RATE, max_concurrency: int = 8,
+                 endpoint_rate: float = ENDPOINT_RATE, max_concurrency: int = 24,
                  max_retries: int = 8, backoff_base: float = 0.5, backoff_cap: float = 20.0,
                  timeout: float = 60.0):
         if not api_key:
@@ -86,7 +87,9 @@ class StripeHTTP:
         self.base = (api_base or DEFAULT_BASE).rstrip("/")
         self.mode = key_mode(api_key)
         rate = rate or RATE_BY_MODE[self.mode]
-        self.limiters = EndpointLimiters(rate, min(rate, endpoint_rate))
+        # Aim a little under the limits: a burst on top of the full rate would
+        # overshoot any one-second window the server counts in.
+        self.limiters = EndpointLimiters(rate * RATE_MARGIN, min(rate, endpoint_rate) * RATE_MARGIN)
         self.concurrency = AdaptiveConcurrency(max_concurrency)
         self.max_retries = max_retries
         self.backoff_base = backoff_base
@@ -121,7 +124,7 @@ class StripeHTTP:
                     raise self._error(resp, path)
             attempt += 1
             self._count(label, "retries")
-            time.sleep(delay)
+            backoff_sleep(delay)
 
     def total(self, key: str) -> int:
         with self._stats_lock:
@@ -195,6 +198,11 @@ class StripeHTTP:
     def _count(self, label: str | None, key: str) -> None:
         with self._stats_lock:
             self.stats[label or "other"][key] += 1
+
+
+def backoff_sleep(seconds: float) -> None:
+    """Wait before a retry (tests replace this to record the delays)."""
+    time.sleep(seconds)
 
 
 def _endpoint(path: str) -> str:

@@ -18,7 +18,8 @@ class RateLimiter:
 
     def __init__(self, rate: float, burst: float | None = None):
         self.rate = float(rate)
-        self.burst = float(burst if burst is not None else max(1.0, rate / 5))
+        # Small bursts: at most rate + burst requests fall in any one second.
+        self.burst = float(burst if burst is not None else max(1.0, rate / 25))
         self._tokens = self.burst
         self._stamp = time.monotonic()
         self._lock = threading.Lock()

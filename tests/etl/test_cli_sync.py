@@ -58,7 +58,7 @@ def test_rejected_key_is_one_line_without_the_key(monkeypatch, tmp_path, capsys,
 
 
 def test_unreachable_api_is_one_line(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(client_module.time, "sleep", lambda s: None)
+    monkeypatch.setattr(client_module, "backoff_sleep", lambda s: None)
     base = f"http://127.0.0.1:{free_port()}"
     code, out, err = run_cli(monkeypatch, tmp_path, capsys, DEFAULT_API_KEY, base)
     assert code == 1
