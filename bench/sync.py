@@ -13,6 +13,7 @@ Targets: >= 80% of the bound, peak RSS under 400 MB.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import math
 import os
 import shutil
@@ -56,10 +57,13 @@ def parse_args() -> argparse.Namespace:
 # --- the account ---------------------------------------------------------------
 
 def account_dir(customers: int, months: int, seed: int) -> Path:
-    """The cached JSONL account for these settings, generated on first use."""
-    target = BENCH_DIR / f"account-c{customers}-m{months}-s{seed}"
+    """The cached JSONL account for these settings and this generator, generated on first use."""
+    name = f"account-c{customers}-m{months}-s{seed}"
+    target = BENCH_DIR / f"{name}-{generator_fingerprint()}"
     if (target / "COMPLETE").exists():
         return target
+    for stale in BENCH_DIR.glob(f"{name}-*"):  # made by an older generator
+        shutil.rmtree(stale, ignore_errors=True)
     try:
         from etl.demo import write_jsonl
     except ImportError:
@@ -71,6 +75,14 @@ def account_dir(customers: int, months: int, seed: int) -> Path:
     shutil.rmtree(target, ignore_errors=True)
     partial.rename(target)  # atomic: a crash never leaves a half account marked complete
     return target
+
+
+def generator_fingerprint() -> str:
+    """Changes whenever the demo generator's code does, so the cache never goes stale."""
+    digest = hashlib.sha256()
+    for source in sorted((ROOT / "etl" / "demo").glob("*.py")):
+        digest.update(source.read_bytes())
+    return digest.hexdigest()[:10]
 
 
 def ensure(directory: Path) -> Path:
