@@ -9,6 +9,7 @@ from etl.demo.state import Customer, Ids
 from etl.schema import API_VERSION
 
 EVENT_WINDOW = 30 * DAY  # Stripe keeps 30 days of events
+REQUESTED = {"customer.created", "customer.subscription.created", "customer.subscription.updated"}
 
 
 def catalog_objects(created: int) -> list[dict]:
@@ -105,8 +106,11 @@ class _Events:
 
     def add(self, kind: str, created: int, obj: dict, previous: dict | None = None) -> None:
         if self.now - EVENT_WINDOW <= created <= self.now:
-            self.objects.append(shapes.event(self.ids.next("evt"), kind, created, obj, API_VERSION,
-                                             previous))
+            event_id = self.ids.next("evt")
+            # Changes the merchant made through the API carry its request; Stripe's own do not.
+            request = f"req_{event_id[4:]}" if kind in REQUESTED else None
+            self.objects.append(shapes.event(event_id, kind, created, obj, API_VERSION,
+                                             previous, request))
 
 
 def iter_all(customers: Iterator[Customer], now: int, catalog_created: int) -> Iterator[dict]:

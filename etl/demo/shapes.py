@@ -362,10 +362,10 @@ def early_fraud_warning(ch: Charge, inv: Invoice) -> dict:
 
 
 def event(event_id: str, kind: str, created: int, obj: dict, api_version: str,
-          previous: dict | None = None) -> dict:
+          previous: dict | None = None, request: str | None = None) -> dict:
     data = {"object": obj}
     if previous is not None:
         data["previous_attributes"] = previous
     return {"id": event_id, "object": "event", "api_version": api_version, "created": created,
             "data": data, "livemode": LIVEMODE, "pending_webhooks": 0,
-            "request": {"id": None, "idempotency_key": None}, "type": kind}
+            "request": {"id": request, "idempotency_key": None}, "type": kind}
