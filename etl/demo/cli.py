@@ -1,6 +1,8 @@
 """`python -m etl demo`: build the demo database (or JSONL files) with a progress bar."""
 from __future__ import annotations
 
+import argparse
+import datetime as dt
 import sys
 import time
 
@@ -10,14 +12,32 @@ from etl.store import db_path_from_env
 
 def add_arguments(parser) -> None:
     parser.add_argument("--db", default=None, help="database path (default: $TALLY_DB or data/tally.duckdb)")
-    parser.add_argument("--customers", type=int, default=300, help="customers to simulate (50-500000)")
+    parser.add_argument("--customers", type=_positive, default=300, help="customers to simulate (50-500000)")
     parser.add_argument("--seed", type=int, default=1, help="same seed, same database")
-    parser.add_argument("--months", type=int, default=30, help="months of history (24-36 is typical)")
-    parser.add_argument("--now", default=None,
+    parser.add_argument("--months", type=_positive, default=30, help="months of history (24-36 is typical)")
+    parser.add_argument("--now", default=None, type=_day,
                         help=f"the simulated today, YYYY-MM-DD (default {DEFAULT_NOW:%Y-%m-%d})")
     parser.add_argument("--jsonl", metavar="DIR", default=None,
                         help="write one <table>.jsonl per object type instead of a database")
     parser.set_defaults(run=run)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
+    return value
+
+
+def _day(text: str) -> str:
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date like 2026-11-15, not {text!r}") from None
+    return text
 
 
 def run(args) -> int:

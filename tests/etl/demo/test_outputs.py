@@ -3,6 +3,7 @@ from collections import Counter
 
 import duckdb
 import orjson
+import pytest
 
 from etl.__main__ import main
 from etl.demo import ensure_demo_database, generate_objects, is_demo_database, write_jsonl
@@ -52,7 +53,19 @@ def test_cli_writes_a_demo_database(tmp_path, capsys):
 
 
 def test_cli_reports_bad_input_in_one_line(tmp_path, capsys):
-    assert main(["demo", "--db", str(tmp_path / "x.duckdb"), "--customers", "0"]) == 1
+    for bad in (["--customers", "0"], ["--now", "2026-13-01"]):
+        with pytest.raises(SystemExit) as exit_:
+            main(["demo", "--db", str(tmp_path / "x.duckdb"), *bad])
+        assert exit_.value.code == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and "error: argument" in err.strip().splitlines()[-1]
+    assert not (tmp_path / "x.duckdb").exists()
+
+
+def test_cli_reports_a_failed_run_in_one_line(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    assert main(["demo", "--db", str(blocker / "x.duckdb"), "--customers", "50"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("Demo generation failed") and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
