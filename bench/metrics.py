@@ -1,6 +1,6 @@
 """Time every metric on a large demo account (default 100,000 customers, 36 months).
 
-    .venv/bin/python bench/metrics.py [--customers N] [--months M] [--seed S] [--repeat R]
+    .venv/bin/python bench/metrics.py [--customers N] [--months M] [--seed S] [--repeat R] [--db PATH]
 
 The account is generated once and cached under data/bench/. Targets: the MRR
 series plus movements for 36 months under 2 s together; every other metric
@@ -51,8 +51,9 @@ def main() -> int:
     parser.add_argument("--months", type=int, default=36)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--db", help="time an existing database instead")
     args = parser.parse_args()
-    con = connect(account(args.customers, args.months, args.seed), read_only=True)
+    con = connect(args.db or account(args.customers, args.months, args.seed), read_only=True)
     counts = con.execute("SELECT (SELECT count(*) FROM customers), (SELECT count(*) FROM invoice_lines), "
                          "(SELECT count(*) FROM charges)").fetchall()[0]
     print(f"customers {counts[0]:,}  invoice lines {counts[1]:,}  charges {counts[2]:,}  "

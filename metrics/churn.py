@@ -91,7 +91,7 @@ def cohorts(con, params: Params) -> pd.DataFrame:
         return frame(con, "SELECT 1 WHERE false", COHORT_COLUMNS)
     first, last = span
     cur = cursor_for(con, params, full_history_first(con) or first, last)
-    sql = reported_points_sql(params, last) + f""",
+    sql = reported_points_sql(cur, params, last) + f""",
 firsts AS (
     SELECT customer_id, currency, min(period) AS cohort FROM points GROUP BY ALL
 ),

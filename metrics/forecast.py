@@ -12,9 +12,8 @@ import pandas as pd
 
 from metrics.common import add_months, frame, month_range, ratio, sql_date, sql_text
 from metrics.movements import mrr_movements
-from metrics.mrr_sql import mrr_ctes
 from metrics.params import Params
-from metrics.points import cursor_for
+from metrics.points import chain_sql, cursor_for
 from metrics.registry import metric
 
 FORECAST_COLUMNS = ["month", "currency", "kind", "mrr", "low", "high", "scheduled_churn"]
@@ -29,7 +28,7 @@ def _scheduled(con, params: Params, last) -> pd.DataFrame:
     fx_join = (f"JOIN fx_factors f ON f.currency = sp.currency AND f.month = {sql_date(last)}"
                if params.currency else "")
     currency = sql_text(params.currency.lower()) if params.currency else "sp.currency"
-    sql = mrr_ctes(params, last, "month", last) + f""",
+    sql = chain_sql(cur, params, last, "month", last) + f""",
 ending AS (
     SELECT id, coalesce(cancel_at, CASE WHEN cancel_at_period_end THEN current_period_end END) AS ends
     FROM subscriptions WHERE ended_at IS NULL

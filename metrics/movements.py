@@ -12,22 +12,21 @@ import datetime as dt
 import pandas as pd
 
 from metrics.common import MetricError, add_months, frame, month_range, sql_date, sql_text
-from metrics.mrr_sql import mrr_ctes
 from metrics.params import Params
-from metrics.points import cursor_for
+from metrics.points import chain_sql, cursor_for
 from metrics.registry import metric
 
 MOVEMENTS = ("new", "reactivation", "expansion", "contraction", "churn")
 
 
-def customer_movements_sql(params: Params, last: dt.date) -> str:
+def customer_movements_sql(cur, params: Params, last: dt.date) -> str:
     """`WITH ... customer_movements(customer_id, currency, month, start_mrr, end_mrr,
     movement, new, reactivation, expansion, contraction, churn, fx)`.
 
     Built on full history (a reactivation needs to know the past); one row per
     customer, currency and month in which MRR at the start or end is positive.
     """
-    chain = mrr_ctes(params, last, "month")
+    chain = chain_sql(cur, params, last)
     native = chain + f""",
 seq AS (
     SELECT customer_id, currency, period AS month, mrr,
@@ -126,7 +125,7 @@ def movement_totals(con, params: Params, twelve: bool = False) -> pd.DataFrame |
         return None
     cur, first, last = ready
     twelve_sql = twelve_month_cte(params, first, last) + ",\n" if twelve else ""
-    sql = customer_movements_sql(params, last) + f""",
+    sql = customer_movements_sql(cur, params, last) + f""",
 totals AS (
     SELECT month, currency, sum(start_mrr) AS start_mrr, sum(new) AS new,
            sum(reactivation) AS reactivation, sum(expansion) AS expansion,
@@ -209,7 +208,7 @@ def mrr_drilldown(con, params: Params) -> pd.DataFrame:
     fx_join = ("JOIN fx_factors f ON f.currency = sp.currency AND f.month = sp.period"
                if params.currency else "")
     scoped = Params(**{**params.__dict__, "start": None, "end": month})
-    sql = customer_movements_sql(scoped, month) + f""",
+    sql = customer_movements_sql(cur, scoped, month) + f""",
 subs AS (
     SELECT sp.subscription_id, sp.customer_id, sp.currency AS native_currency,
            sum(sp.mrr * {convert}) FILTER (sp.period = {sql_date(add_months(month, -1))}) AS s0,
@@ -247,7 +246,7 @@ def customer_timeline(con, params: Params) -> pd.DataFrame:
     if ready is None:
         return frame(con, "SELECT 1 WHERE false", TIMELINE_COLUMNS)
     cur, first, last = ready
-    sql = customer_movements_sql(params, last) + f"""
+    sql = customer_movements_sql(cur, params, last) + f"""
 SELECT month, currency, end_mrr AS mrr, coalesce(movement, 'unchanged') AS movement,
        new + reactivation + expansion + contraction + churn AS movement_amount
 FROM customer_movements

@@ -19,7 +19,7 @@ def _mrr_by(con, params: Params, dimension: str | None, columns: list[str]) -> p
         return frame(con, "SELECT 1 WHERE false", columns)
     first, last = span
     cur = cursor_for(con, params, first, last)
-    sql = reported_points_sql(params, last, "month", first, dimension) + f"""
+    sql = reported_points_sql(cur, params, last, "month", first, dimension) + f"""
 SELECT period AS month, currency, dimension, sum(mrr) AS mrr, 12 * sum(mrr) AS arr,
        count(DISTINCT customer_id) AS customers,
        sum(mrr) / count(DISTINCT customer_id) AS arpa
@@ -86,7 +86,7 @@ def mrr_daily(con, params: Params) -> pd.DataFrame:
     if grain == "week":
         first = first - dt.timedelta(days=first.weekday())
     cur = cursor_for(con, params, first.replace(day=1), last.replace(day=1))
-    sql = reported_points_sql(params, last, grain, first) + f"""
+    sql = reported_points_sql(cur, params, last, grain, first) + f"""
 SELECT period AS date, currency, sum(mrr) AS mrr, 12 * sum(mrr) AS arr,
        count(DISTINCT customer_id) AS customers,
        sum(mrr) / count(DISTINCT customer_id) AS arpa

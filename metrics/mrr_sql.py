@@ -42,10 +42,13 @@ counted AS (
            coalesce(l.price_interval, p.interval) AS interval,
            coalesce(l.price_interval_count, p.interval_count, 1) AS interval_count,
            coalesce(l.product_id, p.product_id) AS product_id,
-           {"cu.country" if with_country else "NULL::VARCHAR AS country"}
+           {"cu.country" if with_country else "NULL::VARCHAR AS country"},
+           -- a canceled subscription stops at its end, whatever its lines cover
+           least(l.period_end, coalesce(s.ended_at, l.period_end)) AS counts_until
     FROM invoice_lines l
     JOIN invoices i ON i.id = l.invoice_id
     LEFT JOIN prices p ON p.id = l.price_id
+    LEFT JOIN subscriptions s ON s.id = l.subscription_id
     {country_join}
     WHERE i.status IN ('open', 'paid') AND {live_only('invoices', 'i')}
       AND l.subscription_id IS NOT NULL
@@ -92,16 +95,16 @@ def points_ctes(params: Params, grain: str, first: dt.date | None, last: dt.date
                 dimension: str | None) -> str:
     """MRR per subscription and per customer at the end of each period.
 
-    A line covers the end of period P when start <= end(P) < end, i.e. P runs
-    from the period containing `start` to the one before the period containing
-    `end`. A subscription counts 0 once its end-of-period is at or after `ended_at`.
+    A line covers the end of period P when start <= end(P) < end and end(P) <
+    the subscription's `ended_at`, i.e. P runs from the period containing
+    `start` to the one before the period containing min(end, ended_at).
     Subscription MRR is rounded to 1/10,000 of a minor unit so that a proration
     pair that cancels exactly is 0, not 1e-12.
     """
     step = STEPS[grain]
     dim = f"v.{DIMENSIONS[dimension]}" if dimension else "''"
     # Lines that end before `first` cover no point we need; the others start at `first`.
-    lower = f"AND v.period_end > {sql_date(first)}" if first else ""
+    lower = f"AND v.counts_until > {sql_date(first)}" if first else ""
     series_start = f"date_trunc('{grain}', v.period_start)"
     if first:
         series_start = f"greatest({series_start}, {sql_date(first)}::TIMESTAMP)"
@@ -109,23 +112,27 @@ def points_ctes(params: Params, grain: str, first: dt.date | None, last: dt.date
 line_points AS (
     SELECT v.subscription_id, v.customer_id, v.currency, {dim} AS dimension, v.monthly,
            unnest(generate_series({series_start},
-                                  least(date_trunc('{grain}', v.period_end) - {step},
+                                  least(date_trunc('{grain}', v.counts_until) - {step},
                                         {sql_date(last)}::TIMESTAMP),
                                   {step}))::DATE AS period
     FROM valued v
     WHERE true {lower} {line_filters(params)}
 ),
 sub_points AS (
-    SELECT lp.subscription_id, lp.customer_id, lp.currency, lp.dimension, lp.period,
-           greatest(round(sum(lp.monthly), 4), 0) AS mrr
-    FROM line_points lp
-    LEFT JOIN subscriptions s ON s.id = lp.subscription_id
-    WHERE s.ended_at IS NULL OR lp.period + {step} <= s.ended_at
-    GROUP BY ALL
+    SELECT subscription_id, dimension, period, any_value(customer_id) AS customer_id,
+           any_value(currency) AS currency, greatest(round(sum(monthly), 4), 0) AS mrr
+    FROM line_points
+    GROUP BY subscription_id, dimension, period
 ),
-customer_points AS (
+{customer_points_cte()}"""
+
+
+def customer_points_cte(last: dt.date | None = None) -> str:
+    """Customer MRR = sum of its subscriptions; only positive month ends are kept."""
+    until = f"WHERE period <= {sql_date(last)}" if last else ""
+    return f"""customer_points AS (
     SELECT customer_id, currency, dimension, period, sum(mrr) AS mrr
-    FROM sub_points GROUP BY ALL HAVING sum(mrr) > 0
+    FROM sub_points {until} GROUP BY ALL HAVING sum(mrr) > 0
 )"""
 
 

@@ -11,9 +11,9 @@ import datetime as dt
 
 import pandas as pd
 
-from metrics import fx
+from metrics import cache, fx
 from metrics.common import add_months, sql_text
-from metrics.mrr_sql import mrr_ctes
+from metrics.mrr_sql import customer_points_cte, mrr_ctes
 from metrics.params import Params
 
 
@@ -37,10 +37,25 @@ def cursor_for(con, params: Params, first: dt.date, last: dt.date):
     return cur
 
 
-def reported_points_sql(params: Params, last: dt.date, grain: str = "month",
+def chain_sql(cur, params: Params, last: dt.date, grain: str = "month",
+              first: dt.date | None = None, dimension: str | None = None) -> str:
+    """`WITH ... valued, sub_points, customer_points`: month ends come from the
+    cache when the database has a file (tables registered on `cur`), others are
+    computed in the query. Cached points hold full history: callers filter."""
+    cached = cache.monthly_tables(cur, params, last, dimension) if grain == "month" else None
+    if cached is None:
+        return mrr_ctes(params, last, grain, first, dimension)
+    valued, sub_points = cached
+    cur.register("_tally_valued", valued)
+    cur.register("_tally_sub_points", sub_points)
+    return ("WITH valued AS (SELECT * FROM _tally_valued),\n"
+            "sub_points AS (SELECT * FROM _tally_sub_points),\n" + customer_points_cte(last))
+
+
+def reported_points_sql(cur, params: Params, last: dt.date, grain: str = "month",
                         first: dt.date | None = None, dimension: str | None = None) -> str:
     """`WITH ... points(customer_id, currency, dimension, period, mrr)`."""
-    chain = mrr_ctes(params, last, grain, first, dimension)
+    chain = chain_sql(cur, params, last, grain, first, dimension)
     if not params.currency:
         return chain + ",\npoints AS (SELECT * FROM customer_points)"
     return chain + f""",

@@ -1,0 +1,82 @@
+"""The MRR chain's expensive middle, kept per database contents.
+
+Valued lines and subscription MRR at each month end take most of an MRR
+metric's time and are the same for every metric of a dashboard page (and for
+the CLI's one call, harmlessly). They are kept as Arrow tables per (database
+file, a fingerprint of its billing tables, filters), so MRR, movements, churn,
+LTV, cohorts and the forecast compute them once per published version.
+In-memory databases (tests) are never cached: they have no stable identity.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import OrderedDict
+
+from metrics.common import data_months
+from metrics.mrr_sql import counted_lines_cte, points_ctes, valued_lines_cte
+from metrics.params import Params
+
+MAX_ENTRIES = 4
+_lock = threading.Lock()
+_entries: OrderedDict = OrderedDict()
+
+
+def database_key(con) -> tuple | None:
+    """(file, fingerprint) or None for an in-memory database.
+
+    Every writer (sync, demo, write-back) upserts through the loader, which
+    stamps `synced_at`, so row counts plus the newest stamp change with any write.
+    """
+    path = con.execute("SELECT path FROM duckdb_databases() "
+                       "WHERE database_name = current_database()").fetchall()[0][0]
+    if not path or path == ":memory:":
+        return None
+    stamps = con.execute("""
+        SELECT (SELECT count(*) FROM invoice_lines), (SELECT max(synced_at) FROM invoice_lines),
+               (SELECT count(*) FROM invoices), (SELECT max(synced_at) FROM invoices),
+               (SELECT count(*) FROM subscriptions), (SELECT max(synced_at) FROM subscriptions),
+               (SELECT count(*) FROM customers), (SELECT max(synced_at) FROM customers),
+               (SELECT count(*) FROM prices), (SELECT max(synced_at) FROM prices)""").fetchall()[0]
+    return path, stamps
+
+
+def _compute(cur, params: Params, last: dt.date, dimension: str | None):
+    valued = cur.sql("WITH " + counted_lines_cte(params, dimension == "country") + ","
+                     + valued_lines_cte() + " SELECT * FROM valued").to_arrow_table()
+    cur.register("_tally_new_valued", valued)
+    try:
+        sub_points = cur.sql(
+            "WITH valued AS (SELECT * FROM _tally_new_valued),"
+            + points_ctes(params, "month", None, last, dimension)
+            + " SELECT subscription_id, dimension, period, customer_id, currency, mrr "
+              "FROM sub_points").to_arrow_table()
+    finally:
+        cur.unregister("_tally_new_valued")
+    return valued, sub_points
+
+
+def monthly_tables(cur, params: Params, last: dt.date, dimension: str | None):
+    """(valued, sub_points, computed_through) Arrow tables, or None when not cacheable."""
+    database = database_key(cur)
+    if database is None:
+        return None
+    span = data_months(cur)
+    through = max(last, span[1]) if span else last
+    key = (database, params.plans, params.intervals, params.countries,
+           params.extra.get("customer_id"), dimension, through)
+    with _lock:
+        if key in _entries:
+            _entries.move_to_end(key)
+            return _entries[key]
+    tables = _compute(cur, params, through, dimension)
+    with _lock:
+        _entries[key] = tables
+        while len(_entries) > MAX_ENTRIES:
+            _entries.popitem(last=False)
+    return tables
+
+
+def clear() -> None:
+    with _lock:
+        _entries.clear()

@@ -1,0 +1,28 @@
+"""The month-end cache follows the database: any load changes the answer."""
+from etl.load import connect
+from metrics import cache
+from metrics.movements import mrr_movements
+from metrics.mrr import mrr
+from metrics.params import Params
+from tests.metrics.builders import Account, month
+
+JAN = Params(start=month("2024-01"), end=month("2024-01"))
+
+
+def test_cached_results_follow_new_loads_and_filters(tmp_path):
+    cache.clear()
+    acct = Account(connect(str(tmp_path / "tally.duckdb")))
+    acct.customer("cus_1")
+    acct.price("p", 5000)
+    acct.price("q", 700, product="prod_q")
+    acct.subscription("sub_1", "cus_1")
+    first = acct.line("p", "2024-01-01", "2024-02-01") | {"id": "il_first"}
+    acct.invoice("cus_1", "sub_1", [first], id="in_1")
+    assert mrr(acct.con, JAN)["mrr"].tolist() == [5000]
+    assert mrr_movements(acct.con, JAN)["new"].tolist() == [5000]
+    doubled = acct.line("p", "2024-01-01", "2024-02-01", quantity=2) | {"id": "il_first"}
+    acct.invoice("cus_1", "sub_1", [doubled, acct.line("q", "2024-01-01", "2024-02-01")], id="in_1")
+    assert mrr(acct.con, JAN)["mrr"].tolist() == [10700]
+    assert mrr(acct.con, Params(start=JAN.start, end=JAN.end, plans=("prod_q",)))["mrr"].tolist() == [700]
+    acct.invoice("cus_1", "sub_1", [doubled], status="void", id="in_1")
+    assert mrr(acct.con, JAN).empty
