@@ -1,15 +1,12 @@
 """In a real browser: sign in as admin, refund a charge on localstripe, see it on the
 Refunds page and in the Audit trail.
 
-Runs its own Streamlit server (dashboard.py) on a free loopback port with a
-private database, audit file and secrets.toml, against a fresh localstripe.
-Uses Debian's chromium; never downloads a browser.
+Runs its own dashboard server (tests/browser/server.py) with a private database,
+audit file and secrets.toml, against a fresh localstripe.
 """
 from __future__ import annotations
 
-import os
 import re
-import sys
 
 import duckdb
 import pytest
@@ -17,10 +14,10 @@ import pytest
 from etl.load import load_mixed
 from etl.store import open_working, publish
 from tally_auth.passwords import hash_password
-from tests.conftest import LOCALSTRIPE_KEY, ROOT
-from tests.support.servers import free_port, running
+from tests.browser.helpers import open_page
+from tests.browser.server import ARTIFACTS, dashboard_server
+from tests.conftest import LOCALSTRIPE_KEY
 
-CHROMIUM = "/usr/bin/chromium"
 ADMIN, PASSWORD = "ada", "ada-browser-password"
 
 
@@ -41,60 +38,43 @@ def _seed_charge(client, db_path: str) -> dict:
 
 @pytest.fixture
 def dashboard(localstripe_url, localstripe_client, tmp_path):
+    """The dashboard with a local admin user, a private database and audit file, on localstripe."""
     db_path = str(tmp_path / "tally.duckdb")
     charge = _seed_charge(localstripe_client, db_path)
     secrets = tmp_path / "secrets.toml"
     secrets.write_text(f'[tally_auth.users.{ADMIN}]\npassword_hash = "{hash_password(PASSWORD)}"\n'
                        'role = "admin"\nemail = "ada@example.com"\n')
-    port = free_port()
-    env = {**os.environ, "TALLY_DB": db_path, "TALLY_AUDIT_DB": str(tmp_path / "audit.duckdb"),
+    env = {"TALLY_DB": db_path, "TALLY_AUDIT_DB": str(tmp_path / "audit.duckdb"),
            "STRIPE_API_KEY": LOCALSTRIPE_KEY, "STRIPE_API_BASE": localstripe_url}
-    args = [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"),
-            "--server.port", str(port), "--server.address", "127.0.0.1",
-            "--server.headless", "true", "--server.fileWatcherType", "none",
-            "--secrets.files", str(secrets)]
-    url = f"http://127.0.0.1:{port}"
-    with running(args, url + "/_stcore/health", env=env, timeout=60):
+    with dashboard_server(env, secrets=secrets) as url:
         yield url, charge, db_path
 
 
 @pytest.fixture
-def page(request):
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(30_000)
-        try:
-            yield page
-        finally:
-            # What the browser showed, for a failing run (tests/artifacts is git-ignored).
-            artifacts = ROOT / "tests" / "artifacts"
-            artifacts.mkdir(exist_ok=True)
-            page.screenshot(path=str(artifacts / "admin_flow_last.png"), full_page=True)
-            browser.close()
+def admin_page(page):
+    page.set_default_timeout(60_000)  # the machine is shared: be patient, not flaky
+    try:
+        yield page
+    finally:  # what the browser showed last, for a failing run (tests/artifacts is git-ignored)
+        page.screenshot(path=str(ARTIFACTS / "admin_flow_last.png"), full_page=True)
 
 
-def _open_in_sidebar(page, title: str) -> None:
-    nav = page.get_by_test_id("stSidebarNav")
-    nav.get_by_text("Overview", exact=True).wait_for()  # the whole navigation has drawn
-    more = nav.get_by_text(re.compile(r"^View \d+ more$"))
-    if more.count():  # long navigations fold their last sections
-        more.click()
-    nav.get_by_text(title, exact=True).click()
-    page.get_by_role("heading", name=title).wait_for()
+def _open(page, title: str) -> None:
+    page.get_by_test_id("stSidebarNav").get_by_text("Overview", exact=True).wait_for()
+    open_page(page, title)
 
 
-def test_admin_refunds_a_charge_and_sees_it_on_refunds_and_audit(dashboard, page,
+def test_admin_refunds_a_charge_and_sees_it_on_refunds_and_audit(dashboard, admin_page,
                                                                   localstripe_client):
     url, charge, db_path = dashboard
+    page = admin_page
     page.goto(url)
     page.get_by_label("User name").fill(ADMIN)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_text(f"Signed in as {ADMIN} (admin)").wait_for()
 
-    _open_in_sidebar(page, "Refund a charge")
+    _open(page, "Refund a charge")
     search = page.get_by_label("Find a charge")
     search.fill(charge["id"])
     search.press("Enter")
@@ -110,11 +90,11 @@ def test_admin_refunds_a_charge_and_sees_it_on_refunds_and_audit(dashboard, page
     assert [r.amount for r in refunds] == [10000]
     refund_id = refunds[0].id
 
-    _open_in_sidebar(page, "Refunds & disputes")
+    _open(page, "Refunds & disputes")
     # st.dataframe draws on a canvas; its accessible grid holds the cell text.
     page.get_by_test_id("stDataFrame").get_by_text(refund_id).first.wait_for(state="attached")
 
-    _open_in_sidebar(page, "Audit trail")
+    _open(page, "Audit trail")
     page.get_by_role("button", name="Download the audit trail (CSV)").wait_for()
     with page.expect_download() as download:
         page.get_by_role("button", name="Download the audit trail (CSV)").click()
