@@ -450,8 +450,9 @@ def create_tables(con) -> None:
 
 # Tables Tally's metrics and demo keep beside Stripe's objects.
 SUPPORT_DDL += [
-    # Conversion to a reporting currency: units of `currency` per 1 unit (major)
-    # of the reporting currency... see metrics/fx.py for the convention used.
+    # Conversion to a reporting currency: 1 major unit of `currency` is worth
+    # `rate` major units of `reporting_currency` from `month` on (NULL: any month);
+    # lookup rules and shipped defaults in metrics/fx.py.
     """CREATE TABLE IF NOT EXISTS fx_rates (
         month DATE, currency VARCHAR, reporting_currency VARCHAR, rate DOUBLE)""",
     # Entered by the user (form or CSV): Stripe does not know marketing spend.
