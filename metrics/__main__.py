@@ -11,7 +11,7 @@ import duckdb
 from etl.load import connect
 from etl.store import db_path_from_env
 from metrics import METRICS
-from metrics.common import MetricError
+from metrics.common import MetricError, add_months
 from metrics.export import to_csv, to_json
 from metrics.params import Params
 
@@ -66,10 +66,13 @@ def params_from(args) -> Params:
         extra["customer_id"] = args.customer
     if args.gross_margin is not None:
         extra["gross_margin"] = args.gross_margin
+    end = _month_or_day(args.end, "--end")
+    if end and len(args.end) == 7 and (args.granularity != "month" or args.name == "mrr_daily"):
+        end = add_months(end, 1) - dt.timedelta(days=1)  # a month of days ends on its last day
     currency = args.currency.lower() if args.currency else None
     if currency is not None and (len(currency) != 3 or not currency.isalpha()):
         raise UsageError(f"bad currency {args.currency!r}: use a 3-letter code like usd")
-    return Params(start=_month_or_day(args.start, "--start"), end=_month_or_day(args.end, "--end"),
+    return Params(start=_month_or_day(args.start, "--start"), end=end,
                   currency=currency, granularity=args.granularity, plans=tuple(args.plan),
                   intervals=tuple(args.interval), countries=tuple(c.upper() for c in args.country),
                   extra=extra)

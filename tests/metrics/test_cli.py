@@ -86,3 +86,12 @@ def test_module_entry_point(db):
     assert result.returncode == 0
     assert result.stdout.splitlines()[0] == ("month,currency,tax_rate_id,jurisdiction,country,"
                                              "state,rate,tax_collected,taxable_amount")
+
+
+def test_daily_export_with_month_bounds_covers_the_whole_month(db, capsys):
+    code, out, _ = run(capsys, "export", "mrr_daily", "--db", db, "--start", "2024-01", "--end", "2024-01")
+    lines = out.splitlines()
+    assert code == 0 and lines[0] == "date,currency,mrr,arr,customers,arpa"
+    assert lines[1] == "2024-01-01,jpy,5000,60000,1,5000"
+    assert lines[-1] == "2024-01-31,usd,43.33,520.00,1,43.33"
+    assert len(lines) == 1 + 31 + 3  # jpy all month; the weekly usd plan from Jan 29
