@@ -7,6 +7,7 @@ half-period proration of any of them is exact.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 CURRENCIES = ("usd", "eur", "gbp", "jpy")
 # (interval, interval_count) -> months per period, as METRICS.md counts them
@@ -33,7 +34,10 @@ class Price:
     nickname: str = ""
 
     @property
-    def months(self) -> int:
+    def months(self) -> int | Fraction:
+        """Months per period, as METRICS.md counts them (a week is 12/52 of a month)."""
+        if self.interval == "week":
+            return self.interval_count * Fraction(12, 52)
         return self.interval_count * (12 if self.interval == "year" else 1)
 
     @property
@@ -91,6 +95,7 @@ PRODUCTS = (
     Product("prod_demo_storage", "Extra storage", seats=False),
     Product("prod_demo_support", "Priority support", seats=True),
     Product("prod_demo_api", "API calls", seats=False),
+    Product("prod_demo_pass", "Weekly pass", seats=False),
 )
 PLANS = ("prod_demo_starter", "prod_demo_team", "prod_demo_business")
 
@@ -123,6 +128,10 @@ def _prices() -> tuple[Price, ...]:
                         nickname="Priority support (tiered)"))
     prices.append(Price("price_demo_api_month_usd", "prod_demo_api", "usd", "month", 1, 2,
                         usage_type="metered", nickname="API calls per 1,000"))
+    # A weekly plan, for METRICS.md's week arithmetic ($10/week is $43.33 a month).
+    for currency, amount in (("usd", 1000), ("eur", 900)):
+        prices.append(Price(f"price_demo_pass_week_{currency}", "prod_demo_pass", currency, "week",
+                            1, amount, nickname="Weekly pass"))
     return tuple(prices)
 
 

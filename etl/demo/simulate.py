@@ -64,6 +64,8 @@ def _ascii(text: str) -> str:
 
 
 def _choose_items(rng: random.Random, ids: Ids, currency: str, at: int) -> tuple[list[Item], str]:
+    if currency in ("usd", "eur") and rng.random() < 0.03:
+        return [Item(ids.next("si"), PRICE_BY_ID[f"price_demo_pass_week_{currency}"], 1, at)], "week"
     product = rng.choices(PLANS, weights=PLAN_WEIGHTS)[0]
     period = rng.choices([p for p, _ in PERIOD_WEIGHTS], weights=[w for _, w in PERIOD_WEIGHTS])[0]
     low, high = SEATS[product]
@@ -92,7 +94,7 @@ def _choose_discount(rng: random.Random, ids: Ids, currency: str, at: int) -> Di
 def _subscribe(customer: Customer, rng, ids: Ids, at: int, now: int, first: bool,
                reliability: float) -> Subscription:
     items, period = _choose_items(rng, ids, customer.currency, at)
-    sub = Subscription(ids.next("sub"), at, customer.currency, items, items[0].price.months,
+    sub = Subscription(ids.next("sub"), at, customer.currency, items, items[0].price,
                        discount=_choose_discount(rng, ids, customer.currency, at))
     customer.subscriptions.append(sub)
     anchor = at
@@ -128,10 +130,10 @@ def _bill_periods(customer, sub, rng, ids, anchor, now, reliability) -> None:
     anchor_day = to_datetime(anchor).day
     start, count = anchor, 0
     while start < now:
-        end = add_months(anchor, sub.interval_months * (count + 1), anchor_day)
+        end = _period_boundary(sub.billing_price, anchor, count + 1, anchor_day)
         sub.period_start, sub.period_end = start, end
         reason = "subscription_cycle" if count or sub.trial_end else "subscription_create"
-        previous = add_months(anchor, sub.interval_months * (count - 1), anchor_day) if count else None
+        previous = _period_boundary(sub.billing_price, anchor, count - 1, anchor_day) if count else None
         invoice = _regular_invoice(customer, sub, rng, ids, start, end, previous, reason)
         payments.collect(invoice, sub, customer, rng, ids, now, reliability)
         if sub.status in ("canceled", "unpaid") or invoice.status != "paid":
@@ -141,11 +143,19 @@ def _bill_periods(customer, sub, rng, ids, anchor, now, reliability) -> None:
         start, count = end, count + 1
 
 
+def _period_boundary(price, anchor: int, periods: int, anchor_day: int) -> int:
+    """Start of period number `periods` (0 is the anchor) of a subscription billed on `price`."""
+    if price.interval == "week":
+        return anchor + periods * price.interval_count * 7 * DAY
+    return add_months(anchor, price.months * periods, anchor_day)
+
+
 def _mid_period(customer, sub, rng, ids, start, end, now, reliability) -> bool:
     """A plan change at mid-period, or a cancellation. True when the subscription stops."""
-    months = sub.interval_months
+    months = float(sub.billing_price.months)
     mid = start + (end - start) // 2
-    if rng.random() < 0.05 * months ** 0.5 and mid < now:
+    changeable = sub.billing_price.product in PLANS
+    if changeable and rng.random() < 0.05 * months ** 0.5 and mid < now:
         return not _change_plan(customer, sub, rng, ids, start, end, mid, now, reliability)
     if rng.random() >= 1 - (1 - MONTHLY_CHURN) ** months:
         return False

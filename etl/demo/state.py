@@ -120,7 +120,7 @@ class Subscription:
     created: int
     currency: str
     items: list[Item]
-    interval_months: int
+    billing_price: Price  # the first item's price: its interval is every item's
     discount: Discount | None = None
     trial_start: int | None = None
     trial_end: int | None = None

@@ -22,3 +22,8 @@ def test_one_metered_price_and_zero_decimal_yen():
     assert [p.id for p in PRICES if p.metered] == ["price_demo_api_month_usd"]
     # Yen amounts are whole yen, not hundredths: ¥7,400 a month for Team, not ¥74.
     assert price_for("prod_demo_team", "month", "jpy").unit_amount == 7400
+
+
+def test_weekly_pass_counts_weeks_as_12_52nds_of_a_month():
+    weekly = PRICE_BY_ID["price_demo_pass_week_usd"]
+    assert weekly.interval == "week" and weekly.months * 52 == 12

@@ -30,7 +30,8 @@ def line(p, start, end, quantity=1, amount=None, proration=False, full=0):
 
 
 def subscription(*invoices, ended_at=None) -> Subscription:
-    sub = Subscription("sub_x", invoices[0][1][0].start, "usd", [], 1, ended_at=ended_at)
+    first = invoices[0][1][0]
+    sub = Subscription("sub_x", first.start, "usd", [], first.price, ended_at=ended_at)
     for status, lines in invoices:
         inv = Invoice("in_x", "N-1", lines[0].start, "subscription_cycle", 0, 0, lines,
                       billing.totals(lines), [], status=status)
@@ -47,6 +48,8 @@ def test_yearly_quarterly_and_seats():
     assert mrr(yearly, JAN) == mrr(yearly, MAR) == 10000
     quarterly = subscription(("paid", [line(price(30000, "month", 3), ts(2026, 1, 5), ts(2026, 4, 5))]))
     assert mrr(quarterly, FEB) == 10000
+    weekly = subscription(("paid", [line(price(1000, "week"), ts(2026, 1, 26), ts(2026, 2, 2))]))
+    assert mrr(weekly, JAN) == Fraction(1000 * 52, 12)  # $10/week is $43.33
     two_items = subscription(("paid", [line(price(10000), ts(2026, 1, 5), ts(2026, 2, 5)),
                                        line(price(2000), ts(2026, 1, 5), ts(2026, 2, 5), quantity=3)]))
     assert mrr(two_items, JAN) == 16000
