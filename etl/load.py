@@ -7,6 +7,7 @@ transaction, so a sync can write a page and its checkpoint atomically.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Iterable
 
 import duckdb
@@ -100,24 +101,90 @@ def load_objects(con, table_name: str, objects: Iterable[dict], *,
     `invoice_id` is for lines paged from `/v1/invoices/{id}/lines`, which in
     older shapes do not name their invoice.
     """
+    prepared = prepare_objects(table_name, objects, synced_at=synced_at,
+                               api_version=api_version, invoice_id=invoice_id)
+    return write_prepared(con, prepared) if prepared else 0
+
+
+@dataclass
+class Prepared:
+    """Rows of one object type and their children, converted and ready to upsert.
+
+    Building these needs no connection, so the sync converts pages on its
+    fetch threads while the writer thread is inside DuckDB.
+    """
+    table: str
+    rows: pa.Table
+    ids: list  # keys of the objects, in order
+    count: int  # objects given (before duplicates were dropped)
+    items: pa.Table | None = None  # subscriptions: their items replace the old set
+    lines: "Prepared | None" = None  # invoices: their embedded lines
+    line_keys: pa.Table | None = None  # invoice_lines: whose taxes are replaced
+    line_taxes: pa.Table | None = None
+
+
+def prepare_objects(table_name: str, objects: Iterable[dict], *,
+                    synced_at: dt.datetime | None = None,
+                    api_version: str | None = API_VERSION,
+                    invoice_id: str | None = None) -> Prepared | None:
+    """The Arrow rows `load_objects` would write; None for no objects."""
     table = TABLES[table_name]
     objects = list(objects)
     if not objects:
-        return 0
+        return None
     synced_at = synced_at or _utc_now()
     if table_name == "invoice_lines":
         objects = [_with_invoice(line, invoice_id or line.get("invoice")) for line in objects]
-    merge(con, table, rows_to_arrow(table, objects, synced_at, api_version))
+    prepared = Prepared(table_name, rows_to_arrow(table, objects, synced_at, api_version),
+                        [tuple(o.get(k) for k in table.key) if len(table.key) > 1 else o.get("id")
+                         for o in objects], len(objects))
     if table_name == "subscriptions":
-        _load_subscription_items(con, objects, synced_at, api_version)
+        prepared.items = _subscription_items(objects, synced_at, api_version)
     elif table_name == "invoices":
         lines = [_with_invoice(line, inv["id"]) for inv in objects
                  for line in ((inv.get("lines") or {}).get("data") or [])]
-        if lines:
-            load_objects(con, "invoice_lines", lines, synced_at=synced_at, api_version=api_version)
+        prepared.lines = prepare_objects("invoice_lines", lines, synced_at=synced_at,
+                                         api_version=api_version)
     elif table_name == "invoice_lines":
-        _load_line_taxes(con, objects)
-    return len(objects)
+        prepared.line_keys, prepared.line_taxes = _line_tax_rows(objects)
+    return prepared
+
+
+def write_prepared(con, prepared: Prepared) -> int:
+    """Upsert prepared rows and children (the caller owns the transaction)."""
+    merge(con, TABLES[prepared.table], prepared.rows)
+    if prepared.items is not None:
+        con.execute("DELETE FROM subscription_items WHERE subscription_id IN "
+                    "(SELECT unnest(?::VARCHAR[]))", [prepared.ids])
+        merge(con, TABLES["subscription_items"], prepared.items)
+    if prepared.lines is not None:
+        write_prepared(con, prepared.lines)
+    if prepared.line_keys is not None:
+        _replace_line_taxes(con, prepared.line_keys, prepared.line_taxes)
+    return prepared.count
+
+
+def combine(parts: list[Prepared]) -> Prepared | None:
+    """Several prepared pages of one table as one upsert; None if they share a key."""
+    parts = [p for p in parts if p is not None]
+    if len(parts) <= 1:
+        return parts[0] if parts else None
+    ids = [i for p in parts for i in p.ids]
+    if len(set(ids)) != len(ids) or len({p.table for p in parts}) != 1:
+        return None
+    lines = [p.lines for p in parts if p.lines is not None]
+    combined = Prepared(parts[0].table, pa.concat_tables([p.rows for p in parts]), ids,
+                        sum(p.count for p in parts))
+    if parts[0].items is not None:
+        combined.items = pa.concat_tables([p.items for p in parts])
+    if lines:
+        combined.lines = combine(lines)
+        if combined.lines is None:
+            return None
+    if parts[0].line_keys is not None:
+        combined.line_keys = pa.concat_tables([p.line_keys for p in parts])
+        combined.line_taxes = pa.concat_tables([p.line_taxes for p in parts])
+    return combined
 
 
 def load_mixed(con, objects: Iterable[dict], **kwargs) -> int:
@@ -143,24 +210,26 @@ def _with_invoice(line: dict, invoice_id: str | None) -> dict:
     return {**line, "invoice": invoice_id}
 
 
-def _load_subscription_items(con, subscriptions: list[dict], synced_at, api_version) -> None:
+def _subscription_items(subscriptions: list[dict], synced_at, api_version) -> pa.Table:
     # A subscription's items are replaced as a set: removed items disappear.
-    sub_ids = [s["id"] for s in subscriptions]
     items = []
     for sub in subscriptions:
         for item in ((sub.get("items") or {}).get("data") or []):
             item = dict(item)
             item.setdefault("subscription", sub["id"])
             items.append(item)
-    con.execute("DELETE FROM subscription_items WHERE subscription_id IN "
-                "(SELECT unnest(?::VARCHAR[]))", [sub_ids])
-    merge(con, TABLES["subscription_items"],
-          rows_to_arrow(TABLES["subscription_items"], items, synced_at, api_version))
+    return rows_to_arrow(TABLES["subscription_items"], items, synced_at, api_version)
 
 
-def _load_line_taxes(con, lines: list[dict]) -> None:
-    rows = {"invoice_id": [], "line_id": [], "tax_rate_id": [], "amount": [],
-            "taxable_amount": [], "inclusive": [], "currency": []}
+LINE_TAX_SCHEMA = pa.schema([
+    ("invoice_id", pa.string()), ("line_id", pa.string()), ("tax_rate_id", pa.string()),
+    ("amount", pa.int64()), ("taxable_amount", pa.int64()), ("inclusive", pa.bool_()),
+    ("currency", pa.string())])
+
+
+def _line_tax_rows(lines: list[dict]) -> tuple[pa.Table, pa.Table]:
+    """The lines' keys (their old taxes go) and their tax rows (which replace them)."""
+    rows = {name: [] for name in LINE_TAX_SCHEMA.names}
     for line in lines:
         for tax in _line_taxes(line):
             rows["invoice_id"].append(line["invoice"])
@@ -168,19 +237,20 @@ def _load_line_taxes(con, lines: list[dict]) -> None:
             rows["currency"].append(line.get("currency"))
             for key in ("tax_rate_id", "amount", "taxable_amount", "inclusive"):
                 rows[key].append(tax[key])
-    keys = pa.table({"invoice_id": [l["invoice"] for l in lines], "line_id": [l["id"] for l in lines]})
+    keys = pa.table({"invoice_id": pa.array([l["invoice"] for l in lines], pa.string()),
+                     "line_id": pa.array([l["id"] for l in lines], pa.string())})
+    return keys, pa.table(rows, schema=LINE_TAX_SCHEMA)
+
+
+def _replace_line_taxes(con, keys: pa.Table, taxes: pa.Table) -> None:
     con.register("_tally_line_keys", keys)
     try:
         con.execute("""DELETE FROM invoice_line_taxes t USING _tally_line_keys k
                        WHERE t.invoice_id = k.invoice_id AND t.line_id = k.line_id""")
     finally:
         con.unregister("_tally_line_keys")
-    if rows["line_id"]:
-        batch = pa.table(rows, schema=pa.schema([
-            ("invoice_id", pa.string()), ("line_id", pa.string()), ("tax_rate_id", pa.string()),
-            ("amount", pa.int64()), ("taxable_amount", pa.int64()), ("inclusive", pa.bool_()),
-            ("currency", pa.string())]))
-        con.register("_tally_line_taxes", batch)
+    if taxes.num_rows:
+        con.register("_tally_line_taxes", taxes)
         try:
             con.execute("INSERT INTO invoice_line_taxes BY NAME SELECT * FROM _tally_line_taxes")
         finally:
