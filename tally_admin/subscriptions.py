@@ -146,6 +146,8 @@ def _perform_cancel(client, audit: AuditLog, sub_id: str, params: dict,
     request_id, sub = request_id_of(sub), as_dict(sub)
     objects, result = [sub], {"subscription_id": sub_id, "status": sub.get("status"),
                               "cancel_at_period_end": sub.get("cancel_at_period_end")}
+    if unused == "prorate" and sub.get("latest_invoice"):  # the final invoice with the credit
+        objects.append(as_dict(client.v1.invoices.retrieve(_id(sub["latest_invoice"]))))
     if unused == "refund" and refund is not None:
         message, refunded = _refund_unused(client, refund, key, message)
         objects += refunded
@@ -171,6 +173,10 @@ def _refund_unused(client, refund: UnusedRefund, key: str, message: str) -> tupl
     except stripe.StripeError as error:
         return message + f" The unused-time refund failed: {explain(error)}", []
     return message + f" Refunded {refund.money()} for the unused time ({made['id']}).", [made, charge]
+
+
+def _id(value) -> str:
+    return value.get("id") if isinstance(value, dict) else value
 
 
 def _perform_undo(client, sub_id: str, key: str) -> Done:

@@ -77,3 +77,25 @@ def test_no_action_without_an_audit_record(audit, monkeypatch):
                         perform=lambda key: calls.append(key))
     assert result.outcome == "failed" and "nothing was sent" in result.message
     assert calls == []
+
+
+def test_two_sessions_submitting_at_once_act_once(audit):
+    import threading
+    calls, started = [], threading.Event()
+
+    def perform(key):
+        calls.append(key)
+        started.set()
+        threading.Event().wait(0.2)  # still in flight when the other session arrives
+        return Done("done")
+
+    def submit():
+        run_action(audit, None, actor="a", action="x", object_id="o", params={}, nonce="1",
+                   perform=perform)
+
+    first = threading.Thread(target=submit)
+    first.start()
+    started.wait(5)
+    submit()
+    first.join()
+    assert len(calls) == 1

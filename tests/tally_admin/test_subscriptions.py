@@ -81,3 +81,14 @@ def test_cancel_now_with_a_refund_of_the_unused_time(stripe_env, audit, db_path,
 def test_cancel_unknown_subscription_is_a_clear_failure(stripe_env, audit, db_path):
     result = _cancel(audit, db_path, "sub_doesnotexist", "now")
     assert result.outcome == "failed" and "no such object" in result.message
+
+
+def test_cancel_now_with_prorated_credit_writes_the_final_invoice(stripe_env, audit, db_path,
+                                                                  make_subscription):
+    sub = make_subscription()
+    result = _cancel(audit, db_path, sub["id"], "now", unused="prorate")
+    assert result.ok
+    con = duckdb.connect(db_path, read_only=True)
+    assert con.execute("SELECT count(*) FROM invoices WHERE subscription_id = ?",
+                       [sub["id"]]).fetchone()[0] >= 1
+    con.close()
