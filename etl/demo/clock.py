@@ -8,12 +8,18 @@ DEFAULT_NOW = dt.datetime(2026, 11, 15, tzinfo=dt.UTC)
 DAY = 86_400
 
 
-def parse_now(text: str | None) -> dt.datetime:
-    """`YYYY-MM-DD` (or an ISO datetime) as a UTC instant; None gives DEFAULT_NOW."""
-    if not text:
+def resolve_now(now) -> dt.datetime:
+    """The simulated "now" as a UTC instant, from None (DEFAULT_NOW), 'YYYY-MM-DD' or an
+    ISO datetime string, a datetime (naive means UTC), a date, or unix seconds."""
+    if now is None or now == "":
         return DEFAULT_NOW
-    value = dt.datetime.fromisoformat(text)
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+    if isinstance(now, str):
+        now = dt.datetime.fromisoformat(now)
+    if isinstance(now, dt.datetime):
+        return now.replace(tzinfo=dt.UTC) if now.tzinfo is None else now.astimezone(dt.UTC)
+    if isinstance(now, dt.date):
+        return dt.datetime(now.year, now.month, now.day, tzinfo=dt.UTC)
+    return dt.datetime.fromtimestamp(int(now), dt.UTC)
 
 
 def to_ts(value: dt.datetime) -> int:

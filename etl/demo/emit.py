@@ -1,8 +1,6 @@
 """Turn simulated histories into the stream of Stripe objects (and events)."""
 from __future__ import annotations
 
-from typing import Iterator
-
 from etl.demo import catalog, shapes
 from etl.demo.clock import DAY
 from etl.demo.state import Customer, Ids
@@ -111,11 +109,3 @@ class _Events:
             request = f"req_{event_id[4:]}" if kind in REQUESTED else None
             self.objects.append(shapes.event(event_id, kind, created, obj, API_VERSION,
                                              previous, request))
-
-
-def iter_all(customers: Iterator[Customer], now: int, catalog_created: int) -> Iterator[dict]:
-    objects = catalog_objects(catalog_created)
-    prices = {o["id"]: o for o in objects if o["object"] == "price"}
-    yield from objects
-    for c in customers:
-        yield from customer_objects(c, now, prices)

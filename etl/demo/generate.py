@@ -14,7 +14,7 @@ import pyarrow as pa
 from etl import store
 from etl.demo import emit
 from etl.demo.batches import batches
-from etl.demo.clock import DAY, add_months, complete_months, next_month_start_ts, parse_now, to_ts
+from etl.demo.clock import DAY, add_months, complete_months, next_month_start_ts, resolve_now, to_ts
 from etl.demo.simulate import simulate_customer
 from etl.demo.truth import customer_truth
 from etl.load import OBJECT_TABLES, load_mixed
@@ -22,17 +22,6 @@ from etl.load import OBJECT_TABLES, load_mixed
 DUCKDB_MEMORY = "1GB"
 TRUTH_SCHEMA = pa.schema([("month", pa.date32()), ("customer_id", pa.string()),
                           ("currency", pa.string()), ("mrr", pa.float64())])
-
-
-def resolve_now(now) -> dt.datetime:
-    """None (the fixed default), a datetime, a date, unix seconds or 'YYYY-MM-DD'."""
-    if now is None or isinstance(now, str):
-        return parse_now(now)
-    if isinstance(now, dt.datetime):
-        return now.replace(tzinfo=dt.UTC) if now.tzinfo is None else now.astimezone(dt.UTC)
-    if isinstance(now, dt.date):
-        return dt.datetime(now.year, now.month, now.day, tzinfo=dt.UTC)
-    return dt.datetime.fromtimestamp(int(now), dt.UTC)
 
 
 class Run:
