@@ -70,7 +70,8 @@ def drilldown(params, months: list) -> None:
     if rows.empty:
         st.info(f"No {movement} movement in {filters.month_label(month)}.")
         return
-    st.caption(f"{rows['customer_id'].nunique():,} customers, {len(rows):,} subscriptions")
+    st.caption(f"{filters.month_label(month)}: {rows['customer_id'].nunique():,} customers, "
+               f"{len(rows):,} subscriptions")
     show.table(rows, data.money_columns("mrr_drilldown"))
 
 
