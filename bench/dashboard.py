@@ -1,9 +1,10 @@
 """Time every dashboard page (AppTest, in-process) on a large demo account, cold and warm.
 
-    .venv/bin/python bench/dashboard.py [--customers N] [--months M] [--seed S] [--db PATH]
+    .venv/bin/python bench/dashboard.py [--customers N] [--copies C] [--months M] [--seed S] [--db PATH]
 
-Uses the same cached account as bench/metrics.py (data/bench/, generated once).
-Cold: Streamlit's caches emptied, as after a sync publishes a new database.
+Uses the same cached account as bench/metrics.py (data/bench/, built once: by
+default 5,000 generated customers copied 20 times = 100,000 customers).
+Cold: Streamlit's and the metrics' caches emptied, as after a sync publishes.
 Warm: the same page again (what switching back to a page costs).
 Targets per page: warm under 0.5 s, cold under 3 s. Prints numbers; no assertions.
 """
@@ -27,17 +28,19 @@ from tests.pages.apptest import PAGES, VIEWER, goto, open_app  # noqa: E402
 COLD_TARGET, WARM_TARGET = 3.0, 0.5
 
 
-def bench_account(customers: int, months: int, seed: int) -> str:
-    """bench/metrics.py's cached account (one 100k generation serves both benches)."""
+def bench_account(customers: int, copies: int, months: int, seed: int) -> str:
+    """bench/metrics.py's cached account (one 100k build serves both benches)."""
     spec = importlib.util.spec_from_file_location("bench_metrics", ROOT / "bench" / "metrics.py")
     bench_metrics = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench_metrics)
-    return bench_metrics.account(customers, months, seed)
+    return bench_metrics.account(customers, copies, months, seed)
 
 
 def clear_caches() -> None:
+    from metrics import cache
     st.cache_data.clear()
     st.cache_resource.clear()
+    cache.clear()
 
 
 def timed(function) -> float:
@@ -48,12 +51,13 @@ def timed(function) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--customers", type=int, default=5_000, help="generated customers")
+    parser.add_argument("--copies", type=int, default=20, help="copies of them (ids suffixed)")
     parser.add_argument("--months", type=int, default=36)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--db", help="time an existing database instead")
     args = parser.parse_args()
-    os.environ["TALLY_DB"] = args.db or bench_account(args.customers, args.months, args.seed)
+    os.environ["TALLY_DB"] = args.db or bench_account(args.customers, args.copies, args.months, args.seed)
     os.environ.pop("STRIPE_API_KEY", None)
     import tally_auth
     tally_auth.authenticate = lambda: VIEWER  # AppTest is no localhost browser
