@@ -49,6 +49,7 @@ WINDOWS_PER_TYPE = 8  # enough in flight to hide ~150 ms latency at 25 req/s per
 WORKERS = 24
 PUBLISH_EVERY_SECONDS = 300
 DUCKDB_MEMORY = "160MB"
+EVENT_CHUNK = 1000
 
 Progress = Callable[[str, int, bool], None]
 
@@ -504,11 +505,10 @@ class Sync:
 
     def _finish_job(self, job: Job) -> None:
         """The type is fully listed: events replayed, vanished rows flagged, watermark moved."""
-        changes = self._event_changes(job) if job.apply_events_since is not None else None
         self.con.begin()
         try:
-            if changes is not None:
-                self._apply_events(changes)
+            if job.apply_events_since is not None:
+                self._apply_events(job.apply_events_since)
             if job.mode == "full" and job.kind.relist_marks_deleted:
                 self._mark_unlisted(job)
             job.status = "done"
@@ -525,39 +525,45 @@ class Sync:
         self.con.execute(f"UPDATE {job.kind.name} SET deleted = true "
                          "WHERE synced_at < ? AND NOT deleted", [started])
 
-    def _event_changes(self, job: Job):
-        """The newest snapshot of every object changed since the last run, per table."""
-        rows = self.con.execute(
-            "SELECT raw FROM events WHERE epoch(created) >= ? ORDER BY created, id",
-            [job.apply_events_since]).fetchall()
-        newest: dict[tuple[str, str], dict] = {}
-        for (raw,) in rows:
-            event = orjson.loads(raw)
-            obj = (event.get("data") or {}).get("object") or {}
-            table = OBJECT_TABLES.get(obj.get("object"))
-            if table and table != "events" and obj.get("id"):
-                newest[(table, obj["id"])] = event
-        by_table: dict[str, list[tuple[dict, dict]]] = {}
-        for (table, _), event in newest.items():
+    def _apply_events(self, since: int) -> None:
+        """Write the newest event snapshot of every object changed since `since`.
+
+        An event's `data.object` is the object right after the change, so the
+        newest one per object is its current state (or its deletion). Read in
+        chunks from a second cursor: thirty days of events can be many.
+        """
+        reader = self.con.cursor()
+        try:
+            reader.execute("""
+                SELECT raw FROM events
+                WHERE epoch(created) >= ? AND object_id IS NOT NULL
+                QUALIFY row_number() OVER (PARTITION BY object_type, object_id
+                                           ORDER BY created DESC, id DESC) = 1""", [since])
+            while chunk := reader.fetchmany(EVENT_CHUNK):
+                self._apply_event_chunk([orjson.loads(raw) for (raw,) in chunk])
+        finally:
+            reader.close()
+
+    def _apply_event_chunk(self, events: list[dict]) -> None:
+        by_table: dict[tuple[str, str | None], list[dict]] = {}
+        gone: dict[str, list[str]] = {}
+        for event in events:
             obj = event["data"]["object"]
+            table = OBJECT_TABLES.get(obj.get("object"))
+            if not table or table == "events":
+                continue
             if table == "invoices":
                 self._complete_lines(obj, "events")
-            by_table.setdefault(table, []).append((event, obj))
-        return by_table
-
-    def _apply_events(self, by_table: dict[str, list[tuple[dict, dict]]]) -> None:
-        synced_at = _utc_now()
-        for table, pairs in by_table.items():
-            for version in {e.get("api_version") for e, _ in pairs}:
-                objects = [o for e, o in pairs if e.get("api_version") == version]
-                rows = prepare_objects(table, objects, synced_at=synced_at,
-                                       api_version=version or API_VERSION)
-                if rows:
-                    self._write_rows(rows)
+            by_table.setdefault((table, event.get("api_version")), []).append(obj)
             # `customer.subscription.deleted` is a cancellation, not a deletion.
-            gone = [o["id"] for e, o in pairs if str(e.get("type", "")).endswith(".deleted")
-                    and table != "subscriptions"]
-            mark_deleted(self.con, table, gone)
+            if str(event.get("type", "")).endswith(".deleted") and table != "subscriptions":
+                gone.setdefault(table, []).append(obj["id"])
+        synced_at = _utc_now()
+        for (table, version), objects in by_table.items():
+            self._write_rows(prepare_objects(table, objects, synced_at=synced_at,
+                                             api_version=version or API_VERSION))
+        for table, ids in gone.items():
+            mark_deleted(self.con, table, ids)
 
     def _save_all(self, jobs: list[Job]) -> None:
         """Checkpoint several jobs with one statement (one per job costs ~10 ms)."""
