@@ -19,6 +19,8 @@ def acquisition_page() -> None:
     frame = show.metric_frame("ltv_cac", params, empty="No CAC yet: add marketing spend below.")
     if frame is not None:
         cards(frame)
+        charts.show(charts.lines(frame.dropna(subset=["cac"]), "month", "cac", title="CAC (spend / new customers)"),
+                    key="acquisition_cac")
         show.table(frame.sort_values("month", ascending=False), data.money_columns("ltv_cac"))
     st.subheader("Marketing spend")
     spend = data.query("SELECT month, amount, currency, channel FROM marketing_spend ORDER BY month DESC, channel")

@@ -68,14 +68,6 @@ def _shared_connection(db: str, published: tuple[int, int]) -> duckdb.DuckDBPyCo
     return store.open_published(db)
 
 
-def connection() -> duckdb.DuckDBPyConnection:
-    """A cursor on the shared read-only connection (one per caller: thread-safe)."""
-    published = version()
-    if published is None:
-        raise FileNotFoundError("no published database")
-    return _shared_connection(db_path(), published).cursor()
-
-
 def params_key(params: Params) -> tuple:
     """Params as a plain tuple (extra included) for cache keys."""
     fields = {f.name: getattr(params, f.name) for f in dataclasses.fields(params)}
