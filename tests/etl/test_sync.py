@@ -184,3 +184,49 @@ def test_progress_reports_every_object_type_done(served, tmp_path):
          progress=lambda name, fetched, done: seen.__setitem__(name, (fetched, done)))
     assert seen["customers"] == (230, True)
     assert all(done for _, done in seen.values()) and len(seen) == len(sync_account.TABLES)
+
+
+def test_events_in_an_older_api_shape_fill_the_same_columns(account, served, tmp_path):
+    db = tmp_path / "tally.duckdb"
+    sync(served, db)
+    now = int(time.time())
+    old_shape = {  # 2020-era payload: period and plan on the subscription itself
+        "id": "sub_0004", "object": "subscription", "customer": "cus_0004", "created": now - 99,
+        "status": "past_due", "current_period_start": now - 10, "current_period_end": now + 500,
+        "plan": {"id": "price_1", "object": "plan", "interval": "month", "amount": 2000},
+        "items": {"object": "list", "data": [{"id": "si_old", "object": "subscription_item",
+                                              "plan": {"id": "price_1", "object": "plan"},
+                                              "quantity": 3}]},
+        "livemode": False}
+    put_objects(served, [event("evt_old", "customer.subscription.updated", old_shape, now,
+                               api_version="2020-08-27")])
+
+    sync(served, db)
+
+    assert query(db, """SELECT status, epoch(current_period_end)::BIGINT, api_version
+                        FROM subscriptions WHERE id = 'sub_0004'""") == \
+        [("past_due", now + 500, "2020-08-27")]
+    assert query(db, """SELECT id, price_id, quantity FROM subscription_items
+                        WHERE subscription_id = 'sub_0004'""") == [("si_old", "price_1", 3)]
+
+
+def test_resumes_a_window_whose_cursor_object_was_deleted(account, served, tmp_path):
+    db = tmp_path / "tally.duckdb"
+    sync(served, db)
+    # As if a run had stopped after a page ending at a customer deleted since.
+    work = store.working_path(str(db))
+    with duckdb.connect(work) as con:
+        detail = orjson.loads(con.execute(
+            "SELECT detail FROM sync_state WHERE object_type = 'customers'").fetchone()[0])
+        detail.update(status="running", mode="full", started_at=time.time(),
+                      windows=[{"lo": None, "hi": None, "cursor": "cus_0100"}])
+        con.execute("UPDATE sync_state SET detail = ? WHERE object_type = 'customers'",
+                    [orjson.dumps(detail).decode()])
+    delete_object(served, "customer", "cus_0100")
+
+    resumed = sync(served, db)
+
+    assert resumed.status == "ok", resumed.message
+    assert query(db, "SELECT count(*) FROM customers WHERE NOT deleted") == \
+        [(len(account["customers"]) - 1,)]
+    assert query(db, "SELECT deleted FROM customers WHERE id = 'cus_0100'") == [(True,)]
