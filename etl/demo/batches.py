@@ -1,81 +1,86 @@
-"""Batches of (objects, truth rows) for loading, made in this process or in a helper.
+"""Batches ready to write: the loader's prepared rows and the truth rows, in order.
 
-Simulating customers and loading them each take about half the time, so for
-large accounts a helper process simulates while this one loads. A bounded
-queue keeps memory flat: the helper waits when the loader is behind. Batches
-arrive in order, so the database is the same either way.
+Small accounts are simulated and prepared here. For large ones, worker
+processes simulate customers *and* run the loader's row preparation
+(`etl.load.prepare_objects`, the Python-heavy half of `load_objects`), so
+this process only writes (`write_prepared`). At most a few batches are in
+flight, which keeps memory flat; batches arrive in customer order, and the
+rows are the same either way, so the database is too.
 """
 from __future__ import annotations
 
+import collections
+import datetime as dt
 import multiprocessing
-import queue as queue_module
 from typing import Iterator
 
-import orjson
+from etl.load import OBJECT_TABLES, Prepared, prepare_objects
 
 BATCH_OBJECTS = 10_000
-PARALLEL_FROM = 5_000  # customers; below this, starting a process costs more than it saves
-QUEUE_BATCHES = 3
+PARALLEL_FROM = 5_000  # customers; below this, starting processes costs more than it saves
+WORKERS = 2
+CUSTOMERS_PER_TASK = 250  # about 9,000 objects
+TASKS_IN_FLIGHT_PER_WORKER = 2
+
+Batch = tuple[list[Prepared], list[tuple], int]  # prepared rows, truth rows, customers done
 
 
-def batches(run, parallel: bool | None = None) -> Iterator[tuple[list[dict], list[tuple], int]]:
-    """(objects, truth rows, customers done so far) of about BATCH_OBJECTS objects each."""
+def prepare_batch(objects: list[dict], synced_at: dt.datetime) -> list[Prepared]:
+    """What `load_mixed` does before writing: group by type, convert each group."""
+    by_table: dict[str, list[dict]] = {}
+    for obj in objects:
+        by_table.setdefault(OBJECT_TABLES[obj["object"]], []).append(obj)
+    prepared = (prepare_objects(name, objs, synced_at=synced_at) for name, objs in by_table.items())
+    return [p for p in prepared if p is not None]
+
+
+def batches(run, parallel: bool | None = None) -> Iterator[Batch]:
     if parallel is None:
         parallel = run.customers >= PARALLEL_FROM
-    if parallel:
-        yield from _from_helper(run)
-    else:
-        yield from _in_process(run)
+    return _in_workers(run) if parallel else _in_process(run)
 
 
-def _in_process(run) -> Iterator[tuple[list[dict], list[tuple], int]]:
-    objects: list[dict] = []
-    truth: list[tuple] = []
-    done = -1  # the first chunk is the catalog
-    for chunk, rows in run.chunks():
+def _in_process(run) -> Iterator[Batch]:
+    synced_at = run.synced_at
+    objects, truth = list(run.catalog()), []
+    for index in range(run.customers):
+        chunk, rows = run.customer(index)
         objects.extend(chunk)
         truth.extend(rows)
-        done += 1
         if len(objects) >= BATCH_OBJECTS:
-            yield objects, truth, done
+            yield prepare_batch(objects, synced_at), truth, index + 1
             objects, truth = [], []
-    yield objects, truth, done
+    yield prepare_batch(objects, synced_at), truth, run.customers
 
 
-def _from_helper(run) -> Iterator[tuple[list[dict], list[tuple], int]]:
-    context = multiprocessing.get_context("spawn")  # no fork of DuckDB's threads
-    queue = context.Queue(maxsize=QUEUE_BATCHES)
-    helper = context.Process(target=_produce, args=(run.arguments(), queue), daemon=True)
-    helper.start()
-    try:
-        while True:
-            item = _get(queue, helper)
-            if item is None:
-                return
-            if item[0] == "error":
-                raise RuntimeError(f"demo simulation failed: {item[1]}")
-            payload, truth, done = item
-            yield orjson.loads(payload), truth, done
-    finally:
-        if helper.is_alive():
-            helper.terminate()
-        helper.join()
+def _in_workers(run) -> Iterator[Batch]:
+    yield prepare_batch(run.catalog(), run.synced_at), [], 0
+    tasks = [(first, min(first + CUSTOMERS_PER_TASK, run.customers))
+             for first in range(0, run.customers, CUSTOMERS_PER_TASK)]
+    context = multiprocessing.get_context("spawn")  # never fork DuckDB's threads
+    with context.Pool(WORKERS, initializer=_start_worker, initargs=(run.arguments(),)) as pool:
+        pending: collections.deque = collections.deque()
+        for first, last in tasks:
+            pending.append(pool.apply_async(_prepare_customers, (first, last)))
+            if len(pending) >= WORKERS * TASKS_IN_FLIGHT_PER_WORKER:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
 
 
-def _get(queue, helper):
-    while True:
-        try:
-            return queue.get(timeout=5)
-        except queue_module.Empty:
-            if not helper.is_alive():
-                raise RuntimeError("demo simulation process stopped unexpectedly") from None
+_worker_run = None
 
 
-def _produce(arguments: tuple, queue) -> None:
+def _start_worker(arguments: tuple) -> None:
+    global _worker_run
     from etl.demo.generate import Run
-    try:
-        for objects, truth, done in _in_process(Run(*arguments)):
-            queue.put((orjson.dumps(objects), truth, done))
-        queue.put(None)
-    except BaseException as exc:  # noqa: BLE001 - reported by the loading process
-        queue.put(("error", f"{type(exc).__name__}: {exc}"))
+    _worker_run = Run(*arguments)
+
+
+def _prepare_customers(first: int, last: int) -> Batch:
+    objects, truth = [], []
+    for index in range(first, last):
+        chunk, rows = _worker_run.customer(index)
+        objects.extend(chunk)
+        truth.extend(rows)
+    return prepare_batch(objects, _worker_run.synced_at), truth, last

@@ -17,7 +17,7 @@ from etl.demo.batches import batches
 from etl.demo.clock import DAY, add_months, complete_months, next_month_start_ts, resolve_now, to_ts
 from etl.demo.simulate import simulate_customer
 from etl.demo.truth import customer_truth
-from etl.load import OBJECT_TABLES, load_mixed
+from etl.load import OBJECT_TABLES, write_prepared
 
 DUCKDB_MEMORY = "1GB"
 TRUTH_SCHEMA = pa.schema([("month", pa.date32()), ("customer_id", pa.string()),
@@ -36,22 +36,26 @@ class Run:
         self.start = add_months(self.now, -months)
         self.truth_months = complete_months(self.start, self.now)
         self.boundaries = [next_month_start_ts(m) for m in self.truth_months]
+        self._prices = None
 
     def arguments(self) -> tuple:
         return self.customers, self.seed, self.months, self.now_dt
 
-    def histories(self):
-        for index in range(self.customers):
-            yield simulate_customer(index, self.seed, self.start, self.now)
+    @property
+    def synced_at(self) -> dt.datetime:
+        """What the loader records as the sync time: the simulated now (deterministic)."""
+        return self.now_dt.replace(tzinfo=None)
 
-    def chunks(self) -> Iterator[tuple[list[dict], list[tuple]]]:
-        """(objects, truth rows) per customer, after one chunk with the catalog."""
-        catalog = emit.catalog_objects(self.start - 30 * DAY)
-        prices = {o["id"]: o for o in catalog if o["object"] == "price"}
-        yield catalog, []
-        for customer in self.histories():
-            yield (emit.customer_objects(customer, self.now, prices),
-                   customer_truth(customer, self.truth_months, self.boundaries))
+    def catalog(self) -> list[dict]:
+        return emit.catalog_objects(self.start - 30 * DAY)
+
+    def customer(self, index: int) -> tuple[list[dict], list[tuple]]:
+        """One customer's objects and truth rows."""
+        if self._prices is None:
+            self._prices = {o["id"]: o for o in self.catalog() if o["object"] == "price"}
+        customer = simulate_customer(index, self.seed, self.start, self.now)
+        return (emit.customer_objects(customer, self.now, self._prices),
+                customer_truth(customer, self.truth_months, self.boundaries))
 
 
 def generate_objects(customers: int = 300, seed: int = 1, months: int = 30, now=None,
@@ -60,7 +64,10 @@ def generate_objects(customers: int = 300, seed: int = 1, months: int = 30, now=
 
     Truth rows (month, customer_id, currency, mrr) go to `on_truth` if given.
     """
-    for objects, truth in Run(customers, seed, months, now).chunks():
+    run = Run(customers, seed, months, now)
+    yield from run.catalog()
+    for index in range(customers):
+        objects, truth = run.customer(index)
         if on_truth is not None and truth:
             on_truth(truth)
         yield from objects
@@ -114,18 +121,14 @@ def _fresh_working(db_path: str):
 
 
 def _load(con, run: Run, progress, parallel: bool | None) -> None:
-    synced_at = run.now_dt.replace(tzinfo=None)
-    for objects, truth, done in batches(run, parallel):
-        _flush(con, objects, truth, synced_at)
+    for prepared, truth, done in batches(run, parallel):
+        con.begin()
+        for rows in prepared:
+            write_prepared(con, rows)
+        _insert_truth(con, truth)
+        con.commit()
         if progress:
             progress(done, run.customers)
-
-
-def _flush(con, objects: list[dict], truth: list[tuple], synced_at: dt.datetime) -> None:
-    con.begin()
-    load_mixed(con, objects, synced_at=synced_at)
-    _insert_truth(con, truth)
-    con.commit()
 
 
 def _insert_truth(con, truth: list[tuple]) -> None:
