@@ -32,9 +32,11 @@ def status() -> None:
                 else "No sync has run yet.")
     else:
         show.table(runs)
+    # detail is the sync's own record of the type's last run: status and a plain-words note.
     objects = data.query("""
-        SELECT object_type AS "object type", last_success AS "last success",
-               backfill_done AS "history complete"
+        SELECT object_type AS "object type", detail->>'status' AS "last run",
+               coalesce(detail->>'note', '') AS note, (detail->>'fetched')::BIGINT AS fetched,
+               last_success AS "last success", backfill_done AS "history complete"
         FROM sync_state ORDER BY object_type""")
     if not objects.empty:
         st.subheader("Object types")

@@ -24,7 +24,9 @@ def test_sync_now_fills_the_database_and_says_so(monkeypatch, tmp_path, fake_str
     at.button(key="sync_now").click().run(timeout=120)
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert "Sync finished" in shown_text(at)
-    assert at.dataframe, "the page now lists the run and the object types"
+    objects = at.dataframe[-1].value.set_index("object type")
+    assert objects.loc["customers", "fetched"] == len(CUSTOMERS)
+    assert objects.loc["customers", "last run"] == "done"
     con = duckdb.connect(str(tmp_path / "tally.duckdb"), read_only=True)
     assert sorted(r[0] for r in con.execute("SELECT id FROM customers").fetchall()) == [c["id"] for c in CUSTOMERS]
     con.close()
