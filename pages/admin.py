@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import secrets as _secrets
 
 import stripe
@@ -65,16 +66,21 @@ def _next_nonce(form: str, object_id: str) -> None:
 def _show_result(result: ActionResult) -> None:
     prefix = "Already done (same submission): " if result.repeated else ""
     if result.ok:
-        st.success(prefix + result.message)
+        st.success(prefix + _md(result.message))
         if result.saved == writeback.QUEUED:
             st.info("A sync is writing the database right now, so this change is queued: "
                     "it appears on the dashboard after that sync finishes.")
     elif result.outcome == "unknown":
-        st.warning(result.message + " Confirm again to check: it will not act twice.")
+        st.warning(_md(result.message) + " Confirm again to check: it will not act twice.")
     else:
-        st.error(prefix + result.message)
+        st.error(prefix + _md(result.message))
     if result.request_id:
         st.caption(f"Stripe request id: {result.request_id}")
+
+
+def _md(text: str) -> str:
+    """Show text as typed: customer emails, ids and search terms are not markdown."""
+    return re.sub(r"([\\`*_{}\[\]<>()#+!|~$:-])", r"\\\1", text)
 
 
 def _safely(step, *args, **kwargs):
@@ -114,7 +120,7 @@ def refund_page() -> None:
     if charges is None:
         return
     if not charges:
-        st.warning(f"No charge found for “{query.strip()}”.")
+        st.warning(f"No charge found for “{_md(query.strip())}”.")
         return
     by_id = {c["id"]: c for c in charges}
     charge = by_id[st.selectbox("Charge", list(by_id), key="admin_refund_charge",
@@ -155,7 +161,7 @@ def _refund_confirmation(user, client, audit, db_path, facts) -> None:
     if not pending or pending["charge_id"] != facts.charge_id:
         return
     amount, reason = pending["amount"], pending["reason"]
-    st.warning("Please confirm: " + refund_confirmation(facts, amount, reason))
+    st.warning("Please confirm: " + _md(refund_confirmation(facts, amount, reason)))
     confirm, back = st.columns(2)
     if back.button("Change", key="admin_refund_back"):
         st.session_state.pop("_tally_admin_refund", None)
@@ -206,7 +212,7 @@ def cancel_page() -> None:
     if subs is None:
         return
     if not subs:
-        st.warning(f"No subscription found for “{query.strip()}”.")
+        st.warning(f"No subscription found for “{_md(query.strip())}”.")
         return
     by_id = {s["id"]: s for s in subs}
     sub = by_id[st.selectbox("Subscription", list(by_id), key="admin_cancel_subscription",
@@ -249,7 +255,8 @@ def _cancel_confirmation(user, client, audit, db_path, facts) -> None:
     if pending["unused"] == "refund" and refund is None:
         st.error("There is no paid, unused time to refund on this subscription.")
         return
-    st.warning("Please confirm: " + cancel_confirmation(facts, pending["when"], pending["unused"], refund))
+    st.warning("Please confirm: " + _md(cancel_confirmation(facts, pending["when"],
+                                                          pending["unused"], refund)))
     confirm, back = st.columns(2)
     if back.button("Change", key="admin_cancel_back"):
         st.session_state.pop("_tally_admin_cancel", None)
@@ -267,7 +274,7 @@ def _cancel_confirmation(user, client, audit, db_path, facts) -> None:
 
 def _undo_flow(user, client, audit, db_path, facts) -> None:
     nonce = _nonce("undo", facts.subscription_id)
-    st.warning("Please confirm: " + undo_confirmation(facts))
+    st.warning("Please confirm: " + _md(undo_confirmation(facts)))
     if st.button("Undo the cancellation", type="primary", key="admin_undo_confirm"):
         with st.spinner("Resuming…"):
             result = _safely(undo_cancellation, client, audit, db_path, actor=user.label,

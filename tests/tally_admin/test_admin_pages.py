@@ -1,4 +1,6 @@
 """An admin sees the confirmation, then the result, through the real page functions (AppTest)."""
+import re
+
 import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -34,7 +36,8 @@ def _click(at, label):
 
 
 def _texts(elements):
-    return " ".join(e.value for e in elements)
+    """What the reader sees: markdown escapes removed."""
+    return re.sub(r"\\(.)", r"\1", " ".join(e.value for e in elements))
 
 
 def test_refund_page_confirms_then_refunds_once(admin_app, make_charge, localstripe_client, tmp_path):
