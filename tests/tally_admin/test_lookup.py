@@ -39,3 +39,38 @@ def test_subscriptions_by_id_and_email_include_canceled_ones(stripe_env, make_su
     assert [s["id"] for s in find_subscriptions(client, sub["id"])] == [sub["id"]]
     found = find_subscriptions(client, "subs@example.com")
     assert [(s["id"], s["status"]) for s in found] == [(sub["id"], "canceled")]
+
+
+class _Listed:
+    def __init__(self, data):
+        self.data = data
+
+
+class _Service:
+    def __init__(self, objects=(), listed=()):
+        self.objects = {o["id"]: o for o in objects}
+        self.listed = list(listed)
+
+    def retrieve(self, object_id):
+        return self.objects[object_id]
+
+    def list(self, params):
+        return _Listed([o for o in self.listed if o.get("invoice") == params.get("invoice")])
+
+
+def test_invoice_charges_in_the_current_api_come_from_invoice_payments():
+    from types import SimpleNamespace
+
+    from tally_admin.lookup import invoice_charges
+    charge = {"id": "ch_new", "object": "charge", "amount": 900, "currency": "usd"}
+    intent = {"id": "pi_new", "object": "payment_intent", "latest_charge": "ch_new"}
+    payments = [
+        {"id": "inpay_1", "invoice": "in_new", "payment": {"type": "payment_intent",
+                                                           "payment_intent": "pi_new"}},
+        {"id": "inpay_2", "invoice": "in_other", "payment": {"type": "charge", "charge": "ch_x"}},
+    ]
+    client = SimpleNamespace(v1=SimpleNamespace(
+        charges=_Service([charge]), payment_intents=_Service([intent]),
+        invoice_payments=_Service(listed=payments)))
+    invoice = {"id": "in_new", "object": "invoice"}  # no `charge` since 2025-03-31
+    assert [c["id"] for c in invoice_charges(client, invoice)] == ["ch_new"]
