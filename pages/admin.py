@@ -303,9 +303,31 @@ def audit_page() -> None:
     if frame.empty:
         st.info("No admin action has been attempted yet.")
         return
+    frame = _filtered(frame)
     st.dataframe(frame, hide_index=True, width="stretch")
     st.download_button("Download the audit trail (CSV)", csv_bytes(frame),
                        file_name="tally-audit.csv", mime="text/csv", key="admin_audit_csv")
+
+
+def _filtered(frame):
+    """Narrow the trail by action, outcome and a search over ids, people and messages."""
+    action, outcome, search = st.columns(3)
+    actions = action.multiselect("Action", sorted(frame.action.dropna().unique()),
+                                 key="admin_audit_actions")
+    outcomes = outcome.multiselect("Outcome", sorted(frame.outcome.dropna().unique()),
+                                   key="admin_audit_outcomes")
+    text = search.text_input("Search", key="admin_audit_search",
+                             placeholder="object id, actor, message").strip().lower()
+    if actions:
+        frame = frame[frame.action.isin(actions)]
+    if outcomes:  # keep each chosen outcome's attempt row too
+        keys = frame.loc[frame.outcome.isin(outcomes), "idempotency_key"]
+        frame = frame[frame.idempotency_key.isin(keys)]
+    if text:
+        haystack = (frame.object_id.fillna("") + " " + frame.actor.fillna("") + " "
+                    + frame.message.fillna("")).str.lower()
+        frame = frame[haystack.str.contains(text, regex=False)]
+    return frame
 
 
 # --- no auth configured -----------------------------------------------------

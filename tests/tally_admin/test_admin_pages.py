@@ -123,3 +123,22 @@ def test_the_dashboard_serves_admin_urls_to_admins_only(real_dashboard, url_path
     if url_path != "admin-locked":
         admin = real_dashboard("ada", "admin", url_path)
         assert admin.title[0].value in {"Refund a charge", "Cancel a subscription", "Audit trail"}
+
+
+def test_the_audit_trail_filters_by_outcome_and_search(admin_app, make_charge):
+    from tally_admin.audit import AuditLog, audit_path_from_env
+    from tally_admin.refunds import refund_charge
+    from tally_admin.stripe_api import client_from_env
+    charge = make_charge(amount=1000)
+    audit = AuditLog(audit_path_from_env())
+    for amount, nonce in ((400, "a"), (900, "b")):  # the second is more than is left
+        refund_charge(client_from_env(), audit, None, actor="ada", charge_id=charge["id"],
+                      amount=amount, reason="duplicate", nonce=nonce)
+    at = admin_app("audit")
+    assert len(at.dataframe[0].value) == 4
+    at.multiselect(key="admin_audit_outcomes").set_value(["refused"]).run()
+    shown = at.dataframe[0].value
+    assert list(shown.phase) == ["outcome", "attempt"] and "refused" in list(shown.outcome)
+    at.multiselect(key="admin_audit_outcomes").set_value([]).run()
+    at.text_input(key="admin_audit_search").input("ch_nothing_like_it").run()
+    assert len(at.dataframe[0].value) == 0
