@@ -92,3 +92,24 @@ def test_cancel_now_with_prorated_credit_writes_the_final_invoice(stripe_env, au
     assert con.execute("SELECT count(*) FROM invoices WHERE subscription_id = ?",
                        [sub["id"]]).fetchone()[0] >= 1
     con.close()
+
+
+def test_a_retry_after_a_lost_cancel_answer_completes_without_acting_twice(
+        stripe_env, audit, db_path, make_subscription, localstripe_client, monkeypatch):
+    import stripe
+    sub = make_subscription()
+    client = client_from_env()
+    send = client.v1.subscriptions.cancel
+
+    def cancel_then_lose_the_answer(*args, **kwargs):  # a timeout after Stripe acted
+        send(*args, **kwargs)
+        raise stripe.APIConnectionError("timed out")
+
+    monkeypatch.setattr(client.v1.subscriptions, "cancel", cancel_then_lose_the_answer)
+    lost = cancel_subscription(client, audit, db_path, actor="alice", subscription_id=sub["id"],
+                               when="now", nonce="t")
+    assert lost.outcome == "unknown"
+    retried = _cancel(audit, db_path, sub["id"], "now", nonce="t")
+    assert retried.ok and _db_subscription(db_path, sub["id"])[0] == "canceled"
+    other = _cancel(audit, db_path, sub["id"], "now", nonce="new form")
+    assert other.outcome == "refused"
