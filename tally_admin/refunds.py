@@ -71,6 +71,8 @@ def refusal(facts: ChargeFacts, amount: int, reason: str) -> str | None:
         return f"Only a succeeded charge can be refunded; {facts.charge_id} is {facts.status}."
     if facts.disputed:
         return "This charge is disputed: it cannot be refunded while the dispute is open."
+    if facts.paid <= 0:
+        return f"Nothing was captured on {facts.charge_id}, so there is nothing to refund."
     if facts.refundable <= 0:
         return "This charge has already been refunded in full."
     if amount <= 0:

@@ -49,6 +49,7 @@ def test_a_refusal_is_recorded_and_final(audit):
 def test_refusals_name_the_problem():
     assert "disputed" in refusal(_facts(disputed=True), 100, "duplicate")
     assert "already been refunded" in refusal(_facts(refunded=10000), 100, "duplicate")
+    assert "Nothing was captured" in refusal(_facts(paid=0), 100, "duplicate")
     assert "more than zero" in refusal(_facts(), 0, "duplicate")
     assert "Choose a reason" in refusal(_facts(), 100, "because")
     assert "only 1.00 EUR of 100.00 EUR" in refusal(_facts(refunded=9900), 101, "duplicate")
