@@ -14,10 +14,14 @@ import threading
 from collections import OrderedDict
 
 from metrics.common import data_months
-from metrics.mrr_sql import counted_lines_cte, points_ctes, valued_lines_cte
+from metrics.mrr_sql import (counted_lines_cte, customer_points_cte, native_movements_ctes,
+                             sub_points_ctes, valued_lines_cte)
 from metrics.params import Params
 
 MAX_ENTRIES = 4
+# What later queries read from valued lines (points, filters, new-and-churned).
+VALUED_COLUMNS = ("subscription_id, customer_id, currency, product_id, interval, country, "
+                  "period_start, period_end, counts_until, monthly")
 _lock = threading.Lock()
 _entries: OrderedDict = OrderedDict()
 
@@ -41,23 +45,36 @@ def database_key(con) -> tuple | None:
     return path, stamps
 
 
-def _compute(cur, params: Params, last: dt.date, dimension: str | None):
-    valued = cur.sql("WITH " + counted_lines_cte(params, dimension == "country") + ","
-                     + valued_lines_cte() + " SELECT * FROM valued").to_arrow_table()
-    cur.register("_tally_new_valued", valued)
+def _compute(cur, params: Params, last: dt.date, dimension: str | None) -> dict:
+    """Each stage once, as Arrow: valued lines, subscription and customer month
+    ends, and (native currency) customer movements."""
+    tables = {"valued": cur.sql(
+        "WITH " + counted_lines_cte(params, dimension == "country") + "," + valued_lines_cte()
+        + f" SELECT {VALUED_COLUMNS} FROM valued").to_arrow_table()}
+    stages = [
+        ("sub_points", "WITH valued AS (SELECT * FROM _tally_new_valued),"
+         + sub_points_ctes(params, "month", None, last, dimension)
+         + " SELECT subscription_id, dimension, period, customer_id, currency, mrr FROM sub_points"),
+        ("customer_points", "WITH sub_points AS (SELECT * FROM _tally_new_sub_points), "
+         + customer_points_cte() + " SELECT * FROM customer_points"),
+        ("native_movements", "WITH customer_points AS (SELECT * FROM _tally_new_customer_points)"
+         + native_movements_ctes(last) + " SELECT * FROM native_movements"),
+    ]
+    registered = ["valued"]
+    cur.register("_tally_new_valued", tables["valued"])
     try:
-        sub_points = cur.sql(
-            "WITH valued AS (SELECT * FROM _tally_new_valued),"
-            + points_ctes(params, "month", None, last, dimension)
-            + " SELECT subscription_id, dimension, period, customer_id, currency, mrr "
-              "FROM sub_points").to_arrow_table()
+        for name, sql in stages:
+            tables[name] = cur.sql(sql).to_arrow_table()
+            cur.register(f"_tally_new_{name}", tables[name])
+            registered.append(name)
     finally:
-        cur.unregister("_tally_new_valued")
-    return valued, sub_points
+        for name in registered:
+            cur.unregister(f"_tally_new_{name}")
+    return tables
 
 
 def monthly_tables(cur, params: Params, last: dt.date, dimension: str | None):
-    """(valued, sub_points, computed_through) Arrow tables, or None when not cacheable."""
+    """{stage name: Arrow table}, or None when the database is not cacheable."""
     database = database_key(cur)
     if database is None:
         return None

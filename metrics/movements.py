@@ -26,42 +26,7 @@ def customer_movements_sql(cur, params: Params, last: dt.date) -> str:
     Built on full history (a reactivation needs to know the past); one row per
     customer, currency and month in which MRR at the start or end is positive.
     """
-    chain = chain_sql(cur, params, last)
-    native = chain + f""",
-seq AS (
-    SELECT customer_id, currency, period AS month, mrr,
-           lag(period) OVER w AS prev_month, lag(mrr) OVER w AS prev_mrr,
-           lead(period) OVER w AS next_month
-    FROM customer_points
-    WINDOW w AS (PARTITION BY customer_id, currency ORDER BY period)
-),
-changes AS (
-    SELECT customer_id, currency, month,
-           CASE WHEN prev_month = month - INTERVAL 1 MONTH THEN prev_mrr ELSE 0 END AS p,
-           mrr AS c, prev_month IS NOT NULL AS seen_before
-    FROM seq
-    UNION ALL
-    -- the month after a customer's last positive month end: churn
-    SELECT customer_id, currency, (month + INTERVAL 1 MONTH)::DATE, mrr, 0, true
-    FROM seq
-    WHERE (next_month IS NULL OR next_month > month + INTERVAL 1 MONTH)
-      AND month < {sql_date(last)}
-),
-native_movements AS (
-    SELECT customer_id, currency, month, p AS start_mrr, c AS end_mrr,
-           CASE WHEN p = 0 AND NOT seen_before THEN 'new'
-                WHEN p = 0 THEN 'reactivation'
-                WHEN c = 0 THEN 'churn'
-                WHEN c > p THEN 'expansion'
-                WHEN c < p THEN 'contraction' END AS movement,
-           CASE WHEN p = 0 AND NOT seen_before THEN c ELSE 0 END AS new,
-           CASE WHEN p = 0 AND seen_before THEN c ELSE 0 END AS reactivation,
-           CASE WHEN p > 0 AND c > p THEN c - p ELSE 0 END AS expansion,
-           CASE WHEN c > 0 AND c < p THEN p - c ELSE 0 END AS contraction,
-           CASE WHEN c = 0 THEN p ELSE 0 END AS churn,
-           0.0 AS fx
-    FROM changes
-)"""
+    native = chain_sql(cur, params, last, movements=True)
     if not params.currency:
         return native + ",\ncustomer_movements AS (SELECT * FROM native_movements)"
     return native + f""",

@@ -93,7 +93,13 @@ def line_filters(params: Params) -> str:
 
 def points_ctes(params: Params, grain: str, first: dt.date | None, last: dt.date,
                 dimension: str | None) -> str:
-    """MRR per subscription and per customer at the end of each period.
+    """MRR per subscription and per customer at the end of each period."""
+    return sub_points_ctes(params, grain, first, last, dimension) + ",\n" + customer_points_cte()
+
+
+def sub_points_ctes(params: Params, grain: str, first: dt.date | None, last: dt.date,
+                    dimension: str | None) -> str:
+    """`line_points, sub_points`: MRR per subscription at the end of each period.
 
     A line covers the end of period P when start <= end(P) < end and end(P) <
     the subscription's `ended_at`, i.e. P runs from the period containing
@@ -123,8 +129,7 @@ sub_points AS (
            any_value(currency) AS currency, greatest(round(sum(monthly), 4), 0) AS mrr
     FROM line_points
     GROUP BY subscription_id, dimension, period
-),
-{customer_points_cte()}"""
+)"""
 
 
 def customer_points_cte(last: dt.date | None = None) -> str:
@@ -141,3 +146,49 @@ def mrr_ctes(params: Params, last: dt.date, grain: str = "month", first: dt.date
     """The whole chain as `WITH ...`; append `, more AS (...) SELECT ...`."""
     return ("WITH " + counted_lines_cte(params, dimension == "country") + "," + valued_lines_cte() + ","
             + points_ctes(params, grain, first, last, dimension))
+
+
+def native_movements_ctes(last: dt.date) -> str:
+    """`, seq, changes, native_movements`: each customer's movement per month and currency.
+
+    With p = MRR at the end of M-1 and c = at the end of M (METRICS.md):
+    new, reactivation (p = 0, positive at an earlier month end), expansion,
+    contraction, churn. One row per customer, currency and month in which MRR
+    at the start or end is positive; the month after the last positive month
+    end is a churn row (up to `last`).
+    """
+    return f""",
+seq AS (
+    SELECT customer_id, currency, period AS month, mrr,
+           lag(period) OVER w AS prev_month, lag(mrr) OVER w AS prev_mrr,
+           lead(period) OVER w AS next_month
+    FROM customer_points
+    WINDOW w AS (PARTITION BY customer_id, currency ORDER BY period)
+),
+changes AS (
+    SELECT customer_id, currency, month,
+           CASE WHEN prev_month = month - INTERVAL 1 MONTH THEN prev_mrr ELSE 0 END AS p,
+           mrr AS c, prev_month IS NOT NULL AS seen_before
+    FROM seq
+    UNION ALL
+    -- the month after a customer's last positive month end: churn
+    SELECT customer_id, currency, (month + INTERVAL 1 MONTH)::DATE, mrr, 0, true
+    FROM seq
+    WHERE (next_month IS NULL OR next_month > month + INTERVAL 1 MONTH)
+      AND month < {sql_date(last)}
+),
+native_movements AS (
+    SELECT customer_id, currency, month, p AS start_mrr, c AS end_mrr,
+           CASE WHEN p = 0 AND NOT seen_before THEN 'new'
+                WHEN p = 0 THEN 'reactivation'
+                WHEN c = 0 THEN 'churn'
+                WHEN c > p THEN 'expansion'
+                WHEN c < p THEN 'contraction' END AS movement,
+           CASE WHEN p = 0 AND NOT seen_before THEN c ELSE 0 END AS new,
+           CASE WHEN p = 0 AND seen_before THEN c ELSE 0 END AS reactivation,
+           CASE WHEN p > 0 AND c > p THEN c - p ELSE 0 END AS expansion,
+           CASE WHEN c > 0 AND c < p THEN p - c ELSE 0 END AS contraction,
+           CASE WHEN c = 0 THEN p ELSE 0 END AS churn,
+           0.0 AS fx
+    FROM changes
+)"""

@@ -13,7 +13,8 @@ import pandas as pd
 
 from metrics import cache, fx
 from metrics.common import add_months, sql_text
-from metrics.mrr_sql import customer_points_cte, mrr_ctes
+from metrics.common import sql_date
+from metrics.mrr_sql import mrr_ctes, native_movements_ctes
 from metrics.params import Params
 
 
@@ -38,18 +39,29 @@ def cursor_for(con, params: Params, first: dt.date, last: dt.date):
 
 
 def chain_sql(cur, params: Params, last: dt.date, grain: str = "month",
-              first: dt.date | None = None, dimension: str | None = None) -> str:
-    """`WITH ... valued, sub_points, customer_points`: month ends come from the
-    cache when the database has a file (tables registered on `cur`), others are
-    computed in the query. Cached points hold full history: callers filter."""
+              first: dt.date | None = None, dimension: str | None = None,
+              movements: bool = False) -> str:
+    """`WITH valued, sub_points, customer_points[, native_movements]`.
+
+    Month ends come from the cache when the database is a file (its tables are
+    registered on `cur`); otherwise the query computes them. Cached tables hold
+    full history up to at least `last`: they are cut at `last` here, and callers
+    filter the start.
+    """
     cached = cache.monthly_tables(cur, params, last, dimension) if grain == "month" else None
     if cached is None:
-        return mrr_ctes(params, last, grain, first, dimension)
-    valued, sub_points = cached
-    cur.register("_tally_valued", valued)
-    cur.register("_tally_sub_points", sub_points)
-    return ("WITH valued AS (SELECT * FROM _tally_valued),\n"
-            "sub_points AS (SELECT * FROM _tally_sub_points),\n" + customer_points_cte(last))
+        chain = mrr_ctes(params, last, grain, first, dimension)
+        return chain + native_movements_ctes(last) if movements else chain
+    for name, table in cached.items():
+        cur.register(f"_tally_{name}", table)
+    chain = (f"WITH valued AS (SELECT * FROM _tally_valued),\n"
+             f"sub_points AS (SELECT * FROM _tally_sub_points WHERE period <= {sql_date(last)}),\n"
+             f"customer_points AS (SELECT * FROM _tally_customer_points "
+             f"WHERE period <= {sql_date(last)})")
+    if movements:
+        chain += (",\nnative_movements AS (SELECT * FROM _tally_native_movements "
+                  f"WHERE month <= {sql_date(last)})")
+    return chain
 
 
 def reported_points_sql(cur, params: Params, last: dt.date, grain: str = "month",
