@@ -2,6 +2,12 @@
 
 `python -m etl demo [--db PATH] [--customers N] [--seed S] [--months M] [--now YYYY-MM-DD]
 [--jsonl DIR]`. Same seed and clock => identical database.
+
+Modules: catalog (what is sold), simulate + payments (one customer's life, as
+plain records in state), billing (Stripe's invoice arithmetic), shapes + emit
+(records -> current-API JSON and events), truth (the MRR the simulation meant,
+by METRICS.md), generate + batches (the database, JSONL, workers), cli,
+dashboard (what the dashboard calls). Objects are test-mode (`livemode: false`).
 """
 from __future__ import annotations
 
