@@ -36,10 +36,6 @@ class Refused(Exception):
     """Tally itself declines the action (e.g. more than is refundable); Stripe is not called."""
 
 
-class OutcomeUnknown(Exception):
-    """The request may or may not have reached Stripe (timeout, dropped connection)."""
-
-
 @dataclass
 class Done:
     """What a successful action returns: a line for the admin and the changed objects."""
@@ -99,15 +95,12 @@ def run_action(audit: AuditLog, db_path: str | None, *, actor: str, action: str,
         except Refused as refusal:
             audit.outcome(**facts, outcome="refused", message=str(refusal))
             return ActionResult("refused", str(refusal))
-        except OutcomeUnknown as unknown:
-            audit.outcome(**facts, outcome="unknown", message=str(unknown))
-            return ActionResult("unknown", str(unknown))
         except Exception as error:  # noqa: BLE001 - recorded, then one line for the admin
             if not _is_stripe_error(error):
                 log.exception("admin action %s on %s failed", action, object_id)
             message = explain(error)
             request_id = getattr(error, "request_id", None)
-            outcome = "unknown" if _is_connection_error(error) else "failed"
+            outcome = "unknown" if _outcome_unknown(error) else "failed"
             audit.outcome(**facts, outcome=outcome, message=message, request_id=request_id)
             return ActionResult(outcome, message, request_id=request_id)
         audit.outcome(**facts, outcome="succeeded", message=done.message,
@@ -122,6 +115,9 @@ def _is_stripe_error(error: Exception) -> bool:
     return isinstance(error, stripe.StripeError)
 
 
-def _is_connection_error(error: Exception) -> bool:
+def _outcome_unknown(error: Exception) -> bool:
+    """A dropped connection or a Stripe 5xx: the request may have been carried out."""
     import stripe
-    return isinstance(error, stripe.APIConnectionError)
+    if isinstance(error, stripe.APIConnectionError):
+        return True
+    return isinstance(error, stripe.APIError) and (getattr(error, "http_status", None) or 500) >= 500

@@ -60,6 +60,8 @@ def explain(error: Exception) -> str:
         return "Stripe is rate-limiting requests: wait a minute and submit again."
     if isinstance(error, stripe.APIConnectionError):
         return "Could not reach Stripe: the outcome is unknown until Tally checks again."
+    if isinstance(error, stripe.APIError):
+        return "Stripe answered with a server error: the outcome is unknown until Tally checks again."
     if isinstance(error, stripe.StripeError):
         code = getattr(error, "code", None)
         if code in ERROR_CODES:

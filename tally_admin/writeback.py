@@ -47,6 +47,9 @@ def save_objects(objects: list[dict], db_path: str, *, attempts: int = 5,
             return PUBLISHED
         except duckdb.IOException:  # another writer (a sync) holds the working file
             time.sleep(pause * (attempt + 1))
+        except Exception:  # noqa: BLE001 - Stripe already acted: keep the objects for the sync
+            log.exception("could not write admin results to %s; queuing them", db_path)
+            break
     queue_objects(objects, db_path)
     return QUEUED
 

@@ -100,3 +100,16 @@ def test_two_sessions_submitting_at_once_act_once(audit):
     submit()
     first.join()
     assert len(calls) == 1
+
+
+def test_a_stripe_server_error_leaves_the_outcome_open_for_a_checked_retry(audit):
+    def perform(key):
+        raise stripe.APIError("boom", http_status=500)
+
+    first = run_action(audit, None, actor="a", action="x", object_id="o", params={}, nonce="1",
+                       perform=perform)
+    assert first.outcome == "unknown" and "outcome is unknown" in first.message
+    assert audit.final_outcome(idempotency_key("x", "o", {}, "1")) is None
+    retried = run_action(audit, None, actor="a", action="x", object_id="o", params={}, nonce="1",
+                         perform=lambda key: Done("checked: done"))
+    assert retried.ok and not retried.repeated
