@@ -22,7 +22,7 @@ from pages.payments_page import payments_page  # noqa: E402
 from pages.refunds_page import refunds_page  # noqa: E402
 from pages.sync_page import sync_page  # noqa: E402
 from pages.tax_page import tax_page  # noqa: E402
-from tally_ui import data, filters, setup  # noqa: E402
+from tally_ui import data, filters, prefetch, setup  # noqa: E402
 
 
 def admin_pages(user) -> list:
@@ -64,9 +64,10 @@ def main() -> None:
         st.stop()
     setup.ensure_database()
     page = navigation(user)
-    if data.has_data():
-        filters.sidebar()
+    params = filters.sidebar() if data.has_data() else None
     page.run()
+    if params is not None:
+        prefetch.start(params)  # the other pages' numbers, while this one is read
 
 
 main()

@@ -31,7 +31,7 @@ def metric_export(params) -> None:
     if not names:
         st.info("No metrics are available in this version of Tally.")
         return
-    name = st.selectbox("Metric", names, key="export_metric")
+    name = st.selectbox("Metric", names, key="export_metric", index=names.index("mrr") if "mrr" in names else 0)
     params = with_extra(name, params)
     if params is None:
         return

@@ -77,7 +77,12 @@ def params_key(params: Params) -> tuple:
 
 def metric(name: str, params: Params) -> pd.DataFrame:
     """A metric's frame, cached per (published version, name, params)."""
-    return _metric(db_path(), version(), name, params_key(params), params)
+    return cached_metric(db_path(), version(), name, params)
+
+
+def cached_metric(db: str, published, name: str, params: Params) -> pd.DataFrame:
+    """The same cache for a given database version (the prefetch thread's entry)."""
+    return _metric(db, published, name, params_key(params), params)
 
 
 @st.cache_data(max_entries=512, show_spinner=False, hash_funcs={Params: lambda p: None})

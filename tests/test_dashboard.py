@@ -18,6 +18,7 @@ def account(monkeypatch, tmp_path):
     path = tmp_path / "tally.duckdb"
     connect(str(path)).close()
     monkeypatch.setenv("TALLY_DB", str(path))
+    monkeypatch.setenv("TALLY_PREFETCH", "0")
     monkeypatch.delenv("STRIPE_API_KEY", raising=False)
     return path
 

@@ -7,6 +7,12 @@ from tests.pages import apptest
 DEMO = dict(customers=120, seed=7, months=24)
 
 
+@pytest.fixture(autouse=True)
+def no_prefetch(monkeypatch):
+    """Background prefetch off: each test sees only what its own runs computed."""
+    monkeypatch.setenv("TALLY_PREFETCH", "0")
+
+
 @pytest.fixture(scope="session")
 def demo_db(tmp_path_factory):
     """A small demo account, generated once for every dashboard test."""
