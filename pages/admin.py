@@ -198,7 +198,8 @@ def _refund_result(charge_id: str) -> None:
 
 def _subscription_label(sub: dict) -> str:
     scheduled = " · cancels at period end" if sub.get("cancel_at_period_end") else ""
-    return f"{sub['id']} · {sub.get('status')} · since {_when(sub.get('start_date') or sub.get('created'))}{scheduled}"
+    since = _when(sub.get("start_date") or sub.get("created"))
+    return f"{sub['id']} · {sub.get('status')} · since {since}{scheduled}"
 
 
 def cancel_page() -> None:
@@ -227,7 +228,8 @@ def cancel_page() -> None:
     if facts.status == "canceled":
         st.info(f"{facts.subscription_id} is canceled; there is nothing to change.")
     elif facts.cancellation_scheduled:
-        st.info(f"{facts.subscription_id} is scheduled to cancel at {_when(facts.cancel_at or facts.period_end)}.")
+        ends = _when(facts.cancel_at or facts.period_end)
+        st.info(f"{facts.subscription_id} is scheduled to cancel at {ends}.")
         _undo_flow(user, client, audit, db_path, facts)
     else:
         _cancel_form(client, facts)

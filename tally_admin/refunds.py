@@ -37,8 +37,9 @@ class ChargeFacts:
 def charge_facts(client: stripe.StripeClient, charge_id: str, charge: dict | None = None) -> ChargeFacts:
     """What was paid and refunded, fetched from Stripe (the local copy may be stale)."""
     charge = charge or as_dict(client.v1.charges.retrieve(charge_id))
-    captured = charge.get("amount_captured")
-    paid = captured if captured is not None else (charge.get("amount") if charge.get("captured", True) else 0)
+    paid = charge.get("amount_captured")
+    if paid is None:  # older shapes: the whole amount once captured
+        paid = charge.get("amount") if charge.get("captured", True) else 0
     return ChargeFacts(charge["id"], charge["currency"], int(paid or 0),
                        int(charge.get("amount_refunded") or 0), charge.get("status"),
                        bool(charge.get("disputed")), customer_email(client, charge))
