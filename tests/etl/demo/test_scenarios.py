@@ -48,3 +48,31 @@ def test_plain_and_forever_coupon_subscriptions_earn_their_price_every_month():
     # Monthly, quarterly, yearly and weekly plans, with and without the forever coupon.
     assert {("month", 1, False), ("month", 3, False), ("year", 12, False), ("month", 1, True)} <= checked
     assert any(interval == "week" for interval, _, _ in checked)
+
+
+def test_a_mid_cycle_plan_change_counts_the_new_price_from_the_change():
+    checked = inside_prorations = 0
+    for index in range(2500):
+        c = simulate_customer(index, 2, START, NOW)
+        if len(c.subscriptions) != 1 or c.tax_rate is not None:
+            continue
+        sub = c.subscriptions[0]
+        updates = [i for i in sub.invoices if i.billing_reason == "subscription_update"]
+        if (len(sub.items) != 1 or sub.discount or sub.trial_start or len(updates) != 1
+                or any(i.status != "paid" for i in sub.invoices)):
+            continue
+        unused, remaining = updates[0].lines  # Stripe's two proration lines
+        change, months = unused.start, unused.price.months
+        before = Fraction(unused.price.amount(unused.quantity), months)
+        after = Fraction(remaining.price.amount(remaining.quantity), months)
+        truth = {month: mrr for month, _, _, mrr in customer_truth(c, MONTHS)}
+        first = sub.invoices[0].lines[0].start
+        last = min(sub.ended_at or NOW, sub.invoices[-1].lines[0].end)
+        for month in MONTHS:
+            boundary = next_month_start_ts(month)
+            if first < boundary <= last:
+                assert truth[month] == float(before if boundary <= change else after), (c.id, month)
+                # A month end between the change and the period's end: prorations alone say "after".
+                inside_prorations += change < boundary <= unused.end
+        checked += 1
+    assert checked >= 3 and inside_prorations >= 1
