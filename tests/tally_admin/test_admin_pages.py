@@ -142,3 +142,22 @@ def test_the_audit_trail_filters_by_outcome_and_search(admin_app, make_charge):
     at.multiselect(key="admin_audit_outcomes").set_value([]).run()
     at.text_input(key="admin_audit_search").input("ch_nothing_like_it").run()
     assert len(at.dataframe[0].value) == 0
+
+
+def test_a_replayed_confirmation_is_answered_from_the_audit_trail(admin_app, make_charge,
+                                                                  localstripe_client):
+    charge = make_charge(amount=5000)
+    at = admin_app("refund")
+    at.text_input(key="admin_refund_query").input(charge["id"]).run()
+    at.number_input[0].set_value(20.0)
+    at = _click(at, "Review refund")
+    submission = dict(at.session_state["_tally_admin_refund"])
+    at = _click(at, "Confirm refund")
+    assert "Refunded 20.00 EUR" in _texts(at.success)
+    # A second click or a rerun that still carries the same submission:
+    at.session_state["_tally_admin_refund"] = submission
+    at = _click(at.run(), "Confirm refund")
+    assert _texts(at.success).startswith("Already done (same submission): Refunded 20.00 EUR")
+    assert len(localstripe_client.v1.refunds.list(params={"charge": charge["id"]}).data) == 1
+    # A new review of the same charge is a new submission with a new nonce.
+    assert at.session_state["_tally_admin_nonces"].get(f"refund:{charge['id']}") is None
