@@ -52,8 +52,9 @@ ERROR_CODES = {
 def explain(error: Exception) -> str:
     """One line for an admin; never a key, never a traceback."""
     if isinstance(error, stripe.PermissionError):
-        return ("Permission denied: the Stripe key is a restricted key without write access "
-                "to this resource. Use a key that may write refunds and subscriptions.")
+        return ("Permission denied: the Stripe key is a restricted key without permission for "
+                "this. Admin actions need a key that may read charges, customers, invoices and "
+                "subscriptions and write refunds and subscriptions.")
     if isinstance(error, stripe.AuthenticationError):
         return "Stripe rejected the API key: check STRIPE_API_KEY."
     if isinstance(error, stripe.RateLimitError):
