@@ -1,11 +1,9 @@
 """MRR and ARR: by month, by day or week, and broken down by plan, interval, country."""
 from __future__ import annotations
 
-import datetime as dt
-
 import pandas as pd
 
-from metrics.common import MetricError, add_months, frame, month_range, sql_date
+from metrics.common import frame, month_range, sql_date
 from metrics.params import Params
 from metrics.points import cursor_for, reported_points_sql
 from metrics.registry import metric
@@ -60,39 +58,3 @@ def mrr_by_interval(con, params: Params) -> pd.DataFrame:
         money=("mrr", "arr"))
 def mrr_by_country(con, params: Params) -> pd.DataFrame:
     return _mrr_by(con, params, "country", ["month", "currency", "country", "mrr", "arr", "customers"])
-
-
-def _day_range(con, params: Params) -> tuple[dt.date, dt.date] | None:
-    """Days asked for, or the last three months of data."""
-    span = month_range(con, params)
-    if span is None:
-        return None
-    last = params.end or (add_months(span[1], 1) - dt.timedelta(days=1))
-    first = params.start or add_months(last.replace(day=1), -2)
-    if first > last:
-        raise MetricError(f"start {first} is after end {last}")
-    return first, last
-
-
-@metric("mrr_daily", "MRR, ARR, customers and ARPA at the end of each day or week (granularity)",
-        money=("mrr", "arr", "arpa"))
-def mrr_daily(con, params: Params) -> pd.DataFrame:
-    columns = ["date", "currency", "mrr", "arr", "customers", "arpa"]
-    grain = params.granularity if params.granularity in ("day", "week") else "day"
-    span = _day_range(con, params)
-    if span is None:
-        return frame(con, "SELECT 1 WHERE false", columns)
-    first, last = span
-    if grain == "week":
-        first = first - dt.timedelta(days=first.weekday())
-    cur = cursor_for(con, params, first.replace(day=1), last.replace(day=1))
-    sql = reported_points_sql(cur, params, last, grain, first) + f"""
-SELECT period AS date, currency, sum(mrr) AS mrr, 12 * sum(mrr) AS arr,
-       count(DISTINCT customer_id) AS customers,
-       sum(mrr) / count(DISTINCT customer_id) AS arpa
-FROM points
-WHERE period BETWEEN {sql_date(first)} AND {sql_date(last)}
-GROUP BY ALL ORDER BY date, currency"""
-    return frame(cur, sql, columns)
-
-

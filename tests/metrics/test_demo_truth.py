@@ -1,9 +1,14 @@
 """On generated demo accounts: MRR equals the generator's ground truth for every
 month and customer, customer counts match, and the movement identity holds."""
+import datetime as dt
+
+import pandas as pd
 import pytest
 
 from etl.demo import generate_database
 from etl.load import connect
+from metrics.common import add_months
+from metrics.daily import mrr_daily
 from metrics.movements import mrr_movements
 from metrics.mrr import mrr
 from metrics.mrr_sql import mrr_ctes
@@ -66,3 +71,20 @@ def test_movement_identity_every_month_and_currency(demo, currency):
         gaps = group["start_mrr"].iloc[1:].values - group["end_mrr"].iloc[:-1].values
         assert abs(gaps).max() < 1e-4
     assert df["new"].sum() > 0 and df["churn"].sum() > 0
+
+
+def test_daily_series_agrees_with_month_ends(demo):
+    """The daily (change-based) and monthly (point-based) chains give the same
+    MRR and customers on each month's last day."""
+    first, last = truth_range(demo)
+    start = add_months(last, -3)
+    days = mrr_daily(demo, Params(start=start, end=add_months(last, 1) - dt.timedelta(days=1)))
+    month_ends = days[(days["date"] + pd.Timedelta(days=1)).dt.day == 1].copy()
+    month_ends["month"] = month_ends["date"].dt.to_period("M").dt.to_timestamp()
+    months = mrr(demo, Params(start=start, end=last))
+    both = months.merge(month_ends, on=["month", "currency"], suffixes=("", "_daily"))
+    assert len(both) == len(months) > 0
+    assert (both["mrr"] - both["mrr_daily"]).abs().max() < 0.01
+    assert (both["customers"] == both["customers_daily"]).all()
+    weeks = mrr_daily(demo, Params(start=start, end=last, granularity="week"))
+    assert (weeks["date"].dt.weekday == 0).all() and len(weeks) >= 12
