@@ -7,8 +7,8 @@ read `Retry-After`, and retries a plain 429 not at all. Bulk syncing is mostly
 (Authorization, Stripe-Version = the pinned `stripe.api_version`, a
 User-Agent) over one `requests.Session` per thread and parse with orjson.
 
-Every request passes the rate limiter (account and endpoint buckets) and the
-adaptive concurrency gate; 429, 409 and 5xx are retried with exponential
+Every request passes the rate limiter (account and endpoint buckets, which
+slow down on a 429 and recover on success) and the adaptive concurrency gate; 429, 409 and 5xx are retried with exponential
 back-off and full jitter, honouring `Stripe-Should-Retry` and `Retry-After`.
 The API key never appears in an error message.
 """
@@ -32,7 +32,8 @@ USER_AGENT = f"Tally-sync/1.0 stripe-python/{stripe.VERSION}"
 RATE_BY_MODE = {"live": 100.0, "test": 25.0}
 ENDPOINT_RATE = 25.0
 RATE_MARGIN = 0.96
-CONNECT_RETRIES = 3  # a refused connection rarely heals within seconds: say so soon
+CONNECT_RETRIES = 3
+RATE_LIMIT_RETRIES = 20  # a refused connection rarely heals within seconds: say so soon
 KEY_PATTERN = re.compile(r"\b[sr]k_(live|test)_[A-Za-z0-9_]+")
 
 
@@ -118,7 +119,10 @@ class StripeHTTP:
             else:
                 if resp.status_code < 300:
                     self.concurrency.succeeded()
+                    self.limiters.speed_up(_endpoint(path))
                     return Response(orjson.loads(resp.content), resp.headers.get("Stripe-Version"))
+                if resp.status_code == 429:
+                    self.limiters.slow_down(_endpoint(path))
                 delay = self._retry_delay(resp, attempt, retries)
                 if delay is None:
                     raise self._error(resp, path)
@@ -157,7 +161,7 @@ class StripeHTTP:
         should = resp.headers.get("Stripe-Should-Retry")
         if resp.status_code == 429:
             self.concurrency.rate_limited()
-            retries = max(retries, self.max_retries)  # a rate limit always passes
+            retries = max(retries, RATE_LIMIT_RETRIES)  # a rate limit passes: wait it out
         if attempt >= retries or should == "false":
             return None
         if should != "true" and not (resp.status_code in (409, 429) or resp.status_code >= 500):

@@ -17,7 +17,7 @@ class RateLimiter:
     """Token bucket: at most `rate` acquisitions per second, bursts of `burst`."""
 
     def __init__(self, rate: float, burst: float | None = None):
-        self.rate = float(rate)
+        self.rate = self.max_rate = float(rate)
         # Small bursts: at most rate + burst requests fall in any one second.
         self.burst = float(burst if burst is not None else max(1.0, rate / 25))
         self._tokens = self.burst
@@ -36,6 +36,15 @@ class RateLimiter:
                 wait = (1 - self._tokens) / self.rate
             time.sleep(wait)
 
+    def slow_down(self) -> None:
+        """A 429 said the server's budget is smaller than ours (others spend it too)."""
+        with self._lock:
+            self.rate = max(1.0, self.rate * 0.7)
+
+    def speed_up(self) -> None:
+        with self._lock:
+            self.rate = min(self.max_rate, self.rate + self.max_rate / 200)
+
 
 class EndpointLimiters:
     """One bucket per endpoint (Stripe's per-endpoint limit) behind the account bucket."""
@@ -47,10 +56,20 @@ class EndpointLimiters:
         self._lock = threading.Lock()
 
     def acquire(self, endpoint: str) -> None:
-        with self._lock:
-            bucket = self._endpoints.setdefault(endpoint, RateLimiter(self.endpoint_rate))
-        bucket.acquire()
+        self._bucket(endpoint).acquire()
         self.total.acquire()
+
+    def slow_down(self, endpoint: str) -> None:
+        self._bucket(endpoint).slow_down()
+        self.total.slow_down()
+
+    def speed_up(self, endpoint: str) -> None:
+        self._bucket(endpoint).speed_up()
+        self.total.speed_up()
+
+    def _bucket(self, endpoint: str) -> RateLimiter:
+        with self._lock:
+            return self._endpoints.setdefault(endpoint, RateLimiter(self.endpoint_rate))
 
 
 class AdaptiveConcurrency:

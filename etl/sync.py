@@ -27,8 +27,9 @@ import datetime as dt
 import os
 import time
 import uuid
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+import queue
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Callable
 
 import duckdb
@@ -38,105 +39,20 @@ import pyarrow as pa
 from etl import store
 from etl.client import (AuthError, BadRequest, NotAvailable, PermissionDenied, StripeHTTP,
                         StripeSyncError, Unreachable)
+from etl.fetcher import Fetcher
 from etl.load import (OBJECT_TABLES, Prepared, combine, connect, mark_deleted, prepare_objects,
                       write_prepared)
-from etl.schema import API_VERSION, TABLES
+from etl.schema import API_VERSION
+from etl.sync_jobs import (BY_NAME, OBJECT_TYPES, OVERLAP_SECONDS, Failure, Job, ObjectType, Page,
+                           Window)
 
-PAGE_SIZE = 100
-OVERLAP_SECONDS = 600  # re-read what was created shortly before the last run
 EVENT_RETENTION_DAYS = 29  # Stripe keeps 30 days of events; keep a day of margin
-WINDOWS_PER_TYPE = 8  # enough in flight to hide ~150 ms latency at 25 req/s per endpoint
 WORKERS = 24
 PUBLISH_EVERY_SECONDS = 300
 DUCKDB_MEMORY = "160MB"
 EVENT_CHUNK = 1000
 
 Progress = Callable[[str, int, bool], None]
-
-
-@dataclass(frozen=True)
-class ObjectType:
-    name: str  # table name, also the sync_state key
-    path: str
-    params: dict = field(default_factory=dict)
-    fallback_path: str | None = None  # older APIs: plans instead of prices
-    relist_marks_deleted: bool = True  # a full re-list flags rows it no longer sees
-    overlap: int = OVERLAP_SECONDS
-
-
-OBJECT_TYPES = [
-    ObjectType("customers", "/v1/customers"),
-    ObjectType("products", "/v1/products"),
-    ObjectType("prices", "/v1/prices", fallback_path="/v1/plans"),
-    ObjectType("coupons", "/v1/coupons"),
-    ObjectType("tax_rates", "/v1/tax_rates"),
-    # Without status=all Stripe hides canceled subscriptions.
-    ObjectType("subscriptions", "/v1/subscriptions", {"status": "all"}),
-    ObjectType("invoices", "/v1/invoices"),
-    ObjectType("invoice_payments", "/v1/invoice_payments"),
-    ObjectType("charges", "/v1/charges"),
-    ObjectType("payment_intents", "/v1/payment_intents"),
-    ObjectType("refunds", "/v1/refunds"),
-    ObjectType("disputes", "/v1/disputes"),
-    # Balance transactions change status (pending -> available) without events:
-    # re-read two weeks of them each run.
-    ObjectType("balance_transactions", "/v1/balance_transactions", overlap=14 * 86400),
-    ObjectType("credit_notes", "/v1/credit_notes"),
-    ObjectType("early_fraud_warnings", "/v1/radar/early_fraud_warnings"),
-    # Events are kept forever, although Stripe forgets them after 30 days.
-    ObjectType("events", "/v1/events", relist_marks_deleted=False),
-]
-BY_NAME = {t.name: t for t in OBJECT_TYPES}
-
-
-# --- plan and progress of one object type ------------------------------------
-
-@dataclass(eq=False)  # windows are compared by identity
-class Window:
-    """Objects with lo <= created < hi (None: unbounded), fetched after `cursor`."""
-    lo: int | None = None
-    hi: int | None = None
-    cursor: str | None = None
-    retried_cursor: bool = False
-
-
-@dataclass
-class Job:
-    kind: ObjectType
-    run_id: str
-    mode: str  # "full" (list everything) or "incremental" (created since the last run)
-    started_at: float
-    path: str
-    windows: list[Window]
-    created_filter: bool | None = None
-    apply_events_since: int | None = None  # events, incremental runs only
-    status: str = "running"  # running, done, skipped, failed
-    note: str | None = None
-    fetched: int = 0
-    written: int = 0
-    seconds: float = 0.0
-    in_flight: int = 0
-
-    def detail(self) -> dict:
-        return {"run_id": self.run_id, "mode": self.mode, "started_at": self.started_at,
-                "path": self.path, "created_filter": self.created_filter,
-                "apply_events_since": self.apply_events_since, "status": self.status,
-                "note": self.note, "fetched": self.fetched, "written": self.written,
-                "windows": [{"lo": w.lo, "hi": w.hi, "cursor": w.cursor} for w in self.windows]}
-
-    @classmethod
-    def from_detail(cls, kind: ObjectType, d: dict) -> "Job":
-        return cls(kind, d["run_id"], d["mode"], d["started_at"], d["path"],
-                   [Window(w["lo"], w["hi"], w["cursor"]) for w in d["windows"]],
-                   d.get("created_filter"), d.get("apply_events_since"),
-                   fetched=d.get("fetched", 0), written=d.get("written", 0))
-
-
-@dataclass
-class Page:
-    objects: list[dict]
-    has_more: bool
-    rows: Prepared | None  # converted on the fetch thread, written by the main thread
 
 
 @dataclass
@@ -221,9 +137,7 @@ class Sync:
         self.client = client
         self.full = full
         self.progress = progress
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tally-sync")
-        self.workers = workers
-        self.futures: dict[Future, tuple[Job, Window]] = {}
+        self.fetcher = Fetcher(client, workers, _utc_now)
         self.notes: list[str] = []
         self.t0 = time.monotonic()
         self.last_publish = self.t0
@@ -235,13 +149,14 @@ class Sync:
         self.con.execute("INSERT INTO sync_runs VALUES (?, ?, NULL, ?, ?, 'running', NULL, NULL)",
                          [run_id, started, self.client.mode, mode])
         try:
-            self._probe_created_filters([j for j in jobs if j.status == "running"])
-            self._fetch_all(jobs)
+            self._probe_created_filters([j for j in jobs if j.running])
+            self._fetch_and_write(jobs)
         except (AuthError, Unreachable) as exc:
-            self._finish_run(run_id, "failed", str(exc), jobs)
+            self.fetcher.stop()
+            self._finish_run(run_id, "failed", str(exc), jobs, mode)
             raise
         finally:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.fetcher.stop()
         status, message = self._outcome(jobs, mode)
         if status != "failed":
             self._record_success()
@@ -261,10 +176,10 @@ class Sync:
         unfinished = {n: s["detail"] for n, s in states.items()
                       if s["detail"] and s["detail"].get("status") == "running"}
         if unfinished and not (self.full and any(d["mode"] != "full" for d in unfinished.values())):
-            return self._resume(states, unfinished)
+            return self._resume(unfinished)
         return self._new_plan(states)
 
-    def _resume(self, states, unfinished) -> tuple[list[Job], str, str]:
+    def _resume(self, unfinished) -> tuple[list[Job], str, str]:
         run_id = next(iter(unfinished.values()))["run_id"]
         jobs = [Job.from_detail(BY_NAME[n], d) for n, d in unfinished.items() if n in BY_NAME]
         mode = "full" if any(j.mode == "full" for j in jobs) else "incremental"
@@ -276,9 +191,7 @@ class Sync:
         now = time.time()
         events = states.get("events") or {}
         mode = "incremental"
-        if self.full:
-            mode = "full"
-        elif not events.get("backfill_done") or events.get("last_success") is None:
+        if self.full or not events.get("backfill_done") or events.get("last_success") is None:
             mode = "full"
         elif _utc_now() - events["last_success"] > dt.timedelta(days=EVENT_RETENTION_DAYS):
             days = (_utc_now() - events["last_success"]).days
@@ -288,20 +201,17 @@ class Sync:
         jobs = [self._new_job(kind, states.get(kind.name) or {}, run_id, mode, now)
                 for kind in OBJECT_TYPES]
         self.con.begin()
-        for job in jobs:
-            self._save(job)
+        self._save_all(jobs)
         self.con.commit()
         return jobs, run_id, mode
 
     def _new_job(self, kind: ObjectType, state: dict, run_id: str, mode: str, now: float) -> Job:
         old = state.get("detail") or {}
         created_filter = True if old.get("created_filter") else None  # unknown: probe again
-        path = kind.path
         if mode == "full" or not state.get("backfill_done") or state.get("last_created") is None:
-            return Job(kind, run_id, "full", now, path, [Window()], created_filter)
+            return Job(kind, run_id, "full", now, kind.path, [Window()], created_filter)
         since = int(state["last_created"]) - kind.overlap
-        job = Job(kind, run_id, "incremental", now, path, [Window(lo=since)],
-                  created_filter)
+        job = Job(kind, run_id, "incremental", now, kind.path, [Window(lo=since)], created_filter)
         if kind.name == "events":
             job.apply_events_since = int(state["last_created"]) - OVERLAP_SECONDS
         return job
@@ -309,12 +219,13 @@ class Sync:
     def _probe_created_filters(self, jobs: list[Job]) -> None:
         """Does each list accept `created` filters? (localstripe's mostly do not.)"""
         unknown = [j for j in jobs if j.created_filter is None]
-        probes = {self.pool.submit(self._probe, j): j for j in unknown}
-        for future, job in probes.items():
-            job.created_filter = future.result()
-            if not job.created_filter:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            answers = list(pool.map(self._probe, unknown))
+        for job, accepted in zip(unknown, answers):
+            job.created_filter = accepted
+            if not accepted:
                 # Without filters, "created since" is impossible: list everything.
-                job.mode = "full" if job.mode == "incremental" else job.mode
+                job.mode = "full"
                 job.windows = [Window(cursor=w.cursor) if w.lo is None and w.hi is None else Window()
                                for w in job.windows[:1]]
 
@@ -330,110 +241,78 @@ class Sync:
 
     # --- fetching and writing --------------------------------------------------
 
-    def _fetch_all(self, jobs: list[Job]) -> None:
+    def _fetch_and_write(self, jobs: list[Job]) -> None:
+        """Start every window's fetch thread; write pages as they come until all are done."""
         for job in jobs:
-            if job.status == "running" and not job.windows:
+            if job.running and not job.windows:
                 self._finish_job(job)
             for window in list(job.windows):
-                self._submit(job, window)
-        while self.futures:
-            done, _ = wait(list(self.futures), return_when=FIRST_COMPLETED)
-            pages = []
-            for future in done:
-                job, window = self.futures.pop(future)
-                job.in_flight -= 1
-                page = self._result(future, job, window)
-                if page is not None:
-                    pages.append((job, window, page))
+                self.fetcher.start(job, window)
+        while self.fetcher.busy():
+            items = self._take_pages()
+            pages = [(job, window, page) for job, window, page in items
+                     if isinstance(page, Page) and job.running]
             self._write(pages)
-            for job, window, page in pages:
-                self._advance(job, window, page)
+            for job, window, failure in items:
+                if isinstance(failure, Failure):
+                    self._failed(job, window, failure)
+            for job in {id(j): j for j, _, _ in pages}.values():
+                self.progress(job.kind.name, job.fetched, False)
+                if job.running and not job.windows:
+                    self._finish_job(job)
             self._maybe_publish()
 
-    def _submit(self, job: Job, window: Window) -> None:
-        job.in_flight += 1
-        self.futures[self.pool.submit(self._fetch_page, job, window)] = (job, window)
-
-    def _fetch_page(self, job: Job, window: Window) -> Page:
-        params = {"limit": PAGE_SIZE, **job.kind.params}
-        if window.lo is not None:
-            params["created[gte]"] = window.lo
-        if window.hi is not None:
-            params["created[lt]"] = window.hi
-        if window.cursor:
-            params["starting_after"] = window.cursor
-        resp = self.client.get(job.path, params, label=job.kind.name)
-        objects = resp.data.get("data") or []
-        if job.kind.name == "invoices":
-            for invoice in objects:
-                self._complete_lines(invoice, job.kind.name)
-        rows = prepare_objects(job.kind.name, objects, synced_at=_utc_now(),
-                               api_version=resp.api_version or API_VERSION)
-        return Page(objects, bool(resp.data.get("has_more")) and bool(objects), rows)
-
-    def _complete_lines(self, invoice: dict, label: str) -> None:
-        """Invoices embed only their first lines: page the rest into the invoice."""
-        lines = invoice.get("lines")
-        if not isinstance(lines, dict) or not lines.get("has_more"):
-            return
-        data = list(lines.get("data") or [])
-        has_more = True
-        while has_more:
-            params = {"limit": PAGE_SIZE}
-            if data:
-                params["starting_after"] = data[-1]["id"]
-            resp = self.client.get(f"/v1/invoices/{invoice['id']}/lines", params, label=label)
-            batch = resp.data.get("data") or []
-            data += batch
-            has_more = bool(resp.data.get("has_more")) and bool(batch)
-        invoice["lines"] = {**lines, "data": data, "has_more": False}
-
-    def _result(self, future: Future, job: Job, window: Window) -> Page | None:
-        """The page, or None after recording why there is none."""
+    def _take_pages(self) -> list:
+        """Whatever the fetch threads have queued (waiting a moment for the first)."""
         try:
-            return future.result()
-        except (AuthError, Unreachable):
-            raise
-        except NotAvailable as exc:
-            if window.cursor and not window.retried_cursor:
-                return self._restart_window(job, window)
-            if job.kind.fallback_path and job.path != job.kind.fallback_path:
-                job.path, job.created_filter = job.kind.fallback_path, False
-                job.windows = [Window()]
-                job.mode = "full"
-                self._submit(job, job.windows[0])
-                return None
-            self._give_up(job, "skipped", "not offered by this API (404); skipped")
-        except PermissionDenied as exc:
-            self._give_up(job, "skipped", str(exc))
-        except BadRequest as exc:
-            if window.cursor and not window.retried_cursor:
-                return self._restart_window(job, window)
-            self._give_up(job, "failed", str(exc))
-        except StripeSyncError as exc:
-            self._give_up(job, "failed", str(exc))
-        return None
+            items = [self.fetcher.pages.get(timeout=0.1)]
+        except queue.Empty:
+            return []
+        while True:
+            try:
+                items.append(self.fetcher.pages.get_nowait())
+            except queue.Empty:
+                return items
 
-    def _restart_window(self, job: Job, window: Window) -> None:
-        # The cursor object may have been deleted since it was saved: re-read
-        # the window from its start (upserts make the repeat harmless).
-        window.cursor, window.retried_cursor = None, True
-        self._submit(job, window)
-        return None
+    def _failed(self, job: Job, window: Window, failure: Failure) -> None:
+        """A window's fetch stopped on an error: retry differently, skip the type, or fail it."""
+        exc = failure.error
+        if isinstance(exc, (AuthError, Unreachable)):
+            raise exc
+        if not job.running:
+            return
+        if isinstance(exc, (NotAvailable, BadRequest)) and failure.cursor \
+                and not window.retried_cursor:
+            # The cursor object may have been deleted since: re-read the window
+            # from its start (upserts make the repeat harmless).
+            window.cursor, window.retried_cursor = None, True
+            self.fetcher.start(job, window)
+        elif isinstance(exc, NotAvailable) and job.kind.fallback_path \
+                and job.path != job.kind.fallback_path:
+            job.path, job.created_filter, job.mode = job.kind.fallback_path, False, "full"
+            with self.fetcher.lock:
+                job.windows = [Window()]
+            self.fetcher.start(job, job.windows[0])
+        elif isinstance(exc, NotAvailable):
+            self._give_up(job, "skipped", "not offered by this API (404); skipped")
+        elif isinstance(exc, PermissionDenied):
+            self._give_up(job, "skipped", str(exc))
+        elif isinstance(exc, StripeSyncError):
+            self._give_up(job, "failed", str(exc))
+        else:
+            self._give_up(job, "failed", f"{type(exc).__name__}: {exc}")
 
     def _give_up(self, job: Job, status: str, note: str) -> None:
-        if job.status != "running":
-            return
         job.status, job.note = status, self.client.scrub(note)
         self.progress(job.kind.name, job.fetched, True)
         if status == "skipped":
+            # A failed job stays "running" in the database: the next run resumes it.
             self.con.begin()
-            self._save(job)
+            self._save_all([job])
             self.con.commit()
 
     def _write(self, pages: list[tuple[Job, Window, Page]]) -> None:
-        """Every finished page and its jobs' checkpoints in one transaction."""
-        pages = [(j, w, p) for j, w, p in pages if j.status == "running"]
+        """Every page taken and its jobs' checkpoints in one transaction."""
         if not pages:
             return
         # One upsert per table, however many pages arrived: a MERGE costs
@@ -444,15 +323,14 @@ class Sync:
                 groups.setdefault(job.kind.name, []).append(page.rows)
         self.con.begin()
         try:
-            for table, parts in groups.items():
+            for parts in groups.values():
                 combined = combine(parts)
                 for rows in [combined] if combined else parts:
                     self._write_rows(rows)
             for job, window, page in pages:
-                job.written += len(page.objects)
-                job.fetched += len(page.objects)
+                job.fetched += page.count
                 self._move_cursor(job, window, page)
-            self._save_all([j for j in {id(j): j for j, _, _ in pages}.values()])
+            self._save_all(list({id(j): j for j, _, _ in pages}.values()))
             self.con.commit()
         except BaseException:
             self.con.rollback()
@@ -467,39 +345,11 @@ class Sync:
         write_prepared(self.con, rows)
 
     def _move_cursor(self, job: Job, window: Window, page: Page) -> None:
-        if page.has_more:
-            window.cursor = page.objects[-1]["id"]
-            self._maybe_split(job, window, page)
-        else:
-            job.windows.remove(window)
-
-    def _maybe_split(self, job: Job, window: Window, page: Page) -> None:
-        """Hand the older half of a window's remaining range to another worker."""
-        created = [o.get("created") or 0 for o in page.objects]
-        newest_first = all(a >= b for a, b in zip(created, created[1:]))
-        if not (job.created_filter and newest_first and len(job.windows) < WINDOWS_PER_TYPE
-                and len(self.futures) < self.workers):
-            return
-        lo, oldest = window.lo or 0, min(created)
-        mid = (lo + oldest) // 2
-        if lo < mid < oldest:
-            job.windows.append(Window(lo=window.lo, hi=mid))
-            window.lo = mid
-
-    def _advance(self, job: Job, window: Window, page: Page) -> None:
-        if job.status != "running":
-            return
-        self.progress(job.kind.name, job.fetched, False)
-        if window in job.windows:
-            self._submit(job, window)
-            for other in job.windows:
-                if other is not window and other.cursor is None and not self._busy(other):
-                    self._submit(job, other)
-        elif not job.windows and job.in_flight == 0:
-            self._finish_job(job)
-
-    def _busy(self, window: Window) -> bool:
-        return any(w is window for _, w in self.futures.values())
+        with self.fetcher.lock:
+            if page.has_more:
+                window.cursor = page.last_id
+            else:
+                job.windows.remove(window)
 
     # --- finishing -----------------------------------------------------------------
 
@@ -513,7 +363,7 @@ class Sync:
                 self._mark_unlisted(job)
             job.status = "done"
             job.seconds = time.monotonic() - self.t0
-            self._save(job, watermark=True)
+            self._save_watermark(job)
             self.con.commit()
         except BaseException:
             self.con.rollback()
@@ -553,7 +403,7 @@ class Sync:
             if not table or table == "events":
                 continue
             if table == "invoices":
-                self._complete_lines(obj, "events")
+                self.fetcher.complete_lines(obj, "events")
             by_table.setdefault((table, event.get("api_version")), []).append(obj)
             # `customer.subscription.deleted` is a cancellation, not a deletion.
             if str(event.get("type", "")).endswith(".deleted") and table != "subscriptions":
@@ -566,35 +416,28 @@ class Sync:
             mark_deleted(self.con, table, ids)
 
     def _save_all(self, jobs: list[Job]) -> None:
-        """Checkpoint several jobs with one statement (one per job costs ~10 ms)."""
-        if len(jobs) == 1:
-            return self._save(jobs[0])
-        details = [orjson.dumps(j.detail()).decode() for j in jobs]
+        """Checkpoint jobs in one statement (a statement costs ~10 ms, a row nothing)."""
+        with self.fetcher.lock:  # a fetch thread may be splitting a window
+            details = [orjson.dumps(j.detail()).decode() for j in jobs]
         self.con.execute("""
             INSERT INTO sync_state (object_type, backfill_done, detail)
             SELECT unnest(?::VARCHAR[]), false, unnest(?::VARCHAR[])::JSON
             ON CONFLICT (object_type) DO UPDATE SET detail = excluded.detail""",
                          [[j.kind.name for j in jobs], details])
 
-    def _save(self, job: Job, watermark: bool = False) -> None:
-        detail = orjson.dumps(job.detail()).decode()
-        if watermark:
-            self.con.execute("""
-                INSERT INTO sync_state (object_type, backfill_done, last_created,
-                                        last_event_created, last_success, detail)
-                VALUES (?, true, ?, ?, ?, ?)
-                ON CONFLICT (object_type) DO UPDATE SET
-                    backfill_done = true, last_created = excluded.last_created,
-                    last_event_created = excluded.last_event_created,
-                    last_success = excluded.last_success, detail = excluded.detail""",
-                             [job.kind.name, int(job.started_at),
-                              int(job.started_at) if job.kind.name == "events" else None,
-                              _utc_now(), detail])
-        else:
-            self.con.execute("""
-                INSERT INTO sync_state (object_type, backfill_done, detail) VALUES (?, false, ?)
-                ON CONFLICT (object_type) DO UPDATE SET detail = excluded.detail""",
-                             [job.kind.name, detail])
+    def _save_watermark(self, job: Job) -> None:
+        """A finished job: the next run starts from when this one started."""
+        self.con.execute("""
+            INSERT INTO sync_state (object_type, backfill_done, last_created,
+                                    last_event_created, last_success, detail)
+            VALUES (?, true, ?, ?, ?, ?)
+            ON CONFLICT (object_type) DO UPDATE SET
+                backfill_done = true, last_created = excluded.last_created,
+                last_event_created = excluded.last_event_created,
+                last_success = excluded.last_success, detail = excluded.detail""",
+                         [job.kind.name, int(job.started_at),
+                          int(job.started_at) if job.kind.name == "events" else None,
+                          _utc_now(), orjson.dumps(job.detail()).decode()])
 
     def _maybe_publish(self) -> None:
         # Long backfills: let the dashboard see progress every few minutes.
@@ -630,9 +473,9 @@ class Sync:
         self.con.execute("UPDATE sync_runs SET status = 'interrupted' WHERE status = 'running'")
 
     def _finish_run(self, run_id: str, status: str, message: str, jobs: list[Job],
-                    mode: str = "full") -> Summary:
+                    mode: str) -> Summary:
         per_job = {j.kind.name: {"status": j.status, "mode": j.mode, "fetched": j.fetched,
-                                 "written": j.written, "seconds": round(j.seconds, 2),
+                                 "written": j.fetched, "seconds": round(j.seconds, 2),
                                  "note": j.note, **self.client.stats.get(j.kind.name, {})}
                    for j in jobs}
         summary = Summary(run_id, status, mode, message, per_job, self.client.total("requests"),

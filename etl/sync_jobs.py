@@ -1,0 +1,112 @@
+"""What a sync fetches: the object types, and each type's job of `created` windows.
+
+A job's windows are its checkpoint: each records the last object written
+(`cursor`), so a run killed at any moment resumes every window where its
+last committed page ended. The list is persisted as `sync_state.detail`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from etl.load import Prepared
+
+OVERLAP_SECONDS = 600  # re-read what was created shortly before the last run
+
+
+@dataclass(frozen=True)
+class ObjectType:
+    name: str  # table name, also the sync_state key
+    path: str
+    params: dict = field(default_factory=dict)
+    fallback_path: str | None = None  # older APIs: plans instead of prices
+    relist_marks_deleted: bool = True  # a full re-list flags rows it no longer sees
+    overlap: int = OVERLAP_SECONDS
+
+
+OBJECT_TYPES = [
+    ObjectType("customers", "/v1/customers"),
+    ObjectType("products", "/v1/products"),
+    ObjectType("prices", "/v1/prices", fallback_path="/v1/plans"),
+    ObjectType("coupons", "/v1/coupons"),
+    ObjectType("tax_rates", "/v1/tax_rates"),
+    # Without status=all Stripe hides canceled subscriptions.
+    ObjectType("subscriptions", "/v1/subscriptions", {"status": "all"}),
+    ObjectType("invoices", "/v1/invoices"),
+    ObjectType("invoice_payments", "/v1/invoice_payments"),
+    ObjectType("charges", "/v1/charges"),
+    ObjectType("payment_intents", "/v1/payment_intents"),
+    ObjectType("refunds", "/v1/refunds"),
+    ObjectType("disputes", "/v1/disputes"),
+    # Balance transactions change status (pending -> available) without events:
+    # re-read two weeks of them each run.
+    ObjectType("balance_transactions", "/v1/balance_transactions", overlap=14 * 86400),
+    ObjectType("credit_notes", "/v1/credit_notes"),
+    ObjectType("early_fraud_warnings", "/v1/radar/early_fraud_warnings"),
+    # Events are kept forever, although Stripe forgets them after 30 days.
+    ObjectType("events", "/v1/events", relist_marks_deleted=False),
+]
+BY_NAME = {t.name: t for t in OBJECT_TYPES}
+
+
+@dataclass(eq=False)  # windows are compared by identity
+class Window:
+    """Objects with lo <= created < hi (None: unbounded), written up to `cursor`.
+
+    The fetch thread runs ahead of `cursor`; `done` is set once the page
+    without `has_more` is written.
+    """
+    lo: int | None = None
+    hi: int | None = None
+    cursor: str | None = None
+    retried_cursor: bool = False
+
+
+@dataclass
+class Job:
+    kind: ObjectType
+    run_id: str
+    mode: str  # "full" (list everything) or "incremental" (created since the last run)
+    started_at: float
+    path: str
+    windows: list[Window]
+    created_filter: bool | None = None
+    apply_events_since: int | None = None  # events, incremental runs only
+    status: str = "running"  # running, done, skipped, failed
+    note: str | None = None
+    fetched: int = 0
+    seconds: float = 0.0
+
+    @property
+    def running(self) -> bool:
+        return self.status == "running"
+
+    def detail(self) -> dict:
+        return {"run_id": self.run_id, "mode": self.mode, "started_at": self.started_at,
+                "path": self.path, "created_filter": self.created_filter,
+                "apply_events_since": self.apply_events_since, "status": self.status,
+                "note": self.note, "fetched": self.fetched,
+                "windows": [{"lo": w.lo, "hi": w.hi, "cursor": w.cursor} for w in self.windows]}
+
+    @classmethod
+    def from_detail(cls, kind: ObjectType, d: dict) -> "Job":
+        return cls(kind, d["run_id"], d["mode"], d["started_at"], d["path"],
+                   [Window(w["lo"], w["hi"], w["cursor"]) for w in d["windows"]],
+                   d.get("created_filter"), d.get("apply_events_since"),
+                   fetched=d.get("fetched", 0))
+
+
+@dataclass
+class Page:
+    """One list page, already converted to Arrow on the fetch thread."""
+    count: int
+    last_id: str | None
+    has_more: bool
+    rows: Prepared | None
+    created: list[int]  # of each object, in list order
+
+
+@dataclass
+class Failure:
+    """A window's fetch thread stopped on this error (`cursor`: where it was)."""
+    error: BaseException
+    cursor: str | None
