@@ -8,6 +8,7 @@ from etl.demo.state import Charge, Customer, Dispute, FraudWarning, Ids, Invoice
 
 # Smart-retry-like schedule: first attempt, then 3, 8 and 15 days after the invoice.
 ATTEMPT_OFFSETS = (60, 3 * DAY, 8 * DAY, 15 * DAY)
+INCOMPLETE_HOURS = 23
 # (failure_code, decline_code, outcome type, reason, weight)
 DECLINES = (
     ("card_declined", "insufficient_funds", "issuer_declined", "insufficient_funds", 40),
@@ -95,7 +96,21 @@ def collect(invoice: Invoice, sub: Subscription, customer: Customer, rng: random
             invoice.status, invoice.paid_at = "paid", at
             _after_payment(charge, customer, rng, ids, now, invoice)
             return
+        if invoice.billing_reason == "subscription_create":
+            _incomplete(invoice, sub, now)
+            return
     _give_up(invoice, sub, rng, now)
+
+
+def _incomplete(invoice: Invoice, sub: Subscription, now: int) -> None:
+    """A first payment that fails leaves the subscription incomplete; Stripe expires it
+    (and voids its invoice) after 23 hours. There are no retries."""
+    expires = invoice.created + INCOMPLETE_HOURS * 3600
+    if expires > now:
+        sub.status = "incomplete"
+        return
+    invoice.status, invoice.voided_at = "void", expires
+    sub.status, sub.ended_at = "incomplete_expired", expires
 
 
 def _attempt(invoice: Invoice, customer: Customer, rng, ids: Ids, at: int, ok: bool) -> Charge:
