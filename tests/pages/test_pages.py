@@ -4,6 +4,7 @@ import datetime as dt
 import duckdb
 import pytest
 
+from metrics.currency import to_major
 from tally_ui.show import card_money
 from tests.pages.apptest import PAGES, cards, goto, open_app, shown_text
 
@@ -30,6 +31,14 @@ def selected_end(at) -> dt.date:
     return at.selectbox(key="f_end").value
 
 
+def shown_currency(at) -> str:
+    """In native mode the Overview shows one currency (the account's main one by default)."""
+    pickers = [w for w in at.segmented_control if w.key == "overview_currency"]
+    if pickers:
+        return pickers[0].value
+    return cards(at)["MRR"][0].split()[-1].lower()  # only one currency in view: no picker
+
+
 @pytest.mark.parametrize("title", PAGES)
 def test_every_page_renders_without_errors(dashboard_env, title):
     at = goto(open_app(), title)
@@ -42,7 +51,7 @@ def test_every_page_renders_without_errors(dashboard_env, title):
 def test_overview_cards_match_the_demo_ground_truth(dashboard_env):
     at = open_app({"currency": "native"})
     end = selected_end(at)
-    currency = "eur"  # native mode shows the first currency first
+    currency = shown_currency(at)
     mrr, customers = truth_mrr(dashboard_env, end, currency)
     shown = cards(at)
     assert shown["MRR"][0] == card_money(mrr, currency)
@@ -50,19 +59,21 @@ def test_overview_cards_match_the_demo_ground_truth(dashboard_env):
     assert shown["Active customers"][0] == f"{customers:,}"
     previous, _ = truth_mrr(dashboard_env, (end - dt.timedelta(days=1)).replace(day=1), currency)
     change = float(shown["MRR"][1].split()[0].replace(",", ""))
-    assert abs(change * 100 - (mrr - previous)) <= 1  # cents, rounded on both sides
+    assert abs(change - float(to_major(round(mrr - previous), currency))) <= 0.01  # rounded on both sides
 
 
 def test_country_filter_changes_the_numbers(dashboard_env):
+    everyone = open_app({"currency": "native"})
+    currency = shown_currency(everyone)
     country = truth(dashboard_env, """
         SELECT c.country FROM demo_truth_mrr t JOIN customers c ON c.id = t.customer_id
-        WHERE t.currency = 'eur' GROUP BY 1 ORDER BY count(*) DESC LIMIT 1""")[0][0]
-    everyone = open_app({"currency": "native"})
+        WHERE t.currency = ? GROUP BY 1 ORDER BY count(*) DESC LIMIT 1""", [currency])[0][0]
     filtered = open_app({"currency": "native", "country": country})
     assert filtered.multiselect(key="f_countries").value == [country]
+    assert shown_currency(filtered) == currency
     end = selected_end(filtered)
-    mrr, customers = truth_mrr(dashboard_env, end, "eur", country)
-    assert cards(filtered)["MRR"][0] == card_money(mrr, "eur")
+    mrr, customers = truth_mrr(dashboard_env, end, currency, country)
+    assert cards(filtered)["MRR"][0] == card_money(mrr, currency)
     assert cards(filtered)["Active customers"][0] == f"{customers:,}"
     assert cards(filtered)["MRR"][0] != cards(everyone)["MRR"][0]
 
@@ -81,8 +92,9 @@ def test_changing_the_end_month_changes_the_cards(dashboard_env):
     before = cards(at)["MRR"][0]
     earlier = dt.date(2025, 6, 1)
     at.selectbox(key="f_end").set_value(earlier).run()
-    mrr, _ = truth_mrr(dashboard_env, earlier, "eur")
-    assert cards(at)["MRR"][0] == card_money(mrr, "eur") != before
+    currency = shown_currency(at)
+    mrr, _ = truth_mrr(dashboard_env, earlier, currency)
+    assert cards(at)["MRR"][0] == card_money(mrr, currency) != before
 
 
 def test_drilldown_lists_the_customers_behind_a_movement(dashboard_env):
