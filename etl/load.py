@@ -77,17 +77,19 @@ def rows_to_arrow(table: Table, objects: list[dict], synced_at: dt.datetime,
 
 
 def merge(con, table: Table, batch: pa.Table) -> None:
+    """Upsert by key: delete the batch's keys, insert the batch (one transaction).
+
+    Not `MERGE INTO`: with the tables unindexed it builds its hash join over
+    the whole target, so its cost grows with the table (seconds per batch at
+    tens of thousands of rows under a memory limit); this stays flat.
+    """
     if batch.num_rows == 0:
         return
     on = " AND ".join(f't."{k}" = s."{k}"' for k in table.key)
     con.register("_tally_batch", batch)
     try:
-        con.execute(f"""
-            MERGE INTO {table.name} AS t
-            USING (SELECT * FROM _tally_batch) AS s
-            ON {on}
-            WHEN MATCHED THEN UPDATE
-            WHEN NOT MATCHED THEN INSERT""")
+        con.execute(f"DELETE FROM {table.name} AS t USING _tally_batch AS s WHERE {on}")
+        con.execute(f"INSERT INTO {table.name} BY NAME SELECT * FROM _tally_batch")
     finally:
         con.unregister("_tally_batch")
 
