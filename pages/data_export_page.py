@@ -11,7 +11,7 @@ import dataclasses
 import streamlit as st
 
 from etl.schema import TABLES
-from tally_ui import data, export, layout, show
+from tally_ui import data, export, layout, rates, show, writes
 
 SUPPORT_TABLES = ["invoice_line_taxes", "subscription_snapshots", "sync_runs", "fx_rates", "marketing_spend"]
 
@@ -23,6 +23,7 @@ def data_export_page() -> None:
         return
     metric_export(params)
     table_export()
+    exchange_rates()
 
 
 def metric_export(params) -> None:
@@ -79,3 +80,27 @@ def table_export() -> None:
     st.download_button(f"Download {name}.csv", build, file_name=f"{name}.csv", mime="text/csv",
                        key="export_table_csv", on_click="ignore", icon=":material/download:")
 
+
+
+def exchange_rates() -> None:
+    st.subheader("Exchange rates")
+    st.caption("Used when you report in one currency. A row says 1 unit of *currency* is worth *rate* units of "
+               "*reporting currency* from *month* on (no month: always). Tally ships approximate rates to USD "
+               "for common currencies; rows here take precedence.")
+    stored = data.query("""SELECT month, currency, reporting_currency, rate FROM fx_rates
+                           ORDER BY currency, reporting_currency, month NULLS FIRST""")
+    edited = st.data_editor(stored, num_rows="dynamic", hide_index=True, key="fx_editor", column_config={
+        "month": st.column_config.DateColumn("month", format="YYYY-MM"),
+        "currency": st.column_config.TextColumn("currency", max_chars=3),
+        "reporting_currency": st.column_config.TextColumn("reporting currency", max_chars=3),
+        "rate": st.column_config.NumberColumn("rate", min_value=0.0, format="%.6f")})
+    if not st.button("Save exchange rates", key="fx_save"):
+        return
+    try:
+        rows = rates.clean_rates(edited)
+        writes.write(data.db_path(), lambda con: rates.replace_rates(con, rows))
+    except (ValueError, writes.Busy) as error:
+        st.error(str(error))
+        return
+    layout.flash(f"Saved {len(rows)} exchange rate(s).")
+    st.rerun()

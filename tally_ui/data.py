@@ -118,6 +118,12 @@ def _data_months(db: str, published) -> tuple | None:
         return months_of(con)
 
 
+def main_currencies() -> list[str]:
+    """The account's currencies by how many invoices use them, most first."""
+    return query("""SELECT lower(currency) AS currency FROM invoices WHERE currency IS NOT NULL
+                    GROUP BY 1 ORDER BY count(*) DESC, 1""")["currency"].tolist()
+
+
 def table_frame(db: str, published, table: str, columns: str) -> pd.DataFrame:
     """A whole table for an export: read when asked, never cached (it can be large)."""
     with _cursor(db, published) as con:

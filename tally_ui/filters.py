@@ -44,7 +44,9 @@ def choices() -> dict:
     currencies = data.query("""
         SELECT DISTINCT lower(currency) AS c FROM invoices WHERE currency IS NOT NULL
         UNION SELECT DISTINCT lower(reporting_currency) FROM fx_rates
-        WHERE reporting_currency IS NOT NULL ORDER BY 1""")["c"].tolist()
+        WHERE reporting_currency IS NOT NULL
+        UNION SELECT 'usd'  -- the shipped default rates convert every currency to USD
+        ORDER BY 1""")["c"].tolist()
     plans = data.query("""
         SELECT id, coalesce(name, id) AS name FROM products
         WHERE NOT coalesce(deleted, false) ORDER BY name""")
@@ -78,9 +80,10 @@ def last_complete_month(months: list[dt.date], today: dt.date) -> dt.date:
 
 
 def default_currency(currencies: list[str]) -> str:
-    native = data.query("SELECT count(DISTINCT lower(currency)) AS n FROM invoices")["n"].iloc[0]
-    if native > 1 and "usd" in currencies:
-        return "usd"
+    """One currency: show it as it is. Several: report in the main one (most invoices)."""
+    main = data.main_currencies()
+    if len(main) > 1 and main[0] in currencies:
+        return main[0]
     return NATIVE
 
 

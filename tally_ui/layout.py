@@ -32,14 +32,10 @@ def header(title: str, caption: str | None = None) -> Params | None:
 def pick_currency(frame, label: str = "Currency", key: str | None = None) -> str | None:
     """In native mode a page shows one currency at a time: the account's main one first."""
     present = set(frame["currency"].dropna()) if "currency" in frame else set()
-    currencies = [c for c in main_currencies() if c in present] + sorted(present - set(main_currencies()))
+    main = data.main_currencies()
+    currencies = [c for c in main if c in present] + sorted(present - set(main))
     if len(currencies) <= 1:
         return currencies[0] if currencies else None
     return st.segmented_control(label, currencies, default=currencies[0], key=key,
                                 format_func=str.upper) or currencies[0]
 
-
-def main_currencies() -> list[str]:
-    """Currencies by how many invoices use them, most first."""
-    return data.query("""SELECT lower(currency) AS currency FROM invoices WHERE currency IS NOT NULL
-                         GROUP BY 1 ORDER BY count(*) DESC, 1""")["currency"].tolist()
