@@ -74,7 +74,8 @@ def _compute(cur, params: Params, last: dt.date, dimension: str | None) -> dict:
 
 
 def monthly_tables(cur, params: Params, last: dt.date, dimension: str | None):
-    """{stage name: Arrow table}, or None when the database is not cacheable."""
+    """{stage name: Arrow table, "through": last month computed}, or None when the
+    database is not cacheable. Callers may add derived entries (movement totals)."""
     database = database_key(cur)
     if database is None:
         return None
@@ -87,6 +88,7 @@ def monthly_tables(cur, params: Params, last: dt.date, dimension: str | None):
             _entries.move_to_end(key)
             return _entries[key]
     tables = _compute(cur, params, through, dimension)
+    tables["through"] = through
     with _lock:
         _entries[key] = tables
         while len(_entries) > MAX_ENTRIES:

@@ -55,8 +55,8 @@ def data_months(con) -> tuple[dt.date, dt.date] | None:
     reached yet.
     """
     first, newest = con.execute("""
-        SELECT min(l.period_start)::DATE, max(i.created)::DATE
-        FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id""").fetchall()[0]
+        SELECT (SELECT min(period_start)::DATE FROM invoice_lines),
+               (SELECT max(created)::DATE FROM invoices)""").fetchall()[0]
     if first is None or newest is None:
         return None
     return first_of_month(first), min(first_of_month(newest), this_month())

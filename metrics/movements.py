@@ -13,7 +13,8 @@ import pandas as pd
 
 from metrics.common import MetricError, add_months, frame, month_range, sql_date, sql_text
 from metrics.params import Params
-from metrics.points import chain_sql, cursor_for
+from metrics import cache, fx
+from metrics.points import chain_sql, cursor_for, full_history_first, months_between
 from metrics.registry import metric
 
 MOVEMENTS = ("new", "reactivation", "expansion", "contraction", "churn")
@@ -58,60 +59,101 @@ MOVEMENT_COLUMNS = ["month", "currency", "start_mrr", "new", "reactivation", "ex
                     "reactivated_customers", "churned_customers", "new_and_churned_in_month"]
 
 
-def twelve_month_cte(params: Params, first: dt.date, last: dt.date) -> str:
-    """Customers positive 12 months before M: their MRR then and at M (capped for GRR).
+TWELVE_COLUMNS = ["base", "kept", "kept_capped"]
 
-    In a reporting currency both ends are valued at M's rate, so a rate change
-    does not read as retention.
-    """
-    factor = "f.factor" if params.currency else "1"
-    fx_join = ("JOIN fx_factors f ON f.currency = b.currency "
-               "AND f.month = (b.period + INTERVAL 12 MONTH)::DATE" if params.currency else "")
-    currency = sql_text(params.currency.lower()) if params.currency else "b.currency"
+
+def twelve_month_cte(first: dt.date, last: dt.date) -> str:
+    """Customers positive 12 months before M: their MRR then and at M (capped for GRR)."""
     return f"""twelve AS (
-    SELECT (b.period + INTERVAL 12 MONTH)::DATE AS month, {currency} AS currency,
-           sum(b.mrr * {factor}) AS base, sum(coalesce(n.mrr, 0) * {factor}) AS kept,
-           sum(least(coalesce(n.mrr, 0), b.mrr) * {factor}) AS kept_capped
+    SELECT (b.period + INTERVAL 12 MONTH)::DATE AS month, b.currency,
+           sum(b.mrr) AS base, sum(coalesce(n.mrr, 0)) AS kept,
+           sum(least(coalesce(n.mrr, 0), b.mrr)) AS kept_capped
     FROM customer_points b
     LEFT JOIN customer_points n ON n.customer_id = b.customer_id AND n.currency = b.currency
      AND n.period = (b.period + INTERVAL 12 MONTH)::DATE
-    {fx_join}
     WHERE (b.period + INTERVAL 12 MONTH)::DATE BETWEEN {sql_date(first)} AND {sql_date(last)}
     GROUP BY ALL
 )"""
 
 
-def movement_totals(con, params: Params, twelve: bool = False) -> pd.DataFrame | None:
-    """Per month and currency: movement sums, customer counts at both ends, customers
-    new and churned inside the month, and (twelve=True) the 12-month base/kept MRR.
-    One pass over the MRR chain; churn, LTV, CAC and the forecast all start here."""
-    ready = movements_cursor(con, params)
-    if ready is None:
-        return None
-    cur, first, last = ready
-    twelve_sql = twelve_month_cte(params, first, last) + ",\n" if twelve else ""
-    sql = customer_movements_sql(cur, params, last) + f""",
+def _native_totals(cur, params: Params, first: dt.date, last: dt.date) -> pd.DataFrame:
+    """Per month and native currency: movement sums, customer counts at both ends,
+    customers new and churned inside the month, and the 12-month base/kept MRR."""
+    sql = chain_sql(cur, params, last, movements=True) + f""",
 totals AS (
     SELECT month, currency, sum(start_mrr) AS start_mrr, sum(new) AS new,
            sum(reactivation) AS reactivation, sum(expansion) AS expansion,
-           sum(contraction) AS contraction, sum(churn) AS churn, sum(fx) AS fx,
+           sum(contraction) AS contraction, sum(churn) AS churn, 0.0 AS fx,
            sum(end_mrr) AS end_mrr,
            count(*) FILTER (start_mrr > 0) AS start_customers,
            count(*) FILTER (end_mrr > 0) AS end_customers,
            count(*) FILTER (movement = 'new') AS new_customers,
            count(*) FILTER (movement = 'reactivation') AS reactivated_customers,
            count(*) FILTER (movement = 'churn') AS churned_customers
-    FROM customer_movements
+    FROM native_movements
     WHERE month BETWEEN {sql_date(first)} AND {sql_date(last)}
     GROUP BY month, currency
 ),
-{twelve_sql}{_new_and_churned_cte(params, first, last)}
-SELECT t.*, coalesce(n.customers, 0) AS new_and_churned_in_month
-       {", w.base, w.kept, w.kept_capped" if twelve else ""}
+{twelve_month_cte(first, last)},
+{_new_and_churned_cte(first, last)}
+SELECT t.*, coalesce(n.customers, 0) AS new_and_churned_in_month, w.base, w.kept, w.kept_capped
 FROM totals t LEFT JOIN new_and_churned n USING (month, currency)
-{"LEFT JOIN twelve w USING (month, currency)" if twelve else ""}
+LEFT JOIN twelve w USING (month, currency)
 ORDER BY month, currency"""
-    return cur.execute(sql).df()
+    totals = cur.execute(sql).df()
+    totals["month"] = pd.to_datetime(totals["month"])
+    return totals
+
+
+def _totals_for(con, params: Params, first: dt.date, last: dt.date) -> pd.DataFrame:
+    """Native totals for [first, last]: from the cache (whole history, once per
+    database version and filters) when the database is a file."""
+    cur = con.cursor()
+    tables = cache.monthly_tables(cur, params, last, None)
+    if tables is None:
+        return _native_totals(cur, params, first, last)
+    if "totals" not in tables:
+        history = full_history_first(cur) or first
+        tables["totals"] = _native_totals(cur, params, min(history, first), tables["through"])
+    totals = tables["totals"]
+    keep = (totals["month"] >= pd.Timestamp(first)) & (totals["month"] <= pd.Timestamp(last))
+    return totals[keep].reset_index(drop=True)
+
+
+def _reported(con, totals: pd.DataFrame, reporting: str) -> pd.DataFrame:
+    """Totals in a reporting currency: each currency's movements at the end-of-month
+    rate, its start at the previous month's rate, and fx = start x (rate_end - rate_start).
+    Customer counts add up across currencies."""
+    if totals.empty:
+        return totals
+    months = months_between(add_months(totals["month"].min().date(), -1), totals["month"].max().date())
+    rates = fx.factors(con, sorted(totals["currency"].unique()), months, reporting)
+    rates["month"] = pd.to_datetime(rates["month"])
+    df = totals.merge(rates.rename(columns={"factor": "f1"}), on=["currency", "month"])
+    earlier = rates.assign(month=rates["month"] + pd.DateOffset(months=1))
+    df = df.merge(earlier.rename(columns={"factor": "f0"}), on=["currency", "month"])
+    df["fx"] = df["start_mrr"] * (df["f1"] - df["f0"])
+    df["start_mrr"] = df["start_mrr"] * df["f0"]
+    for column in ["new", "reactivation", "expansion", "contraction", "churn", "end_mrr"] + TWELVE_COLUMNS:
+        df[column] = df[column] * df["f1"]
+    df = df.drop(columns=["currency", "f0", "f1"]).groupby("month", as_index=False).sum(min_count=1)
+    df.insert(1, "currency", reporting)
+    return df
+
+
+def movement_totals(con, params: Params, twelve: bool = False) -> pd.DataFrame | None:
+    """Per month and currency (or the reporting currency): movement sums, customer
+    counts, new-and-churned customers and the 12-month base/kept MRR.
+    Churn, LTV, CAC and the forecast all start here."""
+    span = month_range(con, params)
+    if span is None:
+        return None
+    first, last = span
+    native = Params(**{**params.__dict__, "currency": None})
+    totals = _totals_for(con, native, first, last)
+    if params.currency:
+        totals = _reported(con, totals, params.currency.lower())
+    return totals
 
 
 @metric("mrr_movements",
@@ -125,22 +167,23 @@ def mrr_movements(con, params: Params) -> pd.DataFrame:
     return totals[MOVEMENT_COLUMNS].reset_index(drop=True)
 
 
-def _new_and_churned_cte(params: Params, first: dt.date, last: dt.date) -> str:
-    """Customers billed for a period that began in M and ended (or was canceled)
-    inside M, with no MRR at the end of M-1 nor of M: in no movement."""
-    currency = (sql_text(params.currency.lower()) if params.currency else "v.currency")
-    return f"""new_and_churned AS (
-    SELECT date_trunc('month', v.period_start)::DATE AS month, {currency} AS currency,
-           count(DISTINCT v.customer_id) AS customers
-    FROM valued v LEFT JOIN subscriptions s ON s.id = v.subscription_id
-    WHERE v.monthly > 0
-      AND date_trunc('month', least(v.period_end, coalesce(s.ended_at, v.period_end)) - INTERVAL 1 SECOND)
-          = date_trunc('month', v.period_start)
-      AND date_trunc('month', v.period_start)::DATE BETWEEN {sql_date(first)} AND {sql_date(last)}
-      AND NOT EXISTS (
+def _new_and_churned_cte(first: dt.date, last: dt.date) -> str:
+    """Customers billed for a period that began in M and stopped counting (period
+    end or cancellation) inside M, with no MRR at the end of M-1 nor of M: they
+    are in no movement. Short lines are few, so they are picked first."""
+    return f"""short_lines AS (
+    SELECT customer_id, currency, date_trunc('month', period_start)::DATE AS month
+    FROM valued
+    WHERE monthly > 0
+      AND date_trunc('month', counts_until - INTERVAL 1 SECOND) = date_trunc('month', period_start)
+      AND date_trunc('month', period_start)::DATE BETWEEN {sql_date(first)} AND {sql_date(last)}
+),
+new_and_churned AS (
+    SELECT v.month, v.currency, count(DISTINCT v.customer_id) AS customers
+    FROM short_lines v
+    WHERE NOT EXISTS (
           SELECT 1 FROM customer_points cp WHERE cp.customer_id = v.customer_id
-             AND cp.period IN (date_trunc('month', v.period_start)::DATE,
-                               (date_trunc('month', v.period_start) - INTERVAL 1 MONTH)::DATE))
+             AND cp.period IN (v.month, (v.month - INTERVAL 1 MONTH)::DATE))
     GROUP BY ALL
 )"""
 

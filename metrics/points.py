@@ -52,8 +52,8 @@ def chain_sql(cur, params: Params, last: dt.date, grain: str = "month",
     if cached is None:
         chain = mrr_ctes(params, last, grain, first, dimension)
         return chain + native_movements_ctes(last) if movements else chain
-    for name, table in cached.items():
-        cur.register(f"_tally_{name}", table)
+    for name in ("valued", "sub_points", "customer_points", "native_movements"):
+        cur.register(f"_tally_{name}", cached[name])
     chain = (f"WITH valued AS (SELECT * FROM _tally_valued),\n"
              f"sub_points AS (SELECT * FROM _tally_sub_points WHERE period <= {sql_date(last)}),\n"
              f"customer_points AS (SELECT * FROM _tally_customer_points "
