@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import pandas as pd
 import streamlit as st
 
 from etl.schema import TABLES
@@ -94,6 +95,10 @@ def exchange_rates() -> None:
         "currency": st.column_config.TextColumn("currency", max_chars=3),
         "reporting_currency": st.column_config.TextColumn("reporting currency", max_chars=3),
         "rate": st.column_config.NumberColumn("rate", min_value=0.0, format="%.6f")})
+    with st.expander("Shipped default rates (1 unit in USD)"):
+        from metrics.fx import DEFAULT_RATES_TO_USD
+        st.dataframe(pd.DataFrame(sorted(DEFAULT_RATES_TO_USD.items()), columns=["currency", "usd"]),
+                     hide_index=True, height=240)
     if not st.button("Save exchange rates", key="fx_save"):
         return
     try:
