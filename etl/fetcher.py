@@ -2,9 +2,9 @@
 
 Pages go, converted to Arrow, into a bounded queue that the single writer
 thread drains; the queue's bound keeps memory flat however big the account.
-While a window still has more pages and threads are idle, it is split at the
-middle of its remaining `created` range and the older half gets its own
-thread: big object types are fetched by several threads, so latency is hidden
+While a window still has more pages and threads are idle, it keeps about ten
+pages' worth of its remaining `created` range and hands the older rest to a
+new thread (which splits again): big object types are fetched by several threads, so latency is hidden
 and Stripe's per-endpoint limit, not our round trips, sets the pace.
 """
 from __future__ import annotations
@@ -20,7 +20,8 @@ from etl.sync_jobs import Failure, Job, Page, Window
 
 PAGE_SIZE = 100
 WINDOWS_PER_TYPE = 8  # enough to reach 25 req/s per endpoint at ~150 ms latency
-QUEUE_PAGES = 64
+CHUNK_PAGES = 10
+QUEUE_PAGES = 128  # ~0.3 MB each: a bound on memory, room for a slow commit
 
 
 class Fetcher:
@@ -122,7 +123,10 @@ class Fetcher:
                     and self.active < self.workers):
                 return None
             lo, oldest = window.lo or 0, min(created)
-            mid = (lo + oldest) // 2
+            # Keep about CHUNK_PAGES more pages here (judging by this page's
+            # density), hand off everything older; that part splits again.
+            span = max(1, max(created) - oldest)
+            mid = max(oldest - CHUNK_PAGES * span, (lo + oldest) // 2)
             if not lo < mid < oldest:
                 return None
             split = Window(lo=window.lo, hi=mid)
