@@ -17,7 +17,7 @@ CHURN_COLUMNS = ["month", "currency", "start_customers", "churned_customers", "l
 @metric("churn", "Logo churn, gross and net MRR churn, NRR and GRR (monthly and 12-month)",
         money=("start_mrr", "churn", "contraction", "expansion", "reactivation"))
 def churn(con, params: Params) -> pd.DataFrame:
-    df = movement_totals(con, params, twelve=True)
+    df = movement_totals(con, params)
     if df is None or df.empty:
         return frame(con, "SELECT 1 WHERE false", CHURN_COLUMNS)
     start = df["start_mrr"]

@@ -141,7 +141,7 @@ def _reported(con, totals: pd.DataFrame, reporting: str) -> pd.DataFrame:
     return df
 
 
-def movement_totals(con, params: Params, twelve: bool = False) -> pd.DataFrame | None:
+def movement_totals(con, params: Params) -> pd.DataFrame | None:
     """Per month and currency (or the reporting currency): movement sums, customer
     counts, new-and-churned customers and the 12-month base/kept MRR.
     Churn, LTV, CAC and the forecast all start here."""

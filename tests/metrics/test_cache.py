@@ -26,3 +26,20 @@ def test_cached_results_follow_new_loads_and_filters(tmp_path):
     assert mrr(acct.con, Params(start=JAN.start, end=JAN.end, plans=("prod_q",)))["mrr"].tolist() == [700]
     acct.invoice("cus_1", "sub_1", [doubled], status="void", id="in_1")
     assert mrr(acct.con, JAN).empty
+
+
+def test_customer_timeline_uses_the_cache_without_filling_it(tmp_path):
+    from metrics.movements import customer_timeline
+    cache.clear()
+    acct = Account(connect(str(tmp_path / "tally.duckdb")))
+    acct.price("p", 5000)
+    for name in ("a", "b"):
+        acct.customer(f"cus_{name}")
+        acct.subscription(f"sub_{name}", f"cus_{name}")
+        acct.monthly_invoices(f"cus_{name}", f"sub_{name}", "p", "2024-01-01", 2)
+    one = Params(start=month("2024-01"), end=month("2024-02"), extra={"customer_id": "cus_b"})
+    alone = customer_timeline(acct.con, one)
+    assert len(cache._entries) == 0
+    mrr(acct.con, JAN)  # a page fills the cache
+    assert customer_timeline(acct.con, one).equals(alone)
+    assert alone["movement"].tolist() == ["new", "unchanged"]
