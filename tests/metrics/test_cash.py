@@ -141,3 +141,17 @@ def test_reporting_currency_converts_cash_at_month_rate(cash):
         assert (jan.succeeded, jan.gross_volume) == (4, pytest.approx(6000 + 7000))
     finally:
         cur.execute("ROLLBACK")
+
+
+def test_early_fraud_warnings_by_type():
+    from metrics.payments import early_fraud_warnings
+    acct = Account()
+    load_objects(acct.con, "early_fraud_warnings", [
+        {"id": f"issfr_{i}", "object": "radar.early_fraud_warning", "charge": "ch_1",
+         "fraud_type": kind, "actionable": actionable, "created": ts("2024-01-15")}
+        for i, (kind, actionable) in enumerate([("card_never_received", True),
+                                                ("card_never_received", False),
+                                                ("stolen_card", True)])])
+    df = early_fraud_warnings(acct.con, JAN)
+    assert df[["fraud_type", "warnings", "actionable"]].values.tolist() == [
+        ["card_never_received", 2, 1], ["stolen_card", 1, 1]]
