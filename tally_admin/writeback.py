@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -27,6 +28,8 @@ from etl.store import open_working, publish
 
 log = logging.getLogger("tally.admin")
 PUBLISHED, QUEUED = "published", "queued"
+# Sessions of one dashboard share a DuckDB instance per file: one write-back at a time.
+_WRITING = threading.Lock()
 
 
 def spool_path(db_path: str) -> str:
@@ -55,20 +58,21 @@ def save_objects(objects: list[dict], db_path: str, *, attempts: int = 5,
 
 
 def _write_and_publish(objects: list[dict], db_path: str) -> None:
-    con = open_working(db_path)
-    try:
-        con.execute("BEGIN")
-        load_mixed(con, objects)
-        con.execute("COMMIT")
-        publish(con, db_path)
-    finally:
-        con.close()
+    with _WRITING:
+        con = open_working(db_path)
+        try:
+            con.execute("BEGIN")
+            load_mixed(con, objects)
+            con.execute("COMMIT")
+            publish(con, db_path)
+        finally:
+            con.close()
 
 
 def queue_objects(objects: list[dict], db_path: str) -> None:
     Path(db_path).parent.mkdir(parents=True, exist_ok=True)
     lines = b"".join(orjson.dumps(o) + b"\n" for o in objects)
-    with open(spool_path(db_path), "ab") as spool:
+    with _WRITING, open(spool_path(db_path), "ab") as spool:
         spool.write(lines)
         spool.flush()
         os.fsync(spool.fileno())
