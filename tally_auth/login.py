@@ -113,7 +113,10 @@ def _login_screen() -> None:
     for provider in config.oidc_providers():
         label = f"Sign in with {provider.title()}" if provider else "Sign in with single sign-on"
         if st.button(label, key=f"tally_auth_oidc_{provider}"):
-            st.login(provider) if provider else st.login()
+            if provider:
+                st.login(provider)
+            else:
+                st.login()
     if config.local_users():
         with st.form("tally_auth_login"):
             name = st.text_input("User name")
