@@ -11,7 +11,7 @@ import datetime as dt
 import streamlit as st
 
 from metrics.params import Params
-from tally_ui import data
+from tally_ui import banners, data
 
 START, END, CURRENCY, PLANS, INTERVALS, COUNTRIES = ("f_start", "f_end", "f_currency", "f_plans",
                                                      "f_intervals", "f_countries")
@@ -64,7 +64,6 @@ def choices() -> dict:
 
 def as_of() -> dt.date:
     """When the data was taken: the last sync, the demo's clock, or today."""
-    from tally_ui import banners
     info = banners.meta()
     stamp = info.get("last_sync_at") or info.get("generated_at") or ""
     try:
