@@ -44,7 +44,7 @@ customer_movements AS (
 
 
 def movements_cursor(con, params: Params):
-    """(cursor, first, last, full_first): a cursor ready for customer_movements_sql."""
+    """(cursor, first, last): a cursor with the rates customer_movements_sql needs."""
     span = month_range(con, params)
     if span is None:
         return None
