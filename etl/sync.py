@@ -1,14 +1,12 @@
 """Pull a Stripe account into DuckDB: full backfill first, then incremental.
 
 How a run works:
-- Each object type is a *job* made of `created` windows. A worker thread
-  fetches one page of a window; the main thread (the only one touching
-  DuckDB) writes that page and the window's new cursor in one transaction.
-  Kill the process at any moment and the next run resumes every window from
-  its last committed page: no duplicates (upserts), no gaps (cursors).
-- A backfill starts with one open window per type; while a window still has
-  more pages and workers are idle, it is split in two at the middle of its
-  remaining `created` range, so big types are fetched by several workers.
+- Each object type is a *job* made of `created` windows (etl/sync_jobs.py).
+  Fetch threads (etl/fetcher.py) page the windows ahead of the writer; the
+  main thread, the only one touching DuckDB, writes the pages it takes and
+  each window's new cursor in one transaction. Kill the process at any moment
+  and the next run resumes every window from its last committed page: no
+  duplicates (upserts), no gaps (cursors).
 - Later runs list what was created since the last run (with an overlap, since
   objects show up in lists a little after their `created`) and apply the
   newest `/v1/events` snapshot of every changed or deleted object. When the
@@ -25,9 +23,10 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import queue
+import threading
 import time
 import uuid
-import queue
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
@@ -89,11 +88,22 @@ def run_sync(db_path: str | None = None, api_key: str | None = None, api_base: s
     # Arrow's default allocator keeps per-thread arenas from the fetch threads
     # (twice the peak memory); the system allocator gives them back.
     pa.set_memory_pool(pa.system_memory_pool())
-    con = _open_working(db_path, client.mode)
+    # DuckDB's file lock stops a second process; this stops a second thread
+    # (say, two clicks on the dashboard's Sync button).
+    lock = _RUNNING.setdefault(os.path.abspath(db_path), threading.Lock())
+    if not lock.acquire(blocking=False):
+        raise StripeSyncError(f"A sync of {db_path} is already running; wait for it to finish.")
     try:
-        return Sync(con, db_path, client, full, progress or _no_progress, workers).run()
+        con = _open_working(db_path, client.mode)
+        try:
+            return Sync(con, db_path, client, full, progress or _no_progress, workers).run()
+        finally:
+            con.close()
     finally:
-        con.close()
+        lock.release()
+
+
+_RUNNING: dict[str, threading.Lock] = {}
 
 
 def _no_progress(name: str, fetched: int, done: bool) -> None:

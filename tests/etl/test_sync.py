@@ -230,3 +230,41 @@ def test_resumes_a_window_whose_cursor_object_was_deleted(account, served, tmp_p
     assert query(db, "SELECT count(*) FROM customers WHERE NOT deleted") == \
         [(len(account["customers"]) - 1,)]
     assert query(db, "SELECT deleted FROM customers WHERE id = 'cus_0100'") == [(True,)]
+
+
+def test_a_second_sync_of_the_same_database_is_refused(served, tmp_path):
+    import threading
+
+    from fakestripe.testing import configure
+    from etl.client import StripeSyncError
+    db = tmp_path / "tally.duckdb"
+    configure(served, latency_ms=300)
+    started = threading.Event()
+    first = threading.Thread(target=sync, args=(served, db),
+                             kwargs={"progress": lambda *args: started.set()})
+    first.start()
+    assert started.wait(60)  # the first sync has written a page and is still going
+    try:
+        with pytest.raises(StripeSyncError, match="already running"):
+            sync(served, db)
+    finally:
+        first.join()
+    assert query(db, "SELECT status FROM sync_runs") == [("ok",)]
+
+
+def test_another_process_writing_the_database_is_one_clear_line(served, tmp_path):
+    import subprocess
+    import sys
+
+    from etl.client import StripeSyncError
+    db = tmp_path / "tally.duckdb"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); print('open', flush=True); "
+        "time.sleep(60)"), store.working_path(str(db))], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        with pytest.raises(StripeSyncError, match="Another sync or demo is writing"):
+            sync(served, db)
+    finally:
+        holder.kill()
+        holder.wait()
