@@ -103,17 +103,20 @@ RATE_HINTS = ("_rate", "retention", "nrr", "grr", "_churn")
 
 
 def column_formats(frame: pd.DataFrame, money_columns=()) -> dict:
-    """Months as "Oct 2026", money with its currency's decimals, rates as percentages."""
+    """Readable headers; months as "Oct 2026", money with its currency's decimals, rates as %."""
     digits = max([exponent(c) for c in frame["currency"].dropna().unique()] or [2]) \
         if "currency" in frame else 2
     formats = {}
     for column in frame.columns:
+        label = str(column).replace("_", " ")
         if column in ("month", "cohort"):
-            formats[column] = st.column_config.DateColumn(column, format="MMM YYYY")
+            formats[column] = st.column_config.DateColumn(label, format="MMM YYYY")
         elif column in money_columns:
-            formats[column] = st.column_config.NumberColumn(column, format=f"%.{digits}f")
+            formats[column] = st.column_config.NumberColumn(label, format=f"%.{digits}f")
         elif any(hint in column for hint in RATE_HINTS) and pd.api.types.is_float_dtype(frame[column]):
-            formats[column] = st.column_config.NumberColumn(column, format="percent")
+            formats[column] = st.column_config.NumberColumn(label, format="percent")
+        else:
+            formats[column] = st.column_config.Column(label)
     return formats
 
 
