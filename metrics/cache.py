@@ -46,8 +46,7 @@ def database_key(con) -> tuple | None:
 
 
 def _compute(cur, params: Params, last: dt.date, dimension: str | None) -> dict:
-    """Each stage once, as Arrow: valued lines, subscription and customer month
-    ends, and (native currency) customer movements."""
+    """Each stage once, as Arrow: valued lines, subscription and customer month ends."""
     tables = {"valued": cur.sql(
         "WITH " + counted_lines_cte(params, dimension == "country") + "," + valued_lines_cte()
         + f" SELECT {VALUED_COLUMNS} FROM valued").to_arrow_table()}
@@ -57,8 +56,6 @@ def _compute(cur, params: Params, last: dt.date, dimension: str | None) -> dict:
          + " SELECT subscription_id, dimension, period, customer_id, currency, mrr FROM sub_points"),
         ("customer_points", "WITH sub_points AS (SELECT * FROM _tally_new_sub_points), "
          + customer_points_cte() + " SELECT * FROM customer_points"),
-        ("native_movements", "WITH customer_points AS (SELECT * FROM _tally_new_customer_points)"
-         + native_movements_ctes(last) + " SELECT * FROM native_movements"),
     ]
     registered = ["valued"]
     cur.register("_tally_new_valued", tables["valued"])
@@ -73,7 +70,20 @@ def _compute(cur, params: Params, last: dt.date, dimension: str | None) -> dict:
     return tables
 
 
-def monthly_tables(cur, params: Params, last: dt.date, dimension: str | None):
+def _add_movements(cur, tables: dict) -> None:
+    """Native customer movements, computed the first time a metric needs them."""
+    cur.register("_tally_new_customer_points", tables["customer_points"])
+    try:
+        tables["native_movements"] = cur.sql(
+            "WITH customer_points AS (SELECT * FROM _tally_new_customer_points)"
+            + native_movements_ctes(tables["through"]) + " SELECT * FROM native_movements"
+        ).to_arrow_table()
+    finally:
+        cur.unregister("_tally_new_customer_points")
+
+
+def monthly_tables(cur, params: Params, last: dt.date, dimension: str | None,
+                   movements: bool = False):
     """{stage name: Arrow table, "through": last month computed}, or None when the
     database is not cacheable. Callers may add derived entries (movement totals)."""
     database = database_key(cur)
@@ -83,13 +93,19 @@ def monthly_tables(cur, params: Params, last: dt.date, dimension: str | None):
     through = max(last, span[1]) if span else last
     key = (database, params.plans, params.intervals, params.countries, dimension, through)
     with _lock:
-        if key in _entries:
+        tables = _entries.get(key)
+        if tables is not None:
             _entries.move_to_end(key)
-            return _entries[key]
+    if tables is not None:
+        if movements and "native_movements" not in tables:
+            _add_movements(cur, tables)
+        return tables
     if params.extra.get("customer_id"):
         return None  # one customer's timeline: cheaper computed alone, and evicts nothing
     tables = _compute(cur, params, through, dimension)
     tables["through"] = through
+    if movements:
+        _add_movements(cur, tables)
     with _lock:
         _entries[key] = tables
         while len(_entries) > MAX_ENTRIES:

@@ -48,12 +48,14 @@ def chain_sql(cur, params: Params, last: dt.date, grain: str = "month",
     full history up to at least `last`: they are cut at `last` here, and callers
     filter the start.
     """
-    cached = cache.monthly_tables(cur, params, last, dimension) if grain == "month" else None
+    cached = (cache.monthly_tables(cur, params, last, dimension, movements)
+              if grain == "month" else None)
     if cached is None:
         chain = mrr_ctes(params, last, grain, first, dimension)
         return chain + native_movements_ctes(last) if movements else chain
     for name in ("valued", "sub_points", "customer_points", "native_movements"):
-        cur.register(f"_tally_{name}", cached[name])
+        if name in cached:
+            cur.register(f"_tally_{name}", cached[name])
     chain = (f"WITH valued AS (SELECT * FROM _tally_valued),\n"
              f"sub_points AS (SELECT * FROM _tally_sub_points WHERE period <= {sql_date(last)}),\n"
              f"customer_points AS (SELECT * FROM _tally_customer_points "
