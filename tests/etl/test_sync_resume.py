@@ -6,8 +6,9 @@ import sys
 import time
 
 from fakestripe import DEFAULT_API_KEY
-from fakestripe.testing import configure, reset_stats, serve, stats
+from fakestripe.testing import configure, delete_object, put_objects, reset_stats, serve, stats
 from tests.etl import sync_account
+from tests.etl.sync_account import event
 from tests.etl.test_sync import DATA_TABLES, query, rows, sync
 from tests.support.servers import ROOT
 
@@ -41,12 +42,36 @@ def test_sigkilled_syncs_resume_to_exactly_the_clean_result(tmp_path):
 
         final = _start_sync(base, crashed)
         assert final.wait(timeout=120) == 0, final.stderr.read().decode()
+        assert sum(kills) >= 3  # most runs really died mid-way
+        assert query(crashed, "SELECT count(*) FROM sync_runs WHERE status = 'interrupted'") \
+            == [(sum(kills),)]
+        for table in DATA_TABLES:
+            assert rows(crashed, table) == rows(clean, table), table
 
-    assert sum(kills) >= 3  # most runs really died mid-way
-    assert query(crashed, "SELECT count(*) FROM sync_runs WHERE status = 'interrupted'") \
-        == [(sum(kills),)]
+        # Then changes arrive, and the incremental run is killed too.
+        _change_account(base, account)
+        sync(base, clean)
+        later_kills = [_kill_after(base, _start_sync(base, crashed), n) for n in (3, 12)]
+        final = _start_sync(base, crashed)
+        assert final.wait(timeout=120) == 0, final.stderr.read().decode()
+
+    assert any(later_kills)
+    assert query(crashed, "SELECT mode FROM sync_runs ORDER BY started_at DESC LIMIT 1") == \
+        [("incremental",)]
     for table in DATA_TABLES:
         assert rows(crashed, table) == rows(clean, table), table
+
+
+def _change_account(base, account):
+    now = int(time.time())
+    new = [{"id": f"cus_new{i}", "object": "customer", "created": now, "email": f"n{i}@example.com",
+            "livemode": False} for i in range(150)]
+    canceled = {**account["subscriptions"][8], "status": "canceled", "canceled_at": now}
+    put_objects(base, new + [canceled])
+    delete_object(base, "customer", "cus_0005")
+    put_objects(base, [event(f"evt_new{i}", "customer.created", c, now) for i, c in enumerate(new)]
+                + [event("evt_cancel", "customer.subscription.deleted", canceled, now),
+                   event("evt_gone", "customer.deleted", account["customers"][5], now)])
 
 
 def test_server_errors_and_rate_limits_end_with_the_same_database(tmp_path):
