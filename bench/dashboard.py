@@ -59,17 +59,21 @@ def main() -> int:
     parser.add_argument("--months", type=int, default=36)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--db", help="time an existing database instead")
+    parser.add_argument("--currency", help="the Currency control: native, or a reporting currency "
+                                           "(default: the dashboard's own default)")
     args = parser.parse_args()
+    query = {"currency": args.currency} if args.currency else {}
     os.environ["TALLY_DB"] = args.db or bench_account(args.customers, args.copies, args.months, args.seed)
     os.environ.pop("STRIPE_API_KEY", None)
     import tally_auth
     tally_auth.authenticate = lambda: VIEWER  # AppTest is no localhost browser
     print(f"database {os.environ['TALLY_DB']}  cores {os.cpu_count()}\n")
-    switch = switch_times()
+    switch = switch_times(query)
+    os.environ["TALLY_PREFETCH"] = "0"
+    at = open_app(query, timeout=300)
+    print(f"view: {dict(at.query_params)}\n")
     print(f"{'page':<24}{'cold s':>8}{'warm s':>8}{'switch s':>9}  target (cold < {COLD_TARGET:g} s, "
           f"warm < {WARM_TARGET:g} s)")
-    os.environ["TALLY_PREFETCH"] = "0"
-    at = open_app(timeout=300)
     slow = 0
     for title in PAGES:
         clear_caches()
@@ -84,12 +88,12 @@ def main() -> int:
     return 0
 
 
-def switch_times() -> dict[str, float]:
+def switch_times(query: dict) -> dict[str, float]:
     """Open the Overview cold, let the prefetch finish, then visit every page once."""
     clear_caches()
     os.environ["TALLY_PREFETCH"] = "1"
     started = time.perf_counter()
-    at = open_app(timeout=300)
+    at = open_app(query, timeout=300)
     for thread in threading.enumerate():
         if thread.name == "tally-prefetch":
             thread.join()
