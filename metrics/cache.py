@@ -83,7 +83,7 @@ def _add_movements(cur, tables: dict) -> None:
 
 
 def monthly_tables(cur, params: Params, last: dt.date, dimension: str | None,
-                   movements: bool = False):
+                   movements: bool = False, fill: bool = True):
     """{stage name: Arrow table, "through": last month computed}, or None when the
     database is not cacheable. Callers may add derived entries (movement totals)."""
     database = database_key(cur)
@@ -100,8 +100,8 @@ def monthly_tables(cur, params: Params, last: dt.date, dimension: str | None,
         if movements and "native_movements" not in tables:
             _add_movements(cur, tables)
         return tables
-    if params.extra.get("customer_id"):
-        return None  # one customer's timeline: cheaper computed alone, and evicts nothing
+    if params.extra.get("customer_id") or not fill:
+        return None  # e.g. one customer's timeline: cheaper computed alone, and evicts nothing
     tables = _compute(cur, params, through, dimension)
     tables["through"] = through
     if movements:

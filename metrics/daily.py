@@ -14,6 +14,7 @@ import datetime as dt
 
 import pandas as pd
 
+from metrics import cache
 from metrics.common import MetricError, add_months, frame, month_range, sql_date, sql_text
 from metrics.mrr_sql import STEPS, counted_lines_cte, line_filters, valued_lines_cte
 from metrics.params import Params
@@ -35,7 +36,16 @@ def day_range(con, params: Params) -> tuple[dt.date, dt.date] | None:
     return first, last
 
 
-def changes_sql(params: Params, grain: str, first: dt.date, last: dt.date) -> str:
+def valued_sql(cur, params: Params, last: dt.date) -> str:
+    """`WITH ... valued`: the month-end cache's valued lines when a page filled it."""
+    cached = cache.monthly_tables(cur, params, last.replace(day=1), None, fill=False)
+    if cached is None:
+        return "WITH " + counted_lines_cte(params) + "," + valued_lines_cte()
+    cur.register("_tally_valued", cached["valued"])
+    return "WITH valued AS (SELECT * FROM _tally_valued)"
+
+
+def changes_sql(cur, params: Params, grain: str, first: dt.date, last: dt.date) -> str:
     """`WITH ... changes(currency, point, mrr_delta, customers_delta)` at period starts.
 
     A line counts at the end of period P when P >= trunc(start) and
@@ -44,7 +54,7 @@ def changes_sql(params: Params, grain: str, first: dt.date, last: dt.date) -> st
     a cancelled-out pair is exactly 0.
     """
     step = STEPS[grain]
-    return ("WITH " + counted_lines_cte(params) + "," + valued_lines_cte() + f""",
+    return (valued_sql(cur, params, last) + f""",
 spans AS (
     SELECT v.subscription_id, v.customer_id, v.currency, v.monthly,
            greatest(date_trunc('{grain}', v.period_start), {sql_date(first)}::TIMESTAMP)::DATE AS p0,
@@ -104,7 +114,7 @@ def mrr_daily(con, params: Params) -> pd.DataFrame:
     if grain == "week":
         first = first - dt.timedelta(days=first.weekday())
     cur = cursor_for(con, params, first.replace(day=1), last.replace(day=1))
-    sql = changes_sql(params, grain, first, last) + f""",
+    sql = changes_sql(cur, params, grain, first, last) + f""",
 grid AS (
     SELECT unnest(generate_series({sql_date(first)}::TIMESTAMP, {sql_date(last)}::TIMESTAMP,
                                   {STEPS[grain]}))::DATE AS point

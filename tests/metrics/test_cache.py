@@ -43,3 +43,21 @@ def test_customer_timeline_uses_the_cache_without_filling_it(tmp_path):
     mrr(acct.con, JAN)  # a page fills the cache
     assert customer_timeline(acct.con, one).equals(alone)
     assert alone["movement"].tolist() == ["new", "unchanged"]
+
+
+def test_daily_series_is_the_same_with_and_without_the_cache(tmp_path):
+    import datetime as dt
+    from metrics.daily import mrr_daily
+    cache.clear()
+    acct = Account(connect(str(tmp_path / "tally.duckdb")))
+    acct.price("p", 5000)
+    acct.customer("cus_1")
+    acct.subscription("sub_1", "cus_1")
+    acct.monthly_invoices("cus_1", "sub_1", "p", "2024-01-15", 2)
+    days = Params(start=dt.date(2024, 1, 10), end=dt.date(2024, 3, 20))
+    alone = mrr_daily(acct.con, days)
+    mrr(acct.con, JAN)
+    assert len(cache._entries) == 1
+    assert mrr_daily(acct.con, days).equals(alone)
+    assert alone["date"].min().date() == dt.date(2024, 1, 15)
+    assert alone["date"].max().date() == dt.date(2024, 3, 14)
