@@ -63,6 +63,7 @@ def main() -> None:
     if user is None:
         st.stop()
     setup.ensure_database()
+    prefetch.watch()  # once per process: warm the default view after every publish
     page = navigation(user)
     params = filters.sidebar() if data.has_data() else None
     page.run()

@@ -86,6 +86,21 @@ def default_currency(currencies: list[str]) -> str:
     return NATIVE
 
 
+def default_range(options: dict, end: dt.date | None = None) -> tuple[dt.date, dt.date]:
+    """The last DEFAULT_MONTHS months up to `end` (default: the last complete month)."""
+    months = options["months"]
+    end = end if end in months else options["default_end"]
+    return months[max(0, months.index(end) - DEFAULT_MONTHS + 1)], end
+
+
+def default_params() -> Params:
+    """What a visitor with a plain URL sees first (no session needed: the prefetch uses it)."""
+    options = choices()
+    start, end = default_range(options)
+    currency = default_currency(options["currencies"])
+    return Params(start=start, end=end, currency=None if currency == NATIVE else currency)
+
+
 def _seed_from_url(options: dict) -> None:
     """First run of a session: the URL (or the defaults) sets the widgets."""
     if START in st.session_state:
@@ -93,9 +108,9 @@ def _seed_from_url(options: dict) -> None:
     url = st.query_params
     months = options["months"]
     start, end = parse_month(url.get("from")), parse_month(url.get("to"))
-    end = end if end in months else options["default_end"]
-    start = start if start in months and start <= end else months[max(0, months.index(end) - DEFAULT_MONTHS + 1)]
-    st.session_state[START], st.session_state[END] = start, end
+    first, end = default_range(options, end)
+    st.session_state[START] = start if start in months and start <= end else first
+    st.session_state[END] = end
     currency = (url.get("currency") or "").lower()
     allowed = [NATIVE] + options["currencies"]
     st.session_state[CURRENCY] = currency if currency in allowed else default_currency(options["currencies"])

@@ -1,10 +1,12 @@
-"""Compute the other pages' metrics in the background, so switching pages is instant.
+"""Compute metrics in the background, so pages open warm.
 
-After a page has rendered, a daemon thread fills the metric cache for every
-page's default view with the same controls (date range, currency, filters).
-It runs once per (published version, controls); a new publish starts over.
-On a 2-core machine it competes with the next page for CPU only while the
-user reads the current one. TALLY_PREFETCH=0 turns it off (tests, benchmarks).
+- After a page has rendered, a daemon thread fills the metric cache for every
+  page's default view with the same controls (date range, currency, filters).
+- A watcher notices a newly published database (a sync, a demo) and fills the
+  cache for the default view before anyone asks: the morning visit after the
+  nightly sync is warm.
+Each (published version, controls) is computed once. TALLY_PREFETCH=0 turns
+both off (tests, benchmarks).
 """
 from __future__ import annotations
 
@@ -12,13 +14,19 @@ import dataclasses
 import logging
 import os
 import threading
+import time
 
+import streamlit as st
+
+from etl import store
 from metrics.params import Params
-from tally_ui import data
+from tally_ui import data, filters
 
 log = logging.getLogger("tally.dashboard")
 _started: set[tuple] = set()
 _lock = threading.Lock()
+WATCH_SECONDS = 10
+_watcher: list[threading.Thread] = []
 
 # What each page asks for first, in the order people usually click through.
 PAGE_METRICS = [
@@ -61,3 +69,42 @@ def _fill(db: str, version, params: Params) -> None:
             data.cached_metric(db, version, name, job_params)
         except Exception:  # noqa: BLE001 - the page itself will show the problem in one line
             log.debug("prefetch of %s failed", name, exc_info=True)
+
+
+def warm_default_view() -> None:
+    """Fill the cache for what a visitor with a plain URL sees (in this thread)."""
+    db, version = data.db_path(), data.version()
+    params = filters.default_params()
+    key = (db, version, data.params_key(params))
+    with _lock:
+        if key in _started:
+            return
+        _started.add(key)
+    _fill(db, version, params)
+
+
+def watch() -> None:
+    """Start the publish watcher once per dashboard server process.
+
+    Not under AppTest: there one process runs many apps with their own databases.
+    """
+    with _lock:
+        if _watcher or not enabled() or st.get_option("global.appTest"):
+            return
+        _watcher.append(threading.Thread(target=_watch, name="tally-publish-watch", daemon=True))
+    _watcher[0].start()
+
+
+def _watch() -> None:
+    seen = None
+    while enabled():
+        current = store.published_version(data.db_path())
+        if current is not None and current != seen:
+            seen = current
+            try:
+                warm_default_view()
+            except Exception:  # noqa: BLE001 - a page will show the problem; keep watching
+                log.debug("warming the default view failed", exc_info=True)
+        time.sleep(WATCH_SECONDS)
+    with _lock:
+        _watcher.clear()
