@@ -36,12 +36,11 @@ def failures(params) -> None:
     frame = show.metric_frame("payment_failures", params, empty="No failed charges in this range.")
     if frame is None:
         return
-    reason = next((c for c in ("failure_code", "reason", "outcome_reason") if c in frame), frame.columns[0])
-    count = next((c for c in ("failed", "charges", "count") if c in frame), None)
-    if count:
-        totals = frame.groupby(reason, dropna=False, as_index=False)[count].sum().sort_values(count)
-        totals[reason] = totals[reason].fillna("unknown")
-        charts.show(charts.bars(totals, reason, count, horizontal=True), key="payments_failures")
+    # The bank's reason (do_not_honor, insufficient_funds...) says more than the code card_declined.
+    reasons = frame.assign(reason=frame["outcome_reason"].fillna(frame["failure_code"]).fillna("unknown"))
+    totals = reasons.groupby("reason", as_index=False)["failed"].sum().sort_values("failed")
+    charts.show(charts.bars(totals, "reason", "failed", horizontal=True, title="Failed charges by reason"),
+                key="payments_failures")
     show.table(frame, data.money_columns("payment_failures"), height=240)
 
 
@@ -50,8 +49,8 @@ def recovery(params) -> None:
     frame = show.metric_frame("recovery", params, empty="No failed subscription invoices in this range.")
     if frame is None:
         return
-    charts.show(charts.lines(frame, "month", "recovery_rate", title="Recovered / first-attempt failures", money=False, percent=True),
-                key="payments_recovery")
+    charts.show(charts.lines(frame, "month", "recovery_rate", title="Recovered / first-attempt failures",
+                             money=False, percent=True), key="payments_recovery")
     show.table(frame, data.money_columns("recovery"), height=240)
 
 
@@ -61,13 +60,15 @@ def fraud(params) -> None:
     with left:
         frame = show.metric_frame("fraud", params, empty="No charges in this range.")
         if frame is not None:
-            frame = frame.assign(risk_level=frame["risk_level"].fillna("not assessed"),
-                                 outcome_type=frame["outcome_type"].fillna("unknown"))
+            frame = (frame.assign(risk_level=frame["risk_level"].fillna("not assessed"),
+                                  outcome_type=frame["outcome_type"].fillna("unknown"))
+                     .groupby(["risk_level", "outcome_type"], as_index=False)["charges"].sum())
             charts.show(charts.bars(frame, "risk_level", "charges", by="outcome_type",
                                     title="Charges by risk level and outcome"), key="payments_fraud")
     with right:
         disputes = show.metric_frame("disputes_by_reason", params, empty="No disputes in this range.")
         if disputes is not None:
+            disputes = disputes.groupby("reason", dropna=False, as_index=False)["disputes"].sum()
             charts.show(charts.bars(disputes.sort_values("disputes"), "reason", "disputes", horizontal=True,
                                     title="Disputes by reason"), key="payments_disputes")
     warnings = show.metric_frame("early_fraud_warnings", params)
