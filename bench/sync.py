@@ -184,7 +184,8 @@ def report(objects, line_requests, seconds, rss_mb, served, db_counts) -> None:
     print(f"ratio: {rate / bound:.0%} (target >= {TARGET_RATIO:.0%})")
     print(f"share of requests answered 429: {share_429:.1%}")
     print(f"sync peak RSS: {rss_mb:.0f} MB (target < {TARGET_RSS_MB} MB); server peak RSS: "
-          f"{served['peak_rss_mb']:.0f} MB (incl. pages of the mapped JSONL it served)")
+          f"{served['peak_rss_mb']:.0f} MB incl. the mapped JSONL it served, "
+          f"{served.get('private_rss_mb') or 0:.0f} MB its own")
     # a shared machine makes wall time noisy: say how busy it was
     print(f"load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     wrong = {t: (db_counts[t], n) for t, n in account_tables(objects).items()

@@ -264,11 +264,24 @@ class FakeStripe:
         stats = self.stats.as_dict()
         stats["objects"] = self.store.counts()
         stats["peak_rss_mb"] = round(getrusage(RUSAGE_SELF).ru_maxrss / 1024, 1)
+        stats["private_rss_mb"] = private_rss_mb()
         return json_response(orjson.dumps(stats))
 
     async def reset_stats(self, request: web.Request) -> web.Response:
         self.stats.reset()
         return json_response(b'{"reset":true}')
+
+
+def private_rss_mb() -> float | None:
+    """Resident memory of our own (RssAnon), without the mapped JSONL's shared page cache."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("RssAnon:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
 
 
 def api_key_of(authorization: str) -> str:

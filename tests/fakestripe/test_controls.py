@@ -64,6 +64,7 @@ def test_stats_count_requests_and_reset(fake_stripe):
     assert counted["requests"] == 3
     assert counted["endpoints"] == {"GET /v1/customers": 1, "GET /v1/customers/{id}": 1}
     assert counted["unauthorized"] == 1
+    assert 0 < counted["private_rss_mb"] <= counted["peak_rss_mb"]
     reset_stats(fake_stripe)
     assert stats(fake_stripe)["requests"] == 0
 
