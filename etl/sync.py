@@ -21,6 +21,7 @@ endpoint answering 404 is skipped with a note.
 """
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
 import os
 import queue
@@ -48,7 +49,7 @@ from etl.sync_jobs import (BY_NAME, OBJECT_TYPES, OVERLAP_SECONDS, Failure, Job,
 EVENT_RETENTION_DAYS = 29  # Stripe keeps 30 days of events; keep a day of margin
 WORKERS = 24
 PUBLISH_EVERY_SECONDS = 300
-DUCKDB_MEMORY = "160MB"
+DUCKDB_MEMORY = "96MB"
 EVENT_CHUNK = 1000
 
 Progress = Callable[[str, int, bool], None]
@@ -85,9 +86,7 @@ def run_sync(db_path: str | None = None, api_key: str | None = None, api_base: s
     """
     db_path = store.db_path_from_env(db_path)
     client = client or StripeHTTP(api_key or "", api_base)
-    # Arrow's default allocator keeps per-thread arenas from the fetch threads
-    # (twice the peak memory); the system allocator gives them back.
-    pa.set_memory_pool(pa.system_memory_pool())
+    _flat_memory()
     # DuckDB's file lock stops a second process; this stops a second thread
     # (say, two clicks on the dashboard's Sync button).
     lock = _RUNNING.setdefault(os.path.abspath(db_path), threading.Lock())
@@ -104,6 +103,23 @@ def run_sync(db_path: str | None = None, api_key: str | None = None, api_base: s
 
 
 _RUNNING: dict[str, threading.Lock] = {}
+
+
+def _flat_memory() -> None:
+    """Allocators that give memory back: peak RSS must not grow with the account.
+
+    Arrow's default allocator and glibc both keep an arena per fetch thread
+    (together about doubling the peak); use the system allocator for Arrow and
+    let glibc share two arenas among all threads.
+    """
+    pa.set_memory_pool(pa.system_memory_pool())
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, 2)
+    except (OSError, AttributeError):
+        pass  # not glibc: nothing to tune
+
+
+M_ARENA_MAX = -8  # glibc's mallopt parameter number
 
 
 def _no_progress(name: str, fetched: int, done: bool) -> None:

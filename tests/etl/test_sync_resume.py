@@ -33,16 +33,16 @@ def _kill_after(base, proc, requests: int) -> bool:
 
 
 def test_sigkilled_syncs_resume_to_exactly_the_clean_result(tmp_path):
-    account = sync_account.build(customers=300)
+    account = sync_account.build(customers=200)
     with serve(sync_account.write(account, tmp_path / "account"), latency_ms=20) as base:
         clean = tmp_path / "clean.duckdb"
         sync(base, clean)
         crashed = tmp_path / "crashed.duckdb"
-        kills = [_kill_after(base, _start_sync(base, crashed), n) for n in (2, 9, 17, 30, 45)]
+        kills = [_kill_after(base, _start_sync(base, crashed), n) for n in (3, 14, 30)]
 
         final = _start_sync(base, crashed)
         assert final.wait(timeout=120) == 0, final.stderr.read().decode()
-        assert sum(kills) >= 3  # most runs really died mid-way
+        assert sum(kills) >= 2  # the runs really died mid-way
         assert query(crashed, "SELECT count(*) FROM sync_runs WHERE status = 'interrupted'") \
             == [(sum(kills),)]
         for table in DATA_TABLES:
