@@ -6,7 +6,7 @@
   cache for the default view before anyone asks: the morning visit after the
   nightly sync is warm.
 Each (published version, controls) is computed once. TALLY_PREFETCH=0 turns
-both off (tests, benchmarks).
+both off; under AppTest they are off unless TALLY_PREFETCH=1.
 """
 from __future__ import annotations
 
@@ -15,8 +15,6 @@ import logging
 import os
 import threading
 import time
-
-import streamlit as st
 
 from etl import store
 from metrics.params import Params
@@ -40,7 +38,18 @@ PAGE_METRICS = [
 
 
 def enabled() -> bool:
-    return os.environ.get("TALLY_PREFETCH", "1") != "0"
+    """On in a dashboard server; in-process AppTest runs only when TALLY_PREFETCH=1 asks.
+
+    AppTest runs many apps with their own databases in one process (a test
+    suite): a background thread there would work on whichever database is next.
+    """
+    setting = os.environ.get("TALLY_PREFETCH", "")
+    return setting == "1" or (setting != "0" and _in_server())
+
+
+def _in_server() -> bool:
+    from streamlit.runtime import Runtime
+    return Runtime.exists() and type(Runtime.instance()) is Runtime  # AppTest uses a stand-in
 
 
 def jobs(params: Params) -> list[tuple[str, Params]]:
@@ -84,12 +93,9 @@ def warm_default_view() -> None:
 
 
 def watch() -> None:
-    """Start the publish watcher once per dashboard server process.
-
-    Not under AppTest: there one process runs many apps with their own databases.
-    """
+    """Start the publish watcher once per dashboard server process (never under AppTest)."""
     with _lock:
-        if _watcher or not enabled() or st.get_option("global.appTest"):
+        if _watcher or not enabled() or not _in_server():
             return
         _watcher.append(threading.Thread(target=_watch, name="tally-publish-watch", daemon=True))
     _watcher[0].start()
