@@ -5,7 +5,9 @@ json into OrderedDicts inside `StripeResponse`), raises on a 429 before we can
 read `Retry-After`, and retries a plain 429 not at all. Bulk syncing is mostly
 100-object list pages, so we send the same request the library sends
 (Authorization, Stripe-Version = the pinned `stripe.api_version`, a
-User-Agent) over one `requests.Session` per thread and parse with orjson.
+User-Agent) through one urllib3 connection pool shared by the fetch threads
+(`requests` costs about a millisecond of CPU per call more) and parse with
+orjson.
 
 Every request passes the rate limiter (account and endpoint buckets, which
 slow down on a 429 and recover on success) and the adaptive concurrency gate; 429, 409 and 5xx are retried with exponential
@@ -22,7 +24,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import orjson
-import requests
+import urllib3
 import stripe
 
 from etl.ratelimit import AdaptiveConcurrency, EndpointLimiters
@@ -98,7 +100,11 @@ class StripeHTTP:
         self.timeout = timeout
         self.stats: dict[str, dict[str, int]] = defaultdict(lambda: {"requests": 0, "retries": 0})
         self._stats_lock = threading.Lock()
-        self._local = threading.local()
+        self._http = urllib3.PoolManager(maxsize=max_concurrency + 8, block=False, retries=False,
+                                         timeout=urllib3.Timeout(connect=10, read=timeout),
+                                         headers={"Authorization": f"Bearer {api_key}",
+                                                  "Stripe-Version": stripe.api_version,
+                                                  "User-Agent": USER_AGENT})
 
     # --- public ------------------------------------------------------------
 
@@ -111,17 +117,17 @@ class StripeHTTP:
             self._count(label, "requests")
             try:
                 resp = self._send(path, params)
-            except requests.RequestException as exc:
+            except urllib3.exceptions.HTTPError as exc:
                 if attempt >= min(retries, CONNECT_RETRIES):
                     raise Unreachable(f"Cannot reach the Stripe API at {self.base} "
                                       f"({type(exc).__name__}); check the network or STRIPE_API_BASE.") from None
                 delay = self._backoff(attempt)
             else:
-                if resp.status_code < 300:
+                if resp.status < 300:
                     self.concurrency.succeeded()
                     self.limiters.speed_up(_endpoint(path))
-                    return Response(orjson.loads(resp.content), resp.headers.get("Stripe-Version"))
-                if resp.status_code == 429:
+                    return Response(orjson.loads(resp.data), resp.headers.get("Stripe-Version"))
+                if resp.status == 429:
                     self.limiters.slow_down(_endpoint(path))
                 delay = self._retry_delay(resp, attempt, retries)
                 if delay is None:
@@ -139,32 +145,21 @@ class StripeHTTP:
 
     # --- internals ---------------------------------------------------------
 
-    def _session(self) -> requests.Session:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            session.headers.update({
-                "Authorization": f"Bearer {self._key}",
-                "Stripe-Version": stripe.api_version,
-                "User-Agent": USER_AGENT,
-            })
-            self._local.session = session
-        return session
-
-    def _send(self, path: str, params: dict | None) -> requests.Response:
+    def _send(self, path: str, params: dict | None) -> urllib3.BaseHTTPResponse:
         self.limiters.acquire(_endpoint(path))
         with self.concurrency:
-            return self._session().get(self.base + path, params=params, timeout=self.timeout)
+            return self._http.request("GET", self.base + path, fields=params)
 
-    def _retry_delay(self, resp: requests.Response, attempt: int, retries: int) -> float | None:
+    def _retry_delay(self, resp: urllib3.BaseHTTPResponse, attempt: int,
+                     retries: int) -> float | None:
         """Seconds to wait before retrying, or None when the answer is final."""
         should = resp.headers.get("Stripe-Should-Retry")
-        if resp.status_code == 429:
+        if resp.status == 429:
             self.concurrency.rate_limited()
             retries = max(retries, RATE_LIMIT_RETRIES)  # a rate limit passes: wait it out
         if attempt >= retries or should == "false":
             return None
-        if should != "true" and not (resp.status_code in (409, 429) or resp.status_code >= 500):
+        if should != "true" and not (resp.status in (409, 429) or resp.status >= 500):
             return None
         delay = self._backoff(attempt)
         retry_after = resp.headers.get("Retry-After")
@@ -180,13 +175,13 @@ class StripeHTTP:
         return random.uniform(0, min(self.backoff_cap, self.backoff_base * 2 ** attempt)) + \
             self.backoff_base / 4
 
-    def _error(self, resp: requests.Response, path: str) -> StripeSyncError:
+    def _error(self, resp: urllib3.BaseHTTPResponse, path: str) -> StripeSyncError:
         try:
-            message = orjson.loads(resp.content)["error"]["message"]
+            message = orjson.loads(resp.data)["error"]["message"]
         except Exception:
-            message = resp.text[:200].strip() or resp.reason
+            message = resp.data[:200].decode(errors="replace").strip() or resp.reason
         message = self.scrub(str(message))
-        code = resp.status_code
+        code = resp.status
         if code == 401:
             return AuthError("Stripe rejected the API key (401): check STRIPE_API_KEY "
                              "(a secret sk_... or restricted rk_... key of the right account and mode).")
