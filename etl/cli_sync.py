@@ -28,11 +28,12 @@ def add_arguments(parser) -> None:
 
 def main(args) -> int:
     console = Console(stderr=True)
+    client = None
     try:
         client = StripeHTTP(os.environ.get("STRIPE_API_KEY", ""),
                             os.environ.get("STRIPE_API_BASE") or None,
                             rate=_rate_from_env())
-        with _progress_bars(console) as (bars, on_progress):
+        with ProgressBars(console) as (bars, on_progress):
             summary = run_sync(args.db, full=args.full, progress=on_progress, client=client)
     except StripeSyncError as exc:
         console.print(f"[red]Sync failed:[/] {exc}", highlight=False, soft_wrap=True)
@@ -40,6 +41,11 @@ def main(args) -> int:
     except KeyboardInterrupt:
         console.print("Sync interrupted; run it again to resume where it stopped.", soft_wrap=True)
         return 130
+    except Exception as exc:  # one line, never a traceback (and never the key)
+        detail = client.scrub(str(exc).splitlines()[0] if str(exc) else "") if client else ""
+        console.print(f"[red]Sync failed:[/] unexpected {type(exc).__name__}: {detail} "
+                      "Run sync again to resume.", highlight=False, soft_wrap=True)
+        return 1
     _print_summary(console, summary)
     return summary.exit_code
 
@@ -52,7 +58,7 @@ def _rate_from_env() -> float | None:
         raise StripeSyncError(f"TALLY_SYNC_RATE must be requests per second, not {raw!r}.")
 
 
-class _progress_bars:
+class ProgressBars:
     """One bar per object type; `on_progress` is the sync's progress callback."""
 
     def __init__(self, console: Console):

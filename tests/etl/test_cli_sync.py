@@ -85,3 +85,13 @@ def test_permission_error_on_one_type_names_it_and_syncs_the_rest(monkeypatch, t
     import duckdb
     with duckdb.connect(str(tmp_path / "tally.duckdb"), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM customers").fetchone() == (40,)
+
+
+def test_unexpected_error_is_one_line_without_the_key(monkeypatch, tmp_path, capsys, served):
+    def broken(*args, **kwargs):
+        raise RuntimeError(f"disk trouble near {DEFAULT_API_KEY}\nsecond line")
+    monkeypatch.setattr(cli_sync, "run_sync", broken)
+    code, out, err = run_cli(monkeypatch, tmp_path, capsys, DEFAULT_API_KEY, served)
+    assert code == 1
+    assert "RuntimeError" in err and "disk trouble" in err and "Traceback" not in err
+    assert DEFAULT_API_KEY not in out + err and len(err.strip().splitlines()) == 1
