@@ -14,6 +14,7 @@ SPLITS = {"Plan": ("mrr_by_plan", "product_name"), "Billing interval": ("mrr_by_
           "Currency": ("mrr", None), "Country": ("mrr_by_country", "country")}
 MOVEMENTS = ["new", "reactivation", "expansion", "contraction", "churn"]
 MOVEMENT_MONEY = ["start_mrr", *MOVEMENTS, "fx", "end_mrr"]
+SHOWN_ROWS = 2_000  # a browser table of 50,000 rows costs every rerun; the export has the rest
 
 
 def mrr_page() -> None:
@@ -70,9 +71,10 @@ def drilldown(params, months: list) -> None:
     if rows.empty:
         st.info(f"No {movement} movement in {filters.month_label(month)}.")
         return
+    shown = f" (the first {SHOWN_ROWS:,} here; Data & export has them all)" if len(rows) > SHOWN_ROWS else ""
     st.caption(f"{filters.month_label(month)}: {rows['customer_id'].nunique():,} customers, "
-               f"{len(rows):,} subscriptions")
-    show.table(rows, data.money_columns("mrr_drilldown"))
+               f"{len(rows):,} subscriptions{shown}")
+    show.table(rows.head(SHOWN_ROWS), data.money_columns("mrr_drilldown"))
 
 
 def movement_rows(frame: pd.DataFrame, movement: str) -> pd.DataFrame:
