@@ -52,7 +52,7 @@ def lines(frame: pd.DataFrame, x: str, y: str, *, by: str | None = None, title=N
         fig.add_trace(go.Scatter(x=part[x], y=part[y], name=label, mode="lines+markers",
                                  stackgroup="one" if area else None))
     if percent:
-        fig.update_yaxes(tickformat=".0%")
+        fig.update_yaxes(tickformat=".0%", rangemode="tozero")
     return _layout(fig, title, _money_axis(frame) if money else None)
 
 
@@ -96,6 +96,7 @@ def heatmap(pivot: pd.DataFrame, *, title=None, percent: bool = True) -> go.Figu
     text = [[("" if pd.isna(v) else (f"{v:.0%}" if percent else f"{v:,.0f}")) for v in row] for row in values]
     fig = go.Figure(go.Heatmap(z=values, x=[str(c) for c in pivot.columns],
                                y=[str(i) for i in pivot.index], text=text, texttemplate="%{text}",
+                               textfont=dict(size=10),
                                colorscale=[[0, "#eef2ff"], [1, "#4f46e5"]], showscale=False,
                                hoverongaps=False))
     fig.update_yaxes(autorange="reversed", type="category")
