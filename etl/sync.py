@@ -36,7 +36,7 @@ import duckdb
 import orjson
 import pyarrow as pa
 
-from etl import store
+from etl import spool, store
 from etl.client import (AuthError, BadRequest, NotAvailable, PermissionDenied, StripeHTTP,
                         StripeSyncError, Unreachable)
 from etl.fetcher import Fetcher
@@ -95,14 +95,25 @@ def run_sync(db_path: str | None = None, api_key: str | None = None, api_base: s
     try:
         con = _open_working(db_path, client.mode)
         try:
-            return Sync(con, db_path, client, full, progress or _no_progress, workers).run()
+            _load_admin_queue(con, db_path)
+            summary = Sync(con, db_path, client, full, progress or _no_progress, workers).run()
         finally:
             con.close()
+        if summary.status != "failed":  # published: the queue is in the file now
+            spool.finish_spool(db_path)
+        return summary
     finally:
         lock.release()
 
 
 _RUNNING: dict[str, threading.Lock] = {}
+
+
+def _load_admin_queue(con, db_path: str) -> None:
+    """Objects an admin action changed while a sync held the working file."""
+    con.execute("BEGIN")
+    spool.load_spool(con, db_path)
+    con.execute("COMMIT")
 
 
 def _flat_memory() -> None:

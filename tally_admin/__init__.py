@@ -4,8 +4,8 @@
   form submission (idempotency key from the form nonce), recorded before and
   after in the audit trail, result written to the database at once.
 - `AuditLog(audit_path_from_env())`: the append-only audit trail.
-- `writeback.load_spool` / `finish_spool`: objects queued while a sync held the
-  database, for the sync to load.
+- `writeback.save_objects`: publish re-fetched objects at once, or queue them
+  in `etl/spool.py` for the next sync while a sync holds the database.
 """
 from tally_admin.actions import ActionResult, idempotency_key
 from tally_admin.audit import AuditLog, audit_path_from_env

@@ -5,7 +5,7 @@ import duckdb
 import orjson
 import pytest
 
-from etl import store
+from etl import spool, store
 from etl.client import StripeHTTP
 from etl.sync import run_sync
 from fakestripe import DEFAULT_API_KEY
@@ -268,3 +268,15 @@ def test_another_process_writing_the_database_is_one_clear_line(served, tmp_path
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_admin_results_queued_during_a_sync_reach_the_next_published_file(served, tmp_path):
+    db = tmp_path / "tally.duckdb"
+    refund = {"id": "re_admin", "object": "refund", "amount": 300, "currency": "usd",
+              "charge": "ch_x", "status": "succeeded", "created": 1_700_000_000}
+    spool.queue_objects([refund], str(db))  # as the dashboard does while a sync holds the file
+
+    sync(served, db)
+
+    assert query(db, "SELECT id, amount FROM refunds WHERE id = 're_admin'") == [("re_admin", 300)]
+    assert spool.load_spool(duckdb.connect(":memory:"), str(db)) == 0  # the queue is used up

@@ -4,6 +4,7 @@ import sys
 
 import duckdb
 
+from etl import spool
 from etl.store import open_working, working_path
 from tally_admin import writeback
 
@@ -37,19 +38,19 @@ def test_a_busy_working_file_queues_the_objects_for_the_next_sync(db_path):
         holder.stdin.close()
         holder.wait(timeout=10)
     con = open_working(db_path)  # what the next sync does
-    assert writeback.load_spool(con, db_path) == 1
+    assert spool.load_spool(con, db_path) == 1
     assert con.execute("SELECT id FROM refunds").fetchall() == [("re_1",)]
     con.close()
-    writeback.finish_spool(db_path)
+    spool.finish_spool(db_path)
     con = open_working(db_path)
-    assert writeback.load_spool(con, db_path) == 0
+    assert spool.load_spool(con, db_path) == 0
     con.close()
 
 
 def test_a_line_cut_short_by_a_crash_is_skipped(db_path):
     writeback.queue_objects([REFUND], db_path)
-    with open(writeback.spool_path(db_path), "ab") as spool:
-        spool.write(b'{"id": "re_2", "obj')
+    with open(spool.spool_path(db_path), "ab") as queue:
+        queue.write(b'{"id": "re_2", "obj')
     con = open_working(db_path)
-    assert writeback.load_spool(con, db_path) == 1
+    assert spool.load_spool(con, db_path) == 1
     con.close()
