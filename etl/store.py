@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 from etl.load import connect
+from metrics import materialize
 
 DEFAULT_DB = "data/tally.duckdb"
 
@@ -35,7 +36,9 @@ def open_working(db_path: str):
 
 
 def publish(con, db_path: str) -> None:
-    """Checkpoint the working file and atomically replace the published copy."""
+    """Store the MRR stages (so a new dashboard process need not compute them),
+    checkpoint the working file and atomically replace the published copy."""
+    materialize.refresh(con)
     con.execute("CHECKPOINT")
     tmp = f"{db_path}.tmp"
     shutil.copyfile(working_path(db_path), tmp)

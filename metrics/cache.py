@@ -5,6 +5,9 @@ metric's time and are the same for every metric of a dashboard page (and for
 the CLI's one call, harmlessly). They are kept as Arrow tables per (database
 file, a fingerprint of its billing tables, filters), so MRR, movements, churn,
 LTV, cohorts and the forecast compute them once per published version.
+When the database carries stored stages (metrics/materialize.py) that match
+it, an unfiltered entry just names the stored tables, and filtered entries
+start from the stored valued lines: a new process does not recompute them.
 In-memory databases (tests) are never cached: they have no stable identity.
 """
 from __future__ import annotations
@@ -13,79 +16,86 @@ import datetime as dt
 import threading
 from collections import OrderedDict
 
+import pandas as pd
+
+from metrics import stored
 from metrics.common import data_months
 from metrics.mrr_sql import (counted_lines_cte, customer_points_cte, native_movements_ctes,
                              sub_points_ctes, valued_lines_cte)
 from metrics.params import Params
+from metrics.stored import VALUED_COLUMNS, billing_stamps
 
-MAX_ENTRIES = 3  # an entry is ~350 MB at 100,000 customers x 36 months
-# What later queries read from valued lines (points, filters, new-and-churned).
-VALUED_COLUMNS = ("subscription_id, customer_id, currency, product_id, interval, country, "
-                  "period_start, period_end, counts_until, monthly")
+MAX_ENTRIES = 3  # a computed entry is ~350 MB at 100,000 customers x 36 months
 _lock = threading.Lock()
 _entries: OrderedDict = OrderedDict()
 
 
 def database_key(con) -> tuple | None:
-    """(file, fingerprint) or None for an in-memory database.
-
-    Every writer (sync, demo, write-back) upserts through the loader, which
-    stamps `synced_at`, so row counts plus the newest stamp change with any write.
-    """
+    """(file, billing stamps) or None for an in-memory database."""
     path = con.execute("SELECT path FROM duckdb_databases() "
                        "WHERE database_name = current_database()").fetchall()[0][0]
     if not path or path == ":memory:":
         return None
-    stamps = con.execute("""
-        SELECT (SELECT count(*) FROM invoice_lines), (SELECT max(synced_at) FROM invoice_lines),
-               (SELECT count(*) FROM invoices), (SELECT max(synced_at) FROM invoices),
-               (SELECT count(*) FROM subscriptions), (SELECT max(synced_at) FROM subscriptions),
-               (SELECT count(*) FROM customers), (SELECT max(synced_at) FROM customers),
-               (SELECT count(*) FROM prices), (SELECT max(synced_at) FROM prices)""").fetchall()[0]
-    return path, stamps
+    return path, billing_stamps(con)
 
 
-def _compute(cur, params: Params, last: dt.date, dimension: str | None) -> dict:
-    """Each stage once, as Arrow: valued lines, subscription and customer month ends."""
-    tables = {"valued": cur.sql(
-        "WITH " + counted_lines_cte(params, dimension == "country") + "," + valued_lines_cte()
-        + f" SELECT {VALUED_COLUMNS} FROM valued").to_arrow_table()}
+def _compute(cur, params: Params, last: dt.date, dimension: str | None,
+             valued: str | None) -> dict:
+    """Each stage once, as Arrow: valued lines (or the stored ones' query, `valued`),
+    subscription and customer month ends."""
+    if valued is not None:
+        tables = {"valued": valued}
+    else:
+        tables = {"valued": cur.sql(
+            "WITH " + counted_lines_cte(params, dimension == "country") + "," + valued_lines_cte()
+            + f" SELECT {VALUED_COLUMNS} FROM valued").to_arrow_table()}
     stages = [
-        ("sub_points", "WITH valued AS (SELECT * FROM _tally_new_valued),"
-         + sub_points_ctes(params, "month", None, last, dimension)
+        ("sub_points", "valued", sub_points_ctes(params, "month", None, last, dimension)
          + " SELECT subscription_id, dimension, period, customer_id, currency, mrr FROM sub_points"),
-        ("customer_points", "WITH sub_points AS (SELECT * FROM _tally_new_sub_points), "
-         + customer_points_cte() + " SELECT * FROM customer_points"),
+        ("customer_points", "sub_points", customer_points_cte() + " SELECT * FROM customer_points"),
     ]
-    registered = ["valued"]
-    cur.register("_tally_new_valued", tables["valued"])
-    try:
-        for name, sql in stages:
-            tables[name] = cur.sql(sql).to_arrow_table()
-            cur.register(f"_tally_new_{name}", tables[name])
-            registered.append(name)
-    finally:
-        for name in registered:
-            cur.unregister(f"_tally_new_{name}")
+    for name, source, sql in stages:
+        tables[name] = cur.sql(f"WITH {source} AS (SELECT * FROM {stage(cur, tables, source)}),"
+                               + sql).to_arrow_table()
     return tables
+
+
+def _stored_entry(cur) -> dict:
+    """The stored unfiltered stages, read in place (nothing is copied into memory)."""
+    totals = cur.execute(f"SELECT * FROM {stored.TOTALS} ORDER BY month, currency").df()
+    totals["month"] = pd.to_datetime(totals["month"])
+    return {"valued": stored.VALUED, "sub_points": stored.SUB_POINTS,
+            "customer_points": stored.CUSTOMER_POINTS, "native_movements": stored.MOVEMENTS,
+            "totals": totals}
+
+
+def stage(cur, tables: dict, name: str) -> str:
+    """What SQL reads for stage `name` of an entry: a stored table or query as it
+    is, an Arrow table registered on `cur` as `_tally_<name>`."""
+    source = tables[name]
+    if isinstance(source, str):
+        return source
+    cur.register(f"_tally_{name}", source)
+    return f"_tally_{name}"
 
 
 def _add_movements(cur, tables: dict) -> None:
     """Native customer movements, computed the first time a metric needs them."""
-    cur.register("_tally_new_customer_points", tables["customer_points"])
-    try:
-        tables["native_movements"] = cur.sql(
-            "WITH customer_points AS (SELECT * FROM _tally_new_customer_points)"
-            + native_movements_ctes(tables["through"]) + " SELECT * FROM native_movements"
-        ).to_arrow_table()
-    finally:
-        cur.unregister("_tally_new_customer_points")
+    tables["native_movements"] = cur.sql(
+        f"WITH customer_points AS (SELECT * FROM {stage(cur, tables, 'customer_points')})"
+        + native_movements_ctes(tables["through"]) + " SELECT * FROM native_movements"
+    ).to_arrow_table()
 
 
 def monthly_tables(cur, params: Params, last: dt.date, dimension: str | None,
                    movements: bool = False, fill: bool = True):
-    """{stage name: Arrow table, "through": last month computed}, or None when the
-    database is not cacheable. Callers may add derived entries (movement totals)."""
+    """{stage name: Arrow table or stored table, "through": last month computed},
+    or None when the database is not cacheable. Callers may add derived entries
+    (movement totals).
+
+    Unfiltered month ends come from the stored stages when they match the
+    database; filtered ones are computed from the stored valued lines if usable.
+    """
     database = database_key(cur)
     if database is None:
         return None
@@ -102,9 +112,15 @@ def monthly_tables(cur, params: Params, last: dt.date, dimension: str | None,
         return tables
     if params.extra.get("customer_id") or not fill:
         return None  # e.g. one customer's timeline: cheaper computed alone, and evicts nothing
-    tables = _compute(cur, params, through, dimension)
+    stored_until = stored.stored_through(cur, database[1])
+    unfiltered = not (params.plans or params.intervals or params.countries or dimension)
+    if stored_until == through and unfiltered:
+        tables = _stored_entry(cur)
+    else:
+        valued = stored.valued_source(params) if stored_until is not None else None
+        tables = _compute(cur, params, through, dimension, valued)
     tables["through"] = through
-    if movements:
+    if movements and "native_movements" not in tables:
         _add_movements(cur, tables)
     with _lock:
         _entries[key] = tables

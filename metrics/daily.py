@@ -14,7 +14,7 @@ import datetime as dt
 
 import pandas as pd
 
-from metrics import cache
+from metrics import cache, stored
 from metrics.common import MetricError, add_months, frame, month_range, sql_date, sql_text
 from metrics.mrr_sql import STEPS, counted_lines_cte, line_filters, valued_lines_cte
 from metrics.params import Params
@@ -37,12 +37,13 @@ def day_range(con, params: Params) -> tuple[dt.date, dt.date] | None:
 
 
 def valued_sql(cur, params: Params, last: dt.date) -> str:
-    """`WITH ... valued`: the month-end cache's valued lines when a page filled it."""
+    """`WITH ... valued`: the month-end cache's valued lines when a page filled it,
+    else the stored ones when they match the database, else computed."""
     cached = cache.monthly_tables(cur, params, last.replace(day=1), None, fill=False)
-    if cached is None:
-        return "WITH " + counted_lines_cte(params) + "," + valued_lines_cte()
-    cur.register("_tally_valued", cached["valued"])
-    return "WITH valued AS (SELECT * FROM _tally_valued)"
+    if cached is not None:
+        return f"WITH valued AS (SELECT * FROM {cache.stage(cur, cached, 'valued')})"
+    return "WITH " + (stored.valued_cte(cur, params)
+                      or counted_lines_cte(params) + "," + valued_lines_cte())
 
 
 def changes_sql(cur, params: Params, grain: str, first: dt.date, last: dt.date) -> str:

@@ -79,7 +79,15 @@ def twelve_month_cte(first: dt.date, last: dt.date) -> str:
 def _native_totals(cur, params: Params, first: dt.date, last: dt.date) -> pd.DataFrame:
     """Per month and native currency: movement sums, customer counts at both ends,
     customers new and churned inside the month, and the 12-month base/kept MRR."""
-    sql = chain_sql(cur, params, last, movements=True) + f""",
+    totals = cur.execute(native_totals_sql(chain_sql(cur, params, last, movements=True),
+                                           first, last)).df()
+    totals["month"] = pd.to_datetime(totals["month"])
+    return totals
+
+
+def native_totals_sql(chain: str, first: dt.date, last: dt.date) -> str:
+    """The totals query on `chain` (`WITH valued, customer_points, native_movements`)."""
+    return chain + f""",
 totals AS (
     SELECT month, currency, sum(start_mrr) AS start_mrr, sum(new) AS new,
            sum(reactivation) AS reactivation, sum(expansion) AS expansion,
@@ -100,9 +108,6 @@ SELECT t.*, coalesce(n.customers, 0) AS new_and_churned_in_month, w.base, w.kept
 FROM totals t LEFT JOIN new_and_churned n USING (month, currency)
 LEFT JOIN twelve w USING (month, currency)
 ORDER BY month, currency"""
-    totals = cur.execute(sql).df()
-    totals["month"] = pd.to_datetime(totals["month"])
-    return totals
 
 
 def _totals_for(con, params: Params, first: dt.date, last: dt.date) -> pd.DataFrame:

@@ -142,10 +142,11 @@ def customer_points_cte(last: dt.date | None = None) -> str:
 
 
 def mrr_ctes(params: Params, last: dt.date, grain: str = "month", first: dt.date | None = None,
-             dimension: str | None = None) -> str:
-    """The whole chain as `WITH ...`; append `, more AS (...) SELECT ...`."""
-    return ("WITH " + counted_lines_cte(params, dimension == "country") + "," + valued_lines_cte() + ","
-            + points_ctes(params, grain, first, last, dimension))
+             dimension: str | None = None, valued: str | None = None) -> str:
+    """The whole chain as `WITH ...`; append `, more AS (...) SELECT ...`.
+    `valued`: a ready `valued AS (...)` (the stored lines) instead of computing it."""
+    valued = valued or (counted_lines_cte(params, dimension == "country") + "," + valued_lines_cte())
+    return "WITH " + valued + "," + points_ctes(params, grain, first, last, dimension)
 
 
 def native_movements_ctes(last: dt.date) -> str:

@@ -11,7 +11,7 @@ import datetime as dt
 
 import pandas as pd
 
-from metrics import cache, fx
+from metrics import cache, fx, stored
 from metrics.common import add_months, sql_text
 from metrics.common import sql_date
 from metrics.mrr_sql import mrr_ctes, native_movements_ctes
@@ -44,24 +44,25 @@ def chain_sql(cur, params: Params, last: dt.date, grain: str = "month",
     """`WITH valued, sub_points, customer_points[, native_movements]`.
 
     Month ends come from the cache when the database is a file (its tables are
-    registered on `cur`); otherwise the query computes them. Cached tables hold
+    registered on `cur`, or stored in the database); otherwise the query
+    computes them, from the stored valued lines when they match the database. Cached tables hold
     full history up to at least `last`: they are cut at `last` here, and callers
     filter the start.
     """
     cached = (cache.monthly_tables(cur, params, last, dimension, movements)
               if grain == "month" else None)
     if cached is None:
-        chain = mrr_ctes(params, last, grain, first, dimension)
+        chain = mrr_ctes(params, last, grain, first, dimension, stored.valued_cte(cur, params))
         return chain + native_movements_ctes(last) if movements else chain
-    for name in ("valued", "sub_points", "customer_points", "native_movements"):
-        if name in cached:
-            cur.register(f"_tally_{name}", cached[name])
-    chain = (f"WITH valued AS (SELECT * FROM _tally_valued),\n"
-             f"sub_points AS (SELECT * FROM _tally_sub_points WHERE period <= {sql_date(last)}),\n"
-             f"customer_points AS (SELECT * FROM _tally_customer_points "
+    source = {name: cache.stage(cur, cached, name)
+              for name in ("valued", "sub_points", "customer_points", "native_movements")
+              if name in cached}
+    chain = (f"WITH valued AS (SELECT * FROM {source['valued']}),\n"
+             f"sub_points AS (SELECT * FROM {source['sub_points']} WHERE period <= {sql_date(last)}),\n"
+             f"customer_points AS (SELECT * FROM {source['customer_points']} "
              f"WHERE period <= {sql_date(last)})")
     if movements:
-        chain += (",\nnative_movements AS (SELECT * FROM _tally_native_movements "
+        chain += (f",\nnative_movements AS (SELECT * FROM {source['native_movements']} "
                   f"WHERE month <= {sql_date(last)})")
     return chain
 

@@ -1,0 +1,65 @@
+"""Store the MRR chain's expensive stages in the database when it is written.
+
+Valued lines and month-end MRR take seconds to compute from invoice lines at
+100,000 customers, and every new dashboard process would pay that. So every
+writer refreshes them right before publishing (`etl.store.publish` calls
+`refresh`), and readers use them while they match the data (metrics/stored.py).
+Stored: every counted line with its monthly value and dimension columns (so
+filters stay WHERE clauses), and for the unfiltered view the subscription and
+customer month ends, customer movements and monthly movement totals.
+A rebuild, not an update: at 100,000 customers it takes a few CPU seconds.
+"""
+from __future__ import annotations
+
+from metrics import stored
+from metrics.common import data_months
+from metrics.movements import native_totals_sql
+from metrics.mrr_sql import (counted_lines_cte, customer_points_cte, native_movements_ctes,
+                             sub_points_ctes, valued_lines_cte)
+from metrics.params import Params
+from metrics.points import full_history_first
+
+
+def refresh(con) -> None:
+    """Rebuild the stored stages from the data as it is now, in one transaction."""
+    con.begin()
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE {stored.META} (fingerprint VARCHAR, through DATE)")
+        span = data_months(con)
+        if span is None:  # no billing data: nothing worth storing
+            for table in stored.TABLES:
+                con.execute(f"DROP TABLE IF EXISTS {table}")
+        else:
+            _store_stages(con, span[1])
+            con.execute(f"INSERT INTO {stored.META} VALUES (?, ?)",
+                        [stored.fingerprint(stored.billing_stamps(con)), span[1]])
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+
+
+def _store_stages(con, through) -> None:
+    """Each stage from the one before, by the same SQL the metrics run."""
+    everyone = Params()
+    stages = [
+        (stored.VALUED, "WITH " + counted_lines_cte(everyone, with_country=True) + ","
+         + valued_lines_cte() + f" SELECT {stored.VALUED_COLUMNS} FROM valued"),
+        (stored.SUB_POINTS, f"WITH valued AS (SELECT * FROM {stored.VALUED}),"
+         + sub_points_ctes(everyone, "month", None, through, None)
+         + " SELECT subscription_id, dimension, period, customer_id, currency, mrr FROM sub_points"),
+        (stored.CUSTOMER_POINTS, f"WITH sub_points AS (SELECT * FROM {stored.SUB_POINTS}), "
+         + customer_points_cte() + " SELECT * FROM customer_points"),
+        (stored.MOVEMENTS, f"WITH customer_points AS (SELECT * FROM {stored.CUSTOMER_POINTS})"
+         + native_movements_ctes(through) + " SELECT * FROM native_movements"),
+        (stored.TOTALS, native_totals_sql(_stored_chain(), full_history_first(con), through)),
+    ]
+    for table, sql in stages:
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS {sql}")
+
+
+def _stored_chain() -> str:
+    return (f"WITH valued AS (SELECT * FROM {stored.VALUED}),\n"
+            f"sub_points AS (SELECT * FROM {stored.SUB_POINTS}),\n"
+            f"customer_points AS (SELECT * FROM {stored.CUSTOMER_POINTS}),\n"
+            f"native_movements AS (SELECT * FROM {stored.MOVEMENTS})")

@@ -1,0 +1,159 @@
+"""Stored MRR stages (metrics/materialize.py): the same numbers as computing
+from invoice lines, used only while they match the data."""
+import datetime as dt
+import shutil
+
+import pandas as pd
+import pytest
+
+from etl import store
+from etl.demo import generate_database
+from etl.load import connect
+from metrics import METRICS, cache, materialize, stored
+from metrics.common import add_months, month_range
+from metrics.mrr import mrr
+from metrics.params import Params
+from tests.metrics.builders import Account, month
+
+MRR_METRICS = ["mrr", "mrr_movements", "churn", "ltv", "cohorts", "forecast", "mrr_by_plan",
+               "mrr_by_interval", "mrr_by_country", "mrr_drilldown", "customer_timeline",
+               "mrr_daily", "ltv_cac"]
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    """(demo database as published, with stored stages; a copy without them)."""
+    folder = tmp_path_factory.mktemp("stored")
+    path = str(folder / "demo.duckdb")
+    generate_database(path, customers=50, seed=3, months=20)
+    plain = str(folder / "plain.duckdb")
+    shutil.copyfile(path, plain)
+    con = connect(plain)
+    con.execute(f"DROP TABLE {stored.META}")
+    con.close()
+    with_stages, without = connect(path, read_only=True), connect(plain, read_only=True)
+    yield with_stages, without
+    with_stages.close()
+    without.close()
+
+
+def variants(con, name: str) -> list[Params]:
+    first, last = month_range(con, Params())
+    window = dict(start=add_months(last, -9), end=last)
+    plan = con.execute("SELECT product_id FROM invoice_lines GROUP BY ALL ORDER BY count(*) DESC "
+                       "LIMIT 1").fetchall()[0][0]
+    country = con.execute("SELECT country FROM customers WHERE country IS NOT NULL GROUP BY ALL "
+                          "ORDER BY count(*) DESC LIMIT 1").fetchall()[0][0]
+    customer = con.execute("SELECT customer_id FROM mrr_customer_points GROUP BY ALL "
+                           "ORDER BY count(*) DESC LIMIT 1").fetchall()[0][0]
+    extra = {"mrr_drilldown": {"month": add_months(last, -2)},
+             "customer_timeline": {"customer_id": customer}}.get(name, {})
+    return [Params(**window, extra=extra),
+            Params(extra=extra),
+            Params(**window, currency="eur", extra=extra),
+            Params(**window, plans=(plan,), extra=extra),
+            Params(**window, intervals=("year",), extra=extra),
+            Params(**window, countries=(country,), currency="usd", extra=extra)]
+
+
+def test_publish_stores_the_stages(published):
+    con, without = published
+    first, last = month_range(con, Params())
+    assert stored.stored_through(con) == last
+    assert stored.stored_through(without) is None
+    assert con.execute("SELECT count(*) FROM mrr_customer_points").fetchall()[0][0] > 100
+
+
+def same(fast: pd.DataFrame, computed: pd.DataFrame) -> None:
+    """Equal rows, labels and counts; money equal up to the last bit or two of a
+    double: sums of the same values in another row order (a stored table is
+    scanned in its own order, as DuckDB's parallel aggregation already varies)."""
+    pd.testing.assert_frame_equal(fast, computed, check_exact=False, rtol=1e-12, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", MRR_METRICS)
+def test_stored_stages_give_the_same_numbers(published, name):
+    con, without = published
+    for params in variants(con, name):
+        cache.clear()
+        fast = METRICS[name].function(con, params)
+        cache.clear()
+        computed = METRICS[name].function(without, params)
+        same(fast, computed)
+    assert len(fast) > 0
+
+
+def test_daily_series_without_a_page_cache_reads_the_stored_lines(published):
+    con, without = published
+    days = Params(start=dt.date(2020, 1, 1), end=month_range(con, Params())[1])
+    cache.clear()
+    fast = METRICS["mrr_daily"].function(con, days)
+    assert len(cache._entries) <= 1
+    cache.clear()
+    same(fast, METRICS["mrr_daily"].function(without, days))
+
+
+def small_account(tmp_path) -> Account:
+    acct = Account(connect(str(tmp_path / "tally.duckdb")))
+    acct.customer("cus_1")
+    acct.price("p", 5000)
+    acct.subscription("sub_1", "cus_1")
+    acct.invoice("cus_1", "sub_1", [acct.line("p", "2024-01-01", "2024-02-01") | {"id": "il_1"}],
+                 id="in_1")
+    return acct
+
+
+JAN = Params(start=month("2024-01"), end=month("2024-01"))
+
+
+def test_stored_stages_are_read_while_they_match(tmp_path):
+    acct = small_account(tmp_path)
+    materialize.refresh(acct.con)
+    assert stored.stored_through(acct.con) == month("2024-01")
+    # doubled behind the loader's back (no stamp changes): the metric reads the stored table
+    acct.con.execute("UPDATE mrr_customer_points SET mrr = 2 * mrr")
+    cache.clear()
+    assert mrr(acct.con, JAN)["mrr"].tolist() == [10000]
+
+
+def test_stale_stages_are_not_used(tmp_path):
+    acct = small_account(tmp_path)
+    materialize.refresh(acct.con)
+    cache.clear()
+    assert mrr(acct.con, JAN)["mrr"].tolist() == [5000]
+    acct.invoice("cus_1", "sub_1", [acct.line("p", "2024-01-01", "2024-02-01", quantity=3)
+                                    | {"id": "il_1"}], id="in_1")
+    assert stored.stored_through(acct.con) is None
+    cache.clear()
+    assert mrr(acct.con, JAN)["mrr"].tolist() == [15000]
+    assert METRICS["mrr_daily"].function(acct.con, Params(start=dt.date(2024, 1, 5),
+                                                          end=dt.date(2024, 1, 5)))["mrr"].tolist() == [15000]
+
+
+def test_stages_from_other_rules_are_not_used(tmp_path, monkeypatch):
+    acct = small_account(tmp_path)
+    materialize.refresh(acct.con)
+    monkeypatch.setattr(stored, "RULES", "an older version")
+    assert stored.stored_through(acct.con) is None
+
+
+def test_publishing_refreshes_and_the_reader_only_reads(tmp_path):
+    db = str(tmp_path / "tally.duckdb")
+    acct = Account(store.open_working(db))
+    acct.customer("cus_1")
+    acct.price("p", 5000)
+    acct.subscription("sub_1", "cus_1")
+    acct.monthly_invoices("cus_1", "sub_1", "p", "2024-01-01", 2)
+    store.publish(acct.con, db)
+    acct.con.close()
+    reader = store.open_published(db)
+    assert stored.stored_through(reader) == month("2024-02")
+    cache.clear()
+    assert mrr(reader, Params())["mrr"].tolist() == [5000, 5000]
+
+
+def test_an_empty_database_stores_nothing(tmp_path):
+    con = connect(str(tmp_path / "tally.duckdb"))
+    materialize.refresh(con)
+    assert stored.stored_through(con) is None
+    assert mrr(con, Params()).empty
