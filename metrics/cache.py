@@ -21,7 +21,7 @@ import pandas as pd
 from metrics import stored
 from metrics.common import data_months
 from metrics.mrr_sql import (counted_lines_cte, customer_points_cte, native_movements_ctes,
-                             sub_points_ctes, valued_lines_cte)
+                             sub_points_ctes, sub_points_from_line_months, valued_lines_cte)
 from metrics.params import Params
 from metrics.stored import VALUED_COLUMNS, billing_stamps
 
@@ -40,23 +40,27 @@ def database_key(con) -> tuple | None:
 
 
 def _compute(cur, params: Params, last: dt.date, dimension: str | None,
-             valued: str | None) -> dict:
-    """Each stage once, as Arrow: valued lines (or the stored ones' query, `valued`),
-    subscription and customer month ends."""
-    if valued is not None:
-        tables = {"valued": valued}
+             stored_until: dt.date | None) -> dict:
+    """Each stage once, as Arrow: valued lines, subscription and customer month
+    ends; from the stored lines and line months when the database has them."""
+    if stored_until is not None:
+        tables = {"valued": stored.valued_source(params)}
     else:
         tables = {"valued": cur.sql(
             "WITH " + counted_lines_cte(params, dimension == "country") + "," + valued_lines_cte()
             + f" SELECT {VALUED_COLUMNS} FROM valued").to_arrow_table()}
-    stages = [
-        ("sub_points", "valued", sub_points_ctes(params, "month", None, last, dimension)
-         + " SELECT subscription_id, dimension, period, customer_id, currency, mrr FROM sub_points"),
-        ("customer_points", "sub_points", customer_points_cte() + " SELECT * FROM customer_points"),
-    ]
-    for name, source, sql in stages:
-        tables[name] = cur.sql(f"WITH {source} AS (SELECT * FROM {stage(cur, tables, source)}),"
-                               + sql).to_arrow_table()
+    if stored_until == last:
+        tables["sub_points"] = cur.sql(sub_points_from_line_months(
+            params, stored.LINE_MONTHS, dimension)).to_arrow_table()
+    else:
+        tables["sub_points"] = cur.sql(
+            f"WITH valued AS (SELECT * FROM {stage(cur, tables, 'valued')}),"
+            + sub_points_ctes(params, "month", None, last, dimension)
+            + " SELECT subscription_id, dimension, period, customer_id, currency, mrr FROM sub_points"
+        ).to_arrow_table()
+    tables["customer_points"] = cur.sql(
+        f"WITH sub_points AS (SELECT * FROM {stage(cur, tables, 'sub_points')}), "
+        + customer_points_cte() + " SELECT * FROM customer_points").to_arrow_table()
     return tables
 
 
@@ -67,6 +71,14 @@ def _stored_entry(cur) -> dict:
     return {"valued": stored.VALUED, "sub_points": stored.SUB_POINTS,
             "customer_points": stored.CUSTOMER_POINTS, "native_movements": stored.MOVEMENTS,
             "totals": totals}
+
+
+def _stored_breakdown(params: Params, dimension: str) -> dict:
+    """An unfiltered breakdown: stored customer month ends; subscription month
+    ends are summed from the stored line months only if a query reads them."""
+    return {"valued": stored.VALUED,
+            "sub_points": f"({sub_points_from_line_months(params, stored.LINE_MONTHS, dimension)})",
+            "customer_points": stored.breakdown_points(dimension)}
 
 
 def stage(cur, tables: dict, name: str) -> str:
@@ -113,12 +125,13 @@ def monthly_tables(cur, params: Params, last: dt.date, dimension: str | None,
     if params.extra.get("customer_id") or not fill:
         return None  # e.g. one customer's timeline: cheaper computed alone, and evicts nothing
     stored_until = stored.stored_through(cur, database[1])
-    unfiltered = not (params.plans or params.intervals or params.countries or dimension)
-    if stored_until == through and unfiltered:
+    unfiltered = not (params.plans or params.intervals or params.countries)
+    if stored_until == through and unfiltered and dimension is None:
         tables = _stored_entry(cur)
+    elif stored_until == through and unfiltered:
+        tables = _stored_breakdown(params, dimension)
     else:
-        valued = stored.valued_source(params) if stored_until is not None else None
-        tables = _compute(cur, params, through, dimension, valued)
+        tables = _compute(cur, params, through, dimension, stored_until)
     tables["through"] = through
     if movements and "native_movements" not in tables:
         _add_movements(cur, tables)

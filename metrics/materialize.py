@@ -5,17 +5,19 @@ Valued lines and month-end MRR take seconds to compute from invoice lines at
 writer refreshes them right before publishing (`etl.store.publish` calls
 `refresh`), and readers use them while they match the data (metrics/stored.py).
 Stored: every counted line with its monthly value and dimension columns (so
-filters stay WHERE clauses), and for the unfiltered view the subscription and
-customer month ends, customer movements and monthly movement totals.
+filters stay WHERE clauses), their sums per subscription, plan, interval and
+month end (any filter's month ends are sums of those), and for the unfiltered
+view the subscription and customer month ends (also by plan, interval and
+country), customer movements and monthly movement totals.
 A rebuild, not an update: at 100,000 customers it takes a few CPU seconds.
 """
 from __future__ import annotations
 
 from metrics import stored
-from metrics.common import data_months
+from metrics.common import data_months, sql_text
 from metrics.movements import native_totals_sql
-from metrics.mrr_sql import (counted_lines_cte, customer_points_cte, native_movements_ctes,
-                             sub_points_ctes, valued_lines_cte)
+from metrics.mrr_sql import (DIMENSIONS, counted_lines_cte, customer_points_cte, line_months_sql,
+                             native_movements_ctes, sub_points_from_line_months, valued_lines_cte)
 from metrics.params import Params
 from metrics.points import full_history_first
 
@@ -45,11 +47,15 @@ def _store_stages(con, through) -> None:
     stages = [
         (stored.VALUED, "WITH " + counted_lines_cte(everyone, with_country=True) + ","
          + valued_lines_cte() + f" SELECT {stored.VALUED_COLUMNS} FROM valued"),
-        (stored.SUB_POINTS, f"WITH valued AS (SELECT * FROM {stored.VALUED}),"
-         + sub_points_ctes(everyone, "month", None, through, None)
-         + " SELECT subscription_id, dimension, period, customer_id, currency, mrr FROM sub_points"),
+        (stored.LINE_MONTHS, f"WITH valued AS (SELECT * FROM {stored.VALUED}),"
+         + line_months_sql(through)),
+        (stored.SUB_POINTS, sub_points_from_line_months(everyone, stored.LINE_MONTHS, None)),
         (stored.CUSTOMER_POINTS, f"WITH sub_points AS (SELECT * FROM {stored.SUB_POINTS}), "
          + customer_points_cte() + " SELECT * FROM customer_points"),
+        (stored.BREAKDOWN_POINTS, " UNION ALL ".join(
+            f"(WITH sub_points AS ({sub_points_from_line_months(everyone, stored.LINE_MONTHS, d)}), "
+            + customer_points_cte() + f" SELECT {sql_text(d)} AS breakdown, * FROM customer_points)"
+            for d in DIMENSIONS)),
         (stored.MOVEMENTS, f"WITH customer_points AS (SELECT * FROM {stored.CUSTOMER_POINTS})"
          + native_movements_ctes(through) + " SELECT * FROM native_movements"),
         (stored.TOTALS, native_totals_sql(_stored_chain(), full_history_first(con), through)),

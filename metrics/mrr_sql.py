@@ -117,6 +117,7 @@ def sub_points_ctes(params: Params, grain: str, first: dt.date | None, last: dt.
     return f"""
 line_points AS (
     SELECT v.subscription_id, v.customer_id, v.currency, {dim} AS dimension, v.monthly,
+           v.product_id, v.interval, v.country,
            unnest(generate_series({series_start},
                                   least(date_trunc('{grain}', v.counts_until) - {step},
                                         {sql_date(last)}::TIMESTAMP),
@@ -130,6 +131,33 @@ sub_points AS (
     FROM line_points
     GROUP BY subscription_id, dimension, period
 )"""
+
+
+def line_months_sql(last: dt.date) -> str:
+    """Per subscription, plan, interval and month end: the lines' monthly value
+    summed (before the floor at 0), from the `valued` lines of everyone.
+
+    Month ends for any plan or interval filter or breakdown are sums of these
+    rows (`sub_points_from_line_months`), as a line's plan, interval and
+    customer country are the same at each month end it covers."""
+    return (sub_points_ctes(Params(), "month", None, last, None) + """
+SELECT subscription_id, product_id, interval, period, any_value(customer_id) AS customer_id,
+       any_value(currency) AS currency, any_value(country) AS country, sum(monthly) AS monthly
+FROM line_points
+GROUP BY subscription_id, product_id, interval, period""")
+
+
+def sub_points_from_line_months(params: Params, line_months: str, dimension: str | None) -> str:
+    """`sub_points` columns from `line_months` rows: the same values as
+    `sub_points_ctes` over all valued lines, for these filters and breakdown."""
+    dim = f"v.{DIMENSIONS[dimension]}" if dimension else "''"
+    countries = f"AND v.country IN {sql_list(params.countries)}" if params.countries else ""
+    return f"""
+SELECT v.subscription_id, {dim} AS dimension, v.period, any_value(v.customer_id) AS customer_id,
+       any_value(v.currency) AS currency, greatest(round(sum(v.monthly), 4), 0) AS mrr
+FROM {line_months} v
+WHERE true {countries} {line_filters(params)}
+GROUP BY v.subscription_id, {dim}, v.period"""
 
 
 def customer_points_cte(last: dt.date | None = None) -> str:

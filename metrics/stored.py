@@ -17,11 +17,13 @@ from metrics.params import Params
 
 META = "mrr_materialized"  # one row: fingerprint, through (last month end stored)
 VALUED = "mrr_valued_lines"  # every counted line with its monthly value and dimensions
+LINE_MONTHS = "mrr_line_months"  # value per subscription, plan, interval, month end
 SUB_POINTS = "mrr_sub_points"  # unfiltered subscription MRR at each month end
 CUSTOMER_POINTS = "mrr_customer_points"
+BREAKDOWN_POINTS = "mrr_breakdown_points"  # unfiltered customer MRR by plan, interval, country
 MOVEMENTS = "mrr_native_movements"
 TOTALS = "mrr_native_totals"  # movement totals per month and currency, whole history
-TABLES = (VALUED, SUB_POINTS, CUSTOMER_POINTS, MOVEMENTS, TOTALS)
+TABLES = (VALUED, LINE_MONTHS, SUB_POINTS, CUSTOMER_POINTS, BREAKDOWN_POINTS, MOVEMENTS, TOTALS)
 
 # What later queries read from valued lines (points, filters, new-and-churned).
 VALUED_COLUMNS = ("subscription_id, customer_id, currency, product_id, interval, country, "
@@ -81,3 +83,9 @@ def valued_cte(con, params: Params) -> str | None:
     if stored_through(con) is None:
         return None
     return f"valued AS (SELECT * FROM {valued_source(params)})"
+
+
+def breakdown_points(dimension: str) -> str:
+    """The stored customer month ends of one breakdown, as `customer_points` columns."""
+    return (f"(SELECT customer_id, currency, dimension, period, mrr FROM {BREAKDOWN_POINTS} "
+            f"WHERE breakdown = {sql_text(dimension)})")
