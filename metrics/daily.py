@@ -47,7 +47,31 @@ def valued_sql(cur, params: Params, last: dt.date) -> str:
 
 
 def changes_sql(cur, params: Params, grain: str, first: dt.date, last: dt.date) -> str:
-    """`WITH ... changes(currency, point, mrr_delta, customers_delta)` at period starts.
+    """`WITH ... changes(currency, point, mrr_delta, customers_delta)` at period starts:
+    from the stored daily changes when there are no filters, else from valued lines."""
+    return (stored_changes_sql(cur, params, grain, first, last)
+            or valued_sql(cur, params, last) + line_changes_ctes(params, grain, first, last))
+
+
+def stored_changes_sql(cur, params: Params, grain: str, first: dt.date, last: dt.date) -> str | None:
+    """The stored whole-history daily changes, cut to the range.
+
+    Changes before `first` add up to the values at `first` (so they are folded
+    into it); a week's change is the sum of its days' changes, as a line counts
+    at the end of week P exactly when it counts at the end of P's Sunday."""
+    if params.plans or params.intervals or params.countries or stored.stored_through(cur) is None:
+        return None
+    return f"""WITH changes AS (
+    SELECT currency, greatest(date_trunc('{grain}', point)::DATE, {sql_date(first)}) AS point,
+           sum(mrr_delta) AS mrr_delta, sum(customers_delta) AS customers_delta
+    FROM {stored.DAILY_CHANGES}
+    WHERE date_trunc('{grain}', point) <= {sql_date(last)}
+    GROUP BY ALL
+)"""
+
+
+def line_changes_ctes(params: Params, grain: str, first: dt.date, last: dt.date) -> str:
+    """`, spans, ..., changes` from `valued`.
 
     A line counts at the end of period P when P >= trunc(start) and
     P + step <= counts_until, i.e. for P in [trunc(start), trunc(counts_until)).
@@ -55,7 +79,7 @@ def changes_sql(cur, params: Params, grain: str, first: dt.date, last: dt.date) 
     a cancelled-out pair is exactly 0.
     """
     step = STEPS[grain]
-    return (valued_sql(cur, params, last) + f""",
+    return (f""",
 spans AS (
     SELECT v.subscription_id, v.customer_id, v.currency, v.monthly,
            greatest(date_trunc('{grain}', v.period_start), {sql_date(first)}::TIMESTAMP)::DATE AS p0,

@@ -23,14 +23,16 @@ CUSTOMER_POINTS = "mrr_customer_points"
 BREAKDOWN_POINTS = "mrr_breakdown_points"  # unfiltered customer MRR by plan, interval, country
 MOVEMENTS = "mrr_native_movements"
 TOTALS = "mrr_native_totals"  # movement totals per month and currency, whole history
-TABLES = (VALUED, LINE_MONTHS, SUB_POINTS, CUSTOMER_POINTS, BREAKDOWN_POINTS, MOVEMENTS, TOTALS)
+DAILY_CHANGES = "mrr_daily_changes"  # changes of MRR and customers per currency and day
+TABLES = (VALUED, LINE_MONTHS, SUB_POINTS, CUSTOMER_POINTS, BREAKDOWN_POINTS, MOVEMENTS, TOTALS, DAILY_CHANGES)
 
 # What later queries read from valued lines (points, filters, new-and-churned).
 VALUED_COLUMNS = ("subscription_id, customer_id, currency, product_id, interval, country, "
                   "period_start, period_end, counts_until, monthly")
 
 # The modules whose code decides the stored numbers: any edit invalidates old tables.
-RULE_MODULES = ("common.py", "mrr_sql.py", "movements.py", "materialize.py", "stored.py")
+RULE_MODULES = ("common.py", "mrr_sql.py", "movements.py", "daily.py", "materialize.py",
+                "stored.py")
 RULES = hashlib.sha256(b"".join((Path(__file__).parent / name).read_bytes()
                                 for name in RULE_MODULES)).hexdigest()
 

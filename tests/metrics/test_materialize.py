@@ -83,14 +83,19 @@ def test_stored_stages_give_the_same_numbers(published, name):
     assert len(fast) > 0
 
 
-def test_daily_series_without_a_page_cache_reads_the_stored_lines(published):
+@pytest.mark.parametrize("grain", ["day", "week"])
+def test_daily_and_weekly_series_from_stored_changes(published, grain):
     con, without = published
-    days = Params(start=dt.date(2020, 1, 1), end=month_range(con, Params())[1])
-    cache.clear()
-    fast = METRICS["mrr_daily"].function(con, days)
-    assert len(cache._entries) <= 1
-    cache.clear()
-    same(fast, METRICS["mrr_daily"].function(without, days))
+    last = month_range(con, Params())[1]
+    for first in (dt.date(2020, 1, 1), add_months(last, -3) + dt.timedelta(days=9)):
+        for end in (last, add_months(last, -1) + dt.timedelta(days=12)):
+            for currency in (None, "usd"):
+                days = Params(start=first, end=end, granularity=grain, currency=currency)
+                cache.clear()
+                fast = METRICS["mrr_daily"].function(con, days)
+                assert len(cache._entries) == 0
+                same(fast, METRICS["mrr_daily"].function(without, days))
+                assert len(fast) > 5
 
 
 def small_account(tmp_path) -> Account:
