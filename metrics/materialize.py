@@ -58,10 +58,7 @@ def _store_stages(con, through) -> None:
         (stored.SUB_POINTS, sub_points_from_line_months(everyone, stored.LINE_MONTHS, None)),
         (stored.CUSTOMER_POINTS, f"WITH sub_points AS (SELECT * FROM {stored.SUB_POINTS}), "
          + customer_points_cte() + " SELECT * FROM customer_points"),
-        (stored.BREAKDOWN_POINTS, " UNION ALL ".join(
-            f"(WITH sub_points AS ({sub_points_from_line_months(everyone, stored.LINE_MONTHS, d)}), "
-            + customer_points_cte() + f" SELECT {sql_text(d)} AS breakdown, * FROM customer_points)"
-            for d in DIMENSIONS)),
+        (stored.BREAKDOWN_POINTS, _breakdowns_sql()),
         (stored.MOVEMENTS, f"WITH customer_points AS (SELECT * FROM {stored.CUSTOMER_POINTS})"
          + native_movements_ctes(through) + " SELECT * FROM native_movements"),
         (stored.TOTALS, native_totals_sql(_stored_chain(), full_history_first(con), through)),
@@ -70,6 +67,18 @@ def _store_stages(con, through) -> None:
     ]
     for table, sql in stages:
         con.execute(f"CREATE OR REPLACE TABLE {table} AS {sql}")
+
+
+def _breakdowns_sql() -> str:
+    """Customer month ends by plan and by interval from the line months; by
+    country they are the customer's month ends (a customer has one country)."""
+    parts = [f"(WITH sub_points AS ({sub_points_from_line_months(Params(), stored.LINE_MONTHS, d)}), "
+             + customer_points_cte() + f" SELECT {sql_text(d)} AS breakdown, * FROM customer_points)"
+             for d in DIMENSIONS if d != "country"]
+    parts.append(f"""(SELECT 'country' AS breakdown, cp.customer_id, cp.currency,
+        cu.country AS dimension, cp.period, cp.mrr
+    FROM {stored.CUSTOMER_POINTS} cp LEFT JOIN customers cu ON cu.id = cp.customer_id)""")
+    return " UNION ALL ".join(parts)
 
 
 def _stored_chain() -> str:
