@@ -42,14 +42,18 @@ def money(value, currency: str) -> str:
     return format_money(round(float(value)), currency)
 
 
-CARD_WHOLE_UNITS = 10_000  # from here on a card drops the cents: "312,875 USD" fits, "312,875.40 USD" not
+# A card is a quarter of the page wide: "312,875.40 USD" or "1,496,739 USD" do not fit.
+CARD_WHOLE_UNITS = 10_000  # from here on a card drops the cents: "312,875 USD"
+CARD_MILLIONS = 1_000_000  # and from here shows millions: "1.50M USD"
 
 
 def card_money(value, currency: str) -> str:
-    """Money on a KPI card: the currency's decimals for small amounts, whole units for large."""
+    """Money on a KPI card: exact for small amounts, shortened for large ones."""
     if value is None or pd.isna(value):
         return "—"
     major = to_major(round(float(value)), currency)
+    if abs(major) >= CARD_MILLIONS:
+        return f"{major / CARD_MILLIONS:,.2f}M {currency.upper()}"
     if abs(major) >= CARD_WHOLE_UNITS:
         return f"{major:,.0f} {currency.upper()}"
     return format_money(round(float(value)), currency)
