@@ -424,8 +424,15 @@ class Sync:
             reader.execute("""
                 SELECT raw FROM events
                 WHERE epoch(created) >= ? AND object_id IS NOT NULL
-                QUALIFY row_number() OVER (PARTITION BY object_type, object_id
-                                           ORDER BY created DESC, id DESC) = 1""", [since])
+                QUALIFY row_number() OVER (
+                    PARTITION BY object_type, object_id
+                    -- Events of one second have no reliable order (ids are not
+                    -- sequential): a deletion ends the object's story, a
+                    -- creation starts it.
+                    ORDER BY created DESC,
+                             CASE WHEN type LIKE '%.deleted' THEN 0
+                                  WHEN type LIKE '%.created' THEN 2 ELSE 1 END,
+                             id DESC) = 1""", [since])
             while chunk := reader.fetchmany(EVENT_CHUNK):
                 self._apply_event_chunk([orjson.loads(raw) for (raw,) in chunk])
         finally:

@@ -280,3 +280,20 @@ def test_admin_results_queued_during_a_sync_reach_the_next_published_file(served
 
     assert query(db, "SELECT id, amount FROM refunds WHERE id = 're_admin'") == [("re_admin", 300)]
     assert spool.load_spool(duckdb.connect(":memory:"), str(db)) == 0  # the queue is used up
+
+
+def test_a_cancellation_beats_an_update_of_the_same_second(account, served, tmp_path):
+    db = tmp_path / "tally.duckdb"
+    sync(served, db)
+    now = int(time.time())
+    sub = account["subscriptions"][3]  # active, created long before the last sync
+    canceled = {**sub, "status": "canceled", "canceled_at": now, "ended_at": now}
+    put_objects(served, [canceled,
+                         # One second, ids in the "wrong" order: ids say nothing about time.
+                         event("evt_a_deleted", "customer.subscription.deleted", canceled, now),
+                         event("evt_z_updated", "customer.subscription.updated",
+                               {**sub, "cancel_at_period_end": True}, now)])
+
+    sync(served, db)
+
+    assert query(db, "SELECT status FROM subscriptions WHERE id = ?", [sub["id"]]) == [("canceled",)]
