@@ -29,11 +29,14 @@ WHOLE_HISTORY = (dt.date(1970, 1, 1), dt.date(2999, 12, 31))
 
 
 def refresh(con) -> None:
-    """Rebuild the stored stages from the data as it is now, in one transaction."""
+    """Rebuild the stored stages from the data as it is now, in one transaction;
+    nothing to do when they already match it (e.g. after a refund: cash tables only)."""
+    span = data_months(con)
+    if span is not None and stored.stored_through(con) == span[1]:
+        return
     con.begin()
     try:
         con.execute(f"CREATE OR REPLACE TABLE {stored.META} (fingerprint VARCHAR, through DATE)")
-        span = data_months(con)
         if span is None:  # no billing data: nothing worth storing
             for table in stored.TABLES:
                 con.execute(f"DROP TABLE IF EXISTS {table}")

@@ -8,12 +8,12 @@ import pytest
 
 from etl import store
 from etl.demo import generate_database
-from etl.load import connect
+from etl.load import connect, load_objects
 from metrics import METRICS, cache, materialize, stored
 from metrics.common import add_months, month_range
 from metrics.mrr import mrr
 from metrics.params import Params
-from tests.metrics.builders import Account, month
+from tests.metrics.builders import Account, month, ts
 
 MRR_METRICS = ["mrr", "mrr_movements", "churn", "ltv", "cohorts", "forecast", "mrr_by_plan",
                "mrr_by_interval", "mrr_by_country", "mrr_drilldown", "customer_timeline",
@@ -119,6 +119,21 @@ def test_stored_stages_are_read_while_they_match(tmp_path):
     acct.con.execute("UPDATE mrr_customer_points SET mrr = 2 * mrr")
     cache.clear()
     assert mrr(acct.con, JAN)["mrr"].tolist() == [10000]
+
+
+def test_refresh_rebuilds_only_when_the_billing_data_changed(tmp_path):
+    acct = small_account(tmp_path)
+    materialize.refresh(acct.con)
+    acct.con.execute("UPDATE mrr_customer_points SET mrr = 2 * mrr")  # marks the stored copy
+    load_objects(acct.con, "charges", [{"id": "ch_1", "object": "charge", "customer": "cus_1",
+                                        "amount": 5000, "currency": "usd", "status": "succeeded",
+                                        "created": ts("2024-01-02"), "livemode": False}])
+    materialize.refresh(acct.con)  # a cash-only write: kept as it is
+    assert acct.con.execute("SELECT mrr FROM mrr_customer_points").fetchall() == [(10000,)]
+    acct.subscription("sub_1", "cus_1", status="canceled", ended_at=ts("2024-01-20"))
+    materialize.refresh(acct.con)
+    assert stored.stored_through(acct.con) == month("2024-01")
+    assert acct.con.execute("SELECT count(*) FROM mrr_customer_points").fetchall() == [(0,)]
 
 
 def test_stale_stages_are_not_used(tmp_path):
