@@ -14,6 +14,9 @@ A rebuild, not an update: at 100,000 customers it takes a few CPU seconds.
 from __future__ import annotations
 
 import datetime as dt
+import logging
+
+import duckdb
 
 from metrics import stored
 from metrics.common import data_months, sql_text
@@ -24,6 +27,7 @@ from metrics.mrr_sql import (DIMENSIONS, counted_lines_cte, customer_points_cte,
 from metrics.params import Params
 from metrics.points import full_history_first
 
+log = logging.getLogger("tally.metrics")
 # Daily changes are stored for every day a line starts or stops counting.
 WHOLE_HISTORY = (dt.date(1970, 1, 1), dt.date(2999, 12, 31))
 
@@ -45,6 +49,11 @@ def refresh(con) -> None:
             con.execute(f"INSERT INTO {stored.META} VALUES (?, ?)",
                         [stored.fingerprint(stored.billing_stamps(con)), span[1]])
         con.commit()
+    except duckdb.Error:
+        # Publishing the data matters more than speed: without a matching
+        # fingerprint the old stages are never read, metrics compute instead.
+        con.rollback()
+        log.warning("could not store the MRR stages; metrics will compute them", exc_info=True)
     except BaseException:
         con.rollback()
         raise

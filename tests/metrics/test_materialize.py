@@ -177,3 +177,15 @@ def test_an_empty_database_stores_nothing(tmp_path):
     materialize.refresh(con)
     assert stored.stored_through(con) is None
     assert mrr(con, Params()).empty
+
+
+def test_a_failed_refresh_leaves_no_usable_stages_and_publishing_goes_on(tmp_path, monkeypatch):
+    acct = small_account(tmp_path)
+    materialize.refresh(acct.con)
+    acct.invoice("cus_1", "sub_1", [acct.line("p", "2024-01-01", "2024-02-01", quantity=2)
+                                    | {"id": "il_1"}], id="in_1")
+    monkeypatch.setattr(materialize, "line_months_sql", lambda last: "SELECT no_such_column")
+    materialize.refresh(acct.con)
+    assert stored.stored_through(acct.con) is None
+    cache.clear()
+    assert mrr(acct.con, JAN)["mrr"].tolist() == [10000]
