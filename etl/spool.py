@@ -9,8 +9,10 @@ before reading, so lines appended meanwhile wait for the run after.
 """
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
@@ -28,11 +30,22 @@ def _loading_path(db_path: str) -> str:
     return f"{db_path}.spool.loading.jsonl"
 
 
+@contextmanager
+def _locked(db_path: str):
+    """Appends (the dashboard) and the take-over (a sync) are separate processes."""
+    Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{db_path}.spool.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def queue_objects(objects: list[dict], db_path: str) -> None:
     """Append whole lines and fsync: a crash loses at most a half line, never the file."""
-    Path(db_path).parent.mkdir(parents=True, exist_ok=True)
     lines = b"".join(orjson.dumps(o) + b"\n" for o in objects)
-    with open(spool_path(db_path), "ab") as spool:
+    with _locked(db_path), open(spool_path(db_path), "ab") as spool:
         spool.write(lines)
         spool.flush()
         os.fsync(spool.fileno())
@@ -45,8 +58,9 @@ def load_spool(con, db_path: str) -> int:
     (upserts make that harmless).
     """
     loading = _loading_path(db_path)
-    if not os.path.exists(loading) and os.path.exists(spool_path(db_path)):
-        os.replace(spool_path(db_path), loading)
+    with _locked(db_path):  # no append lands in a file already taken over
+        if not os.path.exists(loading) and os.path.exists(spool_path(db_path)):
+            os.replace(spool_path(db_path), loading)
     if not os.path.exists(loading):
         return 0
     with open(loading, "rb") as spool:

@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from pathlib import Path
 
 from etl.load import connect
 from metrics import materialize
 
 DEFAULT_DB = "data/tally.duckdb"
+
+# Connections of one process to one file share a DuckDB instance, so the file
+# lock does not keep the dashboard's own writers (admin write-back, spend and
+# rate edits) apart: they take this lock around open_working ... publish.
+DASHBOARD_WRITE_LOCK = threading.RLock()
 
 
 def db_path_from_env(path: str | None = None) -> str:

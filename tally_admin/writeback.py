@@ -8,19 +8,18 @@ then queue the objects in `etl/spool.py`, which the next sync loads first.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
 import duckdb
 
 from etl import spool
 from etl.load import load_mixed
-from etl.store import open_working, publish
+from etl.store import DASHBOARD_WRITE_LOCK, open_working, publish
 
 log = logging.getLogger("tally.admin")
 PUBLISHED, QUEUED = "published", "queued"
-# Sessions of one dashboard share a DuckDB instance per file: one write-back at a time.
-_WRITING = threading.Lock()
+# Sessions of one dashboard share a DuckDB instance per file: one writer at a time.
+_WRITING = DASHBOARD_WRITE_LOCK
 
 
 def save_objects(objects: list[dict], db_path: str, *, attempts: int = 5,

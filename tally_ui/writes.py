@@ -20,6 +20,11 @@ class Busy(Exception):
 
 def write(db: str, action) -> None:
     """Run action(connection) on the working file, then publish it."""
+    with store.DASHBOARD_WRITE_LOCK:
+        _write(db, action)
+
+
+def _write(db: str, action) -> None:
     try:
         con = store.open_working(db)
     except duckdb.IOException as error:
