@@ -10,7 +10,7 @@ from metrics.currency import exponent, format_money
 from tally_admin.actions import ActionResult, Done, Refused, run_action
 from tally_admin.audit import AuditLog
 from tally_admin.lookup import customer_email
-from tally_admin.stripe_api import as_dict, request_id_of, talks_to_test_peer
+from tally_admin.stripe_api import as_dict, fetch_after_write, request_id_of, talks_to_test_peer
 
 REASONS = ("requested_by_customer", "duplicate", "fraudulent")
 KEY_METADATA = "tally_idempotency_key"
@@ -37,12 +37,16 @@ class ChargeFacts:
 def charge_facts(client: stripe.StripeClient, charge_id: str, charge: dict | None = None) -> ChargeFacts:
     """What was paid and refunded, fetched from Stripe (the local copy may be stale)."""
     charge = charge or as_dict(client.v1.charges.retrieve(charge_id))
+    return ChargeFacts(charge["id"], charge["currency"], _paid(charge),
+                       int(charge.get("amount_refunded") or 0), charge.get("status"),
+                       bool(charge.get("disputed")), customer_email(client, charge))
+
+
+def _paid(charge: dict) -> int:
     paid = charge.get("amount_captured")
     if paid is None:  # older shapes: the whole amount once captured
         paid = charge.get("amount") if charge.get("captured", True) else 0
-    return ChargeFacts(charge["id"], charge["currency"], int(paid or 0),
-                       int(charge.get("amount_refunded") or 0), charge.get("status"),
-                       bool(charge.get("disputed")), customer_email(client, charge))
+    return int(paid or 0)
 
 
 def to_minor(amount_major, currency: str) -> int | None:
@@ -104,12 +108,17 @@ def _perform_refund(client, charge_id: str, amount: int, reason: str, key: str) 
         request_id, refund = request_id_of(refund), as_dict(refund)
     else:  # an earlier try of this submission reached Stripe but its answer was lost
         request_id, refund = None, existing
-    charge = as_dict(client.v1.charges.retrieve(charge_id))
-    facts = charge_facts(client, charge_id, charge)
-    message = (f"Refunded {facts.money(refund['amount'])} on {charge_id} ({refund['id']}, "
-               f"{refund.get('status')}); {facts.money(facts.refunded)} of "
-               f"{facts.money(facts.paid)} now refunded.")
-    return Done(message, objects=[refund, charge], request_id=request_id,
+    # From here on the refund exists: the follow-up read is best-effort.
+    charge = fetch_after_write(lambda: client.v1.charges.retrieve(charge_id), f"charge {charge_id}")
+    money = format_money(refund["amount"], refund.get("currency") or "")
+    message = f"Refunded {money} on {charge_id} ({refund['id']}, {refund.get('status')})"
+    if charge is None:
+        message += "; the charge could not be re-read, the next sync will update it."
+    else:
+        refunded, paid = int(charge.get("amount_refunded") or 0), _paid(charge)
+        message += (f"; {format_money(refunded, charge['currency'])} of "
+                    f"{format_money(paid, charge['currency'])} now refunded.")
+    return Done(message, objects=[refund] + ([charge] if charge else []), request_id=request_id,
                 result={"refund_id": refund["id"], "amount": refund["amount"],
                         "currency": refund.get("currency"), "status": refund.get("status")})
 

@@ -1,10 +1,13 @@
 """The Stripe client admin actions use, and one clear line for each Stripe error."""
 from __future__ import annotations
 
+import logging
 import os
 from urllib.parse import urlparse
 
 import stripe
+
+log = logging.getLogger("tally.admin")
 
 
 class NotConfigured(Exception):
@@ -32,6 +35,20 @@ def talks_to_test_peer() -> bool:
 
 def as_dict(obj) -> dict:
     return obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
+
+
+def fetch_after_write(fetch, what: str) -> dict | None:
+    """A re-fetch after a Stripe write already succeeded: best-effort.
+
+    The write happened, so a failing follow-up read must never turn the
+    outcome into "failed" (which would invite a second refund); the caller
+    falls back to the object the write returned.
+    """
+    try:
+        return as_dict(fetch())
+    except stripe.StripeError as error:
+        log.warning("could not re-fetch %s after a successful write: %s", what, explain(error))
+        return None
 
 
 def request_id_of(obj) -> str | None:

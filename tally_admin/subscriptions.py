@@ -13,7 +13,7 @@ from tally_admin.actions import ActionResult, Done, Refused, run_action
 from tally_admin.audit import AuditLog
 from tally_admin.lookup import customer_email, invoice_charges
 from tally_admin.refunds import refund_made_with, refund_params, charge_facts
-from tally_admin.stripe_api import as_dict, explain, request_id_of
+from tally_admin.stripe_api import as_dict, explain, fetch_after_write, request_id_of
 
 WHEN = ("now", "period_end")
 # none: nothing back; prorate: Stripe credits the unused time on a final invoice
@@ -147,7 +147,10 @@ def _perform_cancel(client, audit: AuditLog, sub_id: str, params: dict,
     objects, result = [sub], {"subscription_id": sub_id, "status": sub.get("status"),
                               "cancel_at_period_end": sub.get("cancel_at_period_end")}
     if unused == "prorate" and sub.get("latest_invoice"):  # the final invoice with the credit
-        objects.append(as_dict(client.v1.invoices.retrieve(_id(sub["latest_invoice"]))))
+        invoice_id = _id(sub["latest_invoice"])
+        invoice = fetch_after_write(lambda: client.v1.invoices.retrieve(invoice_id),
+                                    f"invoice {invoice_id}")
+        objects += [invoice] if invoice else []
     if unused == "refund" and refund is not None:
         message, refunded = _refund_unused(client, refund, key, message)
         objects += refunded
@@ -169,10 +172,13 @@ def _refund_unused(client, refund: UnusedRefund, key: str, message: str) -> tupl
                 params=refund_params(refund.charge_id, refund.amount, "requested_by_customer",
                                       refund_key),
                 options={"idempotency_key": refund_key}))
-        charge = as_dict(client.v1.charges.retrieve(refund.charge_id))
     except stripe.StripeError as error:
         return message + f" The unused-time refund failed: {explain(error)}", []
-    return message + f" Refunded {refund.money()} for the unused time ({made['id']}).", [made, charge]
+    # The refund exists: re-reading its charge is best-effort.
+    charge = fetch_after_write(lambda: client.v1.charges.retrieve(refund.charge_id),
+                               f"charge {refund.charge_id}")
+    return (message + f" Refunded {refund.money()} for the unused time ({made['id']}).",
+            [made] + ([charge] if charge else []))
 
 
 def _id(value) -> str:

@@ -98,3 +98,41 @@ def test_the_confirmation_restates_the_refund_in_the_charge_currency(stripe_env,
     text = refund_confirmation(facts, 1200, "requested_by_customer")
     assert text == (f"Refund 1,200 JPY of 5,000 JPY paid (0 JPY already refunded) on {charge['id']} "
                     "to jane@example.com, reason: requested_by_customer")
+
+
+def _fail_reads_after(client, monkeypatch, write_attr, read_attr):
+    """Make `read_attr` raise a (non-retryable) Stripe error once `write_attr` has been called."""
+    import stripe
+    service_w, name_w = write_attr
+    service_r, name_r = read_attr
+    write, read, state = getattr(service_w, name_w), getattr(service_r, name_r), {"written": False}
+
+    def written(*args, **kwargs):
+        result = write(*args, **kwargs)
+        state["written"] = True
+        return result
+
+    def maybe_fail(*args, **kwargs):
+        if state["written"]:
+            raise stripe.InvalidRequestError("boom", param=None, code="resource_missing",
+                                              http_status=404)
+        return read(*args, **kwargs)
+
+    monkeypatch.setattr(service_w, name_w, written)
+    monkeypatch.setattr(service_r, name_r, maybe_fail)
+
+
+def test_a_failing_charge_read_after_the_refund_still_records_success(
+        stripe_env, audit, db_path, make_charge, localstripe_client, monkeypatch):
+    charge = make_charge(amount=10000)
+    client = client_from_env()
+    _fail_reads_after(client, monkeypatch, (client.v1.refunds, "create"),
+                      (client.v1.charges, "retrieve"))
+    result = refund_charge(client, audit, db_path, actor="alice", charge_id=charge["id"],
+                           amount=2500, reason="duplicate", nonce="r")
+    assert result.outcome == "succeeded", result.message
+    assert result.result["amount"] == 2500
+    again = refund_charge(client, audit, db_path, actor="alice", charge_id=charge["id"],
+                          amount=2500, reason="duplicate", nonce="r")
+    assert again.repeated and again.outcome == "succeeded"  # recorded final: no second refund
+    assert len(_stripe_refunds(localstripe_client, charge["id"])) == 1
