@@ -13,6 +13,7 @@ from typing import Iterable
 import duckdb
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from etl.schema import API_VERSION, BOOKKEEPING, TABLES, Table, create_tables
 
@@ -52,6 +53,33 @@ def _arrow_value(sql_type: str, value):
     return value
 
 
+def _read_column(column, objects: list[dict]) -> list:
+    """The column's raw values; plain field reads (most columns) without a call per object."""
+    keys = getattr(column.read, "keys", None)
+    if not keys:
+        return [column.read(o) for o in objects]
+    values = [o.get(keys[0]) for o in objects]
+    for key in keys[1:]:  # nested: anything but an object along the way reads as None
+        values = [v.get(key) if isinstance(v, dict) else None for v in values]
+    return values
+
+
+def _column_array(column, objects: list[dict]) -> pa.Array:
+    """Arrow converts the usual values (int, str, bool) itself; anything it refuses
+    (a bool for a number, a number for a string...) goes through `_arrow_value`."""
+    values = _read_column(column, objects)
+    try:
+        if column.sql_type == "TIMESTAMP":
+            seconds = pa.array(values, pa.int64())
+            return pc.multiply_checked(seconds, 1_000_000).cast(pa.timestamp("us"))
+        return pa.array(values, ARROW_TYPES[column.sql_type])
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError):
+        values = [_arrow_value(column.sql_type, v) for v in values]
+        if column.sql_type == "TIMESTAMP":
+            return pa.array(values, pa.int64()).cast(pa.timestamp("us"))
+        return pa.array(values, ARROW_TYPES[column.sql_type])
+
+
 def rows_to_arrow(table: Table, objects: list[dict], synced_at: dt.datetime,
                   api_version: str | None) -> pa.Table:
     """Typed columns plus bookkeeping for each object, newest duplicate kept."""
@@ -59,14 +87,7 @@ def rows_to_arrow(table: Table, objects: list[dict], synced_at: dt.datetime,
     for obj in objects:  # later objects win: callers pass oldest first
         newest[tuple(obj.get(k) for k in table.key)] = obj
     objects = list(newest.values())
-    arrays = {}
-    for column in table.columns:
-        values = [_arrow_value(column.sql_type, column.read(o)) for o in objects]
-        arrow_type = ARROW_TYPES[column.sql_type]
-        if column.sql_type == "TIMESTAMP":
-            arrays[column.name] = pa.array(values, pa.int64()).cast(arrow_type)
-        else:
-            arrays[column.name] = pa.array(values, arrow_type)
+    arrays = {column.name: _column_array(column, objects) for column in table.columns}
     synced_us = int(synced_at.replace(tzinfo=dt.UTC).timestamp() * 1_000_000)
     arrays["livemode"] = pa.array([bool(o.get("livemode", False)) for o in objects], pa.bool_())
     arrays["deleted"] = pa.array([bool(o.get("deleted", False)) for o in objects], pa.bool_())

@@ -150,3 +150,18 @@ def test_every_row_records_api_version_synced_at_and_raw_json(con):
                  api_version="2019-12-03")
     version, synced, raw = con.execute("SELECT api_version, synced_at, raw FROM customers").fetchone()
     assert version == "2019-12-03" and synced is not None and '"cus_1"' in raw
+
+
+def test_loose_values_convert_like_before_whole_columns_or_not(con):
+    # Arrow converts whole columns of plain values; anything else (a number
+    # where text is expected, a float timestamp, 0/1 flags) is converted per value.
+    loose = {"id": "cpn_loose", "object": "coupon", "created": float(T0), "name": 42,
+             "percent_off": 10, "amount_off": True, "valid": 1, "duration_in_months": 3.0}
+    plain = {"id": "cpn_plain", "object": "coupon", "created": T0, "name": "Ten",
+             "percent_off": 12.5, "amount_off": 500, "valid": False, "currency": "usd"}
+    load_objects(con, "coupons", [loose, plain])
+    rows = con.execute("SELECT id, created, name, percent_off, amount_off, valid, "
+                       "duration_in_months, currency FROM coupons ORDER BY id").fetchall()
+    created = dt.datetime(2023, 11, 14, 22, 13, 20)
+    assert rows == [("cpn_loose", created, "42", 10.0, 1, True, 3, None),
+                    ("cpn_plain", created, "Ten", 12.5, 500, False, None, "usd")]
