@@ -40,6 +40,11 @@ def admin_emails() -> set[str]:
     return {str(e).strip().lower() for e in _section("tally_auth").get("admins") or []}
 
 
+def viewer_allowlist() -> set[str]:
+    """`[tally_auth] viewers`: emails, or whole domains written "@example.com"."""
+    return {str(e).strip().lower() for e in _section("tally_auth").get("viewers") or []}
+
+
 def oidc_providers() -> list[str | None]:
     """st.login providers: None for a single unnamed one, else the section names."""
     auth = _section("auth")

@@ -28,7 +28,8 @@ def auth_configured() -> bool:
     return config.auth_configured()
 
 
-def _oidc_user() -> User | None:
+def _oidc_identity() -> tuple[str, str, bool | None] | None:
+    """(name, email, email_verified) of the st.login user, or None when nobody is signed in."""
     if not config.oidc_configured():
         return None
     try:
@@ -36,13 +37,43 @@ def _oidc_user() -> User | None:
             return None
         email = (st.user.get("email") or "").strip()
         name = st.user.get("name") or email or "signed-in user"
-        # An address the provider says it has not verified cannot unlock admin rights.
-        verified = st.user.get("email_verified") is not False
+        return str(name), email, st.user.get("email_verified")
     except Exception:
         return None
-    allowed = verified and email and email.lower() in config.admin_emails()
-    role = "admin" if allowed else "viewer"
-    return User(str(name), email or None, role)
+
+
+def _on_viewer_list(email: str) -> bool:
+    email = email.lower()
+    allowed = config.viewer_allowlist()
+    return "@" in email and (email in allowed or "@" + email.rsplit("@", 1)[1] in allowed)
+
+
+def _oidc_user() -> User | None:
+    """The st.login user if Tally admits them: the identity provider admitting them is not enough.
+
+    Admin: on `admins` and the provider says the address is verified (a missing
+    claim does not count). Viewer: on `admins` or `viewers` (email or @domain),
+    unless the provider says the address is unverified.
+    """
+    identity = _oidc_identity()
+    if identity is None:
+        return None
+    name, email, verified = identity
+    if not email or verified is False:
+        return None
+    if email.lower() in config.admin_emails():
+        return User(name, email, "admin" if verified is True else "viewer")
+    return User(name, email, "viewer") if _on_viewer_list(email) else None
+
+
+def _oidc_refused() -> str | None:
+    """Signed in with the identity provider but not allowed into Tally: the line to show."""
+    identity = _oidc_identity()
+    if identity is None or _oidc_user() is not None:
+        return None
+    who = identity[1] or identity[0]
+    return (f"You are signed in as {who}, but this account is not allowed to use Tally. "
+            "Ask an admin to add it to `[tally_auth] viewers` in secrets.toml.")
 
 
 def _local_user() -> User | None:
@@ -104,7 +135,7 @@ def sign_in(name: str, password: str) -> str | None:
 
 def sign_out() -> None:
     st.session_state.pop(TOKEN_KEY, None)
-    if _oidc_user() is not None:
+    if _oidc_identity() is not None:
         st.logout()
 
 
@@ -147,6 +178,12 @@ def authenticate() -> User | None:
         return user
     if not auth_configured():
         st.error("Tally without sign-in only serves this computer (localhost). " + ENABLE_HINT)
+        return None
+    refused = _oidc_refused()
+    if refused:
+        st.error(refused)
+        if st.button("Sign out", key="tally_auth_refused_sign_out"):
+            st.logout()
         return None
     _login_screen()
     return None

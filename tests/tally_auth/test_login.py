@@ -124,21 +124,44 @@ def test_a_local_admin_reaches_the_admin_pages():
     assert titles(at) == ["Audit trail"]
 
 
-def test_oidc_users_are_admins_only_when_allowlisted():
-    oidc = {"auth": {"redirect_uri": "http://localhost:8501/oauth2callback",
-                     "cookie_secret": "x" * 32, "client_id": "tally",
-                     "client_secret": "s", "server_metadata_url": "https://idp.example/.well-known"},
-            "tally_auth": {"admins": ["Boss@Example.com"]}}
-    boss = app(oidc, {"is_logged_in": True, "email": "boss@example.com", "name": "Boss"}).run()
+OIDC = {"auth": {"redirect_uri": "http://localhost:8501/oauth2callback",
+                 "cookie_secret": "x" * 32, "client_id": "tally",
+                 "client_secret": "s", "server_metadata_url": "https://idp.example/.well-known"},
+        "tally_auth": {"admins": ["Boss@Example.com"],
+                       "viewers": ["staff@example.com", "@team.example"]}}
+
+
+def test_oidc_users_are_admins_only_when_allowlisted_and_verified():
+    boss = app(OIDC, {"is_logged_in": True, "email": "boss@example.com", "name": "Boss",
+                      "email_verified": True}).run()
     assert titles(open_url_path(boss, "refund")) == ["Refund a charge"]
-    staff = app(oidc, {"is_logged_in": True, "email": "staff@example.com"}).run()
+    staff = app(OIDC, {"is_logged_in": True, "email": "staff@example.com",
+                       "email_verified": True}).run()
     assert titles(open_url_path(staff, "refund")) == ["Overview"]
-    unverified = app(oidc, {"is_logged_in": True, "email": "boss@example.com",
+    unverified = app(OIDC, {"is_logged_in": True, "email": "boss@example.com",
                             "email_verified": False}).run()
-    assert titles(open_url_path(unverified, "refund")) == ["Overview"]
-    nobody = app(oidc, {"is_logged_in": False}).run()
+    assert titles(open_url_path(unverified, "refund")) != ["Refund a charge"]
+    nobody = app(OIDC, {"is_logged_in": False}).run()
     assert titles(nobody) == ["Sign in to Tally"]
     assert nobody.button[0].label == "Sign in with single sign-on"
+
+
+def test_an_oidc_admin_without_the_email_verified_claim_is_only_a_viewer():
+    boss = app(OIDC, {"is_logged_in": True, "email": "boss@example.com", "name": "Boss"}).run()
+    assert titles(boss) == ["Overview"]
+    assert titles(open_url_path(boss, "refund")) == ["Overview"]
+
+
+def test_oidc_viewers_come_from_the_allowlist_by_email_or_domain():
+    member = app(OIDC, {"is_logged_in": True, "email": "ann@team.example"}).run()
+    assert titles(member) == ["Overview"]
+    stranger = app(OIDC, {"is_logged_in": True, "email": "eve@elsewhere.example",
+                          "email_verified": True}).run()
+    assert "Overview" not in titles(stranger)
+    assert "not allowed to use Tally" in errors(stranger)
+    assert "eve@elsewhere.example" in errors(stranger)
+    lookalike = app(OIDC, {"is_logged_in": True, "email": "eve@evilteam.example"}).run()
+    assert "not allowed to use Tally" in errors(lookalike)
 
 
 def test_sign_out_returns_to_the_sign_in_screen():
