@@ -7,6 +7,8 @@ import io
 import pandas as pd
 import streamlit as st
 
+import tally_auth
+from tally_admin.data_changes import AuditUnavailable, audited_change
 from tally_ui import charts, data, layout, show, writes
 
 CSV_HELP = "CSV columns: month (YYYY-MM), amount (e.g. 1250.50), currency (e.g. usd), channel (optional)."
@@ -28,11 +30,15 @@ def acquisition_page() -> None:
         st.info("No marketing spend recorded yet.")
     else:
         show.table(spend, ["amount"], height=240)
+    writer = tally_auth.data_writer()
+    if writer is None:
+        st.caption(tally_auth.READ_ONLY_NOTE)
+        return
     left, right = st.columns(2)
     with left:
-        spend_form()
+        spend_form(writer)
     with right:
-        spend_upload()
+        spend_upload(writer)
 
 
 def cards(frame) -> None:
@@ -46,7 +52,7 @@ def cards(frame) -> None:
     columns[2].metric("LTV:CAC", "—" if ratio[0] is None or pd.isna(ratio[0]) else f"{ratio[0]:.1f}×", border=True)
 
 
-def spend_form() -> None:
+def spend_form(writer: tally_auth.User) -> None:
     with st.form("spend_form", clear_on_submit=True):
         st.markdown("**Add one month**")
         month = st.date_input("Month", value=dt.date.today().replace(day=1))
@@ -54,8 +60,8 @@ def spend_form() -> None:
         currency = st.text_input("Currency", value="usd")
         channel = st.text_input("Channel (optional)")
         if st.form_submit_button("Save spend"):
-            save([{"month": month.strftime("%Y-%m"), "amount": str(amount),
-                   "currency": currency, "channel": channel}])
+            save(writer, [{"month": month.strftime("%Y-%m"), "amount": str(amount),
+                           "currency": currency, "channel": channel}], "form")
 
 
 def read_spend_csv(raw: bytes) -> list[dict]:
@@ -71,7 +77,7 @@ def read_spend_csv(raw: bytes) -> list[dict]:
     return frame.to_dict("records")
 
 
-def spend_upload() -> None:
+def spend_upload(writer: tally_auth.User) -> None:
     st.markdown("**Upload a CSV**")
     upload = st.file_uploader("Marketing spend CSV", type=["csv"], help=CSV_HELP, key="spend_csv")
     if upload is None or not st.button("Import CSV", key="spend_import"):
@@ -81,15 +87,18 @@ def spend_upload() -> None:
     except ValueError as error:
         st.error(str(error))
         return
-    save(rows)
+    save(writer, rows, "csv")
 
 
-def save(rows: list[dict]) -> None:
+def save(writer: tally_auth.User, rows: list[dict], source: str) -> None:
     import metrics.acquisition
     from metrics.common import MetricError
     try:
-        writes.write(data.db_path(), lambda con: metrics.acquisition.save_marketing_spend(con, rows))
-    except (writes.Busy, MetricError) as error:
+        audited_change(writer.label, "save_marketing_spend", "marketing_spend",
+                       {"rows": len(rows), "source": source},
+                       lambda: writes.write(data.db_path(),
+                                            lambda con: metrics.acquisition.save_marketing_spend(con, rows)))
+    except (writes.Busy, MetricError, AuditUnavailable) as error:
         st.error(str(error))
         return
     layout.flash(f"Saved {len(rows)} row(s) of marketing spend.")

@@ -11,7 +11,9 @@ import dataclasses
 import pandas as pd
 import streamlit as st
 
+import tally_auth
 from etl.schema import TABLES
+from tally_admin.data_changes import audited_change
 from tally_ui import data, export, layout, rates, show, writes
 
 SUPPORT_TABLES = ["invoice_line_taxes", "subscription_snapshots", "sync_runs", "fx_rates", "marketing_spend"]
@@ -90,20 +92,26 @@ def exchange_rates() -> None:
                "for common currencies; rows here take precedence.")
     stored = data.query("""SELECT month, currency, reporting_currency, rate FROM fx_rates
                            ORDER BY currency, reporting_currency, month NULLS FIRST""")
-    edited = st.data_editor(stored, num_rows="dynamic", hide_index=True, key="fx_editor", column_config={
-        "month": st.column_config.DateColumn("month", format="YYYY-MM"),
-        "currency": st.column_config.TextColumn("currency", max_chars=3),
-        "reporting_currency": st.column_config.TextColumn("reporting currency", max_chars=3),
-        "rate": st.column_config.NumberColumn("rate", min_value=0.0, format="%.6f")})
+    writer = tally_auth.data_writer()
+    if writer is None:  # a viewer: the same rates, read-only
+        st.dataframe(stored, hide_index=True, key="fx_table")
+        st.caption(tally_auth.READ_ONLY_NOTE)
+    else:
+        edited = st.data_editor(stored, num_rows="dynamic", hide_index=True, key="fx_editor", column_config={
+            "month": st.column_config.DateColumn("month", format="YYYY-MM"),
+            "currency": st.column_config.TextColumn("currency", max_chars=3),
+            "reporting_currency": st.column_config.TextColumn("reporting currency", max_chars=3),
+            "rate": st.column_config.NumberColumn("rate", min_value=0.0, format="%.6f")})
     with st.expander("Shipped default rates (1 unit in USD)"):
         from metrics.fx import DEFAULT_RATES_TO_USD
         st.dataframe(pd.DataFrame(sorted(DEFAULT_RATES_TO_USD.items()), columns=["currency", "usd"]),
                      hide_index=True, height=240)
-    if not st.button("Save exchange rates", key="fx_save"):
+    if writer is None or not st.button("Save exchange rates", key="fx_save"):
         return
     try:
         rows = rates.clean_rates(edited)
-        writes.write(data.db_path(), lambda con: rates.replace_rates(con, rows))
+        audited_change(writer.label, "save_exchange_rates", "fx_rates", {"rows": len(rows)},
+                       lambda: writes.write(data.db_path(), lambda con: rates.replace_rates(con, rows)))
     except (ValueError, writes.Busy) as error:
         st.error(str(error))
         return

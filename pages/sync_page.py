@@ -7,7 +7,9 @@ import threading
 
 import streamlit as st
 
+import tally_auth
 from etl import store
+from tally_admin.data_changes import audited_change
 from tally_ui import banners, data, layout, show
 
 log = logging.getLogger("tally.dashboard")
@@ -54,6 +56,10 @@ def run_controls() -> None:
         st.info("No Stripe key is set. Set `STRIPE_API_KEY` (a secret or restricted key) in the environment "
                 "of the dashboard, then press the button here or run `python -m etl sync`.")
         return
+    writer = tally_auth.data_writer()
+    if writer is None:
+        st.caption(tally_auth.READ_ONLY_NOTE + " Syncs run on a schedule or from an admin's dashboard.")
+        return
     full = st.checkbox("Full resync (re-read all history)", key="sync_full")
     if not st.button("Sync now", type="primary", key="sync_now"):
         return
@@ -61,12 +67,12 @@ def run_controls() -> None:
         st.warning("A sync started from the dashboard is already running.")
         return
     try:
-        run(key, full)
+        run(key, full, writer)
     finally:
         _running.release()
 
 
-def run(key: str, full: bool) -> None:
+def run(key: str, full: bool, writer: tally_auth.User) -> None:
     from etl.sync import OBJECT_TYPES, run_sync
     bar = st.progress(0.0, text="Starting the sync…")
     finished: set[str] = set()
@@ -78,8 +84,13 @@ def run(key: str, full: bool) -> None:
                      text=f"{object_type}: {fetched:,} fetched · {len(finished)} of {len(OBJECT_TYPES)} object types done")
 
     try:
-        summary = run_sync(store.db_path_from_env(), key, api_base=os.environ.get("STRIPE_API_BASE") or None,
-                           full=full, progress=progress)
+        summary = audited_change(
+            writer.label, "full_resync" if full else "sync", "database", {"full": full},
+            lambda: run_sync(store.db_path_from_env(), key, api_base=os.environ.get("STRIPE_API_BASE") or None,
+                             full=full, progress=progress),
+            outcome_of=lambda s: ("succeeded" if s.status == "ok" else s.status,
+                                  plain_text(s.message or s.status, key)),
+            redact=lambda text: plain_text(text, key))
     except Exception as error:  # noqa: BLE001 - StripeSyncError is one plain line; others get one too
         log.exception("sync failed")
         bar.empty()

@@ -17,6 +17,8 @@ from tally_auth.user import User
 
 TOKEN_KEY = "_tally_auth_token"
 LOCAL_VIEWER = User("local viewer", None, "viewer")
+LOCAL_WRITER = User("local user (no sign-in)", None, "viewer")
+READ_ONLY_NOTE = "Read-only: only an admin can change this."
 ENABLE_HINT = ("To enable admin actions, add a local user: run `python -m tally_auth hash-password` "
                "and paste its output into `.streamlit/secrets.toml`; or configure OIDC in an "
                "`[auth]` section and list admin emails in `[tally_auth] admins`.")
@@ -102,6 +104,20 @@ def current_user() -> User | None:
     if not auth_configured():
         return LOCAL_VIEWER if _is_local_request() else None
     return _oidc_user() or _local_user()
+
+
+def data_writer() -> User | None:
+    """Who may change shared data (exchange rates, marketing spend, syncs), or None.
+
+    With sign-in configured: admins only. Without it Tally serves only this
+    computer (authenticate() refuses anyone else), so whoever sits at it may
+    write, as before sign-in existed: the local-only dashboard is a
+    single-person tool, and locking these would leave no way to use them.
+    """
+    if not auth_configured():
+        return LOCAL_WRITER
+    user = current_user()
+    return user if user is not None and user.is_admin else None
 
 
 def require_admin() -> User:
