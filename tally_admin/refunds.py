@@ -23,7 +23,7 @@ class ChargeFacts:
     paid: int  # captured amount, minor units
     refunded: int
     status: str | None
-    disputed: bool
+    dispute: str | None  # why a dispute blocks a refund, or None
     email: str | None
 
     @property
@@ -39,7 +39,36 @@ def charge_facts(client: stripe.StripeClient, charge_id: str, charge: dict | Non
     charge = charge or as_dict(client.v1.charges.retrieve(charge_id))
     return ChargeFacts(charge["id"], charge["currency"], _paid(charge),
                        int(charge.get("amount_refunded") or 0), charge.get("status"),
-                       bool(charge.get("disputed")), customer_email(client, charge))
+                       dispute_block(client, charge), customer_email(client, charge))
+
+
+CLOSED_DISPUTES = ("won", "lost", "warning_closed")
+OPEN_DISPUTE = "This charge is disputed: it cannot be refunded while the dispute is open."
+
+
+def dispute_block(client: stripe.StripeClient, charge: dict) -> str | None:
+    """Why a dispute stops a refund now, or None.
+
+    `charge.disputed` stays true after a dispute is won, so the charge's
+    disputes are listed: only an open one, or one after which Stripe says the
+    charge is not refundable (e.g. lost: the money already went back), blocks.
+    """
+    try:
+        disputes = [as_dict(d) for d in
+                    client.v1.disputes.list({"charge": charge["id"], "limit": 100}).auto_paging_iter()]
+    except stripe.StripeError as error:
+        if not (isinstance(error, stripe.PermissionError) or getattr(error, "http_status", None) == 404):
+            raise
+        # No disputes endpoint (localstripe) or a key that may not read disputes: the flag is all we have.
+        return OPEN_DISPUTE if charge.get("disputed") else None
+    for dispute in disputes:
+        if dispute.get("status") not in CLOSED_DISPUTES:
+            return (f"This charge has an open dispute ({dispute.get('id')}, {dispute.get('status')}): "
+                    "it cannot be refunded until the dispute is closed.")
+        if dispute.get("is_charge_refundable") is False:
+            return (f"This charge cannot be refunded: after dispute {dispute.get('id')} "
+                    f"({dispute.get('status')}) Stripe no longer allows a refund of it.")
+    return None
 
 
 def _paid(charge: dict) -> int:
@@ -74,8 +103,8 @@ def refusal(facts: ChargeFacts, amount: int, reason: str) -> str | None:
         return f"Choose a reason: one of {', '.join(REASONS)}."
     if facts.status != "succeeded":
         return f"Only a succeeded charge can be refunded; {facts.charge_id} is {facts.status}."
-    if facts.disputed:
-        return "This charge is disputed: it cannot be refunded while the dispute is open."
+    if facts.dispute:
+        return facts.dispute
     if facts.paid <= 0:
         return f"Nothing was captured on {facts.charge_id}, so there is nothing to refund."
     if facts.refundable <= 0:

@@ -8,7 +8,7 @@ from tally_admin.stripe_api import explain
 
 def _facts(**overrides):
     values = dict(charge_id="ch_1", currency="eur", paid=10000, refunded=0,
-                  status="succeeded", disputed=False, email=None)
+                  status="succeeded", dispute=None, email=None)
     return ChargeFacts(**(values | overrides))
 
 
@@ -47,7 +47,7 @@ def test_a_refusal_is_recorded_and_final(audit):
 
 
 def test_refusals_name_the_problem():
-    assert "disputed" in refusal(_facts(disputed=True), 100, "duplicate")
+    assert "disputed" in refusal(_facts(dispute="This charge is disputed."), 100, "duplicate")
     assert "already been refunded" in refusal(_facts(refunded=10000), 100, "duplicate")
     assert "Nothing was captured" in refusal(_facts(paid=0), 100, "duplicate")
     assert "more than zero" in refusal(_facts(), 0, "duplicate")

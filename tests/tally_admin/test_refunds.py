@@ -136,3 +136,65 @@ def test_a_failing_charge_read_after_the_refund_still_records_success(
                           amount=2500, reason="duplicate", nonce="r")
     assert again.repeated and again.outcome == "succeeded"  # recorded final: no second refund
     assert len(_stripe_refunds(localstripe_client, charge["id"])) == 1
+
+
+class _Disputes:
+    """client.v1.disputes answering with `disputes`, or raising `error`."""
+    def __init__(self, disputes=(), error=None):
+        self.disputes, self.error, self.asked = list(disputes), error, []
+
+    def list(self, params=None, options=None):
+        self.asked.append(params)
+        if self.error:
+            raise self.error
+        disputes = self.disputes
+
+        class Page:
+            def auto_paging_iter(self):
+                return iter(disputes)
+        return Page()
+
+
+def _client_with(disputes):
+    from types import SimpleNamespace
+    return SimpleNamespace(v1=SimpleNamespace(disputes=disputes))
+
+
+def _facts_of(disputes, disputed=True):
+    from tally_admin.refunds import charge_facts
+    charge = {"id": "ch_d", "currency": "eur", "amount": 5000, "amount_captured": 5000,
+              "amount_refunded": 0, "status": "succeeded", "disputed": disputed,
+              "receipt_email": "jane@example.com"}
+    return charge_facts(_client_with(disputes), "ch_d", charge)
+
+
+def test_a_won_dispute_no_longer_blocks_a_refund():
+    from tally_admin.refunds import refusal
+    disputes = _Disputes([{"id": "dp_1", "status": "won", "is_charge_refundable": True}])
+    facts = _facts_of(disputes)
+    assert refusal(facts, 1000, "duplicate") is None
+    assert disputes.asked[0]["charge"] == "ch_d"
+
+
+def test_an_open_or_unrefundable_dispute_blocks_the_refund():
+    from tally_admin.refunds import refusal
+    open_one = _facts_of(_Disputes([{"id": "dp_2", "status": "needs_response",
+                                     "is_charge_refundable": False}]))
+    assert "open dispute (dp_2, needs_response)" in refusal(open_one, 1000, "duplicate")
+    lost = _facts_of(_Disputes([{"id": "dp_3", "status": "lost", "is_charge_refundable": False}]))
+    assert "cannot be refunded" in refusal(lost, 1000, "duplicate")
+    assert "dp_3" in refusal(lost, 1000, "duplicate")
+
+
+def test_without_a_disputes_endpoint_the_disputed_flag_decides():
+    import stripe
+    from tally_admin.refunds import refusal
+    missing = stripe.InvalidRequestError("Not Found", None, http_status=404)
+    assert "disputed" in refusal(_facts_of(_Disputes(error=missing)), 1000, "duplicate")
+    assert refusal(_facts_of(_Disputes(error=missing), disputed=False), 1000, "duplicate") is None
+
+
+def test_a_localstripe_charge_is_refundable_without_a_disputes_endpoint(stripe_env, make_charge):
+    from tally_admin.refunds import refusal
+    facts = charge_facts(client_from_env(), make_charge(amount=3000)["id"])
+    assert facts.dispute is None and refusal(facts, 3000, "duplicate") is None
