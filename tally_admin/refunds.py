@@ -14,6 +14,7 @@ from tally_admin.stripe_api import as_dict, fetch_after_write, request_id_of, ta
 
 REASONS = ("requested_by_customer", "duplicate", "fraudulent")
 KEY_METADATA = "tally_idempotency_key"
+NONCE_METADATA = "tally_form_nonce"  # the form the refund came from
 
 
 @dataclass(frozen=True)
@@ -122,18 +123,22 @@ def refund_charge(client: stripe.StripeClient, audit: AuditLog, db_path: str | N
     params = {"amount": int(amount), "reason": reason}
     return run_action(audit, db_path, actor=actor, action="refund", object_id=charge_id,
                       params=params, nonce=nonce,
-                      perform=lambda key: _perform_refund(client, charge_id, int(amount), reason, key))
+                      perform=lambda key: _perform_refund(client, charge_id, int(amount), reason,
+                                                          key, nonce))
 
 
-def _perform_refund(client, charge_id: str, amount: int, reason: str, key: str) -> Done:
+def _perform_refund(client, charge_id: str, amount: int, reason: str, key: str,
+                    nonce: str) -> Done:
     existing = refund_made_with(client, charge_id, key)
     if existing is None:
+        _refuse_second_refund_from_form(client, charge_id, nonce)
         facts = charge_facts(client, charge_id)  # the limit comes from Stripe, now
         why_not = refusal(facts, amount, reason)
         if why_not:
             raise Refused(why_not)
-        refund = client.v1.refunds.create(params=refund_params(charge_id, amount, reason, key),
-                                          options={"idempotency_key": key})
+        refund = client.v1.refunds.create(
+            params=refund_params(charge_id, amount, reason, key, nonce),
+            options={"idempotency_key": key})
         request_id, refund = request_id_of(refund), as_dict(refund)
     else:  # an earlier try of this submission reached Stripe but its answer was lost
         request_id, refund = None, existing
@@ -152,18 +157,36 @@ def _perform_refund(client, charge_id: str, amount: int, reason: str, key: str) 
                         "currency": refund.get("currency"), "status": refund.get("status")})
 
 
-def refund_params(charge_id: str, amount: int, reason: str, key: str) -> dict:
+def _refuse_second_refund_from_form(client, charge_id: str, nonce: str) -> None:
+    """One form, one refund: after an unknown outcome the admin may change the amount
+    (a new key), but if the first try reached Stripe its refund carries this form's nonce."""
+    made = _refunds_where(client, charge_id, NONCE_METADATA, nonce)
+    if made is not None:
+        money = format_money(made["amount"], made.get("currency") or "")
+        raise Refused(f"This form already refunded {money} on {charge_id} ({made['id']}); "
+                      "the earlier answer was lost. Check the charge before refunding more.")
+
+
+def refund_params(charge_id: str, amount: int, reason: str, key: str,
+                  nonce: str | None = None) -> dict:
     params = {"charge": charge_id, "amount": amount,
               "metadata": {KEY_METADATA: key, "tally_reason": reason}}
+    if nonce:
+        params["metadata"][NONCE_METADATA] = nonce
     if not talks_to_test_peer():
         params["reason"] = reason
     return params
 
 
 def refund_made_with(client, charge_id: str, key: str) -> dict | None:
+    return _refunds_where(client, charge_id, KEY_METADATA, key)
+
+
+def _refunds_where(client, charge_id: str, metadata_key: str, value: str) -> dict | None:
+    """The charge's refund whose metadata[metadata_key] is value, if any."""
     refunds = client.v1.refunds.list(params={"charge": charge_id, "limit": 100})
     for refund in refunds.auto_paging_iter():
         refund = as_dict(refund)
-        if (refund.get("metadata") or {}).get(KEY_METADATA) == key:
+        if (refund.get("metadata") or {}).get(metadata_key) == value:
             return refund
     return None

@@ -198,3 +198,24 @@ def test_a_localstripe_charge_is_refundable_without_a_disputes_endpoint(stripe_e
     from tally_admin.refunds import refusal
     facts = charge_facts(client_from_env(), make_charge(amount=3000)["id"])
     assert facts.dispute is None and refusal(facts, 3000, "duplicate") is None
+
+
+def test_after_a_lost_answer_a_changed_amount_from_the_same_form_is_refused(
+        stripe_env, audit, db_path, make_charge, localstripe_client, monkeypatch):
+    import stripe
+    charge = make_charge(amount=10000)
+    client = client_from_env()
+    send = client.v1.refunds.create
+
+    def send_then_lose_the_answer(**kwargs):  # a timeout after Stripe acted
+        send(**kwargs)
+        raise stripe.APIConnectionError("timed out")
+
+    monkeypatch.setattr(client.v1.refunds, "create", send_then_lose_the_answer)
+    lost = refund_charge(client, audit, db_path, actor="alice", charge_id=charge["id"],
+                         amount=1000, reason="duplicate", nonce="form-1")
+    assert lost.outcome == "unknown"
+    changed = _refund(audit, db_path, charge["id"], 2000, nonce="form-1")  # "Change", re-submit
+    assert changed.outcome == "refused" and "This form already refunded 10.00 EUR" in changed.message
+    assert len(_stripe_refunds(localstripe_client, charge["id"])) == 1
+    assert _refund(audit, db_path, charge["id"], 2000, nonce="form-2").ok  # a new form may
