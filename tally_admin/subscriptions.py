@@ -141,7 +141,8 @@ def _perform_cancel(client, audit: AuditLog, sub_id: str, params: dict,
         message = f"{sub_id} is canceled."
     else:
         prorate = unused == "prorate"
-        sub = client.v1.subscriptions.cancel(sub_id, params={"prorate": prorate, "invoice_now": prorate})
+        sub = client.v1.subscriptions.cancel(sub_id, params={"prorate": prorate, "invoice_now": prorate},
+                                             options={"idempotency_key": key})
         message = f"{sub_id} is canceled."
     request_id, sub = request_id_of(sub), as_dict(sub)
     objects, result = [sub], {"subscription_id": sub_id, "status": sub.get("status"),

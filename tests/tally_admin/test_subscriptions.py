@@ -141,3 +141,23 @@ def test_a_failing_invoice_read_after_a_prorated_cancel_still_records_success(
                                  when="now", unused="prorate", nonce="p")
     assert result.ok, result.message
     assert _db_subscription(db_path, sub["id"])[0] == "canceled"
+
+
+def test_cancel_now_is_sent_with_the_submission_idempotency_key(
+        stripe_env, audit, db_path, make_subscription, monkeypatch):
+    from tally_admin.actions import idempotency_key
+    sub = make_subscription()
+    client = client_from_env()
+    send, sent = client.v1.subscriptions.cancel, []
+
+    def recording(*args, **kwargs):
+        sent.append(kwargs.get("options"))
+        return send(*args, **kwargs)
+
+    monkeypatch.setattr(client.v1.subscriptions, "cancel", recording)
+    result = cancel_subscription(client, audit, db_path, actor="alice", subscription_id=sub["id"],
+                                 when="now", nonce="k")
+    assert result.ok
+    params = {"when": "now", "unused": "none", "refund_amount": None, "refund_charge": None}
+    assert sent == [{"idempotency_key": idempotency_key("cancel_subscription", sub["id"],
+                                                        params, "k")}]
