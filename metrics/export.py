@@ -9,6 +9,7 @@ from decimal import Decimal
 import orjson
 import pandas as pd
 
+from metrics.csv_cells import neutralise
 from metrics.currency import to_major
 from metrics.registry import Metric
 
@@ -54,15 +55,8 @@ def to_csv(metric: Metric, df: pd.DataFrame) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
     for row in rows:
-        writer.writerow(["" if v is None else _csv_safe(v) for v in row])
+        writer.writerow(["" if v is None else neutralise(v) for v in row])
     return out.getvalue()
-
-
-def _csv_safe(value):
-    """Text starting like a formula is prefixed so a spreadsheet shows it as text."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
 
 
 def to_json(metric: Metric, df: pd.DataFrame) -> str:

@@ -1,24 +1,14 @@
 """CSV exports that a spreadsheet cannot turn into formulas.
 
-A cell starting with `=`, `+`, `-` or `@` (or a tab / carriage return, which
-some spreadsheets skip before parsing) is run as a formula when the CSV is
-opened: a customer named `=HYPERLINK(...)` would become a live link. Such text
-cells get a leading apostrophe, which spreadsheets show as plain text.
-Numbers stay numbers: only text is neutralised.
+Text cells that would run as formulas get a leading apostrophe (the rule lives
+in metrics.csv_cells, shared with the metrics CLI export); numbers stay numbers.
 """
 from __future__ import annotations
 
 import pandas as pd
 
+from metrics.csv_cells import neutralise_column
 from metrics.currency import exponent
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value):
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def money_to_major(frame: pd.DataFrame, money_columns) -> pd.DataFrame:
@@ -40,18 +30,5 @@ def csv_bytes(frame: pd.DataFrame, money_columns=()) -> bytes:
     """The frame as UTF-8 CSV: money in major units, text cells neutralised."""
     out = money_to_major(frame, money_columns).copy()
     for column in out.columns:
-        if _is_text(out[column]):
-            out[column] = neutralise_column(out[column])
+        out[column] = neutralise_column(out[column])
     return out.to_csv(index=False).encode("utf-8")
-
-
-def neutralise_column(values: pd.Series) -> pd.Series:
-    text = values.astype("string")
-    risky = text.str.startswith(FORMULA_STARTS).fillna(False).astype(bool)
-    if not risky.any():
-        return values
-    return values.where(~risky, "'" + text)
-
-
-def _is_text(values: pd.Series) -> bool:
-    return values.dtype == object or pd.api.types.is_string_dtype(values)

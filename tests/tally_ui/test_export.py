@@ -3,7 +3,8 @@ import io
 
 import pandas as pd
 
-from tally_ui.export import csv_bytes, money_to_major, neutralise
+from metrics.csv_cells import neutralise
+from tally_ui.export import csv_bytes, money_to_major
 
 
 def read(raw: bytes) -> list[dict]:
@@ -42,3 +43,21 @@ def test_money_to_major_leaves_other_columns_and_the_input_alone():
 def test_string_dtype_columns_are_neutralised_too():
     frame = pd.DataFrame({"email": pd.Series(["=cmd|' /C calc'!A0", "a@b.c"], dtype="string")})
     assert read(csv_bytes(frame))[0]["email"] == "'=cmd|' /C calc'!A0"
+
+
+def test_formulas_behind_leading_blanks_are_neutralised():
+    for risky in [" =1+1", "\n=1+1", "\n\n@SUM(A1)", "  -2+3", "\u00a0+1"]:
+        assert neutralise(risky) == "'" + risky
+    frame = pd.DataFrame({"name": ["\n=HYPERLINK(\"http://evil.example\")", " Acme"]})
+    rows = read(csv_bytes(frame))
+    assert rows[0]["name"].startswith("'") and rows[1]["name"] == " Acme"
+
+
+def test_categorical_columns_are_neutralised_without_error():
+    frame = pd.DataFrame({"plan": pd.Categorical(["=evil()", "Pro", "=evil()"]), "n": [1, 2, 3]})
+    assert [r["plan"] for r in read(csv_bytes(frame))] == ["'=evil()", "Pro", "'=evil()"]
+
+
+def test_numbers_in_mixed_text_columns_stay_numbers():
+    frame = pd.DataFrame({"value": pd.Series([-5, 2.5, "=1+1", "-x"], dtype=object)})
+    assert [r["value"] for r in read(csv_bytes(frame))] == ["-5", "2.5", "'=1+1", "'-x"]
