@@ -1,6 +1,7 @@
 """dashboard.py treats a missing pages/admin.py as optional, but never hides a broken one."""
 import sys
 
+import pages
 from tests.pages.apptest import open_app, shown_text
 
 
@@ -12,8 +13,14 @@ class _BrokenAdmin:
         return None
 
 
-def test_a_missing_admin_module_leaves_the_viewer_pages_working(dashboard_env, monkeypatch):
+def _forget_admin(monkeypatch):
+    """As if pages.admin had never been imported in this process."""
     monkeypatch.delitem(sys.modules, "pages.admin", raising=False)
+    monkeypatch.delattr(pages, "admin", raising=False)
+
+
+def test_a_missing_admin_module_leaves_the_viewer_pages_working(dashboard_env, monkeypatch):
+    _forget_admin(monkeypatch)
     monkeypatch.setitem(sys.modules, "pages.admin", None)  # "no such module"
     at = open_app()
     assert not at.exception
@@ -21,7 +28,7 @@ def test_a_missing_admin_module_leaves_the_viewer_pages_working(dashboard_env, m
 
 
 def test_a_broken_admin_module_is_not_swallowed(dashboard_env, monkeypatch):
-    monkeypatch.delitem(sys.modules, "pages.admin", raising=False)
+    _forget_admin(monkeypatch)
     monkeypatch.setattr(sys, "meta_path", [_BrokenAdmin(), *sys.meta_path])
     at = open_app()
     assert at.exception  # loud (details only in the server log), not an app without admin pages
