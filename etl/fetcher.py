@@ -45,6 +45,11 @@ class Fetcher:
         with self.lock:
             return self.active > 0 or not self.pages.empty()
 
+    def fetching(self) -> bool:
+        """Some thread may still queue a page."""
+        with self.lock:
+            return self.active > 0
+
     def stop(self) -> None:
         self.stopping.set()
         self.pool.shutdown(wait=True, cancel_futures=True)
