@@ -102,8 +102,12 @@ def default_params() -> Params:
 
 
 def _seed_from_url(options: dict) -> None:
-    """First run of a session: the URL (or the defaults) sets the widgets."""
-    if START in st.session_state:
+    """First run of a session: the URL (or the defaults) sets the widgets.
+
+    Also after a run that drew no sidebar (say, while a publish was being
+    reopened): Streamlit then drops the widgets' keys, some or all of them.
+    """
+    if all(key in st.session_state for key in (START, END, CURRENCY, PLANS, INTERVALS, COUNTRIES)):
         return
     url = st.query_params
     months = options["months"]

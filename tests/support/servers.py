@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+LOGS = ROOT / "tests" / "artifacts" / "servers"  # git-ignored
 
 
 def free_port() -> int:
@@ -37,8 +38,11 @@ def wait_for_http(url: str, timeout: float = 30.0, proc: subprocess.Popen | None
 @contextmanager
 def running(args: list[str], url: str, env: dict | None = None, timeout: float = 30.0):
     """Run a server process until the block ends; yield it once `url` answers."""
-    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    # The server's log goes to a file: an unread pipe fills up and blocks the server.
+    LOGS.mkdir(parents=True, exist_ok=True)
+    name = "-".join(Path(a).stem for a in args[1:3])  # e.g. "-m-streamlit", "localstripe_server-PORT"
+    log = open(LOGS / f"{name}-{time.time_ns()}.log", "wb")
+    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_for_http(url, timeout, proc)
         yield proc
@@ -48,6 +52,7 @@ def running(args: list[str], url: str, env: dict | None = None, timeout: float =
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+        log.close()
 
 
 @contextmanager
