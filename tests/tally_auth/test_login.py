@@ -12,6 +12,13 @@ HARNESS = str(ROOT / "tests" / "tally_auth" / "harness_app.py")
 HASHES = {"admin-pass": hash_password("admin-pass"), "viewer-pass": hash_password("viewer-pass")}
 
 
+@pytest.fixture(autouse=True)
+def private_files(tmp_path, monkeypatch):
+    """Admin pages open the audit trail: keep it (and any database) out of data/."""
+    monkeypatch.setenv("TALLY_DB", str(tmp_path / "tally.duckdb"))
+    monkeypatch.setenv("TALLY_AUDIT_DB", str(tmp_path / "audit.duckdb"))
+
+
 def app(secrets=None, user=None):
     at = AppTest.from_file(HARNESS, default_timeout=30)
     for name, value in (secrets or {}).items():
