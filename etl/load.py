@@ -21,6 +21,7 @@ ARROW_TYPES = {
     "VARCHAR": pa.string(), "JSON": pa.string(), "BIGINT": pa.int64(),
     "DOUBLE": pa.float64(), "BOOLEAN": pa.bool_(), "TIMESTAMP": pa.timestamp("us"),
 }
+RAW_JSON = pa.json_(pa.string())
 # Which table a list of objects belongs to, by the API's `object` value.
 # Plans (the pre-Prices API, which localstripe speaks) load as prices.
 OBJECT_TABLES = {t.object: t.name for t in TABLES.values()} | {"plan": "prices"}
@@ -93,23 +94,26 @@ def rows_to_arrow(table: Table, objects: list[dict], synced_at: dt.datetime,
     arrays["deleted"] = pa.array([bool(o.get("deleted", False)) for o in objects], pa.bool_())
     arrays["api_version"] = pa.array([api_version] * len(objects), pa.string())
     arrays["synced_at"] = pa.array([synced_us] * len(objects), pa.int64()).cast(pa.timestamp("us"))
-    arrays["raw"] = pa.array([orjson.dumps(o).decode() for o in objects], pa.string())
+    # Arrow's JSON type: DuckDB takes it as JSON without parsing it again (orjson wrote it).
+    arrays["raw"] = pa.array([orjson.dumps(o).decode() for o in objects], RAW_JSON)
     return pa.table(arrays)
 
 
-def merge(con, table: Table, batch: pa.Table) -> None:
+def merge(con, table: Table, batch: pa.Table, upsert: bool = True) -> None:
     """Upsert by key: delete the batch's keys, insert the batch (one transaction).
 
     Not `MERGE INTO`: with the tables unindexed it builds its hash join over
     the whole target, so its cost grows with the table (seconds per batch at
     tens of thousands of rows under a memory limit); this stays flat.
+    `upsert=False` only inserts: for writers that know the keys are new.
     """
     if batch.num_rows == 0:
         return
     on = " AND ".join(f't."{k}" = s."{k}"' for k in table.key)
     con.register("_tally_batch", batch)
     try:
-        con.execute(f"DELETE FROM {table.name} AS t USING _tally_batch AS s WHERE {on}")
+        if upsert:
+            con.execute(f"DELETE FROM {table.name} AS t USING _tally_batch AS s WHERE {on}")
         con.execute(f"INSERT INTO {table.name} BY NAME SELECT * FROM _tally_batch")
     finally:
         con.unregister("_tally_batch")
@@ -173,17 +177,24 @@ def prepare_objects(table_name: str, objects: Iterable[dict], *,
     return prepared
 
 
-def write_prepared(con, prepared: Prepared) -> int:
-    """Upsert prepared rows and children (the caller owns the transaction)."""
-    merge(con, TABLES[prepared.table], prepared.rows)
+def write_prepared(con, prepared: Prepared, *, upsert: bool = True) -> int:
+    """Upsert prepared rows and children (the caller owns the transaction).
+
+    `upsert=False` skips looking for the keys' old rows (and their children):
+    only for objects known to be new, e.g. a demo or a backfill into empty
+    tables. Deleting by key scans the table, so at millions of rows the
+    inserts alone are several times cheaper.
+    """
+    merge(con, TABLES[prepared.table], prepared.rows, upsert)
     if prepared.items is not None:
-        con.execute("DELETE FROM subscription_items WHERE subscription_id IN "
-                    "(SELECT unnest(?::VARCHAR[]))", [prepared.ids])
-        merge(con, TABLES["subscription_items"], prepared.items)
+        if upsert:
+            con.execute("DELETE FROM subscription_items WHERE subscription_id IN "
+                        "(SELECT unnest(?::VARCHAR[]))", [prepared.ids])
+        merge(con, TABLES["subscription_items"], prepared.items, upsert)
     if prepared.lines is not None:
-        write_prepared(con, prepared.lines)
+        write_prepared(con, prepared.lines, upsert=upsert)
     if prepared.line_keys is not None:
-        _replace_line_taxes(con, prepared.line_keys, prepared.line_taxes)
+        _replace_line_taxes(con, prepared.line_keys, prepared.line_taxes, upsert)
     return prepared.count
 
 
@@ -265,13 +276,14 @@ def _line_tax_rows(lines: list[dict]) -> tuple[pa.Table, pa.Table]:
     return keys, pa.table(rows, schema=LINE_TAX_SCHEMA)
 
 
-def _replace_line_taxes(con, keys: pa.Table, taxes: pa.Table) -> None:
-    con.register("_tally_line_keys", keys)
-    try:
-        con.execute("""DELETE FROM invoice_line_taxes t USING _tally_line_keys k
-                       WHERE t.invoice_id = k.invoice_id AND t.line_id = k.line_id""")
-    finally:
-        con.unregister("_tally_line_keys")
+def _replace_line_taxes(con, keys: pa.Table, taxes: pa.Table, upsert: bool = True) -> None:
+    if upsert:
+        con.register("_tally_line_keys", keys)
+        try:
+            con.execute("""DELETE FROM invoice_line_taxes t USING _tally_line_keys k
+                           WHERE t.invoice_id = k.invoice_id AND t.line_id = k.line_id""")
+        finally:
+            con.unregister("_tally_line_keys")
     if taxes.num_rows:
         con.register("_tally_line_taxes", taxes)
         try:

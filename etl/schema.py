@@ -44,7 +44,9 @@ BOOKKEEPING = (
     ("deleted", "BOOLEAN"),
     ("api_version", "VARCHAR"),
     ("synced_at", "TIMESTAMP"),
-    ("raw", "JSON"),
+    # zstd, not DuckDB's default analysis of every method: the raw JSON is
+    # most of the file, and zstd makes it a quarter the size in half the time.
+    ("raw", "JSON USING COMPRESSION zstd"),
 )
 BOOKKEEPING_NAMES = [name for name, _ in BOOKKEEPING]
 
