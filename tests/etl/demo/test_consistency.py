@@ -183,3 +183,16 @@ def test_every_column_the_loader_reads_is_filled(demo_con):
         empty |= {(table.name, c.name) for c, n in zip(table.columns, counts[1:]) if n == 0}
     rare = {("invoices", "voided_at"), ("payment_intents", "cancellation_reason")}  # voids only
     assert OLD_SHAPE_ONLY <= empty <= OLD_SHAPE_ONLY | rare
+
+
+def test_every_object_is_written_once(demo_con):
+    """The demo inserts without upserting (a fresh file, ids unique by construction):
+    a repeated key would be a duplicate row where a sync would have kept one."""
+    for table in TABLES.values():
+        key = ", ".join(table.key)
+        repeated = demo_con.execute(f"SELECT {key}, count(*) FROM {table.name} GROUP BY ALL "
+                                    "HAVING count(*) > 1 LIMIT 3").fetchall()
+        assert repeated == [], table.name
+    repeated = demo_con.execute("""SELECT invoice_id, line_id, tax_rate_id, count(*)
+        FROM invoice_line_taxes GROUP BY ALL HAVING count(*) > 1 LIMIT 3""").fetchall()
+    assert repeated == []
