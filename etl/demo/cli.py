@@ -12,7 +12,8 @@ from etl.store import db_path_from_env
 
 def add_arguments(parser) -> None:
     parser.add_argument("--db", default=None, help="database path (default: $TALLY_DB or data/tally.duckdb)")
-    parser.add_argument("--customers", type=_positive, default=300, help="customers to simulate (50-500000)")
+    parser.add_argument("--customers", type=_customer_count, default=300,
+                        help=f"customers to simulate ({MIN_CUSTOMERS}-{MAX_CUSTOMERS})")
     parser.add_argument("--seed", type=int, default=1, help="same seed, same database")
     parser.add_argument("--months", type=_positive, default=30, help="months of history (24-36 is typical)")
     parser.add_argument("--now", default=None, type=_day,
@@ -20,6 +21,20 @@ def add_arguments(parser) -> None:
     parser.add_argument("--jsonl", metavar="DIR", default=None,
                         help="write one <table>.jsonl per object type instead of a database")
     parser.set_defaults(run=run)
+
+
+MIN_CUSTOMERS, MAX_CUSTOMERS = 50, 500_000  # the sizes the demo is built and measured for
+
+
+def _customer_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not MIN_CUSTOMERS <= value <= MAX_CUSTOMERS:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of customers from {MIN_CUSTOMERS} to {MAX_CUSTOMERS:,}, not {text!r}")
+    return value
 
 
 def _positive(text: str) -> int:
@@ -64,13 +79,19 @@ def run(args) -> int:
 
 
 class _progress_bar:
-    """A rich progress bar fed by generate_database's progress(done, total)."""
+    """A rich progress bar fed by generate_database's progress(done, total); when the
+    output is not a terminal (a log file), a plain line every PLAIN_EVERY customers
+    instead, so a long background run still shows how far it got."""
 
     def __enter__(self):
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
         self.bar = Progress(TextColumn("Simulating customers"), BarColumn(),
                             TextColumn("{task.completed:,}/{task.total:,}"), TimeRemainingColumn(),
                             transient=True)
+        self.plain = not self.bar.console.is_terminal
+        if self.plain:
+            self.started, self.reported = time.monotonic(), 0
+            return self.update_plain
         self.bar.__enter__()
         self.task = None
         return self.update
@@ -80,5 +101,14 @@ class _progress_bar:
             self.task = self.bar.add_task("demo", total=total)
         self.bar.update(self.task, completed=done)
 
+    def update_plain(self, done: int, total: int) -> None:
+        if done - self.reported >= PLAIN_EVERY or (done == total and done > self.reported):
+            self.reported = done
+            print(f"Simulated {done:,}/{total:,} customers in {time.monotonic() - self.started:.0f}s",
+                  flush=True)
+
     def __exit__(self, *exc):
-        return self.bar.__exit__(*exc)
+        return None if self.plain else self.bar.__exit__(*exc)
+
+
+PLAIN_EVERY = 10_000
