@@ -2,10 +2,12 @@
 
 Pages go, converted to Arrow, into a bounded queue that the single writer
 thread drains; the queue's bound keeps memory flat however big the account.
-While a window still has more pages and threads are idle, it keeps about ten
-pages' worth of its remaining `created` range and hands the older rest to a
-new thread (which splits again): big object types are fetched by several threads, so latency is hidden
-and Stripe's per-endpoint limit, not our round trips, sets the pace.
+While a type has fewer windows than keep its endpoint busy, a window with
+pages left hands the older half of its remaining `created` range to a new
+thread (which splits again): big object types are fetched by several
+threads, so latency is hidden and Stripe's limits, not our round trips, set
+the pace. Each request carries its type's estimated pages left as priority
+for the account-wide rate limit, so the big types finish together.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from etl.sync_jobs import Failure, Job, Page, Window
 PAGE_SIZE = 100
 WINDOWS_PER_TYPE = 8  # enough to reach 25 req/s per endpoint at ~150 ms latency
 CHUNK_PAGES = 40
+MIN_SPLIT_PAGES = 4
 QUEUE_PAGES = 64  # ~0.3 MB each: a bound on memory, room for a slow commit
 
 
@@ -34,6 +37,7 @@ class Fetcher:
         self.active = 0
         self.stopping = threading.Event()
         self.utc_now = utc_now
+        self.oldest_seen: int | None = None  # created of the oldest object of any type so far
 
     def start(self, job: Job, window: Window) -> None:
         with self.lock:
@@ -58,7 +62,8 @@ class Fetcher:
         cursor = window.cursor
         try:
             while job.running and not self.stopping.is_set():
-                page = self.fetch_page(job, window.lo, window.hi, cursor)
+                page = self.fetch_page(job, window.lo, window.hi, cursor, job.pages_left())
+                self._estimate(window, page)
                 split = self._maybe_split(job, window, page) if page.has_more else None
                 self._put((job, window, page))
                 if split:
@@ -80,7 +85,8 @@ class Fetcher:
             except queue.Full:
                 continue
 
-    def fetch_page(self, job: Job, lo: int | None, hi: int | None, cursor: str | None) -> Page:
+    def fetch_page(self, job: Job, lo: int | None, hi: int | None, cursor: str | None,
+                   priority: float = 0.0) -> Page:
         params = {"limit": PAGE_SIZE, **job.kind.params}
         if lo is not None:
             params["created[gte]"] = lo
@@ -88,18 +94,18 @@ class Fetcher:
             params["created[lt]"] = hi
         if cursor:
             params["starting_after"] = cursor
-        resp = self.client.get(job.path, params, label=job.kind.name)
+        resp = self.client.get(job.path, params, label=job.kind.name, priority=priority)
         objects = resp.data.get("data") or []
         if job.kind.name == "invoices":
             for invoice in objects:
-                self.complete_lines(invoice, job.kind.name)
+                self.complete_lines(invoice, job.kind.name, priority)
         rows = prepare_objects(job.kind.name, objects, synced_at=self.utc_now(),
                                api_version=resp.api_version or API_VERSION)
         return Page(len(objects), objects[-1]["id"] if objects else None,
                     bool(resp.data.get("has_more")) and bool(objects), rows,
                     [o.get("created") or 0 for o in objects])
 
-    def complete_lines(self, invoice: dict, label: str) -> None:
+    def complete_lines(self, invoice: dict, label: str, priority: float = 0.0) -> None:
         """Invoices embed only their first lines: page the rest into the invoice."""
         lines = invoice.get("lines")
         if not isinstance(lines, dict) or not lines.get("has_more"):
@@ -110,31 +116,63 @@ class Fetcher:
             params = {"limit": PAGE_SIZE}
             if data:
                 params["starting_after"] = data[-1]["id"]
-            resp = self.client.get(f"/v1/invoices/{invoice['id']}/lines", params, label=label)
+            resp = self.client.get(f"/v1/invoices/{invoice['id']}/lines", params, label=label,
+                                   priority=priority)
             batch = resp.data.get("data") or []
             data += batch
             has_more = bool(resp.data.get("has_more")) and bool(batch)
         invoice["lines"] = {**lines, "data": data, "has_more": False}
 
+    def _estimate(self, window: Window, page: Page) -> None:
+        """Pages the window has left, judging by this page's density (for priorities).
+
+        An unbounded window is taken to reach back to the oldest object seen
+        of any type (small types, listed in a request or two, show how far
+        back the account goes).
+        """
+        with self.lock:
+            if page.created:
+                oldest = min(page.created)
+                self.oldest_seen = min(oldest, self.oldest_seen or oldest)
+            if not page.has_more or not page.created:
+                window.pages_left = 0.0
+                return
+            lo = window.lo if window.lo is not None else self.oldest_seen
+            window.pages_left = _pages_between(lo, min(page.created), page)
+
     def _maybe_split(self, job: Job, window: Window, page: Page) -> Window | None:
         """Hand the older half of the window's remaining range to another thread.
 
-        Done under the lock, so a checkpoint never sees one half without the other.
+        Every window ends in a part-full page, so each split costs a request:
+        split only while the type has fewer windows than it needs to keep its
+        endpoint busy, and only what is worth splitting. Done under the lock,
+        so a checkpoint never sees one half without the other.
         """
         created = page.created
         newest_first = all(a >= b for a, b in zip(created, created[1:]))
         with self.lock:
             if not (job.created_filter and newest_first and len(job.windows) < WINDOWS_PER_TYPE
-                    and self.active < self.workers):
+                    and self.active < self.workers and window.pages_left >= 2 * MIN_SPLIT_PAGES):
                 return None
-            lo, oldest = window.lo or 0, min(created)
-            # Keep about CHUNK_PAGES more pages here (judging by this page's
-            # density), hand off everything older; that part splits again.
-            span = max(1, max(created) - oldest)
-            mid = max(oldest - CHUNK_PAGES * span, (lo + oldest) // 2)
-            if not lo < mid < oldest:
+            oldest = min(created)
+            if window.lo is None:
+                # How far back this type goes is unknown (other types tell
+                # little: events go back 30 days, customers years): keep
+                # CHUNK_PAGES here, hand off everything older, which splits again.
+                mid = oldest - CHUNK_PAGES * max(1, max(created) - oldest)
+            else:
+                mid = (window.lo + oldest) // 2  # halves the estimate, at this page's density
+            if not (window.lo or 0) < mid < oldest:
                 return None
             split = Window(lo=window.lo, hi=mid)
+            split.pages_left = _pages_between(window.lo or self.oldest_seen, mid, page)
+            window.pages_left = max(1.0, window.pages_left - split.pages_left)
             job.windows.append(split)
             window.lo = mid
             return split
+
+
+def _pages_between(lo: int | None, hi: int, page: Page) -> float:
+    """List pages for objects created in [lo, hi), at the density of `page`."""
+    span = max(1, max(page.created) - min(page.created))
+    return max(1.0, (hi - (lo or hi)) * len(page.created) / span / PAGE_SIZE)

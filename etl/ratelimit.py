@@ -9,12 +9,20 @@ down instead of failing us.
 """
 from __future__ import annotations
 
+import heapq
+import itertools
 import threading
 import time
 
 
 class RateLimiter:
-    """Token bucket: at most `rate` acquisitions per second, bursts of `burst`."""
+    """Token bucket: at most `rate` acquisitions per second, bursts of `burst`.
+
+    Waiters are served by priority (higher first, then in arrival order): the
+    sync gives the object types with the most pages left the next requests,
+    so the big types finish together instead of one trailing at the end,
+    where only its own endpoint's limit would pace it.
+    """
 
     def __init__(self, rate: float, burst: float | None = None):
         self.rate = self.max_rate = float(rate)
@@ -23,18 +31,50 @@ class RateLimiter:
         self._tokens = self.burst
         self._stamp = time.monotonic()
         self._lock = threading.Lock()
+        # Waiters as (-priority, arrival, wake-up): only the head of the queue
+        # takes tokens, and wakes the next head when it leaves (waking every
+        # waiter instead costs a GIL round per thread per token).
+        self._queue: list[tuple[float, int, threading.Event]] = []
+        self._arrivals = itertools.count()
 
-    def acquire(self) -> None:
-        while True:
-            with self._lock:
-                now = time.monotonic()
-                self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
-                self._stamp = now
-                if self._tokens >= 1 - 1e-9:  # float dust must not spin forever
-                    self._tokens = max(0.0, self._tokens - 1)
-                    return
-                wait = (1 - self._tokens) / self.rate
-            time.sleep(wait)
+    def acquire(self, priority: float = 0.0) -> None:
+        entry = (-priority, next(self._arrivals), threading.Event())
+        with self._lock:
+            heapq.heappush(self._queue, entry)
+        try:
+            while True:
+                with self._lock:
+                    head = self._queue[0] is entry
+                    if head:
+                        now = time.monotonic()
+                        self._tokens = min(self.burst,
+                                           self._tokens + (now - self._stamp) * self.rate)
+                        self._stamp = now
+                        if self._tokens >= 1 - 1e-9:  # float dust must not spin forever
+                            self._tokens = max(0.0, self._tokens - 1)
+                            self._leave(entry)
+                            entry = None
+                            return
+                        wait = (1 - self._tokens) / self.rate
+                if head:  # briefly: a slow_down or speed_up may change the wait
+                    time.sleep(min(wait, 0.05))
+                else:  # the head wakes us; the timeout covers a newcomer ahead of us
+                    entry[2].wait(0.05)
+                    entry[2].clear()
+        finally:
+            if entry is not None:  # interrupted while waiting: leave the queue
+                with self._lock:
+                    self._leave(entry)
+
+    def _leave(self, entry) -> None:
+        """Take `entry` off the queue (lock held) and wake whoever is now first."""
+        if self._queue[0] is entry:
+            heapq.heappop(self._queue)
+        else:
+            self._queue.remove(entry)
+            heapq.heapify(self._queue)
+        if self._queue:
+            self._queue[0][2].set()
 
     def slow_down(self) -> None:
         """A 429 said the server's budget is smaller than ours (others spend it too)."""
@@ -50,14 +90,14 @@ class EndpointLimiters:
     """One bucket per endpoint (Stripe's per-endpoint limit) behind the account bucket."""
 
     def __init__(self, total_rate: float, endpoint_rate: float):
-        self.total = RateLimiter(total_rate)
+        self.total = RateLimiter(total_rate, burst=2)
         self.endpoint_rate = endpoint_rate
         self._endpoints: dict[str, RateLimiter] = {}
         self._lock = threading.Lock()
 
-    def acquire(self, endpoint: str) -> None:
+    def acquire(self, endpoint: str, priority: float = 0.0) -> None:
         self._bucket(endpoint).acquire()
-        self.total.acquire()
+        self.total.acquire(priority)
 
     def slow_down(self, endpoint: str) -> None:
         self._bucket(endpoint).slow_down()
@@ -69,7 +109,7 @@ class EndpointLimiters:
 
     def _bucket(self, endpoint: str) -> RateLimiter:
         with self._lock:
-            return self._endpoints.setdefault(endpoint, RateLimiter(self.endpoint_rate))
+            return self._endpoints.setdefault(endpoint, RateLimiter(self.endpoint_rate, burst=1))
 
 
 class AdaptiveConcurrency:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from etl.load import Prepared
 
 OVERLAP_SECONDS = 600  # re-read what was created shortly before the last run
+UNKNOWN_PAGES = 1e6  # a window not read yet: read it first, its size tells the plan
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class Window:
     hi: int | None = None
     cursor: str | None = None
     retried_cursor: bool = False
+    pages_left: float = UNKNOWN_PAGES  # estimated from the last page's density
 
 
 @dataclass
@@ -71,6 +73,9 @@ class Job:
     windows: list[Window]
     created_filter: bool | None = None
     apply_events_since: int | None = None  # events, incremental runs only
+    # A full listing into empty tables: every object listed is new, so pages are
+    # inserted without looking for old rows (cleared on any re-read).
+    fresh: bool = False
     status: str = "running"  # running, done, skipped, failed
     note: str | None = None
     fetched: int = 0
@@ -80,10 +85,14 @@ class Job:
     def running(self) -> bool:
         return self.status == "running"
 
+    def pages_left(self) -> float:
+        return sum(w.pages_left for w in self.windows)
+
     def detail(self) -> dict:
         return {"run_id": self.run_id, "mode": self.mode, "started_at": self.started_at,
                 "path": self.path, "created_filter": self.created_filter,
-                "apply_events_since": self.apply_events_since, "status": self.status,
+                "apply_events_since": self.apply_events_since, "fresh": self.fresh,
+                "status": self.status,
                 "note": self.note, "fetched": self.fetched,
                 "windows": [{"lo": w.lo, "hi": w.hi, "cursor": w.cursor} for w in self.windows]}
 
@@ -92,7 +101,7 @@ class Job:
         return cls(kind, d["run_id"], d["mode"], d["started_at"], d["path"],
                    [Window(w["lo"], w["hi"], w["cursor"]) for w in d["windows"]],
                    d.get("created_filter"), d.get("apply_events_since"),
-                   fetched=d.get("fetched", 0))
+                   fresh=d.get("fresh", False), fetched=d.get("fetched", 0))
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """The Stripe read client: headers, retries, back-off, clear errors, pacing."""
 import json
 import threading
+import time
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -156,6 +157,27 @@ def test_rate_limiter_spaces_requests(monkeypatch):
         limiter.acquire()
     # 5 from the burst, then 100 at 25/s: four seconds of (simulated) waiting.
     assert clock["now"] == pytest.approx(4.0, abs=0.05)
+
+
+def test_rate_limiter_serves_higher_priority_first():
+    limiter = ratelimit.RateLimiter(rate=0.01, burst=1)
+    limiter.acquire()  # the one token: now everyone queues
+    served = []
+
+    def request(priority):
+        limiter.acquire(priority)
+        served.append(priority)
+
+    threads = [threading.Thread(target=request, args=(p,)) for p in (1, 3, 2)]
+    for thread in threads:
+        thread.start()
+        while len(limiter._queue) < threads.index(thread) + 1:  # queued in this order
+            time.sleep(0.001)
+    limiter.rate = 1000.0  # tokens flow again
+    for thread in threads:
+        thread.join(timeout=10)
+
+    assert served == [3, 2, 1]
 
 
 def test_adaptive_concurrency_halves_on_rate_limit_and_grows_back():

@@ -8,6 +8,7 @@ import pytest
 from etl import spool, store
 from etl.client import StripeHTTP
 from etl.sync import run_sync
+from etl.sync_jobs import OBJECT_TYPES
 from fakestripe import DEFAULT_API_KEY
 from fakestripe.testing import delete_object, put_objects, serve
 from tests.etl import sync_account
@@ -55,6 +56,8 @@ def test_full_sync_holds_exactly_the_served_objects(account, served, tmp_path):
     for table in sync_account.TABLES:
         stored = {i: orjson.loads(raw) for i, raw in query(db, f"SELECT id, raw FROM {table}")}
         assert set(stored) == sync_account.ids(account, table), table
+        # A first sync inserts without looking for old rows: each object once.
+        assert query(db, f"SELECT count(*) FROM {table}") == [(len(stored),)], table
         for obj in account[table]:
             if table != "invoices":
                 assert stored[obj["id"]] == obj, table
@@ -144,6 +147,19 @@ def test_full_flag_relists_everything(served, tmp_path):
 
     assert again.mode == "full" and {j["mode"] for j in again.jobs.values()} == {"full"}
     assert {t: rows(db, t) for t in DATA_TABLES} == before
+
+
+def test_only_a_listing_into_empty_tables_skips_the_upsert(served, tmp_path):
+    db = tmp_path / "tally.duckdb"
+
+    def fresh_types():
+        return {name for name, detail in query(db, "SELECT object_type, detail FROM sync_state")
+                if orjson.loads(detail)["fresh"]}
+
+    sync(served, db)
+    assert fresh_types() == {t.name for t in OBJECT_TYPES}
+    sync(served, db, full=True)  # the tables hold rows now: a re-list must upsert
+    assert fresh_types() == set()
 
 
 def test_open_dashboard_and_sync_do_not_block_each_other(account, served, tmp_path):
