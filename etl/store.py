@@ -14,7 +14,6 @@ import threading
 from pathlib import Path
 
 from etl.load import connect
-from metrics import materialize
 
 DEFAULT_DB = "data/tally.duckdb"
 
@@ -44,6 +43,8 @@ def open_working(db_path: str):
 def publish(con, db_path: str) -> None:
     """Store the MRR stages (so a new dashboard process need not compute them),
     checkpoint the working file and atomically replace the published copy."""
+    from metrics import materialize  # here: the metrics (and pandas) load in ~0.2 s a sync need not wait for
+
     materialize.refresh(con)
     con.execute("CHECKPOINT")
     tmp = f"{db_path}.tmp"

@@ -193,7 +193,8 @@ class Sync:
         self.con.execute("INSERT INTO sync_runs VALUES (?, ?, NULL, ?, ?, 'running', NULL, NULL)",
                          [run_id, started, self.client.mode, mode])
         try:
-            self._probe_created_filters([j for j in jobs if j.running])
+            # A job listing everything learns it from its first page (etl/fetcher.py).
+            self._probe_created_filters([j for j in jobs if j.running and not _lists_all(j)])
             self._fetch_and_write(jobs)
         except (AuthError, Unreachable) as exc:
             self.fetcher.stop()
@@ -564,6 +565,12 @@ class Sync:
         if status != "failed":
             store.publish(self.con, self.db_path)
         return summary
+
+
+def _lists_all(job: Job) -> bool:
+    """Its windows have no `created` bounds: whether the API filters by `created`
+    only decides whether they may split."""
+    return all(w.lo is None and w.hi is None for w in job.windows)
 
 
 def _utc_now() -> dt.datetime:
