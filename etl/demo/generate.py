@@ -18,7 +18,6 @@ from etl.demo.clock import DAY, add_months, complete_months, next_month_start_ts
 from etl.demo.simulate import simulate_customer
 from etl.demo.truth import customer_truth
 from etl.load import OBJECT_TABLES, write_prepared
-from etl.sync import _flat_memory as flat_memory
 
 DUCKDB_MEMORY = "1GB"
 CHECKPOINT_EVERY = "256MB"  # of WAL
@@ -91,8 +90,9 @@ def generate_database(db_path: str, customers: int = 300, seed: int = 1, months:
     while this process writes them (default: from 5,000 customers); the database
     is the same either way. `progress(done_customers, total)` after each batch.
     """
+    from etl.sync import _flat_memory  # here: importing etl.demo stays light for the dashboard
     run = Run(customers, seed, months, now)
-    flat_memory()
+    _flat_memory()
     con = _fresh_working(db_path)
     try:
         # Keep memory flat at any size: DuckDB spills to disk rather than grow.
