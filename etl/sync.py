@@ -51,6 +51,7 @@ WORKERS = 40  # threads: ~100 req/s x ~0.25 s per page (latency, parsing) plus s
 PUBLISH_EVERY_SECONDS = 300
 DUCKDB_MEMORY = "96MB"
 CHECKPOINT_EVERY = "1GB"  # of WAL; publishing (every PUBLISH_EVERY_SECONDS) checkpoints too
+CHECKPOINT_EVERY_FRESH = "32MB"  # a backfill into empty tables: see Sync.run
 EVENT_CHUNK = 1000
 WRITE_PAGES = 48  # pages per transaction when they come fast (the queue holds 64)
 WRITE_WAIT = 1.0  # seconds to wait for that many
@@ -190,6 +191,11 @@ class Sync:
         started = _utc_now()
         self._interrupt_old_runs()
         jobs, run_id, mode = self._plan()
+        if any(j.fresh for j in jobs):
+            # Only inserts: a checkpoint writes just the rows added since the
+            # last one, so checkpointing as the backfill goes costs little and
+            # leaves the publish at the end with little to write.
+            self.con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_EVERY_FRESH}'")
         self.con.execute("INSERT INTO sync_runs VALUES (?, ?, NULL, ?, ?, 'running', NULL, NULL)",
                          [run_id, started, self.client.mode, mode])
         try:
