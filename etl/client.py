@@ -25,19 +25,19 @@ from dataclasses import dataclass
 
 import orjson
 import urllib3
-import stripe
 
 from etl.ratelimit import AdaptiveConcurrency, EndpointLimiters
+from etl.stripe_version import API_VERSION, LIBRARY_VERSION
 
 DEFAULT_BASE = "https://api.stripe.com"
-USER_AGENT = f"Tally-sync/1.0 stripe-python/{stripe.VERSION}"
+USER_AGENT = f"Tally-sync/1.0 stripe-python/{LIBRARY_VERSION}"
 RATE_BY_MODE = {"live": 100.0, "test": 25.0}
 ENDPOINT_RATE = 25.0
 # Shares of the limits we aim at, with bursts of one request: at most
 # rate + 1 requests then fall in any one-second window the server counts in.
 # The account's limit sets a big sync's pace, so aim close to it; no endpoint
 # needs its whole share (the account's limit binds first).
-RATE_MARGIN = 0.98
+RATE_MARGIN = 0.97
 ENDPOINT_MARGIN = 0.96
 CONNECT_RETRIES = 3
 RATE_LIMIT_RETRIES = 20  # a refused connection rarely heals within seconds: say so soon
@@ -107,7 +107,7 @@ class StripeHTTP:
         self._http = urllib3.PoolManager(maxsize=max_concurrency + 8, block=False, retries=False,
                                          timeout=urllib3.Timeout(connect=10, read=timeout),
                                          headers={"Authorization": f"Bearer {api_key}",
-                                                  "Stripe-Version": stripe.api_version,
+                                                  "Stripe-Version": API_VERSION,
                                                   "User-Agent": USER_AGENT})
 
     # --- public ------------------------------------------------------------

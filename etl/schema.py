@@ -15,9 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-import stripe
-
-API_VERSION = stripe.api_version  # the shape we request and treat as primary
+from etl.stripe_version import API_VERSION  # the shape we request and treat as primary
 
 
 @dataclass(frozen=True)

@@ -168,6 +168,9 @@ def _bound_memory(con) -> None:
     # Peak memory must not grow with the account: let DuckDB spill instead.
     con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
     con.execute("SET preserve_insertion_order = false")
+    # One thread: the writer's statements are small, and DuckDB's workers
+    # would take CPU from the fetch threads and a local API (publishing resets it).
+    con.execute("SET threads = 1")
     # An automatic checkpoint (every 16 MB of WAL by default) rewrites the
     # tables' changed row groups: dozens of them cost a full sync about a
     # third of its CPU. Publishing checkpoints anyway, so let the WAL grow.
@@ -569,6 +572,7 @@ class Sync:
                             WHERE run_id = ? AND status = 'running'""",
                          [_utc_now(), status, message, orjson.dumps(stats).decode(), run_id])
         if status != "failed":
+            self.con.execute("RESET threads")  # the MRR stages and checkpoint use every core
             store.publish(self.con, self.db_path)
         return summary
 
