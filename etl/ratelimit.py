@@ -36,6 +36,7 @@ class RateLimiter:
         # waiter instead costs a GIL round per thread per token).
         self._queue: list[tuple[float, int, threading.Event]] = []
         self._arrivals = itertools.count()
+        self._slowed_at = float("-inf")
 
     def acquire(self, priority: float = 0.0) -> None:
         entry = (-priority, next(self._arrivals), threading.Event())
@@ -58,8 +59,8 @@ class RateLimiter:
                         wait = (1 - self._tokens) / self.rate
                 if head:  # briefly: a slow_down or speed_up may change the wait
                     time.sleep(min(wait, 0.05))
-                else:  # the head wakes us; the timeout covers a newcomer ahead of us
-                    entry[2].wait(0.05)
+                else:  # the head wakes us (the timeout is only a safety net)
+                    entry[2].wait(1.0)
                     entry[2].clear()
         finally:
             if entry is not None:  # interrupted while waiting: leave the queue
@@ -77,9 +78,16 @@ class RateLimiter:
             self._queue[0][2].set()
 
     def slow_down(self) -> None:
-        """A 429 said the server's budget is smaller than ours (others spend it too)."""
+        """A 429 said the server's budget is smaller than ours (others spend it too).
+
+        Once per second at most: the requests in flight when the budget ran
+        out all come back 429, and that is one signal, not dozens.
+        """
         with self._lock:
-            self.rate = max(1.0, self.rate * 0.7)
+            now = time.monotonic()
+            if now - self._slowed_at >= 1.0:
+                self.rate = max(1.0, self.rate * 0.7)
+                self._slowed_at = now
 
     def speed_up(self) -> None:
         with self._lock:
@@ -121,6 +129,7 @@ class AdaptiveConcurrency:
         self.grow_after = grow_after
         self._in_flight = 0
         self._clean = 0
+        self._halved_at = float("-inf")
         self._cond = threading.Condition()
 
     def __enter__(self):
@@ -144,6 +153,10 @@ class AdaptiveConcurrency:
                 self._cond.notify_all()
 
     def rate_limited(self) -> None:
+        """Halve the slots, once per second at most (one burst of 429s is one signal)."""
         with self._cond:
-            self.limit = max(1, self.limit // 2)
+            now = time.monotonic()
+            if now - self._halved_at >= 1.0:
+                self.limit = max(1, self.limit // 2)
+                self._halved_at = now
             self._clean = 0

@@ -51,9 +51,9 @@ WORKERS = 40  # threads: ~100 req/s x ~0.25 s per page (latency, parsing) plus s
 PUBLISH_EVERY_SECONDS = 300
 DUCKDB_MEMORY = "96MB"
 CHECKPOINT_EVERY = "1GB"  # of WAL; publishing (every PUBLISH_EVERY_SECONDS) checkpoints too
-CHECKPOINT_EVERY_FRESH = "32MB"  # a backfill into empty tables: see Sync.run
+CHECKPOINT_EVERY_FRESH = "16MB"  # a backfill into empty tables: see Sync.run
 EVENT_CHUNK = 1000
-WRITE_PAGES = 48  # pages per transaction when they come fast (the queue holds 64)
+WRITE_PAGES = 96  # pages per transaction when they come fast (the queue holds 128)
 WRITE_WAIT = 1.0  # seconds to wait for that many
 
 Progress = Callable[[str, int, bool], None]

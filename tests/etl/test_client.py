@@ -180,14 +180,32 @@ def test_rate_limiter_serves_higher_priority_first():
     assert served == [3, 2, 1]
 
 
-def test_adaptive_concurrency_halves_on_rate_limit_and_grows_back():
+def test_adaptive_concurrency_halves_on_rate_limit_and_grows_back(monkeypatch):
+    clock = {"now": 100.0}
+    monkeypatch.setattr(ratelimit.time, "monotonic", lambda: clock["now"])
     gate = ratelimit.AdaptiveConcurrency(maximum=8, grow_after=3)
     gate.rate_limited()
+    gate.rate_limited()  # the same burst of 429s: one signal
+    assert gate.limit == 4
+    clock["now"] += 1.5
     gate.rate_limited()
     assert gate.limit == 2
     for _ in range(6):
         gate.succeeded()
     assert gate.limit == 4
     for _ in range(10):
+        clock["now"] += 1.5
         gate.rate_limited()
     assert gate.limit == 1
+
+
+def test_a_burst_of_rate_limits_slows_down_once(monkeypatch):
+    clock = {"now": 100.0}
+    monkeypatch.setattr(ratelimit.time, "monotonic", lambda: clock["now"])
+    limiter = ratelimit.RateLimiter(rate=100)
+    for _ in range(20):
+        limiter.slow_down()
+    assert limiter.rate == pytest.approx(70)
+    clock["now"] += 1.5
+    limiter.slow_down()
+    assert limiter.rate == pytest.approx(49)
