@@ -99,8 +99,12 @@ def run_sync(db_path: str | None = None, api_key: str | None = None, api_base: s
     try:
         con = _open_working(db_path, client.mode)
         try:
-            _load_admin_queue(con, db_path)
-            summary = Sync(con, db_path, client, full, progress or _no_progress, workers).run()
+            queued = _load_admin_queue(con, db_path)
+            sync = Sync(con, db_path, client, full, progress or _no_progress, workers)
+            # Objects from the admin queue are in the tables now: a resumed
+            # listing into "empty" tables could meet them again, so upsert.
+            sync.upsert_only = queued > 0
+            summary = sync.run()
         finally:
             con.close()
         if summary.status != "failed":  # published: the queue is in the file now
@@ -113,11 +117,12 @@ def run_sync(db_path: str | None = None, api_key: str | None = None, api_base: s
 _RUNNING: dict[str, threading.Lock] = {}
 
 
-def _load_admin_queue(con, db_path: str) -> None:
-    """Objects an admin action changed while a sync held the working file."""
+def _load_admin_queue(con, db_path: str) -> int:
+    """Objects an admin action changed while a sync held the working file (how many)."""
     con.execute("BEGIN")
-    spool.load_spool(con, db_path)
+    loaded = spool.load_spool(con, db_path)
     con.execute("COMMIT")
+    return loaded
 
 
 def _flat_memory() -> None:
@@ -189,11 +194,15 @@ class Sync:
         self.notes: list[str] = []
         self.t0 = time.monotonic()
         self.last_publish = self.t0
+        self.upsert_only = False  # set when something else wrote the tables before this run
 
     def run(self) -> Summary:
         started = _utc_now()
         self._interrupt_old_runs()
         jobs, run_id, mode = self._plan()
+        if self.upsert_only:
+            for job in jobs:
+                job.fresh = False
         if any(j.fresh for j in jobs):
             # Only inserts: a checkpoint writes just the rows added since the
             # last one, so checkpointing as the backfill goes costs little and

@@ -313,3 +313,26 @@ def test_a_cancellation_beats_an_update_of_the_same_second(account, served, tmp_
     sync(served, db)
 
     assert query(db, "SELECT status FROM subscriptions WHERE id = ?", [sub["id"]]) == [("canceled",)]
+
+
+def test_a_resumed_backfill_upserts_what_the_admin_queue_wrote_first(account, served, tmp_path):
+    db = tmp_path / "tally.duckdb"
+    sync(served, db)
+    # As if the first sync had been killed before its first page of charges...
+    with duckdb.connect(store.working_path(str(db))) as con:
+        con.execute("DELETE FROM charges")
+        detail = orjson.loads(con.execute(
+            "SELECT detail FROM sync_state WHERE object_type = 'charges'").fetchone()[0])
+        detail.update(status="running", mode="full", fresh=True, started_at=time.time(),
+                      windows=[{"lo": None, "hi": None, "cursor": None}])
+        con.execute("UPDATE sync_state SET detail = ? WHERE object_type = 'charges'",
+                    [orjson.dumps(detail).decode()])
+    # ...and an admin had refunded a charge meanwhile.
+    refunded = {**account["charges"][0], "amount_refunded": 100, "refunded": True}
+    spool.queue_objects([refunded], str(db))
+
+    resumed = sync(served, db)
+
+    assert resumed.status == "ok", resumed.message
+    assert query(db, "SELECT count(*), count(DISTINCT id) FROM charges") == \
+        [(len(account["charges"]), len(account["charges"]))]
