@@ -33,9 +33,10 @@ DEFAULT_BASE = "https://api.stripe.com"
 USER_AGENT = f"Tally-sync/1.0 stripe-python/{LIBRARY_VERSION}"
 RATE_BY_MODE = {"live": 100.0, "test": 25.0}
 ENDPOINT_RATE = 25.0
-# Shares of the limits we aim at, with bursts of one request: at most
-# rate + 1 requests then fall in any one-second window the server counts in.
-# The account's limit sets a big sync's pace, so aim close to it; no endpoint
+# Shares of the limits we aim at. With the limiters' small bursts (two requests
+# for the account, one per endpoint: etl/ratelimit.py) at most 97 + 2 and
+# 24 + 1 requests fall in any one-second window the server counts in. The
+# account's limit sets a big sync's pace, so aim close to it; no endpoint
 # needs its whole share (the account's limit binds first).
 RATE_MARGIN = 0.97
 ENDPOINT_MARGIN = 0.96
