@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from contextlib import contextmanager
 
 import duckdb
 
@@ -38,6 +39,11 @@ def refresh(con) -> None:
     span = data_months(con)
     if span is not None and stored.stored_through(con) == span[1]:
         return
+    with _room_for_stages(con):
+        _rebuild(con, span)
+
+
+def _rebuild(con, span) -> None:
     con.begin()
     try:
         con.execute(f"CREATE OR REPLACE TABLE {stored.META} (fingerprint VARCHAR, through DATE)")
@@ -49,14 +55,46 @@ def refresh(con) -> None:
             con.execute(f"INSERT INTO {stored.META} VALUES (?, ?)",
                         [stored.fingerprint(stored.billing_stamps(con)), span[1]])
         con.commit()
-    except duckdb.Error:
+    except duckdb.Error as exc:
         # Publishing the data matters more than speed: without a matching
         # fingerprint the old stages are never read, metrics compute instead.
         con.rollback()
-        log.warning("could not store the MRR stages; metrics will compute them", exc_info=True)
+        log.warning("could not store the MRR stages (%s); metrics will compute them",
+                    str(exc).splitlines()[0])
     except BaseException:
         con.rollback()
         raise
+
+
+@contextmanager
+def _room_for_stages(con):
+    """At least STAGES_MEMORY for DuckDB while the stages are built.
+
+    Writers keep DuckDB small while they stream (the sync: 96 MB), but the
+    stages' joins and window functions do not all spill to disk. And DuckDB
+    estimates the counted lines far too low, so it would build its hash
+    tables on the invoice lines rather than on the small tables they join
+    (out of memory at 100,000 customers under 512 MB): keep its build sides.
+    """
+    limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    if _bytes(limit) < _bytes(STAGES_MEMORY):
+        con.execute(f"SET memory_limit = '{STAGES_MEMORY}'")
+    con.execute("SET disabled_optimizers = 'build_side_probe_side'")
+    try:
+        yield
+    finally:
+        con.execute("RESET disabled_optimizers")
+        con.execute(f"SET memory_limit = '{limit}'")
+
+
+STAGES_MEMORY = "1.0 GiB"
+_UNITS = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+
+
+def _bytes(setting: str) -> float:
+    """'91.5 MiB' (DuckDB's own spelling of memory_limit) in bytes."""
+    number, unit = setting.split()
+    return float(number) * _UNITS.get(unit, 1)
 
 
 def _store_stages(con, through) -> None:

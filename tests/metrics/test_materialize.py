@@ -121,6 +121,23 @@ def test_stored_stages_are_read_while_they_match(tmp_path):
     assert mrr(acct.con, JAN)["mrr"].tolist() == [10000]
 
 
+def test_stages_get_room_under_a_writers_small_memory_limit_and_give_it_back(tmp_path,
+                                                                             monkeypatch):
+    acct = small_account(tmp_path)
+    acct.con.execute("SET memory_limit = '96MB'")  # as the sync streams
+    seen = []
+    real_rebuild = materialize._rebuild
+    monkeypatch.setattr(materialize, "_rebuild", lambda con, span: (seen.append(con.execute(
+        "SELECT current_setting('memory_limit')").fetchone()[0]), real_rebuild(con, span)))
+
+    materialize.refresh(acct.con)
+
+    assert seen == ["1.0 GiB"]
+    assert stored.stored_through(acct.con) == month("2024-01")
+    assert acct.con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == "91.5 MiB"
+    assert acct.con.execute("SELECT current_setting('disabled_optimizers')").fetchone()[0] == ""
+
+
 def test_refresh_rebuilds_only_when_the_billing_data_changed(tmp_path):
     acct = small_account(tmp_path)
     materialize.refresh(acct.con)
