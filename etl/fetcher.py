@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from etl.client import BadRequest, ServerError, StripeHTTP
 from etl.load import prepare_objects
 from etl.schema import API_VERSION
-from etl.sync_jobs import Failure, Job, Page, Window
+from etl.sync_jobs import UNKNOWN_PAGES, Failure, Job, Page, Window
 
 PAGE_SIZE = 100
 WINDOWS_PER_TYPE = 8  # enough to reach 25 req/s per endpoint at ~150 ms latency
@@ -144,17 +144,25 @@ class Fetcher:
 
         An unbounded window is taken to reach back to the oldest object seen
         of any type (small types, listed in a request or two, show how far
-        back the account goes).
+        back the account goes), unless it is itself the furthest back.
         """
         with self.lock:
-            if page.created:
-                oldest = min(page.created)
-                self.oldest_seen = min(oldest, self.oldest_seen or oldest)
-            if not page.has_more or not page.created:
+            if not page.created:
                 window.pages_left = 0.0
                 return
-            lo = window.lo if window.lo is not None else self.oldest_seen
-            window.pages_left = _pages_between(lo, min(page.created), page)
+            oldest = min(page.created)
+            furthest = self.oldest_seen is None or oldest <= self.oldest_seen
+            if furthest:
+                self.oldest_seen = oldest
+            if not page.has_more:
+                window.pages_left = 0.0
+            elif window.lo is None and furthest:
+                # This window reaches back the furthest of any so far: how far
+                # it goes is anyone's guess, and a big type's tail is worth reading early.
+                window.pages_left = UNKNOWN_PAGES
+            else:
+                lo = window.lo if window.lo is not None else self.oldest_seen
+                window.pages_left = _pages_between(lo, oldest, page)
 
     def _maybe_split(self, job: Job, window: Window, page: Page) -> Window | None:
         """Hand the older half of the window's remaining range to another thread.
@@ -167,8 +175,9 @@ class Fetcher:
         created = page.created
         newest_first = all(a >= b for a, b in zip(created, created[1:]))
         with self.lock:
+            worth_it = window.lo is None or window.pages_left >= 2 * MIN_SPLIT_PAGES
             if not (job.created_filter and newest_first and len(job.windows) < WINDOWS_PER_TYPE
-                    and self.active < self.workers and window.pages_left >= 2 * MIN_SPLIT_PAGES):
+                    and self.active < self.workers and worth_it):
                 return None
             oldest = min(created)
             if window.lo is None:

@@ -9,10 +9,14 @@ down instead of failing us.
 """
 from __future__ import annotations
 
+import collections
 import heapq
 import itertools
 import threading
 import time
+
+
+WAKE_FALLBACK_SECONDS = 1.0
 
 
 class RateLimiter:
@@ -40,9 +44,11 @@ class RateLimiter:
 
     def acquire(self, priority: float = 0.0) -> None:
         entry = (-priority, next(self._arrivals), threading.Event())
-        with self._lock:
-            heapq.heappush(self._queue, entry)
+        queued = False
         try:
+            with self._lock:
+                heapq.heappush(self._queue, entry)
+                queued = True
             while True:
                 with self._lock:
                     head = self._queue[0] is entry
@@ -60,10 +66,10 @@ class RateLimiter:
                 if head:  # briefly: a slow_down or speed_up may change the wait
                     time.sleep(min(wait, 0.05))
                 else:  # the head wakes us (the timeout is only a safety net)
-                    entry[2].wait(1.0)
+                    entry[2].wait(WAKE_FALLBACK_SECONDS)
                     entry[2].clear()
         finally:
-            if entry is not None:  # interrupted while waiting: leave the queue
+            if entry is not None and queued:  # interrupted while waiting: leave the queue
                 with self._lock:
                     self._leave(entry)
 
@@ -95,29 +101,63 @@ class RateLimiter:
 
 
 class EndpointLimiters:
-    """One bucket per endpoint (Stripe's per-endpoint limit) behind the account bucket."""
+    """One bucket per endpoint (Stripe's per-endpoint limit) behind the account bucket.
+
+    The endpoint's token comes first, so that only requests their endpoint
+    would let through queue for the account's (whose priority order would
+    otherwise hand the account's budget to requests their endpoint then
+    holds back). But a low-priority request may wait long in that queue
+    holding its endpoint token, and several of them, let through together,
+    would overshoot the endpoint's limit: a last look at the endpoint's sends
+    of the past second holds such a burst back.
+    """
 
     def __init__(self, total_rate: float, endpoint_rate: float):
         self.total = RateLimiter(total_rate, burst=2)
         self.endpoint_rate = endpoint_rate
-        self._endpoints: dict[str, RateLimiter] = {}
+        self._endpoints: dict[str, tuple[RateLimiter, SendWindow]] = {}
         self._lock = threading.Lock()
 
     def acquire(self, endpoint: str, priority: float = 0.0) -> None:
-        self._bucket(endpoint).acquire()
+        bucket, sends = self._limits(endpoint)
+        bucket.acquire()
         self.total.acquire(priority)
+        sends.admit(bucket.rate)
 
     def slow_down(self, endpoint: str) -> None:
-        self._bucket(endpoint).slow_down()
+        self._limits(endpoint)[0].slow_down()
         self.total.slow_down()
 
     def speed_up(self, endpoint: str) -> None:
-        self._bucket(endpoint).speed_up()
+        self._limits(endpoint)[0].speed_up()
         self.total.speed_up()
 
-    def _bucket(self, endpoint: str) -> RateLimiter:
+    def _limits(self, endpoint: str) -> tuple[RateLimiter, "SendWindow"]:
         with self._lock:
-            return self._endpoints.setdefault(endpoint, RateLimiter(self.endpoint_rate, burst=1))
+            if endpoint not in self._endpoints:
+                self._endpoints[endpoint] = (RateLimiter(self.endpoint_rate, burst=1), SendWindow())
+            return self._endpoints[endpoint]
+
+
+class SendWindow:
+    """The requests actually sent to one endpoint in the last second."""
+
+    def __init__(self):
+        self._sent: collections.deque[float] = collections.deque()
+        self._lock = threading.Lock()
+
+    def admit(self, rate: float) -> None:
+        """Wait until fewer than rate + 1 were sent in the last second, then count one."""
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                while self._sent and self._sent[0] <= now - 1.0:
+                    self._sent.popleft()
+                if len(self._sent) < int(rate) + 1:
+                    self._sent.append(now)
+                    return
+                wait = self._sent[0] + 1.0 - now
+            time.sleep(wait)
 
 
 class AdaptiveConcurrency:

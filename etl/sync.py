@@ -44,7 +44,7 @@ from etl.load import (OBJECT_TABLES, Prepared, combine, connect, mark_deleted, p
                       write_prepared)
 from etl.schema import API_VERSION
 from etl.sync_jobs import (BY_NAME, OBJECT_TYPES, OVERLAP_SECONDS, Failure, Job, ObjectType, Page,
-                           Window)
+                           Window, forget_fresh_listings)
 
 EVENT_RETENTION_DAYS = 29  # Stripe keeps 30 days of events; keep a day of margin
 WORKERS = 40  # threads: ~100 req/s x ~0.25 s per page (latency, parsing) plus slack
@@ -99,12 +99,8 @@ def run_sync(db_path: str | None = None, api_key: str | None = None, api_base: s
     try:
         con = _open_working(db_path, client.mode)
         try:
-            queued = _load_admin_queue(con, db_path)
-            sync = Sync(con, db_path, client, full, progress or _no_progress, workers)
-            # Objects from the admin queue are in the tables now: a resumed
-            # listing into "empty" tables could meet them again, so upsert.
-            sync.upsert_only = queued > 0
-            summary = sync.run()
+            _load_admin_queue(con, db_path)
+            summary = Sync(con, db_path, client, full, progress or _no_progress, workers).run()
         finally:
             con.close()
         if summary.status != "failed":  # published: the queue is in the file now
@@ -117,12 +113,18 @@ def run_sync(db_path: str | None = None, api_key: str | None = None, api_base: s
 _RUNNING: dict[str, threading.Lock] = {}
 
 
-def _load_admin_queue(con, db_path: str) -> int:
-    """Objects an admin action changed while a sync held the working file (how many)."""
+def sync_running(db_path: str) -> bool:
+    """A sync of `db_path` is running in this process (say, from the dashboard)."""
+    lock = _RUNNING.get(os.path.abspath(store.db_path_from_env(db_path)))
+    return bool(lock and lock.locked())
+
+
+def _load_admin_queue(con, db_path: str) -> None:
+    """Objects an admin action changed while a sync held the working file."""
     con.execute("BEGIN")
-    loaded = spool.load_spool(con, db_path)
+    if spool.load_spool(con, db_path):
+        forget_fresh_listings(con)  # a resumed backfill may list these objects again
     con.execute("COMMIT")
-    return loaded
 
 
 def _flat_memory() -> None:
@@ -194,15 +196,11 @@ class Sync:
         self.notes: list[str] = []
         self.t0 = time.monotonic()
         self.last_publish = self.t0
-        self.upsert_only = False  # set when something else wrote the tables before this run
 
     def run(self) -> Summary:
         started = _utc_now()
         self._interrupt_old_runs()
         jobs, run_id, mode = self._plan()
-        if self.upsert_only:
-            for job in jobs:
-                job.fresh = False
         if any(j.fresh for j in jobs):
             # Only inserts: a checkpoint writes just the rows added since the
             # last one, so checkpointing as the backfill goes costs little and
@@ -272,8 +270,10 @@ class Sync:
         old = state.get("detail") or {}
         created_filter = True if old.get("created_filter") else None  # unknown: probe again
         if mode == "full" or not state.get("backfill_done") or state.get("last_created") is None:
+            # Fresh only in a full run: an incremental run replays events,
+            # which may write objects this listing will meet again.
             return Job(kind, run_id, "full", now, kind.path, [Window()], created_filter,
-                       fresh=self._empty(kind.name))
+                       fresh=mode == "full" and self._empty(kind.name))
         since = int(state["last_created"]) - kind.overlap
         job = Job(kind, run_id, "incremental", now, kind.path, [Window(lo=since)], created_filter)
         if kind.name == "events":
@@ -497,8 +497,8 @@ class Sync:
             table = OBJECT_TABLES.get(obj.get("object"))
             if not table or table == "events":
                 continue
-            if table == "invoices":
-                self.fetcher.complete_lines(obj, "events")
+            if table == "invoices":  # the writer waits for these: ahead of every fetch
+                self.fetcher.complete_lines(obj, "events", priority=float("inf"))
             by_table.setdefault((table, event.get("api_version")), []).append(obj)
             # `customer.subscription.deleted` is a cancellation, not a deletion.
             if str(event.get("type", "")).endswith(".deleted") and table != "subscriptions":

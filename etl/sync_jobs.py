@@ -104,6 +104,13 @@ class Job:
                    fresh=d.get("fresh", False), fetched=d.get("fetched", 0))
 
 
+def forget_fresh_listings(con) -> None:
+    """Someone else wrote objects into the working file: a backfill that resumes
+    later may meet them again, so it must upsert (call inside that write's transaction)."""
+    con.execute("""UPDATE sync_state SET detail = json_merge_patch(detail, '{"fresh": false}')
+                   WHERE json_extract(detail, '$.fresh')::BOOLEAN""")
+
+
 @dataclass
 class Page:
     """One list page, already converted to Arrow on the fetch thread."""

@@ -84,11 +84,14 @@ def _room_for_stages(con):
         yield
     finally:
         con.execute("RESET disabled_optimizers")
-        con.execute(f"SET memory_limit = '{limit}'")
+        try:
+            con.execute(f"SET memory_limit = '{limit}'")
+        except duckdb.Error:  # "no limit" reads back as a size SET refuses
+            con.execute("RESET memory_limit")
 
 
 STAGES_MEMORY = "1.0 GiB"
-_UNITS = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+_UNITS = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40, "PiB": 2**50}
 
 
 def _bytes(setting: str) -> float:

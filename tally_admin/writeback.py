@@ -15,6 +15,8 @@ import duckdb
 from etl import spool
 from etl.load import load_mixed
 from etl.store import DASHBOARD_WRITE_LOCK, open_working, publish
+from etl.sync import sync_running
+from etl.sync_jobs import forget_fresh_listings
 
 log = logging.getLogger("tally.admin")
 PUBLISHED, QUEUED = "published", "queued"
@@ -26,6 +28,9 @@ def save_objects(objects: list[dict], db_path: str, *, attempts: int = 5,
                  pause: float = 0.2) -> str:
     """Write and publish the objects, or queue them for the next sync. Returns which."""
     objects = [o for o in objects if o]
+    if sync_running(db_path):  # in this process: DuckDB would not stop us, the sync's writes would clash
+        queue_objects(objects, db_path)
+        return QUEUED
     for attempt in range(attempts):
         try:
             _write_and_publish(objects, db_path)
@@ -45,6 +50,7 @@ def _write_and_publish(objects: list[dict], db_path: str) -> None:
         try:
             con.execute("BEGIN")
             load_mixed(con, objects)
+            forget_fresh_listings(con)
             con.execute("COMMIT")
             publish(con, db_path)
         finally:

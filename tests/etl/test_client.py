@@ -159,7 +159,9 @@ def test_rate_limiter_spaces_requests(monkeypatch):
     assert clock["now"] == pytest.approx(4.0, abs=0.05)
 
 
-def test_rate_limiter_serves_higher_priority_first():
+def test_rate_limiter_serves_higher_priority_first(monkeypatch):
+    # Each leaving head must wake the next: no safety-net timeout to lean on.
+    monkeypatch.setattr(ratelimit, "WAKE_FALLBACK_SECONDS", 600)
     limiter = ratelimit.RateLimiter(rate=0.01, burst=1)
     limiter.acquire()  # the one token: now everyone queues
     served = []

@@ -7,10 +7,11 @@ import pytest
 
 from etl import spool, store
 from etl.client import StripeHTTP
+from etl import sync as sync_module
 from etl.sync import run_sync
-from etl.sync_jobs import OBJECT_TYPES
 from fakestripe import DEFAULT_API_KEY
 from fakestripe.testing import delete_object, put_objects, serve
+from tally_admin import writeback
 from tests.etl import sync_account
 from tests.etl.sync_account import event
 
@@ -149,17 +150,21 @@ def test_full_flag_relists_everything(served, tmp_path):
     assert {t: rows(db, t) for t in DATA_TABLES} == before
 
 
-def test_only_a_listing_into_empty_tables_skips_the_upsert(served, tmp_path):
+def test_only_a_listing_into_empty_tables_skips_the_upsert(served, tmp_path, monkeypatch):
     db = tmp_path / "tally.duckdb"
+    upserts = {}
+    real_write = sync_module.write_prepared
 
-    def fresh_types():
-        return {name for name, detail in query(db, "SELECT object_type, detail FROM sync_state")
-                if orjson.loads(detail)["fresh"]}
+    def spy(con, prepared, *, upsert=True):
+        upserts.setdefault(prepared.table, set()).add(upsert)
+        return real_write(con, prepared, upsert=upsert)
 
+    monkeypatch.setattr(sync_module, "write_prepared", spy)
     sync(served, db)
-    assert fresh_types() == {t.name for t in OBJECT_TYPES}
+    assert upserts["customers"] == upserts["invoices"] == {False}
+    upserts.clear()
     sync(served, db, full=True)  # the tables hold rows now: a re-list must upsert
-    assert fresh_types() == set()
+    assert upserts["customers"] == upserts["invoices"] == {True}
 
 
 def test_open_dashboard_and_sync_do_not_block_each_other(account, served, tmp_path):
@@ -318,16 +323,8 @@ def test_a_cancellation_beats_an_update_of_the_same_second(account, served, tmp_
 def test_a_resumed_backfill_upserts_what_the_admin_queue_wrote_first(account, served, tmp_path):
     db = tmp_path / "tally.duckdb"
     sync(served, db)
-    # As if the first sync had been killed before its first page of charges...
-    with duckdb.connect(store.working_path(str(db))) as con:
-        con.execute("DELETE FROM charges")
-        detail = orjson.loads(con.execute(
-            "SELECT detail FROM sync_state WHERE object_type = 'charges'").fetchone()[0])
-        detail.update(status="running", mode="full", fresh=True, started_at=time.time(),
-                      windows=[{"lo": None, "hi": None, "cursor": None}])
-        con.execute("UPDATE sync_state SET detail = ? WHERE object_type = 'charges'",
-                    [orjson.dumps(detail).decode()])
-    # ...and an admin had refunded a charge meanwhile.
+    interrupt_before_charges(db)
+    # ...and an admin had refunded a charge while a sync held the file.
     refunded = {**account["charges"][0], "amount_refunded": 100, "refunded": True}
     spool.queue_objects([refunded], str(db))
 
@@ -336,3 +333,55 @@ def test_a_resumed_backfill_upserts_what_the_admin_queue_wrote_first(account, se
     assert resumed.status == "ok", resumed.message
     assert query(db, "SELECT count(*), count(DISTINCT id) FROM charges") == \
         [(len(account["charges"]), len(account["charges"]))]
+
+
+def test_an_incremental_run_upserts_a_type_it_lists_in_full(account, served, tmp_path):
+    db = tmp_path / "tally.duckdb"
+    sync(served, db)
+    # As if customers were a type this version newly syncs: listed in full,
+    # while the run replays events, which may write customers first.
+    with duckdb.connect(store.working_path(str(db))) as con:
+        con.execute("DELETE FROM customers")
+        con.execute("DELETE FROM sync_state WHERE object_type = 'customers'")
+    changed = {**account["customers"][0], "email": "changed@example.com"}
+    put_objects(served, [changed, event("evt_changed", "customer.updated", changed,
+                                        int(time.time()))])
+
+    # One request per second per endpoint: the events are replayed (after their
+    # one page) before the listing reaches the oldest customers.
+    slow = StripeHTTP(DEFAULT_API_KEY, served, rate=500, endpoint_rate=1, backoff_base=0.01)
+    again = run_sync(str(db), client=slow)
+
+    assert again.mode == "incremental" and again.jobs["customers"]["mode"] == "full"
+    assert query(db, "SELECT count(*), count(DISTINCT id) FROM customers") == \
+        [(len(account["customers"]), len(account["customers"]))]
+    assert query(db, "SELECT email FROM customers WHERE id = ?", [changed["id"]]) == \
+        [("changed@example.com",)]
+
+
+def test_admin_results_written_before_a_resumed_backfill_are_not_duplicated(account, served,
+                                                                             tmp_path):
+    db = tmp_path / "tally.duckdb"
+    sync(served, db)
+    interrupt_before_charges(db)
+    # No sync holds the working file: the admin's result goes straight in.
+    refunded = {**account["charges"][0], "amount_refunded": 100, "refunded": True}
+    assert writeback.save_objects([refunded], str(db)) == writeback.PUBLISHED
+
+    resumed = sync(served, db)
+
+    assert resumed.status == "ok", resumed.message
+    assert query(db, "SELECT count(*), count(DISTINCT id) FROM charges") == \
+        [(len(account["charges"]), len(account["charges"]))]
+
+
+def interrupt_before_charges(db):
+    """As if the first sync had been killed before its first page of charges."""
+    with duckdb.connect(store.working_path(str(db))) as con:
+        con.execute("DELETE FROM charges")
+        detail = orjson.loads(con.execute(
+            "SELECT detail FROM sync_state WHERE object_type = 'charges'").fetchone()[0])
+        detail.update(status="running", mode="full", fresh=True, started_at=time.time(),
+                      windows=[{"lo": None, "hi": None, "cursor": None}])
+        con.execute("UPDATE sync_state SET detail = ? WHERE object_type = 'charges'",
+                    [orjson.dumps(detail).decode()])
