@@ -120,16 +120,19 @@ class StripeHTTP:
         Requests of higher `priority` get the account's rate limit first.
         """
         retries = self.max_retries if max_retries is None else max_retries
-        attempt = 0
+        # Rate limits and failures count apart: waiting out 429s must not use
+        # up the retries a 500 that follows them deserves.
+        attempts = {"limited": 0, "failed": 0}
         while True:
+            kind = "failed"
             self._count(label, "requests")
             try:
                 resp = self._send(path, params, priority)
             except urllib3.exceptions.HTTPError as exc:
-                if attempt >= min(retries, CONNECT_RETRIES):
+                if attempts["failed"] >= min(retries, CONNECT_RETRIES):
                     raise Unreachable(f"Cannot reach the Stripe API at {self.base} "
                                       f"({type(exc).__name__}); check the network or STRIPE_API_BASE.") from None
-                delay = self._backoff(attempt)
+                delay = self._backoff(attempts["failed"])
             else:
                 if resp.status < 300:
                     self.concurrency.succeeded()
@@ -137,10 +140,11 @@ class StripeHTTP:
                     return Response(orjson.loads(resp.data), resp.headers.get("Stripe-Version"))
                 if resp.status == 429:
                     self.limiters.slow_down(_endpoint(path))
-                delay = self._retry_delay(resp, attempt, retries)
+                    kind = "limited"
+                delay = self._retry_delay(resp, attempts[kind], retries)
                 if delay is None:
                     raise self._error(resp, path)
-            attempt += 1
+            attempts[kind] += 1
             self._count(label, "retries")
             backoff_sleep(delay)
 

@@ -97,6 +97,14 @@ def test_should_retry_header_overrides_the_status(sleeps):
     assert len(seen) == 2
 
 
+def test_waiting_out_rate_limits_leaves_the_retries_for_server_errors(sleeps):
+    answers = [error(429)] * 5 + [error(500), OK]
+    with scripted(answers) as (base, seen):
+        page = StripeHTTP(KEY, base, max_retries=2).get("/v1/customers")
+    assert page.data["data"] == [{"id": "cus_1"}]
+    assert len(seen) == 7
+
+
 def test_gives_up_after_the_retry_budget(sleeps):
     with scripted([error(502)]) as (base, seen):
         with pytest.raises(ServerError, match="after retries"):
