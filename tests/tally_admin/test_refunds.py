@@ -58,18 +58,8 @@ def test_the_same_submission_twice_makes_one_refund(stripe_env, audit, db_path, 
 
 def test_a_retry_after_a_lost_answer_finds_the_refund_instead_of_repeating_it(
         stripe_env, audit, db_path, make_charge, localstripe_client, monkeypatch):
-    import stripe
     charge = make_charge(amount=10000)
-    client = client_from_env()
-    send = client.v1.refunds.create
-
-    def send_then_lose_the_answer(**kwargs):  # a timeout after Stripe acted
-        send(**kwargs)
-        raise stripe.APIConnectionError("timed out")
-
-    monkeypatch.setattr(client.v1.refunds, "create", send_then_lose_the_answer)
-    lost = refund_charge(client, audit, db_path, actor="alice", charge_id=charge["id"],
-                         amount=1000, reason="duplicate", nonce="t")
+    lost = _refund_losing_the_answer(audit, db_path, charge["id"], 1000, "t", monkeypatch)
     assert lost.outcome == "unknown"
     retried = refund_charge(client_from_env(), audit, db_path, actor="alice",
                             charge_id=charge["id"], amount=1000, reason="duplicate", nonce="t")
@@ -202,20 +192,25 @@ def test_a_localstripe_charge_is_refundable_without_a_disputes_endpoint(stripe_e
 
 def test_after_a_lost_answer_a_changed_amount_from_the_same_form_is_refused(
         stripe_env, audit, db_path, make_charge, localstripe_client, monkeypatch):
-    import stripe
     charge = make_charge(amount=10000)
-    client = client_from_env()
-    send = client.v1.refunds.create
-
-    def send_then_lose_the_answer(**kwargs):  # a timeout after Stripe acted
-        send(**kwargs)
-        raise stripe.APIConnectionError("timed out")
-
-    monkeypatch.setattr(client.v1.refunds, "create", send_then_lose_the_answer)
-    lost = refund_charge(client, audit, db_path, actor="alice", charge_id=charge["id"],
-                         amount=1000, reason="duplicate", nonce="form-1")
+    lost = _refund_losing_the_answer(audit, db_path, charge["id"], 1000, "form-1", monkeypatch)
     assert lost.outcome == "unknown"
     changed = _refund(audit, db_path, charge["id"], 2000, nonce="form-1")  # "Change", re-submit
     assert changed.outcome == "refused" and "This form already refunded 10.00 EUR" in changed.message
     assert len(_stripe_refunds(localstripe_client, charge["id"])) == 1
     assert _refund(audit, db_path, charge["id"], 2000, nonce="form-2").ok  # a new form may
+
+
+def _refund_losing_the_answer(audit, db_path, charge_id, amount, nonce, monkeypatch):
+    """Refund through a client whose answer is lost: Stripe acts, the call times out."""
+    import stripe
+    client = client_from_env()
+    send = client.v1.refunds.create
+
+    def send_then_lose_the_answer(**kwargs):
+        send(**kwargs)
+        raise stripe.APIConnectionError("timed out")
+
+    monkeypatch.setattr(client.v1.refunds, "create", send_then_lose_the_answer)
+    return refund_charge(client, audit, db_path, actor="alice", charge_id=charge_id,
+                         amount=amount, reason="duplicate", nonce=nonce)
