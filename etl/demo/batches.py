@@ -74,8 +74,8 @@ _worker_run = None
 def _start_worker(arguments: tuple) -> None:
     global _worker_run
     from etl.demo.generate import Run
-    from etl.sync import _flat_memory
-    _flat_memory()  # the workers build Arrow tables too: the same allocators as the writer
+    from etl.memory import flat_memory
+    flat_memory()  # the workers build Arrow tables too: the same allocators as the writer
     _worker_run = Run(*arguments)
 
 

@@ -90,9 +90,9 @@ def generate_database(db_path: str, customers: int = 300, seed: int = 1, months:
     while this process writes them (default: from 5,000 customers); the database
     is the same either way. `progress(done_customers, total)` after each batch.
     """
-    from etl.sync import _flat_memory  # here: importing etl.demo stays light for the dashboard
+    from etl.memory import flat_memory  # here: importing etl.demo stays light for the dashboard
     run = Run(customers, seed, months, now)
-    _flat_memory()
+    flat_memory()
     con = _fresh_working(db_path)
     try:
         # Keep memory flat at any size: DuckDB spills to disk rather than grow.
