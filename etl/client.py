@@ -22,6 +22,7 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cached_property
 
 import orjson
 import urllib3
@@ -80,8 +81,12 @@ def key_mode(api_key: str) -> str:
 
 @dataclass
 class Response:
-    data: dict
+    body: bytes
     api_version: str | None
+
+    @cached_property
+    def data(self) -> dict:
+        return orjson.loads(self.body)
 
 
 class StripeHTTP:
@@ -137,7 +142,7 @@ class StripeHTTP:
                 if resp.status < 300:
                     self.concurrency.succeeded()
                     self.limiters.speed_up(_endpoint(path))
-                    return Response(orjson.loads(resp.data), resp.headers.get("Stripe-Version"))
+                    return Response(resp.data, resp.headers.get("Stripe-Version"))
                 if resp.status == 429:
                     self.limiters.slow_down(_endpoint(path))
                     kind = "limited"

@@ -1,13 +1,14 @@
 """Fetch threads: each pages one `created` window to its end, ahead of the writer.
 
-Pages go, converted to Arrow, into a bounded queue that the single writer
-thread drains; the queue's bound keeps memory flat however big the account.
-While a type has fewer windows than keep its endpoint busy, a window with
-pages left hands the older half of its remaining `created` range to a new
-thread (which splits again): big object types are fetched by several
-threads, so latency is hidden and Stripe's limits, not our round trips, set
-the pace. Each request carries its type's estimated pages left as priority
-for the account-wide rate limit, so the big types finish together.
+Pages go, converted to Arrow by a worker process (etl/convert.py), into a
+bounded queue that the single writer thread drains; the queue's bound keeps
+memory flat however big the account. While a type has fewer windows than
+keep its endpoint busy, a window with pages left hands the older half of its
+remaining `created` range to a new thread (which splits again): big object
+types are fetched by several threads, so latency is hidden and Stripe's
+limits, not our round trips, set the pace. Each request carries its type's
+estimated pages left as priority for the account-wide rate limit, so the big
+types finish together.
 """
 from __future__ import annotations
 
@@ -16,14 +17,14 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from etl.client import BadRequest, ServerError, StripeHTTP
-from etl.load import prepare_objects
+from etl.convert import PageConverter, has_more_lines, page_from_objects
 from etl.schema import API_VERSION
 from etl.sync_jobs import UNKNOWN_PAGES, Failure, Job, Page, Window
 
 PAGE_SIZE = 100
 WINDOWS_PER_TYPE = 8  # enough to reach 25 req/s per endpoint at ~150 ms latency
 CHUNK_PAGES = 40
-MIN_SPLIT_PAGES = 3
+MIN_SPLIT_PAGES = 6
 QUEUE_PAGES = 128  # ~0.3 MB each: a bound on memory, room for a slow commit or checkpoint
 
 
@@ -38,6 +39,8 @@ class Fetcher:
         self.stopping = threading.Event()
         self.utc_now = utc_now
         self.oldest_seen: int | None = None  # created of the oldest object of any type so far
+        self.converter = PageConverter()
+        self.converter.start()  # importing takes it a moment: start it before the first page
 
     def start(self, job: Job, window: Window) -> None:
         with self.lock:
@@ -57,6 +60,7 @@ class Fetcher:
     def stop(self) -> None:
         self.stopping.set()
         self.pool.shutdown(wait=True, cancel_futures=True)
+        self.converter.stop()
 
     def _page_through(self, job: Job, window: Window) -> None:
         cursor = window.cursor
@@ -95,15 +99,15 @@ class Fetcher:
         if cursor:
             params["starting_after"] = cursor
         resp = self._get_first_or_next(job, params, priority)
-        objects = resp.data.get("data") or []
-        if job.kind.name == "invoices":
+        synced_at, api_version = self.utc_now(), resp.api_version or API_VERSION
+        page = self.converter.convert(job.kind.name, resp.body, synced_at, api_version)
+        if page is None:  # an invoice with more lines than it embeds
+            objects = resp.data.get("data") or []
             for invoice in objects:
                 self.complete_lines(invoice, job.kind.name, priority)
-        rows = prepare_objects(job.kind.name, objects, synced_at=self.utc_now(),
-                               api_version=resp.api_version or API_VERSION)
-        return Page(len(objects), objects[-1]["id"] if objects else None,
-                    bool(resp.data.get("has_more")) and bool(objects), rows,
-                    [o.get("created") or 0 for o in objects])
+            page = page_from_objects(job.kind.name, objects, bool(resp.data.get("has_more")),
+                                     synced_at, api_version)
+        return page
 
     def _get_first_or_next(self, job: Job, params: dict, priority: float):
         """A list page; the first of a job listing everything also asks `created[gte]=0`
@@ -123,9 +127,9 @@ class Fetcher:
 
     def complete_lines(self, invoice: dict, label: str, priority: float = 0.0) -> None:
         """Invoices embed only their first lines: page the rest into the invoice."""
-        lines = invoice.get("lines")
-        if not isinstance(lines, dict) or not lines.get("has_more"):
+        if not has_more_lines(invoice):
             return
+        lines = invoice["lines"]
         data = list(lines.get("data") or [])
         has_more = True
         while has_more:

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
-import duckdb
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from etl.schema import API_VERSION, BOOKKEEPING, TABLES, Table, create_tables
+
+if TYPE_CHECKING:
+    import duckdb
 
 ARROW_TYPES = {
     "VARCHAR": pa.string(), "JSON": pa.string(), "BIGINT": pa.int64(),
@@ -28,6 +30,8 @@ OBJECT_TABLES = {t.object: t.name for t in TABLES.values()} | {"plan": "prices"}
 
 
 def connect(db_path: str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    import duckdb  # here, not above: the sync's page converter needs no DuckDB (etl/convert.py)
+
     con = duckdb.connect(db_path, read_only=read_only)
     if not read_only:
         create_tables(con)
@@ -137,8 +141,8 @@ def load_objects(con, table_name: str, objects: Iterable[dict], *,
 class Prepared:
     """Rows of one object type and their children, converted and ready to upsert.
 
-    Building these needs no connection, so the sync converts pages on its
-    fetch threads while the writer thread is inside DuckDB.
+    Building these needs no connection (nor DuckDB), so the sync converts
+    pages in a worker process while its writer thread is inside DuckDB.
     """
     table: str
     rows: pa.Table

@@ -21,7 +21,6 @@ endpoint answering 404 is skipped with a note.
 """
 from __future__ import annotations
 
-import ctypes
 import datetime as dt
 import os
 import queue
@@ -34,7 +33,6 @@ from typing import Callable
 
 import duckdb
 import orjson
-import pyarrow as pa
 
 from etl import spool, store
 from etl.client import (AuthError, BadRequest, NotAvailable, PermissionDenied, StripeHTTP,
@@ -42,14 +40,18 @@ from etl.client import (AuthError, BadRequest, NotAvailable, PermissionDenied, S
 from etl.fetcher import Fetcher
 from etl.load import (OBJECT_TABLES, Prepared, combine, connect, mark_deleted, prepare_objects,
                       write_prepared)
+from etl.memory import flat_memory
 from etl.schema import API_VERSION
 from etl.sync_jobs import (BY_NAME, OBJECT_TYPES, OVERLAP_SECONDS, Failure, Job, ObjectType, Page,
                            Window, forget_fresh_listings)
 
 EVENT_RETENTION_DAYS = 29  # Stripe keeps 30 days of events; keep a day of margin
-WORKERS = 40  # threads: ~100 req/s x ~0.25 s per page (latency, parsing) plus slack
+# Fetch threads: ~100 req/s x up to ~0.6 s a page (latency, then the wait for the
+# account's rate limit), and enough that the big types' windows can still split
+# when some finish: with 40, a busy machine left one type trailing alone.
+WORKERS = 64
 PUBLISH_EVERY_SECONDS = 300
-DUCKDB_MEMORY = "96MB"
+DUCKDB_MEMORY = "64MB"  # with the page converter's process, a sync stays under 400 MB
 CHECKPOINT_EVERY = "1GB"  # of WAL; publishing (every PUBLISH_EVERY_SECONDS) checkpoints too
 CHECKPOINT_EVERY_FRESH = "16MB"  # a backfill into empty tables: see Sync.run
 EVENT_CHUNK = 1000
@@ -90,7 +92,7 @@ def run_sync(db_path: str | None = None, api_key: str | None = None, api_base: s
     """
     db_path = store.db_path_from_env(db_path)
     client = client or StripeHTTP(api_key or "", api_base)
-    _flat_memory()
+    flat_memory()
     # DuckDB's file lock stops a second process; this stops a second thread
     # (say, two clicks on the dashboard's Sync button).
     lock = _RUNNING.setdefault(os.path.abspath(db_path), threading.Lock())
@@ -125,23 +127,6 @@ def _load_admin_queue(con, db_path: str) -> None:
     if spool.load_spool(con, db_path):
         forget_fresh_listings(con)  # a resumed backfill may list these objects again
     con.execute("COMMIT")
-
-
-def _flat_memory() -> None:
-    """Allocators that give memory back: peak RSS must not grow with the account.
-
-    Arrow's default allocator and glibc both keep an arena per fetch thread
-    (together about doubling the peak); use the system allocator for Arrow and
-    let glibc share two arenas among all threads.
-    """
-    pa.set_memory_pool(pa.system_memory_pool())
-    try:
-        ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, 2)
-    except (OSError, AttributeError):
-        pass  # not glibc: nothing to tune
-
-
-M_ARENA_MAX = -8  # glibc's mallopt parameter number
 
 
 def _no_progress(name: str, fetched: int, done: bool) -> None:

@@ -113,7 +113,7 @@ def forget_fresh_listings(con) -> None:
 
 @dataclass
 class Page:
-    """One list page, already converted to Arrow on the fetch thread."""
+    """One list page, converted to Arrow before the writer gets it (etl/convert.py)."""
     count: int
     last_id: str | None
     has_more: bool

@@ -1,0 +1,128 @@
+"""The page converter: a worker process that gives the pages the fetch thread would."""
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import orjson
+import pytest
+
+from etl.convert import PageConverter, convert_body
+from tests.etl import sync_account
+
+SYNCED_AT = dt.datetime(2026, 11, 1, 12, 0)
+VERSION = "2025-03-31.basil"
+
+
+@pytest.fixture
+def account():
+    return sync_account.build(customers=40, now=1_790_000_000)
+
+
+@pytest.fixture
+def converter(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the worker finds etl/ from anywhere
+    converter = PageConverter()
+    yield converter
+    converter.stop()
+
+
+def body(objects, has_more=True) -> bytes:
+    return orjson.dumps({"object": "list", "data": objects, "has_more": has_more})
+
+
+def same_page(a, b) -> None:
+    assert (a.count, a.last_id, a.has_more, a.created) == (b.count, b.last_id, b.has_more, b.created)
+    assert a.rows.rows.equals(b.rows.rows) and a.rows.ids == b.rows.ids
+    if a.rows.lines or b.rows.lines:
+        assert a.rows.lines.rows.equals(b.rows.lines.rows)
+        assert a.rows.lines.line_taxes.equals(b.rows.lines.line_taxes)
+    if a.rows.items or b.rows.items:
+        assert a.rows.items.equals(b.rows.items)
+
+
+@pytest.mark.parametrize("table", ["customers", "subscriptions", "invoices", "charges", "events"])
+def test_worker_gives_the_page_the_fetch_thread_would(converter, account, table, monkeypatch):
+    objects = account[table][1:30]  # not the first invoice: it has more lines than it embeds
+    expected = convert_body(table, body(objects), SYNCED_AT, VERSION)
+    monkeypatch.setattr("etl.convert.convert_body", _not_here)  # only the worker may convert
+    page = converter.convert(table, body(objects), SYNCED_AT, VERSION)
+    same_page(page, expected)
+    assert page.count == len(objects) and page.last_id == objects[-1]["id"]
+    assert page.rows.rows.column("api_version").to_pylist() == [VERSION] * len(objects)
+
+
+def _not_here(*args):
+    raise AssertionError("converted in the sync process, not in the worker")
+
+
+def test_a_long_invoice_is_left_to_the_fetch_thread(converter, account):
+    long_invoice = {**account["invoices"][0]}
+    long_invoice["lines"] = {**long_invoice["lines"], "has_more": True}
+    assert converter.convert("invoices", body([long_invoice]), SYNCED_AT, VERSION) is None
+
+
+def test_the_last_page_says_so(converter, account):
+    page = converter.convert("customers", body(account["customers"][:3], has_more=False),
+                             SYNCED_AT, VERSION)
+    assert page.has_more is False
+    empty = converter.convert("customers", body([], has_more=True), SYNCED_AT, VERSION)
+    assert (empty.count, empty.has_more, empty.rows) == (0, False, None)
+
+
+def test_a_page_the_worker_cannot_convert_raises_on_the_calling_thread(converter):
+    converter.start()
+    with pytest.raises(orjson.JSONDecodeError):
+        converter.convert("customers", b"{not json", SYNCED_AT, VERSION)
+    assert converter._worker.poll() is None  # still serving the next page
+
+
+def test_a_dead_worker_is_done_without(converter, account):
+    converter.start()
+    converter._worker.kill()
+    converter._worker.wait()
+    objects = account["customers"][:10]
+    page = converter.convert("customers", body(objects), SYNCED_AT, VERSION)
+    same_page(page, convert_body("customers", body(objects), SYNCED_AT, VERSION))
+    assert converter._worker is None  # not restarted: the rest of the sync converts here
+
+
+def test_the_worker_gets_no_stripe_key(converter, monkeypatch):
+    monkeypatch.setenv("STRIPE_API_KEY", "sk_test_secret_for_the_parent_only")
+    converter.start()
+    environ = open(f"/proc/{converter._worker.pid}/environ", "rb").read()
+    assert b"sk_test_secret_for_the_parent_only" not in environ
+    assert b"STRIPE_API_KEY" not in environ
+
+
+def test_a_killed_sync_leaves_no_worker_behind(tmp_path):
+    # The sync process dies outright (SIGKILL): its worker must not wait forever.
+    script = textwrap.dedent("""
+        import sys, time
+        from etl.convert import PageConverter
+        converter = PageConverter()
+        converter.start()
+        print(converter._worker.pid, flush=True)
+        time.sleep(60)
+    """)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    parent = subprocess.Popen([sys.executable, "-c", script], cwd=root, stdout=subprocess.PIPE)
+    worker = int(parent.stdout.readline())
+    assert _alive(worker)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(worker)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
+    except FileNotFoundError:
+        return False
