@@ -25,7 +25,7 @@ PAGE_SIZE = 100
 WINDOWS_PER_TYPE = 8  # enough to reach 25 req/s per endpoint at ~150 ms latency
 CHUNK_PAGES = 40
 MIN_SPLIT_PAGES = 6
-QUEUE_PAGES = 128  # ~0.3 MB each: a bound on memory, room for a slow commit or checkpoint
+QUEUE_PAGES = 96  # ~0.3 MB each: a bound on memory, room for a slow commit or checkpoint
 
 
 class Fetcher:

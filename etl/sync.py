@@ -55,7 +55,7 @@ DUCKDB_MEMORY = "64MB"  # with the page converter's process, a sync stays under 
 CHECKPOINT_EVERY = "1GB"  # of WAL; publishing (every PUBLISH_EVERY_SECONDS) checkpoints too
 CHECKPOINT_EVERY_FRESH = "16MB"  # a backfill into empty tables: see Sync.run
 EVENT_CHUNK = 1000
-WRITE_PAGES = 96  # pages per transaction when they come fast (the queue holds 128)
+WRITE_PAGES = 64  # pages per transaction when they come fast (the queue holds 96)
 WRITE_WAIT = 1.0  # seconds to wait for that many
 
 Progress = Callable[[str, int, bool], None]
