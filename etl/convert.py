@@ -8,16 +8,16 @@ Stripe's limits. The worker takes the response body as bytes and answers
 with the page ready to write, so the sync process only sends requests and
 writes.
 
-The worker is `python -m etl.convert` on a pipe, not a multiprocessing pool:
-those start by importing the parent's main module again, which would run a
-whole second sync for a script that calls `run_sync` without a main guard.
-It gets no Stripe key, and it exits when the pipe closes, so a sync killed
-outright does not leave it behind.
+The worker is `python -m etl.convert` on two pipes, not a multiprocessing
+pool: those start by importing the parent's main module again, which would
+run a whole second sync for a script that calls `run_sync` without a main
+guard. It gets no Stripe key, and it exits when its input closes, so a sync
+killed outright does not leave it behind.
 
 An invoice page with a long invoice (lines beyond the embedded first ones)
 comes back unconverted: the fetch thread pages the rest of its lines and
 converts it itself, as it does whenever the worker is not there (it could
-not start, or died) or failed on a page (the fetch thread then meets the
+not start, died, or took over ANSWER_SECONDS) or failed on a page (the fetch thread then meets the
 same error where it handles errors).
 """
 from __future__ import annotations
@@ -25,10 +25,13 @@ from __future__ import annotations
 import datetime as dt
 import os
 import pickle
+import select
 import struct
 import subprocess
 import sys
 import threading
+import time
+import weakref
 from pathlib import Path
 
 import orjson
@@ -40,6 +43,8 @@ from etl.sync_jobs import Page
 ROOT = Path(__file__).resolve().parents[1]
 LONG_INVOICE = "long invoice"  # the worker's answer for a page to finish on the fetch thread
 FAILED = "failed"
+ANSWER_SECONDS = 30  # a page takes milliseconds; a worker this late is stuck
+MAX_FRAME = 1 << 31
 SECRETS = ("STRIPE_API_KEY",)
 
 
@@ -70,18 +75,32 @@ class PageConverter:
     def __init__(self):
         self._lock = threading.Lock()
         self._worker: subprocess.Popen | None = None
+        self._answers: int | None = None  # the pipe the worker answers on
         self._stopped = False
+        self.lost = False  # the worker died or hung: pages are converted in this process
 
     def start(self) -> None:
         """Start the worker now (it takes a moment to import), if not yet started."""
         with self._lock:
             if self._worker is None and not self._stopped:
+                # Answers come on a pipe of their own: nothing the worker or a library
+                # in it prints can get into one. Run from the project, so no `etl/` of
+                # the current directory shadows ours.
+                self._answers, answers_end = os.pipe()
                 try:
                     self._worker = subprocess.Popen(
-                        [sys.executable, "-m", "etl.convert"], stdin=subprocess.PIPE,
-                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=_worker_env())
+                        [sys.executable, "-m", "etl.convert", str(answers_end)],
+                        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL, pass_fds=(answers_end,), bufsize=0,
+                        cwd=ROOT, env=_worker_env())
                 except OSError:
-                    self._stopped = True
+                    os.close(self._answers)
+                    self._answers, self._stopped, self.lost = None, True, True
+                    return
+                finally:
+                    os.close(answers_end)  # the worker's now: its death ends our reads
+                # Dropped without stop() (say, a sync that raised): it still exits.
+                weakref.finalize(self, _close_quietly, self._worker.stdin)
 
     def convert(self, table: str, body: bytes, synced_at: dt.datetime,
                 api_version: str) -> Page | None:
@@ -90,11 +109,14 @@ class PageConverter:
         with self._lock:
             if self._worker is not None:
                 try:
-                    _send(self._worker.stdin, (table, body, synced_at, api_version))
-                    answer = _receive(self._worker.stdout)
-                except (OSError, EOFError, pickle.UnpicklingError):
+                    deadline = time.monotonic() + ANSWER_SECONDS
+                    _write_all(self._worker.stdin.fileno(),
+                               _frame((table, body, synced_at, api_version)), deadline)
+                    answer = pickle.loads(_read_frame(self._answers, deadline))
+                except Exception:  # died, hung, or garbled its answer: carry on here
                     answer = FAILED
-                    self._stop_worker()  # it died (say, out of memory): carry on here
+                    self.lost = True
+                    self._stop_worker()
                 if answer == LONG_INVOICE:
                     return None
                 if answer != FAILED:
@@ -108,58 +130,87 @@ class PageConverter:
     def _stop_worker(self) -> None:
         worker, self._worker, self._stopped = self._worker, None, True
         if worker is not None:
-            try:
-                worker.stdin.close()  # it exits at the end of its input
-            except OSError:
-                pass  # it has died already
+            _close_quietly(worker.stdin)  # it exits at the end of its input
             try:
                 worker.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 worker.kill()
                 worker.wait()
-            worker.stdout.close()
+            os.close(self._answers)
+            self._answers = None
 
 
 def _worker_env() -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in SECRETS}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
-    return env
+    return {k: v for k, v in os.environ.items() if k not in SECRETS}
 
 
-def _send(stream, message) -> None:
+def _close_quietly(stream) -> None:
+    try:
+        stream.close()
+    except OSError:
+        pass  # the worker has died already
+
+
+def _frame(message) -> bytes:
     data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(struct.pack("<Q", len(data)) + data)
-    stream.flush()
+    return struct.pack("<Q", len(data)) + data
 
 
-def _receive(stream):
-    header = stream.read(8)
-    if len(header) < 8:
-        raise EOFError("the page converter closed its pipe")
+def _size(header: bytes) -> int:
     size, = struct.unpack("<Q", header)
-    data = stream.read(size)
-    if len(data) < size:
-        raise EOFError("the page converter closed its pipe")
-    return pickle.loads(data)
+    if size > MAX_FRAME:  # not a length we wrote: something else wrote to the pipe
+        raise ValueError(f"the page converter sent a frame of {size} bytes")
+    return size
 
 
-def serve(requests=None, answers=None) -> None:
-    """The worker: convert pages from `requests` until it closes."""
-    requests = requests or sys.stdin.buffer
-    answers = answers or sys.stdout.buffer
-    sys.stdout = sys.stderr  # nothing but answers on the pipe, whatever prints
+def _write_all(fd: int, data: bytes, deadline: float) -> None:
+    view = memoryview(data)
+    while view:
+        _wait_until_ready(fd, deadline, write=True)
+        view = view[os.write(fd, view):]
+
+
+def _read_frame(fd: int, deadline: float) -> bytes:
+    return _read_exactly(fd, _size(_read_exactly(fd, 8, deadline)), deadline)
+
+
+def _read_exactly(fd: int, size: int, deadline: float) -> bytes:
+    chunks = []
+    while size:
+        _wait_until_ready(fd, deadline, write=False)
+        chunk = os.read(fd, min(size, 1 << 20))
+        if not chunk:
+            raise EOFError("the page converter closed its pipe")
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def _wait_until_ready(fd: int, deadline: float, write: bool) -> None:
+    left = deadline - time.monotonic()
+    ready = select.select([], [fd], [], max(0, left))[1] if write else \
+        select.select([fd], [], [], max(0, left))[0]
+    if not ready:
+        raise TimeoutError(f"the page converter did not answer within {ANSWER_SECONDS} s")
+
+
+def serve(answers_fd: int) -> None:
+    """The worker: convert pages from standard input until it closes."""
+    requests = sys.stdin.buffer
+    answers = os.fdopen(answers_fd, "wb")
     flat_memory()  # the same allocators as the sync process: flat RSS
     while True:
-        try:
-            table, body, synced_at, api_version = _receive(requests)
-        except EOFError:
-            return
+        header = requests.read(8)
+        if len(header) < 8:
+            return  # the sync closed the pipe, or died
+        table, body, synced_at, api_version = pickle.loads(requests.read(_size(header)))
         try:
             page = convert_body(table, body, synced_at, api_version)
         except Exception:  # the fetch thread converts it again and handles the error
             page = FAILED
-        _send(answers, LONG_INVOICE if page is None else page)
+        answers.write(_frame(LONG_INVOICE if page is None else page))
+        answers.flush()
 
 
 if __name__ == "__main__":
-    serve()
+    serve(int(sys.argv[1]))

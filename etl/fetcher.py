@@ -40,7 +40,6 @@ class Fetcher:
         self.utc_now = utc_now
         self.oldest_seen: int | None = None  # created of the oldest object of any type so far
         self.converter = PageConverter()
-        self.converter.start()  # importing takes it a moment: start it before the first page
 
     def start(self, job: Job, window: Window) -> None:
         with self.lock:

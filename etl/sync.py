@@ -203,6 +203,9 @@ class Sync:
             raise
         finally:
             self.fetcher.stop()
+        if self.fetcher.converter.lost:
+            self.notes.append("The page converter process was not there or stopped; this "
+                              "sync converted pages itself, more slowly.")
         status, message = self._outcome(jobs, mode)
         if status != "failed":
             self._record_success()
@@ -299,6 +302,7 @@ class Sync:
 
     def _fetch_and_write(self, jobs: list[Job]) -> None:
         """Start every window's fetch thread; write pages as they come until all are done."""
+        self.fetcher.converter.start()  # importing takes it a moment: before the first page
         for job in jobs:
             if job.running and not job.windows:
                 self._finish_job(job)

@@ -26,6 +26,7 @@ def account():
 def converter(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the worker finds etl/ from anywhere
     converter = PageConverter()
+    converter.start()
     yield converter
     converter.stop()
 
@@ -126,3 +127,55 @@ def _alive(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
     except FileNotFoundError:
         return False
+
+
+def test_a_hung_worker_is_given_up(converter, account, monkeypatch):
+    monkeypatch.setattr("etl.convert.ANSWER_SECONDS", 1)
+    worker = converter._worker
+    converter.convert("customers", body(account["customers"][:2]), SYNCED_AT, VERSION)  # started
+    os.kill(worker.pid, signal.SIGSTOP)  # stuck mid-page, as a thrashing machine might leave it
+    try:
+        objects = account["customers"][:10]
+        page = converter.convert("customers", body(objects), SYNCED_AT, VERSION)
+        same_page(page, convert_body("customers", body(objects), SYNCED_AT, VERSION))
+        assert converter.lost and converter._worker is None
+        assert worker.poll() is not None  # killed, not left behind
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+
+
+def test_stray_output_of_the_worker_never_reaches_an_answer(account, monkeypatch, tmp_path):
+    # Something below Python in the worker writes to its standard output.
+    noisy = ("import os, sys; from etl.convert import serve; os.write(1, b'note: x\\n'); "
+             "serve(int(sys.argv[1]))")
+    popen = subprocess.Popen
+    monkeypatch.setattr("etl.convert.subprocess.Popen",
+                        lambda args, **kw: popen([sys.executable, "-c", noisy, *args[3:]], **kw))
+    converter = PageConverter()
+    try:
+        objects = account["customers"][:10]
+        expected = convert_body("customers", body(objects), SYNCED_AT, VERSION)
+        monkeypatch.setattr("etl.convert.convert_body", _not_here)
+        same_page(converter.convert("customers", body(objects), SYNCED_AT, VERSION), expected)
+        assert not converter.lost
+    finally:
+        converter.stop()
+
+
+def test_the_worker_runs_our_code_whatever_the_current_directory_holds(converter, account,
+                                                                        monkeypatch, tmp_path):
+    converter.stop()
+    shadow = tmp_path / "etl"  # someone else's package of the same name
+    shadow.mkdir()
+    (shadow / "__init__.py").write_text(f"open({str(tmp_path / 'imported')!r}, 'w').close()\n")
+    monkeypatch.chdir(tmp_path)
+    converter = PageConverter()
+    try:
+        objects = account["customers"][:3]
+        expected = convert_body("customers", body(objects), SYNCED_AT, VERSION)
+        monkeypatch.setattr("etl.convert.convert_body", _not_here)
+        same_page(converter.convert("customers", body(objects), SYNCED_AT, VERSION), expected)
+    finally:
+        converter.stop()
+    assert not (tmp_path / "imported").exists()

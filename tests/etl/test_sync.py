@@ -48,6 +48,18 @@ def query(db, sql, params=None):
         return con.execute(sql, params or []).fetchall()
 
 
+def test_without_its_page_converter_a_sync_gives_the_same_tables(served, tmp_path, monkeypatch):
+    with_worker = tmp_path / "with.duckdb"
+    assert sync(served, with_worker).notes == []
+    monkeypatch.setattr("etl.convert.sys.executable", "/nonexistent/python")  # cannot start
+    without = tmp_path / "without.duckdb"
+    summary = sync(served, without, full=True)
+    assert summary.status == "ok"
+    assert any("page converter" in note for note in summary.notes)
+    for table in DATA_TABLES:
+        assert rows(without, table) == rows(with_worker, table), table
+
+
 def test_full_sync_holds_exactly_the_served_objects(account, served, tmp_path):
     db = tmp_path / "tally.duckdb"
 
