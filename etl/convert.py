@@ -23,6 +23,7 @@ same error where it handles errors).
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import os
 import pickle
 import select
@@ -45,6 +46,7 @@ LONG_INVOICE = "long invoice"  # the worker's answer for a page to finish on the
 FAILED = "failed"
 ANSWER_SECONDS = 30  # a page takes milliseconds; a worker this late is stuck
 MAX_FRAME = 1 << 31
+PIPE_BYTES = 1 << 20  # Linux's default limit for a pipe's size (/proc/sys/fs/pipe-max-size)
 SECRETS = ("STRIPE_API_KEY",)
 
 
@@ -87,6 +89,7 @@ class PageConverter:
                 # in it prints can get into one. Run from the project, so no `etl/` of
                 # the current directory shadows ours.
                 self._answers, answers_end = os.pipe()
+                _widen(answers_end)
                 try:
                     self._worker = subprocess.Popen(
                         [sys.executable, "-m", "etl.convert", str(answers_end)],
@@ -99,6 +102,7 @@ class PageConverter:
                     return
                 finally:
                     os.close(answers_end)  # the worker's now: its death ends our reads
+                _widen(self._worker.stdin.fileno())
                 # Dropped without stop() (say, a sync that raised): it still exits.
                 weakref.finalize(self, _close_quietly, self._worker.stdin)
 
@@ -142,6 +146,14 @@ class PageConverter:
 
 def _worker_env() -> dict:
     return {k: v for k, v in os.environ.items() if k not in SECRETS}
+
+
+def _widen(fd: int) -> None:
+    """A pipe that holds a whole page: one read or write a page, not one per 64 KB."""
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    except (OSError, AttributeError):
+        pass  # not Linux, or over the system's limit: smaller reads work too
 
 
 def _close_quietly(stream) -> None:

@@ -183,6 +183,14 @@ class Sync:
         self.last_publish = self.t0
 
     def run(self) -> Summary:
+        # The page converter takes a moment to import: start it before planning.
+        self.fetcher.converter.start()
+        try:
+            return self._run()
+        finally:
+            self.fetcher.stop()  # already stopped before publishing, unless planning failed
+
+    def _run(self) -> Summary:
         started = _utc_now()
         self._interrupt_old_runs()
         jobs, run_id, mode = self._plan()
@@ -302,7 +310,6 @@ class Sync:
 
     def _fetch_and_write(self, jobs: list[Job]) -> None:
         """Start every window's fetch thread; write pages as they come until all are done."""
-        self.fetcher.converter.start()  # importing takes it a moment: before the first page
         for job in jobs:
             if job.running and not job.windows:
                 self._finish_job(job)
