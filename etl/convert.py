@@ -17,8 +17,8 @@ killed outright does not leave it behind.
 An invoice page with a long invoice (lines beyond the embedded first ones)
 comes back unconverted: the fetch thread pages the rest of its lines and
 converts it itself, as it does whenever the worker is not there (it could
-not start, died, or took over ANSWER_SECONDS) or failed on a page (the fetch thread then meets the
-same error where it handles errors).
+not start, died, or took over ANSWER_SECONDS) or failed on a page (the fetch
+thread then meets the same error where it handles errors).
 """
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def has_more_lines(invoice: dict) -> bool:
 
 
 class PageConverter:
-    """The worker process and the pipe to it; one page at a time, for any thread."""
+    """The worker process and its pipes; one page at a time, for any thread."""
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -199,10 +199,11 @@ def _read_exactly(fd: int, size: int, deadline: float) -> bytes:
 
 
 def _wait_until_ready(fd: int, deadline: float, write: bool) -> None:
-    left = deadline - time.monotonic()
-    ready = select.select([], [fd], [], max(0, left))[1] if write else \
-        select.select([fd], [], [], max(0, left))[0]
-    if not ready:
+    # poll, not select: a process with many files open (a dashboard) may have
+    # descriptors past select's 1,024
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT if write else select.POLLIN)
+    if not poller.poll(max(0.0, deadline - time.monotonic()) * 1000):
         raise TimeoutError(f"the page converter did not answer within {ANSWER_SECONDS} s")
 
 
