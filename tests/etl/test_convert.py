@@ -48,12 +48,18 @@ def same_page(a, b) -> None:
 @pytest.mark.parametrize("table", ["customers", "subscriptions", "invoices", "charges", "events"])
 def test_worker_gives_the_page_the_fetch_thread_would(converter, account, table, monkeypatch):
     objects = account[table][1:30]  # not the first invoice: it has more lines than it embeds
+    page = converted_by_the_worker(converter, table, objects, monkeypatch)
+    assert page.count == len(objects) and page.last_id == objects[-1]["id"]
+    assert page.rows.rows.column("api_version").to_pylist() == [VERSION] * len(objects)
+
+
+def converted_by_the_worker(converter, table, objects, monkeypatch):
+    """The converter's page, checked equal to one converted here."""
     expected = convert_body(table, body(objects), SYNCED_AT, VERSION)
     monkeypatch.setattr("etl.convert.convert_body", _not_here)  # only the worker may convert
     page = converter.convert(table, body(objects), SYNCED_AT, VERSION)
     same_page(page, expected)
-    assert page.count == len(objects) and page.last_id == objects[-1]["id"]
-    assert page.rows.rows.column("api_version").to_pylist() == [VERSION] * len(objects)
+    return page
 
 
 def _not_here(*args):
@@ -154,28 +160,21 @@ def test_stray_output_of_the_worker_never_reaches_an_answer(account, monkeypatch
                         lambda args, **kw: popen([sys.executable, "-c", noisy, *args[3:]], **kw))
     converter = PageConverter()
     try:
-        objects = account["customers"][:10]
-        expected = convert_body("customers", body(objects), SYNCED_AT, VERSION)
-        monkeypatch.setattr("etl.convert.convert_body", _not_here)
-        same_page(converter.convert("customers", body(objects), SYNCED_AT, VERSION), expected)
+        converted_by_the_worker(converter, "customers", account["customers"][:10], monkeypatch)
         assert not converter.lost
     finally:
         converter.stop()
 
 
-def test_the_worker_runs_our_code_whatever_the_current_directory_holds(converter, account,
-                                                                        monkeypatch, tmp_path):
-    converter.stop()
+def test_the_worker_runs_our_code_whatever_the_current_directory_holds(account, monkeypatch,
+                                                                        tmp_path):
     shadow = tmp_path / "etl"  # someone else's package of the same name
     shadow.mkdir()
     (shadow / "__init__.py").write_text(f"open({str(tmp_path / 'imported')!r}, 'w').close()\n")
     monkeypatch.chdir(tmp_path)
     converter = PageConverter()
     try:
-        objects = account["customers"][:3]
-        expected = convert_body("customers", body(objects), SYNCED_AT, VERSION)
-        monkeypatch.setattr("etl.convert.convert_body", _not_here)
-        same_page(converter.convert("customers", body(objects), SYNCED_AT, VERSION), expected)
+        converted_by_the_worker(converter, "customers", account["customers"][:3], monkeypatch)
     finally:
         converter.stop()
     assert not (tmp_path / "imported").exists()
