@@ -70,7 +70,7 @@ def _rebuild(con, span) -> None:
 def _room_for_stages(con):
     """At least STAGES_MEMORY for DuckDB while the stages are built.
 
-    Writers keep DuckDB small while they stream (the sync: 96 MB), but the
+    Writers keep DuckDB small while they stream (the sync: 64 MB), but the
     stages' joins and window functions do not all spill to disk. And DuckDB
     estimates the counted lines far too low, so it would build its hash
     tables on the invoice lines rather than on the small tables they join

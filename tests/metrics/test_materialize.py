@@ -124,7 +124,7 @@ def test_stored_stages_are_read_while_they_match(tmp_path):
 def test_stages_get_room_under_a_writers_small_memory_limit_and_give_it_back(tmp_path,
                                                                              monkeypatch):
     acct = small_account(tmp_path)
-    acct.con.execute("SET memory_limit = '96MB'")  # as the sync streams
+    acct.con.execute("SET memory_limit = '96MB'")  # a writer's small limit, as a sync streams
     seen = []
     real_rebuild = materialize._rebuild
     monkeypatch.setattr(materialize, "_rebuild", lambda con, span: (seen.append(con.execute(
