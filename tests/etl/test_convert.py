@@ -10,7 +10,9 @@ import time
 import orjson
 import pytest
 
-from etl.convert import PageConverter, convert_body
+import etl.__main__ as etl_cli
+from etl import convert
+from etl.convert import PageConverter, convert_body, warm_up
 from tests.etl import sync_account
 
 SYNCED_AT = dt.datetime(2026, 11, 1, 12, 0)
@@ -97,12 +99,64 @@ def test_a_dead_worker_is_done_without(converter, account):
     assert converter._worker is None  # not restarted: the rest of the sync converts here
 
 
-def test_the_worker_gets_no_stripe_key(converter, monkeypatch):
+@pytest.mark.parametrize("warmed_up", [False, True])
+def test_the_worker_gets_no_stripe_key(monkeypatch, warmed_up):
     monkeypatch.setenv("STRIPE_API_KEY", "sk_test_secret_for_the_parent_only")
+    if warmed_up:
+        warm_up()
+    converter = PageConverter()
     converter.start()
-    environ = open(f"/proc/{converter._worker.pid}/environ", "rb").read()
+    try:
+        environ = open(f"/proc/{converter._worker.pid}/environ", "rb").read()
+    finally:
+        converter.stop()
     assert b"sk_test_secret_for_the_parent_only" not in environ
     assert b"STRIPE_API_KEY" not in environ
+
+
+def test_a_warmed_up_worker_is_the_next_converters(account, monkeypatch):
+    warm_up()
+    warm = convert._WARM[-1][0]
+    converter = PageConverter()
+    converter.start()
+    try:
+        assert converter._worker is warm and convert._WARM == []
+        converted_by_the_worker(converter, "charges", account["charges"][:20], monkeypatch)
+    finally:
+        converter.stop()
+    assert warm.returncode == 0
+
+
+def test_a_warmed_up_worker_that_died_is_replaced(account, monkeypatch):
+    warm_up()
+    dead = convert._WARM[-1][0]
+    dead.kill()
+    dead.wait()
+    converter = PageConverter()
+    converter.start()
+    try:
+        assert converter._worker is not dead and converter._worker.poll() is None
+        converted_by_the_worker(converter, "customers", account["customers"][:5], monkeypatch)
+    finally:
+        converter.stop()
+
+
+def test_the_cli_warms_a_worker_up_before_a_sync_only(monkeypatch, tmp_path):
+    warmed = []
+    monkeypatch.setattr(convert, "warm_up", lambda: warmed.append(True))
+    monkeypatch.delenv("STRIPE_API_KEY", raising=False)  # the sync stops at once
+    assert etl_cli.main(["sync", "--db", str(tmp_path / "t.duckdb")]) == 1
+    assert warmed == [True]
+    with pytest.raises(SystemExit):
+        etl_cli.main(["demo", "--help"])
+    assert warmed == [True]
+
+
+def test_the_worker_does_without_pandas(converter, account, monkeypatch):
+    # Arrow would import it on the first page (0.3 s, ~30 MB); the worker has no use for it.
+    converted_by_the_worker(converter, "charges", account["charges"][:20], monkeypatch)
+    maps = open(f"/proc/{converter._worker.pid}/maps").read()
+    assert "/pyarrow/" in maps and "/pandas/" not in maps
 
 
 def test_a_killed_sync_leaves_no_worker_behind(tmp_path):
