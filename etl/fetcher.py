@@ -172,13 +172,18 @@ class Fetcher:
 
         Every window ends in a part-full page, so each split costs a request:
         split only while the type has fewer windows than it needs to keep its
-        endpoint busy, and only what is worth splitting. Done under the lock,
-        so a checkpoint never sees one half without the other.
+        endpoint busy, and only what is worth splitting: its biggest window.
+        (Halving whichever window asked first left windows of every size; the
+        small ones ended early, and refilling their threads split the type
+        into twice as many windows, each ending in its part-full page.)
+        Done under the lock, so a checkpoint never sees one half without the other.
         """
         created = page.created
         newest_first = all(a >= b for a, b in zip(created, created[1:]))
         with self.lock:
-            worth_it = window.lo is None or window.pages_left >= 2 * MIN_SPLIT_PAGES
+            worth_it = window.lo is None or (
+                window.pages_left >= 2 * MIN_SPLIT_PAGES
+                and all(w.pages_left <= window.pages_left for w in job.windows))
             if not (job.created_filter and newest_first and len(job.windows) < WINDOWS_PER_TYPE
                     and self.active < self.workers and worth_it):
                 return None
