@@ -25,7 +25,11 @@ PAGE_SIZE = 100
 WINDOWS_PER_TYPE = 8  # enough to reach 25 req/s per endpoint at ~150 ms latency
 CHUNK_PAGES = 40
 MIN_SPLIT_PAGES = 6
-QUEUE_PAGES = 96  # ~0.3 MB each: a bound on memory, room for a slow commit or checkpoint
+# ~0.3 MB a page: a bound on memory. Room for 2 s of pages, as long as the
+# writer's longest checkpoints (DuckDB compacts the row groups of earlier
+# checkpoints: the 8th and 16th of a backfill take 1.5-2 s); with 96, a big
+# sync's fetch threads waited for room about a second.
+QUEUE_PAGES = 192
 
 
 class Fetcher:

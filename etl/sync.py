@@ -55,8 +55,9 @@ DUCKDB_MEMORY = "64MB"  # with the page converter's process, a sync stays under 
 CHECKPOINT_EVERY = "1GB"  # of WAL; publishing (every PUBLISH_EVERY_SECONDS) checkpoints too
 CHECKPOINT_EVERY_FRESH = "16MB"  # a backfill into empty tables: see Sync.run
 EVENT_CHUNK = 1000
-WRITE_PAGES = 64  # pages per transaction when they come fast (the queue holds 96)
+WRITE_PAGES = 64  # pages per transaction when they come fast (the queue holds 192)
 WRITE_WAIT = 1.0  # seconds to wait for that many
+MAX_WRITE_PAGES = 96  # and what queued meanwhile (say, during a checkpoint), up to this
 
 Progress = Callable[[str, int, bool], None]
 
@@ -330,8 +331,9 @@ class Sync:
             self._maybe_publish()
 
     def _take_pages(self) -> list:
-        """Pages for one transaction: up to WRITE_PAGES, waiting at most WRITE_WAIT
-        seconds for more while the fetch threads are still at work.
+        """Pages for one transaction: WRITE_PAGES, waiting at most WRITE_WAIT
+        seconds for them while the fetch threads are still at work, and any
+        more already queued, up to MAX_WRITE_PAGES.
 
         A commit costs about the same for 1 page as for 50 (and DuckDB's writes
         do not grow much with the rows), so fewer, bigger transactions save
@@ -350,11 +352,12 @@ class Sync:
                 items.append(self.fetcher.pages.get(timeout=min(wait, 0.05)))
             except queue.Empty:
                 continue
-        while True:
+        while len(items) < MAX_WRITE_PAGES:
             try:
                 items.append(self.fetcher.pages.get_nowait())
             except queue.Empty:
-                return items
+                break
+        return items
 
     def _failed(self, job: Job, window: Window, failure: Failure) -> None:
         """A window's fetch stopped on an error: retry differently, skip the type, or fail it."""
