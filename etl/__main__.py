@@ -6,14 +6,19 @@ import sys
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m etl", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    if (sys.argv[1:] if argv is None else argv)[:1] == ["sync"]:
-        from etl.convert import warm_up
-        warm_up()  # before the imports below: the page converter starts meanwhile
-    from etl import cli_sync, demo
-    cli_sync.add_arguments(commands.add_parser("sync", help="pull a Stripe account into DuckDB"))
-    demo.add_arguments(commands.add_parser("demo", help="generate the demo account"))
-    args = parser.parse_args(argv)
-    return args.run(args)
+    syncing = (sys.argv[1:] if argv is None else argv)[:1] == ["sync"]
+    if syncing:
+        from etl import convert
+        convert.warm_up()  # before the imports below: the page converter starts meanwhile
+    try:
+        from etl import cli_sync, demo
+        cli_sync.add_arguments(commands.add_parser("sync", help="pull a Stripe account into DuckDB"))
+        demo.add_arguments(commands.add_parser("demo", help="generate the demo account"))
+        args = parser.parse_args(argv)
+        return args.run(args)
+    finally:
+        if syncing:  # the sync took the worker, unless it stopped first
+            convert.discard_warm_workers()
 
 
 if __name__ == "__main__":

@@ -27,20 +27,20 @@ from functools import cached_property
 import orjson
 import urllib3
 
-from etl.ratelimit import AdaptiveConcurrency, EndpointLimiters
+from etl.ratelimit import ACCOUNT_BURST, AdaptiveConcurrency, EndpointLimiters
 from etl.stripe_version import API_VERSION, LIBRARY_VERSION
 
 DEFAULT_BASE = "https://api.stripe.com"
 USER_AGENT = f"Tally-sync/1.0 stripe-python/{LIBRARY_VERSION}"
 RATE_BY_MODE = {"live": 100.0, "test": 25.0}
 ENDPOINT_RATE = 25.0
-# Shares of the limits we aim at. With the limiters' small bursts (two requests
-# for the account, one per endpoint: etl/ratelimit.py) at most 98 + 2 and
-# 24 + 1 requests fall in any one second the server counts: the account's limit
-# sets a big sync's pace, so aim at it exactly (a request that arrives late may
-# still tip a second over now and then: 0 or 1 answered 429 a big sync, retried).
-# No endpoint needs its whole share (the account's limit binds first).
-RATE_MARGIN = 0.98
+# What we aim at. The account's limiter lets ACCOUNT_BURST requests through
+# at once (etl/ratelimit.py), so it runs at the limit minus that burst: at
+# most the limit falls in any one second the server counts (98 + 2 live,
+# 23 + 2 in test mode; a request that arrives late may still tip a second
+# over now and then: 0 or 1 answered 429 a big sync, retried). The account's
+# limit sets a big sync's pace; no endpoint needs its whole share, so each
+# runs at 96% of it (24 + a burst of 1).
 ENDPOINT_MARGIN = 0.96
 CONNECT_RETRIES = 3
 RATE_LIMIT_RETRIES = 20  # a refused connection rarely heals within seconds: say so soon
@@ -102,7 +102,7 @@ class StripeHTTP:
         self.base = (api_base or DEFAULT_BASE).rstrip("/")
         self.mode = key_mode(api_key)
         rate = rate or RATE_BY_MODE[self.mode]
-        self.limiters = EndpointLimiters(rate * RATE_MARGIN,
+        self.limiters = EndpointLimiters(max(1.0, rate - ACCOUNT_BURST),
                                          min(rate, endpoint_rate) * ENDPOINT_MARGIN)
         self.concurrency = AdaptiveConcurrency(max_concurrency)
         self.max_retries = max_retries

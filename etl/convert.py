@@ -130,12 +130,7 @@ class PageConverter:
     def _stop_worker(self) -> None:
         worker, self._worker, self._stopped = self._worker, None, True
         if worker is not None:
-            _close_quietly(worker.stdin)  # it exits at the end of its input
-            try:
-                worker.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait()
+            _end(worker)
             os.close(self._answers)
             self._answers = None
 
@@ -152,6 +147,15 @@ def warm_up() -> None:
 
 _WARM: list[tuple[subprocess.Popen, int]] = []
 _WARM_LOCK = threading.Lock()
+
+
+def discard_warm_workers() -> None:
+    """End warmed-up workers no converter took (say, the sync stopped on a missing key)."""
+    with _WARM_LOCK:
+        warm, _WARM[:] = list(_WARM), []
+    for worker, answers in warm:
+        _end(worker)
+        os.close(answers)
 
 
 def _take_warm_worker() -> tuple[subprocess.Popen, int] | None:
@@ -186,6 +190,15 @@ def _spawn() -> tuple[subprocess.Popen, int] | None:
         os.close(answers_end)  # the worker's now: its death ends our reads
     _widen(worker.stdin.fileno())
     return worker, answers
+
+
+def _end(worker: subprocess.Popen) -> None:
+    _close_quietly(worker.stdin)  # it exits at the end of its input
+    try:
+        worker.wait(timeout=5)
+    except subprocess.TimeoutExpired:  # hung
+        worker.kill()
+        worker.wait()
 
 
 def _worker_env() -> dict:
@@ -257,8 +270,8 @@ class _WithoutPandas:
 
     @staticmethod
     def find_spec(name, path=None, target=None):
-        if name.partition(".")[0] == "pandas":
-            raise ImportError("the page converter does without pandas")
+        if name.partition(".")[0] == "pandas":  # as if it were not installed
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
         return None  # any other module: the usual finders
 
 

@@ -17,6 +17,7 @@ import time
 
 
 WAKE_FALLBACK_SECONDS = 1.0
+ACCOUNT_BURST = 2  # requests the account's limiter lets through at once
 
 
 class RateLimiter:
@@ -113,7 +114,7 @@ class EndpointLimiters:
     """
 
     def __init__(self, total_rate: float, endpoint_rate: float):
-        self.total = RateLimiter(total_rate, burst=2)
+        self.total = RateLimiter(total_rate, burst=ACCOUNT_BURST)
         self.endpoint_rate = endpoint_rate
         self._endpoints: dict[str, tuple[RateLimiter, SendWindow]] = {}
         self._lock = threading.Lock()

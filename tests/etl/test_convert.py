@@ -10,9 +10,8 @@ import time
 import orjson
 import pytest
 
-import etl.__main__ as etl_cli
 from etl import convert
-from etl.convert import PageConverter, convert_body, warm_up
+from etl.convert import ROOT, PageConverter, convert_body, warm_up
 from tests.etl import sync_account
 
 SYNCED_AT = dt.datetime(2026, 11, 1, 12, 0)
@@ -115,6 +114,7 @@ def test_the_worker_gets_no_stripe_key(monkeypatch, warmed_up):
 
 
 def test_a_warmed_up_worker_is_the_next_converters(account, monkeypatch):
+    convert.discard_warm_workers()  # any an earlier test left
     warm_up()
     warm = convert._WARM[-1][0]
     converter = PageConverter()
@@ -141,15 +141,32 @@ def test_a_warmed_up_worker_that_died_is_replaced(account, monkeypatch):
         converter.stop()
 
 
-def test_the_cli_warms_a_worker_up_before_a_sync_only(monkeypatch, tmp_path):
-    warmed = []
-    monkeypatch.setattr(convert, "warm_up", lambda: warmed.append(True))
-    monkeypatch.delenv("STRIPE_API_KEY", raising=False)  # the sync stops at once
-    assert etl_cli.main(["sync", "--db", str(tmp_path / "t.duckdb")]) == 1
-    assert warmed == [True]
-    with pytest.raises(SystemExit):
-        etl_cli.main(["demo", "--help"])
-    assert warmed == [True]
+def test_the_cli_starts_a_worker_before_its_heavy_imports_and_ends_it_unused(tmp_path):
+    # A fresh interpreter, as `python -m etl sync` has: what was imported when
+    # the worker started, and whether a sync that stops at once (no key) left it.
+    script = textwrap.dedent("""
+        import contextlib, io, json, sys
+        from etl import convert
+        import etl.__main__ as cli
+        started, spawn = [], convert._spawn
+        def spy():
+            spawned = spawn()
+            started.append((spawned[0], [m for m in ("duckdb", "pyarrow", "pandas")
+                                         if m in sys.modules]))
+            return spawned
+        convert._spawn = spy
+        code = cli.main(["sync", "--db", sys.argv[1]])
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
+            cli.main(["demo", "--help"])
+        print(json.dumps({"code": code, "imported": [m for _, m in started],
+                          "ended": [w.poll() is not None for w, _ in started],
+                          "warm": len(convert._WARM)}))
+    """)
+    env = {k: v for k, v in os.environ.items() if k != "STRIPE_API_KEY"}
+    out = subprocess.run([sys.executable, "-c", script, str(tmp_path / "t.duckdb")], cwd=ROOT,
+                         env=env, capture_output=True, text=True, timeout=60)
+    assert orjson.loads(out.stdout.splitlines()[-1]) == {
+        "code": 1, "imported": [[]], "ended": [True], "warm": 0}
 
 
 def test_the_worker_does_without_pandas(converter, account, monkeypatch):

@@ -397,3 +397,16 @@ def interrupt_before_charges(db):
                       windows=[{"lo": None, "hi": None, "cursor": None}])
         con.execute("UPDATE sync_state SET detail = ? WHERE object_type = 'charges'",
                     [orjson.dumps(detail).decode()])
+
+
+def test_a_transaction_takes_at_most_max_write_pages(tmp_path):
+    # After a long checkpoint the queue may hold twice that: a bound on the writer's memory.
+    sync = sync_module.Sync.__new__(sync_module.Sync)
+    sync.fetcher = sync_module.Fetcher(client=None, workers=1, utc_now=None)
+    try:
+        for n in range(sync_module.MAX_WRITE_PAGES + 50):
+            sync.fetcher.pages.put(n)
+        assert sync._take_pages() == list(range(sync_module.MAX_WRITE_PAGES))
+        assert sync.fetcher.pages.qsize() == 50
+    finally:
+        sync.fetcher.stop()
