@@ -38,7 +38,7 @@ ENDPOINT_RATE = 25.0
 # at once (etl/ratelimit.py), so it runs at the limit minus that burst: at
 # most the limit falls in any one second the server counts (98 + 2 live,
 # 23 + 2 in test mode; a request that arrives late may still tip a second
-# over now and then: 0 or 1 answered 429 a big sync, retried). The account's
+# over now and then: 0 to 2 answered 429 a big sync, retried). The account's
 # limit sets a big sync's pace; no endpoint needs its whole share, so each
 # runs at 96% of it (24 + a burst of 1).
 ENDPOINT_MARGIN = 0.96

@@ -164,7 +164,7 @@ def _take_warm_worker() -> tuple[subprocess.Popen, int] | None:
             worker, answers = _WARM.pop()
             if worker.poll() is None:
                 return worker, answers
-            _close_quietly(worker.stdin)
+            _end(worker)  # died: the next one, or a new one
             os.close(answers)
     return None
 
