@@ -3,7 +3,7 @@
 Pages go, converted to Arrow by a worker process (etl/convert.py), into a
 bounded queue that the single writer thread drains; the queue's bound keeps
 memory flat however big the account. While a type has fewer windows than
-keep its endpoint busy, a window with pages left hands the older half of its
+keep its endpoint busy, its biggest window hands the older half of its
 remaining `created` range to a new thread (which splits again): big object
 types are fetched by several threads, so latency is hidden and Stripe's
 limits, not our round trips, set the pace. Each request carries its type's
