@@ -19,8 +19,29 @@ _running = threading.Lock()  # one sync per dashboard process
 def sync_page() -> None:
     layout.header("Sync", "Tally copies your Stripe account into a local database; the dashboard reads that copy.")
     if data.has_data():
+        unknown_prices()
         status()
     run_controls()
+
+
+def unknown_prices() -> None:
+    """Invoice lines MRR cannot value (METRICS.md: reported, never dropped silently)."""
+    from metrics.data_checks import summary
+    from metrics.params import Params
+    try:
+        lines = data.metric("unknown_price_lines", Params())
+    except Exception as error:  # noqa: BLE001 - a failed check is one line, never a traceback
+        log.exception("unknown price check failed")
+        st.warning("Could not check for invoice lines with unknown prices: "
+                   + ((str(error).strip().splitlines() or [""])[0]))
+        return
+    if lines.empty:
+        return
+    st.warning("Some invoice lines cannot be valued as the MRR rules say:\n\n"
+               + "\n".join(f"- {line}" for line in summary(lines)))
+    st.caption("Lines whose price is missing are left out of MRR; credits whose credited line is "
+               "missing are valued by their price's interval. A full sync fetches what is missing. "
+               "The lines: Data & export, metric `unknown_price_lines`.")
 
 
 def status() -> None:
