@@ -172,3 +172,23 @@ def test_database_written_before_the_credited_columns_gets_them_from_raw():
     create_tables(acct.con)
     assert acct.con.execute("SELECT credited_invoice_id, credited_line_id FROM invoice_lines "
                             "WHERE proration").fetchall() == [("in_reg", "il_reg")]
+
+
+def test_credit_of_an_earlier_proration_cancels_it():
+    """Two changes in one period: the second credit names the first change's debit,
+    itself a proration; it is valued as that debit was (nominal month), so they cancel."""
+    acct = account(("small", 3100), ("large", 6200), ("xl", 9300))
+    acct.invoice("cus_1", "sub_1", [acct.line("small", "2024-01-01", "2024-02-01", id="il_reg")],
+                 id="in_reg")
+    acct.invoice("cus_1", "sub_1", [
+        acct.line("small", "2024-01-15", "2024-02-01", amount=-1700, proration=True,
+                  credited=("in_reg", "il_reg")),
+        acct.line("large", "2024-01-15", "2024-02-01", amount=3400, proration=True, id="il_up")],
+        id="in_up", billing_reason="subscription_update")
+    acct.invoice("cus_1", "sub_1", [
+        acct.line("large", "2024-01-20", "2024-02-01", amount=-2400, proration=True,
+                  credited=("in_up", "il_up")),
+        acct.line("xl", "2024-01-20", "2024-02-01", amount=3600, proration=True)],
+        billing_reason="subscription_update")
+    # 3100 - 3100 + 6087.5 - 6087.5 + 3600 x 30.4375 / 12
+    assert series(acct.con, "2024-01", "2024-01") == {"2024-01": 9131.25}
