@@ -4,6 +4,7 @@ names, (2) the regular line of the same item and price holding its start,
 import pytest
 
 from etl.load import load_objects
+from metrics import cache, materialize, stored
 from metrics.movements import mrr_movements
 from metrics.params import Params
 from tests.metrics.builders import Account, month, ts
@@ -74,8 +75,9 @@ def test_no_regular_line_of_the_same_price_uses_nominal_interval_times_its_count
     assert series(acct.con, "2024-01", "2024-02") == {"2024-01": 10000.0, "2024-02": 10000.0}
 
 
+@pytest.mark.parametrize("stages", ["computed", "stored"])
 @pytest.mark.parametrize("with_credited_items", [True, False])
-def test_monthly_100_to_yearly_1000_mid_month_is_a_contraction(with_credited_items):
+def test_monthly_100_to_yearly_1000_mid_month_is_a_contraction(with_credited_items, stages):
     acct = account(("m", 10000), ("y", 100000, "year"))
     for start, end in (("2024-02-01", "2024-03-01"), ("2024-03-01", "2024-04-01")):
         acct.invoice("cus_1", "sub_1", [acct.line("m", start, end, item="si_1")])
@@ -87,6 +89,10 @@ def test_monthly_100_to_yearly_1000_mid_month_is_a_contraction(with_credited_ite
                   credited=("in_april", "il_april") if with_credited_items else None),
         acct.line("y", "2024-04-16", "2025-04-16", item="si_1")],
         billing_reason="subscription_update")
+    cache.clear()
+    if stages == "stored":  # as a published database is read: the stages a writer stored
+        materialize.refresh(acct.con)
+        assert stored.stored_through(acct.con) is not None
     values = series(acct.con, "2024-03", "2024-06")
     assert values == {"2024-03": 10000.0, "2024-04": pytest.approx(8333.3333, abs=1e-3),
                       "2024-05": pytest.approx(8333.3333, abs=1e-3),
