@@ -496,6 +496,7 @@ def _add_new_columns(con) -> None:
         con.execute(f'ALTER TABLE {table} ADD COLUMN "{column}" {sql_type}')
         con.execute(f'UPDATE {table} SET "{column}" = {fill}')
 
+
 # Tables Tally's metrics and demo keep beside Stripe's objects.
 SUPPORT_DDL += [
     # Conversion to a reporting currency: 1 major unit of `currency` is worth

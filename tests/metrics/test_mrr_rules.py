@@ -111,23 +111,6 @@ def test_zero_decimal_currency_is_not_divided():
     assert (df["currency"].tolist(), df["mrr"].tolist()) == (["jpy"], [5000.0])
 
 
-def test_upgrade_mid_period_shows_new_price_at_once():
-    acct = Account()
-    acct.customer("cus_1")
-    acct.price("small", 3100)
-    acct.price("large", 6200)
-    acct.subscription("sub_1", "cus_1")
-    acct.invoice("cus_1", "sub_1", [acct.line("small", "2024-01-01", "2024-02-01")])
-    # Upgrade on Jan 15 00:00: 17 of 31 days left.
-    acct.invoice("cus_1", "sub_1", [
-        acct.line("small", "2024-01-15", "2024-02-01", amount=-1700, proration=True),
-        acct.line("large", "2024-01-15", "2024-02-01", amount=3400, proration=True)],
-        billing_reason="subscription_update")
-    # No line of "large" holds Jan 15: its debit is scaled by the nominal month
-    # (METRICS.md rule 3), 3400 x 30.4375 / 17; tests/metrics/test_proration_rules.py.
-    assert series(acct.con, "2024-01", "2024-01") == {"2024-01": 6087.5}
-
-
 def test_proration_without_regular_line_uses_nominal_interval():
     acct = Account()
     acct.customer("cus_1")
