@@ -235,7 +235,8 @@ def _credited(field: str):
             if isinstance(items, dict):
                 value = items.get(field)
                 if field == "invoice_line_items":  # one line id kept: the first
-                    value = next((v for v in value or [] if isinstance(v, str)), None)
+                    ids = value if isinstance(value, list) else []
+                    value = next((v for v in ids if isinstance(v, str)), None)
                 return value
         return None
 
