@@ -71,7 +71,7 @@ def _charge_objects(ch, inv, sub, c: Customer, now: int, events: "_Events") -> l
             ch.balance_transaction, ch.created, ch.amount, ch.fee, currency, "charge", "charge",
             ch.id, now, _description(inv)))
     for r in ch.refunds:
-        out.append(shapes.refund(r, ch, inv, currency))
+        out.append(shapes.refund(r, ch, inv, c, currency))
         out.append(shapes.credit_note(r, inv, c, currency))
         out.append(shapes.balance_transaction(
             r.balance_transaction, r.created, -r.amount, 0, currency, "refund", "refund", r.id,
