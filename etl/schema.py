@@ -221,6 +221,27 @@ def _line_price_field(field: str, plan_field: str | None = None):
     return read
 
 
+# A credit proration names the regular line it gives back time on: current
+# shape under `parent.*_details`, older ones on the line itself.
+_CREDITED_ITEMS = (path("parent", "subscription_item_details", "proration_details", "credited_items"),
+                   path("parent", "invoice_item_details", "proration_details", "credited_items"),
+                   path("proration_details", "credited_items"))
+
+
+def _credited(field: str):
+    def read(line: dict):
+        for reader in _CREDITED_ITEMS:
+            items = reader(line)
+            if isinstance(items, dict):
+                value = items.get(field)
+                if field == "invoice_line_items":  # one line id kept: the first
+                    value = next((v for v in value or [] if isinstance(v, str)), None)
+                return value
+        return None
+
+    return read
+
+
 def _tax_inclusive_amount(line: dict):
     """Inclusive tax inside `amount` (new `taxes[]` or old `tax_amounts[]`)."""
     if line.get("taxes") is not None:
@@ -313,6 +334,8 @@ TABLES: dict[str, Table] = {t.name: t for t in [
         col("subscription_item_id", "VARCHAR", first(
             path("parent", "subscription_item_details", "subscription_item"),
             ref("subscription_item"))),
+        col("credited_invoice_id", "VARCHAR", _credited("invoice")),
+        col("credited_line_id", "VARCHAR", _credited("invoice_line_items")),
         col("kind", "VARCHAR", _line_kind),
         col("price_id", "VARCHAR", first(
             path("pricing", "price_details", "price"), ref("price"), ref("plan"))),
@@ -441,13 +464,37 @@ def table_for_object(object_name: str) -> Table | None:
 
 
 def create_tables(con) -> None:
-    """Create every table if missing (idempotent)."""
+    """Create every table if missing (idempotent); add typed columns a table
+    written by an older Tally lacks."""
     for table in TABLES.values():
         columns = [f'"{c.name}" {c.sql_type}' for c in table.columns]
         columns += [f'"{name}" {sql_type}' for name, sql_type in BOOKKEEPING]
         con.execute(f'CREATE TABLE IF NOT EXISTS {table.name} ({", ".join(columns)})')
+    _add_new_columns(con)
     for ddl in SUPPORT_DDL:
         con.execute(ddl)
+
+
+# Columns added after release, filled from each row's raw JSON when added.
+_CREDITED = "coalesce(raw->'$.parent.subscription_item_details.proration_details.credited_items', " \
+            "raw->'$.parent.invoice_item_details.proration_details.credited_items', " \
+            "raw->'$.proration_details.credited_items')"
+NEW_COLUMNS = {
+    ("invoice_lines", "credited_invoice_id"): f"{_CREDITED}->>'$.invoice'",
+    ("invoice_lines", "credited_line_id"): f"{_CREDITED}->>'$.invoice_line_items[0]'",
+}
+
+
+def _add_new_columns(con) -> None:
+    have = set(con.execute("SELECT table_name, column_name FROM duckdb_columns() "
+                           "WHERE database_name = current_database() "
+                           "AND schema_name = current_schema()").fetchall())
+    for (table, column), fill in NEW_COLUMNS.items():
+        if (table, column) in have:
+            continue
+        sql_type = next(c.sql_type for c in TABLES[table].columns if c.name == column)
+        con.execute(f'ALTER TABLE {table} ADD COLUMN "{column}" {sql_type}')
+        con.execute(f'UPDATE {table} SET "{column}" = {fill}')
 
 # Tables Tally's metrics and demo keep beside Stripe's objects.
 SUPPORT_DDL += [

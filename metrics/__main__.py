@@ -10,7 +10,7 @@ import duckdb
 
 from etl.load import connect
 from etl.store import db_path_from_env
-from metrics import METRICS
+from metrics import METRICS, data_checks
 from metrics.common import MetricError, add_months
 from metrics.export import to_csv, to_json
 from metrics.params import Params
@@ -89,10 +89,22 @@ def export(args) -> int:
     con = connect(db, read_only=True)
     try:
         df = metric.function(con, params)
+        notes = data_notes(con)
     finally:
         con.close()
     sys.stdout.write(to_json(metric, df) if args.format == "json" else to_csv(metric, df))
+    for note in notes:
+        print(note, file=sys.stderr)
     return 0
+
+
+def data_notes(con) -> list[str]:
+    """Lines MRR cannot value (METRICS.md: reported, never dropped silently);
+    a check that fails says so in one line and never stops the export."""
+    try:
+        return data_checks.warnings(con)
+    except duckdb.Error as error:
+        return [f"could not check for unknown prices: {str(error).splitlines()[0]}"]
 
 
 def main(argv=None) -> int:

@@ -17,7 +17,7 @@ STEPS = {"day": "INTERVAL 1 DAY", "week": "INTERVAL 1 WEEK", "month": "INTERVAL 
 # Price interval in months: METRICS.md's months(price).
 MONTHS_PER_INTERVAL = ("CASE interval WHEN 'day' THEN 12.0 / 365 WHEN 'week' THEN 12.0 / 52 "
                        "WHEN 'month' THEN 1.0 WHEN 'year' THEN 12.0 END")
-# Fallback full period for a proration with no regular line around it (month = 365.25/12 days).
+# A proration's last-resort full period: one interval of its price (month = 365.25/12 days).
 NOMINAL_SECONDS = ("CASE interval WHEN 'day' THEN 86400.0 WHEN 'week' THEN 604800.0 "
                    "WHEN 'month' THEN 365.25 / 12 * 86400 WHEN 'year' THEN 365.25 * 86400 END")
 
@@ -35,6 +35,7 @@ def counted_lines_cte(params: Params, with_country: bool = False) -> str:
     return f"""
 counted AS (
     SELECT l.invoice_id, l.id AS line_id, l.subscription_id, i.customer_id,
+           l.subscription_item_id, l.price_id, l.credited_invoice_id, l.credited_line_id,
            lower(coalesce(l.currency, i.currency)) AS currency,
            coalesce(l.proration, false) AS proration, l.period_start, l.period_end,
            coalesce(l.amount, 0) - coalesce(l.discount_amount, 0)
@@ -60,25 +61,49 @@ counted AS (
 
 
 def valued_lines_cte() -> str:
-    """m(L): net x F / months(price); F scales a proration to its full period."""
+    """m(L): net x F / months(price); F scales a proration to its full period.
+
+    The full period (METRICS.md), in order: (1) the regular line a credit names
+    in `credited_items`; (2) the regular line of the same item and price whose
+    period holds the proration's start; (3) the nominal length of the line's
+    own price interval. Never another price's line: a monthly credit on a
+    switch to yearly is scaled by the month, not the new year. A credit of an
+    earlier proration (two changes in one period) is valued by (2)/(3), as
+    that proration was, so the pair cancels.
+    """
     return f"""
-full_periods AS (
-    SELECT c.invoice_id, c.line_id,
-           max(epoch(r.period_end) - epoch(r.period_start)) AS full_seconds
-    FROM counted c
-    JOIN counted r ON r.subscription_id = c.subscription_id AND NOT r.proration
+credited_periods AS (
+    SELECT c.invoice_id, c.line_id, max(epoch(r.period_end) - epoch(r.period_start)) AS seconds
+    FROM invoice_lines r
+    JOIN (SELECT invoice_id, line_id, credited_invoice_id, credited_line_id FROM counted
+          WHERE proration AND credited_line_id IS NOT NULL) c
+      ON r.invoice_id = c.credited_invoice_id AND r.id = c.credited_line_id
+    WHERE NOT coalesce(r.proration, false) AND r.period_end > r.period_start
+    GROUP BY c.invoice_id, c.line_id
+),
+item_periods AS (
+    SELECT c.invoice_id, c.line_id, max(epoch(r.period_end) - epoch(r.period_start)) AS seconds
+    FROM counted r
+    JOIN (SELECT invoice_id, line_id, subscription_id, subscription_item_id, price_id, period_start
+          FROM counted WHERE proration) c
+      ON r.subscription_id = c.subscription_id AND NOT r.proration
+     AND r.price_id IS NOT DISTINCT FROM c.price_id
+     -- old payloads may not name the item: then the subscription and price decide
+     AND (r.subscription_item_id = c.subscription_item_id
+          OR r.subscription_item_id IS NULL OR c.subscription_item_id IS NULL)
      AND r.period_start <= c.period_start AND c.period_start < r.period_end
-    WHERE c.proration
     GROUP BY c.invoice_id, c.line_id
 ),
 valued AS (
     SELECT c.*,
            c.net * (CASE WHEN c.proration
-                         THEN coalesce(f.full_seconds, {NOMINAL_SECONDS})
+                         THEN coalesce(cp.seconds, ip.seconds, c.interval_count * {NOMINAL_SECONDS})
                               / (epoch(c.period_end) - epoch(c.period_start))
                          ELSE 1 END)
                  / (c.interval_count * {MONTHS_PER_INTERVAL}) AS monthly
-    FROM counted c LEFT JOIN full_periods f USING (invoice_id, line_id)
+    FROM counted c
+    LEFT JOIN credited_periods cp USING (invoice_id, line_id)
+    LEFT JOIN item_periods ip USING (invoice_id, line_id)
 )"""
 
 

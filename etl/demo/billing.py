@@ -27,8 +27,11 @@ class Line:
     end: int
     amount: int
     proration: bool = False
-    full_period: int = 0  # seconds of the regular period a proration belongs to
+    # Seconds of the period a proration is scaled to, by METRICS.md's rule: the
+    # regular line it credits or of its item and price, else `nominal_period`.
+    full_period: int = 0
     description: str = ""
+    credits: tuple[str, str] | None = None  # a credit's (invoice, line) it gives time back on
     discount: int = 0
     tax: int = 0
     tax_rate: TaxRate | None = None
@@ -99,6 +102,16 @@ def totals(lines: list[Line]) -> Totals:
             entry[0] += line.tax
             entry[1] += line.amount - line.discount - line.inclusive_tax
     return result
+
+
+# One interval in seconds, a month being 365.25/12 days (METRICS.md).
+NOMINAL_SECONDS = {"day": 86400, "week": 604800, "month": 2629800, "year": 31557600}
+
+
+def nominal_period(price: Price) -> int:
+    """A proration's full period when no regular line of its item and price
+    holds its start (METRICS.md rule 3), e.g. the debit for a new price."""
+    return price.interval_count * NOMINAL_SECONDS[price.interval]
 
 
 def monthly_value(line: Line) -> Fraction:

@@ -169,6 +169,12 @@ def _unit_amount_decimal(line: Line) -> str:
     return str((Decimal(abs(line.amount)) / line.quantity).normalize())
 
 
+def _credited(line: Line) -> dict | None:
+    if line.credits is None:
+        return None
+    return {"invoice": line.credits[0], "invoice_line_items": [line.credits[1]]}
+
+
 def line_item(line: Line, inv: Invoice, sub: Subscription, discount_id: str | None) -> dict:
     taxes = []
     if line.tax_rate is not None:
@@ -187,7 +193,7 @@ def line_item(line: Line, inv: Invoice, sub: Subscription, discount_id: str | No
         "parent": {"invoice_item_details": None, "type": "subscription_item_details",
                    "subscription_item_details": {
                        "invoice_item": f"ii_{line.id[3:]}" if line.proration else None,
-                       "proration": line.proration, "proration_details": {"credited_items": None},
+                       "proration": line.proration, "proration_details": {"credited_items": _credited(line)},
                        "subscription": sub.id, "subscription_item": line.item_id}},
         "period": {"end": line.end, "start": line.start}, "pretax_credit_amounts": [],
         "pricing": {"price_details": {"price": line.price.id, "product": line.price.product},

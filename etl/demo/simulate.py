@@ -194,12 +194,17 @@ def _change_plan(customer, sub, rng, ids, start, end, at, now, reliability) -> b
     if new_price == item.price and quantity == item.quantity:
         return True
     full = end - start
+    credited = next(((inv.id, l.id) for inv in reversed(sub.invoices) for l in inv.lines
+                     if l.item_id == item.id and not l.proration and l.start <= at < l.end), None)
     old = Line(ids.next("il"), item.id, item.price, item.quantity, at, end,
                -(item.price.amount(item.quantity) * (end - at) // full), proration=True,
-               full_period=full, description=f"Unused time on {item.quantity} × {item.price.nickname}")
+               full_period=full, description=f"Unused time on {item.quantity} × {item.price.nickname}",
+               credits=credited)
     new = Line(ids.next("il"), item.id, new_price, quantity, at, end,
                new_price.amount(quantity) * (end - at) // full, proration=True,
-               full_period=full, description=f"Remaining time on {quantity} × {new_price.nickname}")
+               # a new price has no regular line around `at`: its nominal interval
+               full_period=full if new_price == item.price else billing.nominal_period(new_price),
+               description=f"Remaining time on {quantity} × {new_price.nickname}")
     sub.updates.append((at, {"items": {"object": "list", "data": [
         {"id": item.id, "object": "subscription_item", "price": {"id": item.price.id},
          "quantity": item.quantity}]}}))

@@ -65,9 +65,12 @@ class Account:
 
     # --- invoices ------------------------------------------------------
     def line(self, price: str, start: str, end: str, quantity: int = 1, amount: int | None = None,
-             proration: bool = False, discount: int = 0, taxes=(), subscription: str | None = None):
+             proration: bool = False, discount: int = 0, taxes=(), subscription: str | None = None,
+             item: str = "si_x", credited: tuple[str, str] | None = None, id: str | None = None):
+        """`credited`: (invoice id, line id) a credit proration gives back time on."""
         p = self.prices[price]
-        return {"id": f"il_{next(_ids)}", "object": "line_item",
+        credited_items = {"invoice": credited[0], "invoice_line_items": [credited[1]]} if credited else None
+        return {"id": id or f"il_{next(_ids)}", "object": "line_item",
                 "amount": p["unit_amount"] * quantity if amount is None else amount,
                 "currency": p["currency"], "quantity": quantity,
                 "period": {"start": ts(start), "end": ts(end)},
@@ -75,8 +78,9 @@ class Account:
                 "taxes": [dict(t) for t in taxes],
                 "parent": {"type": "subscription_item_details",
                            "subscription_item_details": {
-                               "subscription": subscription, "subscription_item": "si_x",
-                               "proration": proration}},
+                               "subscription": subscription, "subscription_item": item,
+                               "proration": proration,
+                               "proration_details": {"credited_items": credited_items}}},
                 "pricing": {"type": "price_details",
                             "price_details": {"price": price, "product": p["product"]}}}
 

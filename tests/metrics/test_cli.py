@@ -95,3 +95,58 @@ def test_daily_export_with_month_bounds_covers_the_whole_month(db, capsys):
     assert lines[1] == "2024-01-01,jpy,5000,60000,1,5000"
     assert lines[-1] == "2024-01-31,usd,43.33,520.00,1,43.33"
     assert len(lines) == 1 + 31 + 3  # jpy all month; the weekly usd plan from Jan 29
+
+
+def test_export_reports_lines_with_unknown_prices_on_stderr(tmp_path, capsys):
+    """A paid subscription line whose price the database lacks (an archived price a
+    sync missed) is not valued, and every export says so per currency, no traceback."""
+    path = str(tmp_path / "tally.duckdb")
+    acct = Account(connect(path))
+    acct.price("m", 10000)
+    acct.price("y", 120000, "year", currency="eur")
+    acct.customer("cus_1")
+    acct.subscription("sub_1", "cus_1")
+    acct.invoice("cus_1", "sub_1", [acct.line("m", "2024-01-01", "2024-02-01")])
+    for start, end in (("2024-02-01", "2024-03-01"), ("2024-03-01", "2024-04-01")):
+        archived = acct.line("m", start, end, amount=10440 if start == "2024-02-01" else 10000)
+        archived["pricing"]["price_details"]["price"] = "price_archived"
+        acct.invoice("cus_1", "sub_1", [archived])
+    acct.customer("cus_2")
+    acct.subscription("sub_2", "cus_2")
+    inline = acct.line("y", "2024-01-01", "2025-01-01")  # 366 days of 2024
+    inline["pricing"]["price_details"]["price"] = "price_inline"
+    acct.invoice("cus_2", "sub_2", [inline])
+    acct.con.close()
+    code, out, err = run(capsys, "export", "mrr", "--db", path, "--start", "2024-01", "--end", "2024-03")
+    assert code == 0
+    assert out.splitlines()[1:] == ["2024-01,usd,100.00,1200.00,1,100.00"]
+    # estimated from each line's own period: 120000 x 30.4375 / 366;
+    # 10440 x 30.4375 / 29 + 10000 x 30.4375 / 31
+    assert err.splitlines() == [
+        "1 invoice lines with unknown prices (affecting about 99.80 EUR of MRR in 2024-01)"
+        " — run a full sync",
+        "2 invoice lines with unknown prices (affecting about 207.76 USD of MRR in 2024-02 to 2024-03)"
+        " — run a full sync"]
+
+
+def test_unknown_price_lines_metric_lists_each_line(tmp_path):
+    from metrics.data_checks import unknown_price_lines
+    from metrics.params import Params
+    acct = Account()
+    acct.price("m", 10000)
+    acct.customer("cus_1")
+    acct.subscription("sub_1", "cus_1")
+    acct.invoice("cus_1", "sub_1", [acct.line("m", "2024-01-01", "2024-02-01", id="il_reg")],
+                 id="in_reg")
+    nameless = acct.line("m", "2024-02-01", "2024-03-01", id="il_none")
+    del nameless["pricing"]
+    credit = acct.line("m", "2024-01-16", "2024-02-01", amount=-5000, proration=True,
+                       credited=("in_gone", "il_gone"), id="il_credit")
+    acct.invoice("cus_1", "sub_1", [nameless, credit], id="in_2")
+    df = unknown_price_lines(acct.con, Params())
+    assert [tuple(r) for r in df[["invoice_id", "line_id", "price_id", "currency", "problem"]].fillna("")
+            .itertuples(index=False)] == [
+        ("in_2", "il_credit", "m", "usd", "credited_line_missing"),
+        ("in_2", "il_none", "", "usd", "no_price")]
+    # -5000 x 30.4375 / 16, 10000 x 30.4375 / 29
+    assert df["estimated_mrr"].round(2).tolist() == [-9511.72, 10495.69]

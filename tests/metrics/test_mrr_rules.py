@@ -123,7 +123,9 @@ def test_upgrade_mid_period_shows_new_price_at_once():
         acct.line("small", "2024-01-15", "2024-02-01", amount=-1700, proration=True),
         acct.line("large", "2024-01-15", "2024-02-01", amount=3400, proration=True)],
         billing_reason="subscription_update")
-    assert series(acct.con, "2024-01", "2024-01") == {"2024-01": 6200.0}
+    # No line of "large" holds Jan 15: its debit is scaled by the nominal month
+    # (METRICS.md rule 3), 3400 x 30.4375 / 17; tests/metrics/test_proration_rules.py.
+    assert series(acct.con, "2024-01", "2024-01") == {"2024-01": 6087.5}
 
 
 def test_proration_without_regular_line_uses_nominal_interval():

@@ -1,6 +1,9 @@
 """Whole simulated customers whose MRR is easy to state by hand, checked against the truth."""
 from fractions import Fraction
 
+import pytest
+
+from etl.demo import billing
 from etl.demo.clock import DEFAULT_NOW, add_months, complete_months, next_month_start_ts, to_ts
 from etl.demo.simulate import simulate_customer
 from etl.demo.truth import customer_truth
@@ -65,14 +68,24 @@ def test_a_mid_cycle_plan_change_counts_the_new_price_from_the_change():
         change, months = unused.start, unused.price.months
         before = Fraction(unused.price.amount(unused.quantity), months)
         after = Fraction(remaining.price.amount(remaining.quantity), months)
+        # Until the period's end the prorations say it (METRICS.md): the credit over
+        # its regular line cancels "before"; the debit is scaled by the same line
+        # for a seat change, by the nominal interval of a new price.
+        regular = next(l for i in sub.invoices for l in i.lines
+                       if not l.proration and l.start <= change < l.end)
+        full = (regular.end - regular.start if remaining.price == unused.price
+                else billing.nominal_period(remaining.price))
+        inside = Fraction(remaining.amount * full, remaining.end - remaining.start) / months
         truth = {month: mrr for month, _, _, mrr in customer_truth(c, MONTHS)}
         first = sub.invoices[0].lines[0].start
         last = min(sub.ended_at or NOW, sub.invoices[-1].lines[0].end)
         for month in MONTHS:
             boundary = next_month_start_ts(month)
             if first < boundary <= last:
-                assert truth[month] == float(before if boundary <= change else after), (c.id, month)
-                # A month end between the change and the period's end: prorations alone say "after".
-                inside_prorations += change < boundary <= unused.end
+                # A month end between the change and the period's end: prorations alone.
+                between = change < boundary <= unused.end
+                expected = before if boundary <= change else inside if between else after
+                assert truth[month] == pytest.approx(float(expected)), (c.id, month)
+                inside_prorations += between
         checked += 1
     assert checked >= 3 and inside_prorations >= 1

@@ -74,14 +74,18 @@ def test_inclusive_tax_is_taken_out_and_exclusive_is_not_added():
 
 def test_mid_cycle_upgrade_counts_the_new_price_from_the_change():
     old, new = price(5000), price(10000)
-    for start, end, expected in ((ts(2026, 1, 6), ts(2026, 2, 5), 10000),  # change on Jan 21
+    # The debit for the new price has no regular line of its price around the
+    # change: it is scaled by the nominal month (METRICS.md rule 3), 30.4375 / 15 days.
+    for start, end, expected in ((ts(2026, 1, 6), ts(2026, 2, 5),
+                                  Fraction(5000 * 2629800, 15 * 86400)),  # change on Jan 21
                                  (ts(2026, 1, 20), ts(2026, 2, 19), 5000)):  # change on Feb 4
         change = start + (end - start) // 2  # 30-day period: 15 days left, half price
         full = end - start
         sub = subscription(
             ("paid", [line(old, start, end)]),
             ("paid", [line(old, change, end, amount=-2500, proration=True, full=full),
-                      line(new, change, end, amount=5000, proration=True, full=full)]))
+                      line(new, change, end, amount=5000, proration=True,
+                           full=billing.nominal_period(new))]))
         assert mrr(sub, JAN) == expected
 
 
