@@ -28,10 +28,11 @@ def product(p: catalog.Product, created: int) -> dict:
 
 
 def price(p: catalog.Price, created: int) -> dict:
-    obj = {"id": p.id, "object": "price", "active": True,
+    obj = {"id": p.id, "object": "price", "active": p.active,
             "billing_scheme": "tiered" if p.tiers else "per_unit", "created": created,
             "currency": p.currency, "custom_unit_amount": None, "livemode": LIVEMODE,
-            "lookup_key": None, "metadata": {}, "nickname": p.nickname, "product": p.product,
+            "lookup_key": None, "metadata": {}, "nickname": None if p.inline else p.nickname,
+            "product": p.product,
             "recurring": {"interval": p.interval, "interval_count": p.interval_count, "meter": None,
                           "trial_period_days": None, "usage_type": p.usage_type},
             "tax_behavior": "unspecified",
@@ -42,6 +43,14 @@ def price(p: catalog.Price, created: int) -> dict:
         obj["tiers"] = [{"flat_amount": None, "flat_amount_decimal": None, "unit_amount": unit,
                          "unit_amount_decimal": str(unit), "up_to": up_to} for up_to, unit in p.tiers]
     return obj
+
+
+INLINE_MARKER = "_tally_inline"  # tells fakestripe to hide the price from lists; never served
+
+
+def inline_price(p: catalog.Price, created: int) -> dict:
+    """A price created with `price_data`: retrievable by id, never listed (see fakestripe)."""
+    return {**price(p, created), INLINE_MARKER: True}
 
 
 def plan(price_json: dict) -> dict:
@@ -112,6 +121,12 @@ def _current_discounts(sub: Subscription, now: int) -> list:
     return [d]
 
 
+def _pause_collection(sub: Subscription, now: int) -> dict | None:
+    if sub.pause is None or not sub.pause[0] <= now < sub.pause[2]:
+        return None
+    return {"behavior": "void", "resumes_at": sub.pause[2]}
+
+
 def _subscription_item(sub: Subscription, i, price_json: dict) -> dict:
     item = {"id": i.id, "object": "subscription_item", "billing_thresholds": None,
             "created": i.created, "current_period_end": sub.period_end,
@@ -125,7 +140,8 @@ def _subscription_item(sub: Subscription, i, price_json: dict) -> dict:
 
 def subscription(sub: Subscription, c: Customer, now: int, prices: dict) -> dict:
     """`prices`: the catalog's price and tax rate objects by id (both embedded whole)."""
-    items = [_subscription_item(sub, i, prices[i.price.id]) for i in sub.items]
+    items = [_subscription_item(sub, i, prices.get(i.price.id) or price(i.price, i.created))
+             for i in sub.items]
     return {
         "id": sub.id, "object": "subscription", "application": None,
         "application_fee_percent": None,
@@ -149,7 +165,7 @@ def subscription(sub: Subscription, c: Customer, now: int, prices: dict) -> dict
         "latest_invoice": sub.invoices[-1].id if sub.invoices else None,
         "livemode": LIVEMODE, "managed_payments": None, "metadata": {},
         "next_pending_invoice_item_invoice": None,
-        "on_behalf_of": None, "pause_collection": None,
+        "on_behalf_of": None, "pause_collection": _pause_collection(sub, now),
         "payment_settings": {"payment_method_options": None, "payment_method_types": None,
                              "save_default_payment_method": "off"},
         "pending_invoice_item_interval": None, "pending_setup_intent": None,

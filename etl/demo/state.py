@@ -136,6 +136,7 @@ class Subscription:
     invoices: list[Invoice] = field(default_factory=list)
     once_used: bool = False
     updates: list = field(default_factory=list)  # (at, previous_attributes) for events
+    pause: tuple[int, int, int] | None = None  # collection paused: (requested, from, resumes)
 
 
 @dataclass
