@@ -71,8 +71,9 @@ def list_all(base: str, path: str, query: dict) -> list[dict]:
 
 def served_objects(base: str, retrieve: int = 25) -> list[dict]:
     """Every object of every list (and of its usual filters); the first few of each
-    retrieved too, and the lines of those invoices and of every invoice with more lines
-    than it embeds, paged from /v1/invoices/{id}/lines."""
+    retrieved too, the lines of those invoices and of every invoice with more lines
+    than it embeds (paged from /v1/invoices/{id}/lines), and every price a subscription
+    item uses. (`_tally*` keys are notes for the fake, which strips them: see its README.)"""
     seen: list[dict] = []
     for resource in RESOURCES:
         listed = []
@@ -86,6 +87,13 @@ def served_objects(base: str, retrieve: int = 25) -> list[dict]:
                 seen.append(body)
             if resource.table == "invoices" and (n < retrieve or obj["lines"]["has_more"]):
                 seen += list_all(base, f"{resource.url}/{obj['id']}/lines", {})
+    # prices no list shows (inline ones), retrieved by the id their subscription items give
+    referenced = {i["price"]["id"] for s in seen if s["object"] == "subscription"
+                  for i in s["items"]["data"]}
+    for price_id in sorted(referenced):
+        status, _, body = get(base, f"/v1/prices/{price_id}")
+        assert status == 200, body
+        seen.append(body)
     return seen
 
 
