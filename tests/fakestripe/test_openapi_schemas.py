@@ -16,7 +16,7 @@ from fakestripe.testing import serve
 from tests.fakestripe.http import get
 from tests.fakestripe.openapi import document, schema_errors
 
-DEMO = dict(customers=150, seed=7, months=30)  # seed 7 has early fraud warnings
+DEMO = dict(customers=150, seed=5, months=30)  # seed 5 has every object type and case
 # extra list queries Stripe needs to show everything: ended subscriptions, archived prices
 EXTRA_QUERIES = {"subscriptions": [{"status": "all"}], "prices": [{"active": "false"}],
                  "products": [{"active": "false"}], "tax_rates": [{"active": "false"}]}
@@ -49,6 +49,10 @@ def test_demo_writes_every_object_type_fakestripe_serves(demo_objects):
     written = {o["object"] for o in demo_objects}
     served = {r.object for r in RESOURCES} - {"plan"}  # plans are prices seen through an old API
     assert served <= written
+    # and the awkward cases: inline and archived prices, invoices with more than 10 lines
+    prices = [o for o in demo_objects if o["object"] == "price"]
+    assert any(o.get("_tally_inline") for o in prices) and any(not o["active"] for o in prices)
+    assert any(len(o["lines"]["data"]) > 10 for o in demo_objects if o["object"] == "invoice")
 
 
 def test_every_demo_object_matches_stripe_schema(demo_objects):
