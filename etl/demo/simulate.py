@@ -29,7 +29,7 @@ LEGACY_SHARE = 0.4  # Team's prices went up 40% into the history: earlier subscr
 ENTERPRISE = 0.12  # share of Business subscriptions with extra workspaces at negotiated prices
 WORKSPACES = (9, 13)  # how many: their invoices have more lines than Stripe embeds (10)
 PAUSE = 0.015  # chance per paid monthly period that collection pauses (invoices voided)
-SWITCH = 0.03  # chance per period of switching between monthly and yearly billing
+SWITCH = 0.03  # chance per month of period of switching between monthly and yearly billing
 SWITCHABLE = {"prod_demo_starter", "prod_demo_team", "prod_demo_business", "prod_demo_storage"}
 
 
@@ -197,7 +197,7 @@ def _mid_period(customer, sub, rng, ids, start, end, now, reliability) -> bool:
     """A plan change at mid-period, or a cancellation. True when the subscription stops."""
     months = float(sub.billing_price.months)
     mid = start + (end - start) // 2
-    if _switchable(sub) and rng.random() < SWITCH and mid < now:
+    if _switchable(sub) and rng.random() < SWITCH * months ** 0.5 and mid < now:
         _switch_interval(customer, sub, rng, ids, start, end, mid, now, reliability)
         return True  # the switch bills the rest of the subscription itself
     changeable = sub.billing_price.product in PLANS
