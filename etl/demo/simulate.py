@@ -237,6 +237,8 @@ def _change_plan(customer, sub, rng, ids, start, end, at, now, reliability) -> b
     else:
         quantity = max(1, quantity - rng.randint(1, 3))
     new_price = price_for(product, period, sub.currency)
+    if LEGACY_PRICE.get(new_price.id) == item.price:
+        new_price = item.price  # a seat change keeps a grandfathered (archived) price
     if new_price == item.price and quantity == item.quantity:
         return True
     full = end - start

@@ -139,6 +139,13 @@ def test_a_switch_counts_the_new_interval_from_the_switch(customers):
     assert checked
 
 
+def test_seat_changes_keep_a_grandfathered_price(customers):
+    kept = [inv for c in customers for s in c.subscriptions for inv in s.invoices
+            if inv.billing_reason == "subscription_update"
+            and all(l.proration and not l.price.active for l in inv.lines)]
+    assert kept and all(inv.lines[0].price == inv.lines[1].price for inv in kept)
+
+
 def test_seat_changes_are_prorated(customers):
     seats = [inv for c in customers for s in c.subscriptions for inv in s.invoices
              if inv.billing_reason == "subscription_update" and len(inv.lines) == 2
