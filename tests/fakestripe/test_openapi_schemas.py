@@ -115,6 +115,7 @@ def test_every_served_object_matches_stripe_schema(demo_dir):
     (lambda inv: inv.update(status="canceled"), "'canceled' is not one of"),
     (lambda inv: inv["lines"]["data"][0].update(price="price_x"), "'price' was unexpected"),
     (lambda inv: inv["lines"]["data"][0].update(amount=None), "None is not of type"),
+    (lambda inv: inv.update(amount_due=12.5), "12.5 is not of type 'integer'"),
 ])
 def test_the_check_catches_old_shapes_missing_fields_and_bad_values(demo_objects, change, problem):
     invoice = json.loads(json.dumps(next(o for o in demo_objects if o["object"] == "invoice")))
