@@ -96,7 +96,7 @@ def payment_method_id(c: Customer) -> str:
 def customer(c: Customer, now: int) -> dict:
     delinquent = any(inv.status == "open" and inv.charges
                      for sub in c.subscriptions for inv in sub.invoices)
-    return {"id": c.id, "object": "customer", "address": _address(c), "balance": 0,
+    return {"id": c.id, "object": "customer", "address": _address(c), "balance": c.balance,
             "created": c.created, "currency": c.currency if c.subscriptions else None,
             "default_source": None, "delinquent": delinquent, "description": None,
             "discount": None, "email": c.email, "invoice_prefix": c.invoice_prefix,
@@ -247,7 +247,7 @@ def invoice(inv: Invoice, sub: Subscription, c: Customer) -> dict:
         "customer_tax_exempt": "none", "customer_tax_ids": [], "default_payment_method": None,
         "default_source": None, "default_tax_rates": [], "description": None,
         "discounts": [discount_id] if discount_id else [], "due_date": None,
-        "effective_at": inv.created, "ending_balance": 0, "footer": None, "from_invoice": None,
+        "effective_at": inv.created, "ending_balance": inv.ending_balance, "footer": None, "from_invoice": None,
         "hosted_invoice_url": None, "invoice_pdf": None, "issuer": {"type": "self"},
         "last_finalization_error": None, "latest_revision": None,
         "lines": {"object": "list", "data": lines, "has_more": False, "total_count": len(lines),
@@ -261,7 +261,7 @@ def invoice(inv: Invoice, sub: Subscription, c: Customer) -> dict:
         "period_end": inv.period_end, "period_start": inv.period_start,
         "post_payment_credit_notes_amount": credited, "pre_payment_credit_notes_amount": 0,
         "receipt_number": None, "rendering": None, "shipping_cost": None, "shipping_details": None,
-        "starting_balance": 0, "statement_descriptor": None, "status": inv.status,
+        "starting_balance": inv.starting_balance, "statement_descriptor": None, "status": inv.status,
         "status_transitions": {"finalized_at": inv.created,
                                "marked_uncollectible_at": inv.marked_uncollectible_at,
                                "paid_at": inv.paid_at, "voided_at": inv.voided_at},

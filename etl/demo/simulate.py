@@ -161,6 +161,7 @@ def _bill_periods(customer, sub, rng, ids, anchor, now, reliability, count: int 
         if sub.pause is not None and sub.pause[1] <= start < sub.pause[2]:
             # pause_collection with behavior `void`: Stripe voids each invoice it creates
             invoice.status, invoice.voided_at = "void", start
+            customer.balance = invoice.starting_balance  # voiding gives the credit back
             start, count = end, count + 1
             continue
         payments.collect(invoice, sub, customer, rng, ids, now, reliability)
@@ -351,6 +352,8 @@ def _priced_invoice(customer, sub, ids, at, reason, period_start, period_end, li
 
 def _invoice(customer, sub, ids, at, reason, period_start, period_end, lines, discounts) -> Invoice:
     invoice = Invoice(ids.next("in"), customer.next_invoice_number(), at, reason, period_start,
-                      period_end, lines, billing.totals(lines), discounts)
+                      period_end, lines, billing.totals(lines), discounts,
+                      starting_balance=customer.balance)
+    customer.balance = invoice.ending_balance  # a credit (e.g. a switch to monthly) carries on
     sub.invoices.append(invoice)
     return invoice

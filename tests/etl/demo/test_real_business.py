@@ -166,3 +166,18 @@ def test_metrics_equal_the_truth_on_this_account(con):
                       indicator=True)
     assert (both["_merge"] == "both").all(), both[both["_merge"] != "both"].head()
     assert (both["mrr"] - both["mrr_truth"]).abs().max() < 0.01
+
+
+def test_credit_from_a_negative_invoice_pays_the_next_ones(customers):
+    """A downgrade or a switch to monthly can leave an invoice below zero: Stripe keeps
+    the credit on the customer's balance, later invoices use it, voiding gives it back."""
+    used = 0
+    for c in customers:
+        balance = 0
+        for inv in (i for s in c.subscriptions for i in s.invoices):
+            assert inv.starting_balance == balance, (c.id, inv.id)
+            assert inv.amount_due == max(inv.totals.total + balance, 0)
+            used += balance < 0 and inv.amount_due < inv.totals.total
+            balance = balance if inv.status == "void" else inv.ending_balance
+        assert c.balance == balance
+    assert used
