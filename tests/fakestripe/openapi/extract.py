@@ -2,8 +2,10 @@
 
 Usage (refresh after upgrading the pinned `stripe` library):
 
-    npm pack stripe@<version whose apiVersion is ours> && tar xzf stripe-<version>.tgz
-    .venv/bin/python tests/fakestripe/openapi/extract.py package
+    cd /tmp && npm pack stripe@23.1.0 && tar xzf stripe-23.1.0.tgz   # apiVersion 2026-10-28.endive
+    .venv/bin/python tests/fakestripe/openapi/extract.py /tmp/package
+
+(the script refuses a package whose API version differs from stripe-python's).
 
 Why stripe-node's type declarations and not Stripe's OpenAPI file: Stripe
 generates the official libraries from its OpenAPI description (stripe/openapi),
