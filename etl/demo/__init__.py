@@ -8,6 +8,14 @@ plain records in state), billing (Stripe's invoice arithmetic), shapes + emit
 (records -> current-API JSON and events), truth (the MRR the simulation meant,
 by METRICS.md), generate + batches (the database, JSONL, workers), cli,
 dashboard (what the dashboard calls). Objects are test-mode (`livemode: false`).
+
+The business has what real accounts have: grandfathered subscribers on archived
+prices, inline prices (`price_data`; marked `"_tally_inline": true` for fakestripe,
+which hides them from lists and never serves the key), trials, coupons, taxes,
+upgrades, seat changes and monthly <-> yearly switches with prorations, invoices
+with more lines than Stripe embeds, paused collection, failed payments ending
+uncollectible or void, refunds and disputes. Every object matches Stripe's schema
+for our API version (tests/fakestripe/test_openapi_schemas.py).
 """
 from __future__ import annotations
 

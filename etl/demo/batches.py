@@ -14,6 +14,7 @@ import datetime as dt
 import multiprocessing
 from typing import Iterator
 
+from etl.demo.shapes import INLINE_MARKER
 from etl.load import OBJECT_TABLES, Prepared, prepare_objects
 
 BATCH_OBJECTS = 10_000
@@ -29,6 +30,8 @@ def prepare_batch(objects: list[dict], synced_at: dt.datetime) -> list[Prepared]
     """What `load_mixed` does before writing: group by type, convert each group."""
     by_table: dict[str, list[dict]] = {}
     for obj in objects:
+        if INLINE_MARKER in obj:  # a note for fakestripe only: the database holds what Stripe sends
+            obj = {k: v for k, v in obj.items() if k != INLINE_MARKER}
         by_table.setdefault(OBJECT_TABLES[obj["object"]], []).append(obj)
     prepared = (prepare_objects(name, objs, synced_at=synced_at) for name, objs in by_table.items())
     return [p for p in prepared if p is not None]

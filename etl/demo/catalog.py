@@ -32,6 +32,8 @@ class Price:
     usage_type: str = "licensed"
     tiers: tuple = ()  # graduated: ((up_to or None, unit_amount), ...)
     nickname: str = ""
+    active: bool = True  # False: archived; its subscribers are still billed on it
+    inline: bool = False  # created with `price_data` on a subscription: never listed
 
     @property
     def months(self) -> int | Fraction:
@@ -96,6 +98,7 @@ PRODUCTS = (
     Product("prod_demo_support", "Priority support", seats=True),
     Product("prod_demo_api", "API calls", seats=False),
     Product("prod_demo_pass", "Weekly pass", seats=False),
+    Product("prod_demo_workspace", "Extra workspace", seats=False),  # inline prices only
 )
 PLANS = ("prod_demo_starter", "prod_demo_team", "prod_demo_business")
 
@@ -111,6 +114,11 @@ _FACTOR = {"usd": 1.0, "eur": 0.95, "gbp": 0.8, "jpy": 1.5}  # jpy: yen per US c
 
 def _local(amount: int, currency: str) -> int:
     return int(round(amount * _FACTOR[currency] / 100)) * 100
+
+
+def local_amount(usd: int, currency: str) -> int:
+    """A USD amount (minor units) in `currency`, a multiple of 100 minor units."""
+    return _local(usd, currency)
 
 
 def _prices() -> tuple[Price, ...]:
@@ -135,8 +143,22 @@ def _prices() -> tuple[Price, ...]:
     return tuple(prices)
 
 
-PRICES = _prices()
+# Team's first price list, archived when Team's prices went up: the customers who
+# subscribed before then keep being billed on it (grandfathered), nobody new gets it.
+_LEGACY_TEAM = {"month": 3900, "year": 39000}
+
+
+def _legacy_prices() -> tuple[Price, ...]:
+    return tuple(Price(f"price_demo_team_{period}_{currency}_v1", "prod_demo_team", currency,
+                       *PERIODS[period], _local(usd, currency), nickname=f"Team {period}ly (v1)",
+                       active=False)
+                 for period, usd in _LEGACY_TEAM.items() for currency in CURRENCIES)
+
+
+PRICES = _prices() + _legacy_prices()
 PRICE_BY_ID = {p.id: p for p in PRICES}
+# current price id -> the archived price its early subscribers keep
+LEGACY_PRICE = {p.id.removesuffix("_v1"): p for p in PRICES if not p.active}
 
 
 def price_for(product: str, period: str, currency: str) -> Price:

@@ -19,7 +19,7 @@ def catalog_objects(created: int) -> list[dict]:
 
 def customer_objects(c: Customer, now: int, prices: dict) -> list[dict]:
     """Every object of one customer, oldest kinds first, then its recent events."""
-    out = [shapes.customer(c, now)]
+    out = [shapes.customer(c, now)] + _inline_prices(c)
     events = _Events(c, now)
     events.add("customer.created", c.created, out[0])
     for sub in c.subscriptions:
@@ -34,6 +34,16 @@ def customer_objects(c: Customer, now: int, prices: dict) -> list[dict]:
             out.extend(_invoice_objects(inv, sub, c, now, events))
     out.extend(events.objects)
     return out
+
+
+def _inline_prices(c: Customer) -> list[dict]:
+    """The prices this customer's subscriptions created with `price_data`."""
+    created = {}
+    for sub in c.subscriptions:
+        for item in sub.items:
+            if item.price.inline:
+                created.setdefault(item.price, item.created)
+    return [shapes.inline_price(p, at) for p, at in created.items()]
 
 
 def _invoice_objects(inv, sub, c: Customer, now: int, events: "_Events") -> list[dict]:
@@ -71,7 +81,7 @@ def _charge_objects(ch, inv, sub, c: Customer, now: int, events: "_Events") -> l
             ch.balance_transaction, ch.created, ch.amount, ch.fee, currency, "charge", "charge",
             ch.id, now, _description(inv)))
     for r in ch.refunds:
-        out.append(shapes.refund(r, ch, inv, currency))
+        out.append(shapes.refund(r, ch, inv, c, currency))
         out.append(shapes.credit_note(r, inv, c, currency))
         out.append(shapes.balance_transaction(
             r.balance_transaction, r.created, -r.amount, 0, currency, "refund", "refund", r.id,

@@ -53,7 +53,7 @@ class Run:
     def customer(self, index: int) -> tuple[list[dict], list[tuple]]:
         """One customer's objects and truth rows."""
         if self._prices is None:
-            self._prices = {o["id"]: o for o in self.catalog() if o["object"] == "price"}
+            self._prices = {o["id"]: o for o in self.catalog() if o["object"] in ("price", "tax_rate")}
         customer = simulate_customer(index, self.seed, self.start, self.now)
         return (emit.customer_objects(customer, self.now, self._prices),
                 customer_truth(customer, self.truth_months, self.boundaries))

@@ -98,8 +98,11 @@ def collect(invoice: Invoice, sub: Subscription, customer: Customer, rng: random
             return
         if invoice.billing_reason == "subscription_create":
             _incomplete(invoice, sub, now)
-            return
-    _give_up(invoice, sub, rng, now)
+            break
+    else:
+        _give_up(invoice, sub, rng, now)
+    if invoice.status == "void":  # voiding gives back the credit the invoice used
+        customer.balance = invoice.starting_balance
 
 
 def _incomplete(invoice: Invoice, sub: Subscription, now: int) -> None:

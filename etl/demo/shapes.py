@@ -20,28 +20,51 @@ ACCOUNT_NAME = "Tally Demo Co."
 
 
 def product(p: catalog.Product, created: int) -> dict:
-    return {"id": p.id, "object": "product", "active": True, "attributes": [], "created": created,
+    return {"id": p.id, "object": "product", "active": True, "created": created,
             "default_price": None, "description": None, "images": [], "livemode": LIVEMODE,
             "marketing_features": [], "metadata": {}, "name": p.name, "package_dimensions": None,
-            "shippable": None, "statement_descriptor": None, "tax_code": None, "type": "service",
+            "shippable": None, "statement_descriptor": None, "tax_code": None, "tax_details": None, "type": "service",
             "unit_label": "seat" if p.seats else None, "updated": created, "url": None}
 
 
 def price(p: catalog.Price, created: int) -> dict:
-    tiers = None
-    if p.tiers:
-        tiers = [{"flat_amount": None, "flat_amount_decimal": None, "unit_amount": unit,
-                  "unit_amount_decimal": str(unit), "up_to": up_to} for up_to, unit in p.tiers]
-    return {"id": p.id, "object": "price", "active": True,
+    obj = {"id": p.id, "object": "price", "active": p.active,
             "billing_scheme": "tiered" if p.tiers else "per_unit", "created": created,
             "currency": p.currency, "custom_unit_amount": None, "livemode": LIVEMODE,
-            "lookup_key": None, "metadata": {}, "nickname": p.nickname, "product": p.product,
+            "lookup_key": None, "metadata": {}, "nickname": None if p.inline else p.nickname,
+            "product": p.product,
             "recurring": {"interval": p.interval, "interval_count": p.interval_count, "meter": None,
                           "trial_period_days": None, "usage_type": p.usage_type},
-            "tax_behavior": "unspecified", "tiers": tiers,
+            "tax_behavior": "unspecified",
             "tiers_mode": "graduated" if p.tiers else None, "transform_quantity": None,
             "type": "recurring", "unit_amount": p.unit_amount,
             "unit_amount_decimal": None if p.unit_amount is None else str(p.unit_amount)}
+    if p.tiers:  # Stripe sends `tiers` only when asked (`expand[]=tiers`): we show them expanded
+        obj["tiers"] = [{"flat_amount": None, "flat_amount_decimal": None, "unit_amount": unit,
+                         "unit_amount_decimal": str(unit), "up_to": up_to} for up_to, unit in p.tiers]
+    return obj
+
+
+INLINE_MARKER = "_tally_inline"  # tells fakestripe to hide the price from lists; never served
+
+
+def inline_price(p: catalog.Price, created: int) -> dict:
+    """A price created with `price_data`: retrievable by id, never listed (see fakestripe)."""
+    return {**price(p, created), INLINE_MARKER: True}
+
+
+def plan(price_json: dict) -> dict:
+    """The legacy Plan view of a recurring price, which subscription items still carry."""
+    r = price_json["recurring"]
+    return {"id": price_json["id"], "object": "plan", "active": price_json["active"],
+            "amount": price_json["unit_amount"], "amount_decimal": price_json["unit_amount_decimal"],
+            "billing_scheme": price_json["billing_scheme"], "created": price_json["created"],
+            "currency": price_json["currency"], "interval": r["interval"],
+            "interval_count": r["interval_count"], "livemode": price_json["livemode"],
+            "metadata": price_json["metadata"], "meter": r["meter"], "nickname": price_json["nickname"],
+            "product": price_json["product"], "tiers_mode": price_json["tiers_mode"],
+            "transform_usage": None, "trial_period_days": r["trial_period_days"],
+            "usage_type": r["usage_type"]}
 
 
 def coupon(c: catalog.Coupon, created: int) -> dict:
@@ -73,7 +96,7 @@ def payment_method_id(c: Customer) -> str:
 def customer(c: Customer, now: int) -> dict:
     delinquent = any(inv.status == "open" and inv.charges
                      for sub in c.subscriptions for inv in sub.invoices)
-    return {"id": c.id, "object": "customer", "address": _address(c), "balance": 0,
+    return {"id": c.id, "object": "customer", "address": _address(c), "balance": c.balance,
             "created": c.created, "currency": c.currency if c.subscriptions else None,
             "default_source": None, "delinquent": delinquent, "description": None,
             "discount": None, "email": c.email, "invoice_prefix": c.invoice_prefix,
@@ -86,7 +109,7 @@ def customer(c: Customer, now: int) -> dict:
 
 def discount(d: Discount, c: Customer, sub: Subscription) -> dict:
     return {"id": d.id, "object": "discount", "checkout_session": None, "customer": c.id,
-            "end": d.end, "invoice": None, "invoice_item": None, "promotion_code": None,
+            "customer_account": None, "end": d.end, "invoice": None, "invoice_item": None, "promotion_code": None,
             "source": {"coupon": d.coupon.id, "type": "coupon"}, "start": d.start,
             "subscription": sub.id, "subscription_item": None}
 
@@ -98,38 +121,58 @@ def _current_discounts(sub: Subscription, now: int) -> list:
     return [d]
 
 
+def _pause_collection(sub: Subscription, now: int) -> dict | None:
+    if sub.pause is None or not sub.pause[0] <= now < sub.pause[2]:
+        return None
+    return {"behavior": "void", "resumes_at": sub.pause[2]}
+
+
+def _subscription_item(sub: Subscription, i, price_json: dict) -> dict:
+    item = {"id": i.id, "object": "subscription_item", "billing_thresholds": None,
+            "created": i.created, "current_period_end": sub.period_end,
+            "current_period_start": sub.period_start, "current_trial": None, "discounts": [],
+            "metadata": {}, "plan": plan(price_json), "price": price_json,
+            "subscription": sub.id, "tax_rates": []}
+    if not i.price.metered:  # metered items have no quantity at all
+        item["quantity"] = i.quantity
+    return item
+
+
 def subscription(sub: Subscription, c: Customer, now: int, prices: dict) -> dict:
-    items = [{"id": i.id, "object": "subscription_item", "created": i.created,
-              "current_period_end": sub.period_end, "current_period_start": sub.period_start,
-              "discounts": [], "metadata": {}, "price": prices[i.price.id],
-              "quantity": None if i.price.metered else i.quantity, "subscription": sub.id,
-              "tax_rates": []} for i in sub.items]
+    """`prices`: the catalog's price and tax rate objects by id (both embedded whole)."""
+    items = [_subscription_item(sub, i, prices.get(i.price.id) or price(i.price, i.created))
+             for i in sub.items]
     return {
         "id": sub.id, "object": "subscription", "application": None,
         "application_fee_percent": None,
         "automatic_tax": {"disabled_reason": None, "enabled": False, "liability": None},
         "billing_cycle_anchor": sub.billing_cycle_anchor or sub.created,
-        "billing_cycle_anchor_config": None, "cancel_at": sub.cancel_at,
+        "billing_cycle_anchor_config": None, "billing_mode": {"flexible": None, "type": "classic"},
+        "billing_schedules": [], "billing_thresholds": None, "cancel_at": sub.cancel_at,
         "cancel_at_period_end": sub.cancel_at_period_end, "canceled_at": sub.canceled_at,
-        "cancellation_details": {"comment": None, "feedback": None, "reason": sub.cancellation_reason},
+        "cancellation_details": {"comment": None, "feedback": None, "feedback_option": None,
+                                 "reason": sub.cancellation_reason},
         "collection_method": "charge_automatically", "created": sub.created,
-        "currency": sub.currency, "customer": c.id, "days_until_due": None,
+        "currency": sub.currency, "customer": c.id, "customer_account": None, "days_until_due": None,
         "default_payment_method": payment_method_id(c), "default_source": None,
-        "default_tax_rates": [c.tax_rate.id] if c.tax_rate else [], "description": None,
+        "default_tax_rates": [prices[c.tax_rate.id]] if c.tax_rate else [], "description": None,
         "discounts": [discount(d, c, sub) for d in _current_discounts(sub, now)],
         "ended_at": sub.ended_at,
-        "invoice_settings": {"account_tax_ids": None, "issuer": {"type": "self"}},
+        "invoice_settings": {"account_tax_ids": None, "custom_fields": None, "description": None,
+                             "footer": None, "issuer": {"type": "self"}},
         "items": {"object": "list", "data": items, "has_more": False, "total_count": len(items),
                   "url": f"/v1/subscription_items?subscription={sub.id}"},
         "latest_invoice": sub.invoices[-1].id if sub.invoices else None,
-        "livemode": LIVEMODE, "metadata": {}, "next_pending_invoice_item_invoice": None,
-        "on_behalf_of": None, "pause_collection": None,
+        "livemode": LIVEMODE, "managed_payments": None, "metadata": {},
+        "next_pending_invoice_item_invoice": None,
+        "on_behalf_of": None, "pause_collection": _pause_collection(sub, now),
         "payment_settings": {"payment_method_options": None, "payment_method_types": None,
                              "save_default_payment_method": "off"},
         "pending_invoice_item_interval": None, "pending_setup_intent": None,
         "pending_update": None, "schedule": None, "start_date": sub.created,
         "status": sub.status, "test_clock": None, "transfer_data": None,
-        "trial_end": sub.trial_end, "trial_settings": {"end_behavior": {"missing_payment_method": "cancel"}},
+        "trial_end": sub.trial_end, "trial_settings": {"end_behavior": {"billing_cycle_anchor": None,
+                                                                 "missing_payment_method": "cancel"}},
         "trial_start": sub.trial_start,
     }
 
@@ -171,7 +214,9 @@ def line_item(line: Line, inv: Invoice, sub: Subscription, discount_id: str | No
         "period": {"end": line.end, "start": line.start}, "pretax_credit_amounts": [],
         "pricing": {"price_details": {"price": line.price.id, "product": line.price.product},
                     "type": "price_details", "unit_amount_decimal": _unit_amount_decimal(line)},
-        "quantity": line.quantity, "subtotal": line.amount, "taxes": taxes,
+        "quantity": line.quantity,
+        "quantity_decimal": None if line.quantity is None else str(line.quantity),
+        "subscription": sub.id, "subtotal": line.amount, "taxes": taxes,
     }
 
 
@@ -196,12 +241,13 @@ def invoice(inv: Invoice, sub: Subscription, c: Customer) -> dict:
         "automatically_finalizes_at": None, "billing_reason": inv.billing_reason,
         "collection_method": "charge_automatically", "confirmation_secret": None,
         "created": inv.created, "currency": sub.currency, "custom_fields": None,
-        "customer": c.id, "customer_address": _address(c), "customer_email": c.email,
+        "customer": c.id, "customer_account": None, "customer_address": _address(c),
+        "customer_email": c.email,
         "customer_name": c.name, "customer_phone": None, "customer_shipping": None,
         "customer_tax_exempt": "none", "customer_tax_ids": [], "default_payment_method": None,
         "default_source": None, "default_tax_rates": [], "description": None,
         "discounts": [discount_id] if discount_id else [], "due_date": None,
-        "effective_at": inv.created, "ending_balance": 0, "footer": None, "from_invoice": None,
+        "effective_at": inv.created, "ending_balance": inv.ending_balance, "footer": None, "from_invoice": None,
         "hosted_invoice_url": None, "invoice_pdf": None, "issuer": {"type": "self"},
         "last_finalization_error": None, "latest_revision": None,
         "lines": {"object": "list", "data": lines, "has_more": False, "total_count": len(lines),
@@ -215,7 +261,7 @@ def invoice(inv: Invoice, sub: Subscription, c: Customer) -> dict:
         "period_end": inv.period_end, "period_start": inv.period_start,
         "post_payment_credit_notes_amount": credited, "pre_payment_credit_notes_amount": 0,
         "receipt_number": None, "rendering": None, "shipping_cost": None, "shipping_details": None,
-        "starting_balance": 0, "statement_descriptor": None, "status": inv.status,
+        "starting_balance": inv.starting_balance, "statement_descriptor": None, "status": inv.status,
         "status_transitions": {"finalized_at": inv.created,
                                "marked_uncollectible_at": inv.marked_uncollectible_at,
                                "paid_at": inv.paid_at, "voided_at": inv.voided_at},
@@ -255,30 +301,36 @@ def _last_error(charge: Charge | None) -> dict | None:
 def payment_intent(inv: Invoice, sub: Subscription, c: Customer) -> dict:
     latest = inv.charges[-1] if inv.charges else None
     status = {"paid": "succeeded", "void": "canceled"}.get(inv.status, "requires_payment_method")
-    return {"id": inv.payment_intent, "object": "payment_intent", "amount": inv.amount_due,
+    return {"id": inv.payment_intent, "object": "payment_intent", "allowed_payment_method_types": None,
+            "amount": inv.amount_due,
             "amount_capturable": 0, "amount_details": {"tip": {}},
             "amount_received": inv.amount_paid, "application": None,
             "application_fee_amount": None, "automatic_payment_methods": None,
             "canceled_at": inv.voided_at, "cancellation_reason": "void_invoice" if inv.voided_at else None,
             "capture_method": "automatic",
             "client_secret": None, "confirmation_method": "automatic", "created": inv.created,
-            "currency": sub.currency, "customer": c.id, "description": _description(inv),
+            "currency": sub.currency, "customer": c.id, "customer_account": None,
+            "description": _description(inv), "excluded_payment_method_types": None,
             "last_payment_error": _last_error(latest), "latest_charge": latest.id if latest else None,
-            "livemode": LIVEMODE, "metadata": {}, "next_action": None, "on_behalf_of": None,
-            "payment_method": payment_method_id(c), "payment_method_options": {},
-            "payment_method_types": ["card"], "processing": None, "receipt_email": None,
+            "livemode": LIVEMODE, "managed_payments": None, "metadata": {}, "next_action": None,
+            "on_behalf_of": None, "payment_method": payment_method_id(c),
+            "payment_method_configuration_details": None, "payment_method_options": {},
+            "payment_method_types": ["card"], "payment_record": None, "processing": None, "receipt_email": None,
             "review": None, "setup_future_usage": "off_session", "shipping": None, "source": None,
             "statement_descriptor": None, "statement_descriptor_suffix": None, "status": status,
             "transfer_data": None, "transfer_group": None}
 
 
-def _card(c: Customer) -> dict:
+def _card(c: Customer, authorized: int | None = None) -> dict:
     brand = ("visa", "mastercard", "visa", "amex")[c.index % 4]
-    return {"brand": brand, "checks": {"address_line1_check": None, "address_postal_code_check": None,
+    return {"amount_authorized": authorized, "authorization_code": None, "brand": brand, "checks": {"address_line1_check": None, "address_postal_code_check": None,
                                        "cvc_check": "pass"},
-            "country": c.country, "exp_month": 1 + c.index % 12, "exp_year": 2027 + c.index % 4,
-            "fingerprint": None, "funding": "credit", "last4": f"{4242 + c.index % 5000:04d}"[-4:],
-            "network": brand, "three_d_secure": None, "wallet": None}
+            "country": c.country, "electronic_commerce_indicator": None,
+            "exp_month": 1 + c.index % 12, "exp_year": 2027 + c.index % 4,
+            "fingerprint": None, "funding": "credit", "installments": None,
+            "last4": f"{4242 + c.index % 5000:04d}"[-4:], "mandate": None, "network": brand,
+            "network_transaction_id": None, "regulated_status": "unregulated",
+            "three_d_secure": None, "transaction_link_id": None, "wallet": None}
 
 
 def charge(ch: Charge, inv: Invoice, sub: Subscription, c: Customer) -> dict:
@@ -294,12 +346,14 @@ def charge(ch: Charge, inv: Invoice, sub: Subscription, c: Customer) -> dict:
             "description": _description(inv), "disputed": ch.dispute is not None,
             "failure_balance_transaction": None, "failure_code": ch.failure_code,
             "failure_message": ch.failure_message, "fraud_details": {}, "livemode": LIVEMODE,
-            "metadata": {}, "on_behalf_of": None, "outcome": ch.outcome, "paid": ch.succeeded,
+            "metadata": {}, "on_behalf_of": None, "outcome": {"advice_code": None, "network_advice_code": None, "network_decline_code": None,
+                        **ch.outcome}, "paid": ch.succeeded,
             "payment_intent": inv.payment_intent, "payment_method": payment_method_id(c),
-            "payment_method_details": {"card": _card(c), "type": "card"},
+            "payment_method_details": {"card": _card(c, ch.amount if ch.succeeded else None),
+                                       "type": "card"},
             "receipt_email": None, "receipt_number": None, "receipt_url": None,
             "refunded": ch.succeeded and refunded >= ch.amount, "review": None, "shipping": None,
-            "source_transfer": None, "statement_descriptor": None,
+            "source": None, "source_transfer": None, "statement_descriptor": None,
             "statement_descriptor_suffix": None, "status": "succeeded" if ch.succeeded else "failed",
             "transfer_data": None, "transfer_group": None}
 
@@ -317,14 +371,15 @@ def balance_transaction(txn_id: str, created: int, amount: int, fee: int, curren
             "type": kind}
 
 
-def refund(r, ch: Charge, inv: Invoice, currency: str) -> dict:
+def refund(r, ch: Charge, inv: Invoice, c: Customer, currency: str) -> dict:
     return {"id": r.id, "object": "refund", "amount": r.amount,
             "balance_transaction": r.balance_transaction, "charge": ch.id, "created": r.created,
-            "currency": currency,
+            "currency": currency, "customer": c.id, "customer_account": None,
             "destination_details": {"card": {"reference_status": "pending",
                                              "reference_type": "acquirer_reference_number",
                                              "type": "refund"}, "type": "card"},
-            "metadata": {}, "payment_intent": inv.payment_intent, "reason": r.reason,
+            "metadata": {}, "payment_intent": inv.payment_intent,
+            "payment_method": payment_method_id(c), "reason": r.reason,
             "receipt_number": None, "source_transfer_reversal": None, "status": "succeeded",
             "transfer_reversal": None}
 
@@ -332,31 +387,49 @@ def refund(r, ch: Charge, inv: Invoice, currency: str) -> dict:
 def credit_note(r, inv: Invoice, c: Customer, currency: str) -> dict:
     reason = "duplicate" if r.reason == "duplicate" else "product_unsatisfactory"
     return {"id": r.credit_note, "object": "credit_note", "amount": r.amount, "amount_shipping": 0,
-            "created": r.created, "currency": currency, "customer": c.id,
+            "created": r.created, "currency": currency, "customer": c.id, "customer_account": None,
             "customer_balance_transaction": None, "discount_amount": 0, "discount_amounts": [],
             "effective_at": r.created, "invoice": inv.id,
             "lines": {"object": "list", "data": [], "has_more": False,
                       "url": f"/v1/credit_notes/{r.credit_note}/lines"},
             "livemode": LIVEMODE, "memo": None, "metadata": {}, "number": r.credit_note_number,
-            "out_of_band_amount": None, "pdf": None, "post_payment_amount": r.amount,
+            "out_of_band_amount": None,
+            "pdf": f"https://pay.stripe.com/credit_notes/acct_demo/{r.credit_note}/pdf", "post_payment_amount": r.amount,
             "pre_payment_amount": 0, "pretax_credit_amounts": [], "reason": reason,
-            "refunds": [{"amount_refunded": r.amount, "refund": r.id}], "shipping_cost": None,
+            "refunds": [{"amount_refunded": r.amount, "payment_record_refund": None, "refund": r.id,
+                         "type": "refund"}], "shipping_cost": None,
             "status": "issued", "subtotal": r.amount, "subtotal_excluding_tax": r.amount,
             "total": r.amount, "total_excluding_tax": r.amount, "total_taxes": [],
             "type": "post_payment", "voided_at": None}
 
 
+# the evidence fields a dispute has before anyone submits evidence
+_NO_EVIDENCE = dict.fromkeys((
+    "access_activity_log", "billing_address", "cancellation_policy", "cancellation_policy_disclosure",
+    "cancellation_rebuttal", "customer_communication", "customer_email_address", "customer_name",
+    "customer_purchase_ip", "customer_signature", "duplicate_charge_documentation",
+    "duplicate_charge_explanation", "duplicate_charge_id", "product_description", "receipt",
+    "refund_policy", "refund_policy_disclosure", "refund_refusal_explanation", "service_date",
+    "service_documentation", "shipping_address", "shipping_carrier", "shipping_date",
+    "shipping_documentation", "shipping_tracking_number", "uncategorized_file",
+    "uncategorized_text"))
+
+
 def dispute(ch: Charge, inv: Invoice, c: Customer, currency: str, txns: list[dict]) -> dict:
     d = ch.dispute
+    brand = _card(c)["brand"]
     return {"id": d.id, "object": "dispute", "amount": d.amount, "balance_transactions": txns,
             "charge": ch.id, "created": d.created, "currency": currency,
-            "enhanced_eligibility_types": [], "evidence": {},
-            "evidence_details": {"due_by": d.created + 7 * DAY, "has_evidence": d.closed_at is not None,
-                                 "past_due": False, "submission_count": int(d.closed_at is not None)},
-            "is_charge_refundable": False, "livemode": LIVEMODE, "metadata": {},
-            "payment_intent": inv.payment_intent,
-            "payment_method_details": {"card": {"brand": _card(c)["brand"], "case_type": "chargeback",
-                                                "network_reason_code": None}, "type": "card"},
+            "enhanced_eligibility_types": [], "evidence": dict(_NO_EVIDENCE, enhanced_evidence={}),
+            "evidence_details": {"due_by": d.created + 7 * DAY, "enhanced_eligibility": {},
+                                 "has_evidence": d.closed_at is not None, "past_due": False,
+                                 "submission_count": int(d.closed_at is not None),
+                                 "submission_method": "manual" if d.closed_at else "not_submitted"},
+            "intended_submission_method": None, "is_charge_refundable": False,
+            "livemode": LIVEMODE, "metadata": {}, "payment_intent": inv.payment_intent,
+            "payment_method_details": {"card": {"brand": brand, "case_type": "chargeback",
+                                                "network": brand, "network_reason_code": None},
+                                       "type": "card"},
             "reason": d.reason, "status": d.status}
 
 

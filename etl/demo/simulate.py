@@ -10,7 +10,8 @@ import unicodedata
 
 from etl.demo import billing, payments
 from etl.demo.billing import Line
-from etl.demo.catalog import COUPONS, MARKETS, PLANS, TAX_RATE_BY_ID, price_for, PRICE_BY_ID
+from etl.demo.catalog import (COUPONS, LEGACY_PRICE, MARKETS, PERIODS, PLANS, TAX_RATE_BY_ID,
+                              Price, local_amount, price_for, PRICE_BY_ID)
 from etl.demo.clock import DAY, add_months, to_datetime
 from etl.demo.state import Customer, Discount, Ids, Invoice, Item, Subscription
 
@@ -24,6 +25,12 @@ PLAN_WEIGHTS = (50, 35, 15)
 SEATS = {"prod_demo_starter": (1, 3), "prod_demo_team": (3, 15), "prod_demo_business": (10, 60)}
 MONTHLY_CHURN = 0.03
 TRIAL_DAYS = 14
+LEGACY_SHARE = 0.4  # Team's prices went up 40% into the history: earlier subscribers keep theirs
+ENTERPRISE = 0.12  # share of Business subscriptions with extra workspaces at negotiated prices
+WORKSPACES = (9, 13)  # how many: their invoices have more lines than Stripe embeds (10)
+PAUSE = 0.015  # chance per paid monthly period that collection pauses (invoices voided)
+SWITCH = 0.03  # chance per month of period of switching between monthly and yearly billing
+SWITCHABLE = {"prod_demo_starter", "prod_demo_team", "prod_demo_business", "prod_demo_storage"}
 
 
 def simulate_customer(index: int, seed: int, start: int, now: int) -> Customer:
@@ -32,8 +39,9 @@ def simulate_customer(index: int, seed: int, start: int, now: int) -> Customer:
     customer = _new_customer(index, rng, ids, start, now)
     reliability = rng.choices((0.97, 0.7, 0.3), weights=(85, 12, 3))[0]
     at, first = customer.created + rng.randint(0, 2 * DAY), True
+    legacy_until = start + int((now - start) * LEGACY_SHARE)
     while at < now:
-        sub = _subscribe(customer, rng, ids, at, now, first, reliability)
+        sub = _subscribe(customer, rng, ids, at, now, first, reliability, at < legacy_until)
         first = False
         # Former customers come back sometimes (reactivation), after a voluntary churn.
         if sub.ended_at is None or sub.cancellation_reason != "cancellation_requested":
@@ -63,23 +71,37 @@ def _ascii(text: str) -> str:
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
 
 
-def _choose_items(rng: random.Random, ids: Ids, currency: str, at: int) -> tuple[list[Item], str]:
+def _choose_items(rng: random.Random, ids: Ids, currency: str, at: int,
+                  legacy: bool = False) -> tuple[list[Item], str]:
     if currency in ("usd", "eur") and rng.random() < 0.03:
         return [Item(ids.next("si"), PRICE_BY_ID[f"price_demo_pass_week_{currency}"], 1, at)], "week"
     product = rng.choices(PLANS, weights=PLAN_WEIGHTS)[0]
     period = rng.choices([p for p, _ in PERIOD_WEIGHTS], weights=[w for _, w in PERIOD_WEIGHTS])[0]
     low, high = SEATS[product]
     seats = rng.randint(low, high)
-    items = [Item(ids.next("si"), price_for(product, period, currency), seats, at)]
+    price = price_for(product, period, currency)
+    if legacy:  # subscribed before the price went up: the archived price, for good
+        price = LEGACY_PRICE.get(price.id, price)
+    items = [Item(ids.next("si"), price, seats, at)]
     if rng.random() < 0.2:
         items.append(Item(ids.next("si"), price_for("prod_demo_storage", period, currency),
                           rng.randint(1, 3), at))
+    if product == "prod_demo_business" and rng.random() < ENTERPRISE:
+        for _ in range(rng.randint(*WORKSPACES)):
+            items.append(Item(ids.next("si"), _workspace_price(rng, ids, currency, period), 1, at))
     if period == "month" and currency == "usd":
         if rng.random() < 0.15:
             items.append(Item(ids.next("si"), PRICE_BY_ID["price_demo_support_month_usd"], seats, at))
         if rng.random() < 0.15:
             items.append(Item(ids.next("si"), PRICE_BY_ID["price_demo_api_month_usd"], 0, at))
     return items, period
+
+
+def _workspace_price(rng: random.Random, ids: Ids, currency: str, period: str) -> Price:
+    """A negotiated price created with the subscription (`price_data`): inline, never listed."""
+    usd = rng.choice((1500, 2000, 2500)) * {"month": 1, "quarter": 3, "year": 10}[period]
+    return Price(ids.next("price"), "prod_demo_workspace", currency, *PERIODS[period],
+                 local_amount(usd, currency), nickname="Extra workspace", active=False, inline=True)
 
 
 def _choose_discount(rng: random.Random, ids: Ids, currency: str, at: int) -> Discount | None:
@@ -92,8 +114,8 @@ def _choose_discount(rng: random.Random, ids: Ids, currency: str, at: int) -> Di
 
 
 def _subscribe(customer: Customer, rng, ids: Ids, at: int, now: int, first: bool,
-               reliability: float) -> Subscription:
-    items, period = _choose_items(rng, ids, customer.currency, at)
+               reliability: float, legacy: bool = False) -> Subscription:
+    items, period = _choose_items(rng, ids, customer.currency, at, legacy)
     sub = Subscription(ids.next("sub"), at, customer.currency, items, items[0].price,
                        discount=_choose_discount(rng, ids, customer.currency, at))
     customer.subscriptions.append(sub)
@@ -126,21 +148,43 @@ def _trial(customer, sub, rng, ids, at, now) -> int | None:
     return sub.trial_end
 
 
-def _bill_periods(customer, sub, rng, ids, anchor, now, reliability) -> None:
+def _bill_periods(customer, sub, rng, ids, anchor, now, reliability, count: int = 0) -> None:
+    """Invoice period `count` onwards of a subscription anchored at `anchor`."""
     anchor_day = to_datetime(anchor).day
-    start, count = anchor, 0
+    start = _period_boundary(sub.billing_price, anchor, count, anchor_day)
     while start < now:
         end = _period_boundary(sub.billing_price, anchor, count + 1, anchor_day)
         sub.period_start, sub.period_end = start, end
         reason = "subscription_cycle" if count or sub.trial_end else "subscription_create"
         previous = _period_boundary(sub.billing_price, anchor, count - 1, anchor_day) if count else None
         invoice = _regular_invoice(customer, sub, rng, ids, start, end, previous, reason)
+        if sub.pause is not None and sub.pause[1] <= start < sub.pause[2]:
+            # pause_collection with behavior `void`: Stripe voids each invoice it creates
+            invoice.status, invoice.voided_at = "void", start
+            customer.balance = invoice.starting_balance  # voiding gives the credit back
+            start, count = end, count + 1
+            continue
         payments.collect(invoice, sub, customer, rng, ids, now, reliability)
         if sub.status in ("canceled", "unpaid") or invoice.status != "paid":
             return
         if _mid_period(customer, sub, rng, ids, start, end, now, reliability):
             return
+        _maybe_pause(sub, rng, anchor, count, anchor_day, start, end)
         start, count = end, count + 1
+
+
+def _maybe_pause(sub, rng, anchor, count, anchor_day, start, end) -> None:
+    """The merchant pauses collection for 1-3 months from the next period (a monthly
+    customer taking a break); once per subscription."""
+    if sub.pause is not None or sub.billing_price.months != 1 or sub.billing_price.interval != "month":
+        return
+    if sub.cancel_at_period_end or rng.random() >= PAUSE:
+        return
+    resumes = _period_boundary(sub.billing_price, anchor, count + 1 + rng.randint(1, 3), anchor_day)
+    requested = start + rng.randint(DAY, end - start - DAY)
+    sub.pause = (requested, end, resumes)
+    sub.updates.append((requested, {"pause_collection": None}))
+    sub.updates.append((resumes, {"pause_collection": {"behavior": "void", "resumes_at": resumes}}))
 
 
 def _period_boundary(price, anchor: int, periods: int, anchor_day: int) -> int:
@@ -154,6 +198,9 @@ def _mid_period(customer, sub, rng, ids, start, end, now, reliability) -> bool:
     """A plan change at mid-period, or a cancellation. True when the subscription stops."""
     months = float(sub.billing_price.months)
     mid = start + (end - start) // 2
+    if _switchable(sub) and rng.random() < SWITCH * months ** 0.5 and mid < now:
+        _switch_interval(customer, sub, rng, ids, start, end, mid, now, reliability)
+        return True  # the switch bills the rest of the subscription itself
     changeable = sub.billing_price.product in PLANS
     if changeable and rng.random() < 0.05 * months ** 0.5 and mid < now:
         return not _change_plan(customer, sub, rng, ids, start, end, mid, now, reliability)
@@ -191,6 +238,8 @@ def _change_plan(customer, sub, rng, ids, start, end, at, now, reliability) -> b
     else:
         quantity = max(1, quantity - rng.randint(1, 3))
     new_price = price_for(product, period, sub.currency)
+    if LEGACY_PRICE.get(new_price.id) == item.price:
+        new_price = item.price  # a seat change keeps a grandfathered (archived) price
     if new_price == item.price and quantity == item.quantity:
         return True
     full = end - start
@@ -213,6 +262,46 @@ def _change_plan(customer, sub, rng, ids, start, end, at, now, reliability) -> b
     invoice = _priced_invoice(customer, sub, ids, at, "subscription_update", at, at, [old, new], discounts)
     payments.collect(invoice, sub, customer, rng, ids, now, reliability)
     return invoice.status == "paid"
+
+
+def _switchable(sub: Subscription) -> bool:
+    """Monthly or yearly, on current catalog prices (no inline, usage or archived ones)."""
+    return sub.billing_price.months in (1, 12) and sub.billing_price.interval != "week" and all(
+        i.price.product in SWITCHABLE and i.price.active for i in sub.items)
+
+
+def _switch_interval(customer, sub, rng, ids, start, end, at, now, reliability) -> None:
+    """Monthly -> yearly (or back) at `at`: Stripe credits the unused time of every item,
+    bills the new interval's first full period at once and moves the billing cycle
+    anchor to `at`. A credit's full period is the period of the line it credits."""
+    period = "year" if sub.billing_price.months == 1 else "month"
+    credits, firsts, old = [], [], []
+    new_end = _period_boundary(price_for(sub.billing_price.product, period, sub.currency),
+                               at, 1, to_datetime(at).day)
+    for item in sub.items:
+        credited = next(((inv.id, l.id) for inv in reversed(sub.invoices) for l in inv.lines
+                         if l.item_id == item.id and not l.proration and l.start <= at < l.end), None)
+        credits.append(Line(ids.next("il"), item.id, item.price, item.quantity, at, end,
+                            -(item.price.amount(item.quantity) * (end - at) // (end - start)),
+                            proration=True, full_period=end - start, credits=credited,
+                            description=f"Unused time on {item.quantity} × {item.price.nickname}"))
+        new_price = price_for(item.price.product, period, sub.currency)
+        firsts.append(Line(ids.next("il"), item.id, new_price, item.quantity, at, new_end,
+                           new_price.amount(item.quantity),
+                           description=f"{item.quantity} × {new_price.nickname}"))
+        old.append({"id": item.id, "object": "subscription_item", "price": {"id": item.price.id},
+                    "quantity": item.quantity})
+        item.price = new_price
+    sub.updates.append((at, {"billing_cycle_anchor": sub.billing_cycle_anchor,
+                             "items": {"object": "list", "data": old}}))
+    sub.billing_price, sub.billing_cycle_anchor = sub.items[0].price, at
+    sub.period_start, sub.period_end = at, new_end
+    discounts = _active_discounts(sub, at, proration=True)
+    invoice = _priced_invoice(customer, sub, ids, at, "subscription_update", at, at,
+                              credits + firsts, discounts)
+    payments.collect(invoice, sub, customer, rng, ids, now, reliability)
+    if invoice.status == "paid" and sub.status not in ("canceled", "unpaid"):
+        _bill_periods(customer, sub, rng, ids, at, now, reliability, count=1)
 
 
 def _period_name(price) -> str:
@@ -263,6 +352,8 @@ def _priced_invoice(customer, sub, ids, at, reason, period_start, period_end, li
 
 def _invoice(customer, sub, ids, at, reason, period_start, period_end, lines, discounts) -> Invoice:
     invoice = Invoice(ids.next("in"), customer.next_invoice_number(), at, reason, period_start,
-                      period_end, lines, billing.totals(lines), discounts)
+                      period_end, lines, billing.totals(lines), discounts,
+                      starting_balance=customer.balance)
+    customer.balance = invoice.ending_balance  # a credit (e.g. a switch to monthly) carries on
     sub.invoices.append(invoice)
     return invoice

@@ -104,10 +104,16 @@ class Invoice:
     invoice_payment: str | None = None
     charges: list[Charge] = field(default_factory=list)
     next_payment_attempt: int | None = None
+    starting_balance: int = 0  # the customer's credit (negative) applied to this invoice
 
     @property
     def amount_due(self) -> int:
-        return max(self.totals.total, 0)
+        return max(self.totals.total + self.starting_balance, 0)
+
+    @property
+    def ending_balance(self) -> int:
+        """Credit left over for later invoices (a negative total adds to it)."""
+        return min(self.totals.total + self.starting_balance, 0)
 
     @property
     def amount_paid(self) -> int:
@@ -136,6 +142,7 @@ class Subscription:
     invoices: list[Invoice] = field(default_factory=list)
     once_used: bool = False
     updates: list = field(default_factory=list)  # (at, previous_attributes) for events
+    pause: tuple[int, int, int] | None = None  # collection paused: (requested, from, resumes)
 
 
 @dataclass
@@ -152,6 +159,7 @@ class Customer:
     invoice_prefix: str
     subscriptions: list[Subscription] = field(default_factory=list)
     invoice_count: int = 0
+    balance: int = 0  # customer balance: negative is credit that later invoices use
 
     def next_invoice_number(self) -> str:
         self.invoice_count += 1
