@@ -23,6 +23,7 @@ from etl.load import prepare_objects, write_prepared
 from etl.schema import API_VERSION
 
 THREADS = 8
+CHUNK = 500  # ids fetched, then written in one transaction: a killed run keeps the rest
 SHOWN_IDS = 5  # in a note; the table has them all
 
 # Prices a subscription or invoice uses that the database lacks, or has only as
@@ -51,13 +52,23 @@ class Fetched:
 
 def fetch_referenced(con, client: StripeHTTP, prices_path: str, now: dt.datetime) -> list[str]:
     """Fetch what subscriptions and invoices name but no list gave; returns notes."""
-    notes = []
-    prices = _fetch(client, prices_path, _ids(con, WANTED_PRICES), "referenced prices")
-    notes += _notes("price", prices, _write(con, "prices", prices, now))
+    notes = _fetch_and_write(con, client, prices_path, "prices", WANTED_PRICES, now)
     # after the prices: an inline price names a product no list may have given
-    products = _fetch(client, "/v1/products", _ids(con, WANTED_PRODUCTS), "referenced products")
-    notes += _notes("product", products, _write(con, "products", products, now))
-    return notes
+    return notes + _fetch_and_write(con, client, "/v1/products", "products", WANTED_PRODUCTS, now)
+
+
+def _fetch_and_write(con, client: StripeHTTP, path: str, table: str, sql: str,
+                     now: dt.datetime) -> list[str]:
+    ids = _ids(con, sql)
+    total, missing = Fetched(), []
+    for at in range(0, len(ids), CHUNK):
+        fetched = _fetch(client, path, ids[at:at + CHUNK], f"referenced {table}")
+        missing += _write(con, table, fetched, now)
+        total.missing.update(fetched.missing)
+        total.failed.update(fetched.failed)
+    # one recorded missing that a list or an event has brought since is missing no more
+    con.execute(f"DELETE FROM missing_{table} WHERE id IN (SELECT id FROM {table})")
+    return _notes(table[:-1], total, missing)
 
 
 def _ids(con, sql: str) -> list[str]:
@@ -107,7 +118,6 @@ def _write(con, table: str, fetched: Fetched, now: dt.datetime) -> list[str]:
                 ON CONFLICT (id) DO UPDATE SET http_status = excluded.http_status,
                     message = excluded.message, last_tried_at = excluded.last_tried_at""",
                         [missing, [fetched.missing[i] for i in missing], now, now])
-        con.execute(f"DELETE FROM {missing_table} WHERE id IN (SELECT id FROM {table})")
         con.commit()
     except BaseException:
         con.rollback()

@@ -225,9 +225,9 @@ class Sync:
 
     def _fetch_referenced(self, jobs: list[Job]) -> None:
         """Prices no list gives (inline ones) and their products, by id."""
-        if any(j.status in ("running", "failed") for j in jobs
-               if j.kind.table in ("prices", "products")):
-            return  # the next run resumes that listing first
+        catalog = [j for j in jobs if j.kind.table in ("prices", "products")]
+        if not all(j.status == "done" or j.note == NOT_OFFERED for j in catalog):
+            return  # a listing to resume first, or a key that may not read prices
         detail = (self._states().get("prices") or {}).get("detail") or {}
         prices_path = "/v1/plans" if detail.get("path") == "/v1/plans" else "/v1/prices"
         self.notes += fetch_referenced(self.con, self.client, prices_path, _utc_now())
