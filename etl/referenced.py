@@ -15,6 +15,7 @@ sync's notes, never a traceback.
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import quote
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -82,7 +83,8 @@ def _fetch(client: StripeHTTP, path: str, ids: list[str], label: str) -> Fetched
 
     def get(object_id: str):
         try:
-            resp = client.get(f"{path}/{object_id}", label=label, max_retries=3)
+            # plan ids are the account's own strings: "gold monthly" is one
+            resp = client.get(f"{path}/{quote(object_id, safe='')}", label=label, max_retries=3)
             return object_id, resp, None
         except StripeSyncError as exc:
             return object_id, None, exc

@@ -41,11 +41,14 @@ def account():
     account["prices"] += [
         price("price_grandfathered", start, product="prod_retired", active=False, amount=900),
         price("price_inline", start + DAY, amount=4200, _tally_inline=True),
+        # a legacy plan's id is the account's own string
+        price("gold monthly", start, amount=500, _tally_inline=True),
     ]
     bill_on(account, 1, "price_grandfathered")
     bill_on(account, 2, "price_grandfathered")
     bill_on(account, 3, "price_inline")
     bill_on(account, 4, "price_gone")  # Stripe answers 404 for it
+    bill_on(account, 6, "gold monthly")
     return account
 
 
@@ -56,7 +59,7 @@ def served(account, tmp_path):
 
 
 EXPECTED_PRICES = {("price_0", True), ("price_1", True), ("price_2", True),
-                   ("price_grandfathered", False), ("price_inline", True)}
+                   ("price_grandfathered", False), ("price_inline", True), ("gold monthly", True)}
 
 
 def prices(db) -> set:
