@@ -83,7 +83,7 @@ def _fetch(client: StripeHTTP, path: str, ids: list[str], label: str) -> Fetched
 
     def get(object_id: str):
         try:
-            # plan ids are the account's own strings: "gold monthly" is one
+            # plan ids are the account's own strings, which may hold "#", "?" or "/"
             resp = client.get(f"{path}/{quote(object_id, safe='')}", label=label, max_retries=3)
             return object_id, resp, None
         except StripeSyncError as exc:
