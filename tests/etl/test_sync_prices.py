@@ -82,6 +82,17 @@ def test_full_sync_holds_archived_and_inline_prices_and_records_the_gone_one(ser
                         WHERE price_id NOT IN (SELECT id FROM prices)""") == [("price_gone",)]
 
 
+def test_the_mrr_counts_the_lines_of_archived_and_inline_prices(served, tmp_path):
+    """The lines' interval comes from their price: without the price, no MRR."""
+    from metrics.mrr_sql import counted_lines_cte
+    from metrics.params import Params
+    db = tmp_path / "tally.duckdb"
+    sync(served, db)
+    counted = {line for (line,) in query(
+        db, f"WITH {counted_lines_cte(Params())} SELECT line_id FROM counted")}
+    assert {"il_0001", "il_0002", "il_0003", "il_0006"} <= counted
+
+
 def test_a_full_relist_keeps_the_inline_price(served, tmp_path):
     db = tmp_path / "tally.duckdb"
     sync(served, db)
