@@ -268,8 +268,11 @@ def main() -> int:
         print(f"note: under {TARGET_OBJECTS:,} objects; raise --customers for the full-size bench")
     work = Path(tempfile.mkdtemp(prefix="tally-bench-sync-"))
     try:
+        # The fake keeps 30 days of events before its "now": the demo's, not today.
+        from etl.demo.clock import DEFAULT_NOW
         with serve(data, latency_ms=args.latency_ms, rate_limit=GLOBAL_RATE,
-                   endpoint_rate_limit=ENDPOINT_RATE, startup_timeout=600) as base:
+                   endpoint_rate_limit=ENDPOINT_RATE, now=DEFAULT_NOW.timestamp(),
+                   startup_timeout=600) as base:
             code, seconds, rss_mb, tree_mb, cpu_seconds = run_sync(
                 base, work / "bench.duckdb", work / "sync.log", args.timeout)
             served = stats(base)

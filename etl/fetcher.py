@@ -103,12 +103,12 @@ class Fetcher:
             params["starting_after"] = cursor
         resp = self._get_first_or_next(job, params, priority)
         synced_at, api_version = self.utc_now(), resp.api_version or API_VERSION
-        page = self.converter.convert(job.kind.name, resp.body, synced_at, api_version)
+        page = self.converter.convert(job.kind.table, resp.body, synced_at, api_version)
         if page is None:  # an invoice with more lines than it embeds
             objects = resp.data.get("data") or []
             for invoice in objects:
                 self.complete_lines(invoice, job.kind.name, priority)
-            page = page_from_objects(job.kind.name, objects, bool(resp.data.get("has_more")),
+            page = page_from_objects(job.kind.table, objects, bool(resp.data.get("has_more")),
                                      synced_at, api_version)
         return page
 

@@ -454,6 +454,11 @@ SUPPORT_DDL = [
         status VARCHAR, cancel_at_period_end BOOLEAN)""",
     # Where the data came from: demo / test / live, which account.
     """CREATE TABLE IF NOT EXISTS tally_meta (key VARCHAR PRIMARY KEY, value VARCHAR)""",
+    # Prices and products that subscriptions or invoices name but Stripe answers
+    # 404 for (etl/referenced.py): the metrics report the lines that use them.
+    *[f"""CREATE TABLE IF NOT EXISTS missing_{kind} (
+        id VARCHAR PRIMARY KEY, http_status INTEGER, message VARCHAR,
+        first_seen_at TIMESTAMP, last_tried_at TIMESTAMP)""" for kind in ("prices", "products")],
 ]
 
 

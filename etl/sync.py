@@ -41,10 +41,12 @@ from etl.fetcher import Fetcher
 from etl.load import (OBJECT_TABLES, Prepared, combine, connect, mark_deleted, prepare_objects,
                       write_prepared)
 from etl.memory import flat_memory
+from etl.referenced import fetch_referenced
 from etl.schema import API_VERSION
 from etl.sync_jobs import (BY_NAME, OBJECT_TYPES, OVERLAP_SECONDS, Failure, Job, ObjectType, Page,
-                           Window, forget_fresh_listings)
+                           Window, forget_fresh_listings, listings_of)
 
+NOT_OFFERED = "not offered by this API (404); skipped"
 EVENT_RETENTION_DAYS = 29  # Stripe keeps 30 days of events; keep a day of margin
 # Fetch threads: ~100 req/s x up to ~0.6 s a page (latency, then the wait for the
 # account's rate limit), and enough that the big types' windows can still split
@@ -206,6 +208,7 @@ class Sync:
             # A job listing everything learns it from its first page (etl/fetcher.py).
             self._probe_created_filters([j for j in jobs if j.running and not _lists_all(j)])
             self._fetch_and_write(jobs)
+            self._fetch_referenced(jobs)
         except (AuthError, Unreachable) as exc:
             self.fetcher.stop()
             self._finish_run(run_id, "failed", str(exc), jobs, mode)
@@ -219,6 +222,15 @@ class Sync:
         if status != "failed":
             self._record_success()
         return self._finish_run(run_id, status, message, jobs, mode)
+
+    def _fetch_referenced(self, jobs: list[Job]) -> None:
+        """Prices no list gives (inline ones) and their products, by id."""
+        catalog = [j for j in jobs if j.kind.table in ("prices", "products")]
+        if not all(j.status == "done" or j.note == NOT_OFFERED for j in catalog):
+            return  # a listing to resume first, or a key that may not read prices
+        detail = (self._states().get("prices") or {}).get("detail") or {}
+        prices_path = "/v1/plans" if detail.get("path") == "/v1/plans" else "/v1/prices"
+        self.notes += fetch_referenced(self.con, self.client, prices_path, _utc_now())
 
     # --- planning -----------------------------------------------------------
 
@@ -269,8 +281,11 @@ class Sync:
         if mode == "full" or not state.get("backfill_done") or state.get("last_created") is None:
             # Fresh only in a full run: an incremental run replays events,
             # which may write objects this listing will meet again.
+            # Two listings of one table may meet the same object (a price archived
+            # between them): only a table's single listing may skip the upsert.
+            fresh = mode == "full" and len(listings_of(kind.table)) == 1 and self._empty(kind.table)
             return Job(kind, run_id, "full", now, kind.path, [Window()], created_filter,
-                       fresh=mode == "full" and self._empty(kind.name))
+                       fresh=fresh)
         since = int(state["last_created"]) - kind.overlap
         job = Job(kind, run_id, "incremental", now, kind.path, [Window(lo=since)], created_filter)
         if kind.name == "events":
@@ -384,7 +399,7 @@ class Sync:
                 job.windows = [Window()]
             self.fetcher.start(job, job.windows[0])
         elif isinstance(exc, NotAvailable):
-            self._give_up(job, "skipped", "not offered by this API (404); skipped")
+            self._give_up(job, "skipped", NOT_OFFERED)
         elif isinstance(exc, PermissionDenied):
             self._give_up(job, "skipped", str(exc))
         elif isinstance(exc, StripeSyncError):
@@ -399,6 +414,8 @@ class Sync:
             # A failed job stays "running" in the database: the next run resumes it.
             self.con.begin()
             self._save_all([job])
+            if note == NOT_OFFERED:  # the table's other listing may be waiting for this one
+                self._mark_unlisted_once_all_relisted(job)
             self.con.commit()
 
     def _write(self, pages: list[tuple[Job, Window, Page]]) -> None:
@@ -410,7 +427,7 @@ class Sync:
         groups: dict[tuple[str, bool], list[Prepared]] = {}
         for job, _, page in pages:
             if page.rows is not None:
-                groups.setdefault((job.kind.name, not job.fresh), []).append(page.rows)
+                groups.setdefault((job.kind.table, not job.fresh), []).append(page.rows)
         self.con.begin()
         try:
             for (_, upsert), parts in groups.items():
@@ -450,20 +467,40 @@ class Sync:
         try:
             if job.apply_events_since is not None:
                 self._apply_events(job.apply_events_since)
-            if job.mode == "full" and job.kind.relist_marks_deleted:
-                self._mark_unlisted(job)
             job.status = "done"
             job.seconds = time.monotonic() - self.t0
             self._save_watermark(job)
+            if job.mode == "full":
+                self._mark_unlisted_once_all_relisted(job)
             self.con.commit()
         except BaseException:
             self.con.rollback()
             raise
         self.progress(job.kind.name, job.fetched, True)
 
+    def _mark_unlisted_once_all_relisted(self, job: Job) -> None:
+        """Flag rows no listing gave, once every listing of the table (prices have
+        two, active and archived) re-listed everything in this run: one listing
+        alone has not seen the other's rows. A listing this API does not offer
+        (404) has nothing to wait for."""
+        if not job.kind.relist_marks_deleted:
+            return
+        states = self._states()
+        relisted = 0
+        for kind in listings_of(job.kind.table):
+            detail = (states.get(kind.name) or {}).get("detail") or {}
+            if detail.get("run_id") != job.run_id:
+                return
+            if detail.get("status") == "done" and detail.get("mode") == "full":
+                relisted += 1
+            elif not (detail.get("status") == "skipped" and detail.get("note") == NOT_OFFERED):
+                return
+        if relisted:
+            self._mark_unlisted(job)
+
     def _mark_unlisted(self, job: Job) -> None:
         started = dt.datetime.fromtimestamp(job.started_at, dt.UTC).replace(tzinfo=None)
-        self.con.execute(f"UPDATE {job.kind.name} SET deleted = true "
+        self.con.execute(f"UPDATE {job.kind.table} SET deleted = true "
                          "WHERE synced_at < ? AND NOT deleted", [started])
 
     def _apply_events(self, since: int) -> None:

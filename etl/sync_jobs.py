@@ -16,18 +16,27 @@ UNKNOWN_PAGES = 1e6  # a window not read yet: read it first, its size tells the 
 
 @dataclass(frozen=True)
 class ObjectType:
-    name: str  # table name, also the sync_state key
+    name: str  # the sync_state key; also the table, unless `table_name` says otherwise
     path: str
     params: dict = field(default_factory=dict)
     fallback_path: str | None = None  # older APIs: plans instead of prices
     relist_marks_deleted: bool = True  # a full re-list flags rows it no longer sees
     overlap: int = OVERLAP_SECONDS
+    table_name: str | None = None  # a second listing of a table (archived prices)
+
+    @property
+    def table(self) -> str:
+        return self.table_name or self.name
 
 
 OBJECT_TYPES = [
     ObjectType("customers", "/v1/customers"),
-    ObjectType("products", "/v1/products"),
+    ObjectType("products", "/v1/products"),  # active and inactive alike, as tax rates
+    # Stripe lists active prices only: archived ones (grandfathered subscribers
+    # still bill on them) need active=false. Plans, the older API, list both.
+    # Inline prices (price_data) are in no list: etl/referenced.py fetches them by id.
     ObjectType("prices", "/v1/prices", fallback_path="/v1/plans"),
+    ObjectType("prices_archived", "/v1/prices", {"active": "false"}, table_name="prices"),
     ObjectType("coupons", "/v1/coupons"),
     ObjectType("tax_rates", "/v1/tax_rates"),
     # Without status=all Stripe hides canceled subscriptions.
@@ -47,6 +56,11 @@ OBJECT_TYPES = [
     ObjectType("events", "/v1/events", relist_marks_deleted=False),
 ]
 BY_NAME = {t.name: t for t in OBJECT_TYPES}
+
+
+def listings_of(table: str) -> list[ObjectType]:
+    """Every object type that lists into `table` (prices: active and archived)."""
+    return [t for t in OBJECT_TYPES if t.table == table]
 
 
 @dataclass(eq=False)  # windows are compared by identity

@@ -82,8 +82,9 @@ def check_known(query, resource: Resource) -> None:
 
 def add_filters(query, resource: Resource, into: ListQuery) -> None:
     """Equality filters; subscription `status` and event `type` have their own rules."""
+    defaults = dict(resource.defaults)
     for position, name in enumerate(resource.filters):
-        wanted = query.get(name)
+        wanted = query.get(name, defaults.get(name))
         if resource.object == "subscription" and name == "status":
             add_subscription_status(wanted, position, into)
         elif resource.object == "event" and name == "type" and wanted == "*":

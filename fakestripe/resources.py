@@ -10,6 +10,10 @@ class Resource:
     object: str  # Stripe's `object` value
     path: str  # URL path after /v1/
     filters: tuple[str, ...] = ()  # `field=value` list filters Stripe offers
+    # filters in force when the request does not name them (prices: active only)
+    defaults: tuple[tuple[str, str], ...] = ()
+    # retrieving a deleted one answers `{"id", "object", "deleted": true}`; others 404
+    retrieves_deleted: bool = False
 
     @property
     def url(self) -> str:
@@ -17,9 +21,11 @@ class Resource:
 
 
 RESOURCES = [
-    Resource("customers", "customer", "customers", ("email",)),
+    Resource("customers", "customer", "customers", ("email",), retrieves_deleted=True),
     Resource("products", "product", "products", ("active",)),
-    Resource("prices", "price", "prices", ("active", "product", "type", "currency")),
+    # "Returns a list of your active prices, excluding inline prices."
+    Resource("prices", "price", "prices", ("active", "product", "type", "currency"),
+             defaults=(("active", "true"),)),
     Resource("plans", "plan", "plans", ("active", "product")),
     Resource("coupons", "coupon", "coupons"),
     Resource("subscriptions", "subscription", "subscriptions", ("customer", "status")),
@@ -47,3 +53,9 @@ BY_PATH = {r.path: r for r in RESOURCES}
 ENDED_SUBSCRIPTION_STATUSES = ("canceled", "incomplete_expired")
 # Invoices embed this many lines; the rest are paged from /v1/invoices/{id}/lines.
 EMBEDDED_LINES = 10
+# Stripe keeps events for 30 days; older ones are neither listed nor retrievable.
+EVENT_RETENTION_SECONDS = 30 * 86400
+# A stored object's keys starting with this are ours (e.g. `_tally_inline`), never served.
+PRIVATE_PREFIX = "_tally"
+# A price created through `price_data`: retrievable by id, in no list.
+INLINE_FLAG = "_tally_inline"

@@ -19,7 +19,7 @@ import orjson
 from aiohttp import web
 
 from fakestripe import DEFAULT_API_KEY, errors, listing
-from fakestripe.resources import BY_OBJECT, BY_PATH, Resource
+from fakestripe.resources import BY_OBJECT, BY_PATH, EVENT_RETENTION_SECONDS, Resource
 from fakestripe.store import Store
 
 LOOPBACK = ("127.0.0.1", "::1")
@@ -33,6 +33,7 @@ class Config:
     endpoint_rate_limit: int = 0  # requests/s per endpoint; 0 = unlimited
     error_rate: float = 0.0  # share of requests answered 500
     seed: int = 0
+    now: float = 0.0  # the account's clock (unix seconds) for event retention; 0 = wall clock
 
     def update(self, changes: dict) -> None:
         settable = {f.name for f in fields(self)} - {"api_key"}
@@ -189,16 +190,27 @@ class FakeStripe:
         if self.config.latency_ms:
             await asyncio.sleep(self.config.latency_ms / 1000)
 
+    def now(self) -> float:
+        return self.config.now or time.time()
+
+    def oldest_event(self) -> int:
+        """Stripe keeps 30 days of events: older ones are gone from lists and retrieval."""
+        return int(self.now()) - EVENT_RETENTION_SECONDS
+
     def list(self, request, resource: Resource, _id) -> tuple[bytes, int]:
         query = listing.parse(request.query, resource)
+        if resource.object == "event":
+            query.low = max(query.low or 0, self.oldest_event())
         items, has_more = listing.answer(self.store.collections[resource.table], query)
         return listing.list_body(items, has_more, resource.url), len(items)
 
     def retrieve(self, request, resource: Resource, object_id: str) -> tuple[bytes, int]:
         collection = self.store.collections[resource.table]
+        if resource.object == "event" and collection.created.get(object_id, 0) < self.oldest_event():
+            raise errors.no_such(resource.object, object_id)
         if object_id in collection.raw:
             return collection.raw_of(object_id), 1
-        if object_id in collection.deleted:
+        if object_id in collection.deleted and resource.retrieves_deleted:
             return orjson.dumps({"id": object_id, "object": resource.object, "deleted": True}), 1
         raise errors.no_such(resource.object, object_id)
 

@@ -17,17 +17,29 @@ from typing import Callable, Iterable
 
 import orjson
 
-from fakestripe.resources import BY_OBJECT, EMBEDDED_LINES, RESOURCES, Resource
+from fakestripe.resources import (BY_OBJECT, EMBEDDED_LINES, INLINE_FLAG, PRIVATE_PREFIX,
+                                  RESOURCES, Resource)
 
 Key = tuple[int, str]
 Match = Callable[[tuple], bool]
 Raw = bytes | int  # the JSON itself, or (offset << 32 | length) in the mapped file
+PRIVATE_MARK = b'"' + PRIVATE_PREFIX.encode()  # a stored object that has keys of ours
 
 
 def dumps(obj) -> bytes:
     """orjson bytes copied to their exact size: orjson's own result keeps its
     growth buffer (kilobytes per object), which for 200,000 objects is gigabytes."""
     return bytes(memoryview(orjson.dumps(obj)))
+
+
+def without_private(value):
+    """The object without our own `_tally...` keys, at any depth (they are never served)."""
+    if isinstance(value, dict):
+        return {k: without_private(v) for k, v in value.items()
+                if not (isinstance(k, str) and k.startswith(PRIVATE_PREFIX))}
+    if isinstance(value, list):
+        return [without_private(v) for v in value]
+    return value
 
 
 def field_value(value) -> str | None:
@@ -50,12 +62,13 @@ class Collection:
         self.fields: dict[str, tuple] = {}  # values of resource.filters, in order
         self.keys: list[Key] = []  # ascending (created, id)
         self.deleted: set[str] = set()
+        self.unlisted: set[str] = set()  # inline prices: retrievable by id, in no list
         # invoices with more lines than they embed: all their lines, apart
         self.lines: dict[str, list[tuple[str, bytes]]] = {}
         self._indexes: dict[int, dict[str, list[Key]]] = {}
 
     def __len__(self) -> int:
-        return len(self.keys)
+        return len(self.raw)  # listed or not (inline prices)
 
     # --- writes ------------------------------------------------------------
 
@@ -72,13 +85,14 @@ class Collection:
         for obj, raw in objects:
             self._forget(obj["id"], keep_key=False)
             self._remember(obj, raw)
-        self.keys = sorted((self.created[i], i) for i in self.raw)
+        self.keys = sorted((self.created[i], i) for i in self.raw if i not in self.unlisted)
         self._indexes.clear()
 
     def upsert(self, obj: dict) -> None:
         self._forget(obj["id"])
         self._remember(obj, None)
-        bisect.insort(self.keys, (self.created[obj["id"]], obj["id"]))
+        if obj["id"] not in self.unlisted:
+            bisect.insort(self.keys, (self.created[obj["id"]], obj["id"]))
         self._indexes.clear()
 
     def delete(self, object_id: str) -> bool:
@@ -91,6 +105,10 @@ class Collection:
 
     def _remember(self, obj: dict, raw: Raw | None) -> None:
         object_id = obj["id"]
+        if raw is None or (isinstance(raw, bytes) and PRIVATE_MARK in raw):
+            if obj.get(INLINE_FLAG):
+                self.unlisted.add(object_id)
+            obj, raw = without_private(obj), None
         if self.resource.object == "invoice":
             raw = self._split_invoice(obj, raw)
         self.raw[object_id] = raw if raw is not None else dumps(obj)
@@ -108,6 +126,7 @@ class Collection:
                 del self.keys[at]
         for table in (self.raw, self.created, self.fields, self.lines):
             table.pop(object_id, None)
+        self.unlisted.discard(object_id)
 
     def _split_invoice(self, invoice: dict, raw: Raw | None) -> Raw:
         """Serve the invoice with its first lines only; keep the rest apart."""
@@ -245,5 +264,7 @@ def read_jsonl_spans(path: Path):
     with open(path, "rb") as lines:
         for line in lines:
             if line.strip():
-                yield orjson.loads(line), offset << 32 | len(line.rstrip(b"\r\n"))
+                # a line with keys of ours is served re-encoded without them, not from the file
+                span = None if PRIVATE_MARK in line else offset << 32 | len(line.rstrip(b"\r\n"))
+                yield orjson.loads(line), span
             offset += len(line)

@@ -22,14 +22,16 @@ __all__ = ["serve", "put_objects", "delete_object", "configure", "stats", "reset
 @contextmanager
 def serve(data_dir: str | Path, *, port: int | None = None, api_key: str = DEFAULT_API_KEY,
           latency_ms: float = 0, rate_limit: int = 0, endpoint_rate_limit: int = 0,
-          error_rate: float = 0, seed: int = 0, startup_timeout: float = 120):
-    """Serve `data_dir` from a subprocess on 127.0.0.1; yield the base URL."""
+          error_rate: float = 0, seed: int = 0, now: float = 0, startup_timeout: float = 120):
+    """Serve `data_dir` from a subprocess on 127.0.0.1; yield the base URL.
+
+    `now` is the account's clock for Stripe's 30 days of events (0: the wall clock)."""
     port = port or free_port()
     base = f"http://127.0.0.1:{port}"
     args = [sys.executable, "-m", "fakestripe", "--data", str(data_dir), "--port", str(port),
             "--api-key", api_key, "--latency-ms", str(latency_ms),
             "--rate-limit", str(rate_limit), "--endpoint-rate-limit", str(endpoint_rate_limit),
-            "--error-rate", str(error_rate), "--seed", str(seed), "--quiet"]
+            "--error-rate", str(error_rate), "--seed", str(seed), "--now", str(now), "--quiet"]
     with running(args, base + "/_fake/stats", timeout=startup_timeout) as proc:
         yield base
         if proc.poll() is not None:
@@ -54,8 +56,8 @@ def delete_object(base: str, object_name: str, object_id: str) -> dict:
 
 
 def configure(base: str, **changes) -> dict:
-    """Change latency_ms, rate_limit, endpoint_rate_limit, error_rate or seed (restarts
-    the random 500s) while serving."""
+    """Change latency_ms, rate_limit, endpoint_rate_limit, error_rate, seed (restarts
+    the random 500s) or now (the account's clock; 0 = wall clock) while serving."""
     return _call(base, "/_fake/config", changes)
 
 

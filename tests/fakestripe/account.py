@@ -11,6 +11,10 @@ EVENT_TYPES = ["customer.created", "customer.updated", "invoice.paid", "invoice.
                "charge.refunded", "customer.subscription.deleted"]
 
 
+# The account's clock: every event below is within Stripe's 30 days of it.
+NOW = 5000
+
+
 def customers() -> list[dict]:
     # created repeats every third customer, so id must break the ties
     return [{"id": f"cus_{n:03d}", "object": "customer", "created": 1000 + (n // 3) * 10,

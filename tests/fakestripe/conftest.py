@@ -8,5 +8,5 @@ from tests.fakestripe import account
 def account_url(tmp_path_factory):
     """The small hand-written account, served once per test module (read-only tests)."""
     data = account.write(tmp_path_factory.mktemp("fake_account"))
-    with serve(data) as base:
+    with serve(data, now=account.NOW) as base:
         yield base

@@ -23,6 +23,7 @@ def test_upsert_adds_and_replaces_by_id_in_created_order(fake_stripe):
 
 
 def test_upsert_routes_by_object_field(fake_stripe):
+    configure(fake_stripe, now=100)  # the event is within the account's 30 days
     put_objects(fake_stripe, [
         {"id": "issfr_1", "object": "radar.early_fraud_warning", "created": 5, "charge": "ch_1"},
         {"id": "evt_1", "object": "event", "created": 6, "type": "customer.created"},
