@@ -15,6 +15,7 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
+from etl import convert
 from etl.load import connect
 from fakestripe.testing import serve
 from metrics.billing import trial_conversion
@@ -34,8 +35,14 @@ DAY = 86400
 
 @pytest.fixture(scope="module")
 def shelf(tmp_path_factory):
-    """One fakestripe server for the whole catalogue; each case serves its own book."""
-    with serve(tmp_path_factory.mktemp("catalogue")) as base:
+    """One fakestripe server for the whole catalogue; each case serves its own book.
+
+    The syncs convert pages in their own process, as the sync does whenever its
+    converter worker cannot start: starting that worker (an Arrow import) is most
+    of a tiny sync's time, and test_sync.py shows both ways fill the same tables.
+    """
+    with serve(tmp_path_factory.mktemp("catalogue")) as base, pytest.MonkeyPatch.context() as mp:
+        mp.setattr(convert, "_spawn", lambda: None)
         yield Shelf(base)
 
 
