@@ -284,8 +284,10 @@ def test_downgrade_credited_on_its_own_invoice(synced):
     con = synced(book)
     # end of April: 10000 - 5000 x 30d/15d + 2000 x F. The debit has no regular line of
     # its item *and price* around April 16 (small's first starts May 1st), so rule (3):
-    # F = nominal month / 15 days -> 2000 x 30.4375 / 15 = 4058.33. (METRICS.md's
-    # "old regular + credit + debit = the new price" would say 4000: see the report.)
+    # F = nominal month / 15 days -> 2000 x 30.4375 / 15 = 4058.33, and May's first
+    # regular line then shows a contraction of 58.33. METRICS.md's example "old regular
+    # line + negative proration + positive proration = the new price" would say 4000
+    # at the end of April instead: the rule and its example disagree here.
     april_mrr = round(2000 * MONTH / (15 * DAY), 2)
     assert april_mrr == 4058.33
     assert months(con, "2024-03", "2024-05") == usd(
