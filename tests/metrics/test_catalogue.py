@@ -526,7 +526,7 @@ def test_metered_one_off_and_setup_fee_lines_are_not_mrr(synced):
     setup, consulting = book.price(9900, None), book.price(50000, None)
     sub = subscribed(book, [plan, metered], "2024-01-01")
     book.invoice(sub, [book.line(sub, plan, "2024-01-01", "2024-02-01", item=book.item(sub, 0)),
-                       book.line(sub, setup, "2024-01-01", "2024-01-01", item="invoice_item")],
+                       book.line(sub, setup, "2024-01-01", "2024-01-01", invoice_item=True)],
                  billing_reason="subscription_create")
     book.invoice(sub, [book.line(sub, plan, "2024-02-01", "2024-03-01", item=book.item(sub, 0)),
                        book.line(sub, metered, "2024-01-01", "2024-02-01", 147, amount=735,

@@ -120,13 +120,14 @@ class Book:
     def line(self, sub: str | None, price: str, start: str, end: str, quantity: int = 1,
              amount: int | None = None, proration: bool = False, item: str | None = None,
              credited: tuple[str, str] | None = None, discount: int = 0,
-             taxes: list[dict] = ()) -> dict:
+             taxes: list[dict] = (), invoice_item: bool = False) -> dict:
         """An invoice line. With `sub`, a subscription item's line (regular or
-        proration, `credited` = (invoice id, line id) it gives back); without,
-        or with `item="invoice_item"`, a line from an invoice item."""
+        proration, `credited` = (invoice id, line id) it gives back); without `sub`,
+        or with `invoice_item` (a setup fee added to a subscription's invoice), a
+        line from an invoice item."""
         p = self.get(price)
         amount = p["unit_amount"] * quantity if amount is None else amount
-        if sub and item != "invoice_item":
+        if sub and not invoice_item:
             details = {"invoice_item": self._id("ii") if proration else None,
                        "proration": proration, "subscription": sub,
                        "subscription_item": item or self.item(sub),
