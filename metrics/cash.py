@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from metrics.common import MetricError, add_months, first_of_month, this_month
+from metrics.common import DEFAULT_MONTHS, MetricError, add_months, default_months, first_of_month
 from metrics.params import Params
 
 GRAINS = ("day", "week", "month")
@@ -17,17 +17,17 @@ def grain(params: Params) -> str:
 
 
 def created_range(con, params: Params, table: str, column: str = "created") -> tuple[dt.datetime, dt.datetime] | None:
-    """[from, to) instants for a cash metric: the parameters, else the table's span."""
-    span = con.execute(f"SELECT min({column})::DATE, max({column})::DATE FROM {table}").fetchall()[0]
-    if params.start is None and span[0] is None:
+    """[from, to) instants for a cash metric: the parameters, else the default
+    range (12 months up to the given end, or up to the last complete month before "as of")."""
+    if params.start is None and not con.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchall()[0][0]:
         return None
+    last = params.end or default_months(con)[1]
     if grain(params) == "month":
-        start = first_of_month(params.start or span[0])
-        last = params.end or min(span[1] or this_month(), this_month())
         end = add_months(first_of_month(last), 1)
+        start = first_of_month(params.start or add_months(first_of_month(last), -(DEFAULT_MONTHS - 1)))
     else:
-        start = params.start or span[0]
-        end = (params.end or span[1] or dt.date.today()) + dt.timedelta(days=1)
+        end = (last if params.end else add_months(last, 1) - dt.timedelta(days=1)) + dt.timedelta(days=1)
+        start = params.start or add_months(first_of_month(last), -(DEFAULT_MONTHS - 1))
     if start >= end:
         raise MetricError(f"start {start} is after end {end}")
     return dt.datetime.combine(start, dt.time()), dt.datetime.combine(end, dt.time())

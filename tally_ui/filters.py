@@ -11,7 +11,7 @@ import datetime as dt
 import streamlit as st
 
 from metrics.params import Params
-from tally_ui import banners, data
+from tally_ui import data
 
 START, END, CURRENCY, PLANS, INTERVALS, COUNTRIES = ("f_start", "f_end", "f_currency", "f_plans",
                                                      "f_intervals", "f_countries")
@@ -63,12 +63,10 @@ def choices() -> dict:
 
 
 def as_of() -> dt.date:
-    """When the data was taken: the last sync, the demo's clock, or today."""
-    info = banners.meta()
-    stamp = info.get("last_sync_at") or info.get("generated_at") or ""
+    """When the data was taken: the last sync, the demo's clock (as the metrics see it), or today."""
     try:
-        return dt.date.fromisoformat(stamp[:10])
-    except ValueError:
+        return data.as_of()
+    except FileNotFoundError:  # nothing published yet
         return dt.date.today()
 
 
