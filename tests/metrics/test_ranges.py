@@ -23,10 +23,8 @@ def cli(*args) -> str:
     return done.stdout
 
 
-@pytest.fixture(scope="module")
-def annual_only(tmp_path_factory):
+def annual_only_db(path: str) -> str:
     """Two yearly customers; the newest invoice is March 2025, the sync ran on 20 Nov 2025."""
-    path = str(tmp_path_factory.mktemp("ranges") / "tally.duckdb")
     acct = Account(connect(path))
     acct.price("year_1200", 120000, "year")
     acct.price("year_2400", 240000, "year")
@@ -42,6 +40,11 @@ def annual_only(tmp_path_factory):
     acct.con.execute("INSERT INTO tally_meta VALUES ('last_sync_at', '2025-11-20T08:00:00+00:00')")
     acct.con.close()
     return path
+
+
+@pytest.fixture(scope="module")
+def annual_only(tmp_path_factory):
+    return annual_only_db(str(tmp_path_factory.mktemp("ranges") / "tally.duckdb"))
 
 
 def test_the_default_range_ends_before_the_sync_not_at_the_newest_invoice(annual_only):

@@ -1,0 +1,76 @@
+"""The dashboard's default range and its metric CSV, against `python -m metrics export`."""
+import csv
+import datetime as dt
+import io
+import re
+
+import pytest
+from streamlit.runtime.media_file_manager import MediaFileManager
+from streamlit.testing.v1 import app_test
+
+from tests.metrics.test_ranges import annual_only_db, cli
+from tests.pages.apptest import goto, open_app
+
+
+class RecordingFiles(MediaFileManager):
+    """AppTest's media files, kept after the run so a test can read a download's bytes."""
+    made: list = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        RecordingFiles.made.append(self)
+
+
+@pytest.fixture
+def downloads(monkeypatch):
+    RecordingFiles.made = []
+    monkeypatch.setattr(app_test, "MediaFileManager", RecordingFiles)
+
+    def read(at, key: str) -> bytes:
+        """What clicking the download button with this key hands the browser."""
+        file_id = at.download_button(key=key).proto.deferred_file_id
+        files = next(m for m in reversed(RecordingFiles.made) if file_id in m._deferred_callables)
+        data = files._deferred_callables[file_id]["callable"]()
+        return data.encode() if isinstance(data, str) else data
+    return read
+
+
+def metric_download(at, read, name: str) -> bytes:
+    at = goto(at, "Data & export")
+    at.selectbox(key="export_metric").set_value(name).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return read(at, "export_metric_csv")
+
+
+@pytest.mark.parametrize("name, query, args", [
+    ("mrr", {"from": "2025-01", "to": "2025-06", "currency": "native"},
+     ["--start", "2025-01", "--end", "2025-06"]),
+    ("payments", {"from": "2025-01", "to": "2025-06", "currency": "usd"},
+     ["--start", "2025-01", "--end", "2025-06", "--currency", "usd"]),
+    ("mrr_movements", {"from": "2024-09", "to": "2025-08", "currency": "eur", "interval": "year"},
+     ["--start", "2024-09", "--end", "2025-08", "--currency", "eur", "--interval", "year"]),
+    ("churn", {"from": "2025-03", "to": "2025-08", "currency": "native"},
+     ["--start", "2025-03", "--end", "2025-08"]),
+])
+def test_the_dashboard_csv_is_the_clis_byte_for_byte(dashboard_env, downloads, name, query, args):
+    dashboard = metric_download(open_app(query), downloads, name)
+    assert dashboard == cli("export", name, "--db", dashboard_env, *args).encode()
+    rows = list(csv.DictReader(io.StringIO(dashboard.decode())))
+    assert rows and all(len(r["month"]) == 7 for r in rows)  # YYYY-MM
+    money = {"mrr": "mrr", "payments": "gross_volume", "mrr_movements": "end_mrr", "churn": "start_mrr"}[name]
+    assert all(re.fullmatch(r"-?\d+(\.\d\d)?", r[money]) for r in rows if r[money])  # whole units or cents
+
+
+def test_the_dashboard_default_range_ends_before_the_sync(monkeypatch, tmp_path):
+    """An annual-only account billed last in March: the range still runs to the last
+    complete month before the sync, and its months reach the sync's own month."""
+    from tests.pages import apptest
+    db = annual_only_db(str(tmp_path / "tally.duckdb"))
+    monkeypatch.setenv("TALLY_DB", db)
+    monkeypatch.delenv("STRIPE_API_KEY", raising=False)
+    apptest.sign_in_as_viewer(monkeypatch)
+    at = open_app()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="f_start").value == dt.date(2024, 11, 1)
+    assert at.selectbox(key="f_end").value == dt.date(2025, 10, 1)
+    assert at.selectbox(key="f_end").options[:2] == ["Nov 2025", "Oct 2025"]  # newest first
