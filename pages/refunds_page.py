@@ -31,6 +31,7 @@ def refunds_page() -> None:
 def recent_refunds() -> None:
     st.subheader("Latest refunds")
     # The newest first, whatever the date range: a refund made today shows at once.
+    st.caption(f"The newest {RECENT}, whatever the date range and filters.")
     frame = data.query(f"""
         SELECT r.created, r.id, r.charge_id, c.customer_id, r.amount, r.currency, r.status, r.reason
         FROM refunds r LEFT JOIN charges c ON c.id = r.charge_id
@@ -43,6 +44,7 @@ def recent_refunds() -> None:
 
 def recent_disputes() -> None:
     st.subheader("Latest disputes")
+    st.caption(f"The newest {RECENT}, whatever the date range and filters.")
     frame = data.query(f"""
         SELECT d.created, d.id, d.charge_id, c.customer_id, d.amount, d.currency, d.status, d.reason
         FROM disputes d LEFT JOIN charges c ON c.id = d.charge_id
