@@ -8,9 +8,9 @@ import json
 import pytest
 
 from etl.load import load_objects
-from metrics.billing import recovery
+from metrics.billing import recovery, tax, trial_conversion
 from metrics.params import Params
-from metrics.payments import disputes_by_reason, fraud, payment_failures, payments
+from metrics.payments import disputes_by_reason, early_fraud_warnings, fraud, payment_failures, payments
 from tests.metrics.builders import Account, month, ts
 
 
@@ -114,3 +114,60 @@ def test_dunning_recovery_follows_the_filters(shop):
     assert counts() == (2, 1)  # in_us_2 still open, in_de paid on its second attempt
     assert counts(plans=("prod_pro",)) == (1, 0)
     assert counts(countries=("DE",)) == (1, 1)
+
+
+def test_early_fraud_warnings_follow_their_charge(shop):
+    cur = shop.con.cursor()
+    cur.execute("BEGIN")
+    try:
+        load_objects(cur, "early_fraud_warnings", [
+            {"id": "issfr_1", "object": "radar.early_fraud_warning", "charge": "ch_de",
+             "fraud_type": "stolen_card", "actionable": True, "created": ts("2024-01-12"), "livemode": False}])
+        assert early_fraud_warnings(cur, jan(countries=("DE",)))["warnings"].tolist() == [1]
+        assert early_fraud_warnings(cur, jan(plans=("prod_pro",))).empty
+    finally:
+        cur.execute("ROLLBACK")
+
+
+def test_tax_follows_the_invoice(shop):
+    acct = Account()
+    acct.price("pro_m", 10000, "month", product="prod_pro")
+    acct.price("basic_m", 5000, "month", product="prod_basic")
+    acct.customer("cus_de", country="DE")
+    acct.customer("cus_fr", country="FR")
+    load_objects(acct.con, "tax_rates", [
+        {"id": "txr_vat", "object": "tax_rate", "jurisdiction": "EU", "country": "DE",
+         "percentage": 20.0, "display_name": "VAT", "inclusive": False}])
+
+    def vat(amount):
+        return [{"amount": amount // 5, "tax_behavior": "exclusive", "taxable_amount": amount,
+                 "tax_rate_details": {"tax_rate": "txr_vat"}}]
+    acct.invoice("cus_de", "sub_de", [acct.line("pro_m", "2024-01-01", "2024-02-01", taxes=vat(10000))])
+    acct.invoice("cus_fr", "sub_fr", [acct.line("basic_m", "2024-01-01", "2024-02-01", taxes=vat(5000))])
+
+    def collected(**filters):
+        return tax(acct.con, jan(**filters))["tax_collected"].sum()
+    assert (collected(), collected(plans=("prod_pro",)), collected(countries=("FR",))) == (3000, 2000, 1000)
+    assert collected(intervals=("year",)) == 0
+
+
+def test_trial_conversion_follows_the_subscription(shop):
+    acct = Account()
+    acct.price("pro_m", 1000, "month", product="prod_pro")
+    acct.price("basic_y", 9000, "year", product="prod_basic")
+    acct.customer("cus_us", country="US")
+    acct.customer("cus_de", country="DE")
+    for sub, customer, price, status in (("sub_1", "cus_us", "pro_m", "paid"),
+                                         ("sub_2", "cus_de", "basic_y", "open")):
+        # sub_1's plan shows only on its invoices; sub_2's on its subscription item
+        acct.subscription(sub, customer, trial_start=ts("2023-12-20"), trial_end=ts("2024-01-10"),
+                          price=price if sub == "sub_2" else None)
+        acct.invoice(customer, sub, [acct.line(price, "2024-01-10", "2024-02-10")], status=status,
+                     created="2024-01-10")
+
+    def counts(**filters):
+        return tuple(trial_conversion(acct.con, jan(**filters))[["trials_ended", "converted"]].sum())
+    assert counts() == (2, 1)
+    assert counts(plans=("prod_pro",)) == (1, 1)
+    assert counts(countries=("DE",)) == (1, 0)
+    assert counts(intervals=("year",), countries=("US",)) == (0, 0)
