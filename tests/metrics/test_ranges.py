@@ -84,3 +84,10 @@ def test_cash_metrics_default_to_the_same_twelve_months(annual_only):
     months = [(r.split(",")[header.index("month")], r.split(",")[header.index("charges")]) for r in out[1:]]
     # 2024-10-31 is before the range, 2025-11-02 in the month still running
     assert months == [("2024-11", "1"), ("2025-10", "1")]
+
+
+def test_daily_mrr_defaults_to_the_days_of_the_same_twelve_months(annual_only):
+    days = cli("export", "mrr_daily", "--db", annual_only).splitlines()[1:]
+    assert (days[0], days[-1]) == ("2024-11-01,usd,200.00,2400.00,1,200.00",
+                                   "2025-10-31,usd,100.00,1200.00,1,100.00")
+    assert len(days) == 365
