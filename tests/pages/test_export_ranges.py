@@ -51,6 +51,9 @@ def metric_download(at, read, name: str) -> bytes:
      ["--start", "2024-09", "--end", "2025-08", "--currency", "eur", "--interval", "year"]),
     ("churn", {"from": "2025-03", "to": "2025-08", "currency": "native"},
      ["--start", "2025-03", "--end", "2025-08"]),
+    ("payments", {"from": "2025-01", "to": "2025-12", "currency": "native", "country": "DE",
+                  "plan": "prod_demo_starter"},
+     ["--start", "2025-01", "--end", "2025-12", "--country", "de", "--plan", "prod_demo_starter"]),
 ])
 def test_the_dashboard_csv_is_the_clis_byte_for_byte(dashboard_env, downloads, name, query, args):
     dashboard = metric_download(open_app(query), downloads, name)
