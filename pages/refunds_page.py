@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from tally_ui import charts, data, layout, show
+from tally_ui import banners, charts, data, layout, show
 
 RECENT = 200
 
@@ -12,6 +12,7 @@ def refunds_page() -> None:
     params = layout.header("Refunds & disputes")
     if params is None:
         return
+    banners.cash_filter_note(params)
     payments = show.metric_frame("payments", params, empty="No charges in this range.")
     if payments is not None:
         left, right = st.columns(2)

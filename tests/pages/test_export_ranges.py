@@ -112,3 +112,12 @@ def test_the_overview_payment_success_rate_follows_the_country_filter(dashboard_
         if checked == 2:
             break
     assert checked == 2
+
+
+def test_the_payments_page_says_how_a_plan_filter_reaches_charges(dashboard_env):
+    from tests.pages.apptest import shown_text
+    note = "payments without an invoice are left out"
+    plain = goto(open_app({"currency": "native"}), "Payments")
+    by_plan = goto(open_app({"currency": "native", "plan": "prod_demo_starter"}), "Payments")
+    assert not by_plan.exception and not by_plan.error
+    assert note not in shown_text(plain) and note in shown_text(by_plan)
