@@ -40,7 +40,8 @@ def months_between(first: dt.date, last: dt.date) -> list[dt.date]:
 
 def choices() -> dict:
     """What the controls can offer, read from the published data."""
-    first, last = data.data_months() or (dt.date.today().replace(day=1),) * 2
+    taken = as_of().replace(day=1)  # no invoices (one-off charges only): the year up to "as of"
+    first, last = data.data_months() or ((taken - dt.timedelta(days=365)).replace(day=1), taken)
     currencies = data.query("""
         SELECT DISTINCT lower(currency) AS c FROM invoices WHERE currency IS NOT NULL
         UNION SELECT DISTINCT lower(reporting_currency) FROM fx_rates

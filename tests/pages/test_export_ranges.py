@@ -121,3 +121,22 @@ def test_the_payments_page_says_how_a_plan_filter_reaches_charges(dashboard_env)
     by_plan = goto(open_app({"currency": "native", "plan": "prod_demo_starter"}), "Payments")
     assert not by_plan.exception and not by_plan.error
     assert note not in shown_text(plain) and note in shown_text(by_plan)
+
+
+def test_an_account_of_one_off_charges_gets_the_same_default_range(monkeypatch, tmp_path):
+    from etl.load import connect, load_objects
+    from tests.metrics.builders import ts
+    from tests.pages import apptest
+    db = str(tmp_path / "tally.duckdb")
+    con = connect(db)
+    load_objects(con, "charges", [{"id": "ch_1", "object": "charge", "amount": 1000, "currency": "usd",
+                                   "status": "succeeded", "created": ts("2025-06-10")}])
+    con.execute("INSERT INTO tally_meta VALUES ('last_sync_at', '2025-11-20T08:00:00+00:00')")
+    con.close()
+    monkeypatch.setenv("TALLY_DB", db)
+    monkeypatch.delenv("STRIPE_API_KEY", raising=False)
+    apptest.sign_in_as_viewer(monkeypatch)
+    at = open_app()
+    assert not at.exception, [e.value for e in at.exception]
+    assert (at.selectbox(key="f_start").value, at.selectbox(key="f_end").value) == \
+        (dt.date(2024, 11, 1), dt.date(2025, 10, 1))
