@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from etl.demo import generate_database  # noqa: E402
 from etl.load import connect  # noqa: E402
 from metrics import METRICS, cache, materialize, stored  # noqa: E402
-from metrics.common import add_months, month_range  # noqa: E402
+from metrics.common import add_months, data_months, month_range  # noqa: E402
 from metrics.params import Params  # noqa: E402
 
 SERIES = ("mrr", "mrr_movements")
@@ -158,7 +158,7 @@ def main() -> int:
     print(f"customers {counts[0]:,}  invoice lines {counts[1]:,}  charges {counts[2]:,}  "
           f"cores {os.cpu_count()}  stored MRR stages "
           f"{'used' if stored.stored_through(con) else 'absent or stale: computed'}")
-    first, last = month_range(con, Params())
+    first, last = data_months(con)[0], month_range(con, Params())[1]  # the whole history
     window = Params(start=max(first, add_months(last, -35)), end=last)
     customer = con.execute("SELECT customer_id FROM subscriptions LIMIT 1").fetchall()[0][0]
     extras = {"mrr_drilldown": {"month": add_months(last, -1)}, "customer_timeline": {"customer_id": customer}}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from metrics.cash import between, created_range, grain
-from metrics.common import frame, live_only, month_range, ratio, sql_date, add_months
+from metrics.cash import between, created_range, grain, kept, with_filters
+from metrics.common import add_months, frame, live_only, month_range, ratio, sql_date, sql_list
 from metrics.params import Params
 from metrics.points import convert_frame
 from metrics.registry import metric
@@ -31,7 +31,7 @@ WITH failed AS (
     SELECT * FROM invoices
     WHERE billing_reason IN {SUBSCRIPTION_REASONS} AND amount_due > 0
       AND status <> 'draft' AND {live_only('invoices')} AND {between('created', bounds)}
-      AND (attempt_count > 1 OR (attempted AND status <> 'paid'))
+      AND (attempt_count > 1 OR (attempted AND status <> 'paid')) {kept(params, invoice='id')}
 )
 SELECT date_trunc('{g}', created)::DATE AS "{g}", lower(currency) AS currency,
        count(*) AS failed_first_attempt,
@@ -41,7 +41,7 @@ SELECT date_trunc('{g}', created)::DATE AS "{g}", lower(currency) AS currency,
        count(*) FILTER (status = 'open') AS open_dunning,
        coalesce(sum(amount_remaining) FILTER (status = 'open'), 0) AS open_dunning_amount
 FROM failed GROUP BY ALL ORDER BY 1, 2"""
-    df = con.execute(sql).df()
+    df = con.execute(with_filters(params, sql)).df()
     if df.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
     df = convert_frame(con, df, params, ["failed_amount", "recovered_amount", "open_dunning_amount"],
@@ -72,9 +72,9 @@ FROM invoice_line_taxes t
 JOIN invoices i ON i.id = t.invoice_id
 LEFT JOIN tax_rates r ON r.id = t.tax_rate_id
 WHERE i.status = 'paid' AND {live_only('invoices', 'i')}
-  AND {between('coalesce(i.paid_at, i.created)', bounds)}
+  AND {between('coalesce(i.paid_at, i.created)', bounds)} {kept(params, invoice='i.id')}
 GROUP BY ALL ORDER BY 1, 2, tax_collected DESC"""
-    df = frame(con, sql, columns)
+    df = frame(con, with_filters(params, sql), columns)
     return convert_frame(con, df, params, ["tax_collected", "taxable_amount"],
                          [g, "currency", "tax_rate_id", "jurisdiction", "country", "state", "rate"], g)
 
@@ -95,6 +95,7 @@ WITH trials AS (
     WHERE trial_end IS NOT NULL AND trial_end > coalesce(trial_start, trial_end - INTERVAL 1 DAY)
       AND {live_only('subscriptions', 's')}
       AND trial_end >= {sql_date(first)} AND trial_end < {sql_date(add_months(last, 1))}
+      {subscription_filters(params)}
 ),
 first_due AS (  -- the first non-draft invoice asking for money after the trial began
     SELECT t.id, arg_min(i.status, i.created) AS status
@@ -110,3 +111,25 @@ GROUP BY ALL ORDER BY 1"""
     df = frame(con, sql, ["month", "trials_ended", "converted"])
     df["conversion_rate"] = ratio(df["converted"], df["trials_ended"])
     return df[TRIAL_COLUMNS]
+
+
+def subscription_filters(params: Params) -> str:
+    """`AND ...` for subscriptions `s`: its customer's country; a plan or interval
+    through its items or its invoice lines (METRICS.md "Ranges, filters and exports")."""
+    parts = []
+    if params.countries:
+        parts.append(f"s.customer_id IN (SELECT id FROM customers WHERE country IN {sql_list(params.countries)})")
+    if params.plans or params.intervals:
+        parts.append(f"""s.id IN (
+            SELECT si.subscription_id FROM subscription_items si JOIN prices p ON p.id = si.price_id
+            WHERE {_plan_test(params, "p.product_id", "p.interval")}
+            UNION SELECT l.subscription_id FROM invoice_lines l LEFT JOIN prices p ON p.id = l.price_id
+            WHERE {_plan_test(params, "coalesce(l.product_id, p.product_id)",
+                              "coalesce(l.price_interval, p.interval)")})""")
+    return "".join(f" AND {p}" for p in parts)
+
+
+def _plan_test(params: Params, product: str, interval: str) -> str:
+    tests = ([f"{product} IN {sql_list(params.plans)}"] if params.plans else []) + \
+        ([f"{interval} IN {sql_list(params.intervals)}"] if params.intervals else [])
+    return " AND ".join(tests)

@@ -7,6 +7,8 @@ import pandas as pd
 
 from metrics.params import Params
 
+DEFAULT_MONTHS = 12  # the default range: METRICS.md "Ranges, filters and exports"
+
 
 class MetricError(Exception):
     """A problem the user can fix (bad parameter, missing rate): shown as one line."""
@@ -47,28 +49,55 @@ def live_only(table: str, alias: str | None = None) -> str:
             f"FROM {table}) AND NOT coalesce({alias or table}.deleted, false)")
 
 
-def data_months(con) -> tuple[dt.date, dt.date] | None:
-    """First month with a billed period, and the last month worth showing.
+def as_of(con) -> dt.date:
+    """When the data was taken: the newest sync's time (`last_sync_at`), the demo's
+    clock (`generated_at`); for a file no sync finished, its newest invoice or charge."""
+    stamps = dict(con.execute("""SELECT key, value FROM tally_meta
+                                 WHERE key IN ('last_sync_at', 'generated_at')""").fetchall()
+                  if _has_table(con, "tally_meta") else [])
+    for key in ("last_sync_at", "generated_at"):
+        try:
+            return dt.datetime.fromisoformat(stamps.get(key) or "").date()
+        except ValueError:
+            continue
+    newest = con.execute("""SELECT greatest((SELECT max(created) FROM invoices),
+                                            (SELECT max(created) FROM charges))::DATE""").fetchall()[0][0]
+    return newest or dt.datetime.now(dt.UTC).date()
 
-    The last month is the month of the newest invoice, never after this month:
-    annual plans paid in advance cover future months the other plans have not
-    reached yet.
-    """
-    first, newest = con.execute("""
-        SELECT (SELECT min(period_start)::DATE FROM invoice_lines),
-               (SELECT max(created)::DATE FROM invoices)""").fetchall()[0]
-    if first is None or newest is None:
+
+def _has_table(con, name: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?",
+                            [name]).fetchall()[0][0])
+
+
+def data_months(con) -> tuple[dt.date, dt.date] | None:
+    """First month with a billed period, and the last month worth showing: the
+    month of "as of", never cut at the month of the newest invoice (an annual
+    plan billed in March still has MRR, or churns, in the months after)."""
+    first = con.execute("SELECT min(period_start)::DATE FROM invoice_lines").fetchall()[0][0]
+    if first is None:
         return None
-    return first_of_month(first), min(first_of_month(newest), this_month())
+    return first_of_month(first), max(first_of_month(as_of(con)), first_of_month(first))
+
+
+def default_months(con) -> tuple[dt.date, dt.date]:
+    """METRICS.md's default range: the 12 months ending with the last complete
+    month before "as of" (a month still running would show half its renewals as churn)."""
+    end = add_months(first_of_month(as_of(con)), -1)
+    return add_months(end, -(DEFAULT_MONTHS - 1)), end
 
 
 def month_range(con, params: Params) -> tuple[dt.date, dt.date] | None:
-    """(first, last) month to report: the parameters, or the data's own span."""
+    """(first, last) month to report: the parameters, else the default range
+    (12 months up to the given end, or up to the last complete month), within the data."""
     span = data_months(con)
-    start = first_of_month(params.start) if params.start else (span[0] if span else None)
-    end = first_of_month(params.end) if params.end else (span[1] if span else None)
-    if start is None or end is None:
+    if span is None:
         return None
+    end = first_of_month(params.end) if params.end else default_months(con)[1]
+    if end < span[0] and not params.end:  # billing began in the running month
+        end = span[1]
+    start = (first_of_month(params.start) if params.start
+             else max(add_months(end, -(DEFAULT_MONTHS - 1)), span[0]))
     if start > end:
         raise MetricError(f"start {start:%Y-%m} is after end {end:%Y-%m}")
     return start, end

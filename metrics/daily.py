@@ -25,12 +25,12 @@ COLUMNS = ["date", "currency", "mrr", "arr", "customers", "arpa"]
 
 
 def day_range(con, params: Params) -> tuple[dt.date, dt.date] | None:
-    """Days asked for, or the last three months of data."""
+    """Days asked for, or the days of the default range (METRICS.md: 12 months)."""
     span = month_range(con, params)
     if span is None:
         return None
     last = params.end or (add_months(span[1], 1) - dt.timedelta(days=1))
-    first = params.start or add_months(last.replace(day=1), -2)
+    first = params.start or span[0]
     if first > last:
         raise MetricError(f"start {first} is after end {last}")
     return first, last

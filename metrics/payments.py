@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from metrics.cash import between, created_range, grain
+from metrics.cash import between, created_range, grain, kept, kept_source, with_filters
 from metrics.common import frame, live_only, ratio
 from metrics.params import Params
 from metrics.points import convert_frame
@@ -44,12 +44,13 @@ WITH charged AS (
            count(*) FILTER (status = 'failed') AS failed,
            coalesce(sum(amount) FILTER (status = 'succeeded'), 0) AS succeeded_amount,
            coalesce(sum(amount) FILTER (status = 'failed'), 0) AS failed_amount
-    FROM charges WHERE {live_only('charges')} AND {between('created', bounds)}
+    FROM charges WHERE {live_only('charges')} AND {between('created', bounds)} {kept(params, 'id')}
     GROUP BY ALL
 ),
 refunded AS (
     SELECT {b} AS period, lower(currency) AS currency, sum(amount) AS refunds
     FROM refunds WHERE status = 'succeeded' AND {live_only('refunds')} AND {between('created', bounds)}
+      {kept(params, 'charge_id', 'payment_intent_id')}
     GROUP BY ALL
 ),
 disputed AS (
@@ -57,11 +58,13 @@ disputed AS (
            sum(amount) AS disputed_amount,
            coalesce(sum(amount) FILTER (status = 'lost'), 0) AS lost_disputes
     FROM disputes WHERE {live_only('disputes')} AND {between('created', bounds)}
+      {kept(params, 'charge_id', 'payment_intent_id')}
     GROUP BY ALL
 ),
 charged_fees AS (
     SELECT {b} AS period, lower(currency) AS currency, sum(fee) AS fees
     FROM balance_transactions WHERE {live_only('balance_transactions')} AND {between('created', bounds)}
+      {kept_source(params)}
     GROUP BY ALL
 ),
 periods AS (
@@ -79,7 +82,7 @@ FROM periods p
 LEFT JOIN charged c USING (period, currency) LEFT JOIN refunded r USING (period, currency)
 LEFT JOIN disputed d USING (period, currency) LEFT JOIN charged_fees f USING (period, currency)
 ORDER BY 1, 2"""
-    df = con.execute(sql).df()
+    df = con.execute(with_filters(params, sql)).df()
     if df.empty:
         return _empty(columns)
     df = convert_frame(con, df, params, [m for m in PAYMENT_MONEY if m != "net_revenue"],
@@ -111,9 +114,9 @@ SELECT {_bucket(params)} AS "{g}", lower(currency) AS currency,
        coalesce(outcome_reason, 'none') AS outcome_reason,
        count(*) AS failed, sum(amount) AS failed_amount
 FROM charges
-WHERE status = 'failed' AND {live_only('charges')} AND {between('created', bounds)}
+WHERE status = 'failed' AND {live_only('charges')} AND {between('created', bounds)} {kept(params, 'id')}
 GROUP BY ALL ORDER BY 1, 2, failed DESC"""
-    df = frame(con, sql, [g] + FAILURE_COLUMNS)
+    df = frame(con, with_filters(params, sql), [g] + FAILURE_COLUMNS)
     return convert_frame(con, df, params, ["failed_amount"],
                          [g, "currency", "failure_code", "outcome_type", "outcome_reason"], g)
 
@@ -133,9 +136,9 @@ SELECT {_bucket(params)} AS "{g}", lower(currency) AS currency,
        coalesce(risk_level, 'not_assessed') AS risk_level,
        coalesce(outcome_type, 'unknown') AS outcome_type,
        count(*) AS charges, sum(amount) AS amount
-FROM charges WHERE {live_only('charges')} AND {between('created', bounds)}
+FROM charges WHERE {live_only('charges')} AND {between('created', bounds)} {kept(params, 'id')}
 GROUP BY ALL ORDER BY 1, 2, 3, 4"""
-    df = frame(con, sql, [g] + FRAUD_COLUMNS)
+    df = frame(con, with_filters(params, sql), [g] + FRAUD_COLUMNS)
     return convert_frame(con, df, params, ["amount"], [g, "currency", "risk_level", "outcome_type"], g)
 
 
@@ -155,8 +158,9 @@ SELECT {_bucket(params)} AS "{g}", lower(currency) AS currency,
        count(*) FILTER (status = 'won') AS won, count(*) FILTER (status = 'lost') AS lost,
        count(*) FILTER (status NOT IN ('won', 'lost')) AS open
 FROM disputes WHERE {live_only('disputes')} AND {between('created', bounds)}
+  {kept(params, 'charge_id', 'payment_intent_id')}
 GROUP BY ALL ORDER BY 1, 2, disputes DESC"""
-    df = frame(con, sql, [g] + DISPUTE_COLUMNS)
+    df = frame(con, with_filters(params, sql), [g] + DISPUTE_COLUMNS)
     return convert_frame(con, df, params, ["amount"], [g, "currency", "reason"], g)
 
 
@@ -172,5 +176,6 @@ SELECT {_bucket(params)} AS "{g}", coalesce(fraud_type, 'unknown') AS fraud_type
        count(*) AS warnings, count(*) FILTER (actionable) AS actionable
 FROM early_fraud_warnings
 WHERE {live_only('early_fraud_warnings')} AND {between('created', bounds)}
+  {kept(params, 'charge_id', 'payment_intent_id')}
 GROUP BY ALL ORDER BY 1, warnings DESC"""
-    return frame(con, sql, columns)
+    return frame(con, with_filters(params, sql), columns)

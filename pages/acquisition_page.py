@@ -18,6 +18,9 @@ def acquisition_page() -> None:
     params = layout.header("Acquisition", "Stripe does not know what you spend on marketing: enter it here.")
     if params is None:
         return
+    if params.plans or params.intervals or params.countries:
+        st.caption("Marketing spend has no plan, interval or country: the filters narrow the new "
+                   "customers and new MRR, never the spend.")
     frame = show.metric_frame("ltv_cac", params, empty="No CAC yet: add marketing spend below.")
     if frame is not None:
         cards(frame)

@@ -44,8 +44,8 @@ def metric_export(params) -> None:
         return
     st.caption(f"{len(frame):,} rows for the current date range, currency and filters.")
     show.table(frame.head(100), data.money_columns(name), height=240)
-    money = data.money_columns(name)
-    st.download_button(f"Download {name}.csv", lambda: export.csv_bytes(frame, money),
+    # the same bytes as `python -m metrics export` with these parameters
+    st.download_button(f"Download {name}.csv", lambda: export.metric_csv(name, frame),
                        file_name=f"{name}.csv", mime="text/csv", key="export_metric_csv",
                        on_click="ignore", icon=":material/download:")
 

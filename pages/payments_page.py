@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from tally_ui import charts, data, layout, show
+from tally_ui import banners, charts, data, layout, show
 
 
 def payments_page() -> None:
     params = layout.header("Payments")
     if params is None:
         return
+    banners.cash_filter_note(params)
     payments = show.metric_frame("payments", params, empty="No charges in this range.")
     if payments is not None:
         success_rate(payments)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from tally_ui import charts, data, layout, show
+from tally_ui import banners, charts, data, layout, show
 
 RECENT = 200
 
@@ -12,6 +12,7 @@ def refunds_page() -> None:
     params = layout.header("Refunds & disputes")
     if params is None:
         return
+    banners.cash_filter_note(params)
     payments = show.metric_frame("payments", params, empty="No charges in this range.")
     if payments is not None:
         left, right = st.columns(2)
@@ -31,6 +32,7 @@ def refunds_page() -> None:
 def recent_refunds() -> None:
     st.subheader("Latest refunds")
     # The newest first, whatever the date range: a refund made today shows at once.
+    st.caption(f"The newest {RECENT}, whatever the date range and filters.")
     frame = data.query(f"""
         SELECT r.created, r.id, r.charge_id, c.customer_id, r.amount, r.currency, r.status, r.reason
         FROM refunds r LEFT JOIN charges c ON c.id = r.charge_id
@@ -43,6 +45,7 @@ def recent_refunds() -> None:
 
 def recent_disputes() -> None:
     st.subheader("Latest disputes")
+    st.caption(f"The newest {RECENT}, whatever the date range and filters.")
     frame = data.query(f"""
         SELECT d.created, d.id, d.charge_id, c.customer_id, d.amount, d.currency, d.status, d.reason
         FROM disputes d LEFT JOIN charges c ON c.id = d.charge_id

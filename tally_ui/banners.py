@@ -40,3 +40,10 @@ def _short(stamp: str) -> str:
 
 def no_data() -> None:
     st.info("No data yet. " + CONNECT_HINT)
+
+
+def cash_filter_note(params) -> None:
+    """Say how plan and interval filters reach charges, refunds and disputes (METRICS.md)."""
+    if params.plans or params.intervals:
+        st.caption("Charges, refunds and disputes count for a plan or interval through their invoice; "
+                   "payments without an invoice are left out while such a filter is set.")

@@ -118,6 +118,18 @@ def _data_months(db: str, published) -> tuple | None:
         return months_of(con)
 
 
+def as_of():
+    """When the shown data was taken (metrics.common.as_of): the default range ends before it."""
+    return _as_of(db_path(), version())
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _as_of(db: str, published):
+    from metrics.common import as_of as taken
+    with _cursor(db, published) as con:
+        return taken(con)
+
+
 def main_currencies() -> list[str]:
     """The account's currencies by how many invoices use them, most first."""
     return query("""SELECT lower(currency) AS currency FROM invoices WHERE currency IS NOT NULL

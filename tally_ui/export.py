@@ -2,6 +2,7 @@
 
 Text cells that would run as formulas get a leading apostrophe (the rule lives
 in metrics.csv_cells, shared with the metrics CLI export); numbers stay numbers.
+A metric's CSV is the CLI's own (`metrics.export.to_csv`), byte for byte.
 """
 from __future__ import annotations
 
@@ -32,3 +33,11 @@ def csv_bytes(frame: pd.DataFrame, money_columns=()) -> bytes:
     for column in out.columns:
         out[column] = neutralise_column(out[column])
     return out.to_csv(index=False).encode("utf-8")
+
+
+def metric_csv(name: str, frame: pd.DataFrame) -> bytes:
+    """A metric's CSV exactly as `python -m metrics export NAME` writes it for the same
+    parameters: YYYY-MM months, money rounded to the currency's exponent, rates to 6 decimals."""
+    from metrics.export import to_csv
+    from metrics.registry import METRICS
+    return to_csv(METRICS[name], frame).encode("utf-8")

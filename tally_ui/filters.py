@@ -11,7 +11,7 @@ import datetime as dt
 import streamlit as st
 
 from metrics.params import Params
-from tally_ui import banners, data
+from tally_ui import data
 
 START, END, CURRENCY, PLANS, INTERVALS, COUNTRIES = ("f_start", "f_end", "f_currency", "f_plans",
                                                      "f_intervals", "f_countries")
@@ -40,7 +40,8 @@ def months_between(first: dt.date, last: dt.date) -> list[dt.date]:
 
 def choices() -> dict:
     """What the controls can offer, read from the published data."""
-    first, last = data.data_months() or (dt.date.today().replace(day=1),) * 2
+    taken = as_of().replace(day=1)  # no invoices (one-off charges only): the year up to "as of"
+    first, last = data.data_months() or ((taken - dt.timedelta(days=365)).replace(day=1), taken)
     currencies = data.query("""
         SELECT DISTINCT lower(currency) AS c FROM invoices WHERE currency IS NOT NULL
         UNION SELECT DISTINCT lower(reporting_currency) FROM fx_rates
@@ -63,12 +64,10 @@ def choices() -> dict:
 
 
 def as_of() -> dt.date:
-    """When the data was taken: the last sync, the demo's clock, or today."""
-    info = banners.meta()
-    stamp = info.get("last_sync_at") or info.get("generated_at") or ""
+    """When the data was taken: the last sync, the demo's clock (as the metrics see it), or today."""
     try:
-        return dt.date.fromisoformat(stamp[:10])
-    except ValueError:
+        return data.as_of()
+    except FileNotFoundError:  # nothing published yet
         return dt.date.today()
 
 

@@ -10,7 +10,7 @@ from etl import store
 from etl.demo import generate_database
 from etl.load import connect, load_objects
 from metrics import METRICS, cache, materialize, stored
-from metrics.common import add_months, month_range
+from metrics.common import add_months, data_months, month_range
 from metrics.mrr import mrr
 from metrics.params import Params
 from tests.metrics.builders import Account, month, ts
@@ -58,8 +58,8 @@ def variants(con, name: str) -> list[Params]:
 
 def test_publish_stores_the_stages(published):
     con, without = published
-    first, last = month_range(con, Params())
-    assert stored.stored_through(con) == last
+    first, last = data_months(con)  # through the month of "as of", past the default range's end
+    assert stored.stored_through(con) == last == add_months(month_range(con, Params())[1], 1)
     assert stored.stored_through(without) is None
     assert con.execute("SELECT count(*) FROM mrr_customer_points").fetchall()[0][0] > 100
 
@@ -181,10 +181,11 @@ def test_publishing_refreshes_and_the_reader_only_reads(tmp_path):
     acct.price("p", 5000)
     acct.subscription("sub_1", "cus_1")
     acct.monthly_invoices("cus_1", "sub_1", "p", "2024-01-01", 2)
+    acct.con.execute("INSERT INTO tally_meta VALUES ('last_sync_at', '2024-03-05T10:00:00+00:00')")
     store.publish(acct.con, db)
     acct.con.close()
     reader = store.open_published(db)
-    assert stored.stored_through(reader) == month("2024-02")
+    assert stored.stored_through(reader) == month("2024-03")  # the month of the sync
     cache.clear()
     assert mrr(reader, Params())["mrr"].tolist() == [5000, 5000]
 
