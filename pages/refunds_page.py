@@ -1,9 +1,11 @@
 """Refunds & disputes: volumes, rates, and the latest refunds and disputes."""
 from __future__ import annotations
 
+import datetime as dt
+
 import streamlit as st
 
-from tally_ui import charts, data, layout, show
+from tally_ui import charts, data, filters, layout, show
 
 RECENT = 200
 
@@ -25,11 +27,12 @@ def refunds_page() -> None:
     if disputes is not None:
         st.subheader("Disputes by reason")
         show.table(disputes, data.money_columns("disputes_by_reason"))
-    recent_disputes()
+    recent_disputes(params)
 
 
 def recent_refunds() -> None:
     st.subheader("Latest refunds")
+    st.caption("Newest first, whatever the date range, so a refund made today shows at once.")
     # The newest first, whatever the date range: a refund made today shows at once.
     frame = data.query(f"""
         SELECT r.created, r.id, r.charge_id, c.customer_id, r.amount, r.currency, r.status, r.reason
@@ -41,13 +44,17 @@ def recent_refunds() -> None:
     show.table(frame, ["amount"], height=300)
 
 
-def recent_disputes() -> None:
-    st.subheader("Latest disputes")
+def recent_disputes(params) -> None:
+    """The newest disputes opened in the selected months (the table above counts the same ones)."""
+    start, end = params.start or params.end, params.end
+    st.subheader(f"Latest disputes, {filters.month_label(start)} – {filters.month_label(end)}")
+    after = (end.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
     frame = data.query(f"""
         SELECT d.created, d.id, d.charge_id, c.customer_id, d.amount, d.currency, d.status, d.reason
         FROM disputes d LEFT JOIN charges c ON c.id = d.charge_id
-        ORDER BY d.created DESC LIMIT {RECENT}""")
+        WHERE d.created >= ? AND d.created < ?
+        ORDER BY d.created DESC LIMIT {RECENT}""", (start.replace(day=1), after))
     if frame.empty:
-        st.info("No disputes yet.")
+        st.info("No disputes opened in this range.")
         return
     show.table(frame, ["amount"], height=300)
