@@ -72,3 +72,12 @@ def test_a_zero_change_is_grey_not_red():
     assert flat.args[2] == "0" and flat.kwargs["delta_color"] == "off" and flat.kwargs["delta_arrow"] == "off"
     card(worse, "CAC payback (months)", 3.5, 3.04, "decimal", inverse=True)
     assert worse.args[2] == "+0.5" and worse.kwargs["delta_color"] == "inverse"
+
+
+def test_a_large_mixed_currency_table_is_rounded_per_row_without_a_styler():
+    from tally_ui.show import STYLED_ROWS, column_formats, money_per_currency
+    rows = STYLED_ROWS + 1
+    frame = pd.DataFrame({"currency": ["usd", "jpy"] * rows, "mrr": [12.345, 5000.4] * rows})
+    shown = money_per_currency(frame, ["mrr"])
+    assert isinstance(shown, pd.DataFrame) and shown["mrr"].tolist()[:2] == [12.35, 5000]
+    assert column_formats(frame, ["mrr"])["mrr"]["type_config"]["format"] == "localized"
