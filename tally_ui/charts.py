@@ -52,9 +52,9 @@ def plain_values(values: pd.Series) -> pd.Series:
 
 def series_label(frame: pd.DataFrame, by: str | None) -> pd.Series:
     if by is None:
-        return frame["currency"].str.upper() if "currency" in frame else pd.Series("", index=frame.index)
+        return plain_values(frame["currency"].str.upper()) if "currency" in frame else pd.Series("", index=frame.index)
     if "currency" in frame and frame["currency"].nunique() > 1:
-        return frame[by].astype(str).map(plain) + " · " + frame["currency"].str.upper()
+        return frame[by].astype(str).map(plain) + " · " + plain_values(frame["currency"].str.upper())
     return frame[by].astype(str).map(plain)
 
 
@@ -159,5 +159,5 @@ def band(frame: pd.DataFrame, x: str, y: str, low: str, high: str, *, history: p
 
 def _money_axis(frame: pd.DataFrame) -> str | None:
     if "currency" in frame and frame["currency"].nunique() == 1:
-        return frame["currency"].iloc[0].upper()
+        return plain(frame["currency"].iloc[0].upper())
     return None

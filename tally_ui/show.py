@@ -126,7 +126,7 @@ PERCENTAGE_COLUMNS = ("rate", "percentage")  # Stripe's tax rate percentage: 21.
 ONE_DECIMAL = ("cac_payback_months", "ltv_to_cac")
 # Columns holding Stripe's (or our) snake_case codes: shown in words.
 CODE_COLUMNS = ("failure_code", "outcome_type", "outcome_reason", "reason", "status", "risk_level",
-                "movement", "fraud_type", "kind", "billing_reason", "type", "event")
+                "movement", "fraud_type", "kind", "billing_reason")
 ACRONYMS = {"mrr": "MRR", "arr": "ARR", "arpa": "ARPA", "ltv": "LTV", "cac": "CAC", "nrr": "NRR",
             "grr": "GRR", "id": "ID", "fx": "FX", "url": "URL"}
 
