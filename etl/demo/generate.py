@@ -156,6 +156,7 @@ MARKETING_CHANNELS = (("Search ads", 0.5), ("LinkedIn", 0.3), ("Content", 0.2))
 # A B2B SaaS typically earns its acquisition cost back in 6 to 18 months: the demo's
 # budget buys each month's new MRR at roughly 6 to 12 months of it (before churn).
 PAYBACK_MONTHS = (6.0, 12.0)
+MAX_PAYBACK_MONTHS = 24
 
 
 def _write_marketing_spend(con, run: Run) -> None:
@@ -173,6 +174,8 @@ def _write_marketing_spend(con, run: Run) -> None:
             history.append(won.get((month, currency), 0.0))
             planned = 0.5 * history[-1] + 0.5 * sum(history[-3:]) / len(history[-3:])
             budget = planned * rng.uniform(*PAYBACK_MONTHS)
+            if history[-1] > 0:  # a slow month still wins something: no 100-month payback
+                budget = min(budget, history[-1] * MAX_PAYBACK_MONTHS)
             for channel, share in MARKETING_CHANNELS:
                 amount = int(budget * share * rng.uniform(0.85, 1.15))
                 if amount > 0:
