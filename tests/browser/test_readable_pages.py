@@ -92,3 +92,25 @@ def test_a_product_named_like_a_link_is_text_in_the_chart(evil_product_url, page
     legend = chart.locator(".legend")
     legend.get_by_text(EVIL_PRODUCT, exact=True).wait_for()  # shown as typed
     assert page.locator('a[href*="evil.example"]').count() == 0  # and not a link anywhere
+
+
+TABLE_SCROLL = """table => { const s = table.querySelector('.dvn-scroller');
+    const before = s.scrollLeft; s.scrollLeft = 100000; const moved = s.scrollLeft - before; s.scrollLeft = before;
+    return {width: table.getBoundingClientRect().width, hidden: s.scrollWidth - s.clientWidth, moved}; }"""
+
+
+def test_payments_tables_are_full_width_and_scroll_what_does_not_fit(dashboard_url, page):
+    """Item 9: the failures and recovery tables sat in half a page with their right columns cut off."""
+    page.set_viewport_size({"width": 1200, "height": 1400})
+    page.goto(dashboard_url)
+    settle(page, "Overview")
+    page.goto(dashboard_url + "/payments?currency=native&from=2025-01")
+    settle(page, "Payments")
+    tables = page.get_by_test_id("stDataFrame")
+    tables.first.locator(".dvn-scroller").wait_for()
+    heading = page.get_by_role("heading", name="Payments", exact=True).first.bounding_box()["width"]
+    shown = [tables.nth(i).evaluate(TABLE_SCROLL) for i in range(tables.count())]
+    assert len(shown) >= 2, shown
+    for table in shown:
+        assert table["width"] >= 0.9 * heading, (table, heading)
+        assert table["hidden"] <= 0 or table["moved"] > 0, table  # what does not fit scrolls into view
