@@ -153,7 +153,7 @@ def readable(frame: pd.DataFrame) -> pd.DataFrame:
         values = out[column]
         if column in PERCENTAGE_COLUMNS and pd.api.types.is_numeric_dtype(values):
             out[column] = values.map(lambda v: "" if pd.isna(v) else f"{float(v):g}%")
-        elif not pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_datetime64_any_dtype(values):
+        elif pd.api.types.infer_dtype(values, skipna=True) == "string":  # text only: a date or bool stays typed
             text = values.astype(object).where(values.notna(), "")
             out[column] = text.map(code_words) if column in CODE_COLUMNS else text
     return out
