@@ -33,6 +33,7 @@ from tally_admin.subscriptions import (UnusedRefund, cancel_confirmation, cancel
                                        unused_refund)
 from tally_auth import ENABLE_HINT, User, require_admin
 from tally_ui.export import csv_bytes
+from tally_ui.show import header
 
 log = logging.getLogger("tally.admin")
 UNUSED_LABELS = {"none": "Nothing back", "prorate": "Credit the unused time (prorated invoice)",
@@ -306,7 +307,7 @@ def audit_page() -> None:
         st.info("No admin action has been attempted yet.")
         return
     frame = _filtered(frame)
-    st.dataframe(frame, hide_index=True, width="stretch")
+    st.dataframe(frame, hide_index=True, width="stretch", column_config={c: header(c) for c in frame.columns})
     st.download_button("Download the audit trail (CSV)", csv_bytes(frame),
                        file_name="tally-audit.csv", mime="text/csv", key="admin_audit_csv")
 

@@ -85,6 +85,10 @@ def table_export() -> None:
 
 
 
+FX_COLUMNS = {"month": st.column_config.DateColumn("Month", format="YYYY-MM"), "currency": "Currency",
+              "reporting_currency": "Reporting currency", "rate": st.column_config.NumberColumn("Rate", format="%.6f")}
+
+
 def exchange_rates() -> None:
     st.subheader("Exchange rates")
     st.caption("Used when you report in one currency. A row says 1 unit of *currency* is worth *rate* units of "
@@ -94,18 +98,19 @@ def exchange_rates() -> None:
                            ORDER BY currency, reporting_currency, month NULLS FIRST""")
     writer = tally_auth.data_writer()
     if writer is None:  # a viewer: the same rates, read-only
-        st.dataframe(stored, hide_index=True, key="fx_table")
+        st.dataframe(stored, hide_index=True, key="fx_table", column_config=FX_COLUMNS)
         st.caption(tally_auth.READ_ONLY_NOTE)
     else:
         edited = st.data_editor(stored, num_rows="dynamic", hide_index=True, key="fx_editor", column_config={
-            "month": st.column_config.DateColumn("month", format="YYYY-MM"),
-            "currency": st.column_config.TextColumn("currency", max_chars=3),
-            "reporting_currency": st.column_config.TextColumn("reporting currency", max_chars=3),
-            "rate": st.column_config.NumberColumn("rate", min_value=0.0, format="%.6f")})
+            "month": st.column_config.DateColumn("Month", format="YYYY-MM"),
+            "currency": st.column_config.TextColumn("Currency", max_chars=3),
+            "reporting_currency": st.column_config.TextColumn("Reporting currency", max_chars=3),
+            "rate": st.column_config.NumberColumn("Rate", min_value=0.0, format="%.6f")})
     with st.expander("Shipped default rates (1 unit in USD)"):
         from metrics.fx import DEFAULT_RATES_TO_USD
         st.dataframe(pd.DataFrame(sorted(DEFAULT_RATES_TO_USD.items()), columns=["currency", "usd"]),
-                     hide_index=True, height=240)
+                     hide_index=True, height=240,
+                     column_config={"currency": "Currency", "usd": st.column_config.NumberColumn("In USD", format="%.6f")})
     if writer is None or not st.button("Save exchange rates", key="fx_save"):
         return
     try:

@@ -14,6 +14,7 @@ SPLITS = {"Plan": ("mrr_by_plan", "product_name"), "Billing interval": ("mrr_by_
           "Currency": ("mrr", None), "Country": ("mrr_by_country", "country")}
 MOVEMENTS = ["new", "reactivation", "expansion", "contraction", "churn"]
 MOVEMENT_MONEY = ["start_mrr", *MOVEMENTS, "fx", "end_mrr"]
+CHART = "mrr_movements_chart"
 SHOWN_ROWS = 2_000  # a browser table of 50,000 rows costs every rerun; the export has the rest
 
 
@@ -27,10 +28,11 @@ def mrr_page() -> None:
         return
     st.subheader("Movements")
     currency = layout.pick_currency(movements, key="mrr_movements_currency")
-    clicked = charts.show(charts.movements(show.of_currency(movements, currency),
-                                           title="MRR movements (click a month to drill down)"),
-                          key="mrr_movements_chart", on_select="rerun", selection_mode="points")
-    follow_click(clicked)
+    # The click that started this run picks the month first, so the chart drawn below shows it.
+    follow_click(st.session_state.get(CHART))
+    charts.show(charts.movements(show.of_currency(movements, currency),
+                                 title="MRR movements (click a month to drill down)", selected=clicked_month()),
+                key=CHART, on_select="rerun", selection_mode="points")
     show.table(movements.sort_values(["month", "currency"], ascending=[False, True]), MOVEMENT_MONEY)
     drilldown(params, sorted(movements["month"].unique()))
 
@@ -42,6 +44,11 @@ def follow_click(event) -> None:
     if month and month != st.session_state.get("drill_clicked"):
         st.session_state["drill_clicked"] = month
         st.session_state["drill_month"] = month
+
+
+def clicked_month() -> dt.date | None:
+    """The drilled month, once a click on the chart has picked one (the selectbox may have moved it since)."""
+    return st.session_state.get("drill_month") if "drill_clicked" in st.session_state else None
 
 
 def split_series(params) -> None:

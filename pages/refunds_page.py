@@ -1,9 +1,11 @@
 """Refunds & disputes: volumes, rates, and the latest refunds and disputes."""
 from __future__ import annotations
 
+import datetime as dt
+
 import streamlit as st
 
-from tally_ui import banners, charts, data, layout, show
+from tally_ui import banners, charts, data, filters, layout, show
 
 RECENT = 200
 
@@ -26,7 +28,7 @@ def refunds_page() -> None:
     if disputes is not None:
         st.subheader("Disputes by reason")
         show.table(disputes, data.money_columns("disputes_by_reason"))
-    recent_disputes()
+    recent_disputes(params)
 
 
 def recent_refunds() -> None:
@@ -43,14 +45,18 @@ def recent_refunds() -> None:
     show.table(frame, ["amount"], height=300)
 
 
-def recent_disputes() -> None:
-    st.subheader("Latest disputes")
-    st.caption(f"The newest {RECENT}, whatever the date range and filters.")
+def recent_disputes(params) -> None:
+    """The newest disputes opened in the selected months (the table above counts the same ones)."""
+    start, end = params.start or params.end, params.end
+    st.subheader(f"Latest disputes, {filters.month_label(start)} – {filters.month_label(end)}")
+    st.caption(f"The newest {RECENT} opened in these months; plan, interval and country filters do not apply.")
+    after = (end.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
     frame = data.query(f"""
         SELECT d.created, d.id, d.charge_id, c.customer_id, d.amount, d.currency, d.status, d.reason
         FROM disputes d LEFT JOIN charges c ON c.id = d.charge_id
-        ORDER BY d.created DESC LIMIT {RECENT}""")
+        WHERE d.created >= ? AND d.created < ?
+        ORDER BY d.created DESC LIMIT {RECENT}""", (start.replace(day=1), after))
     if frame.empty:
-        st.info("No disputes yet.")
+        st.info("No disputes opened in this range.")
         return
     show.table(frame, ["amount"], height=300)

@@ -1,6 +1,8 @@
 """Plotly charts with one look: the same colours, fonts and margins everywhere."""
 from __future__ import annotations
 
+import html
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -32,12 +34,28 @@ def show(fig: go.Figure, key: str | None = None, **kwargs):
     return st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False}, **kwargs)
 
 
+def plain(value) -> str:
+    """Text from Stripe data (product, customer, metadata) as plotly shows it: never markup.
+
+    Plotly renders a subset of HTML in names, labels and hover text (a product
+    named '<a href=...>' would be a live link); escaped, it shows as typed.
+    """
+    return html.escape(str(value), quote=False)
+
+
+def plain_values(values: pd.Series) -> pd.Series:
+    """Category labels escaped; numbers and dates as they are."""
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
+        return values
+    return values.map(lambda v: v if pd.isna(v) else plain(v))
+
+
 def series_label(frame: pd.DataFrame, by: str | None) -> pd.Series:
     if by is None:
-        return frame["currency"].str.upper() if "currency" in frame else pd.Series("", index=frame.index)
+        return plain_values(frame["currency"].str.upper()) if "currency" in frame else pd.Series("", index=frame.index)
     if "currency" in frame and frame["currency"].nunique() > 1:
-        return frame[by].astype(str) + " · " + frame["currency"].str.upper()
-    return frame[by].astype(str)
+        return frame[by].astype(str).map(plain) + " · " + plain_values(frame["currency"].str.upper())
+    return frame[by].astype(str).map(plain)
 
 
 @_built
@@ -52,26 +70,43 @@ def lines(frame: pd.DataFrame, x: str, y: str, *, by: str | None = None, title=N
         fig.add_trace(go.Scatter(x=part[x], y=part[y], name=label, mode="lines+markers",
                                  stackgroup="one" if area else None))
     if percent:
-        fig.update_yaxes(tickformat=".0%", rangemode="tozero")
+        fig.update_yaxes(tickformat=".1~%", rangemode="tozero")  # 0.5%, not two "1%" ticks
     return _layout(fig, title, _money_axis(frame) if money else None)
 
 
 @_built
-def movements(frame: pd.DataFrame, *, title="MRR movements") -> go.Figure:
-    """Stacked bars (gains up, losses down) with the net change as a line."""
+def movements(frame: pd.DataFrame, *, title="MRR movements", selected=None) -> go.Figure:
+    """Stacked bars (gains up, losses down) with the net change as a line.
+
+    `selected`: a month whose bars stay bright while the others are dimmed (the
+    month picked by a click). Plotly's own click selection does not survive the
+    rerun the click starts, so the figure carries it.
+    """
     data = money_to_major(frame, list(MOVEMENT_COLORS))
     fig = go.Figure()
     net = 0
+    highlight = _highlight(data["month"], selected)
     for name, color in MOVEMENT_COLORS.items():
         if name not in data:
             continue
         values = -data[name] if name in NEGATIVE_MOVEMENTS else data[name]
         net = net + values.fillna(0)
-        fig.add_trace(go.Bar(x=data["month"], y=values, name=name.capitalize(), marker_color=color))
+        fig.add_trace(go.Bar(x=data["month"], y=values, name=name.capitalize(), marker_color=color, **highlight))
     fig.add_trace(go.Scatter(x=data["month"], y=net, name="Net", mode="lines+markers",
                              line=dict(color="#111827", width=2)))
     fig.update_layout(barmode="relative")
     return _layout(fig, title, _money_axis(frame))
+
+
+def _highlight(months: pd.Series, selected) -> dict:
+    """Bar settings that keep the selected month's bars bright and dim the rest."""
+    if selected is None:
+        return {}
+    chosen = [i for i, month in enumerate(pd.to_datetime(months)) if month == pd.Timestamp(selected)]
+    if not chosen:
+        return {}
+    return dict(selectedpoints=chosen, selected=dict(marker=dict(opacity=1)),
+                unselected=dict(marker=dict(opacity=0.3)))
 
 
 @_built
@@ -82,9 +117,9 @@ def bars(frame: pd.DataFrame, x: str, y: str, *, by: str | None = None, title=No
     groups = [(None, data)] if by is None else list(data.groupby(by, sort=False))
     for name, part in groups:
         if horizontal:
-            fig.add_trace(go.Bar(y=part[x], x=part[y], name=str(name), orientation="h"))
+            fig.add_trace(go.Bar(y=plain_values(part[x]), x=part[y], name=plain(name), orientation="h"))
         else:
-            fig.add_trace(go.Bar(x=part[x], y=part[y], name=str(name)))
+            fig.add_trace(go.Bar(x=plain_values(part[x]), y=part[y], name=plain(name)))
     fig.update_layout(barmode="stack", showlegend=by is not None)
     return _layout(fig, title, _money_axis(frame) if money else None)
 
@@ -94,8 +129,8 @@ def heatmap(pivot: pd.DataFrame, *, title=None, percent: bool = True) -> go.Figu
     """A cohort grid: rows are cohorts, columns months since start."""
     values = pivot.to_numpy(dtype=float)
     text = [[("" if pd.isna(v) else (f"{v:.0%}" if percent else f"{v:,.0f}")) for v in row] for row in values]
-    fig = go.Figure(go.Heatmap(z=values, x=[str(c) for c in pivot.columns],
-                               y=[str(i) for i in pivot.index], text=text, texttemplate="%{text}",
+    fig = go.Figure(go.Heatmap(z=values, x=[plain(c) for c in pivot.columns],
+                               y=[plain(i) for i in pivot.index], text=text, texttemplate="%{text}",
                                textfont=dict(size=10),
                                colorscale=[[0, "#eef2ff"], [1, "#4f46e5"]], showscale=False,
                                hoverongaps=False))
@@ -124,5 +159,5 @@ def band(frame: pd.DataFrame, x: str, y: str, low: str, high: str, *, history: p
 
 def _money_axis(frame: pd.DataFrame) -> str | None:
     if "currency" in frame and frame["currency"].nunique() == 1:
-        return frame["currency"].iloc[0].upper()
+        return plain(frame["currency"].iloc[0].upper())
     return None

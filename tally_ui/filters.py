@@ -15,6 +15,7 @@ from tally_ui import data
 
 START, END, CURRENCY, PLANS, INTERVALS, COUNTRIES = ("f_start", "f_end", "f_currency", "f_plans",
                                                      "f_intervals", "f_countries")
+SWAPPED = "_f_range_swapped"
 NATIVE = "native"
 DEFAULT_MONTHS = 12
 
@@ -112,7 +113,7 @@ def _seed_from_url(options: dict) -> None:
     months = options["months"]
     start, end = parse_month(url.get("from")), parse_month(url.get("to"))
     first, end = default_range(options, end)
-    st.session_state[START] = start if start in months and start <= end else first
+    st.session_state[START] = start if start in months else first  # a reversed pair is swapped below
     st.session_state[END] = end
     currency = (url.get("currency") or "").lower()
     allowed = [NATIVE] + options["currencies"]
@@ -129,9 +130,13 @@ def _keep_valid(options: dict) -> None:
     months = options["months"]
     if st.session_state[END] not in months:
         st.session_state[END] = options["default_end"]
-    if st.session_state[START] not in months or st.session_state[START] > st.session_state[END]:
+    if st.session_state[START] not in months:
         end = months.index(st.session_state[END])
         st.session_state[START] = months[max(0, end - DEFAULT_MONTHS + 1)]
+    elif st.session_state[START] > st.session_state[END]:
+        # "From" after "To": swap them (and say so next to the controls) rather than drop the pick.
+        st.session_state[START], st.session_state[END] = st.session_state[END], st.session_state[START]
+        st.session_state[SWAPPED] = True
     if st.session_state[CURRENCY] not in [NATIVE] + options["currencies"]:
         st.session_state[CURRENCY] = NATIVE
     for key, allowed in ((PLANS, options["plans"]), (INTERVALS, options["intervals"]),
@@ -149,6 +154,9 @@ def sidebar() -> Params:
         left, right = st.columns(2)
         left.selectbox("From", months, key=START, format_func=month_label)
         right.selectbox("To", months, key=END, format_func=month_label)
+        if st.session_state.pop(SWAPPED, False):
+            st.warning(f"“From” was after “To”: swapped them, showing {month_label(st.session_state[START])} "
+                       f"to {month_label(st.session_state[END])}.", icon=":material/swap_horiz:")
         st.selectbox("Currency", [NATIVE] + options["currencies"], key=CURRENCY,
                      format_func=lambda c: "Native currencies" if c == NATIVE else f"Report in {c.upper()}")
         with st.expander("Filters", expanded=bool(_active_filters())):

@@ -153,16 +153,45 @@ def _insert_truth(con, truth: list[tuple]) -> None:
 
 
 MARKETING_CHANNELS = (("Search ads", 0.5), ("LinkedIn", 0.3), ("Content", 0.2))
+# A B2B SaaS typically earns its acquisition cost back in 6 to 18 months: the demo's
+# budget buys each month's new MRR at roughly 6 to 12 months of it (before churn).
+PAYBACK_MONTHS = (6.0, 12.0)
+MAX_PAYBACK_MONTHS = 24
 
 
 def _write_marketing_spend(con, run: Run) -> None:
-    """A year of made-up spend (USD cents) so the acquisition page has something to show."""
+    """Made-up spend per month, currency and channel, sized by the new MRR it bought.
+
+    Each month's budget follows the new MRR of that month and of the two before
+    (budgets are planned, not reactive), in each currency the business sells in,
+    so CAC, payback and LTV:CAC land where a SaaS founder expects them.
+    """
     rng = random.Random(run.seed)
-    budget = 40 * run.customers  # cents a month per customer in the account, roughly
-    for month in run.truth_months[-12:]:
-        for channel, share in MARKETING_CHANNELS:
-            amount = int(budget * share * rng.uniform(0.7, 1.3))
-            con.execute("INSERT INTO marketing_spend VALUES (?, ?, 'usd', ?)", [month, amount, channel])
+    won = _new_mrr_by_month(con)
+    for currency in sorted({c for _, c in won}):
+        history = []
+        for month in run.truth_months[1:]:  # the first month has no "before": everyone looks new
+            history.append(won.get((month, currency), 0.0))
+            planned = 0.5 * history[-1] + 0.5 * sum(history[-3:]) / len(history[-3:])
+            budget = planned * rng.uniform(*PAYBACK_MONTHS)
+            if history[-1] > 0:  # a slow month still wins something: no 100-month payback
+                budget = min(budget, history[-1] * MAX_PAYBACK_MONTHS)
+            for channel, share in MARKETING_CHANNELS:
+                amount = int(budget * share * rng.uniform(0.85, 1.15))
+                if amount > 0:
+                    con.execute("INSERT INTO marketing_spend VALUES (?, ?, ?, ?)",
+                                [month, amount, currency, channel])
+
+
+def _new_mrr_by_month(con) -> dict:
+    """{(month, currency): MRR of customers paying that month and not the month before} (minor units)."""
+    rows = con.execute("""
+        WITH paying AS (SELECT month, customer_id, currency, mrr FROM demo_truth_mrr WHERE mrr > 0)
+        SELECT p.month, p.currency, sum(p.mrr) FROM paying p
+        WHERE NOT EXISTS (SELECT 1 FROM paying b WHERE b.customer_id = p.customer_id
+                          AND b.currency = p.currency AND b.month = p.month - INTERVAL 1 MONTH)
+        GROUP BY ALL""").fetchall()
+    return {(month, currency): float(mrr) for month, currency, mrr in rows}
 
 
 def _write_meta(con, run: Run) -> None:

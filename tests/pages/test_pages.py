@@ -59,7 +59,7 @@ def test_overview_cards_match_the_demo_ground_truth(dashboard_env):
     assert shown["Active customers"][0] == f"{customers:,}"
     previous, _ = truth_mrr(dashboard_env, (end - dt.timedelta(days=1)).replace(day=1), currency)
     change = float(shown["MRR"][1].split()[0].replace(",", ""))
-    assert abs(change - float(to_major(round(mrr - previous), currency))) <= 0.01  # rounded on both sides
+    assert abs(change - float(to_major(round(mrr - previous), currency))) <= 0.5  # whole units, like the card
 
 
 def test_country_filter_changes_the_numbers(dashboard_env):
@@ -88,7 +88,7 @@ def test_date_range_comes_from_and_goes_to_the_url(dashboard_env):
 
 
 def test_changing_the_end_month_changes_the_cards(dashboard_env):
-    at = open_app({"currency": "native"})
+    at = open_app({"currency": "native", "from": "2025-01"})  # an end before "From" would swap the two
     before = cards(at)["MRR"][0]
     earlier = dt.date(2025, 6, 1)
     at.selectbox(key="f_end").set_value(earlier).run()
