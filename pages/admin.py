@@ -65,7 +65,9 @@ def _next_nonce(form: str, object_id: str) -> None:
 
 def _show_result(result: ActionResult) -> None:
     prefix = "Already done (same submission): " if result.repeated else ""
-    if result.ok:
+    if result.ok and not result.audited:
+        st.warning(prefix + _md(result.message))
+    elif result.ok:
         st.success(prefix + _md(result.message))
         if result.saved == writeback.QUEUED:
             st.info("A sync is writing the database right now, so this change is queued: "
@@ -181,7 +183,9 @@ def _finish(slot: str, object_id: str, result: ActionResult, *, nonce_form: str,
             pending_key: str | None = None) -> None:
     """Keep the result to show; a final outcome ends this submission (new nonce next time)."""
     st.session_state[f"_tally_admin_{slot}_result"] = (object_id, result)
-    if result.outcome != "unknown":
+    # Not final while the outcome is unknown or its audit row is only held: keep the nonce,
+    # so confirming again is answered from the record instead of acting again.
+    if result.outcome != "unknown" and result.audited:
         if pending_key:
             st.session_state.pop(pending_key, None)
         _next_nonce(nonce_form, object_id)

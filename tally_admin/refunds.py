@@ -124,7 +124,14 @@ def refund_charge(client: stripe.StripeClient, audit: AuditLog, db_path: str | N
     return run_action(audit, db_path, actor=actor, action="refund", object_id=charge_id,
                       params=params, nonce=nonce,
                       perform=lambda key: _perform_refund(client, charge_id, int(amount), reason,
-                                                          key, nonce))
+                                                          key, nonce),
+                      recheck=lambda key: _refund_found(client, charge_id, key))
+
+
+def _refund_found(client, charge_id: str, key: str) -> Done | None:
+    """After a lost answer: the refund this submission made, if Stripe has it."""
+    refund = refund_made_with(client, charge_id, key)
+    return _refund_done(client, charge_id, refund, None) if refund else None
 
 
 def _perform_refund(client, charge_id: str, amount: int, reason: str, key: str,
@@ -142,7 +149,11 @@ def _perform_refund(client, charge_id: str, amount: int, reason: str, key: str,
         request_id, refund = request_id_of(refund), as_dict(refund)
     else:  # an earlier try of this submission reached Stripe but its answer was lost
         request_id, refund = None, existing
-    # From here on the refund exists: the follow-up read is best-effort.
+    return _refund_done(client, charge_id, refund, request_id)
+
+
+def _refund_done(client, charge_id: str, refund: dict, request_id: str | None) -> Done:
+    """What the admin reads once the refund exists; the follow-up read is best-effort."""
     charge = fetch_after_write(lambda: client.v1.charges.retrieve(charge_id), f"charge {charge_id}")
     money = format_money(refund["amount"], refund.get("currency") or "")
     message = f"Refunded {money} on {charge_id} ({refund['id']}, {refund.get('status')})"

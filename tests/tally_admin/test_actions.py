@@ -113,3 +113,24 @@ def test_a_stripe_server_error_leaves_the_outcome_open_for_a_checked_retry(audit
     retried = run_action(audit, None, actor="a", action="x", object_id="o", params={}, nonce="1",
                          perform=lambda key: Done("checked: done"))
     assert retried.ok and not retried.repeated
+
+
+def test_a_failed_audit_write_is_not_final_while_an_earlier_try_exists(audit, monkeypatch):
+    def lost(key):
+        raise stripe.APIConnectionError("timed out")
+
+    first = run_action(audit, None, actor="a", action="x", object_id="o", params={}, nonce="1",
+                       perform=lost)
+    assert first.outcome == "unknown"
+
+    def disk_full(rows):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(audit, "_write_rows", disk_full)
+    calls = []
+    again = run_action(audit, None, actor="a", action="x", object_id="o", params={}, nonce="1",
+                       perform=lambda key: calls.append(key))
+    assert again.outcome == "unknown" and not again.audited and calls == []
+    fresh = run_action(audit, None, actor="a", action="x", object_id="o", params={}, nonce="2",
+                       perform=lambda key: calls.append(key))
+    assert fresh.outcome == "failed" and "nothing was sent" in fresh.message and calls == []
