@@ -25,8 +25,8 @@ from tally_admin import writeback
 from tally_admin.actions import ActionResult
 from tally_admin.audit import AuditLog, audit_path_from_env
 from tally_admin.lookup import find_charges, find_subscriptions
-from tally_admin.refunds import (REASONS, charge_facts, refund_charge, refund_confirmation,
-                                 refusal, to_minor)
+from tally_admin.refunds import (REASONS, amount_hint, charge_facts, refund_charge,
+                                 refund_confirmation, refusal, to_minor)
 from tally_admin.stripe_api import NotConfigured, client_from_env, explain
 from tally_admin.subscriptions import (UnusedRefund, cancel_confirmation, cancel_subscription,
                                        subscription_facts, undo_cancellation, undo_confirmation,
@@ -146,15 +146,21 @@ def refund_page() -> None:
 def _refund_form(facts) -> None:
     digits = exponent(facts.currency)
     with st.form(f"admin_refund_form_{facts.charge_id}"):
+        # No min/max: a browser silently blocks an out-of-range amount; Tally says why instead.
         amount = st.number_input(
-            f"Amount ({facts.currency.upper()})", min_value=0.0,
-            max_value=float(to_major(facts.refundable, facts.currency)),
+            f"Amount ({facts.currency.upper()})",
             value=float(to_major(facts.refundable, facts.currency)),
             step=float(10 ** -digits), format=f"%.{digits}f")
         reason = st.selectbox("Reason", REASONS)
         if st.form_submit_button("Review refund"):
+            minor = to_minor(amount, facts.currency)
+            why_not = amount_hint(facts.currency) if minor is None else refusal(facts, minor, reason)
+            if why_not:
+                st.session_state.pop("_tally_admin_refund", None)
+                st.error(_md(why_not))
+                return
             st.session_state["_tally_admin_refund"] = {
-                "charge_id": facts.charge_id, "amount": to_minor(amount, facts.currency),
+                "charge_id": facts.charge_id, "amount": minor,
                 "reason": reason, "nonce": _nonce("refund", facts.charge_id)}
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 
 import stripe
 
@@ -80,14 +80,33 @@ def _paid(charge: dict) -> int:
 
 
 def to_minor(amount_major, currency: str) -> int | None:
-    """A typed amount in major units to integer minor units (JPY 1200 -> 1200); None if not a number."""
+    """A typed amount in major units to integer minor units (JPY 1200 -> 1200).
+
+    None if it is not a plain number in that currency: a comma (decimal comma
+    or thousands separator: "12,50" is ambiguous, so refused) or more decimals
+    than the currency has (10.505 USD, 12.5 JPY).
+    """
+    text = str(amount_major).strip()
+    if "," in text:
+        return None
     try:
-        major = Decimal(str(amount_major).strip().replace(",", ""))
+        major = Decimal(text)
     except (InvalidOperation, ValueError):
         return None
     if not major.is_finite():
         return None
-    return int((major * (Decimal(10) ** exponent(currency))).quantize(Decimal(1), ROUND_HALF_UP))
+    minor = major.scaleb(exponent(currency))
+    if minor != minor.to_integral_value():
+        return None
+    return int(minor)
+
+
+def amount_hint(currency: str) -> str:
+    """How to type an amount in this currency."""
+    digits = exponent(currency)
+    example = "1200" if digits == 0 else "12." + "5" + "0" * (digits - 1)
+    decimals = "no decimals" if digits == 0 else f"at most {digits} decimals after a point"
+    return f"Type the amount in {currency.upper()} with {decimals}, e.g. {example}."
 
 
 def refund_confirmation(facts: ChargeFacts, amount: int, reason: str) -> str:

@@ -195,3 +195,21 @@ def test_a_refund_the_audit_cannot_record_is_reported_and_stays_open(admin_app, 
     assert _texts(at.success).startswith("Already done (same submission): Refunded 10.50 USD")
     assert len(localstripe_client.v1.refunds.list(params={"charge": charge["id"]}).data) == 1
     assert "_tally_admin_refund" not in at.session_state
+
+
+@pytest.mark.parametrize("typed, error", [
+    (50.0, "Refusing to refund 50.00 USD: only 42.00 USD of 42.00 USD is still refundable"),
+    (0.0, "The refund amount must be more than zero."),
+    (-5.0, "The refund amount must be more than zero."),
+    (10.555, "Type the amount in USD with at most 2 decimals after a point, e.g. 12.50."),
+])
+def test_an_amount_the_refund_cannot_take_is_refused_before_the_confirm_step(
+        admin_app, make_charge, typed, error):
+    charge = make_charge(amount=4200, currency="usd")
+    at = admin_app("refund")
+    at.text_input(key="admin_refund_query").input(charge["id"]).run()
+    at.number_input[0].set_value(typed)
+    at = _click(at, "Review refund")
+    assert _texts(at.error).startswith(error)
+    assert "Please confirm" not in _texts(at.warning)
+    assert "_tally_admin_refund" not in at.session_state

@@ -279,3 +279,12 @@ def test_an_outcome_the_audit_cannot_write_is_reported_held_and_written_later(
     rows = audit.frame().sort_values("seq")
     assert list(rows.outcome.dropna()) == ["succeeded", "repeated", "repeated"]
     assert len(_stripe_refunds(localstripe_client, charge["id"])) == 1
+
+
+def test_typed_amounts_are_parsed_per_currency_and_a_comma_is_refused():
+    from tally_admin.refunds import to_minor
+    assert to_minor("12,50", "eur") is None and to_minor("1,250.00", "usd") is None
+    assert to_minor("12.50", "eur") == 1250 and to_minor(10.5, "usd") == 1050
+    assert to_minor("1200", "jpy") == 1200 and to_minor("12.5", "jpy") is None
+    assert to_minor("1.234", "kwd") == 1234 and to_minor("10.505", "usd") is None
+    assert to_minor("abc", "eur") is None and to_minor("nan", "eur") is None
