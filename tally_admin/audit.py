@@ -171,7 +171,8 @@ class AuditLog:
                                "AND outcome = 'unknown'", [key]).fetchone()[0] > 0
 
     def frame(self, limit: int = 5000) -> pd.DataFrame:
-        """Newest first, for the Audit page."""
+        """Newest first, for the Audit page (rows held after a failed write are written first)."""
+        self.write_held()
         with self._connect() as con:
             return con.execute("""
                 SELECT seq, recorded_at, actor, action, object_id, phase, outcome,

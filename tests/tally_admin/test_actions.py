@@ -134,3 +134,21 @@ def test_a_failed_audit_write_is_not_final_while_an_earlier_try_exists(audit, mo
     fresh = run_action(audit, None, actor="a", action="x", object_id="o", params={}, nonce="2",
                        perform=lambda key: calls.append(key))
     assert fresh.outcome == "failed" and "nothing was sent" in fresh.message and calls == []
+
+
+def test_held_outcomes_are_written_when_the_audit_page_reads_the_trail(audit, monkeypatch):
+    write = type(audit)._write_rows
+
+    def outcomes_fail(rows):
+        if rows[-1].get("phase") == "outcome":
+            raise OSError("No space left on device")
+        write(audit, rows)
+
+    monkeypatch.setattr(audit, "_write_rows", outcomes_fail)
+    result = run_action(audit, None, actor="a", action="x", object_id="o", params={}, nonce="1",
+                        perform=lambda key: Done("done at Stripe", result={"id": "re_1"}))
+    assert result.ok and not result.audited and "done at Stripe" in result.message
+    monkeypatch.undo()  # space again
+    rows = audit.frame().sort_values("seq")
+    assert list(rows.phase) == ["attempt", "outcome"] and list(rows.outcome.dropna()) == ["succeeded"]
+    assert audit.write_held() == 0

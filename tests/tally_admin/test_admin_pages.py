@@ -213,3 +213,22 @@ def test_an_amount_the_refund_cannot_take_is_refused_before_the_confirm_step(
     assert _texts(at.error).startswith(error)
     assert "Please confirm" not in _texts(at.warning)
     assert "_tally_admin_refund" not in at.session_state
+
+
+def test_a_refund_whose_answer_is_lost_on_the_wire_is_checked_and_reported(
+        admin_app, make_charge, localstripe_client, localstripe_url, monkeypatch):
+    from tests.support.answer_losing_proxy import answer_losing_proxy
+    charge = make_charge(amount=4200, currency="usd")
+    with answer_losing_proxy(localstripe_url, lose=("POST", "/v1/refunds")) as (proxy, lost):
+        monkeypatch.setenv("STRIPE_API_BASE", proxy)
+        at = admin_app("refund")
+        at.text_input(key="admin_refund_query").input(charge["id"]).run()
+        at.number_input[0].set_value(12.0)
+        at = _click(at, "Review refund")
+        at = _click(at, "Confirm refund")
+    assert lost == ["POST /v1/refunds"]
+    [refund] = localstripe_client.v1.refunds.list(params={"charge": charge["id"]}).data
+    assert _texts(at.success).startswith(
+        f"Stripe's answer was lost; Tally checked again: Refunded 12.00 USD on {charge['id']} "
+        f"({refund.id}")
+    assert not at.warning or "outcome is unknown" not in _texts(at.warning)
