@@ -152,3 +152,22 @@ def test_held_outcomes_are_written_when_the_audit_page_reads_the_trail(audit, mo
     rows = audit.frame().sort_values("seq")
     assert list(rows.phase) == ["attempt", "outcome"] and list(rows.outcome.dropna()) == ["succeeded"]
     assert audit.write_held() == 0
+
+
+def test_a_data_change_made_is_not_reported_failed_when_its_outcome_row_is_held(tmp_path,
+                                                                               monkeypatch):
+    from tally_admin.audit import AuditLog
+    from tally_admin.data_changes import audited_change
+    monkeypatch.setenv("TALLY_AUDIT_DB", str(tmp_path / "audit.duckdb"))
+    write = AuditLog._write_rows
+
+    def outcomes_fail(self, rows):
+        if rows[-1].get("phase") == "outcome":
+            raise OSError("No space left on device")
+        write(self, rows)
+
+    monkeypatch.setattr(AuditLog, "_write_rows", outcomes_fail)
+    assert audited_change("a", "save_exchange_rates", "fx_rates", {}, lambda: "saved") == "saved"
+    monkeypatch.undo()
+    frame = AuditLog(str(tmp_path / "audit.duckdb")).frame()
+    assert sorted(frame.phase) == ["attempt", "outcome"]
