@@ -12,7 +12,7 @@ $(VENV)/installed: requirements.txt
 	touch $@
 
 run: $(VENV)/installed
-	$(PY) -m streamlit run dashboard.py
+	$(PY) -m streamlit run serve.py
 
 test: $(VENV)/installed
 	$(PY) -m pytest

@@ -25,8 +25,8 @@ from tally_admin import writeback
 from tally_admin.actions import ActionResult
 from tally_admin.audit import AuditLog, audit_path_from_env
 from tally_admin.lookup import find_charges, find_subscriptions
-from tally_admin.refunds import (REASONS, charge_facts, refund_charge, refund_confirmation,
-                                 refusal, to_minor)
+from tally_admin.refunds import (REASONS, amount_hint, charge_facts, refund_charge,
+                                 refund_confirmation, refusal, to_minor)
 from tally_admin.stripe_api import NotConfigured, client_from_env, explain
 from tally_admin.subscriptions import (UnusedRefund, cancel_confirmation, cancel_subscription,
                                        subscription_facts, undo_cancellation, undo_confirmation,
@@ -66,7 +66,9 @@ def _next_nonce(form: str, object_id: str) -> None:
 
 def _show_result(result: ActionResult) -> None:
     prefix = "Already done (same submission): " if result.repeated else ""
-    if result.ok:
+    if result.ok and not result.audited:
+        st.warning(prefix + _md(result.message))
+    elif result.ok:
         st.success(prefix + _md(result.message))
         if result.saved == writeback.QUEUED:
             st.info("A sync is writing the database right now, so this change is queued: "
@@ -145,15 +147,21 @@ def refund_page() -> None:
 def _refund_form(facts) -> None:
     digits = exponent(facts.currency)
     with st.form(f"admin_refund_form_{facts.charge_id}"):
+        # No min/max: a browser silently blocks an out-of-range amount; Tally says why instead.
         amount = st.number_input(
-            f"Amount ({facts.currency.upper()})", min_value=0.0,
-            max_value=float(to_major(facts.refundable, facts.currency)),
+            f"Amount ({facts.currency.upper()})",
             value=float(to_major(facts.refundable, facts.currency)),
             step=float(10 ** -digits), format=f"%.{digits}f")
         reason = st.selectbox("Reason", REASONS)
         if st.form_submit_button("Review refund"):
+            minor = to_minor(amount, facts.currency)
+            why_not = amount_hint(facts.currency) if minor is None else refusal(facts, minor, reason)
+            if why_not:
+                st.session_state.pop("_tally_admin_refund", None)
+                st.error(_md(why_not))
+                return
             st.session_state["_tally_admin_refund"] = {
-                "charge_id": facts.charge_id, "amount": to_minor(amount, facts.currency),
+                "charge_id": facts.charge_id, "amount": minor,
                 "reason": reason, "nonce": _nonce("refund", facts.charge_id)}
 
 
@@ -182,7 +190,9 @@ def _finish(slot: str, object_id: str, result: ActionResult, *, nonce_form: str,
             pending_key: str | None = None) -> None:
     """Keep the result to show; a final outcome ends this submission (new nonce next time)."""
     st.session_state[f"_tally_admin_{slot}_result"] = (object_id, result)
-    if result.outcome != "unknown":
+    # Not final while the outcome is unknown or its audit row is only held: keep the nonce,
+    # so confirming again is answered from the record instead of acting again.
+    if result.outcome != "unknown" and result.audited:
         if pending_key:
             st.session_state.pop(pending_key, None)
         _next_nonce(nonce_form, object_id)

@@ -5,10 +5,15 @@ database), written only by the dashboard process, so a running sync can never
 block or lose it. Rows are only ever inserted: an `attempt` row before Stripe
 is called and an `outcome` row after. The idempotency of actions rests on it:
 a submission whose key already has a final outcome is answered from here.
+
+An outcome row that cannot be written (a full disk) after Stripe acted is
+held in this process and written before the next row that can be; until then
+`final_outcome` answers from it, so the same submission never acts twice.
 """
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import threading
 from dataclasses import dataclass
@@ -22,6 +27,9 @@ from etl.store import db_path_from_env
 
 FINAL = ("succeeded", "failed", "refused")  # an unknown outcome is not final
 _WRITE_LOCK = threading.Lock()
+# Audit file -> rows that could not be written yet, oldest first (guarded by _WRITE_LOCK).
+_HELD: dict[str, list[dict]] = {}
+log = logging.getLogger("tally.admin")
 
 DDL = [
     "CREATE SEQUENCE IF NOT EXISTS audit_seq",
@@ -68,14 +76,60 @@ class AuditLog:
         return duckdb.connect(self.path)
 
     def _insert(self, **row) -> None:
-        row["recorded_at"] = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        """Write the held rows, then this one; on failure this row is held too and the error raised."""
+        row.setdefault("recorded_at", dt.datetime.now(dt.UTC).replace(tzinfo=None))
         for key in ("params", "result"):
-            if row.get(key) is not None:
+            if row.get(key) is not None and not isinstance(row[key], str):
                 row[key] = orjson.dumps(row[key], default=str).decode()
-        names = list(row)
-        with _WRITE_LOCK, self._connect() as con:
-            con.execute(f"INSERT INTO audit_log ({', '.join(names)}) "
-                        f"VALUES ({', '.join('?' * len(names))})", [row[n] for n in names])
+        with _WRITE_LOCK:
+            held = _HELD.setdefault(self.path, [])
+            held.append(row)
+            try:
+                self._write_rows(held)
+            except Exception:
+                if row.get("phase") == "attempt":  # nothing was done: an attempt need not be kept
+                    held.remove(row)
+                else:
+                    log.warning("audit row held in memory until %s is writable: %s", self.path,
+                                {k: row.get(k) for k in ("action", "object_id", "outcome", "message")})
+                raise
+            held.clear()
+
+    def _write_rows(self, rows: list[dict]) -> None:
+        with self._connect() as con:
+            con.begin()
+            for row in rows:
+                names = list(row)
+                con.execute(f"INSERT INTO audit_log ({', '.join(names)}) "
+                            f"VALUES ({', '.join('?' * len(names))})", [row[n] for n in names])
+            con.commit()
+
+    def write_held(self) -> int:
+        """Try to write the rows held after failed writes; returns how many are still held."""
+        with _WRITE_LOCK:
+            held = _HELD.get(self.path) or []
+            if held:
+                try:
+                    self._write_rows(held)
+                    held.clear()
+                except Exception:  # noqa: BLE001 - still not writable: keep holding them
+                    log.warning("audit file %s is still not writable; %d rows held", self.path,
+                                len(held))
+            return len(held)
+
+    def _held_final(self, key: str) -> Recorded | None:
+        with _WRITE_LOCK:
+            for row in _HELD.get(self.path) or []:
+                if row.get("idempotency_key") == key and row.get("outcome") in FINAL:
+                    result = orjson.loads(row["result"]) if row.get("result") else {}
+                    return Recorded(row["outcome"], row["message"], row.get("stripe_request_id"),
+                                    result)
+        return None
+
+    def holds(self, key: str) -> bool:
+        """Is a row of this submission held, not yet written?"""
+        with _WRITE_LOCK:
+            return any(row.get("idempotency_key") == key for row in _HELD.get(self.path) or [])
 
     def attempt(self, *, actor: str, action: str, object_id: str, key: str, params: dict) -> None:
         self._insert(actor=actor, action=action, object_id=object_id, phase="attempt",
@@ -89,7 +143,7 @@ class AuditLog:
                      stripe_request_id=request_id, message=message, result=result)
 
     def final_outcome(self, key: str) -> Recorded | None:
-        """The first final outcome recorded for this submission, if any."""
+        """The first final outcome recorded for this submission (written or held), if any."""
         with self._connect() as con:
             row = con.execute("""
                 SELECT outcome, message, stripe_request_id, result
@@ -98,7 +152,7 @@ class AuditLog:
                 ORDER BY seq
                 LIMIT 1""", [key, list(FINAL)]).fetchone()
         if row is None:
-            return None
+            return self._held_final(key)
         return Recorded(row[0], row[1], row[2], orjson.loads(row[3]) if row[3] else {})
 
     def was_attempted(self, key: str) -> bool:
@@ -108,12 +162,17 @@ class AuditLog:
 
     def had_unknown_outcome(self, key: str) -> bool:
         """Did an earlier try of this submission end without knowing Stripe's answer?"""
+        with _WRITE_LOCK:
+            if any(row.get("idempotency_key") == key and row.get("outcome") == "unknown"
+                   for row in _HELD.get(self.path) or []):
+                return True
         with self._connect() as con:
             return con.execute("SELECT count(*) FROM audit_log WHERE idempotency_key = ? "
                                "AND outcome = 'unknown'", [key]).fetchone()[0] > 0
 
     def frame(self, limit: int = 5000) -> pd.DataFrame:
-        """Newest first, for the Audit page."""
+        """Newest first, for the Audit page (rows held after a failed write are written first)."""
+        self.write_held()
         with self._connect() as con:
             return con.execute("""
                 SELECT seq, recorded_at, actor, action, object_id, phase, outcome,

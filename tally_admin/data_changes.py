@@ -6,12 +6,14 @@ write, an outcome row after it.
 """
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Callable, TypeVar
 
 from tally_admin.audit import AuditLog, audit_path_from_env
 
 T = TypeVar("T")
+log = logging.getLogger("tally.admin")
 
 
 class AuditUnavailable(ValueError):
@@ -40,5 +42,8 @@ def audited_change(actor: str, action: str, object_id: str, params: dict, change
         audit.outcome(**facts, outcome="failed", message=redact(line))
         raise
     outcome, message = outcome_of(result) if outcome_of else ("succeeded", f"{action} done")
-    audit.outcome(**facts, outcome=outcome, message=message)
+    try:
+        audit.outcome(**facts, outcome=outcome, message=message)
+    except Exception:  # noqa: BLE001 - the change is made: the audit log holds the row, writes it later
+        log.exception("could not write the outcome of %s on %s; the row is held", action, object_id)
     return result

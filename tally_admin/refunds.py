@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 
 import stripe
 
@@ -80,14 +80,33 @@ def _paid(charge: dict) -> int:
 
 
 def to_minor(amount_major, currency: str) -> int | None:
-    """A typed amount in major units to integer minor units (JPY 1200 -> 1200); None if not a number."""
+    """A typed amount in major units to integer minor units (JPY 1200 -> 1200).
+
+    None if it is not a plain number in that currency: a comma (decimal comma
+    or thousands separator: "12,50" is ambiguous, so refused) or more decimals
+    than the currency has (10.505 USD, 12.5 JPY).
+    """
+    text = str(amount_major).strip()
+    if "," in text:
+        return None
     try:
-        major = Decimal(str(amount_major).strip().replace(",", ""))
+        major = Decimal(text)
     except (InvalidOperation, ValueError):
         return None
     if not major.is_finite():
         return None
-    return int((major * (Decimal(10) ** exponent(currency))).quantize(Decimal(1), ROUND_HALF_UP))
+    minor = major.scaleb(exponent(currency))
+    if minor != minor.to_integral_value():
+        return None
+    return int(minor)
+
+
+def amount_hint(currency: str) -> str:
+    """How to type an amount in this currency."""
+    digits = exponent(currency)
+    example = "1200" if digits == 0 else "12." + "5" + "0" * (digits - 1)
+    decimals = "no decimals" if digits == 0 else f"at most {digits} decimals after a point"
+    return f"Type the amount in {currency.upper()} with {decimals}, e.g. {example}."
 
 
 def refund_confirmation(facts: ChargeFacts, amount: int, reason: str) -> str:
@@ -124,7 +143,14 @@ def refund_charge(client: stripe.StripeClient, audit: AuditLog, db_path: str | N
     return run_action(audit, db_path, actor=actor, action="refund", object_id=charge_id,
                       params=params, nonce=nonce,
                       perform=lambda key: _perform_refund(client, charge_id, int(amount), reason,
-                                                          key, nonce))
+                                                          key, nonce),
+                      recheck=lambda key: _refund_found(client, charge_id, key))
+
+
+def _refund_found(client, charge_id: str, key: str) -> Done | None:
+    """After a lost answer: the refund this submission made, if Stripe has it."""
+    refund = refund_made_with(client, charge_id, key)
+    return _refund_done(client, charge_id, refund, None) if refund else None
 
 
 def _perform_refund(client, charge_id: str, amount: int, reason: str, key: str,
@@ -142,7 +168,11 @@ def _perform_refund(client, charge_id: str, amount: int, reason: str, key: str,
         request_id, refund = request_id_of(refund), as_dict(refund)
     else:  # an earlier try of this submission reached Stripe but its answer was lost
         request_id, refund = None, existing
-    # From here on the refund exists: the follow-up read is best-effort.
+    return _refund_done(client, charge_id, refund, request_id)
+
+
+def _refund_done(client, charge_id: str, refund: dict, request_id: str | None) -> Done:
+    """What the admin reads once the refund exists; the follow-up read is best-effort."""
     charge = fetch_after_write(lambda: client.v1.charges.retrieve(charge_id), f"charge {charge_id}")
     money = format_money(refund["amount"], refund.get("currency") or "")
     message = f"Refunded {money} on {charge_id} ({refund['id']}, {refund.get('status')})"

@@ -110,14 +110,48 @@ def cancel_subscription(client: stripe.StripeClient, audit: AuditLog, db_path: s
     return run_action(audit, db_path, actor=actor, action="cancel_subscription",
                       object_id=subscription_id, params=params, nonce=nonce,
                       perform=lambda key: _perform_cancel(client, audit, subscription_id,
-                                                          params, refund, key))
+                                                          params, refund, key),
+                      recheck=lambda key: _cancel_found(client, subscription_id, params))
 
 
 def undo_cancellation(client: stripe.StripeClient, audit: AuditLog, db_path: str | None, *,
                       actor: str, subscription_id: str, nonce: str) -> ActionResult:
     return run_action(audit, db_path, actor=actor, action="undo_cancellation",
                       object_id=subscription_id, params={}, nonce=nonce,
-                      perform=lambda key: _perform_undo(client, subscription_id, key))
+                      perform=lambda key: _perform_undo(client, subscription_id, key),
+                      recheck=lambda key: _undo_found(client, subscription_id))
+
+
+def _cancel_found(client, sub_id: str, params: dict) -> Done | None:
+    """After a lost answer: the cancellation, if Stripe shows it (read only).
+
+    The unused-time refund comes after the cancel call, so that case stays
+    unknown: confirming again finishes it without canceling twice.
+    """
+    if params["unused"] == "refund":
+        return None
+    sub = as_dict(client.v1.subscriptions.retrieve(sub_id))
+    if params["when"] == "period_end" and sub.get("cancel_at_period_end"):
+        message = f"{sub_id} will cancel at the end of the period."
+    elif params["when"] == "now" and sub.get("status") == "canceled":
+        message = f"{sub_id} is canceled."
+    else:
+        return None
+    return Done(message, objects=[sub], result=_sub_result(sub_id, sub))
+
+
+def _undo_found(client, sub_id: str) -> Done | None:
+    """After a lost answer: the undone cancellation, if Stripe shows it (read only)."""
+    sub = as_dict(client.v1.subscriptions.retrieve(sub_id))
+    if sub.get("status") == "canceled" or sub.get("cancel_at_period_end") or sub.get("cancel_at"):
+        return None
+    return Done(f"{sub_id} is no longer scheduled to cancel.", objects=[sub],
+                result=_sub_result(sub_id, sub))
+
+
+def _sub_result(sub_id: str, sub: dict) -> dict:
+    return {"subscription_id": sub_id, "status": sub.get("status"),
+            "cancel_at_period_end": sub.get("cancel_at_period_end")}
 
 
 def _perform_cancel(client, audit: AuditLog, sub_id: str, params: dict,

@@ -89,14 +89,48 @@ def _local_user() -> User | None:
 def _is_local_request() -> bool:
     """Streamlit reports no IP for a browser on this computer.
 
-    Behind a reverse proxy on the same machine every visitor looks local:
-    configure sign-in before exposing Tally that way.
+    A proxy on this machine (reverse proxy, tunnel) makes every visitor look
+    local; one that says so (`X-Forwarded-For`, `Forwarded`) is not local.
+    A plain TCP forward says nothing: configure sign-in before any proxy.
     """
     try:
         ip = st.context.ip_address
     except Exception:
         return False
-    return not isinstance(ip, str)  # None on localhost (AppTest has no connection at all)
+    # None on localhost (AppTest has no connection at all)
+    return not isinstance(ip, str) and _forwarded_for() is None
+
+
+def _forwarded_for() -> str | None:
+    """Whom a proxy in front of Tally forwards this session for ("unknown" if unsaid), or None."""
+    try:
+        headers = st.context.headers
+        forwarded_for = headers.get_all("x-forwarded-for")
+        forwarded = headers.get_all("forwarded")
+    except Exception:
+        return None
+    if forwarded_for:  # the last hop is the one our own proxy added
+        return forwarded_for[-1].split(",")[-1].strip() or "unknown"
+    if forwarded:
+        last = forwarded[-1].split(",")[-1]
+        for part in last.split(";"):
+            key, _, value = part.strip().partition("=")
+            if key.lower() == "for" and value.strip('"'):
+                return value.strip('"')
+        return "unknown"
+    return None
+
+
+def client_address() -> str | None:
+    """Who is signing in, for the per-client limit: the connection's address, or the
+    address a local proxy forwards for; "localhost" for this computer."""
+    try:
+        ip = st.context.ip_address
+    except Exception:
+        return None
+    if isinstance(ip, str):
+        return ip
+    return _forwarded_for() or "localhost"
 
 
 def current_user() -> User | None:
@@ -115,7 +149,7 @@ def data_writer() -> User | None:
     single-person tool, and locking these would leave no way to use them.
     """
     if not auth_configured():
-        return LOCAL_WRITER
+        return LOCAL_WRITER if _is_local_request() else None
     user = current_user()
     return user if user is not None and user.is_admin else None
 
@@ -135,17 +169,27 @@ def require_admin() -> User:
 def sign_in(name: str, password: str) -> str | None:
     """Check a local user's password; returns an error line, or None when signed in."""
     name = (name or "").strip()
-    wait = LIMITER.seconds_locked(name)
-    if wait > 0:
-        return (f"Too many failed sign-ins for {name}. "
-                f"Try again in {math.ceil(wait)} seconds.")
+    error = check_password(name, password, client_address())
+    if error is None:
+        st.session_state[TOKEN_KEY] = tokens.issue(name)
+    return error
+
+
+def check_password(name: str, password: str, client: str | None) -> str | None:
+    """The limiter's verdict, then the password: an error line, or None when right.
+
+    The try is counted as a failure before the (slow) password check, so
+    parallel sessions cannot all guess before the lock takes hold.
+    """
+    verdict = LIMITER.reserve(name, client)
+    if verdict.wait > 0:
+        who = "from your address" if verdict.by_client else f"for {name}"
+        return f"Too many failed sign-ins {who}. Try again in {math.ceil(verdict.wait)} seconds."
     spec = config.local_users().get(name)
     ok = verify_password(password or "", spec["password_hash"] if spec else _DUMMY_HASH)
     if not (ok and spec):
-        LIMITER.failed(name)
         return "Wrong user name or password."
-    LIMITER.succeeded(name)
-    st.session_state[TOKEN_KEY] = tokens.issue(name)
+    LIMITER.succeeded(name, client)
     return None
 
 

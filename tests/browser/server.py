@@ -20,10 +20,14 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 
 @contextmanager
-def dashboard_server(env: dict[str, str], secrets: str | Path | None = None, timeout: float = 60):
-    """A fresh dashboard process; `env` is added to this process's environment."""
+def dashboard_server(env: dict[str, str], secrets: str | Path | None = None, timeout: float = 60,
+                     script: str = "dashboard.py"):
+    """A fresh dashboard process; `env` is added to this process's environment.
+
+    `script="serve.py"`: the dashboard as `make run` serves it (with frame protection).
+    """
     port = free_port()
-    args = [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"),
+    args = [sys.executable, "-m", "streamlit", "run", str(ROOT / script),
             "--server.port", str(port), "--server.address", "127.0.0.1",
             "--server.headless", "true", "--server.fileWatcherType", "none",
             "--browser.gatherUsageStats", "false"]

@@ -104,3 +104,28 @@ def test_admin_refunds_a_charge_and_sees_it_on_refunds_and_audit(dashboard, admi
     con = duckdb.connect(db_path, read_only=True)
     assert con.execute("SELECT id, amount FROM refunds").fetchall() == [(refund_id, 10000)]
     con.close()
+
+
+def test_an_amount_out_of_range_gets_an_error_in_the_browser(dashboard, admin_page,
+                                                             localstripe_client):
+    """The browser no longer blocks such amounts silently: Tally says why it refuses them."""
+    url, charge, _ = dashboard
+    page = admin_page
+    page.goto(url)
+    page.get_by_label("User name").fill(ADMIN)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text(f"Signed in as {ADMIN} (admin)").wait_for()
+    _open(page, "Refund a charge")
+    search = page.get_by_label("Find a charge")
+    search.fill(charge["id"])
+    search.press("Enter")
+    amount = page.get_by_label("Amount (EUR)")
+    for typed, error in (("150", "Refusing to refund 150.00 EUR: only 100.00 EUR"),
+                         ("0", "The refund amount must be more than zero.")):
+        amount.fill(typed)
+        amount.press("Tab")
+        page.get_by_role("button", name="Review refund").click()
+        page.get_by_test_id("stAlertContentError").filter(has_text=error).wait_for()
+        assert page.get_by_text("Please confirm:").count() == 0
+    assert not localstripe_client.v1.refunds.list(params={"charge": charge["id"]}).data

@@ -113,3 +113,61 @@ def test_a_stripe_server_error_leaves_the_outcome_open_for_a_checked_retry(audit
     retried = run_action(audit, None, actor="a", action="x", object_id="o", params={}, nonce="1",
                          perform=lambda key: Done("checked: done"))
     assert retried.ok and not retried.repeated
+
+
+def test_a_failed_audit_write_is_not_final_while_an_earlier_try_exists(audit, monkeypatch):
+    def lost(key):
+        raise stripe.APIConnectionError("timed out")
+
+    first = run_action(audit, None, actor="a", action="x", object_id="o", params={}, nonce="1",
+                       perform=lost)
+    assert first.outcome == "unknown"
+
+    def disk_full(rows):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(audit, "_write_rows", disk_full)
+    calls = []
+    again = run_action(audit, None, actor="a", action="x", object_id="o", params={}, nonce="1",
+                       perform=lambda key: calls.append(key))
+    assert again.outcome == "unknown" and not again.audited and calls == []
+    fresh = run_action(audit, None, actor="a", action="x", object_id="o", params={}, nonce="2",
+                       perform=lambda key: calls.append(key))
+    assert fresh.outcome == "failed" and "nothing was sent" in fresh.message and calls == []
+
+
+def test_held_outcomes_are_written_when_the_audit_page_reads_the_trail(audit, monkeypatch):
+    write = type(audit)._write_rows
+
+    def outcomes_fail(rows):
+        if rows[-1].get("phase") == "outcome":
+            raise OSError("No space left on device")
+        write(audit, rows)
+
+    monkeypatch.setattr(audit, "_write_rows", outcomes_fail)
+    result = run_action(audit, None, actor="a", action="x", object_id="o", params={}, nonce="1",
+                        perform=lambda key: Done("done at Stripe", result={"id": "re_1"}))
+    assert result.ok and not result.audited and "done at Stripe" in result.message
+    monkeypatch.undo()  # space again
+    rows = audit.frame().sort_values("seq")
+    assert list(rows.phase) == ["attempt", "outcome"] and list(rows.outcome.dropna()) == ["succeeded"]
+    assert audit.write_held() == 0
+
+
+def test_a_data_change_made_is_not_reported_failed_when_its_outcome_row_is_held(tmp_path,
+                                                                               monkeypatch):
+    from tally_admin.audit import AuditLog
+    from tally_admin.data_changes import audited_change
+    monkeypatch.setenv("TALLY_AUDIT_DB", str(tmp_path / "audit.duckdb"))
+    write = AuditLog._write_rows
+
+    def outcomes_fail(self, rows):
+        if rows[-1].get("phase") == "outcome":
+            raise OSError("No space left on device")
+        write(self, rows)
+
+    monkeypatch.setattr(AuditLog, "_write_rows", outcomes_fail)
+    assert audited_change("a", "save_exchange_rates", "fx_rates", {}, lambda: "saved") == "saved"
+    monkeypatch.undo()
+    frame = AuditLog(str(tmp_path / "audit.duckdb")).frame()
+    assert sorted(frame.phase) == ["attempt", "outcome"]

@@ -161,3 +161,74 @@ def test_a_replayed_confirmation_is_answered_from_the_audit_trail(admin_app, mak
     assert len(localstripe_client.v1.refunds.list(params={"charge": charge["id"]}).data) == 1
     # A new review of the same charge is a new submission with a new nonce.
     assert at.session_state["_tally_admin_nonces"].get(f"refund:{charge['id']}") is None
+
+
+def test_a_refund_the_audit_cannot_record_is_reported_and_stays_open(admin_app, make_charge,
+                                                                     localstripe_client,
+                                                                     monkeypatch):
+    from tally_admin.audit import AuditLog
+    write = AuditLog._write_rows
+    disk = {"writes": 0, "full": False}
+
+    def fails_from_the_second_write(self, rows):
+        disk["writes"] += 1
+        disk["full"] = disk["full"] or disk["writes"] == 2
+        if disk["full"]:
+            raise duckdb.IOException("No space left on device")
+        write(self, rows)
+
+    monkeypatch.setattr(AuditLog, "_write_rows", fails_from_the_second_write)
+    charge = make_charge(amount=4200, currency="usd")
+    at = admin_app("refund")
+    at.text_input(key="admin_refund_query").input(charge["id"]).run()
+    at.number_input[0].set_value(10.5)
+    at = _click(at, "Review refund")
+    nonce = at.session_state["_tally_admin_refund"]["nonce"]
+    at = _click(at, "Confirm refund")
+    [refund] = localstripe_client.v1.refunds.list(params={"charge": charge["id"]}).data
+    shown = _texts(at.warning)
+    assert f"Refunded 10.50 USD on {charge['id']} ({refund.id}" in shown
+    assert "could not record this" in shown and "Something went wrong" not in _texts(at.error)
+    assert at.session_state["_tally_admin_refund"]["nonce"] == nonce  # the submission stays open
+    disk["full"] = False
+    at = _click(at, "Confirm refund")
+    assert _texts(at.success).startswith("Already done (same submission): Refunded 10.50 USD")
+    assert len(localstripe_client.v1.refunds.list(params={"charge": charge["id"]}).data) == 1
+    assert "_tally_admin_refund" not in at.session_state
+
+
+@pytest.mark.parametrize("typed, error", [
+    (50.0, "Refusing to refund 50.00 USD: only 42.00 USD of 42.00 USD is still refundable"),
+    (0.0, "The refund amount must be more than zero."),
+    (-5.0, "The refund amount must be more than zero."),
+    (10.555, "Type the amount in USD with at most 2 decimals after a point, e.g. 12.50."),
+])
+def test_an_amount_the_refund_cannot_take_is_refused_before_the_confirm_step(
+        admin_app, make_charge, typed, error):
+    charge = make_charge(amount=4200, currency="usd")
+    at = admin_app("refund")
+    at.text_input(key="admin_refund_query").input(charge["id"]).run()
+    at.number_input[0].set_value(typed)
+    at = _click(at, "Review refund")
+    assert _texts(at.error).startswith(error)
+    assert "Please confirm" not in _texts(at.warning)
+    assert "_tally_admin_refund" not in at.session_state
+
+
+def test_a_refund_whose_answer_is_lost_on_the_wire_is_checked_and_reported(
+        admin_app, make_charge, localstripe_client, localstripe_url, monkeypatch):
+    from tests.support.answer_losing_proxy import answer_losing_proxy
+    charge = make_charge(amount=4200, currency="usd")
+    with answer_losing_proxy(localstripe_url, lose=("POST", "/v1/refunds")) as (proxy, lost):
+        monkeypatch.setenv("STRIPE_API_BASE", proxy)
+        at = admin_app("refund")
+        at.text_input(key="admin_refund_query").input(charge["id"]).run()
+        at.number_input[0].set_value(12.0)
+        at = _click(at, "Review refund")
+        at = _click(at, "Confirm refund")
+    assert lost == ["POST /v1/refunds"]
+    [refund] = localstripe_client.v1.refunds.list(params={"charge": charge["id"]}).data
+    assert _texts(at.success).startswith(
+        f"Stripe's answer was lost; Tally checked again: Refunded 12.00 USD on {charge['id']} "
+        f"({refund.id}")
+    assert not at.warning or "outcome is unknown" not in _texts(at.warning)

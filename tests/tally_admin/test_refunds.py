@@ -1,6 +1,7 @@
 """Refunds against localstripe over HTTP: full, partial, over-refund, repeats, audit."""
 import duckdb
 
+from tally_admin.audit import AuditLog
 from tally_admin.refunds import charge_facts, refund_charge, refund_confirmation
 from tally_admin.stripe_api import client_from_env
 
@@ -201,16 +202,89 @@ def test_after_a_lost_answer_a_changed_amount_from_the_same_form_is_refused(
     assert _refund(audit, db_path, charge["id"], 2000, nonce="form-2").ok  # a new form may
 
 
-def _refund_losing_the_answer(audit, db_path, charge_id, amount, nonce, monkeypatch):
-    """Refund through a client whose answer is lost: Stripe acts, the call times out."""
+def _refund_losing_the_answer(audit, db_path, charge_id, amount, nonce, monkeypatch,
+                              still_down=True):
+    """Refund through a client whose answer is lost: Stripe acts, the call times out.
+
+    `still_down`: the re-check right after fails too, so the outcome stays unknown.
+    """
     import stripe
     client = client_from_env()
-    send = client.v1.refunds.create
+    send, read = client.v1.refunds.create, client.v1.refunds.list
+    lost = []
 
     def send_then_lose_the_answer(**kwargs):
         send(**kwargs)
+        lost.append(True)
         raise stripe.APIConnectionError("timed out")
 
+    def read_unless_down(*args, **kwargs):
+        if still_down and lost and lost.pop():
+            raise stripe.APIConnectionError("still down")
+        return read(*args, **kwargs)
+
     monkeypatch.setattr(client.v1.refunds, "create", send_then_lose_the_answer)
+    monkeypatch.setattr(client.v1.refunds, "list", read_unless_down)
     return refund_charge(client, audit, db_path, actor="alice", charge_id=charge_id,
                          amount=amount, reason="duplicate", nonce=nonce)
+
+
+def test_a_lost_answer_is_checked_at_once_and_reported(stripe_env, audit, db_path, make_charge,
+                                                       localstripe_client, monkeypatch):
+    charge = make_charge(amount=10000)
+    result = _refund_losing_the_answer(audit, db_path, charge["id"], 1500, "lost", monkeypatch,
+                                       still_down=False)
+    refunds = _stripe_refunds(localstripe_client, charge["id"])
+    assert len(refunds) == 1
+    assert result.ok and result.result["refund_id"] == refunds[0].id
+    assert result.message.startswith("Stripe's answer was lost; Tally checked again: Refunded 15.00 EUR")
+    assert refunds[0].id in result.message
+    outcomes = audit.frame().query("phase == 'outcome'")
+    assert list(outcomes.outcome) == ["succeeded"]
+
+
+class DiskFullAfterFirstWrite(AuditLog):
+    """An audit store whose second write (and every one after, until healed) fails."""
+
+    def __init__(self, path):
+        super().__init__(path)
+        self.writes, self.full = 0, False
+
+    def _write_rows(self, rows):
+        self.writes += 1
+        self.full = self.full or self.writes == 2
+        if self.full:
+            raise duckdb.IOException("No space left on device")
+        super()._write_rows(rows)
+
+
+def test_an_outcome_the_audit_cannot_write_is_reported_held_and_written_later(
+        stripe_env, tmp_path, db_path, make_charge, localstripe_client):
+    charge = make_charge(amount=10000)
+    audit = DiskFullAfterFirstWrite(str(tmp_path / "audit.duckdb"))
+    first = _refund(audit, db_path, charge["id"], 2500, nonce="full")
+    [refund] = _stripe_refunds(localstripe_client, charge["id"])
+    assert first.ok and not first.audited  # Stripe refunded; the audit has only the attempt
+    assert f"Refunded 25.00 EUR on {charge['id']} ({refund.id}" in first.message
+    assert "could not record this" in first.message
+    assert list(audit.frame().phase) == ["attempt"]
+    # Confirm again while the disk is still full: answered from the held record, no new refund.
+    again = _refund(audit, db_path, charge["id"], 2500, nonce="full")
+    assert again.repeated and again.ok and not again.audited
+    assert again.result["refund_id"] == refund.id
+    # Space again: the held outcome is written first, then this submission is answered from it.
+    audit.full = False
+    healed = _refund(audit, db_path, charge["id"], 2500, nonce="full")
+    assert healed.repeated and healed.audited and healed.result["refund_id"] == refund.id
+    rows = audit.frame().sort_values("seq")
+    assert list(rows.outcome.dropna()) == ["succeeded", "repeated", "repeated"]
+    assert len(_stripe_refunds(localstripe_client, charge["id"])) == 1
+
+
+def test_typed_amounts_are_parsed_per_currency_and_a_comma_is_refused():
+    from tally_admin.refunds import to_minor
+    assert to_minor("12,50", "eur") is None and to_minor("1,250.00", "usd") is None
+    assert to_minor("12.50", "eur") == 1250 and to_minor(10.5, "usd") == 1050
+    assert to_minor("1200", "jpy") == 1200 and to_minor("12.5", "jpy") is None
+    assert to_minor("1.234", "kwd") == 1234 and to_minor("10.505", "usd") is None
+    assert to_minor("abc", "eur") is None and to_minor("nan", "eur") is None

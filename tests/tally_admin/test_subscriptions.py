@@ -99,13 +99,21 @@ def test_a_retry_after_a_lost_cancel_answer_completes_without_acting_twice(
     import stripe
     sub = make_subscription()
     client = client_from_env()
-    send = client.v1.subscriptions.cancel
+    send, read = client.v1.subscriptions.cancel, client.v1.subscriptions.retrieve
+    down = []
 
     def cancel_then_lose_the_answer(*args, **kwargs):  # a timeout after Stripe acted
         send(*args, **kwargs)
+        down.append(True)
         raise stripe.APIConnectionError("timed out")
 
+    def read_unless_down(*args, **kwargs):  # the re-check right after fails too
+        if down and down.pop():
+            raise stripe.APIConnectionError("still down")
+        return read(*args, **kwargs)
+
     monkeypatch.setattr(client.v1.subscriptions, "cancel", cancel_then_lose_the_answer)
+    monkeypatch.setattr(client.v1.subscriptions, "retrieve", read_unless_down)
     lost = cancel_subscription(client, audit, db_path, actor="alice", subscription_id=sub["id"],
                                when="now", nonce="t")
     assert lost.outcome == "unknown"
@@ -161,3 +169,27 @@ def test_cancel_now_is_sent_with_the_submission_idempotency_key(
     params = {"when": "now", "unused": "none", "refund_amount": None, "refund_charge": None}
     assert sent == [{"idempotency_key": idempotency_key("cancel_subscription", sub["id"],
                                                         params, "k")}]
+
+
+def test_lost_answers_of_cancel_and_undo_are_checked_and_reported(
+        stripe_env, audit, db_path, make_subscription, localstripe_client, monkeypatch):
+    from tests.support.answer_losing_proxy import answer_losing_proxy
+    scheduled, ended = make_subscription(), make_subscription()
+    checked = "Stripe's answer was lost; Tally checked again: "
+    steps = [(("POST", f"/v1/subscriptions/{scheduled['id']}"),
+              lambda: _cancel(audit, db_path, scheduled["id"], "period_end", nonce="p"),
+              f"{scheduled['id']} will cancel at the end of the period."),
+             (("POST", f"/v1/subscriptions/{scheduled['id']}"),
+              lambda: undo_cancellation(client_from_env(), audit, db_path, actor="alice",
+                                        subscription_id=scheduled["id"], nonce="u"),
+              f"{scheduled['id']} is no longer scheduled to cancel."),
+             (("DELETE", f"/v1/subscriptions/{ended['id']}"),
+              lambda: _cancel(audit, db_path, ended["id"], "now", nonce="c"),
+              f"{ended['id']} is canceled.")]
+    for lose, act, message in steps:
+        with answer_losing_proxy(stripe_env, lose=lose) as (proxy, lost):
+            monkeypatch.setenv("STRIPE_API_BASE", proxy)
+            result = act()
+        assert lost and result.ok and result.message == checked + message
+    assert not localstripe_client.v1.subscriptions.retrieve(scheduled["id"]).cancel_at_period_end
+    assert localstripe_client.v1.subscriptions.retrieve(ended["id"]).status == "canceled"
