@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import threading
 
 import duckdb
@@ -35,15 +34,11 @@ def db_path() -> str:
     (TALLY_DEMO_DB, default data/demo.duckdb) is shown; the first sync then
     switches the dashboard to the real data.
     """
-    synced = store.db_path_from_env()
-    if store.published_version(synced) is None and not os.environ.get("STRIPE_API_KEY"):
-        return demo_db_path()
-    return synced
+    return store.shown_db_path()[0]  # the rule the command line follows too
 
 
 def demo_db_path() -> str:
-    from etl.demo import DEFAULT_DEMO_DB
-    return os.environ.get("TALLY_DEMO_DB") or DEFAULT_DEMO_DB
+    return store.demo_db_path()
 
 
 def version() -> tuple[int, int] | None:
