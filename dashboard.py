@@ -67,6 +67,10 @@ def main() -> None:
     setup.ensure_database()
     prefetch.watch()  # once per process: warm the default view after every publish
     page = navigation(user)
+    problem = data.unreadable()
+    if problem:  # every page reads the database: one message instead of each page's traceback
+        st.error(problem)
+        st.stop()
     params = filters.sidebar() if data.has_data() else None
     page.run()
     if params is not None:

@@ -58,6 +58,48 @@ def has_data() -> bool:
     return version() is not None
 
 
+_reported: set[tuple] = set()
+
+
+def unreadable() -> str | None:
+    """Why the shown database cannot be read, in one line with what to do; None when it can.
+
+    Every page reads it, so the dashboard says this once instead of each page
+    failing with a traceback.
+    """
+    db, published = db_path(), version()
+    if published is None:
+        return None
+    try:
+        con = _shared_connection(db, published)  # a failure is not cached: the next run tries again
+        con.cursor().execute("SELECT count(*) FROM sync_state").fetchone()
+    except (duckdb.Error, OSError) as error:
+        problem = _database_problem(db, error)
+        if (db, published) not in _reported:  # once per file version, one line, in the terminal too
+            _reported.add((db, published))
+            log.warning("%s", problem)
+        return problem
+    return None
+
+
+def _database_problem(db: str, error: Exception) -> str:
+    detail = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    if isinstance(error, duckdb.CatalogException):
+        what = "is a DuckDB file but not a Tally database (it has no sync_state table)"
+    elif isinstance(error, PermissionError) or "Permission denied" in detail:
+        what = "cannot be opened: permission denied (check the file's owner and mode)"
+    elif "not a valid DuckDB database file" in detail:
+        what = "is damaged or not a DuckDB database file"
+    else:
+        what = f"cannot be read ({detail.removeprefix('IO Error: ')})"
+    if db == demo_db_path():
+        fix = "Move it aside (or delete it) and reload: the dashboard generates the demo account again."
+    else:
+        fix = (f"Move it aside (e.g. to {db}.broken) and run `.venv/bin/python -m etl sync` again "
+               "(a full sync rebuilds it).")
+    return f"The database {db} {what}. {fix}"
+
+
 @st.cache_resource(max_entries=2, show_spinner=False)
 def _shared_connection(db: str, published: tuple[int, int]) -> duckdb.DuckDBPyConnection:
     return store.open_published(db)
