@@ -9,7 +9,9 @@ equal to a file's name makes a fresh server run that file instead of this one.
 """
 import streamlit as st
 
-st.set_page_config(layout="wide", page_title="Tally", page_icon=":material/bar_chart:")
+# An emoji favicon is drawn in the browser; a :material: one is fetched from
+# fonts.gstatic.com, which fails offline (ERR_NAME_NOT_RESOLVED in the console).
+st.set_page_config(layout="wide", page_title="Tally", page_icon="📊")
 
 import tally_auth  # noqa: E402
 from pages.acquisition_page import acquisition_page  # noqa: E402
