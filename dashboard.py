@@ -24,7 +24,7 @@ from pages.payments_page import payments_page  # noqa: E402
 from pages.refunds_page import refunds_page  # noqa: E402
 from pages.sync_page import sync_page  # noqa: E402
 from pages.tax_page import tax_page  # noqa: E402
-from tally_ui import data, filters, prefetch, setup  # noqa: E402
+from tally_ui import data, filters, prefetch, serve, setup  # noqa: E402
 
 
 def admin_pages(user) -> list:
@@ -63,6 +63,7 @@ def navigation(user):
 
 
 def main() -> None:
+    serve.no_pages_folder()  # for `streamlit run dashboard.py`: from the next run on, whoever signs in
     user = tally_auth.authenticate()
     if user is None:
         st.stop()

@@ -23,7 +23,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 def dashboard_server(env: dict[str, str], secrets: str | Path | None = None, timeout: float = 60):
     """A fresh dashboard process; `env` is added to this process's environment."""
     port = free_port()
-    args = [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"),
+    args = [sys.executable, "-m", "tally_ui.serve",  # `streamlit run dashboard.py`, as `make run` does
             "--server.port", str(port), "--server.address", "127.0.0.1",
             "--server.headless", "true", "--server.fileWatcherType", "none",
             "--browser.gatherUsageStats", "false"]
