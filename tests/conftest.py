@@ -15,14 +15,15 @@ LOCALSTRIPE_KEY = "sk_test_tally_localstripe"
 # What a user's shell or `make run` leaves behind must not change a test: the
 # databases default to data/ (a demo there switches the dashboard to it) and an
 # exported key switches it to "synced" mode. Tests that want them set them.
-DATABASE_VARIABLES = ("TALLY_DB", "TALLY_DEMO_DB", "TALLY_AUDIT_DB")
-USER_VARIABLES = ("STRIPE_API_KEY", "STRIPE_API_BASE")
+# TALLY_AUDIT_DB is unset: its default, next to TALLY_DB, is then outside data/ too.
+DATABASE_VARIABLES = ("TALLY_DB", "TALLY_DEMO_DB")
+UNSET_VARIABLES = ("TALLY_AUDIT_DB", "STRIPE_API_KEY", "STRIPE_API_BASE")
 
 
 def _isolate(patch: pytest.MonkeyPatch, folder: Path) -> None:
     for name in DATABASE_VARIABLES:
         patch.setenv(name, str(folder / (name.removeprefix("TALLY_").lower() + ".duckdb")))
-    for name in USER_VARIABLES:
+    for name in UNSET_VARIABLES:
         patch.delenv(name, raising=False)
 
 
