@@ -208,6 +208,11 @@ class StripeHTTP:
                                     f"{resp.status} {kind} ({start!r}), where Stripe answers JSON; "
                                     "check STRIPE_API_BASE."))
 
+    def not_a_list(self, path: str, body: bytes) -> NotStripe:
+        start = " ".join(body[:60].decode(errors="replace").split())
+        return NotStripe(self.scrub(f"{self.base} is not the Stripe API: GET {path} answered JSON "
+                                    f"({start!r}) without the \"data\" of a Stripe list; check STRIPE_API_BASE."))
+
     def _error(self, resp: urllib3.BaseHTTPResponse, path: str) -> StripeSyncError:
         try:
             message = orjson.loads(resp.data)["error"]["message"]

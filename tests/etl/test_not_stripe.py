@@ -61,6 +61,14 @@ def test_a_web_page_is_one_line_saying_what_answered_and_no_resume(monkeypatch, 
             assert DEFAULT_API_KEY not in err
 
 
+def test_another_json_api_is_one_line_and_publishes_nothing(monkeypatch, tmp_path, capsys):
+    with web_server(200, b'{"status": "ok", "version": 3}', "application/json") as base:
+        code, out, err = sync(monkeypatch, tmp_path, capsys, base)
+    assert code == 1 and out == "" and len(err.strip().splitlines()) == 1
+    assert f"{base} is not the Stripe API" in err and '{"status": "ok"' in err and "Stripe list" in err
+    assert not (tmp_path / "tally.duckdb").exists()  # an empty "account" would replace the dashboard's data
+
+
 def test_a_server_without_stripes_paths_is_one_line(monkeypatch, tmp_path, capsys):
     with web_server(404, b"<html>Not Found</html>") as base:
         code, out, err = sync(monkeypatch, tmp_path, capsys, base)
