@@ -74,8 +74,12 @@ def main() -> None:
     if problem:  # every page reads the database: one message instead of each page's traceback
         st.error(problem)
         st.stop()
-    params = filters.sidebar() if data.has_data() else None
-    page.run()
+    try:
+        params = filters.sidebar() if data.has_data() else None
+        page.run()
+    except data.DatabaseUnreadable as error:  # a damaged block met while reading: one message
+        st.error(data.unreadable() or str(error))  # (which also logs it, once)
+        return
     if params is not None:
         prefetch.start(params)  # the other pages' numbers, while this one is read
 

@@ -27,6 +27,10 @@ class MetricUnavailable(Exception):
     """A metric the metrics package does not provide (yet)."""
 
 
+class DatabaseUnreadable(Exception):
+    """The shown database is damaged: one message for the whole dashboard (dashboard.py)."""
+
+
 def db_path() -> str:
     """The database the dashboard shows: the synced one, or the demo account.
 
@@ -59,6 +63,7 @@ def has_data() -> bool:
 
 
 _reported: set[tuple] = set()
+_damaged: set[tuple] = set()  # (db, version) where a read met a damaged block
 
 
 def unreadable() -> str | None:
@@ -73,6 +78,8 @@ def unreadable() -> str | None:
     try:
         con = _shared_connection(db, published)  # a failure is not cached: the next run tries again
         con.cursor().execute("SELECT count(*) FROM sync_state").fetchone()
+        if (db, published) in _damaged:
+            raise duckdb.Error("Corrupt database file: a page's read failed its checksum")
     except (duckdb.Error, OSError) as error:
         problem = _database_problem(db, error)
         if (db, published) not in _reported:  # once per file version, one line, in the terminal too
@@ -88,7 +95,7 @@ def _database_problem(db: str, error: Exception) -> str:
         what = "is a DuckDB file but not a Tally database (it has no sync_state table)"
     elif isinstance(error, PermissionError) or "Permission denied" in detail:
         what = "cannot be opened: permission denied (check the file's owner and mode)"
-    elif "not a valid DuckDB database file" in detail:
+    elif "not a valid DuckDB database file" in detail or "Corrupt database file" in detail:
         what = "is damaged or not a DuckDB database file"
     else:
         what = f"cannot be read ({detail.removeprefix('IO Error: ')})"
@@ -188,10 +195,15 @@ class _cursor:
     def __init__(self, db, published):
         if published is None:
             raise FileNotFoundError("no published database")
+        self.db, self.published = db, published
         self.con = _shared_connection(db, published).cursor()
 
     def __enter__(self):
         return self.con
 
-    def __exit__(self, *exc):
+    def __exit__(self, kind, error, traceback):
         self.con.close()
+        if isinstance(error, duckdb.Error) and "Corrupt database file" in str(error):
+            # A damaged block: every page that reads it would fail; say it once, for all of them.
+            _damaged.add((self.db, self.published))
+            raise DatabaseUnreadable(_database_problem(self.db, error)) from None

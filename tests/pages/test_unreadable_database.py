@@ -63,3 +63,34 @@ def test_a_damaged_demo_says_the_dashboard_makes_it_again(monkeypatch, tmp_path)
                         lambda path, **kw: real(path, customers=40, months=12))
     at.run()
     assert not at.exception and not at.error and at.metric
+
+
+def damage_invoices(source, target):
+    """The demo account with a run of bytes overwritten where its invoices are stored."""
+    body = bytearray(open(source, "rb").read())
+    start = int(len(body) * 0.3)
+    body[start:start + 200_000] = b"\x5a" * 200_000
+    target.write_bytes(bytes(body))
+    con = duckdb.connect(str(target), read_only=True)
+    try:
+        con.execute("SELECT count(*) FROM sync_state").fetchone()  # the file opens and looks fine...
+        with pytest.raises(duckdb.Error, match="Corrupt database file"):  # ...until invoices are read
+            con.execute("SELECT max(length(CAST(COLUMNS(*) AS VARCHAR))) FROM invoices").fetchall()
+    finally:
+        con.close()
+
+
+def test_a_damaged_block_met_while_reading_is_one_message(monkeypatch, tmp_path, demo_db, caplog):
+    db = tmp_path / "tally.duckdb"
+    damage_invoices(demo_db, db)
+    monkeypatch.setenv("TALLY_DB", str(db))
+    monkeypatch.setenv("STRIPE_API_KEY", "sk_test_not_used")
+    sign_in_as_viewer(monkeypatch)
+    at = open_app()
+    assert not at.exception, [e.value for e in at.exception]
+    expected = f"The database {db} is damaged or not a DuckDB database file."
+    assert [e.value for e in at.error] == [at.error[0].value] and at.error[0].value.startswith(expected)
+    at = goto(at, "MRR")  # every later run says it up front, whatever the page
+    assert not at.exception and len(at.error) == 1 and at.error[0].value.startswith(expected)
+    logged = [r.getMessage() for r in caplog.records if r.name.startswith("tally")]
+    assert logged == [at.error[0].value] and "Traceback" not in caplog.text
