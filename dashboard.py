@@ -4,7 +4,7 @@ The entry point signs the user in, makes sure there is data (the demo account
 on first start), draws the global controls and runs the chosen page. Page
 modules only define functions, so a deep link that makes Streamlit run a
 `pages/` file directly renders nothing before this file has run. Page URLs
-(`/mrr`) differ from the module names (`pages/mrr_page.py`) on purpose: a URL
+(`/mrr`) differ from the module names (`pages/views/mrr_page.py`) on purpose: a URL
 equal to a file's name makes a fresh server run that file instead of this one.
 """
 import streamlit as st
@@ -14,24 +14,24 @@ import streamlit as st
 st.set_page_config(layout="wide", page_title="Tally", page_icon="📊")
 
 import tally_auth  # noqa: E402
-from pages.acquisition_page import acquisition_page  # noqa: E402
-from pages.customers_page import customers_page  # noqa: E402
-from pages.data_export_page import data_export_page  # noqa: E402
-from pages.forecast_page import forecast_page  # noqa: E402
-from pages.mrr_page import mrr_page  # noqa: E402
-from pages.overview_page import overview_page  # noqa: E402
-from pages.payments_page import payments_page  # noqa: E402
-from pages.refunds_page import refunds_page  # noqa: E402
-from pages.sync_page import sync_page  # noqa: E402
-from pages.tax_page import tax_page  # noqa: E402
+from pages.views.acquisition_page import acquisition_page  # noqa: E402
+from pages.views.customers_page import customers_page  # noqa: E402
+from pages.views.data_export_page import data_export_page  # noqa: E402
+from pages.views.forecast_page import forecast_page  # noqa: E402
+from pages.views.mrr_page import mrr_page  # noqa: E402
+from pages.views.overview_page import overview_page  # noqa: E402
+from pages.views.payments_page import payments_page  # noqa: E402
+from pages.views.refunds_page import refunds_page  # noqa: E402
+from pages.views.sync_page import sync_page  # noqa: E402
+from pages.views.tax_page import tax_page  # noqa: E402
 from tally_ui import data, filters, prefetch, serve, setup  # noqa: E402
 
 
 def admin_pages(user) -> list:
     try:
-        from pages import admin
+        from pages.views import admin
     except ModuleNotFoundError as error:  # the admin pages are optional: absent, not broken
-        if error.name != "pages.admin":
+        if error.name != "pages.views.admin":
             raise  # a dependency of the admin pages is missing: say so, do not hide the pages
         return []
     if user.is_admin:
