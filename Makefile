@@ -12,7 +12,7 @@ $(VENV)/installed: requirements.txt
 	touch $@
 
 run: $(VENV)/installed
-	$(PY) -m streamlit run serve.py
+	$(PY) -m tally_ui.serve
 
 test: $(VENV)/installed
 	$(PY) -m pytest

@@ -4,32 +4,34 @@ The entry point signs the user in, makes sure there is data (the demo account
 on first start), draws the global controls and runs the chosen page. Page
 modules only define functions, so a deep link that makes Streamlit run a
 `pages/` file directly renders nothing before this file has run. Page URLs
-(`/mrr`) differ from the module names (`pages/mrr_page.py`) on purpose: a URL
+(`/mrr`) differ from the module names (`pages/views/mrr_page.py`) on purpose: a URL
 equal to a file's name makes a fresh server run that file instead of this one.
 """
 import streamlit as st
 
-st.set_page_config(layout="wide", page_title="Tally", page_icon=":material/bar_chart:")
+# An emoji favicon is drawn in the browser; a :material: one is fetched from
+# fonts.gstatic.com, which fails offline (ERR_NAME_NOT_RESOLVED in the console).
+st.set_page_config(layout="wide", page_title="Tally", page_icon="📊")
 
 import tally_auth  # noqa: E402
-from pages.acquisition_page import acquisition_page  # noqa: E402
-from pages.customers_page import customers_page  # noqa: E402
-from pages.data_export_page import data_export_page  # noqa: E402
-from pages.forecast_page import forecast_page  # noqa: E402
-from pages.mrr_page import mrr_page  # noqa: E402
-from pages.overview_page import overview_page  # noqa: E402
-from pages.payments_page import payments_page  # noqa: E402
-from pages.refunds_page import refunds_page  # noqa: E402
-from pages.sync_page import sync_page  # noqa: E402
-from pages.tax_page import tax_page  # noqa: E402
-from tally_ui import data, filters, prefetch, setup  # noqa: E402
+from pages.views.acquisition_page import acquisition_page  # noqa: E402
+from pages.views.customers_page import customers_page  # noqa: E402
+from pages.views.data_export_page import data_export_page  # noqa: E402
+from pages.views.forecast_page import forecast_page  # noqa: E402
+from pages.views.mrr_page import mrr_page  # noqa: E402
+from pages.views.overview_page import overview_page  # noqa: E402
+from pages.views.payments_page import payments_page  # noqa: E402
+from pages.views.refunds_page import refunds_page  # noqa: E402
+from pages.views.sync_page import sync_page  # noqa: E402
+from pages.views.tax_page import tax_page  # noqa: E402
+from tally_ui import data, filters, prefetch, serve, setup  # noqa: E402
 
 
 def admin_pages(user) -> list:
     try:
-        from pages import admin
+        from pages.views import admin
     except ModuleNotFoundError as error:  # the admin pages are optional: absent, not broken
-        if error.name != "pages.admin":
+        if error.name != "pages.views.admin":
             raise  # a dependency of the admin pages is missing: say so, do not hide the pages
         return []
     if user.is_admin:
@@ -61,14 +63,23 @@ def navigation(user):
 
 
 def main() -> None:
+    serve.no_pages_folder()  # for `streamlit run dashboard.py`: from the next run on, whoever signs in
     user = tally_auth.authenticate()
     if user is None:
         st.stop()
     setup.ensure_database()
     prefetch.watch()  # once per process: warm the default view after every publish
     page = navigation(user)
-    params = filters.sidebar() if data.has_data() else None
-    page.run()
+    problem = data.unreadable()
+    if problem:  # every page reads the database: one message instead of each page's traceback
+        st.error(problem)
+        st.stop()
+    try:
+        params = filters.sidebar() if data.has_data() else None
+        page.run()
+    except data.DatabaseUnreadable as error:  # a damaged block met while reading: one message
+        st.error(data.unreadable() or str(error))  # (which also logs it, once)
+        return
     if params is not None:
         prefetch.start(params)  # the other pages' numbers, while this one is read
 

@@ -1,4 +1,4 @@
-"""`streamlit run serve.py`: the dashboard (dashboard.py) with frame protection.
+"""The dashboard (dashboard.py) with frame protection; `make run` serves it through `python -m tally_ui.serve`.
 
 Streamlit's own server sends no frame-protection headers and has no option for
 them, so Tally is served as an `st.App` whose middleware adds them to every
@@ -6,6 +6,8 @@ HTTP answer: no other site can show Tally in a frame and trick a signed-in
 admin into clicking (clickjacking). Frames of Tally's own origin stay allowed.
 `streamlit run dashboard.py` still works, without these headers.
 """
+from pathlib import Path
+
 import streamlit as st
 from starlette.middleware import Middleware
 
@@ -33,4 +35,4 @@ class FrameProtection:
         return await self.app(scope, receive, send_protected)
 
 
-app = st.App("dashboard.py", middleware=[Middleware(FrameProtection)])
+app = st.App(str(Path(__file__).with_name("dashboard.py")), middleware=[Middleware(FrameProtection)])

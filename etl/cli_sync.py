@@ -47,6 +47,9 @@ def main(args) -> int:
                       "Run sync again to resume.", highlight=False, soft_wrap=True)
         return 1
     _print_summary(console, summary)
+    if summary.status != "failed":  # published
+        db = store.db_path_from_env(args.db)
+        console.print(f"Database {db}: {store.who_shows(db)}.", highlight=False, soft_wrap=True)
     return summary.exit_code
 
 

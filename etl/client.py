@@ -20,6 +20,7 @@ import random
 import re
 import threading
 import time
+import urllib.parse
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import cached_property
@@ -75,6 +76,10 @@ class ServerError(StripeSyncError):
     pass
 
 
+class NotStripe(Unreachable):
+    """STRIPE_API_BASE answers, but not as Stripe does: retrying or resuming will not help."""
+
+
 def key_mode(api_key: str) -> str:
     """`live` or `test` from the key prefix (secret sk_ or restricted rk_)."""
     return "live" if api_key.startswith(("sk_live_", "rk_live_")) else "test"
@@ -99,7 +104,7 @@ class StripeHTTP:
             raise AuthError("No Stripe API key: set STRIPE_API_KEY to a secret (sk_...) "
                             "or restricted (rk_...) key.")
         self._key = api_key
-        self.base = (api_base or DEFAULT_BASE).rstrip("/")
+        self.base = checked_base(api_base or DEFAULT_BASE)
         self.mode = key_mode(api_key)
         rate = rate or RATE_BY_MODE[self.mode]
         self.limiters = EndpointLimiters(max(1.0, rate - ACCOUNT_BURST),
@@ -141,6 +146,8 @@ class StripeHTTP:
                 delay = self._backoff(attempts["failed"])
             else:
                 if resp.status < 300:
+                    if not _looks_like_json(resp.data):
+                        raise self._not_stripe(resp, path)
                     self.concurrency.succeeded()
                     self.limiters.speed_up(_endpoint(path))
                     return Response(resp.data, resp.headers.get("Stripe-Version"))
@@ -194,10 +201,24 @@ class StripeHTTP:
         return random.uniform(0, min(self.backoff_cap, self.backoff_base * 2 ** attempt)) + \
             self.backoff_base / 4
 
+    def _not_stripe(self, resp: urllib3.BaseHTTPResponse, path: str) -> NotStripe:
+        kind = resp.headers.get("Content-Type", "no content type").split(";")[0]
+        start = " ".join(resp.data[:60].decode(errors="replace").split())
+        return NotStripe(self.scrub(f"{self.base} is not the Stripe API: GET {path} answered HTTP "
+                                    f"{resp.status} {kind} ({start!r}), where Stripe answers JSON; "
+                                    "check STRIPE_API_BASE."))
+
+    def not_a_list(self, path: str, body: bytes) -> NotStripe:
+        start = " ".join(body[:60].decode(errors="replace").split())
+        return NotStripe(self.scrub(f"{self.base} is not the Stripe API: GET {path} answered JSON "
+                                    f"({start!r}) without the \"data\" of a Stripe list; check STRIPE_API_BASE."))
+
     def _error(self, resp: urllib3.BaseHTTPResponse, path: str) -> StripeSyncError:
         try:
             message = orjson.loads(resp.data)["error"]["message"]
         except Exception:
+            if resp.status < 500 and resp.status != 404:  # localstripe's missing types are plain 404s
+                return self._not_stripe(resp, path)  # Stripe's 4xx always carry a JSON error
             message = resp.data[:200].decode(errors="replace").strip() or resp.reason
         message = self.scrub(str(message))
         code = resp.status
@@ -216,6 +237,20 @@ class StripeHTTP:
     def _count(self, label: str | None, key: str) -> None:
         with self._stats_lock:
             self.stats[label or "other"][key] += 1
+
+
+def checked_base(base: str) -> str:
+    """STRIPE_API_BASE without a trailing slash, or one line on what is wrong with it."""
+    parts = urllib.parse.urlsplit(base)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise StripeSyncError(f"STRIPE_API_BASE {base!r} is not a URL like https://api.stripe.com "
+                              "(or http://127.0.0.1:PORT for a local fake); fix or unset it.")
+    return base.rstrip("/")
+
+
+def _looks_like_json(body: bytes) -> bool:
+    # Every Stripe answer is a JSON object; a web page or a proxy's text is not.
+    return body.lstrip()[:1] == b"{"
 
 
 def backoff_sleep(seconds: float) -> None:

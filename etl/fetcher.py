@@ -102,6 +102,8 @@ class Fetcher:
         if cursor:
             params["starting_after"] = cursor
         resp = self._get_first_or_next(job, params, priority)
+        if b'"data"' not in resp.body:  # every Stripe list page has one, even an empty page
+            raise self.client.not_a_list(job.path, resp.body)
         synced_at, api_version = self.utc_now(), resp.api_version or API_VERSION
         page = self.converter.convert(job.kind.table, resp.body, synced_at, api_version)
         if page is None:  # an invoice with more lines than it embeds

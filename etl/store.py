@@ -16,6 +16,7 @@ from pathlib import Path
 from etl.load import connect
 
 DEFAULT_DB = "data/tally.duckdb"
+DEFAULT_DEMO_DB = "data/demo.duckdb"
 
 # Connections of one process to one file share a DuckDB instance, so the file
 # lock does not keep the dashboard's own writers (admin write-back, spend and
@@ -25,6 +26,33 @@ DASHBOARD_WRITE_LOCK = threading.RLock()
 
 def db_path_from_env(path: str | None = None) -> str:
     return path or os.environ.get("TALLY_DB") or DEFAULT_DB
+
+
+def demo_db_path() -> str:
+    return os.environ.get("TALLY_DEMO_DB") or DEFAULT_DEMO_DB
+
+
+def shown_db_path(path: str | None = None) -> tuple[str, str]:
+    """The database the dashboard shows (and every read command uses), and why, in words.
+
+    The synced account (TALLY_DB); with no Stripe key and nothing synced yet,
+    the demo account (TALLY_DEMO_DB) instead; the first sync switches to the
+    real data. An explicit path wins.
+    """
+    if path:
+        return path, "given with --db"
+    synced = db_path_from_env()
+    if published_version(synced) is None and not os.environ.get("STRIPE_API_KEY"):
+        return demo_db_path(), f"the demo account, shown while there is no STRIPE_API_KEY and no {synced}"
+    return synced, "the synced account" + ("" if os.environ.get("TALLY_DB") else ", set TALLY_DB to change")
+
+
+def who_shows(db_path: str) -> str:
+    """For a command that wrote `db_path`: will the dashboard show it, and why."""
+    shown, source = shown_db_path()
+    if os.path.abspath(shown) == os.path.abspath(db_path):
+        return f"the dashboard and `python -m metrics` show it: {source}"
+    return f"the dashboard and `python -m metrics` show {shown} instead: {source}"
 
 
 def working_path(db_path: str) -> str:

@@ -35,7 +35,7 @@ import duckdb
 import orjson
 
 from etl import spool, store
-from etl.client import (AuthError, BadRequest, NotAvailable, PermissionDenied, StripeHTTP,
+from etl.client import (AuthError, BadRequest, NotAvailable, NotStripe, PermissionDenied, StripeHTTP,
                         StripeSyncError, Unreachable)
 from etl.fetcher import Fetcher
 from etl.load import (OBJECT_TABLES, Prepared, combine, connect, mark_deleted, prepare_objects,
@@ -218,6 +218,11 @@ class Sync:
         if self.fetcher.converter.lost:
             self.notes.append("The page converter process was not there or stopped; this "
                               "sync converted pages itself, more slowly.")
+        if jobs and all(j.status == "skipped" and j.note == NOT_OFFERED for j in jobs):
+            message = (f"{self.client.base} is not the Stripe API: it answered 404 (not found) for "
+                       "every Stripe object type; check STRIPE_API_BASE.")
+            self._finish_run(run_id, "failed", message, jobs, mode)
+            raise NotStripe(message)
         status, message = self._outcome(jobs, mode)
         if status != "failed":
             self._record_success()
@@ -253,7 +258,8 @@ class Sync:
         run_id = next(iter(unfinished.values()))["run_id"]
         jobs = [Job.from_detail(BY_NAME[n], d) for n, d in unfinished.items() if n in BY_NAME]
         mode = "full" if any(j.mode == "full" for j in jobs) else "incremental"
-        self.notes.append(f"Resuming an interrupted sync ({len(jobs)} object types left).")
+        if any(j.fetched or any(w.cursor for w in j.windows) for j in jobs):  # else nothing to resume
+            self.notes.append(f"Resuming an interrupted sync ({len(jobs)} object types left).")
         return jobs, run_id, mode
 
     def _new_plan(self, states) -> tuple[list[Job], str, str]:
@@ -624,6 +630,9 @@ class Sync:
             self.con.execute("RESET threads")  # the MRR stages and checkpoint use every core
             store.publish(self.con, self.db_path)
         return summary
+
+
+NOT_OFFERED = "not offered by this API (404); skipped"
 
 
 def _import_metrics_meanwhile() -> None:

@@ -9,7 +9,7 @@ import sys
 import duckdb
 
 from etl.load import connect
-from etl.store import db_path_from_env
+from etl.store import shown_db_path
 from metrics import METRICS, data_checks
 from metrics.common import MetricError, add_months
 from metrics.export import to_csv, to_json
@@ -42,7 +42,8 @@ def build_parser() -> Parser:
     sub.add_parser("list", help="every metric name with a one-line description")
     export = sub.add_parser("export", help="write one metric to stdout")
     export.add_argument("name")
-    export.add_argument("--db", help="database file (default: $TALLY_DB or data/tally.duckdb)")
+    export.add_argument("--db", help="database file (default: the one the dashboard shows: $TALLY_DB, "
+                        "or the demo account $TALLY_DEMO_DB while there is no key and no sync)")
     export.add_argument("--start", help="first month YYYY-MM (or day YYYY-MM-DD)")
     export.add_argument("--end", help="last month YYYY-MM (or day YYYY-MM-DD), inclusive")
     export.add_argument("--currency", help="reporting currency, e.g. usd (default: per currency)")
@@ -83,9 +84,10 @@ def export(args) -> int:
     if metric is None:
         raise UsageError(f"unknown metric {args.name!r}; `python -m metrics list` shows them")
     params = params_from(args)
-    db = db_path_from_env(args.db)
+    db, source = shown_db_path(args.db)
     if not os.path.exists(db):
-        raise UsageError(f"no database at {db}: run a sync or `python -m etl demo` first")
+        maker = "etl demo" if source.startswith("the demo") else "etl sync"
+        raise UsageError(f"no database at {db} ({source}): run `.venv/bin/python -m {maker}` first")
     con = connect(db, read_only=True)
     try:
         df = metric.function(con, params)
@@ -93,6 +95,8 @@ def export(args) -> int:
     finally:
         con.close()
     sys.stdout.write(to_json(metric, df) if args.format == "json" else to_csv(metric, df))
+    if not args.db:
+        print(f"Read {db}: {source}.", file=sys.stderr)  # stdout is the data
     for note in notes:
         print(note, file=sys.stderr)
     return 0

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import threading
 
 import duckdb
@@ -28,6 +27,10 @@ class MetricUnavailable(Exception):
     """A metric the metrics package does not provide (yet)."""
 
 
+class DatabaseUnreadable(Exception):
+    """The shown database is damaged: one message for the whole dashboard (dashboard.py)."""
+
+
 def db_path() -> str:
     """The database the dashboard shows: the synced one, or the demo account.
 
@@ -35,15 +38,11 @@ def db_path() -> str:
     (TALLY_DEMO_DB, default data/demo.duckdb) is shown; the first sync then
     switches the dashboard to the real data.
     """
-    synced = store.db_path_from_env()
-    if store.published_version(synced) is None and not os.environ.get("STRIPE_API_KEY"):
-        return demo_db_path()
-    return synced
+    return store.shown_db_path()[0]  # the rule the command line follows too
 
 
 def demo_db_path() -> str:
-    from etl.demo import DEFAULT_DEMO_DB
-    return os.environ.get("TALLY_DEMO_DB") or DEFAULT_DEMO_DB
+    return store.demo_db_path()
 
 
 def version() -> tuple[int, int] | None:
@@ -61,6 +60,51 @@ def version() -> tuple[int, int] | None:
 
 def has_data() -> bool:
     return version() is not None
+
+
+_reported: set[tuple] = set()
+_damaged: set[tuple] = set()  # (db, version) where a read met a damaged block
+
+
+def unreadable() -> str | None:
+    """Why the shown database cannot be read, in one line with what to do; None when it can.
+
+    Every page reads it, so the dashboard says this once instead of each page
+    failing with a traceback.
+    """
+    db, published = db_path(), version()
+    if published is None:
+        return None
+    try:
+        con = _shared_connection(db, published)  # a failure is not cached: the next run tries again
+        con.cursor().execute("SELECT count(*) FROM sync_state").fetchone()
+        if (db, published) in _damaged:
+            raise duckdb.Error("Corrupt database file: a page's read failed its checksum")
+    except (duckdb.Error, OSError) as error:
+        problem = _database_problem(db, error)
+        if (db, published) not in _reported:  # once per file version, one line, in the terminal too
+            _reported.add((db, published))
+            log.warning("%s", problem)
+        return problem
+    return None
+
+
+def _database_problem(db: str, error: Exception) -> str:
+    detail = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    if isinstance(error, duckdb.CatalogException):
+        what = "is a DuckDB file but not a Tally database (it has no sync_state table)"
+    elif isinstance(error, PermissionError) or "Permission denied" in detail:
+        what = "cannot be opened: permission denied (check the file's owner and mode)"
+    elif "not a valid DuckDB database file" in detail or "Corrupt database file" in detail:
+        what = "is damaged or not a DuckDB database file"
+    else:
+        what = f"cannot be read ({detail.removeprefix('IO Error: ')})"
+    if db == demo_db_path():
+        fix = "Move it aside (or delete it) and reload: the dashboard generates the demo account again."
+    else:
+        fix = (f"Move it aside (e.g. to {db}.broken) and run `.venv/bin/python -m etl sync` again "
+               "(a full sync rebuilds it).")
+    return f"The database {db} {what}. {fix}"
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
@@ -163,10 +207,15 @@ class _cursor:
     def __init__(self, db, published):
         if published is None:
             raise FileNotFoundError("no published database")
+        self.db, self.published = db, published
         self.con = _shared_connection(db, published).cursor()
 
     def __enter__(self):
         return self.con
 
-    def __exit__(self, *exc):
+    def __exit__(self, kind, error, traceback):
         self.con.close()
+        if isinstance(error, duckdb.Error) and "Corrupt database file" in str(error):
+            # A damaged block: every page that reads it would fail; say it once, for all of them.
+            _damaged.add((self.db, self.published))
+            raise DatabaseUnreadable(_database_problem(self.db, error)) from None

@@ -22,4 +22,4 @@ def ensure_database() -> None:
             ensure_demo_database(db)  # a file lock makes other sessions wait for it
     except Exception:  # noqa: BLE001 - one line for the user, details in the log
         log.exception("demo generation failed")
-        st.error("Could not generate the demo account. Run `python -m etl demo` in a terminal to see why.")
+        st.error("Could not generate the demo account. Run `.venv/bin/python -m etl demo` in a terminal to see why.")

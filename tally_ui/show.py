@@ -22,6 +22,8 @@ def metric_frame(name: str, params: Params, *, empty: str | None = None) -> pd.D
     except data.MetricUnavailable:
         st.info(f"The “{name}” metric is not available in this version of Tally.")
         return None
+    except data.DatabaseUnreadable:
+        raise  # dashboard.py says it once for the whole page
     except MetricError as error:  # the metric's own plain explanation (bad range, missing input)
         st.warning(str(error))
         return None

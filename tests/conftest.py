@@ -12,6 +12,34 @@ from tests.support import servers  # noqa: E402
 # localstripe accepts any sk_ key; this one is obviously fake.
 LOCALSTRIPE_KEY = "sk_test_tally_localstripe"
 
+# What a user's shell or `make run` leaves behind must not change a test: the
+# databases default to data/ (a demo there switches the dashboard to it) and an
+# exported key switches it to "synced" mode. Tests that want them set them.
+# TALLY_AUDIT_DB is unset: its default, next to TALLY_DB, is then outside data/ too.
+DATABASE_VARIABLES = ("TALLY_DB", "TALLY_DEMO_DB")
+UNSET_VARIABLES = ("TALLY_AUDIT_DB", "STRIPE_API_KEY", "STRIPE_API_BASE")
+
+
+def _isolate(patch: pytest.MonkeyPatch, folder: Path) -> None:
+    for name in DATABASE_VARIABLES:
+        patch.setenv(name, str(folder / (name.removeprefix("TALLY_").lower() + ".duckdb")))
+    for name in UNSET_VARIABLES:
+        patch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_session_databases(tmp_path_factory):
+    """Session fixtures (servers started once) see empty databases outside data/."""
+    with pytest.MonkeyPatch.context() as patch:
+        _isolate(patch, tmp_path_factory.mktemp("session-databases"))
+        yield
+
+
+@pytest.fixture(autouse=True)
+def isolated_databases(monkeypatch, tmp_path_factory):
+    """Each test starts with its own empty database paths, never data/ or another test's."""
+    _isolate(monkeypatch, tmp_path_factory.mktemp("databases"))
+
 
 @pytest.fixture
 def localstripe_url():

@@ -7,11 +7,12 @@ import sys
 import time
 
 from etl.demo.clock import DEFAULT_NOW
-from etl.store import db_path_from_env
+from etl.store import demo_db_path, who_shows
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--db", default=None, help="database path (default: $TALLY_DB or data/tally.duckdb)")
+    parser.add_argument("--db", default=None, help="database path (default: the demo account's, "
+                        "$TALLY_DEMO_DB or data/demo.duckdb, which the dashboard shows until a sync)")
     parser.add_argument("--customers", type=_customer_count, default=300,
                         help=f"customers to simulate ({MIN_CUSTOMERS}-{MAX_CUSTOMERS})")
     parser.add_argument("--seed", type=int, default=1, help="same seed, same database")
@@ -64,11 +65,11 @@ def run(args) -> int:
             print(f"Wrote {sum(counts.values()):,} objects to {args.jsonl} "
                   f"in {time.monotonic() - started:.1f}s")
             return 0
-        db = db_path_from_env(args.db)
+        db = args.db or demo_db_path()
         with _progress_bar() as progress:
             generate_database(db, args.customers, args.seed, args.months, args.now, progress=progress)
         print(f"Demo database with {args.customers:,} customers written to {db} "
-              f"in {time.monotonic() - started:.1f}s")
+              f"in {time.monotonic() - started:.1f}s; {who_shows(db)}.")
         return 0
     except (ValueError, OSError, RuntimeError) as exc:
         print(f"Demo generation failed: {exc}", file=sys.stderr)

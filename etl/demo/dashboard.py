@@ -5,7 +5,7 @@ import fcntl
 import os
 from pathlib import Path
 
-DEFAULT_DEMO_DB = "data/demo.duckdb"
+from etl.store import DEFAULT_DEMO_DB, demo_db_path  # noqa: F401 - etl.demo re-exports it
 
 
 def is_demo_database(con) -> bool:
@@ -24,7 +24,7 @@ def ensure_demo_database(path: str | None = None, customers: int = 300, seed: in
     A file lock keeps two dashboard sessions from generating it at once.
     """
     from etl.demo.generate import generate_database
-    path = path or os.environ.get("TALLY_DEMO_DB") or DEFAULT_DEMO_DB
+    path = path or demo_db_path()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(f"{path}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

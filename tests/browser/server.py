@@ -20,14 +20,10 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 
 @contextmanager
-def dashboard_server(env: dict[str, str], secrets: str | Path | None = None, timeout: float = 60,
-                     script: str = "dashboard.py"):
-    """A fresh dashboard process; `env` is added to this process's environment.
-
-    `script="serve.py"`: the dashboard as `make run` serves it (with frame protection).
-    """
+def dashboard_server(env: dict[str, str], secrets: str | Path | None = None, timeout: float = 60):
+    """A fresh dashboard process, served as `make run` serves it; `env` is added to this process's environment."""
     port = free_port()
-    args = [sys.executable, "-m", "streamlit", "run", str(ROOT / script),
+    args = [sys.executable, "-m", "tally_ui.serve",  # serve.py (dashboard.py with frame protection), as `make run` does
             "--server.port", str(port), "--server.address", "127.0.0.1",
             "--server.headless", "true", "--server.fileWatcherType", "none",
             "--browser.gatherUsageStats", "false"]

@@ -1,4 +1,4 @@
-"""Item 15 of issue #13, in a real browser against `streamlit run serve.py` (what `make run` serves):
+"""Item 15 of issue #13, in a real browser against `python -m tally_ui.serve` (what `make run` serves):
 frame protection, the Host allow-list against DNS rebinding, and a proxied visitor
 without sign-in getting nothing."""
 from __future__ import annotations
@@ -17,7 +17,7 @@ NOT_LOCAL = "Tally without sign-in only serves this computer (localhost)."
 
 @pytest.fixture(scope="module")
 def served(browser_db):
-    with dashboard_server({"TALLY_DB": browser_db, "STRIPE_API_KEY": ""}, script="serve.py") as url:
+    with dashboard_server({"TALLY_DB": browser_db, "STRIPE_API_KEY": ""}) as url:
         yield url
 
 

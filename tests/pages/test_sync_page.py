@@ -32,11 +32,16 @@ def test_sync_now_fills_the_database_and_says_so(monkeypatch, tmp_path, fake_str
     con.close()
 
 
-def test_a_rejected_key_is_one_plain_line_without_the_key(monkeypatch, tmp_path, fake_stripe):
+def test_a_rejected_key_is_one_plain_line_without_the_key(monkeypatch, tmp_path, fake_stripe, caplog):
     wrong = "sk_test_wrong_key_0123456789"
     use_fake_stripe(monkeypatch, tmp_path, fake_stripe, wrong)
     at = goto(open_app(), "Sync")
+    caplog.clear()
     at.button(key="sync_now").click().run(timeout=120)
     assert not at.exception
     assert len(at.error) == 1 and at.error[0].value.startswith("Sync failed")
     assert wrong not in shown_text(at) and "Traceback" not in shown_text(at)
+    # An expected failure is one log line too: no traceback in the terminal, never the key.
+    logged = [r for r in caplog.records if r.name.startswith("tally")]
+    assert [r.getMessage().count("\n") for r in logged] == [0] and "401" in logged[0].getMessage()
+    assert logged[0].exc_info is None and wrong not in caplog.text

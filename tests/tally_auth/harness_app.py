@@ -8,7 +8,7 @@ if ROOT not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from pages import admin  # noqa: E402
+from pages.views import admin  # noqa: E402
 from tally_auth import auth_configured, authenticate  # noqa: E402
 
 

@@ -107,7 +107,7 @@ def test_session_tampering_does_not_make_a_viewer_an_admin(tamper):
 def test_admin_pages_check_the_role_themselves():
     """Even if a page were registered for a viewer, it refuses to render."""
     def page_as_registered_by_mistake():
-        from pages.admin import refund_page
+        from pages.views.admin import refund_page
         refund_page()
 
     at = AppTest.from_function(page_as_registered_by_mistake)
@@ -119,7 +119,7 @@ def test_admin_pages_check_the_role_themselves():
 
 
 def test_a_deep_link_to_the_page_file_renders_nothing():
-    at = AppTest.from_file(str(ROOT / "pages" / "admin.py")).run()
+    at = AppTest.from_file(str(ROOT / "pages" / "views" / "admin.py")).run()
     assert not at.main.children or all(not c.children for c in at.main.children.values())
     assert not at.exception
 

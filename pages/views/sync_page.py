@@ -9,7 +9,7 @@ import streamlit as st
 
 import tally_auth
 from etl import store
-from tally_admin.data_changes import audited_change
+from tally_admin.data_changes import AuditUnavailable, audited_change
 from tally_ui import banners, data, layout, show
 
 log = logging.getLogger("tally.dashboard")
@@ -94,6 +94,7 @@ def run_controls() -> None:
 
 
 def run(key: str, full: bool, writer: tally_auth.User) -> None:
+    from etl.client import StripeSyncError
     from etl.sync import OBJECT_TYPES, run_sync
     bar = st.progress(0.0, text="Starting the sync…")
     finished: set[str] = set()
@@ -112,7 +113,12 @@ def run(key: str, full: bool, writer: tally_auth.User) -> None:
             outcome_of=lambda s: ("succeeded" if s.status == "ok" else s.status,
                                   plain_text(s.message or s.status, key)),
             redact=lambda text: plain_text(text, key))
-    except Exception as error:  # noqa: BLE001 - StripeSyncError is one plain line; others get one too
+    except (StripeSyncError, AuditUnavailable) as error:  # expected: one line, in the log too
+        log.warning("sync from the dashboard failed: %s", plain_text(str(error), key))
+        bar.empty()
+        st.error(plain_error(error, key))
+        return
+    except Exception as error:  # noqa: BLE001 - a bug: the traceback goes to the log, one line to the page
         log.exception("sync failed")
         bar.empty()
         st.error(plain_error(error, key))

@@ -16,6 +16,7 @@ import logging
 import re
 import secrets as _secrets
 
+import duckdb
 import stripe
 import streamlit as st
 
@@ -51,7 +52,21 @@ def _setup(title: str) -> tuple[User, stripe.StripeClient, AuditLog, str]:
     except NotConfigured as missing:
         st.error(f"Admin actions need a Stripe account: {missing}")
         st.stop()
-    return user, client, AuditLog(audit_path_from_env()), db_path_from_env()
+    return user, client, _audit_log(), db_path_from_env()
+
+
+def _audit_log() -> AuditLog:
+    """The audit trail, or one line on why it cannot be opened (then the page stops)."""
+    path = audit_path_from_env()
+    try:
+        return AuditLog(path)
+    except (duckdb.Error, OSError) as error:
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        log.warning("cannot open the audit trail %s: %s", path, reason)
+        st.error(f"The audit trail {path} cannot be opened for writing ({reason}), so admin actions "
+                 "are off: nothing changes without a record. Make its folder writable, or set "
+                 "TALLY_AUDIT_DB to a file in a writable folder, and reload.")
+        st.stop()
 
 
 def _nonce(form: str, object_id: str) -> str:
@@ -310,7 +325,7 @@ def audit_page() -> None:
     st.title("Audit trail")
     st.caption("Every admin action attempted in this dashboard: an attempt row before Stripe "
                "is called and an outcome row after. Rows are never changed or removed.")
-    frame = _safely(lambda: AuditLog(audit_path_from_env()).frame())
+    frame = _safely(lambda: _audit_log().frame())
     if frame is None:
         return
     if frame.empty:
