@@ -88,6 +88,7 @@ def _native_totals(cur, params: Params, first: dt.date, last: dt.date) -> pd.Dat
 def native_totals_sql(chain: str, first: dt.date, last: dt.date) -> str:
     """The totals query on `chain` (`WITH valued, customer_points, native_movements`)."""
     return chain + f""",
+{_new_and_churned_cte(first, last)},
 totals AS (
     SELECT month, currency, sum(start_mrr) AS start_mrr, sum(new) AS new,
            sum(reactivation) AS reactivation, sum(expansion) AS expansion,
@@ -98,12 +99,16 @@ totals AS (
            count(*) FILTER (movement = 'new') AS new_customers,
            count(*) FILTER (movement = 'reactivation') AS reactivated_customers,
            count(*) FILTER (movement = 'churn') AS churned_customers
-    FROM native_movements
-    WHERE month BETWEEN {sql_date(first)} AND {sql_date(last)}
+    FROM (SELECT month, currency, start_mrr, new, reactivation, expansion, contraction, churn,
+                 end_mrr, movement
+          FROM native_movements
+          WHERE month BETWEEN {sql_date(first)} AND {sql_date(last)}
+          -- a month whose only customers started and stopped inside it still has a row
+          UNION ALL
+          SELECT month, currency, 0, 0, 0, 0, 0, 0, 0, NULL FROM new_and_churned)
     GROUP BY month, currency
 ),
-{twelve_month_cte(first, last)},
-{_new_and_churned_cte(first, last)}
+{twelve_month_cte(first, last)}
 SELECT t.*, coalesce(n.customers, 0) AS new_and_churned_in_month, w.base, w.kept, w.kept_capped
 FROM totals t LEFT JOIN new_and_churned n USING (month, currency)
 LEFT JOIN twelve w USING (month, currency)
