@@ -12,6 +12,8 @@ same columns. Money is integer minor units; timestamps are UTC `TIMESTAMP`s.
 """
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -467,6 +469,19 @@ def table_for_object(object_name: str) -> Table | None:
         if table.object == object_name:
             return table
     return None
+
+
+def is_current(con) -> bool:
+    """Whether a database has every table and typed column this Tally reads
+    (a file written by an older Tally may lack some until a writer opens it)."""
+    have = set(con.execute("SELECT table_name, column_name FROM duckdb_columns() "
+                           "WHERE database_name = current_database() "
+                           "AND schema_name = current_schema()").fetchall())
+    tables = {table for table, _ in have}
+    needed = {(t.name, c.name) for t in TABLES.values() for c in t.columns}
+    support = {re.search(r"CREATE TABLE IF NOT EXISTS (\w+)", ddl).group(1) for ddl in SUPPORT_DDL
+               if "CREATE TABLE" in ddl}
+    return needed <= have and support <= tables
 
 
 def create_tables(con) -> None:

@@ -13,6 +13,7 @@ import shutil
 import threading
 from pathlib import Path
 
+from etl import schema
 from etl.load import connect
 
 DEFAULT_DB = "data/tally.duckdb"
@@ -78,6 +79,43 @@ def publish(con, db_path: str) -> None:
     tmp = f"{db_path}.tmp"
     shutil.copyfile(working_path(db_path), tmp)
     os.replace(tmp, db_path)
+
+
+def upgrade_published(db_path: str) -> bool:
+    """Bring a published file written by an older Tally up to this one's tables
+    and columns (a read-only dashboard cannot add them, and its queries would
+    fail), published like any writer's. Left to the writer when one has a
+    working copy; True when upgraded."""
+    import fcntl
+
+    if not os.path.exists(db_path) or os.path.exists(working_path(db_path)):
+        return False
+    with open(f"{db_path}.lock", "w") as lock:  # the dashboard's sessions upgrade once
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        version = published_version(db_path)
+        con = connect(db_path, read_only=True)
+        try:
+            ours = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'invoice_lines'"
+                               " AND database_name = current_database()").fetchone()[0]
+            if not ours or schema.is_current(con):  # another program's file is not ours to change
+                return False
+        finally:
+            con.close()
+        from metrics import materialize
+
+        upgrade = f"{db_path}.upgrade"
+        shutil.copyfile(db_path, upgrade)
+        con = connect(upgrade)  # adds what is missing
+        try:
+            materialize.refresh(con)
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        if published_version(db_path) != version:  # a writer published meanwhile: its file is newer
+            os.remove(upgrade)
+            return False
+        os.replace(upgrade, db_path)
+        return True
 
 
 def open_published(db_path: str):

@@ -14,7 +14,10 @@ log = logging.getLogger("tally.dashboard")
 def ensure_database() -> None:
     """Generate the demo account when it is what the dashboard shows and it is missing."""
     db = data.db_path()
-    if db != data.demo_db_path() or store.published_version(db) is not None:
+    if store.published_version(db) is not None:
+        _upgrade(db)
+        return
+    if db != data.demo_db_path():
         return
     from etl.demo import ensure_demo_database
     try:
@@ -23,3 +26,19 @@ def ensure_database() -> None:
     except Exception:  # noqa: BLE001 - one line for the user, details in the log
         log.exception("demo generation failed")
         st.error("Could not generate the demo account. Run `.venv/bin/python -m etl demo` in a terminal to see why.")
+
+
+_CHECKED: set[tuple] = set()  # (file, published version) already found current: once per publish
+
+
+def _upgrade(db: str) -> None:
+    """A file from an older Tally gets this one's tables and columns before any page reads it."""
+    key = (db, store.published_version(db))
+    if key in _CHECKED:
+        return
+    _CHECKED.add(key)
+    try:
+        if store.upgrade_published(db):
+            log.info("upgraded %s to this version's tables", db)
+    except Exception as error:  # noqa: BLE001 - a damaged file is reported where pages read it
+        log.warning("could not upgrade %s: %s", db, str(error).splitlines()[0] if str(error) else error)
