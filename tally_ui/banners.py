@@ -5,7 +5,7 @@ import streamlit as st
 
 from tally_ui import data
 
-CONNECT_HINT = ("To see your own account, set `STRIPE_API_KEY` and run `python -m etl sync` "
+CONNECT_HINT = ("To see your own account, set `STRIPE_API_KEY` and run `.venv/bin/python -m etl sync` "
                 "(or use the Sync page).")
 
 

@@ -75,7 +75,7 @@ def run_controls() -> None:
     key = api_key()
     if not key:
         st.info("No Stripe key is set. Set `STRIPE_API_KEY` (a secret or restricted key) in the environment "
-                "of the dashboard, then press the button here or run `python -m etl sync`.")
+                "of the dashboard, then press the button here or run `.venv/bin/python -m etl sync`.")
         return
     writer = tally_auth.data_writer()
     if writer is None:
