@@ -11,7 +11,7 @@ def test_demo_then_export_use_the_dashboards_database_and_say_so(capsys, monkeyp
     code = metrics_main(["export", "mrr"])
     err = capsys.readouterr().err
     assert code == 2 and f"no database at {demo}" in err  # the dashboard's, not TALLY_DB
-    assert "run `python -m etl demo` first" in err  # and the hint writes exactly that file
+    assert "run `.venv/bin/python -m etl demo` first" in err  # and the hint writes exactly that file
 
     assert etl_main(["demo", "--customers", "50", "--months", "24"]) == 0
     out = capsys.readouterr().out
