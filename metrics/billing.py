@@ -97,11 +97,11 @@ WITH trials AS (
       AND trial_end >= {sql_date(first)} AND trial_end < {sql_date(add_months(last, 1))}
       {subscription_filters(params)}
 ),
-first_due AS (  -- the first non-draft invoice asking for money after the trial began
+first_due AS (  -- the first non-draft invoice asking for money once the trial ended
     SELECT t.id, arg_min(i.status, i.created) AS status
     FROM trials t JOIN invoices i ON i.subscription_id = t.id
     WHERE i.amount_due > 0 AND i.status <> 'draft'
-      AND i.created >= coalesce(t.trial_start, t.trial_end)
+      AND i.created >= t.trial_end  -- not a setup fee paid during the trial
     GROUP BY t.id
 )
 SELECT date_trunc('month', t.trial_end)::DATE AS month, count(*) AS trials_ended,

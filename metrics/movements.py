@@ -14,6 +14,7 @@ import pandas as pd
 from metrics.common import MetricError, add_months, frame, month_range, sql_date, sql_text
 from metrics.params import Params
 from metrics import cache, fx
+from metrics.mrr_sql import line_filters
 from metrics.points import chain_sql, cursor_for, full_history_first, months_between
 from metrics.registry import metric
 
@@ -80,15 +81,16 @@ def _native_totals(cur, params: Params, first: dt.date, last: dt.date) -> pd.Dat
     """Per month and native currency: movement sums, customer counts at both ends,
     customers new and churned inside the month, and the 12-month base/kept MRR."""
     totals = cur.execute(native_totals_sql(chain_sql(cur, params, last, movements=True),
-                                           first, last)).df()
+                                           first, last, params)).df()
     totals["month"] = pd.to_datetime(totals["month"])
     return totals
 
 
-def native_totals_sql(chain: str, first: dt.date, last: dt.date) -> str:
-    """The totals query on `chain` (`WITH valued, customer_points, native_movements`)."""
+def native_totals_sql(chain: str, first: dt.date, last: dt.date, params: Params | None = None) -> str:
+    """The totals query on `chain` (`WITH valued, customer_points, native_movements`),
+    whose lines `params`' plan and interval filters also pick."""
     return chain + f""",
-{_new_and_churned_cte(first, last)},
+{_new_and_churned_cte(first, last, line_filters(params) if params else "")},
 totals AS (
     SELECT month, currency, sum(start_mrr) AS start_mrr, sum(new) AS new,
            sum(reactivation) AS reactivation, sum(expansion) AS expansion,
@@ -177,16 +179,17 @@ def mrr_movements(con, params: Params) -> pd.DataFrame:
     return totals[MOVEMENT_COLUMNS].reset_index(drop=True)
 
 
-def _new_and_churned_cte(first: dt.date, last: dt.date) -> str:
+def _new_and_churned_cte(first: dt.date, last: dt.date, filters: str = "") -> str:
     """Customers billed for a period that began in M and stopped counting (period
     end or cancellation) inside M, with no MRR at the end of M-1 nor of M: they
     are in no movement. Short lines are few, so they are picked first."""
     return f"""short_lines AS (
     SELECT customer_id, currency, date_trunc('month', period_start)::DATE AS month
-    FROM valued
+    FROM valued v
     WHERE monthly > 0
       AND date_trunc('month', counts_until - INTERVAL 1 SECOND) = date_trunc('month', period_start)
       AND date_trunc('month', period_start)::DATE BETWEEN {sql_date(first)} AND {sql_date(last)}
+      {filters}
 ),
 new_and_churned AS (
     SELECT v.month, v.currency, count(DISTINCT v.customer_id) AS customers

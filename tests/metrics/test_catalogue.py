@@ -505,6 +505,35 @@ def test_start_and_stop_within_one_month(synced):
     assert months(con, "2024-02", "2024-04") == usd(("2024-03", (0.0, 0, {"new_and_churned": 1})))
 
 
+def test_start_and_stop_within_one_month_follows_the_plan_filter(synced):
+    book = Book("in_and_out_by_plan")
+    brief, steady = book.price(5000), book.price(3000)
+    short = subscribed(book, [brief], "2024-03-05", status="canceled", ended_at="2024-03-20")
+    book.invoice(short, [book.line(short, brief, "2024-03-05", "2024-04-05")])
+    whole = subscribed(book, [steady], "2024-03-01", status="canceled", ended_at="2024-04-01")
+    book.invoice(whole, [book.line(whole, steady, "2024-03-01", "2024-04-01")])
+    con = synced(book)
+    # the steady customer's line covers the end of March (new in March, churn in April), so only
+    # the brief one started and stopped inside March; a filter on the steady plan leaves nobody
+    for plan, customers in ((None, 1), (brief, 1), (steady, 0)):
+        plans = (book.get(plan)["product"],) if plan else ()
+        df = mrr_movements(con, Params(start=_month("2024-03"), end=_month("2024-03"), plans=plans))
+        assert df["new_and_churned_in_month"].tolist() == [customers], plan
+
+
+def test_a_setup_fee_paid_during_the_trial_is_not_a_conversion(synced):
+    book = Book("trial_fee_only")
+    price = book.price(5000)
+    sub = subscribed(book, [price], "2024-01-01", trial=("2024-01-01", "2024-01-15"), status="past_due")
+    book.invoice(sub, [book.line(sub, price, "2024-01-01", "2024-01-15", amount=0),
+                       book.line(sub, book.price(2000, None), "2024-01-01", "2024-01-01")],
+                 billing_reason="subscription_create")
+    book.invoice(sub, [book.line(sub, price, "2024-01-15", "2024-02-15")], status="open")
+    con = synced(book)
+    # METRICS.md: converted = the first post-trial invoice with amount due > 0 is paid; it is open
+    assert trials(con, "2024-01", "2024-01") == {"2024-01": (1, 0)}
+
+
 def test_deleted_customer_keeps_paid_history(synced):
     book = Book("deleted_customer")
     price = book.price(5000)
