@@ -7,7 +7,9 @@ is called and an `outcome` row after. The idempotency of actions rests on it:
 a submission whose key already has a final outcome is answered from here.
 
 An outcome row that cannot be written (a full disk) after Stripe acted is
-held in this process and written before the next row that can be; until then
+held in this process, and also appended to `<audit file>.held.jsonl` (a few
+hundred bytes often fit where DuckDB's write did not) so that a restart still
+has it; it is written before the next row that can be. Until then
 `final_outcome` answers from it, so the same submission never acts twice.
 """
 from __future__ import annotations
@@ -30,6 +32,50 @@ _WRITE_LOCK = threading.Lock()
 # Audit file -> rows that could not be written yet, oldest first (guarded by _WRITE_LOCK).
 _HELD: dict[str, list[dict]] = {}
 log = logging.getLogger("tally.admin")
+
+
+def _held_file(path: str) -> str:
+    return f"{path}.held.jsonl"
+
+
+def _held(path: str) -> list[dict]:
+    """The rows held for this audit file (call under _WRITE_LOCK): after a restart,
+    those an earlier process kept in its held file."""
+    if path not in _HELD:
+        rows = []
+        try:
+            with open(_held_file(path), "rb") as held:
+                for line in held:
+                    if line.strip():
+                        row = orjson.loads(line)
+                        row["recorded_at"] = dt.datetime.fromisoformat(row["recorded_at"])
+                        rows.append(row)
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError) as error:
+            log.warning("could not read held audit rows from %s: %s", _held_file(path), error)
+        _HELD[path] = rows
+    return _HELD[path]
+
+
+def _keep_held(path: str, row: dict) -> None:
+    try:
+        with open(_held_file(path), "ab") as held:
+            held.write(orjson.dumps(row, default=str) + b"\n")
+            held.flush()
+            os.fsync(held.fileno())
+    except OSError as error:
+        log.warning("audit row held in memory only (%s): %s", _held_file(path), error)
+
+
+def _written(path: str) -> None:
+    _HELD[path] = []
+    try:
+        os.remove(_held_file(path))
+    except FileNotFoundError:
+        pass
+    except OSError as error:
+        log.warning("could not remove %s: %s", _held_file(path), error)
 
 DDL = [
     "CREATE SEQUENCE IF NOT EXISTS audit_seq",
@@ -82,7 +128,7 @@ class AuditLog:
             if row.get(key) is not None and not isinstance(row[key], str):
                 row[key] = orjson.dumps(row[key], default=str).decode()
         with _WRITE_LOCK:
-            held = _HELD.setdefault(self.path, [])
+            held = _held(self.path)
             held.append(row)
             try:
                 self._write_rows(held)
@@ -90,10 +136,11 @@ class AuditLog:
                 if row.get("phase") == "attempt":  # nothing was done: an attempt need not be kept
                     held.remove(row)
                 else:
-                    log.warning("audit row held in memory until %s is writable: %s", self.path,
+                    _keep_held(self.path, row)
+                    log.warning("audit row held until %s is writable: %s", self.path,
                                 {k: row.get(k) for k in ("action", "object_id", "outcome", "message")})
                 raise
-            held.clear()
+            _written(self.path)
 
     def _write_rows(self, rows: list[dict]) -> None:
         with self._connect() as con:
@@ -107,11 +154,12 @@ class AuditLog:
     def write_held(self) -> int:
         """Try to write the rows held after failed writes; returns how many are still held."""
         with _WRITE_LOCK:
-            held = _HELD.get(self.path) or []
+            held = _held(self.path)
             if held:
                 try:
                     self._write_rows(held)
-                    held.clear()
+                    _written(self.path)
+                    held = []
                 except Exception:  # noqa: BLE001 - still not writable: keep holding them
                     log.warning("audit file %s is still not writable; %d rows held", self.path,
                                 len(held))
@@ -119,7 +167,7 @@ class AuditLog:
 
     def _held_final(self, key: str) -> Recorded | None:
         with _WRITE_LOCK:
-            for row in _HELD.get(self.path) or []:
+            for row in _held(self.path):
                 if row.get("idempotency_key") == key and row.get("outcome") in FINAL:
                     result = orjson.loads(row["result"]) if row.get("result") else {}
                     return Recorded(row["outcome"], row["message"], row.get("stripe_request_id"),
@@ -129,7 +177,7 @@ class AuditLog:
     def holds(self, key: str) -> bool:
         """Is a row of this submission held, not yet written?"""
         with _WRITE_LOCK:
-            return any(row.get("idempotency_key") == key for row in _HELD.get(self.path) or [])
+            return any(row.get("idempotency_key") == key for row in _held(self.path))
 
     def attempt(self, *, actor: str, action: str, object_id: str, key: str, params: dict) -> None:
         self._insert(actor=actor, action=action, object_id=object_id, phase="attempt",
@@ -164,7 +212,7 @@ class AuditLog:
         """Did an earlier try of this submission end without knowing Stripe's answer?"""
         with _WRITE_LOCK:
             if any(row.get("idempotency_key") == key and row.get("outcome") == "unknown"
-                   for row in _HELD.get(self.path) or []):
+                   for row in _held(self.path)):
                 return True
         with self._connect() as con:
             return con.execute("SELECT count(*) FROM audit_log WHERE idempotency_key = ? "

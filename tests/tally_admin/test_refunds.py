@@ -1,4 +1,6 @@
 """Refunds against localstripe over HTTP: full, partial, over-refund, repeats, audit."""
+import os
+
 import duckdb
 
 from tally_admin.audit import AuditLog
@@ -288,3 +290,22 @@ def test_typed_amounts_are_parsed_per_currency_and_a_comma_is_refused():
     assert to_minor("1200", "jpy") == 1200 and to_minor("12.5", "jpy") is None
     assert to_minor("1.234", "kwd") == 1234 and to_minor("10.505", "usd") is None
     assert to_minor("abc", "eur") is None and to_minor("nan", "eur") is None
+
+
+def test_a_held_outcome_survives_a_restart_and_is_written_once_there_is_room(
+        stripe_env, tmp_path, db_path, make_charge, localstripe_client):
+    from tally_admin import audit as audit_module
+    charge = make_charge(amount=10000)
+    path = str(tmp_path / "audit.duckdb")
+    audit = DiskFullAfterFirstWrite(path)
+    first = _refund(audit, db_path, charge["id"], 2500, nonce="restart")
+    assert first.ok and not first.audited
+    audit_module._HELD.clear()  # the dashboard restarts: nothing held in memory any more
+    restarted = AuditLog(path)
+    again = _refund(restarted, db_path, charge["id"], 2500, nonce="restart")  # disk has room again
+    assert again.repeated and again.ok and again.audited
+    [refund] = _stripe_refunds(localstripe_client, charge["id"])
+    assert again.result["refund_id"] == refund.id
+    outcomes = restarted.frame().sort_values("seq").query("phase == 'outcome'")
+    assert list(outcomes.outcome) == ["succeeded", "repeated"]
+    assert not os.path.exists(f"{path}.held.jsonl")  # written, so no longer held
