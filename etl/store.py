@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 from etl import schema
@@ -78,7 +79,8 @@ def publish(con, db_path: str) -> None:
     con.execute("CHECKPOINT")
     tmp = f"{db_path}.tmp"
     shutil.copyfile(working_path(db_path), tmp)
-    os.replace(tmp, db_path)
+    with _publishing(db_path):
+        os.replace(tmp, db_path)
 
 
 def upgrade_published(db_path: str) -> bool:
@@ -111,11 +113,23 @@ def upgrade_published(db_path: str) -> bool:
             con.execute("CHECKPOINT")
         finally:
             con.close()
-        if published_version(db_path) != version:  # a writer published meanwhile: its file is newer
-            os.remove(upgrade)
-            return False
-        os.replace(upgrade, db_path)
+        with _publishing(db_path):
+            if published_version(db_path) != version:  # a writer published meanwhile: its file is newer
+                os.remove(upgrade)
+                return False
+            os.replace(upgrade, db_path)
         return True
+
+
+@contextmanager
+def _publishing(db_path: str):
+    """Held while a file replaces the published one, so that an upgrade never
+    replaces a copy a writer published after the upgrade began."""
+    import fcntl
+
+    with open(f"{db_path}.publish.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def open_published(db_path: str):

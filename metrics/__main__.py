@@ -9,7 +9,7 @@ import sys
 import duckdb
 
 from etl.load import connect
-from etl.store import shown_db_path
+from etl.store import shown_db_path, upgrade_published
 from metrics import METRICS, data_checks
 from metrics.common import MetricError, add_months
 from metrics.export import to_csv, to_json
@@ -88,6 +88,7 @@ def export(args) -> int:
     if not os.path.exists(db):
         maker = "etl demo" if source.startswith("the demo") else "etl sync"
         raise UsageError(f"no database at {db} ({source}): run `.venv/bin/python -m {maker}` first")
+    _upgrade(db)
     con = connect(db, read_only=True)
     try:
         df = metric.function(con, params)
@@ -100,6 +101,15 @@ def export(args) -> int:
     for note in notes:
         print(note, file=sys.stderr)
     return 0
+
+
+def _upgrade(db: str) -> None:
+    """A file from an older Tally gets this version's tables first, as the dashboard does."""
+    try:
+        if upgrade_published(db):
+            print(f"Upgraded {db} to this version's tables.", file=sys.stderr)
+    except Exception:  # noqa: BLE001 - reading it will say what is wrong, in one line
+        pass
 
 
 def data_notes(con) -> list[str]:

@@ -53,3 +53,12 @@ def test_a_writers_working_copy_is_left_to_the_writer(tmp_path):
     _older_file(db)
     open(store.working_path(db), "w").close()
     assert store.upgrade_published(db) is False
+
+
+def test_the_metrics_cli_upgrades_an_older_file_before_reading_it(tmp_path, capsys):
+    from metrics.__main__ import main as metrics_main
+    db = str(tmp_path / "tally.duckdb")
+    _older_file(db)
+    assert metrics_main(["export", "mrr", "--db", db]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("month,currency,mrr") and f"Upgraded {db}" in err
