@@ -1,9 +1,9 @@
-"""Tally: `streamlit run dashboard.py`.
+"""Tally's Streamlit entry point (`make run` serves it through `python -m tally_ui.serve`).
 
 The entry point signs the user in, makes sure there is data (the demo account
 on first start), draws the global controls and runs the chosen page. Page
-modules only define functions, so a deep link that makes Streamlit run a
-`pages/` file directly renders nothing before this file has run. Page URLs
+modules live in `pages/views/`, out of reach of Streamlit's own `pages/`
+discovery, and only define functions: nothing renders before this file has run. Page URLs
 (`/mrr`) differ from the module names (`pages/views/mrr_page.py`) on purpose: a URL
 equal to a file's name makes a fresh server run that file instead of this one.
 """

@@ -632,9 +632,6 @@ class Sync:
         return summary
 
 
-NOT_OFFERED = "not offered by this API (404); skipped"
-
-
 def _import_metrics_meanwhile() -> None:
     """Publishing needs the metrics (and pandas, ~0.3 s to import): import them
     while the last pages are written. Not sooner: while fetching, the import's

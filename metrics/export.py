@@ -55,8 +55,15 @@ def to_csv(metric: Metric, df: pd.DataFrame) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
     for row in rows:
-        writer.writerow(["" if v is None else neutralise(v) for v in row])
+        writer.writerow(["" if v is None else neutralise(_plain(v)) for v in row])
     return out.getvalue()
+
+
+def _plain(value):
+    """A fraction as digits (0.00005), never in scientific notation (5e-05)."""
+    if isinstance(value, float) and "e" in repr(value):
+        return format(value, ".6f").rstrip("0").rstrip(".") or "0"
+    return value
 
 
 def to_json(metric: Metric, df: pd.DataFrame) -> str:

@@ -1,6 +1,6 @@
 """Who is using the dashboard, and whether they may take admin actions.
 
-Interface used by dashboard.py and pages/admin.py:
+Interface used by dashboard.py and pages/views/admin.py:
 - `authenticate() -> User | None`: renders the sign-in screen when needed and
   returns the signed-in user, or None (the caller then calls st.stop()).
 - `auth_configured() -> bool`: is OIDC or a local user list configured?

@@ -19,7 +19,7 @@ TOKEN_KEY = "_tally_auth_token"
 LOCAL_VIEWER = User("local viewer", None, "viewer")
 LOCAL_WRITER = User("local user (no sign-in)", None, "viewer")
 READ_ONLY_NOTE = "Read-only: only an admin can change this."
-ENABLE_HINT = ("To enable admin actions, add a local user: run `python -m tally_auth hash-password` "
+ENABLE_HINT = ("To enable admin actions, add a local user: run `.venv/bin/python -m tally_auth hash-password` "
                "and paste its output into `.streamlit/secrets.toml`; or configure OIDC in an "
                "`[auth]` section and list admin emails in `[tally_auth] admins`.")
 # Checked when the user name is unknown, so a wrong name costs as long as a wrong password.

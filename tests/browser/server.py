@@ -1,4 +1,4 @@
-"""`streamlit run dashboard.py` on a free loopback port, and a headless Debian Chromium.
+"""The dashboard as `make run` serves it (`python -m tally_ui.serve`) on a free loopback port, and a headless Debian Chromium.
 
 Reusable by every browser test: `dashboard_server(env=..., secrets=...)` yields
 the base URL; `chromium()` yields a Playwright browser (never downloads one).

@@ -21,3 +21,8 @@ def test_metric_csv_neutralises_formulas_behind_whitespace():
     frame = pd.DataFrame({"plan": ["\n=HYPERLINK(1)", " +1", "Pro"], "customers": [-1, 2, 3]})
     rows = list(csv.reader(io.StringIO(to_csv(metric, frame))))
     assert rows[1:] == [["'\n=HYPERLINK(1)", "-1"], ["' +1", "2"], ["Pro", "3"]]
+
+
+def test_small_rates_are_written_as_plain_decimals():
+    from metrics.export import _plain
+    assert _plain(5e-05) == "0.00005" and _plain(1e-06) == "0.000001" and _plain(0.25) == 0.25

@@ -183,3 +183,26 @@ def test_a_user_removed_from_secrets_loses_access_at_once():
     at.secrets["tally_auth"] = {"users": {}, "admins": ["someone@example.com"]}
     at.secrets["auth"] = {"client_id": "x"}  # still configured, via OIDC only
     assert titles(at.run()) == ["Sign in to Tally"]
+
+
+class _Headers(dict):
+    def get_all(self, name):
+        return self.get(name, [])
+
+
+def _request(monkeypatch, ip, **headers):
+    from types import SimpleNamespace
+    from tally_auth import login
+    context = SimpleNamespace(ip_address=ip, headers=_Headers({k.replace("_", "-"): v for k, v in headers.items()}))
+    monkeypatch.setattr(login, "st", SimpleNamespace(context=context))
+    return login
+
+
+def test_a_local_connection_that_a_proxy_forwards_is_not_local(monkeypatch):
+    # uvicorn rewrites a forwarded *remote* address itself; a proxy forwarding for
+    # 127.0.0.1 (or saying only `Forwarded`) leaves no IP, and only the headers tell
+    assert _request(monkeypatch, None)._is_local_request()
+    assert not _request(monkeypatch, None, x_forwarded_for=["127.0.0.1"])._is_local_request()
+    assert not _request(monkeypatch, None, forwarded=["for=192.0.2.1;proto=https"])._is_local_request()
+    assert not _request(monkeypatch, "203.0.113.7")._is_local_request()
+    assert _request(monkeypatch, None, x_forwarded_for=["198.51.100.4"]).client_address() == "198.51.100.4"
