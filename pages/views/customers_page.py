@@ -98,10 +98,10 @@ def customer_search(params) -> None:
     matches = data.query("""
         SELECT id, name, email, country, created FROM customers
         WHERE NOT coalesce(deleted, false)
-          AND (id = ? OR name ILIKE ? OR email ILIKE ?)
-        ORDER BY created DESC LIMIT 50""", (text, f"%{text}%", f"%{text}%"))
+          AND (id = ? OR contains(lower(name), ?) OR contains(lower(email), ?))
+        ORDER BY created DESC LIMIT 50""", (text, text.lower(), text.lower()))  # % and _ are plain text
     if matches.empty:
-        st.info(f"No customer matches “{text}”.")
+        st.info("No customer matches that search.")  # not echoed: st.info renders markdown
         return
     labels = {row.id: f"{row.name or '(no name)'} · {row.email or '-'} · {row.id}" for row in matches.itertuples()}
     customer = st.selectbox("Customer", list(labels), format_func=labels.get, key="customer_pick")

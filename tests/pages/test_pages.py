@@ -126,3 +126,10 @@ def test_customer_search_shows_that_customers_timeline(dashboard_env):
         [customer_id, dt.date(2025, 1, 1), selected_end(at)])}
     paying = set(timeline.loc[timeline["mrr"] > 0, "month"].map(lambda m: m.date() if hasattr(m, "date") else m))
     assert paying == months
+
+
+def test_customer_search_takes_percent_and_underscore_as_text(dashboard_env):
+    at = goto(open_app({"currency": "native"}), "Customers & retention")
+    at.text_input(key="customer_search").input("%").run()  # as a pattern it would match everyone
+    assert not [box for box in at.selectbox if box.key == "customer_pick"]
+    assert at.info[-1].value == "No customer matches that search."
