@@ -169,7 +169,8 @@ def _refund_form(facts) -> None:
             step=float(10 ** -digits), format=f"%.{digits}f")
         reason = st.selectbox("Reason", REASONS)
         if st.form_submit_button("Review refund"):
-            minor = to_minor(amount, facts.currency)
+            # round(…, 9): the browser's step buttons leave binary noise (0.30000000000000004)
+            minor = to_minor(round(amount, 9), facts.currency)
             why_not = amount_hint(facts.currency) if minor is None else refusal(facts, minor, reason)
             if why_not:
                 st.session_state.pop("_tally_admin_refund", None)

@@ -232,3 +232,13 @@ def test_a_refund_whose_answer_is_lost_on_the_wire_is_checked_and_reported(
         f"Stripe's answer was lost; Tally checked again: Refunded 12.00 USD on {charge['id']} "
         f"({refund.id}")
     assert not at.warning or "outcome is unknown" not in _texts(at.warning)
+
+
+def test_an_amount_the_step_buttons_left_binary_noise_in_is_taken(admin_app, make_charge):
+    charge = make_charge(amount=4200, currency="usd")
+    at = admin_app("refund")
+    at.text_input(key="admin_refund_query").input(charge["id"]).run()
+    at.number_input[0].set_value(0.1 + 0.2)  # 0.30000000000000004, as three clicks of the step leave it
+    at = _click(at, "Review refund")
+    assert not at.error
+    assert at.session_state["_tally_admin_refund"]["amount"] == 30
