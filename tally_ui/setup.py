@@ -41,4 +41,4 @@ def _upgrade(db: str) -> None:
         if store.upgrade_published(db):
             log.info("upgraded %s to this version's tables", db)
     except Exception as error:  # noqa: BLE001 - a damaged file is reported where pages read it
-        log.warning("could not upgrade %s: %s", db, str(error).splitlines()[0] if str(error) else error)
+        log.debug("could not upgrade %s: %s", db, error)
