@@ -44,10 +44,10 @@ MIN_SPLIT_PAGES = 6
 # checkpoints: the 8th and 16th of a backfill take 1.5-2 s); with 96, a big
 # sync's fetch threads waited for room about a second.
 QUEUE_PAGES = 192
-LINE_WORKERS = 8  # the lines endpoint's 24 req/s at ~150 ms needs ~4 in flight: room for slow answers
+LINE_WORKERS = 16  # the lines endpoint's 24 req/s at ~150 ms needs ~4 in flight; a busy machine, more
 # Invoice pages a window lists ahead while their lines are paged: enough
 # waiting lines to keep their endpoint busy, few enough to keep memory flat.
-WAITING_PAGES = 3
+WAITING_PAGES = 2
 LINES_PRIORITY = float("inf")  # lines pace the sync where they are many: first call on the account's budget
 LINES_LABEL = "invoice_lines"
 
