@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 import orjson  # noqa: E402
 
 from fakestripe import DEFAULT_API_KEY  # noqa: E402
-from fakestripe.resources import BY_TABLE, EMBEDDED_LINES  # noqa: E402
+from fakestripe.resources import BY_TABLE, EMBEDDED_LINES, INLINE_FLAG  # noqa: E402
 from fakestripe.store import read_jsonl  # noqa: E402
 from fakestripe.testing import serve, stats  # noqa: E402
 
@@ -46,6 +46,7 @@ TARGET_OBJECTS = 200_000
 TARGET_RATIO = 0.90
 TARGET_429_SHARE = 0.01
 LINES_ENDPOINT = "GET /v1/invoices/{id}/lines"
+PRICE_ENDPOINT = "GET /v1/prices/{id}"
 B2B_LONG_SHARE = 0.05  # of invoices, given 11-300 lines in the b2b shape
 B2B_MAX_LINES = 300
 TARGET_RSS_MB = 400
@@ -137,10 +138,12 @@ def ensure(directory: Path) -> Path:
     return directory
 
 
-def count_account(data: Path) -> tuple[dict[str, int], int, int]:
+def count_account(data: Path) -> tuple[dict[str, int], int, int, int]:
     """Objects per list endpoint, the /lines requests invoices need beyond their
-    embedded lines, and the invoices' lines in all."""
+    embedded lines, the invoices' lines in all, and the prices that lines and
+    subscription items name but no list gives (inline ones: retrieved by id)."""
     objects, line_requests, all_lines = {}, 0, 0
+    listed, named = set(), set()
     for path in sorted(data.glob("*.jsonl")):
         resource = BY_TABLE.get(path.stem)
         if resource is None:
@@ -148,22 +151,38 @@ def count_account(data: Path) -> tuple[dict[str, int], int, int]:
         count = 0
         for obj, _ in read_jsonl(path):
             count += 1
+            if resource.object == "price" and not obj.get(INLINE_FLAG):  # inline: in no list
+                listed.add(obj["id"])
+            named.update(_prices_named(obj))
             if resource.object == "invoice":
                 lines = len(((obj.get("lines") or {}).get("data")) or [])
                 all_lines += lines
                 line_requests += math.ceil(max(0, lines - EMBEDDED_LINES) / PAGE)
         objects[f"GET {resource.url}"] = count
-    return objects, line_requests, all_lines
+    return objects, line_requests, all_lines, len(named - listed)
+
+
+def _prices_named(obj: dict) -> set[str]:
+    """Price ids an invoice's lines or a subscription's items name."""
+    named = set()
+    for child in ((obj.get("lines") or obj.get("items") or {}).get("data") or []):
+        price = ((child.get("pricing") or {}).get("price_details") or {}).get("price") or child.get("price")
+        price = price.get("id") if isinstance(price, dict) else price
+        if price:
+            named.add(price)
+    return named
 
 
 # --- the bound -------------------------------------------------------------------
 
-def rate_limit_bound(objects: dict[str, int], line_requests: int) -> tuple[float, str, str]:
+def rate_limit_bound(objects: dict[str, int], line_requests: int,
+                     retrieves: int = 0) -> tuple[float, str, str]:
     """The most objects/s the limits allow for this account, and how it was derived.
 
     A full sync must fetch at least pages_e = ceil(n_e / 100) list pages from
     each endpoint e it reads, plus the /v1/invoices/{id}/lines pages of invoices
-    with more than the embedded lines (its own endpoint). Each endpoint serves at
+    with more than the embedded lines (its own endpoint), and one
+    /v1/prices/{id} request per inline price (no list gives those). Each endpoint serves at
     most 25 requests/s, so the sync needs at least max_e(pages_e / 25) seconds;
     the account serves 100/s overall, so at least sum_e(pages_e) / 100 seconds.
     With T = the larger of the two, the bound is (total objects) / T; the
@@ -174,6 +193,8 @@ def rate_limit_bound(objects: dict[str, int], line_requests: int) -> tuple[float
     pages = {e: math.ceil(n / PAGE) for e, n in objects.items() if n}
     if line_requests:
         pages[LINES_ENDPOINT] = line_requests
+    if retrieves:
+        pages[PRICE_ENDPOINT] = retrieves
     by_endpoint = max(p / ENDPOINT_RATE for p in pages.values())
     by_account = sum(pages.values()) / GLOBAL_RATE
     seconds = max(by_endpoint, by_account)
@@ -275,13 +296,14 @@ def db_row_counts(db: Path, tables: list[str]) -> dict[str, int | None]:
     return counts
 
 
-def report(shape, objects, line_requests, all_lines, seconds, rss_mb, tree_mb, cpu_seconds,
+def report(shape, objects, line_requests, all_lines, inline_prices, seconds, rss_mb, tree_mb, cpu_seconds,
            served, db_counts) -> float:
     """Print one shape's results; returns its ratio to the bound."""
     touched = {e: n for e, n in objects.items() if e in served["endpoints"]}
     total = sum(touched.values())
     lines_served = served["endpoints"].get(LINES_ENDPOINT, 0)
-    bound, why, setter = rate_limit_bound(touched, line_requests if lines_served else 0)
+    bound, why, setter = rate_limit_bound(touched, line_requests if lines_served else 0,
+                                          inline_prices if PRICE_ENDPOINT in served["endpoints"] else 0)
     rate = total / seconds
     share_429 = served["rate_limited"] / max(1, served["requests"])
     print(f"objects in the endpoints synced: {total:,} (account: {sum(objects.values()):,}; "
@@ -293,7 +315,8 @@ def report(shape, objects, line_requests, all_lines, seconds, rss_mb, tree_mb, c
     print(f"sync CPU (user + system, its worker process included): {cpu_seconds:.1f} s")
     print(f"objects/s: {rate:,.0f}")
     print(f"rate-limit bound: {bound:,.0f} objects/s, set by {setter}  [{why}]")
-    print(f"{LINES_ENDPOINT}: {lines_served:,} requests for {line_requests:,} pages needed")
+    print(f"{LINES_ENDPOINT}: {lines_served:,} requests for {line_requests:,} pages needed; "
+          f"{PRICE_ENDPOINT}: {served['endpoints'].get(PRICE_ENDPOINT, 0):,} for {inline_prices:,} inline prices")
     print(f"ratio: {rate / bound:.0%} (target >= {TARGET_RATIO:.0%})")
     print(f"share of requests answered 429: {share_429:.2%} (target < {TARGET_429_SHARE:.0%}; "
           f"by endpoint: {served.get('rate_limited_by_endpoint') or {}})")
@@ -335,7 +358,7 @@ def main() -> int:
 
 
 def bench_shape(args, shape: str, data: Path) -> float | None:
-    objects, line_requests, all_lines = count_account(data)
+    objects, line_requests, all_lines, inline_prices = count_account(data)
     total = sum(objects.values())
     print(f"account: {total:,} objects and {all_lines:,} invoice lines in {data}")
     if total < TARGET_OBJECTS:
@@ -356,7 +379,7 @@ def bench_shape(args, shape: str, data: Path) -> float | None:
             print(f"sync {why}:\n  " + "\n  ".join(tail))
             return None
         counts = db_row_counts(work / "bench.duckdb", list(account_tables(objects)) + ["invoice_lines"])
-        ratio = report(shape, objects, line_requests, all_lines, seconds, rss_mb, tree_mb,
+        ratio = report(shape, objects, line_requests, all_lines, inline_prices, seconds, rss_mb, tree_mb,
                        cpu_seconds, served, counts)
         print(f"README: .venv/bin/python bench/sync.py --customers {args.customers} "
               f"--latency-ms {args.latency_ms:g} --shape {shape}")
