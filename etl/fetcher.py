@@ -9,15 +9,29 @@ types are fetched by several threads, so latency is hidden and Stripe's
 limits, not our round trips, set the pace. Each request carries its type's
 estimated pages left as priority for the account-wide rate limit, so the big
 types finish together.
+
+Invoices embed only their first lines. `GET /v1/invoices/{id}/lines` is an
+endpoint of its own for Stripe's limits, and on a B2B account its pages can
+set the whole sync's pace: an invoice page naming long invoices hands their
+lines to a pool of line threads at once and the window lists on, so the
+lines endpoint is busy from the first invoice page to the end. The page is
+queued for the writer only once its lines are in, and a window's pages in
+list order: the writer commits an invoice with all its lines and the
+window's cursor never passes an invoice still missing some (kill-and-resume
+loses and doubles nothing).
 """
 from __future__ import annotations
 
+import collections
 import queue
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+
+import orjson
 
 from etl.client import BadRequest, ServerError, StripeHTTP
-from etl.convert import PageConverter, has_more_lines, page_from_objects
+from etl.convert import PageConverter, has_more_lines
 from etl.schema import API_VERSION
 from etl.sync_jobs import UNKNOWN_PAGES, Failure, Job, Page, Window
 
@@ -30,6 +44,23 @@ MIN_SPLIT_PAGES = 6
 # checkpoints: the 8th and 16th of a backfill take 1.5-2 s); with 96, a big
 # sync's fetch threads waited for room about a second.
 QUEUE_PAGES = 192
+LINE_WORKERS = 16  # the lines endpoint's 24 req/s at ~150 ms needs ~4 in flight; a busy machine, more
+# Invoice pages a window lists ahead while their lines are paged: enough
+# waiting lines to keep their endpoint busy, few enough to keep memory flat.
+WAITING_PAGES = 2
+LINES_PRIORITY = float("inf")  # lines pace the sync where they are many: first call on the account's budget
+LINES_LABEL = "invoice_lines"
+
+
+@dataclass
+class LongPage:
+    """An invoice page whose long invoices are having the rest of their lines paged."""
+    table: str
+    objects: list[dict]
+    has_more: bool
+    synced_at: object
+    api_version: str
+    lines: list[Future]
 
 
 class Fetcher:
@@ -44,6 +75,7 @@ class Fetcher:
         self.utc_now = utc_now
         self.oldest_seen: int | None = None  # created of the oldest object of any type so far
         self.converter = PageConverter()
+        self.lines_pool = ThreadPoolExecutor(max_workers=LINE_WORKERS, thread_name_prefix="tally-lines")
 
     def start(self, job: Job, window: Window) -> None:
         with self.lock:
@@ -62,27 +94,51 @@ class Fetcher:
 
     def stop(self) -> None:
         self.stopping.set()
+        self.lines_pool.shutdown(wait=False, cancel_futures=True)
         self.pool.shutdown(wait=True, cancel_futures=True)
+        self.lines_pool.shutdown(wait=True)
         self.converter.stop()
 
     def _page_through(self, job: Job, window: Window) -> None:
-        cursor = window.cursor
+        cursor = delivered = window.cursor
+        waiting: collections.deque = collections.deque()  # (Page, LongPage | None), in list order
         try:
             while job.running and not self.stopping.is_set():
-                page = self.fetch_page(job, window.lo, window.hi, cursor, job.pages_left())
+                page, long = self.fetch_page(job, window.lo, window.hi, cursor, job.pages_left())
                 self._estimate(window, page)
                 split = self._maybe_split(job, window, page) if page.has_more else None
-                self._put((job, window, page))
+                waiting.append((page, long))
+                delivered = self._deliver(job, window, waiting, WAITING_PAGES, delivered)
                 if split:
                     self.start(job, split)
                 if not page.has_more:
                     break
                 cursor = page.last_id
+            self._deliver(job, window, waiting, 0, delivered)
         except BaseException as exc:  # the writer decides what an error means
-            self._put((job, window, Failure(exc, cursor)))
+            self._put((job, window, Failure(exc, delivered)))
         finally:
+            for _, long in waiting:
+                for future in long.lines if long else []:
+                    future.cancel()
             with self.lock:
                 self.active -= 1
+
+    def _deliver(self, job: Job, window: Window, waiting: collections.deque, keep: int,
+                 delivered: str | None) -> str | None:
+        """Queue the window's pages in list order, each once its lines are in:
+        waits until at most `keep` are left, then queues those already complete.
+        Returns the last queued page's cursor; raises a line page's error."""
+        while waiting:
+            page, long = waiting[0]
+            if long is not None:
+                if len(waiting) <= keep and not all(f.done() for f in long.lines):
+                    break
+                page = self._completed_page(long)
+            self._put((job, window, page))
+            waiting.popleft()
+            delivered = page.last_id
+        return delivered
 
     def _put(self, item) -> None:
         while not self.stopping.is_set():
@@ -93,7 +149,9 @@ class Fetcher:
                 continue
 
     def fetch_page(self, job: Job, lo: int | None, hi: int | None, cursor: str | None,
-                   priority: float = 0.0) -> Page:
+                   priority: float = 0.0) -> tuple[Page, LongPage | None]:
+        """A list page, converted; when invoices on it have more lines than they
+        embed, a page without rows and the LongPage whose lines are being paged."""
         params = {"limit": PAGE_SIZE, **job.kind.params}
         if lo is not None:
             params["created[gte]"] = lo
@@ -106,13 +164,22 @@ class Fetcher:
             raise self.client.not_a_list(job.path, resp.body)
         synced_at, api_version = self.utc_now(), resp.api_version or API_VERSION
         page = self.converter.convert(job.kind.table, resp.body, synced_at, api_version)
-        if page is None:  # an invoice with more lines than it embeds
-            objects = resp.data.get("data") or []
-            for invoice in objects:
-                self.complete_lines(invoice, job.kind.name, priority)
-            page = page_from_objects(job.kind.table, objects, bool(resp.data.get("has_more")),
-                                     synced_at, api_version)
-        return page
+        if page is not None:
+            return page, None
+        objects = resp.data.get("data") or []  # an invoice with more lines than it embeds
+        has_more = bool(resp.data.get("has_more")) and bool(objects)
+        long = LongPage(job.kind.table, objects, has_more, synced_at, api_version,
+                        self.page_lines(objects))
+        outline = Page(len(objects), objects[-1]["id"] if objects else None, has_more, None,
+                       [o.get("created") or 0 for o in objects])
+        return outline, long
+
+    def _completed_page(self, long: LongPage) -> Page:
+        """The page of `long`, its invoices complete, converted (in the worker process)."""
+        for future in long.lines:
+            future.result()  # a line page's error is the page's
+        body = orjson.dumps({"object": "list", "data": long.objects, "has_more": long.has_more})
+        return self.converter.convert(long.table, body, long.synced_at, long.api_version)
 
     def _get_first_or_next(self, job: Job, params: dict, priority: float):
         """A list page; the first of a job listing everything also asks `created[gte]=0`
@@ -130,22 +197,34 @@ class Fetcher:
         job.created_filter = True
         return resp
 
-    def complete_lines(self, invoice: dict, label: str, priority: float = 0.0) -> None:
+    def page_lines(self, invoices: list[dict]) -> list[Future]:
+        """Start paging the rest of the lines of every long invoice, concurrently."""
+        return [self.lines_pool.submit(self._complete_lines, invoice)
+                for invoice in invoices if has_more_lines(invoice)]
+
+    def complete_lines(self, invoices: list[dict]) -> None:
+        """Page the rest of the lines of `invoices` into them; back when all are complete."""
+        futures = self.page_lines(invoices)
+        wait(futures)
+        for future in futures:
+            future.result()
+
+    def _complete_lines(self, invoice: dict) -> None:
         """Invoices embed only their first lines: page the rest into the invoice."""
-        if not has_more_lines(invoice):
-            return
         lines = invoice["lines"]
         data = list(lines.get("data") or [])
         has_more = True
-        while has_more:
+        while has_more and not self.stopping.is_set():
             params = {"limit": PAGE_SIZE}
             if data:
                 params["starting_after"] = data[-1]["id"]
-            resp = self.client.get(f"/v1/invoices/{invoice['id']}/lines", params, label=label,
-                                   priority=priority)
+            resp = self.client.get(f"/v1/invoices/{invoice['id']}/lines", params, label=LINES_LABEL,
+                                   priority=LINES_PRIORITY)
             batch = resp.data.get("data") or []
             data += batch
             has_more = bool(resp.data.get("has_more")) and bool(batch)
+        if has_more:
+            raise InterruptedError("stopped while paging invoice lines")
         invoice["lines"] = {**lines, "data": data, "has_more": False}
 
     def _estimate(self, window: Window, page: Page) -> None:

@@ -538,13 +538,14 @@ class Sync:
     def _apply_event_chunk(self, events: list[dict]) -> None:
         by_table: dict[tuple[str, str | None], list[dict]] = {}
         gone: dict[str, list[str]] = {}
+        # Long invoices' lines, all paged at once (the writer waits for them).
+        self.fetcher.complete_lines([e["data"]["object"] for e in events
+                                     if OBJECT_TABLES.get(e["data"]["object"].get("object")) == "invoices"])
         for event in events:
             obj = event["data"]["object"]
             table = OBJECT_TABLES.get(obj.get("object"))
             if not table or table == "events":
                 continue
-            if table == "invoices":  # the writer waits for these: ahead of every fetch
-                self.fetcher.complete_lines(obj, "events", priority=float("inf"))
             by_table.setdefault((table, event.get("api_version")), []).append(obj)
             # `customer.subscription.deleted` is a cancellation, not a deletion.
             if str(event.get("type", "")).endswith(".deleted") and table != "subscriptions":

@@ -37,6 +37,23 @@ def as_dict(obj) -> dict:
     return obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
 
 
+def with_all_lines(client: stripe.StripeClient, invoice) -> dict:
+    """The invoice with every line: Stripe embeds only its first ones, and the
+    database replaces an invoice's lines with those written with it."""
+    invoice = as_dict(invoice)
+    lines = invoice.get("lines") or {}
+    data, more = list(lines.get("data") or []), bool(lines.get("has_more"))
+    while more:
+        params = {"limit": 100, **({"starting_after": data[-1]["id"]} if data else {})}
+        page = as_dict(client.v1.invoices.line_items.list(invoice["id"], params=params))
+        batch = page.get("data") or []
+        data += batch
+        more = bool(page.get("has_more")) and bool(batch)
+    if lines:
+        invoice["lines"] = {**lines, "data": data, "has_more": False}
+    return invoice
+
+
 def fetch_after_write(fetch, what: str) -> dict | None:
     """A re-fetch after a Stripe write already succeeded: best-effort.
 

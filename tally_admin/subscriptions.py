@@ -13,7 +13,7 @@ from tally_admin.actions import ActionResult, Done, Refused, run_action
 from tally_admin.audit import AuditLog
 from tally_admin.lookup import customer_email, invoice_charges
 from tally_admin.refunds import refund_made_with, refund_params, charge_facts
-from tally_admin.stripe_api import as_dict, explain, fetch_after_write, request_id_of
+from tally_admin.stripe_api import as_dict, explain, fetch_after_write, request_id_of, with_all_lines
 
 WHEN = ("now", "period_end")
 # none: nothing back; prorate: Stripe credits the unused time on a final invoice
@@ -183,8 +183,8 @@ def _perform_cancel(client, audit: AuditLog, sub_id: str, params: dict,
                               "cancel_at_period_end": sub.get("cancel_at_period_end")}
     if unused == "prorate" and sub.get("latest_invoice"):  # the final invoice with the credit
         invoice_id = _id(sub["latest_invoice"])
-        invoice = fetch_after_write(lambda: client.v1.invoices.retrieve(invoice_id),
-                                    f"invoice {invoice_id}")
+        invoice = fetch_after_write(
+            lambda: with_all_lines(client, client.v1.invoices.retrieve(invoice_id)), f"invoice {invoice_id}")
         objects += [invoice] if invoice else []
     if unused == "refund" and refund is not None:
         message, refunded = _refund_unused(client, refund, key, message)
