@@ -8,6 +8,7 @@ system). The dashboard only ever opens `<db>` read-only and reopens it when
 """
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import threading
@@ -75,6 +76,9 @@ def publish(con, db_path: str) -> None:
     from metrics import materialize  # here: the metrics (and pandas) load in ~0.2 s a sync need not wait for
 
     materialize.refresh(con)
+    # What the dashboard's "updated N s ago" counts from (tally_ui/freshness.py).
+    con.execute("INSERT OR REPLACE INTO tally_meta VALUES ('published_at', ?)",
+                [dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat()])
     con.execute("CHECKPOINT")
     tmp = f"{db_path}.tmp"
     shutil.copyfile(working_path(db_path), tmp)
