@@ -375,9 +375,10 @@ def serve(db_path: str, host: str, port: int, every_minutes: float, ready=None) 
     lock = hold_lock(db_path)
     try:
         secrets = webhook_secrets()
-        if not secrets:
-            raise UpdaterRefused("Set STRIPE_WEBHOOK_SECRET (whsec_...; several comma-separated "
-                                 "while rotating) to accept Stripe webhooks.")
+        if not secrets:  # the scheduled sync still runs; every delivery is refused
+            log.warning("STRIPE_WEBHOOK_SECRET is not set: webhooks are refused (400) until it is "
+                        "(whsec_...; several comma-separated while rotating); syncing every %g min.",
+                        every_minutes)
         client = StripeHTTP(os.environ.get("STRIPE_API_KEY", ""),
                             os.environ.get("STRIPE_API_BASE") or None)
         updater = Updater(db_path, client, secrets, every_minutes)

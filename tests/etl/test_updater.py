@@ -44,11 +44,11 @@ def synced(account, tmp_path):
         yield base, db
 
 
-def start_updater(db, base, port=None, secrets=f"{SECRET},{OLD_SECRET}"):
+def start_updater(db, base, port=None, secrets=f"{SECRET},{OLD_SECRET}", extra=()):
     port = port or free_port()
     env = {**os.environ, "STRIPE_API_KEY": DEFAULT_API_KEY, "STRIPE_API_BASE": base,
            "STRIPE_WEBHOOK_SECRET": secrets}
-    proc = subprocess.Popen([sys.executable, "-m", "etl", "serve", "--db", str(db), "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "etl", "serve", "--db", str(db), "--port", str(port), *extra],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     wait_for_http(f"http://127.0.0.1:{port}/healthz", 60, proc)
     return proc, f"http://127.0.0.1:{port}"
@@ -206,5 +206,17 @@ def test_events_wait_while_stripe_is_unreachable_and_survive_kill_9(synced, acco
     try:
         assert wait_until(lambda: email(db, changed["id"])[0][0] == "after-restart@example.com")
         assert wait_until(lambda: health(url)["events_waiting"] == 0)
+    finally:
+        stop(proc)
+
+
+def test_the_scheduled_sync_is_the_safety_net_for_missed_webhooks(synced, account):
+    base, db = synced
+    missed = {**account["customers"][7], "id": "cus_missed", "created": int(time.time())}
+    put_objects(base, [missed])  # no webhook tells of it
+    proc, url = start_updater(db, base, extra=("--every", "0.02"))
+    try:
+        assert wait_until(lambda: (health(url)["last_sync"] or {}).get("status") == "ok", 60)
+        assert email(db, "cus_missed") == [(missed["email"], False)]
     finally:
         stop(proc)
