@@ -70,12 +70,17 @@ def open_working(db_path: str):
     return connect(work)
 
 
-def publish(con, db_path: str) -> None:
+def publish(con, db_path: str, *, stages: bool = True) -> None:
     """Store the MRR stages (so a new dashboard process need not compute them),
-    checkpoint the working file and atomically replace the published copy."""
-    from metrics import materialize  # here: the metrics (and pandas) load in ~0.2 s a sync need not wait for
+    checkpoint the working file and atomically replace the published copy.
 
-    materialize.refresh(con)
+    `stages=False` (the updater's small batches) leaves the stored stages as
+    they are: their fingerprint no longer matches, so metrics compute from the
+    invoice lines, right but slower, until a later publish stores them again."""
+    if stages:
+        from metrics import materialize  # here: the metrics (and pandas) load in ~0.2 s a sync need not wait for
+
+        materialize.refresh(con)
     # What the dashboard's "updated N s ago" counts from (tally_ui/freshness.py).
     con.execute("INSERT OR REPLACE INTO tally_meta VALUES ('published_at', ?)",
                 [dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat()])

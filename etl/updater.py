@@ -41,6 +41,9 @@ log = logging.getLogger("tally.updater")
 MAX_BODY = 1024 * 1024
 BATCH = 500  # events per apply-and-publish
 RETRY_SECONDS = 5.0  # after Stripe or the working file was unavailable
+# Rebuilding the stored MRR stages costs seconds on a big account: a batch is
+# published without them, and they are stored once events pause this long.
+STAGES_AFTER_IDLE = float(os.environ.get("TALLY_STAGES_IDLE_SECONDS") or 15)
 # Where to GET an object by id: the first listing of its table.
 PATH_BY_TABLE = {}
 for _kind in OBJECT_TYPES:
@@ -171,6 +174,7 @@ class Updater:
         self.writer = threading.Lock()  # one writer: the applier or the sync
         self.stopping = threading.Event()
         self.account = None
+        self.stages_due: float | None = None  # when a publish left the MRR stages unstored
         self.health = {"last_event": None, "last_sync": None, "stripe": "not asked yet",
                        "apply_error": None}
 
@@ -187,6 +191,18 @@ class Updater:
                 continue
             if not applied:
                 self.queue.arrived.wait(1.0)
+                self._store_stages_when_idle()
+
+    def _store_stages_when_idle(self) -> None:
+        if self.stages_due is None or time.monotonic() - self.stages_due < STAGES_AFTER_IDLE:
+            return
+        with self.writer:
+            con = store.open_working(self.db_path)
+            try:
+                store.publish(con, self.db_path)
+            finally:
+                con.close()
+        self.stages_due = None
 
     def apply_pending(self) -> int:
         entries, offset = self.queue.pending()
@@ -262,7 +278,8 @@ class Updater:
                 mark_deleted(con, table, ids)
             forget_fresh_listings(con)  # a resumed backfill may list these objects again
             con.execute("COMMIT")
-            store.publish(con, self.db_path)
+            store.publish(con, self.db_path, stages=False)
+            self.stages_due = time.monotonic()
         finally:
             con.close()
 
@@ -276,6 +293,8 @@ class Updater:
         with self.writer:
             try:
                 summary = run_sync(self.db_path, client=self.client)
+                if summary.status != "failed":  # it published with the stages
+                    self.stages_due = None
                 result = {"status": summary.status, "message": summary.message}
                 self.health["stripe"] = "reachable"
             except StripeSyncError as exc:

@@ -44,10 +44,10 @@ def synced(account, tmp_path):
         yield base, db
 
 
-def start_updater(db, base, port=None, secrets=f"{SECRET},{OLD_SECRET}", extra=()):
+def start_updater(db, base, port=None, secrets=f"{SECRET},{OLD_SECRET}", extra=(), stages_idle=3600):
     port = port or free_port()
     env = {**os.environ, "STRIPE_API_KEY": DEFAULT_API_KEY, "STRIPE_API_BASE": base,
-           "STRIPE_WEBHOOK_SECRET": secrets}
+           "STRIPE_WEBHOOK_SECRET": secrets, "TALLY_STAGES_IDLE_SECONDS": str(stages_idle)}
     proc = subprocess.Popen([sys.executable, "-m", "etl", "serve", "--db", str(db), "--port", str(port), *extra],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     wait_for_http(f"http://127.0.0.1:{port}/healthz", 60, proc)
@@ -218,5 +218,35 @@ def test_the_scheduled_sync_is_the_safety_net_for_missed_webhooks(synced, accoun
     try:
         assert wait_until(lambda: (health(url)["last_sync"] or {}).get("status") == "ok", 60)
         assert email(db, "cus_missed") == [(missed["email"], False)]
+    finally:
+        stop(proc)
+
+
+def stages_stored(db) -> bool:
+    from metrics import stored
+    with duckdb.connect(str(db), read_only=True) as con:
+        return stored.stored_through(con) is not None
+
+
+def test_a_batch_publishes_without_rebuilding_the_mrr_stages_which_follow_once_idle(synced, account):
+    base, db = synced
+    assert stages_stored(db)  # the sync stored them
+    sub = {**account["subscriptions"][3], "cancel_at_period_end": True}
+    put_objects(base, [sub])
+    proc, url = start_updater(db, base)  # stages an hour after the last event: not in this test
+    try:
+        assert deliver(url, event("evt_sched", "customer.subscription.updated", sub)) == 200
+        assert wait_until(lambda: published(db, "SELECT cancel_at_period_end FROM subscriptions "
+                                                "WHERE id = ?", [sub["id"]]) == [(True,)])
+        assert not stages_stored(db)  # metrics compute from the lines meanwhile
+    finally:
+        stop(proc)
+    proc, url = start_updater(db, base, stages_idle=0.5)
+    try:
+        sub = {**sub, "cancel_at_period_end": False}
+        put_objects(base, [sub])
+        assert deliver(url, event("evt_unsched", "customer.subscription.updated", sub)) == 200
+        assert wait_until(lambda: stages_stored(db) and published(
+            db, "SELECT cancel_at_period_end FROM subscriptions WHERE id = ?", [sub["id"]]) == [(False,)])
     finally:
         stop(proc)
