@@ -18,6 +18,7 @@ import os
 import statistics
 import subprocess
 import sys
+import shutil
 import tempfile
 import time
 import urllib.request
@@ -90,6 +91,7 @@ def run(customers: int, months: int) -> None:
         finally:
             proc.terminate()
             proc.wait(timeout=30)
+            shutil.rmtree(work, ignore_errors=True)
     times.sort()
     p95 = times[min(len(times) - 1, round(0.95 * len(times)) - 1)]
     print(f"{customers:,} customers: POST -> visible to a new reader over {len(times)} changes: "

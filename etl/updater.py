@@ -24,6 +24,7 @@ import logging
 import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -32,7 +33,8 @@ import orjson
 import stripe
 
 from etl import store
-from etl.client import NotAvailable, StripeHTTP, StripeSyncError, Unreachable
+from etl.client import (BadRequest, NotAvailable, PermissionDenied, StripeHTTP, StripeSyncError,
+                        Unreachable)
 from etl.load import OBJECT_TABLES, load_mixed, mark_deleted
 from etl.sync import run_sync
 from etl.sync_jobs import OBJECT_TYPES, forget_fresh_listings
@@ -44,6 +46,10 @@ RETRY_SECONDS = 5.0  # after Stripe or the working file was unavailable
 # Rebuilding the stored MRR stages costs seconds on a big account: a batch is
 # published without them, and they are stored once events pause this long.
 STAGES_AFTER_IDLE = float(os.environ.get("TALLY_STAGES_IDLE_SECONDS") or 15)
+FETCH_THREADS = 8  # GETs of one batch at once (the client keeps to the rate limit)
+GONE = object()
+# Objects another object's events stand for: a charge's refunds, an invoice's payments.
+RELATED = {"charges": ("/v1/refunds", "charge"), "invoices": ("/v1/invoice_payments", "invoice")}
 # Where to GET an object by id: the first listing of its table.
 PATH_BY_TABLE = {}
 for _kind in OBJECT_TYPES:
@@ -186,6 +192,8 @@ class Updater:
                 applied = self.apply_pending()
             except Exception as exc:  # noqa: BLE001 - the events wait; say why in /healthz
                 self.health["apply_error"] = self.client.scrub(f"{type(exc).__name__}: {exc}")
+                if isinstance(exc, Unreachable):
+                    self.health["stripe"] = "unreachable: events wait"
                 log.warning("events wait: %s", self.health["apply_error"])
                 self.stopping.wait(RETRY_SECONDS)
                 continue
@@ -241,20 +249,39 @@ class Updater:
     def _current_states(self, touched) -> tuple[list[dict], dict[str, list[str]]]:
         """GET each object now: its current state makes every delivery order right."""
         objects, gone = [], {}
-        for (table, object_id), deleted in touched.items():
-            try:
-                obj = self.client.get(f"{PATH_BY_TABLE[table]}/{object_id}", label="updater").data
-            except NotAvailable:
-                if deleted:  # a 404 is a deletion only when Stripe said so, never a guess
-                    gone.setdefault(table, []).append(object_id)
-                continue
-            if obj.get("deleted"):
+        with ThreadPoolExecutor(max_workers=FETCH_THREADS) as pool:
+            answers = list(pool.map(self._current_state, touched.items()))
+        for ((table, object_id), _), (state, related) in zip(touched.items(), answers):
+            if state is GONE:
                 gone.setdefault(table, []).append(object_id)
-                continue
-            if table == "invoices":
-                self._complete_lines(obj)
-            objects.append(obj)
+            elif state is not None:
+                objects += [state, *related]
         return objects, gone
+
+    def _current_state(self, item) -> tuple[dict | object | None, list[dict]]:
+        """(the object now, or GONE, or None to leave as is; objects that change with it)."""
+        (table, object_id), deleted = item
+        try:
+            obj = self.client.get(f"{PATH_BY_TABLE[table]}/{object_id}", label="updater").data
+        except NotAvailable:
+            # A 404 is a deletion only when Stripe said so, never a guess.
+            return (GONE if deleted else None), []
+        except (BadRequest, PermissionDenied) as exc:  # waiting would not help: the sync has the last word
+            log.warning("skipped %s %s: %s", table, object_id, self.client.scrub(str(exc)))
+            return None, []
+        if obj.get("deleted"):
+            return GONE, []
+        if table == "invoices":
+            self._complete_lines(obj)
+        related = RELATED.get(table)
+        if not related:
+            return obj, []
+        path, field = related  # a refund or a payment changes these too: their lists are short
+        try:
+            page = self.client.get(path, {field: object_id, "limit": 100}, label="updater").data
+        except (NotAvailable, BadRequest, PermissionDenied):  # not offered here: the object alone
+            return obj, []
+        return obj, list(page.get("data") or [])
 
     def _complete_lines(self, invoice: dict) -> None:
         lines = invoice.get("lines") or {}
@@ -398,8 +425,9 @@ def serve(db_path: str, host: str, port: int, every_minutes: float, ready=None) 
             log.warning("STRIPE_WEBHOOK_SECRET is not set: webhooks are refused (400) until it is "
                         "(whsec_...; several comma-separated while rotating); syncing every %g min.",
                         every_minutes)
+        from etl.cli_sync import _rate_from_env
         client = StripeHTTP(os.environ.get("STRIPE_API_KEY", ""),
-                            os.environ.get("STRIPE_API_BASE") or None)
+                            os.environ.get("STRIPE_API_BASE") or None, rate=_rate_from_env())
         updater = Updater(db_path, client, secrets, every_minutes)
         try:
             server = ThreadingHTTPServer((host, port), make_handler(updater))

@@ -118,7 +118,12 @@ def test_shuffled_repeated_and_stale_deliveries_end_at_stripes_current_state(syn
     canceled = {**subs["sub_0002"], "status": "canceled", "canceled_at": int(time.time())}
     newcomer = {**copy.deepcopy(customers["cus_0003"]), "id": "cus_new", "email": "hi@example.com",
                 "created": int(time.time())}
-    put_objects(base, [new_email, canceled, newcomer])
+    charge = next(c for c in account["charges"] if c["id"] == "ch_0008")
+    refunded = {**charge, "amount_refunded": charge["amount"], "refunded": True}
+    refund = {"id": "re_new", "object": "refund", "created": int(time.time()), "charge": "ch_0008",
+              "amount": charge["amount"], "currency": charge["currency"], "status": "succeeded",
+              "livemode": False}
+    put_objects(base, [new_email, canceled, newcomer, refunded, refund])
     delete_object(base, "customer", "cus_0004")
     proc, url = start_updater(db, base)
     try:
@@ -126,7 +131,8 @@ def test_shuffled_repeated_and_stale_deliveries_end_at_stripes_current_state(syn
                       event("evt_b", "customer.subscription.deleted", canceled),
                       event("evt_c", "customer.created", newcomer),
                       event("evt_d", "customer.deleted", {**customers["cus_0004"]}),
-                      event("evt_e", "payout.paid", {"id": "po_1", "object": "payout"})]
+                      event("evt_e", "payout.paid", {"id": "po_1", "object": "payout"}),
+                      event("evt_f", "charge.refunded", refunded)]
         random.Random(4).shuffle(deliveries)
         deliveries += deliveries[:2]  # some twice
         deliveries.append(event("evt_old", "customer.updated", old, created=old["created"]))  # stale, last
@@ -139,6 +145,8 @@ def test_shuffled_repeated_and_stale_deliveries_end_at_stripes_current_state(syn
         assert published(db, "SELECT status FROM subscriptions WHERE id = 'sub_0002'") == [("canceled",)]
         assert email(db, "cus_new") == [("hi@example.com", False)]
         assert email(db, "cus_0004")[0][1] is True
+        assert published(db, "SELECT amount_refunded FROM charges WHERE id = 'ch_0008'") == [(charge["amount"],)]
+        assert published(db, "SELECT amount FROM refunds WHERE id = 're_new'") == [(charge["amount"],)]
         info = health(url)
         assert info["last_event"]["id"] and info["last_event"]["lag_seconds"] >= 0
         assert "last_sync" in info
