@@ -72,6 +72,18 @@ class EventQueue:
         self.lock = threading.Lock()
         self.arrived = threading.Event()
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._drop_cut_line()
+
+    def _drop_cut_line(self) -> None:
+        """An append cut short by a crash was never answered 200: drop it, or the
+        next event would be glued to it and lost."""
+        try:
+            with open(self.path, "rb+") as queue:
+                data = queue.read()
+                if data and not data.endswith(b"\n"):
+                    queue.truncate(data.rfind(b"\n") + 1)
+        except FileNotFoundError:
+            pass
 
     def append(self, event: dict) -> None:
         line = orjson.dumps({"received": time.time(), "event": event}) + b"\n"
@@ -83,9 +95,10 @@ class EventQueue:
 
     def applied_offset(self) -> int:
         try:
-            return int(Path(self.done_path).read_text() or 0)
+            offset = int(Path(self.done_path).read_text() or 0)
         except (FileNotFoundError, ValueError):
             return 0
+        return offset if offset <= _size(self.path) else 0  # the queue was emptied: read it all
 
     def pending(self, limit: int = BATCH) -> tuple[list[dict], int]:
         """Up to `limit` queued entries not yet applied, and the offset after them."""
@@ -120,16 +133,21 @@ class EventQueue:
     def mark_applied(self, offset: int) -> None:
         """Move the applied offset; once everything is applied, start an empty queue."""
         with self.lock:
-            if offset >= _size(self.path):
+            empty = offset >= _size(self.path)
+            # Offset 0 before emptying: a crash between the two applies the
+            # events again (harmless), never skips new ones.
+            self._save_offset(0 if empty else offset)
+            if empty:
                 with open(self.path, "wb") as queue:
                     os.fsync(queue.fileno())
-                offset = 0
-            tmp = f"{self.done_path}.tmp"
-            with open(tmp, "w") as done:
-                done.write(str(offset))
-                done.flush()
-                os.fsync(done.fileno())
-            os.replace(tmp, self.done_path)
+
+    def _save_offset(self, offset: int) -> None:
+        tmp = f"{self.done_path}.tmp"
+        with open(tmp, "w") as done:
+            done.write(str(offset))
+            done.flush()
+            os.fsync(done.fileno())
+        os.replace(tmp, self.done_path)
 
 
 def _size(path: str) -> int:

@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -258,3 +259,27 @@ def test_a_batch_publishes_without_rebuilding_the_mrr_stages_which_follow_once_i
             db, "SELECT cancel_at_period_end FROM subscriptions WHERE id = ?", [sub["id"]]) == [(False,)])
     finally:
         stop(proc)
+
+
+def test_the_queue_hands_out_each_event_until_applied_and_never_loses_new_ones(tmp_path):
+    from etl.updater import EventQueue
+    db = str(tmp_path / "t.duckdb")
+    queue = EventQueue(db)
+    for i in range(3):
+        queue.append({"id": f"evt_{i}"})
+    entries, offset = queue.pending(limit=2)
+    assert [e["event"]["id"] for e in entries] == ["evt_0", "evt_1"]
+    assert [e["event"]["id"] for e in queue.pending(limit=2)[0]] == ["evt_0", "evt_1"]  # not yet applied
+    queue.mark_applied(offset)
+    assert queue.waiting() == 1
+    with open(queue.path, "ab") as f:
+        f.write(b'{"event": {"id": "evt_half"')  # an append cut short by kill -9: never answered 200
+    queue = EventQueue(db)  # the restart
+    queue.append({"id": "evt_after_restart"})
+    entries, offset = queue.pending()
+    assert [e["event"]["id"] for e in entries] == ["evt_2", "evt_after_restart"]
+    queue.mark_applied(offset)
+    assert queue.waiting() == 0 and os.path.getsize(queue.path) == 0
+    Path(queue.done_path).write_text("999")  # killed between saving an offset and emptying the queue
+    queue.append({"id": "evt_new"})
+    assert [e["event"]["id"] for e in queue.pending()[0]] == ["evt_new"]
