@@ -8,7 +8,6 @@ system). The dashboard only ever opens `<db>` read-only and reopens it when
 """
 from __future__ import annotations
 
-import datetime as dt
 import os
 import shutil
 import threading
@@ -81,9 +80,6 @@ def publish(con, db_path: str, *, stages: bool = True) -> None:
         from metrics import materialize  # here: the metrics (and pandas) load in ~0.2 s a sync need not wait for
 
         materialize.refresh(con)
-    # What the dashboard's "updated N s ago" counts from (tally_ui/freshness.py).
-    con.execute("INSERT OR REPLACE INTO tally_meta VALUES ('published_at', ?)",
-                [dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat()])
     con.execute("CHECKPOINT")
     tmp = f"{db_path}.tmp"
     shutil.copyfile(working_path(db_path), tmp)
@@ -133,7 +129,8 @@ def open_published(db_path: str):
 
 
 def published_version(db_path: str) -> tuple[int, int] | None:
-    """Changes whenever a new copy is published; None when there is none."""
+    """Changes whenever a new copy is published; None when there is none.
+    (inode, mtime in ns): the copy's mtime is when it was published."""
     try:
         st = os.stat(db_path)
     except FileNotFoundError:

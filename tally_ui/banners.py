@@ -1,7 +1,7 @@
 """The lines at the top of every page: demo banner, data freshness, empty account."""
 from __future__ import annotations
 
-import datetime as dt
+import time
 
 import streamlit as st
 
@@ -46,18 +46,13 @@ def _freshness(shown) -> None:
         st.rerun(scope="app")
     info = meta()
     last = info.get("last_sync_at") or info.get("generated_at") or "never"
-    updated = _ago(info.get("published_at") or last)
+    updated = _ago(shown[1] / 1e9) if shown else "updated: never"  # the published copy's mtime
     st.caption(f"Data as of {_short(last)} · {updated} · source: {info.get('source', 'unknown')}")
 
 
-def _ago(stamp: str) -> str:
-    """"updated N s ago" from a published UTC timestamp."""
-    try:
-        then = dt.datetime.fromisoformat(stamp)
-    except ValueError:
-        return "updated: unknown"
-    seconds = max(0, int((dt.datetime.now(dt.UTC).replace(tzinfo=None) - then.replace(tzinfo=None))
-                         .total_seconds()))
+def _ago(published: float) -> str:
+    """"updated N s ago" from when the shown copy was published (epoch seconds)."""
+    seconds = max(0, int(time.time() - published))
     if seconds < 120:
         return f"updated {seconds} s ago"
     if seconds < 7200:
