@@ -66,19 +66,31 @@ def seen(db: Path, customer: str, email: str) -> bool:
     return bool(row) and row[0] == email
 
 
-def run(customers: int, months: int) -> None:
-    account = sync_bench().account_dir(customers, months, 1)
-    people = [c for _, (c, _line) in zip(range(CHANGES), read_jsonl(account / "customers.jsonl"))]
+def run(customers: int, months: int, demo: bool) -> None:
     work = Path(tempfile.mkdtemp(prefix="freshness-", dir=ROOT / "data"))
     db = work / "tally.duckdb"
     env = {**os.environ, "STRIPE_API_KEY": DEFAULT_API_KEY, "STRIPE_WEBHOOK_SECRET": SECRET,
            "TALLY_SYNC_RATE": "1000"}
+    t0 = time.monotonic()
+    if demo:  # the demo database stands in for the synced one; the fake serves the changed customers
+        account = work / "account"
+        account.mkdir()
+        subprocess.run([sys.executable, "-m", "etl", "demo", "--db", str(db), "--customers", str(customers),
+                        "--months", str(months)], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+        with duckdb.connect(str(db), read_only=True) as con:
+            ids = [r[0] for r in con.execute("SELECT id FROM customers ORDER BY id LIMIT ?", [CHANGES]).fetchall()]
+        people = [{"id": i, "object": "customer", "created": 1700000000, "email": "x@example.com",
+                   "livemode": False} for i in ids]
+        (account / "customers.jsonl").write_text("".join(json.dumps(p) + "\n" for p in people))
+    else:
+        account = sync_bench().account_dir(customers, months, 1)
+        people = [c for _, (c, _line) in zip(range(CHANGES), read_jsonl(account / "customers.jsonl"))]
     with serve(account) as base:
         env["STRIPE_API_BASE"] = base
-        t0 = time.monotonic()
-        subprocess.run([sys.executable, "-m", "etl", "sync", "--db", str(db)], cwd=ROOT, env=env,
-                       check=True, stdout=subprocess.DEVNULL)
-        print(f"{customers:,} customers: synced in {time.monotonic() - t0:.0f} s, "
+        if not demo:
+            subprocess.run([sys.executable, "-m", "etl", "sync", "--db", str(db)], cwd=ROOT, env=env,
+                           check=True, stdout=subprocess.DEVNULL)
+        print(f"{customers:,} customers: {'generated' if demo else 'synced'} in {time.monotonic() - t0:.0f} s, "
               f"database {db.stat().st_size / 2**20:.0f} MB", flush=True)
         port = free_port()
         proc = subprocess.Popen([sys.executable, "-m", "etl", "serve", "--db", str(db), "--port",
@@ -118,9 +130,12 @@ def main() -> None:
     parser.add_argument("--customers", type=int, action="append",
                         help="account size (repeatable; default 10,000 and 100,000)")
     parser.add_argument("--months", type=int, default=24)
+    parser.add_argument("--demo", action="store_true",
+                        help="generate a demo database instead of syncing (a 100,000-customer sync "
+                             "takes most of an hour here); the fake serves only the changed customers")
     args = parser.parse_args()
     for customers in args.customers or [10_000, 100_000]:
-        run(customers, args.months)
+        run(customers, args.months, args.demo)
 
 
 if __name__ == "__main__":
