@@ -297,7 +297,9 @@ class Updater:
         path, field = related  # a refund or a payment changes these too: their lists are short
         try:
             page = self.client.get(path, {field: object_id, "limit": 100}, label="updater").data
-        except (NotAvailable, BadRequest, PermissionDenied):  # not offered here: the object alone
+        except Unreachable:
+            raise
+        except StripeSyncError:  # not offered here, or failing: the object alone; the sync has the rest
             return obj, []
         return obj, list(page.get("data") or [])
 
