@@ -320,6 +320,10 @@ class Updater:
         con = store.open_working(self.db_path)
         try:
             con.execute("BEGIN")
+            invoices = [o["id"] for o in objects if o.get("object") == "invoice"]
+            for lines_table in ("invoice_lines", "invoice_line_taxes"):  # lines an invoice no longer has go
+                con.execute(f"DELETE FROM {lines_table} WHERE invoice_id IN (SELECT unnest(?::VARCHAR[]))",
+                            [invoices])
             load_mixed(con, objects)
             for table, ids in gone.items():
                 mark_deleted(con, table, ids)

@@ -283,3 +283,23 @@ def test_the_queue_hands_out_each_event_until_applied_and_never_loses_new_ones(t
     Path(queue.done_path).write_text("999")  # killed between saving an offset and emptying the queue
     queue.append({"id": "evt_new"})
     assert [e["event"]["id"] for e in queue.pending()[0]] == ["evt_new"]
+
+
+def test_a_paid_invoice_arrives_with_all_its_lines(synced, account):
+    base, db = synced
+    invoice = copy.deepcopy(account["invoices"][0])  # more lines than an invoice embeds
+    lines = published(db, "SELECT count(*) FROM invoice_lines WHERE invoice_id = ?", [invoice["id"]])
+    assert lines[0][0] > 10
+    invoice.update(status="paid", amount_paid=invoice.get("amount_due") or 0, number="PAID-1")
+    put_objects(base, [invoice])
+    proc, url = start_updater(db, base)
+    try:
+        stale = {**invoice, "status": "open", "lines": {**invoice["lines"], "data": []}}
+        assert deliver(url, event("evt_paid", "invoice.paid", invoice)) == 200
+        assert deliver(url, event("evt_open", "invoice.finalized", stale, created=1)) == 200  # older, later
+        assert wait_until(lambda: health(url)["events_waiting"] == 0 and health(url)["last_event"])
+        assert published(db, "SELECT status, number FROM invoices WHERE id = ?", [invoice["id"]]) == \
+            [("paid", "PAID-1")]
+        assert published(db, "SELECT count(*) FROM invoice_lines WHERE invoice_id = ?", [invoice["id"]]) == lines
+    finally:
+        stop(proc)
