@@ -199,7 +199,7 @@ class Updater:
         self.stopping = threading.Event()
         self.account = None
         self.stages_due: float | None = None  # when a publish left the MRR stages unstored
-        self.health = {"last_event": None, "last_sync": None, "stripe": "not asked yet",
+        self.health = {"last_event": None, "last_sync": last_sync_run(db_path), "stripe": "not asked yet",
                        "apply_error": None}
 
     # the applier thread
@@ -371,6 +371,25 @@ class Updater:
             self.account = self.client.get("/v1/account", label="updater", max_retries=1).data.get("id")
         except Exception:  # noqa: BLE001 - unknown: then every event naming an account is refused
             self.account = None
+
+
+def last_sync_run(db_path: str) -> dict | None:
+    """The published database's newest sync, until this process runs one."""
+    if store.published_version(db_path) is None:
+        return None
+    try:
+        con = store.open_published(db_path)
+        try:
+            row = con.execute("SELECT started_at, status, message, mode FROM sync_runs "
+                              "ORDER BY started_at DESC LIMIT 1").fetchone()
+        finally:
+            con.close()
+    except duckdb.Error:
+        return None
+    if not row:
+        return None
+    return {"at": row[0].isoformat(timespec="seconds") + "Z", "status": row[1], "message": row[2],
+            "mode": row[3]}
 
 
 # --- HTTP ------------------------------------------------------------------------
