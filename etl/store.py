@@ -70,12 +70,17 @@ def open_working(db_path: str):
     return connect(work)
 
 
-def publish(con, db_path: str) -> None:
+def publish(con, db_path: str, *, stages: bool = True) -> None:
     """Store the MRR stages (so a new dashboard process need not compute them),
-    checkpoint the working file and atomically replace the published copy."""
-    from metrics import materialize  # here: the metrics (and pandas) load in ~0.2 s a sync need not wait for
+    checkpoint the working file and atomically replace the published copy.
 
-    materialize.refresh(con)
+    `stages=False` (the updater's small batches) leaves the stored stages as
+    they are: their fingerprint no longer matches, so metrics compute from the
+    invoice lines, right but slower, until a later publish stores them again."""
+    if stages:
+        from metrics import materialize  # here: the metrics (and pandas) load in ~0.2 s a sync need not wait for
+
+        materialize.refresh(con)
     con.execute("CHECKPOINT")
     tmp = f"{db_path}.tmp"
     shutil.copyfile(working_path(db_path), tmp)
@@ -138,7 +143,8 @@ def open_published(db_path: str):
 
 
 def published_version(db_path: str) -> tuple[int, int] | None:
-    """Changes whenever a new copy is published; None when there is none."""
+    """Changes whenever a new copy is published; None when there is none.
+    (inode, mtime in ns): the copy's mtime is when it was published."""
     try:
         st = os.stat(db_path)
     except FileNotFoundError:

@@ -13,6 +13,9 @@ starts (`make run` and the browser tests start the dashboard this way).
 """
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -25,10 +28,35 @@ def no_pages_folder() -> None:
     PagesManager.uses_pages_directory = False
 
 
+def start_updater() -> subprocess.Popen | None:
+    """With a Stripe key, the updater (`python -m etl serve`: webhooks and the
+    scheduled sync) runs beside the dashboard; TALLY_UPDATER=0 leaves it out and
+    TALLY_UPDATER_PORT moves it from 8502."""
+    if not os.environ.get("STRIPE_API_KEY") or os.environ.get("TALLY_UPDATER") == "0":
+        return None
+    port = os.environ.get("TALLY_UPDATER_PORT") or "8502"
+    return subprocess.Popen([sys.executable, "-m", "etl", "serve", "--port", port])
+
+
+def stop_updater(updater: subprocess.Popen | None) -> None:
+    if updater is None or updater.poll() is not None:
+        return
+    updater.send_signal(signal.SIGINT)  # a Ctrl-C in a terminal reached it already
+    try:
+        updater.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        updater.kill()
+        updater.wait()
+
+
 def main(argv: list[str] | None = None) -> None:
     from streamlit.web import cli
     no_pages_folder()
-    cli.main(["run", str(APP), *(sys.argv[1:] if argv is None else argv)], prog_name="streamlit")
+    updater = start_updater()
+    try:
+        cli.main(["run", str(APP), *(sys.argv[1:] if argv is None else argv)], prog_name="streamlit")
+    finally:  # one Ctrl-C (or SIGTERM) stops both
+        stop_updater(updater)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ def dashboard_server(env: dict[str, str], secrets: str | Path | None = None, tim
     if secrets:
         args += ["--secrets.files", str(secrets)]
     base = f"http://127.0.0.1:{port}"
-    with running(args, base + "/_stcore/health", env={**os.environ, **env}, timeout=timeout):
+    with running(args, base + "/_stcore/health", env={**os.environ, "TALLY_UPDATER": "0", **env}, timeout=timeout):  # no updater on a fixed port unless asked
         yield base
 
 
