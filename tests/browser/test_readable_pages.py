@@ -6,6 +6,7 @@ import shutil
 
 import duckdb
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.browser.helpers import settle
 from tests.browser.server import dashboard_server
@@ -21,11 +22,18 @@ BARS = """plot => Array.from(plot.querySelectorAll('.barlayer .trace')).map(trac
 
 
 def movements_chart(page):
-    chart = page.get_by_test_id("stPlotlyChart").nth(1)
-    chart.locator(".barlayer .point path").first.wait_for()
-    chart.scroll_into_view_if_needed()
-    page.wait_for_timeout(500)
-    return chart.locator(".js-plotly-plot")
+    # A rerun may redraw the chart between finding and scrolling to it: find it again then.
+    for _ in range(10):
+        chart = page.get_by_test_id("stPlotlyChart").nth(1)
+        try:
+            chart.locator(".barlayer .point path").first.wait_for()
+            chart.scroll_into_view_if_needed()
+        except PlaywrightError:
+            page.wait_for_timeout(500)
+            continue
+        page.wait_for_timeout(500)
+        return chart.locator(".js-plotly-plot")
+    raise AssertionError("the movements chart kept being redrawn")
 
 
 def tallest_bar(traces, skip_month: int | None = None) -> tuple[int, dict]:
