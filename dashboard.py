@@ -24,7 +24,7 @@ from pages.views.payments_page import payments_page  # noqa: E402
 from pages.views.refunds_page import refunds_page  # noqa: E402
 from pages.views.sync_page import sync_page  # noqa: E402
 from pages.views.tax_page import tax_page  # noqa: E402
-from tally_ui import data, filters, prefetch, serve, setup  # noqa: E402
+from tally_ui import filters, prefetch, published, serve, setup  # noqa: E402
 
 
 def admin_pages(user) -> list:
@@ -70,15 +70,15 @@ def main() -> None:
     setup.ensure_database()
     prefetch.watch()  # once per process: warm the default view after every publish
     page = navigation(user)
-    problem = data.unreadable()
+    problem = published.unreadable()
     if problem:  # every page reads the database: one message instead of each page's traceback
         st.error(problem)
         st.stop()
     try:
-        params = filters.sidebar() if data.has_data() else None
+        params = filters.sidebar() if published.has_data() else None
         page.run()
-    except data.DatabaseUnreadable as error:  # a damaged block met while reading: one message
-        st.error(data.unreadable() or str(error))  # (which also logs it, once)
+    except published.DatabaseUnreadable as error:  # a damaged block met while reading: one message
+        st.error(published.unreadable() or str(error))  # (which also logs it, once)
         return
     if params is not None:
         prefetch.start(params)  # the other pages' numbers, while this one is read

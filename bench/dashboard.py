@@ -40,10 +40,10 @@ def bench_account(customers: int, copies: int, months: int, seed: int) -> str:
 
 
 def clear_caches() -> None:
-    from metrics import cache
+    from metrics.mrr import stage_cache
     st.cache_data.clear()
     st.cache_resource.clear()
-    cache.clear()
+    stage_cache.clear()
 
 
 def timed(function) -> float:

@@ -14,7 +14,7 @@ Targets: the MRR series plus movements for 36 months under 2 s together; every
 other metric under 1 s. Each metric is timed cold (first call after the
 month-end cache is cleared) and warm (the cache a dashboard page shares).
 Like a published database, the account carries the stored MRR stages
-(metrics/materialize.py; added once, timed); `--db` files are used as they are.
+(metrics/refresh_stages.py; added once, timed); `--db` files are used as they are.
 Prints numbers only; no assertions.
 """
 from __future__ import annotations
@@ -32,8 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from etl.demo import generate_database  # noqa: E402
 from etl.load import connect  # noqa: E402
-from metrics import METRICS, cache, materialize, stored  # noqa: E402
+from metrics import METRICS  # noqa: E402
 from metrics.common import add_months, data_months, month_range  # noqa: E402
+from metrics.mrr import refresh_stages, stage_cache, stored_stages
 from metrics.params import Params  # noqa: E402
 
 SERIES = ("mrr", "mrr_movements")
@@ -101,7 +102,7 @@ def with_stored_stages(path: str) -> None:
     """Store the MRR stages as publishing does (once: the copies above are not
     published), timing the refresh a writer pays before each publish."""
     con = connect(path, read_only=True)
-    ready = stored.stored_through(con) is not None
+    ready = stored_stages.stored_through(con) is not None
     con.close()
     if ready:
         return
@@ -111,7 +112,7 @@ def with_stored_stages(path: str) -> None:
         print("could not add the stored MRR stages: the file is open elsewhere", flush=True)
         return
     started, cpu = time.perf_counter(), cpu_seconds()
-    materialize.refresh(con)
+    refresh_stages.refresh(con)
     con.execute("CHECKPOINT")
     print(f"stored MRR stages (what publish adds): {time.perf_counter() - started:.1f} s wall, "
           f"{cpu_seconds() - cpu:.1f} s cpu", flush=True)
@@ -134,7 +135,7 @@ def timed(function, con, params: Params) -> tuple[float, int, float]:
 def cold_and_warm(function, con, params: Params, repeat: int):
     """(cold wall, cold cpu, warm wall, rows): an empty month-end cache, then the
     best of `repeat` runs with it filled."""
-    cache.clear()
+    stage_cache.clear()
     cold, rows, cpu = timed(function, con, params)
     warm = min(timed(function, con, params)[0] for _ in range(repeat))
     return cold, cpu, warm, rows
@@ -157,7 +158,7 @@ def main() -> int:
                          "(SELECT count(*) FROM charges)").fetchall()[0]
     print(f"customers {counts[0]:,}  invoice lines {counts[1]:,}  charges {counts[2]:,}  "
           f"cores {os.cpu_count()}  stored MRR stages "
-          f"{'used' if stored.stored_through(con) else 'absent or stale: computed'}")
+          f"{'used' if stored_stages.stored_through(con) else 'absent or stale: computed'}")
     first, last = data_months(con)[0], month_range(con, Params())[1]  # the whole history
     window = Params(start=max(first, add_months(last, -35)), end=last)
     customer = con.execute("SELECT customer_id FROM subscriptions LIMIT 1").fetchall()[0][0]
@@ -172,7 +173,7 @@ def main() -> int:
         print(f"{name:<22}{cold:>8.3f}{cpu:>8.3f}{warm:>8.3f}{rows:>8}  {verdict}", flush=True)
     for label, params in (("", window), (" in usd", Params(start=window.start, end=window.end,
                                                             currency="usd"))):
-        cache.clear()
+        stage_cache.clear()
         runs = [timed(METRICS[name].function, con, params) for name in SERIES]
         wall, cpu = sum(r[0] for r in runs), sum(r[2] for r in runs)
         print(f"\nMRR series + movements{label}, {window.start:%Y-%m}..{window.end:%Y-%m}, cold: "

@@ -78,9 +78,9 @@ def publish(con, db_path: str, *, stages: bool = True) -> None:
     they are: their fingerprint no longer matches, so metrics compute from the
     invoice lines, right but slower, until a later publish stores them again."""
     if stages:
-        from metrics import materialize  # here: the metrics (and pandas) load in ~0.2 s a sync need not wait for
+        from metrics.mrr import refresh_stages  # here: the metrics (and pandas) load in ~0.2 s a sync need not wait for
 
-        materialize.refresh(con)
+        refresh_stages.refresh(con)
     con.execute("CHECKPOINT")
     tmp = f"{db_path}.tmp"
     shutil.copyfile(working_path(db_path), tmp)
@@ -108,13 +108,13 @@ def upgrade_published(db_path: str) -> bool:
                 return False
         finally:
             con.close()
-        from metrics import materialize
+        from metrics.mrr import refresh_stages
 
         upgrade = f"{db_path}.upgrade"
         shutil.copyfile(db_path, upgrade)
         con = connect(upgrade)  # adds what is missing
         try:
-            materialize.refresh(con)
+            refresh_stages.refresh(con)
             con.execute("CHECKPOINT")
         finally:
             con.close()

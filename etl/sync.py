@@ -35,16 +35,33 @@ import duckdb
 import orjson
 
 from etl import spool, store
-from etl.client import (AuthError, BadRequest, NotAvailable, NotStripe, PermissionDenied, StripeHTTP,
-                        StripeSyncError, Unreachable)
+from etl.client import (
+    AuthError,
+    BadRequest,
+    NotAvailable,
+    NotStripe,
+    PermissionDenied,
+    StripeHTTP,
+    StripeSyncError,
+    Unreachable,
+)
 from etl.fetcher import Fetcher
-from etl.load import (OBJECT_TABLES, Prepared, combine, connect, mark_deleted, prepare_objects,
-                      write_prepared)
+from etl.load import OBJECT_TABLES, Prepared, combine, connect, mark_deleted, prepare_objects, write_prepared
 from etl.memory import flat_memory
 from etl.referenced import fetch_referenced
 from etl.schema import API_VERSION
-from etl.sync_jobs import (BY_NAME, OBJECT_TYPES, OVERLAP_SECONDS, Failure, Job, ObjectType, Page,
-                           Window, forget_fresh_listings, listings_of)
+from etl.sync_jobs import (
+    BY_NAME,
+    OBJECT_TYPES,
+    OVERLAP_SECONDS,
+    Failure,
+    Job,
+    ObjectType,
+    Page,
+    Window,
+    forget_fresh_listings,
+    listings_of,
+)
 
 NOT_OFFERED = "not offered by this API (404); skipped"
 EVENT_RETENTION_DAYS = 29  # Stripe keeps 30 days of events; keep a day of margin
@@ -642,7 +659,7 @@ def _import_metrics_meanwhile() -> None:
 
 def _import_metrics() -> None:
     try:
-        import metrics.materialize  # noqa: F401
+        import metrics.mrr.refresh_stages  # noqa: F401
     except Exception:
         pass  # publishing imports it again, and reports what is wrong
 

@@ -1,8 +1,8 @@
 """Tally's metrics: each a function (DuckDB connection, Params) -> pandas DataFrame.
 
 Importing the package registers every metric in `metrics.registry.METRICS`.
-The rules are /work/shared/METRICS.md (copied in the repo's docs when shipped).
+Their definitions are docs/metrics.md.
 """
-from metrics import acquisition, billing, churn, daily, forecast, movements, mrr, payments  # noqa: F401
-from metrics import data_checks  # noqa: F401
+from metrics import acquisition, churn, data_checks, dunning, forecast, movements, payments  # noqa: F401
+from metrics.mrr import by_day, by_month  # noqa: F401
 from metrics.registry import METRICS  # noqa: F401

@@ -9,8 +9,8 @@ import pandas as pd
 from metrics.churn import totals_with_lookback, with_ltv
 from metrics.common import MetricError, ratio, sql_date
 from metrics.currency import exponent
+from metrics.mrr.points import convert_frame
 from metrics.params import Params
-from metrics.points import convert_frame
 from metrics.registry import metric
 
 

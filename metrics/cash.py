@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from metrics.common import (DEFAULT_MONTHS, MetricError, add_months, default_months, first_of_month,
-                            sql_list)
+from metrics.common import DEFAULT_MONTHS, MetricError, add_months, default_months, first_of_month, sql_list
 from metrics.params import Params
 
 GRAINS = ("day", "week", "month")
@@ -50,7 +49,7 @@ def filter_ctes(params: Params) -> str:
     counts through its charge's invoice, and a charge without an invoice only
     when no plan or interval filter is set.
     """
-    from metrics.mrr_sql import counted_lines_cte, line_filters
+    from metrics.mrr.chain_sql import counted_lines_cte, line_filters
     by_plan = bool(params.plans or params.intervals)
     countries = f"AND cu.country IN {sql_list(params.countries)}" if params.countries else ""
     plan_invoices = ("AND i.id IN (SELECT invoice_id FROM plan_invoices)" if by_plan else "")

@@ -5,8 +5,8 @@ import pandas as pd
 
 from metrics.common import add_months, frame, month_range, ratio, sql_date
 from metrics.movements import movement_totals
+from metrics.mrr.points import cursor_for, full_history_first, reported_points_sql
 from metrics.params import Params
-from metrics.points import cursor_for, full_history_first, reported_points_sql
 from metrics.registry import metric
 
 CHURN_COLUMNS = ["month", "currency", "start_customers", "churned_customers", "logo_churn_rate",

@@ -14,8 +14,8 @@ import pandas as pd
 
 from metrics.common import live_only
 from metrics.currency import format_money
+from metrics.mrr.points import convert_frame
 from metrics.params import Params
-from metrics.points import convert_frame
 from metrics.registry import metric
 
 COLUMNS = ["month", "invoice_id", "line_id", "price_id", "currency", "problem", "estimated_mrr"]

@@ -12,8 +12,8 @@ import pandas as pd
 
 from metrics.common import add_months, frame, month_range, ratio, sql_date, sql_text
 from metrics.movements import mrr_movements
+from metrics.mrr.points import chain_sql, cursor_for
 from metrics.params import Params
-from metrics.points import chain_sql, cursor_for
 from metrics.registry import metric
 
 FORECAST_COLUMNS = ["month", "currency", "kind", "mrr", "low", "high", "scheduled_churn"]

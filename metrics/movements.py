@@ -11,11 +11,12 @@ import datetime as dt
 
 import pandas as pd
 
+from metrics import fx
 from metrics.common import MetricError, add_months, frame, month_range, sql_date, sql_text
+from metrics.mrr import stage_cache
+from metrics.mrr.chain_sql import line_filters
+from metrics.mrr.points import chain_sql, cursor_for, full_history_first, months_between
 from metrics.params import Params
-from metrics import cache, fx
-from metrics.mrr_sql import line_filters
-from metrics.points import chain_sql, cursor_for, full_history_first, months_between
 from metrics.registry import metric
 
 MOVEMENTS = ("new", "reactivation", "expansion", "contraction", "churn")
@@ -121,7 +122,7 @@ def _totals_for(con, params: Params, first: dt.date, last: dt.date) -> pd.DataFr
     """Native totals for [first, last]: from the cache (whole history, once per
     database version and filters) when the database is a file."""
     cur = con.cursor()
-    tables = cache.monthly_tables(cur, params, last, None)
+    tables = stage_cache.monthly_tables(cur, params, last, None)
     if tables is None:
         return _native_totals(cur, params, first, last)
     if "totals" not in tables:

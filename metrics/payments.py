@@ -6,8 +6,8 @@ import pandas as pd
 
 from metrics.cash import between, created_range, grain, kept, kept_source, with_filters
 from metrics.common import frame, live_only, ratio
+from metrics.mrr.points import convert_frame
 from metrics.params import Params
-from metrics.points import convert_frame
 from metrics.registry import metric
 
 

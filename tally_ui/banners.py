@@ -6,7 +6,7 @@ import time
 import streamlit as st
 
 from etl import store
-from tally_ui import data
+from tally_ui import published
 
 CONNECT_HINT = ("To see your own account, set `STRIPE_API_KEY` and run `.venv/bin/python -m etl sync` "
                 "(or use the Sync page).")
@@ -14,7 +14,7 @@ CONNECT_HINT = ("To see your own account, set `STRIPE_API_KEY` and run `.venv/bi
 
 def meta() -> dict[str, str]:
     try:
-        frame = data.query("SELECT key, value FROM tally_meta")
+        frame = published.query("SELECT key, value FROM tally_meta")
     except Exception:  # noqa: BLE001 - an old file without the table: no meta
         return {}
     return dict(zip(frame["key"], frame["value"]))
@@ -34,7 +34,7 @@ FOLLOW_SECONDS = 5  # how often an open page looks for newly published data
 
 
 def freshness() -> None:
-    _freshness(data.version())
+    _freshness(published.version())
 
 
 @st.fragment(run_every=FOLLOW_SECONDS)
@@ -42,7 +42,7 @@ def _freshness(shown) -> None:
     """The freshness line, redrawn every few seconds; when the updater (or a sync)
     published a new copy, the whole page reruns: filters live in the URL and the
     session, so the user keeps them."""
-    if store.published_version(data.db_path()) != shown:
+    if store.published_version(published.db_path()) != shown:
         st.rerun(scope="app")
     info = meta()
     last = info.get("last_sync_at") or info.get("generated_at") or "never"

@@ -11,7 +11,7 @@ import datetime as dt
 import streamlit as st
 
 from metrics.params import Params
-from tally_ui import data
+from tally_ui import published
 
 START, END, CURRENCY, PLANS, INTERVALS, COUNTRIES = ("f_start", "f_end", "f_currency", "f_plans",
                                                      "f_intervals", "f_countries")
@@ -42,19 +42,19 @@ def months_between(first: dt.date, last: dt.date) -> list[dt.date]:
 def choices() -> dict:
     """What the controls can offer, read from the published data."""
     taken = as_of().replace(day=1)  # no invoices (one-off charges only): the year up to "as of"
-    first, last = data.data_months() or ((taken - dt.timedelta(days=365)).replace(day=1), taken)
-    currencies = data.query("""
+    first, last = published.data_months() or ((taken - dt.timedelta(days=365)).replace(day=1), taken)
+    currencies = published.query("""
         SELECT DISTINCT lower(currency) AS c FROM invoices WHERE currency IS NOT NULL
         UNION SELECT DISTINCT lower(reporting_currency) FROM fx_rates
         WHERE reporting_currency IS NOT NULL
         UNION SELECT 'usd'  -- the shipped default rates convert every currency to USD
         ORDER BY 1""")["c"].tolist()
-    plans = data.query("""
+    plans = published.query("""
         SELECT id, coalesce(name, id) AS name FROM products
         WHERE NOT coalesce(deleted, false) ORDER BY name""")
-    intervals = data.query("""
+    intervals = published.query("""
         SELECT DISTINCT interval FROM prices WHERE interval IS NOT NULL ORDER BY 1""")
-    countries = data.query("""
+    countries = published.query("""
         SELECT DISTINCT country FROM customers WHERE country IS NOT NULL ORDER BY 1""")
     months = months_between(first, last)
     return {"months": months, "default_end": last_complete_month(months, as_of()),
@@ -67,7 +67,7 @@ def choices() -> dict:
 def as_of() -> dt.date:
     """When the data was taken: the last sync, the demo's clock (as the metrics see it), or today."""
     try:
-        return data.as_of()
+        return published.as_of()
     except FileNotFoundError:  # nothing published yet
         return dt.date.today()
 
@@ -80,7 +80,7 @@ def last_complete_month(months: list[dt.date], today: dt.date) -> dt.date:
 
 def default_currency(currencies: list[str]) -> str:
     """One currency: show it as it is. Several: report in the main one (most invoices)."""
-    main = data.main_currencies()
+    main = published.main_currencies()
     if len(main) > 1 and main[0] in currencies:
         return main[0]
     return NATIVE

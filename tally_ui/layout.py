@@ -4,8 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from metrics.params import Params
-from tally_ui import banners, data, filters
-
+from tally_ui import banners, filters, published
 
 FLASH = "_tally_flash"
 
@@ -21,7 +20,7 @@ def header(title: str, caption: str | None = None) -> Params | None:
         st.success(message)
     if caption:
         st.caption(caption)
-    if not data.has_data():
+    if not published.has_data():
         banners.no_data()
         return None
     banners.demo_banner()
@@ -32,7 +31,7 @@ def header(title: str, caption: str | None = None) -> Params | None:
 def pick_currency(frame, label: str = "Currency", key: str | None = None) -> str | None:
     """In native mode a page shows one currency at a time: the account's main one first."""
     present = set(frame["currency"].dropna()) if "currency" in frame else set()
-    main = data.main_currencies()
+    main = published.main_currencies()
     currencies = [c for c in main if c in present] + sorted(present - set(main))
     if len(currencies) <= 1:
         return currencies[0] if currencies else None

@@ -18,7 +18,7 @@ import time
 
 from etl import store
 from metrics.params import Params
-from tally_ui import data, filters
+from tally_ui import filters, published
 
 log = logging.getLogger("tally.dashboard")
 _started: set[tuple] = set()
@@ -59,8 +59,8 @@ def jobs(params: Params) -> list[tuple[str, Params]]:
 
 def start(params: Params) -> threading.Thread | None:
     """Start filling the cache for these controls, unless that already happened."""
-    db, version = data.db_path(), data.version()
-    key = (db, version, data.params_key(params))
+    db, version = published.db_path(), published.version()
+    key = (db, version, published.params_key(params))
     if not enabled() or version is None or params.end is None:
         return None
     with _lock:
@@ -75,16 +75,16 @@ def start(params: Params) -> threading.Thread | None:
 def _fill(db: str, version, params: Params) -> None:
     for name, job_params in jobs(params):
         try:
-            data.cached_metric(db, version, name, job_params)
+            published.cached_metric(db, version, name, job_params)
         except Exception:  # noqa: BLE001 - the page itself will show the problem in one line
             log.debug("prefetch of %s failed", name, exc_info=True)
 
 
 def warm_default_view() -> None:
     """Fill the cache for what a visitor with a plain URL sees (in this thread)."""
-    db, version = data.db_path(), data.version()
+    db, version = published.db_path(), published.version()
     params = filters.default_params()
-    key = (db, version, data.params_key(params))
+    key = (db, version, published.params_key(params))
     with _lock:
         if key in _started:
             return
@@ -104,7 +104,7 @@ def watch() -> None:
 def _watch() -> None:
     seen = None
     while enabled():
-        current = store.published_version(data.db_path())
+        current = store.published_version(published.db_path())
         if current is not None and current != seen:
             seen = current
             try:

@@ -6,18 +6,18 @@ import logging
 import streamlit as st
 
 from etl import store
-from tally_ui import data
+from tally_ui import published
 
 log = logging.getLogger("tally.dashboard")
 
 
 def ensure_database() -> None:
     """Generate the demo account when it is what the dashboard shows and it is missing."""
-    db = data.db_path()
+    db = published.db_path()
     if store.published_version(db) is not None:
         _upgrade(db)
         return
-    if db != data.demo_db_path():
+    if db != published.demo_db_path():
         return
     from etl.demo import ensure_demo_database
     try:

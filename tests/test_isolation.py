@@ -4,7 +4,7 @@ from pathlib import Path
 
 from etl import store
 from tally_admin.audit import audit_path_from_env
-from tally_ui import data
+from tally_ui import published
 
 
 def publish_empty(path: Path) -> None:
@@ -18,7 +18,7 @@ def test_a_populated_data_folder_and_an_exported_key_change_nothing(tmp_path, mo
     for name in ("demo.duckdb", "tally.duckdb", "audit.duckdb"):
         publish_empty(user_data / name)
     monkeypatch.chdir(tmp_path)  # the defaults (data/...) are relative to where pytest runs
-    resolved = [data.db_path(), data.demo_db_path(), store.db_path_from_env(), audit_path_from_env()]
+    resolved = [published.db_path(), published.demo_db_path(), store.db_path_from_env(), audit_path_from_env()]
     assert all(not Path(path).resolve().is_relative_to(user_data) for path in resolved), resolved
-    assert not data.has_data()  # this test's own database paths: nothing published there
+    assert not published.has_data()  # this test's own database paths: nothing published there
     assert "STRIPE_API_KEY" not in os.environ and "STRIPE_API_BASE" not in os.environ

@@ -3,7 +3,7 @@ import os
 
 from etl.__main__ import main as etl_main
 from metrics.__main__ import main as metrics_main
-from tally_ui import data
+from tally_ui import published
 
 
 def test_demo_then_export_use_the_dashboards_database_and_say_so(capsys, monkeypatch):
@@ -16,7 +16,7 @@ def test_demo_then_export_use_the_dashboards_database_and_say_so(capsys, monkeyp
     assert etl_main(["demo", "--customers", "50", "--months", "24"]) == 0
     out = capsys.readouterr().out
     assert f"written to {demo} in " in out and "; the dashboard and `python -m metrics` show it: " in out
-    assert data.db_path() == demo
+    assert published.db_path() == demo
 
     code = metrics_main(["export", "mrr"])
     out, err = capsys.readouterr()
@@ -24,7 +24,7 @@ def test_demo_then_export_use_the_dashboards_database_and_say_so(capsys, monkeyp
     assert err == f"Read {demo}: the demo account, shown while there is no STRIPE_API_KEY and no {synced}.\n"
 
     monkeypatch.setenv("STRIPE_API_KEY", "sk_test_not_used")  # a key: the dashboard shows the synced account
-    assert data.db_path() == synced
+    assert published.db_path() == synced
     code = metrics_main(["export", "mrr"])
     err = capsys.readouterr().err
     assert code == 2 and f"no database at {synced}" in err and "python -m etl sync" in err

@@ -20,7 +20,7 @@ for our API version (tests/fakestripe/test_openapi_schemas.py).
 from __future__ import annotations
 
 from etl.demo.cli import add_arguments
-from etl.demo.dashboard import DEFAULT_DEMO_DB, ensure_demo_database, is_demo_database
+from etl.demo.demo_database import DEFAULT_DEMO_DB, ensure_demo_database, is_demo_database
 from etl.demo.generate import generate_database, generate_objects, truth_rows, write_jsonl
 
 __all__ = ["add_arguments", "generate_objects", "generate_database", "write_jsonl",

@@ -14,7 +14,7 @@ import datetime as dt
 import multiprocessing
 from typing import Iterator
 
-from etl.demo.shapes import INLINE_MARKER
+from etl.demo.stripe_json import INLINE_MARKER
 from etl.load import OBJECT_TABLES, Prepared, prepare_objects
 
 BATCH_OBJECTS = 10_000

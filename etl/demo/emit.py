@@ -1,7 +1,7 @@
 """Turn simulated histories into the stream of Stripe objects (and events)."""
 from __future__ import annotations
 
-from etl.demo import catalog, shapes
+from etl.demo import catalog, stripe_json
 from etl.demo.clock import DAY
 from etl.demo.state import Customer, Ids
 from etl.schema import API_VERSION
@@ -11,19 +11,19 @@ REQUESTED = {"customer.created", "customer.subscription.created", "customer.subs
 
 
 def catalog_objects(created: int) -> list[dict]:
-    return ([shapes.product(p, created) for p in catalog.PRODUCTS]
-            + [shapes.price(p, created) for p in catalog.PRICES]
-            + [shapes.coupon(c, created) for c in catalog.COUPONS]
-            + [shapes.tax_rate(t, created) for t in catalog.TAX_RATES])
+    return ([stripe_json.product(p, created) for p in catalog.PRODUCTS]
+            + [stripe_json.price(p, created) for p in catalog.PRICES]
+            + [stripe_json.coupon(c, created) for c in catalog.COUPONS]
+            + [stripe_json.tax_rate(t, created) for t in catalog.TAX_RATES])
 
 
 def customer_objects(c: Customer, now: int, prices: dict) -> list[dict]:
     """Every object of one customer, oldest kinds first, then its recent events."""
-    out = [shapes.customer(c, now)] + _inline_prices(c)
+    out = [stripe_json.customer(c, now)] + _inline_prices(c)
     events = _Events(c, now)
     events.add("customer.created", c.created, out[0])
     for sub in c.subscriptions:
-        sub_json = shapes.subscription(sub, c, now, prices)
+        sub_json = stripe_json.subscription(sub, c, now, prices)
         out.append(sub_json)
         events.add("customer.subscription.created", sub.created, sub_json)
         for at, previous in sub.updates:
@@ -43,11 +43,11 @@ def _inline_prices(c: Customer) -> list[dict]:
         for item in sub.items:
             if item.price.inline:
                 created.setdefault(item.price, item.created)
-    return [shapes.inline_price(p, at) for p, at in created.items()]
+    return [stripe_json.inline_price(p, at) for p, at in created.items()]
 
 
 def _invoice_objects(inv, sub, c: Customer, now: int, events: "_Events") -> list[dict]:
-    inv_json = shapes.invoice(inv, sub, c)
+    inv_json = stripe_json.invoice(inv, sub, c)
     out = [inv_json]
     events.add("invoice.created", inv.created, inv_json)
     events.add("invoice.finalized", inv.created, inv_json)
@@ -59,8 +59,8 @@ def _invoice_objects(inv, sub, c: Customer, now: int, events: "_Events") -> list
         events.add("invoice.voided", inv.voided_at, inv_json)
     if inv.payment_intent is None:
         return out
-    out.append(shapes.invoice_payment(inv, sub))
-    pi_json = shapes.payment_intent(inv, sub, c)
+    out.append(stripe_json.invoice_payment(inv, sub))
+    pi_json = stripe_json.payment_intent(inv, sub, c)
     out.append(pi_json)
     for ch in inv.charges:
         out.extend(_charge_objects(ch, inv, sub, c, now, events))
@@ -73,30 +73,30 @@ def _invoice_objects(inv, sub, c: Customer, now: int, events: "_Events") -> list
 
 def _charge_objects(ch, inv, sub, c: Customer, now: int, events: "_Events") -> list[dict]:
     currency = sub.currency
-    ch_json = shapes.charge(ch, inv, sub, c)
+    ch_json = stripe_json.charge(ch, inv, sub, c)
     out = [ch_json]
     events.add("charge.succeeded" if ch.succeeded else "charge.failed", ch.created, ch_json)
     if ch.succeeded:
-        out.append(shapes.balance_transaction(
+        out.append(stripe_json.balance_transaction(
             ch.balance_transaction, ch.created, ch.amount, ch.fee, currency, "charge", "charge",
             ch.id, now, _description(inv)))
     for r in ch.refunds:
-        out.append(shapes.refund(r, ch, inv, c, currency))
-        out.append(shapes.credit_note(r, inv, c, currency))
-        out.append(shapes.balance_transaction(
+        out.append(stripe_json.refund(r, ch, inv, c, currency))
+        out.append(stripe_json.credit_note(r, inv, c, currency))
+        out.append(stripe_json.balance_transaction(
             r.balance_transaction, r.created, -r.amount, 0, currency, "refund", "refund", r.id,
             now, "REFUND FOR CHARGE"))
         events.add("charge.refunded", r.created, ch_json)
     if ch.dispute is not None:
-        txns = [shapes.balance_transaction(txn_id, at, amount, fee, currency, "adjustment", category,
+        txns = [stripe_json.balance_transaction(txn_id, at, amount, fee, currency, "adjustment", category,
                                            ch.dispute.id, now, f"Chargeback {category}")
                 for txn_id, at, amount, fee, category in ch.dispute.balance_transactions]
-        dispute_json = shapes.dispute(ch, inv, c, currency, txns)
+        dispute_json = stripe_json.dispute(ch, inv, c, currency, txns)
         out.append(dispute_json)
         out.extend(txns)
         events.add("charge.dispute.created", ch.dispute.created, dispute_json)
     if ch.early_fraud_warning is not None:
-        out.append(shapes.early_fraud_warning(ch, inv))
+        out.append(stripe_json.early_fraud_warning(ch, inv))
     return out
 
 
@@ -117,5 +117,5 @@ class _Events:
             event_id = self.ids.next("evt")
             # Changes the merchant made through the API carry its request; Stripe's own do not.
             request = f"req_{event_id[4:]}" if kind in REQUESTED else None
-            self.objects.append(shapes.event(event_id, kind, created, obj, API_VERSION,
+            self.objects.append(stripe_json.event(event_id, kind, created, obj, API_VERSION,
                                              previous, request))

@@ -9,7 +9,7 @@ import streamlit as st
 
 import tally_auth
 from tally_admin.data_changes import AuditUnavailable, audited_change
-from tally_ui import charts, data, layout, show, writes
+from tally_ui import charts, layout, published, widgets, writes
 
 CSV_HELP = "CSV columns: month (YYYY-MM), amount (e.g. 1250.50), currency (e.g. usd), channel (optional)."
 
@@ -21,18 +21,18 @@ def acquisition_page() -> None:
     if params.plans or params.intervals or params.countries:
         st.caption("Marketing spend has no plan, interval or country: the filters narrow the new "
                    "customers and new MRR, never the spend.")
-    frame = show.metric_frame("ltv_cac", params, empty="No CAC yet: add marketing spend below.")
+    frame = widgets.metric_frame("ltv_cac", params, empty="No CAC yet: add marketing spend below.")
     if frame is not None:
         cards(frame)
         charts.show(charts.lines(frame.dropna(subset=["cac"]), "month", "cac", title="CAC (spend / new customers)"),
                     key="acquisition_cac")
-        show.table(frame.sort_values("month", ascending=False), data.money_columns("ltv_cac"))
+        widgets.table(frame.sort_values("month", ascending=False), published.money_columns("ltv_cac"))
     st.subheader("Marketing spend")
-    spend = data.query("SELECT month, amount, currency, channel FROM marketing_spend ORDER BY month DESC, channel")
+    spend = published.query("SELECT month, amount, currency, channel FROM marketing_spend ORDER BY month DESC, channel")
     if spend.empty:
         st.info("No marketing spend recorded yet.")
     else:
-        show.table(spend, ["amount"], height=240)
+        widgets.table(spend, ["amount"], height=240)
     writer = tally_auth.data_writer()
     if writer is None:
         st.caption(tally_auth.READ_ONLY_NOTE)
@@ -46,12 +46,12 @@ def acquisition_page() -> None:
 
 def cards(frame) -> None:
     currency = layout.pick_currency(frame, key="acquisition_currency")
-    rows = show.of_currency(frame, currency)
+    rows = widgets.of_currency(frame, currency)
     columns = st.columns(3)
-    show.card(columns[0], "CAC", *show.last_two(rows, "cac"), "money", currency, inverse=True)
-    show.card(columns[1], "CAC payback (months)", *show.last_two(rows, "cac_payback_months"), "decimal",
+    widgets.card(columns[0], "CAC", *widgets.last_two(rows, "cac"), "money", currency, inverse=True)
+    widgets.card(columns[1], "CAC payback (months)", *widgets.last_two(rows, "cac_payback_months"), "decimal",
               inverse=True)
-    ratio = show.last_two(rows, "ltv_to_cac")
+    ratio = widgets.last_two(rows, "ltv_to_cac")
     columns[2].metric("LTV:CAC", "—" if ratio[0] is None or pd.isna(ratio[0]) else f"{ratio[0]:.1f}×", border=True)
 
 
@@ -99,7 +99,7 @@ def save(writer: tally_auth.User, rows: list[dict], source: str) -> None:
     try:
         audited_change(writer.label, "save_marketing_spend", "marketing_spend",
                        {"rows": len(rows), "source": source},
-                       lambda: writes.write(data.db_path(),
+                       lambda: writes.write(published.db_path(),
                                             lambda con: metrics.acquisition.save_marketing_spend(con, rows)))
     except (writes.Busy, MetricError, AuditUnavailable) as error:
         st.error(str(error))

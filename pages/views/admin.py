@@ -17,8 +17,8 @@ import re
 import secrets as _secrets
 
 import duckdb
-import stripe
 import streamlit as st
+import stripe
 
 from etl.store import db_path_from_env
 from metrics.currency import exponent, format_money, to_major
@@ -26,15 +26,28 @@ from tally_admin import writeback
 from tally_admin.actions import ActionResult
 from tally_admin.audit import AuditLog, audit_path_from_env
 from tally_admin.lookup import find_charges, find_subscriptions
-from tally_admin.refunds import (REASONS, amount_hint, charge_facts, refund_charge,
-                                 refund_confirmation, refusal, to_minor)
+from tally_admin.refunds import (
+    REASONS,
+    amount_hint,
+    charge_facts,
+    refund_charge,
+    refund_confirmation,
+    refusal,
+    to_minor,
+)
 from tally_admin.stripe_api import NotConfigured, client_from_env, explain
-from tally_admin.subscriptions import (UnusedRefund, cancel_confirmation, cancel_subscription,
-                                       subscription_facts, undo_cancellation, undo_confirmation,
-                                       unused_refund)
+from tally_admin.subscriptions import (
+    UnusedRefund,
+    cancel_confirmation,
+    cancel_subscription,
+    subscription_facts,
+    undo_cancellation,
+    undo_confirmation,
+    unused_refund,
+)
 from tally_auth import ENABLE_HINT, User, require_admin
 from tally_ui.export import csv_bytes
-from tally_ui.show import header
+from tally_ui.widgets import header
 
 log = logging.getLogger("tally.admin")
 UNUSED_LABELS = {"none": "Nothing back", "prorate": "Credit the unused time (prorated invoice)",

@@ -6,7 +6,7 @@ import dataclasses
 import pandas as pd
 import streamlit as st
 
-from tally_ui import charts, data, filters, layout, show
+from tally_ui import charts, filters, layout, published, widgets
 
 CHURN_RATES = {"logo_churn_rate": "Logo churn", "gross_mrr_churn": "Gross MRR churn",
                "net_mrr_churn": "Net MRR churn"}
@@ -16,7 +16,7 @@ def customers_page() -> None:
     params = layout.header("Customers & retention")
     if params is None:
         return
-    mrr = show.metric_frame("mrr", params, empty="No active customers in this range yet.")
+    mrr = widgets.metric_frame("mrr", params, empty="No active customers in this range yet.")
     if mrr is not None:
         left, right = st.columns(2)
         with left:
@@ -31,7 +31,7 @@ def customers_page() -> None:
 
 
 def churn_rates(params) -> None:
-    churn = show.metric_frame("churn", params, empty="No churn figures in this range.")
+    churn = widgets.metric_frame("churn", params, empty="No churn figures in this range.")
     if churn is None:
         return
     long = churn.melt(id_vars=["month", "currency"], value_vars=[c for c in CHURN_RATES if c in churn],
@@ -43,11 +43,11 @@ def churn_rates(params) -> None:
 
 def cohorts(params) -> None:
     st.subheader("Cohorts")
-    frame = show.metric_frame("cohorts", params, empty="No cohorts in this range.")
+    frame = widgets.metric_frame("cohorts", params, empty="No cohorts in this range.")
     if frame is None:
         return
     currency = layout.pick_currency(frame, key="cohort_currency")
-    frame = show.of_currency(frame, currency)
+    frame = widgets.of_currency(frame, currency)
     left, right = st.columns(2)
     for column, title, where in (("logo_retention", "Logo retention", left),
                                  ("revenue_retention", "Revenue retention", right)):
@@ -62,14 +62,14 @@ def cohorts(params) -> None:
 def ltv_and_trials(params) -> None:
     left, right = st.columns(2)
     with left:
-        ltv = show.metric_frame("ltv", params, empty="No LTV yet: it needs churned customers.")
+        ltv = widgets.metric_frame("ltv", params, empty="No LTV yet: it needs churned customers.")
         if ltv is not None and ltv["ltv"].notna().any():
             charts.show(charts.lines(ltv.dropna(subset=["ltv"]), "month", "ltv", title="LTV"),
                         key="customers_ltv")
         elif ltv is not None:
             st.info("No LTV yet: it needs churned customers in the 6 months before.")
     with right:
-        trials = show.metric_frame("trial_conversion", params, empty="No trials ended in this range.")
+        trials = widgets.metric_frame("trial_conversion", params, empty="No trials ended in this range.")
         if trials is not None:
             charts.show(charts.lines(trials.assign(series="Trials"), "month", "conversion_rate", by="series",
                                title="Trial conversion", money=False, percent=True), key="customers_trials")
@@ -78,7 +78,7 @@ def ltv_and_trials(params) -> None:
 def top_customers(params) -> None:
     st.subheader("Top customers")
     month = params.end
-    frame = show.metric_frame("mrr_drilldown", dataclasses.replace(params, extra={"month": month}),
+    frame = widgets.metric_frame("mrr_drilldown", dataclasses.replace(params, extra={"month": month}),
                               empty="No paying customers at the end of this range.")
     if frame is None:
         return
@@ -87,7 +87,7 @@ def top_customers(params) -> None:
                  .rename(columns={"customer_end_mrr": "mrr"}))
     top = customers[customers["mrr"] > 0].sort_values("mrr", ascending=False).head(10)
     st.caption(f"By MRR at the end of {filters.month_label(month)}.")
-    show.table(top, ["mrr"])
+    widgets.table(top, ["mrr"])
 
 
 def customer_search(params) -> None:
@@ -95,7 +95,7 @@ def customer_search(params) -> None:
     text = st.text_input("Name, email or customer id", key="customer_search").strip()
     if not text:
         return
-    matches = data.query("""
+    matches = published.query("""
         SELECT id, name, email, country, created FROM customers
         WHERE NOT coalesce(deleted, false)
           AND (id = ? OR contains(lower(name), ?) OR contains(lower(email), ?))
@@ -109,8 +109,8 @@ def customer_search(params) -> None:
 
 
 def timeline(params, customer_id: str) -> None:
-    frame = show.metric_frame("customer_timeline", dataclasses.replace(params, extra={"customer_id": customer_id}),
+    frame = widgets.metric_frame("customer_timeline", dataclasses.replace(params, extra={"customer_id": customer_id}),
                               empty="Nothing recorded for this customer yet.")
     if frame is None:
         return
-    show.table(frame, data.money_columns("customer_timeline"))
+    widgets.table(frame, published.money_columns("customer_timeline"))

@@ -14,7 +14,7 @@ import streamlit as st
 import tally_auth
 from etl.schema import TABLES
 from tally_admin.data_changes import audited_change
-from tally_ui import data, export, layout, rates, show, writes
+from tally_ui import export, layout, published, rates, widgets, writes
 
 SUPPORT_TABLES = ["invoice_line_taxes", "subscription_snapshots", "sync_runs", "fx_rates", "marketing_spend"]
 
@@ -31,7 +31,7 @@ def data_export_page() -> None:
 
 def metric_export(params) -> None:
     st.subheader("Metrics")
-    names = data.metric_names()
+    names = published.metric_names()
     if not names:
         st.info("No metrics are available in this version of Tally.")
         return
@@ -39,11 +39,11 @@ def metric_export(params) -> None:
     params = with_extra(name, params)
     if params is None:
         return
-    frame = show.metric_frame(name, params, empty="This metric has no rows for the current view.")
+    frame = widgets.metric_frame(name, params, empty="This metric has no rows for the current view.")
     if frame is None:
         return
     st.caption(f"{len(frame):,} rows for the current date range, currency and filters.")
-    show.table(frame.head(100), data.money_columns(name), height=240)
+    widgets.table(frame.head(100), published.money_columns(name), height=240)
     # the same bytes as `python -m metrics export` with these parameters
     st.download_button(f"Download {name}.csv", lambda: export.metric_csv(name, frame),
                        file_name=f"{name}.csv", mime="text/csv", key="export_metric_csv",
@@ -72,13 +72,13 @@ def table_export() -> None:
     st.subheader("Synced tables")
     name = st.selectbox("Table", list(TABLES) + SUPPORT_TABLES, key="export_table")
     columns = ", ".join(c if c == "*" else f'"{c}"' for c in table_columns(name))
-    count = data.query(f"SELECT count(*) AS n FROM {name}")["n"].iloc[0]
+    count = published.query(f"SELECT count(*) AS n FROM {name}")["n"].iloc[0]
     st.caption(f"{count:,} rows. Amounts as Stripe stores them: integer minor units (cents) "
                "beside a currency column.")
-    db, version = data.db_path(), data.version()
+    db, version = published.db_path(), published.version()
 
     def build() -> bytes:
-        return export.csv_bytes(data.table_frame(db, version, name, columns))
+        return export.csv_bytes(published.table_frame(db, version, name, columns))
 
     st.download_button(f"Download {name}.csv", build, file_name=f"{name}.csv", mime="text/csv",
                        key="export_table_csv", on_click="ignore", icon=":material/download:")
@@ -94,7 +94,7 @@ def exchange_rates() -> None:
     st.caption("Used when you report in one currency. A row says 1 unit of *currency* is worth *rate* units of "
                "*reporting currency* from *month* on (no month: always). Tally ships approximate rates to USD "
                "for common currencies; rows here take precedence.")
-    stored = data.query("""SELECT month, currency, reporting_currency, rate FROM fx_rates
+    stored = published.query("""SELECT month, currency, reporting_currency, rate FROM fx_rates
                            ORDER BY currency, reporting_currency, month NULLS FIRST""")
     writer = tally_auth.data_writer()
     if writer is None:  # a viewer: the same rates, read-only
@@ -116,7 +116,7 @@ def exchange_rates() -> None:
     try:
         rows = rates.clean_rates(edited)
         audited_change(writer.label, "save_exchange_rates", "fx_rates", {"rows": len(rows)},
-                       lambda: writes.write(data.db_path(), lambda con: rates.replace_rates(con, rows)))
+                       lambda: writes.write(published.db_path(), lambda con: rates.replace_rates(con, rows)))
     except (ValueError, writes.Busy) as error:
         st.error(str(error))
         return

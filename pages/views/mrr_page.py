@@ -7,7 +7,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from tally_ui import charts, data, filters, layout, show
+from tally_ui import charts, filters, layout, published, widgets
 
 # The split the user picks -> (metric name, the column that names each series).
 SPLITS = {"Plan": ("mrr_by_plan", "product_name"), "Billing interval": ("mrr_by_interval", "interval"),
@@ -23,17 +23,17 @@ def mrr_page() -> None:
     if params is None:
         return
     split_series(params)
-    movements = show.metric_frame("mrr_movements", params, empty="No MRR movements in this range.")
+    movements = widgets.metric_frame("mrr_movements", params, empty="No MRR movements in this range.")
     if movements is None:
         return
     st.subheader("Movements")
     currency = layout.pick_currency(movements, key="mrr_movements_currency")
     # The click that started this run picks the month first, so the chart drawn below shows it.
     follow_click(st.session_state.get(CHART))
-    charts.show(charts.movements(show.of_currency(movements, currency),
+    charts.show(charts.movements(widgets.of_currency(movements, currency),
                                  title="MRR movements (click a month to drill down)", selected=clicked_month()),
                 key=CHART, on_select="rerun", selection_mode="points")
-    show.table(movements.sort_values(["month", "currency"], ascending=[False, True]), MOVEMENT_MONEY)
+    widgets.table(movements.sort_values(["month", "currency"], ascending=[False, True]), MOVEMENT_MONEY)
     drilldown(params, sorted(movements["month"].unique()))
 
 
@@ -54,7 +54,7 @@ def clicked_month() -> dt.date | None:
 def split_series(params) -> None:
     split = st.segmented_control("Split MRR by", list(SPLITS), default="Plan", key="mrr_split") or "Plan"
     name, column = SPLITS[split]
-    frame = show.metric_frame(name, params, empty="No MRR in this range yet.")
+    frame = widgets.metric_frame(name, params, empty="No MRR in this range yet.")
     if frame is None:
         return
     charts.show(charts.lines(frame, "month", "mrr", by=column, title=f"MRR by {split.lower()}"),
@@ -70,7 +70,7 @@ def drilldown(params, months: list) -> None:
     month = left.selectbox("Month", months[::-1], format_func=filters.month_label, key="drill_month")
     movement = right.selectbox("Movement", ["all", *MOVEMENTS], key="drill_movement",
                                format_func=str.capitalize)
-    frame = show.metric_frame("mrr_drilldown", _with_month(params, month),
+    frame = widgets.metric_frame("mrr_drilldown", _with_month(params, month),
                               empty="No customers behind this month.")
     if frame is None:
         return
@@ -81,7 +81,7 @@ def drilldown(params, months: list) -> None:
     shown = f" (the first {SHOWN_ROWS:,} here; Data & export has them all)" if len(rows) > SHOWN_ROWS else ""
     st.caption(f"{filters.month_label(month)}: {rows['customer_id'].nunique():,} customers, "
                f"{len(rows):,} subscriptions{shown}")
-    show.table(rows.head(SHOWN_ROWS), data.money_columns("mrr_drilldown"))
+    widgets.table(rows.head(SHOWN_ROWS), published.money_columns("mrr_drilldown"))
 
 
 def movement_rows(frame: pd.DataFrame, movement: str) -> pd.DataFrame:

@@ -6,7 +6,7 @@ import datetime as dt
 
 import streamlit as st
 
-from tally_ui import charts, filters, layout, show
+from tally_ui import charts, filters, layout, widgets
 
 
 def with_previous_month(params):
@@ -21,42 +21,42 @@ def overview_page() -> None:
     params = layout.header("Overview")
     if params is None:
         return
-    mrr = show.metric_frame("mrr", with_previous_month(params), empty="No MRR in this range yet.")
+    mrr = widgets.metric_frame("mrr", with_previous_month(params), empty="No MRR in this range yet.")
     if mrr is None:
         return
     currency = layout.pick_currency(mrr, key="overview_currency")
     st.caption(f"At the end of {filters.month_label(params.end)}, compared with the month before.")
     kpi_cards(params, currency)
-    history = show.of_currency(show.metric_frame("mrr", params), currency)
+    history = widgets.of_currency(widgets.metric_frame("mrr", params), currency)
     if history is not None:
         charts.show(charts.lines(history, "month", "mrr", title="MRR"), key="overview_mrr")
-    movements = show.of_currency(show.metric_frame("mrr_movements", params), currency)
+    movements = widgets.of_currency(widgets.metric_frame("mrr_movements", params), currency)
     if movements is not None:
         charts.show(charts.movements(movements), key="overview_movements")
 
 
 def kpi_cards(params, currency) -> None:
     wide = with_previous_month(params)
-    mrr = show.of_currency(show.metric_frame("mrr", wide), currency)
-    churn = show.of_currency(show.metric_frame("churn", wide), currency)
-    moves = show.of_currency(show.metric_frame("mrr_movements", wide), currency)
-    pays = show.of_currency(show.metric_frame("payments", wide), currency)
+    mrr = widgets.of_currency(widgets.metric_frame("mrr", wide), currency)
+    churn = widgets.of_currency(widgets.metric_frame("churn", wide), currency)
+    moves = widgets.of_currency(widgets.metric_frame("mrr_movements", wide), currency)
+    pays = widgets.of_currency(widgets.metric_frame("payments", wide), currency)
     growth = None
     if moves is not None and {"start_mrr", "end_mrr"} <= set(moves):
         growth = moves.assign(growth=(moves["end_mrr"] - moves["start_mrr"])
                               / moves["start_mrr"].where(moves["start_mrr"] != 0))
     top = st.columns(4)
-    show.card(top[0], "MRR", *show.last_two(mrr, "mrr"), "money", currency)
-    show.card(top[1], "ARR", *show.last_two(mrr, "arr"), "money", currency)
-    show.card(top[2], "Active customers", *show.last_two(mrr, "customers"), "number")
-    show.card(top[3], "ARPA", *show.last_two(mrr, "arpa"), "money", currency,
+    widgets.card(top[0], "MRR", *widgets.last_two(mrr, "mrr"), "money", currency)
+    widgets.card(top[1], "ARR", *widgets.last_two(mrr, "arr"), "money", currency)
+    widgets.card(top[2], "Active customers", *widgets.last_two(mrr, "customers"), "number")
+    widgets.card(top[3], "ARPA", *widgets.last_two(mrr, "arpa"), "money", currency,
               help="Average revenue per account: MRR / active customers.")
     bottom = st.columns(4)
-    show.card(bottom[0], "Net MRR growth", *show.last_two(growth, "growth"), "percent",
+    widgets.card(bottom[0], "Net MRR growth", *widgets.last_two(growth, "growth"), "percent",
               help="(MRR at month end − MRR at the previous month end) / MRR at the previous month end.")
-    show.card(bottom[1], "Logo churn", *show.last_two(churn, "logo_churn_rate"), "percent", inverse=True,
+    widgets.card(bottom[1], "Logo churn", *widgets.last_two(churn, "logo_churn_rate"), "percent", inverse=True,
               help="Customers lost this month / active customers at the previous month end.")
-    show.card(bottom[2], "NRR", *show.last_two(churn, "nrr"), "percent",
+    widgets.card(bottom[2], "NRR", *widgets.last_two(churn, "nrr"), "percent",
               help="Net revenue retention for the month.")
-    show.card(bottom[3], "Payment success rate", *show.last_two(pays, "success_rate"), "percent",
+    widgets.card(bottom[3], "Payment success rate", *widgets.last_two(pays, "success_rate"), "percent",
               help="Succeeded / (succeeded + failed) charges created in the month.")

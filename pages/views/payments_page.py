@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from tally_ui import banners, charts, data, layout, show
+from tally_ui import banners, charts, layout, published, widgets
 
 
 def payments_page() -> None:
@@ -11,7 +11,7 @@ def payments_page() -> None:
     if params is None:
         return
     banners.cash_filter_note(params)
-    payments = show.metric_frame("payments", params, empty="No charges in this range.")
+    payments = widgets.metric_frame("payments", params, empty="No charges in this range.")
     if payments is not None:
         success_rate(payments)
     left, right = st.columns(2)
@@ -22,10 +22,10 @@ def payments_page() -> None:
     # The tables go full width under both charts: in half a page their right columns were cut off.
     if failed is not None:
         st.caption("Failed charges by month and reason")
-        show.table(failed, data.money_columns("payment_failures"), height=240)
+        widgets.table(failed, published.money_columns("payment_failures"), height=240)
     if recovered is not None:
         st.caption("Dunning recovery by month of the first failed attempt")
-        show.table(recovered, data.money_columns("recovery"), height=240)
+        widgets.table(recovered, published.money_columns("recovery"), height=240)
     fraud(params)
 
 
@@ -42,12 +42,12 @@ def success_rate(payments) -> None:
 def failures(params):
     """The failures chart; returns the frame for the table below both charts."""
     st.subheader("Failures by reason")
-    frame = show.metric_frame("payment_failures", params, empty="No failed charges in this range.")
+    frame = widgets.metric_frame("payment_failures", params, empty="No failed charges in this range.")
     if frame is None:
         return None
     # The bank's reason (do_not_honor, insufficient_funds...) says more than the code card_declined.
     reasons = frame.assign(reason=frame["outcome_reason"].fillna(frame["failure_code"]).fillna("unknown")
-                           .map(show.code_words))
+                           .map(widgets.code_words))
     totals = reasons.groupby("reason", as_index=False)["failed"].sum().sort_values("failed")
     charts.show(charts.bars(totals, "reason", "failed", horizontal=True, title="Failed charges by reason"),
                 key="payments_failures")
@@ -57,7 +57,7 @@ def failures(params):
 def recovery(params):
     """The recovery chart; returns the frame for the table below both charts."""
     st.subheader("Dunning recovery")
-    frame = show.metric_frame("recovery", params, empty="No failed subscription invoices in this range.")
+    frame = widgets.metric_frame("recovery", params, empty="No failed subscription invoices in this range.")
     if frame is None:
         return None
     charts.show(charts.lines(frame, "month", "recovery_rate", title="Recovered / first-attempt failures",
@@ -69,21 +69,21 @@ def fraud(params) -> None:
     st.subheader("Fraud")
     left, right = st.columns(2)
     with left:
-        frame = show.metric_frame("fraud", params, empty="No charges in this range.")
+        frame = widgets.metric_frame("fraud", params, empty="No charges in this range.")
         if frame is not None:
-            frame = (frame.assign(risk_level=frame["risk_level"].fillna("not_assessed").map(show.code_words),
-                                  outcome_type=frame["outcome_type"].fillna("unknown").map(show.code_words))
+            frame = (frame.assign(risk_level=frame["risk_level"].fillna("not_assessed").map(widgets.code_words),
+                                  outcome_type=frame["outcome_type"].fillna("unknown").map(widgets.code_words))
                      .groupby(["risk_level", "outcome_type"], as_index=False)["charges"].sum())
             charts.show(charts.bars(frame, "risk_level", "charges", by="outcome_type",
                                     title="Charges by risk level and outcome"), key="payments_fraud")
     with right:
-        disputes = show.metric_frame("disputes_by_reason", params, empty="No disputes in this range.")
+        disputes = widgets.metric_frame("disputes_by_reason", params, empty="No disputes in this range.")
         if disputes is not None:
-            disputes = (disputes.assign(reason=disputes["reason"].fillna("unknown").map(show.code_words))
+            disputes = (disputes.assign(reason=disputes["reason"].fillna("unknown").map(widgets.code_words))
                         .groupby("reason", as_index=False)["disputes"].sum())
             charts.show(charts.bars(disputes.sort_values("disputes"), "reason", "disputes", horizontal=True,
                                     title="Disputes by reason"), key="payments_disputes")
-    warnings = show.metric_frame("early_fraud_warnings", params)
+    warnings = widgets.metric_frame("early_fraud_warnings", params)
     if warnings is not None:
         st.caption("Radar early fraud warnings")
-        show.table(warnings)
+        widgets.table(warnings)

@@ -10,7 +10,7 @@ import streamlit as st
 import tally_auth
 from etl import store
 from tally_admin.data_changes import AuditUnavailable, audited_change
-from tally_ui import banners, data, layout, show
+from tally_ui import banners, layout, published, widgets
 
 log = logging.getLogger("tally.dashboard")
 _running = threading.Lock()  # one sync per dashboard process
@@ -18,7 +18,7 @@ _running = threading.Lock()  # one sync per dashboard process
 
 def sync_page() -> None:
     layout.header("Sync", "Tally copies your Stripe account into a local database; the dashboard reads that copy.")
-    if data.has_data():
+    if published.has_data():
         unknown_prices()
         status()
     run_controls()
@@ -29,7 +29,7 @@ def unknown_prices() -> None:
     from metrics.data_checks import summary
     from metrics.params import Params
     try:
-        lines = data.metric("unknown_price_lines", Params())
+        lines = published.metric("unknown_price_lines", Params())
     except Exception as error:  # noqa: BLE001 - a failed check is one line, never a traceback
         log.exception("unknown price check failed")
         st.warning("Could not check for invoice lines with unknown prices: "
@@ -45,7 +45,7 @@ def unknown_prices() -> None:
 
 
 def status() -> None:
-    runs = data.query("""
+    runs = published.query("""
         SELECT started_at, finished_at, mode, status, message FROM sync_runs
         ORDER BY started_at DESC LIMIT 10""")
     st.subheader("Recent runs")
@@ -54,16 +54,16 @@ def status() -> None:
         st.info("This database was generated as demo data; it has never been synced." if source == "demo"
                 else "No sync has run yet.")
     else:
-        show.table(runs)
+        widgets.table(runs)
     # detail is the sync's own record of the type's last run: status and a plain-words note.
-    objects = data.query("""
+    objects = published.query("""
         SELECT object_type AS "object type", detail->>'status' AS "last run",
                coalesce(detail->>'note', '') AS note, (detail->>'fetched')::BIGINT AS fetched,
                last_success AS "last success", backfill_done AS "history complete"
         FROM sync_state ORDER BY object_type""")
     if not objects.empty:
         st.subheader("Object types")
-        show.table(objects)
+        widgets.table(objects)
 
 
 def api_key() -> str | None:

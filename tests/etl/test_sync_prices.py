@@ -84,7 +84,7 @@ def test_full_sync_holds_archived_and_inline_prices_and_records_the_gone_one(ser
 
 def test_the_mrr_counts_the_lines_of_archived_and_inline_prices(served, tmp_path):
     """The lines' interval comes from their price: without the price, no MRR."""
-    from metrics.mrr_sql import counted_lines_cte
+    from metrics.mrr.chain_sql import counted_lines_cte
     from metrics.params import Params
     db = tmp_path / "tally.duckdb"
     sync(served, db)

@@ -233,9 +233,9 @@ def test_the_scheduled_sync_is_the_safety_net_for_missed_webhooks(synced, accoun
 
 
 def stages_stored(db) -> bool:
-    from metrics import stored
+    from metrics.mrr import stored_stages
     with duckdb.connect(str(db), read_only=True) as con:
-        return stored.stored_through(con) is not None
+        return stored_stages.stored_through(con) is not None
 
 
 def test_a_batch_publishes_without_rebuilding_the_mrr_stages_which_follow_once_idle(synced, account):

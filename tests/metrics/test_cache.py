@@ -1,8 +1,8 @@
 """The month-end cache follows the database: any load changes the answer."""
 from etl.load import connect
-from metrics import cache
 from metrics.movements import mrr_movements
-from metrics.mrr import mrr
+from metrics.mrr import stage_cache
+from metrics.mrr.by_month import mrr
 from metrics.params import Params
 from tests.metrics.builders import Account, month
 
@@ -10,7 +10,7 @@ JAN = Params(start=month("2024-01"), end=month("2024-01"))
 
 
 def test_cached_results_follow_new_loads_and_filters(tmp_path):
-    cache.clear()
+    stage_cache.clear()
     acct = Account(connect(str(tmp_path / "tally.duckdb")))
     acct.customer("cus_1")
     acct.price("p", 5000)
@@ -30,7 +30,7 @@ def test_cached_results_follow_new_loads_and_filters(tmp_path):
 
 def test_customer_timeline_uses_the_cache_without_filling_it(tmp_path):
     from metrics.movements import customer_timeline
-    cache.clear()
+    stage_cache.clear()
     acct = Account(connect(str(tmp_path / "tally.duckdb")))
     acct.price("p", 5000)
     for name in ("a", "b"):
@@ -39,7 +39,7 @@ def test_customer_timeline_uses_the_cache_without_filling_it(tmp_path):
         acct.monthly_invoices(f"cus_{name}", f"sub_{name}", "p", "2024-01-01", 2)
     one = Params(start=month("2024-01"), end=month("2024-02"), extra={"customer_id": "cus_b"})
     alone = customer_timeline(acct.con, one)
-    assert len(cache._entries) == 0
+    assert len(stage_cache._entries) == 0
     mrr(acct.con, JAN)  # a page fills the cache
     assert customer_timeline(acct.con, one).equals(alone)
     assert alone["movement"].tolist() == ["new", "unchanged"]
@@ -47,8 +47,9 @@ def test_customer_timeline_uses_the_cache_without_filling_it(tmp_path):
 
 def test_daily_series_is_the_same_with_and_without_the_cache(tmp_path):
     import datetime as dt
-    from metrics.daily import mrr_daily
-    cache.clear()
+
+    from metrics.mrr.by_day import mrr_daily
+    stage_cache.clear()
     acct = Account(connect(str(tmp_path / "tally.duckdb")))
     acct.price("p", 5000)
     acct.customer("cus_1")
@@ -57,7 +58,7 @@ def test_daily_series_is_the_same_with_and_without_the_cache(tmp_path):
     days = Params(start=dt.date(2024, 1, 10), end=dt.date(2024, 3, 20))
     alone = mrr_daily(acct.con, days)
     mrr(acct.con, JAN)
-    assert len(cache._entries) == 1
+    assert len(stage_cache._entries) == 1
     assert mrr_daily(acct.con, days).equals(alone)
     assert alone["date"].min().date() == dt.date(2024, 1, 15)
     assert alone["date"].max().date() == dt.date(2024, 3, 14)

@@ -4,7 +4,7 @@ import datetime as dt
 import pytest
 
 from etl.load import load_objects
-from metrics.billing import recovery, tax, trial_conversion
+from metrics.dunning import recovery, tax, trial_conversion
 from metrics.params import Params
 from metrics.payments import disputes_by_reason, fraud, payment_failures, payments
 from tests.metrics.builders import Account, month, ts

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from etl.load import load_objects
-from metrics.billing import recovery, tax, trial_conversion
+from metrics.dunning import recovery, tax, trial_conversion
 from metrics.params import Params
 from metrics.payments import disputes_by_reason, early_fraud_warnings, fraud, payment_failures, payments
 from tests.metrics.builders import Account, month, ts

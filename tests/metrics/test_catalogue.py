@@ -18,11 +18,11 @@ import pytest
 from etl import convert
 from etl.load import connect
 from fakestripe.testing import serve
-from metrics.billing import trial_conversion
-from metrics.daily import mrr_daily
+from metrics.dunning import trial_conversion
 from metrics.export import export_rows
 from metrics.movements import mrr_movements
-from metrics.mrr import mrr
+from metrics.mrr.by_day import mrr_daily
+from metrics.mrr.by_month import mrr
 from metrics.params import Params
 from metrics.payments import payments
 from metrics.registry import METRICS

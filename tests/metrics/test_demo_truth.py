@@ -8,10 +8,10 @@ import pytest
 from etl.demo import generate_database
 from etl.load import connect
 from metrics.common import add_months
-from metrics.daily import mrr_daily
 from metrics.movements import mrr_movements
-from metrics.mrr import mrr
-from metrics.mrr_sql import mrr_ctes
+from metrics.mrr.by_day import mrr_daily
+from metrics.mrr.by_month import mrr
+from metrics.mrr.chain_sql import mrr_ctes
 from metrics.params import Params
 
 ACCOUNTS = [(1, 60, 24), (2, 90, 30), (5, 40, 14)]  # (seed, customers, months)

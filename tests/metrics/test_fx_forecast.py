@@ -7,7 +7,7 @@ from etl.load import connect
 from metrics.common import MetricError
 from metrics.forecast import forecast
 from metrics.fx import DEFAULT_RATES_TO_USD, RateBook, ensure_default_rates, factors
-from metrics.mrr import mrr
+from metrics.mrr.by_month import mrr
 from metrics.params import Params
 from tests.metrics.builders import Account, month, ts
 

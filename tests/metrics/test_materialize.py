@@ -1,4 +1,4 @@
-"""Stored MRR stages (metrics/materialize.py): the same numbers as computing
+"""Stored MRR stages (metrics/refresh_stages.py): the same numbers as computing
 from invoice lines, used only while they match the data."""
 import datetime as dt
 import shutil
@@ -9,9 +9,10 @@ import pytest
 from etl import store
 from etl.demo import generate_database
 from etl.load import connect, load_objects
-from metrics import METRICS, cache, materialize, stored
+from metrics import METRICS
 from metrics.common import add_months, data_months, month_range
-from metrics.mrr import mrr
+from metrics.mrr import refresh_stages, stage_cache, stored_stages
+from metrics.mrr.by_month import mrr
 from metrics.params import Params
 from tests.metrics.builders import Account, month, ts
 
@@ -29,7 +30,7 @@ def published(tmp_path_factory):
     plain = str(folder / "plain.duckdb")
     shutil.copyfile(path, plain)
     con = connect(plain)
-    con.execute(f"DROP TABLE {stored.META}")
+    con.execute(f"DROP TABLE {stored_stages.META}")
     con.close()
     with_stages, without = connect(path, read_only=True), connect(plain, read_only=True)
     yield with_stages, without
@@ -59,8 +60,8 @@ def variants(con, name: str) -> list[Params]:
 def test_publish_stores_the_stages(published):
     con, without = published
     first, last = data_months(con)  # through the month of "as of", past the default range's end
-    assert stored.stored_through(con) == last == add_months(month_range(con, Params())[1], 1)
-    assert stored.stored_through(without) is None
+    assert stored_stages.stored_through(con) == last == add_months(month_range(con, Params())[1], 1)
+    assert stored_stages.stored_through(without) is None
     assert con.execute("SELECT count(*) FROM mrr_customer_points").fetchall()[0][0] > 100
 
 
@@ -75,9 +76,9 @@ def same(fast: pd.DataFrame, computed: pd.DataFrame) -> None:
 def test_stored_stages_give_the_same_numbers(published, name):
     con, without = published
     for params in variants(con, name):
-        cache.clear()
+        stage_cache.clear()
         fast = METRICS[name].function(con, params)
-        cache.clear()
+        stage_cache.clear()
         computed = METRICS[name].function(without, params)
         same(fast, computed)
     assert len(fast) > 0
@@ -91,9 +92,9 @@ def test_daily_and_weekly_series_from_stored_changes(published, grain):
         for end in (last, add_months(last, -1) + dt.timedelta(days=12)):
             for currency in (None, "usd"):
                 days = Params(start=first, end=end, granularity=grain, currency=currency)
-                cache.clear()
+                stage_cache.clear()
                 fast = METRICS["mrr_daily"].function(con, days)
-                assert len(cache._entries) == 0
+                assert len(stage_cache._entries) == 0
                 same(fast, METRICS["mrr_daily"].function(without, days))
                 assert len(fast) > 5
 
@@ -113,11 +114,11 @@ JAN = Params(start=month("2024-01"), end=month("2024-01"))
 
 def test_stored_stages_are_read_while_they_match(tmp_path):
     acct = small_account(tmp_path)
-    materialize.refresh(acct.con)
-    assert stored.stored_through(acct.con) == month("2024-01")
+    refresh_stages.refresh(acct.con)
+    assert stored_stages.stored_through(acct.con) == month("2024-01")
     # doubled behind the loader's back (no stamp changes): the metric reads the stored table
     acct.con.execute("UPDATE mrr_customer_points SET mrr = 2 * mrr")
-    cache.clear()
+    stage_cache.clear()
     assert mrr(acct.con, JAN)["mrr"].tolist() == [10000]
 
 
@@ -126,42 +127,42 @@ def test_stages_get_room_under_a_writers_small_memory_limit_and_give_it_back(tmp
     acct = small_account(tmp_path)
     acct.con.execute("SET memory_limit = '96MB'")  # a writer's small limit, as a sync streams
     seen = []
-    real_rebuild = materialize._rebuild
-    monkeypatch.setattr(materialize, "_rebuild", lambda con, span: (seen.append(con.execute(
+    real_rebuild = refresh_stages._rebuild
+    monkeypatch.setattr(refresh_stages, "_rebuild", lambda con, span: (seen.append(con.execute(
         "SELECT current_setting('memory_limit')").fetchone()[0]), real_rebuild(con, span)))
 
-    materialize.refresh(acct.con)
+    refresh_stages.refresh(acct.con)
 
     assert seen == ["1.0 GiB"]
-    assert stored.stored_through(acct.con) == month("2024-01")
+    assert stored_stages.stored_through(acct.con) == month("2024-01")
     assert acct.con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == "91.5 MiB"
     assert acct.con.execute("SELECT current_setting('disabled_optimizers')").fetchone()[0] == ""
 
 
 def test_refresh_rebuilds_only_when_the_billing_data_changed(tmp_path):
     acct = small_account(tmp_path)
-    materialize.refresh(acct.con)
+    refresh_stages.refresh(acct.con)
     acct.con.execute("UPDATE mrr_customer_points SET mrr = 2 * mrr")  # marks the stored copy
     load_objects(acct.con, "charges", [{"id": "ch_1", "object": "charge", "customer": "cus_1",
                                         "amount": 5000, "currency": "usd", "status": "succeeded",
                                         "created": ts("2024-01-02"), "livemode": False}])
-    materialize.refresh(acct.con)  # a cash-only write: kept as it is
+    refresh_stages.refresh(acct.con)  # a cash-only write: kept as it is
     assert acct.con.execute("SELECT mrr FROM mrr_customer_points").fetchall() == [(10000,)]
     acct.subscription("sub_1", "cus_1", status="canceled", ended_at=ts("2024-01-20"))
-    materialize.refresh(acct.con)
-    assert stored.stored_through(acct.con) == month("2024-01")
+    refresh_stages.refresh(acct.con)
+    assert stored_stages.stored_through(acct.con) == month("2024-01")
     assert acct.con.execute("SELECT count(*) FROM mrr_customer_points").fetchall() == [(0,)]
 
 
 def test_stale_stages_are_not_used(tmp_path):
     acct = small_account(tmp_path)
-    materialize.refresh(acct.con)
-    cache.clear()
+    refresh_stages.refresh(acct.con)
+    stage_cache.clear()
     assert mrr(acct.con, JAN)["mrr"].tolist() == [5000]
     acct.invoice("cus_1", "sub_1", [acct.line("p", "2024-01-01", "2024-02-01", quantity=3)
                                     | {"id": "il_1"}], id="in_1")
-    assert stored.stored_through(acct.con) is None
-    cache.clear()
+    assert stored_stages.stored_through(acct.con) is None
+    stage_cache.clear()
     assert mrr(acct.con, JAN)["mrr"].tolist() == [15000]
     assert METRICS["mrr_daily"].function(acct.con, Params(start=dt.date(2024, 1, 5),
                                                           end=dt.date(2024, 1, 5)))["mrr"].tolist() == [15000]
@@ -169,9 +170,9 @@ def test_stale_stages_are_not_used(tmp_path):
 
 def test_stages_from_other_rules_are_not_used(tmp_path, monkeypatch):
     acct = small_account(tmp_path)
-    materialize.refresh(acct.con)
-    monkeypatch.setattr(stored, "RULES", "an older version")
-    assert stored.stored_through(acct.con) is None
+    refresh_stages.refresh(acct.con)
+    monkeypatch.setattr(stored_stages, "RULES", "an older version")
+    assert stored_stages.stored_through(acct.con) is None
 
 
 def test_publishing_refreshes_and_the_reader_only_reads(tmp_path):
@@ -185,25 +186,25 @@ def test_publishing_refreshes_and_the_reader_only_reads(tmp_path):
     store.publish(acct.con, db)
     acct.con.close()
     reader = store.open_published(db)
-    assert stored.stored_through(reader) == month("2024-03")  # the month of the sync
-    cache.clear()
+    assert stored_stages.stored_through(reader) == month("2024-03")  # the month of the sync
+    stage_cache.clear()
     assert mrr(reader, Params())["mrr"].tolist() == [5000, 5000]
 
 
 def test_an_empty_database_stores_nothing(tmp_path):
     con = connect(str(tmp_path / "tally.duckdb"))
-    materialize.refresh(con)
-    assert stored.stored_through(con) is None
+    refresh_stages.refresh(con)
+    assert stored_stages.stored_through(con) is None
     assert mrr(con, Params()).empty
 
 
 def test_a_failed_refresh_leaves_no_usable_stages_and_publishing_goes_on(tmp_path, monkeypatch):
     acct = small_account(tmp_path)
-    materialize.refresh(acct.con)
+    refresh_stages.refresh(acct.con)
     acct.invoice("cus_1", "sub_1", [acct.line("p", "2024-01-01", "2024-02-01", quantity=2)
                                     | {"id": "il_1"}], id="in_1")
-    monkeypatch.setattr(materialize, "line_months_sql", lambda last: "SELECT no_such_column")
-    materialize.refresh(acct.con)
-    assert stored.stored_through(acct.con) is None
-    cache.clear()
+    monkeypatch.setattr(refresh_stages, "line_months_sql", lambda last: "SELECT no_such_column")
+    refresh_stages.refresh(acct.con)
+    assert stored_stages.stored_through(acct.con) is None
+    stage_cache.clear()
     assert mrr(acct.con, JAN)["mrr"].tolist() == [10000]

@@ -3,8 +3,8 @@ import datetime as dt
 
 import pytest
 
-from metrics.daily import mrr_daily
-from metrics.mrr import mrr, mrr_by_interval, mrr_by_plan
+from metrics.mrr.by_day import mrr_daily
+from metrics.mrr.by_month import mrr, mrr_by_interval, mrr_by_plan
 from metrics.params import Params
 from tests.metrics.builders import Account, month, ts
 

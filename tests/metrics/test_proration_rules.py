@@ -4,8 +4,8 @@ names, (2) the regular line of the same item and price holding its start,
 import pytest
 
 from etl.load import load_objects
-from metrics import cache, materialize, stored
 from metrics.movements import mrr_movements
+from metrics.mrr import refresh_stages, stage_cache, stored_stages
 from metrics.params import Params
 from tests.metrics.builders import Account, month, ts
 from tests.metrics.test_mrr_rules import series
@@ -89,10 +89,10 @@ def test_monthly_100_to_yearly_1000_mid_month_is_a_contraction(with_credited_ite
                   credited=("in_april", "il_april") if with_credited_items else None),
         acct.line("y", "2024-04-16", "2025-04-16", item="si_1")],
         billing_reason="subscription_update")
-    cache.clear()
+    stage_cache.clear()
     if stages == "stored":  # as a published database is read: the stages a writer stored
-        materialize.refresh(acct.con)
-        assert stored.stored_through(acct.con) is not None
+        refresh_stages.refresh(acct.con)
+        assert stored_stages.stored_through(acct.con) is not None
     values = series(acct.con, "2024-03", "2024-06")
     assert values == {"2024-03": 10000.0, "2024-04": pytest.approx(8333.3333, abs=1e-3),
                       "2024-05": pytest.approx(8333.3333, abs=1e-3),

@@ -83,7 +83,7 @@ def success_rates(db, end, currency, countries=()) -> str:
     from etl.load import connect
     from metrics.params import Params
     from metrics.payments import payments
-    from tally_ui.show import percent
+    from tally_ui.widgets import percent
     con = connect(db, read_only=True)
     try:
         frame = payments(con, Params(start=end, end=end, countries=countries))

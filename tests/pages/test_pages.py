@@ -5,7 +5,7 @@ import duckdb
 import pytest
 
 from metrics.currency import to_major
-from tally_ui.show import card_money
+from tally_ui.widgets import card_money
 from tests.pages.apptest import PAGES, cards, goto, open_app, shown_text
 
 

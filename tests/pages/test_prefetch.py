@@ -8,10 +8,10 @@ from tests.pages.apptest import PAGES, goto, open_app
 def forget_everything() -> None:
     import streamlit as st
 
-    from metrics import cache
+    from metrics.mrr import stage_cache
     from tally_ui import prefetch
     st.cache_data.clear()
-    cache.clear()
+    stage_cache.clear()
     prefetch._started.clear()
 
 

@@ -31,7 +31,7 @@ def test_an_older_tallys_file_is_upgraded_once_and_published(tmp_path):
 def test_the_dashboard_start_upgrades_the_shown_file(tmp_path, monkeypatch):
     db = str(tmp_path / "tally.duckdb")
     _older_file(db)
-    monkeypatch.setattr(setup.data, "db_path", lambda: db)
+    monkeypatch.setattr(setup.published, "db_path", lambda: db)
     setup.ensure_database()
     con = duckdb.connect(db, read_only=True)
     assert schema.is_current(con)

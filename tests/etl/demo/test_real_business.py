@@ -11,10 +11,10 @@ import pytest
 from etl.demo import billing, generate_database, generate_objects
 from etl.demo.catalog import PRICE_BY_ID
 from etl.demo.clock import DEFAULT_NOW, add_months, complete_months, next_month_start_ts, to_ts
-from etl.demo.shapes import INLINE_MARKER
 from etl.demo.simulate import LEGACY_SHARE, simulate_customer
+from etl.demo.stripe_json import INLINE_MARKER
 from etl.demo.truth import customer_truth
-from metrics.mrr_sql import mrr_ctes
+from metrics.mrr.chain_sql import mrr_ctes
 from metrics.params import Params
 
 RICH = dict(customers=150, seed=5, months=30)  # this seed has every case below

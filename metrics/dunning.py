@@ -6,8 +6,8 @@ import pandas as pd
 
 from metrics.cash import between, created_range, grain, kept, with_filters
 from metrics.common import add_months, frame, live_only, month_range, ratio, sql_date, sql_list
+from metrics.mrr.points import convert_frame
 from metrics.params import Params
-from metrics.points import convert_frame
 from metrics.registry import metric
 
 SUBSCRIPTION_REASONS = "('subscription_create', 'subscription_cycle', 'subscription_update')"

@@ -1,4 +1,4 @@
-"""The MRR chain's stages as stored in the database by `metrics.materialize`.
+"""The MRR chain's stages as stored in the database by `metrics.mrr.refresh_stages`.
 
 A reader uses them only when they were computed from exactly the data it
 reads, by these rules: the stored fingerprint must match the billing tables'
@@ -31,8 +31,8 @@ VALUED_COLUMNS = ("subscription_id, customer_id, currency, product_id, interval,
                   "period_start, period_end, counts_until, monthly")
 
 # The modules whose code decides the stored numbers: any edit invalidates old tables.
-RULE_MODULES = ("common.py", "mrr_sql.py", "movements.py", "daily.py", "materialize.py",
-                "stored.py")
+RULE_MODULES = ("../common.py", "chain_sql.py", "../movements.py", "by_day.py", "refresh_stages.py",
+                "stored_stages.py")
 RULES = hashlib.sha256(b"".join((Path(__file__).parent / name).read_bytes()
                                 for name in RULE_MODULES)).hexdigest()
 

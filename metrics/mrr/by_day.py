@@ -14,11 +14,11 @@ import datetime as dt
 
 import pandas as pd
 
-from metrics import cache, stored
 from metrics.common import MetricError, add_months, frame, month_range, sql_date, sql_text
-from metrics.mrr_sql import STEPS, counted_lines_cte, line_filters, valued_lines_cte
+from metrics.mrr import stage_cache, stored_stages
+from metrics.mrr.chain_sql import STEPS, counted_lines_cte, line_filters, valued_lines_cte
+from metrics.mrr.points import cursor_for
 from metrics.params import Params
-from metrics.points import cursor_for
 from metrics.registry import metric
 
 COLUMNS = ["date", "currency", "mrr", "arr", "customers", "arpa"]
@@ -39,10 +39,10 @@ def day_range(con, params: Params) -> tuple[dt.date, dt.date] | None:
 def valued_sql(cur, params: Params, last: dt.date) -> str:
     """`WITH ... valued`: the month-end cache's valued lines when a page filled it,
     else the stored ones when they match the database, else computed."""
-    cached = cache.monthly_tables(cur, params, last.replace(day=1), None, fill=False)
+    cached = stage_cache.monthly_tables(cur, params, last.replace(day=1), None, fill=False)
     if cached is not None:
-        return f"WITH valued AS (SELECT * FROM {cache.stage(cur, cached, 'valued')})"
-    return "WITH " + (stored.valued_cte(cur, params)
+        return f"WITH valued AS (SELECT * FROM {stage_cache.stage(cur, cached, 'valued')})"
+    return "WITH " + (stored_stages.valued_cte(cur, params)
                       or counted_lines_cte(params) + "," + valued_lines_cte())
 
 
@@ -59,12 +59,12 @@ def stored_changes_sql(cur, params: Params, grain: str, first: dt.date, last: dt
     Changes before `first` add up to the values at `first` (so they are folded
     into it); a week's change is the sum of its days' changes, as a line counts
     at the end of week P exactly when it counts at the end of P's Sunday."""
-    if params.plans or params.intervals or params.countries or stored.stored_through(cur) is None:
+    if params.plans or params.intervals or params.countries or stored_stages.stored_through(cur) is None:
         return None
     return f"""WITH changes AS (
     SELECT currency, greatest(date_trunc('{grain}', point)::DATE, {sql_date(first)}) AS point,
            sum(mrr_delta) AS mrr_delta, sum(customers_delta) AS customers_delta
-    FROM {stored.DAILY_CHANGES}
+    FROM {stored_stages.DAILY_CHANGES}
     WHERE date_trunc('{grain}', point) <= {sql_date(last)}
     GROUP BY ALL
 )"""

@@ -5,7 +5,7 @@ metric's time and are the same for every metric of a dashboard page (and for
 the CLI's one call, harmlessly). They are kept as Arrow tables per (database
 file, a fingerprint of its billing tables, filters), so MRR, movements, churn,
 LTV, cohorts and the forecast compute them once per published version.
-When the database carries stored stages (metrics/materialize.py) that match
+When the database carries stored stages (metrics/mrr/refresh_stages.py) that match
 it, an unfiltered entry just names the stored tables, and filtered entries
 start from the stored valued lines: a new process does not recompute them.
 In-memory databases (tests) are never cached: they have no stable identity.
@@ -18,12 +18,18 @@ from collections import OrderedDict
 
 import pandas as pd
 
-from metrics import stored
 from metrics.common import data_months
-from metrics.mrr_sql import (counted_lines_cte, customer_points_cte, native_movements_ctes,
-                             sub_points_ctes, sub_points_from_line_months, valued_lines_cte)
+from metrics.mrr import stored_stages
+from metrics.mrr.chain_sql import (
+    counted_lines_cte,
+    customer_points_cte,
+    native_movements_ctes,
+    sub_points_ctes,
+    sub_points_from_line_months,
+    valued_lines_cte,
+)
+from metrics.mrr.stored_stages import VALUED_COLUMNS, billing_stamps
 from metrics.params import Params
-from metrics.stored import VALUED_COLUMNS, billing_stamps
 
 MAX_ENTRIES = 3  # a computed entry is ~350 MB at 100,000 customers x 36 months
 _lock = threading.Lock()
@@ -44,14 +50,14 @@ def _compute(cur, params: Params, last: dt.date, dimension: str | None,
     """Each stage once, as Arrow: valued lines, subscription and customer month
     ends; from the stored lines and line months when the database has them."""
     if stored_until is not None:
-        tables = {"valued": stored.valued_source(params)}
+        tables = {"valued": stored_stages.valued_source(params)}
     else:
         tables = {"valued": cur.sql(
             "WITH " + counted_lines_cte(params, dimension == "country") + "," + valued_lines_cte()
             + f" SELECT {VALUED_COLUMNS} FROM valued").to_arrow_table()}
     if stored_until == last:
         tables["sub_points"] = cur.sql(sub_points_from_line_months(
-            params, stored.LINE_MONTHS, dimension)).to_arrow_table()
+            params, stored_stages.LINE_MONTHS, dimension)).to_arrow_table()
     else:
         tables["sub_points"] = cur.sql(
             f"WITH valued AS (SELECT * FROM {stage(cur, tables, 'valued')}),"
@@ -66,19 +72,19 @@ def _compute(cur, params: Params, last: dt.date, dimension: str | None,
 
 def _stored_entry(cur) -> dict:
     """The stored unfiltered stages, read in place (nothing is copied into memory)."""
-    totals = cur.execute(f"SELECT * FROM {stored.TOTALS} ORDER BY month, currency").df()
+    totals = cur.execute(f"SELECT * FROM {stored_stages.TOTALS} ORDER BY month, currency").df()
     totals["month"] = pd.to_datetime(totals["month"])
-    return {"valued": stored.VALUED, "sub_points": stored.SUB_POINTS,
-            "customer_points": stored.CUSTOMER_POINTS, "native_movements": stored.MOVEMENTS,
+    return {"valued": stored_stages.VALUED, "sub_points": stored_stages.SUB_POINTS,
+            "customer_points": stored_stages.CUSTOMER_POINTS, "native_movements": stored_stages.MOVEMENTS,
             "totals": totals}
 
 
 def _stored_breakdown(params: Params, dimension: str) -> dict:
     """An unfiltered breakdown: stored customer month ends; subscription month
     ends are summed from the stored line months only if a query reads them."""
-    return {"valued": stored.VALUED,
-            "sub_points": f"({sub_points_from_line_months(params, stored.LINE_MONTHS, dimension)})",
-            "customer_points": stored.breakdown_points(dimension)}
+    return {"valued": stored_stages.VALUED,
+            "sub_points": f"({sub_points_from_line_months(params, stored_stages.LINE_MONTHS, dimension)})",
+            "customer_points": stored_stages.breakdown_points(dimension)}
 
 
 def stage(cur, tables: dict, name: str) -> str:
@@ -124,7 +130,7 @@ def monthly_tables(cur, params: Params, last: dt.date, dimension: str | None,
         return tables
     if params.extra.get("customer_id") or not fill:
         return None  # e.g. one customer's timeline: cheaper computed alone, and evicts nothing
-    stored_until = stored.stored_through(cur, database[1])
+    stored_until = stored_stages.stored_through(cur, database[1])
     unfiltered = not (params.plans or params.intervals or params.countries)
     if stored_until == through and unfiltered and dimension is None:
         tables = _stored_entry(cur)

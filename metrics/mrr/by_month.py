@@ -4,8 +4,8 @@ from __future__ import annotations
 import pandas as pd
 
 from metrics.common import frame, month_range, sql_date
+from metrics.mrr.points import cursor_for, reported_points_sql
 from metrics.params import Params
-from metrics.points import cursor_for, reported_points_sql
 from metrics.registry import metric
 
 MRR_COLUMNS = ["month", "currency", "mrr", "arr", "customers", "arpa"]

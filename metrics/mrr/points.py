@@ -11,10 +11,10 @@ import datetime as dt
 
 import pandas as pd
 
-from metrics import cache, fx, stored
-from metrics.common import add_months, sql_text
-from metrics.common import sql_date
-from metrics.mrr_sql import mrr_ctes, native_movements_ctes
+from metrics import fx
+from metrics.common import add_months, sql_date, sql_text
+from metrics.mrr import stage_cache, stored_stages
+from metrics.mrr.chain_sql import mrr_ctes, native_movements_ctes
 from metrics.params import Params
 
 
@@ -49,12 +49,12 @@ def chain_sql(cur, params: Params, last: dt.date, grain: str = "month",
     full history up to at least `last`: they are cut at `last` here, and callers
     filter the start.
     """
-    cached = (cache.monthly_tables(cur, params, last, dimension, movements)
+    cached = (stage_cache.monthly_tables(cur, params, last, dimension, movements)
               if grain == "month" else None)
     if cached is None:
-        chain = mrr_ctes(params, last, grain, first, dimension, stored.valued_cte(cur, params))
+        chain = mrr_ctes(params, last, grain, first, dimension, stored_stages.valued_cte(cur, params))
         return chain + native_movements_ctes(last) if movements else chain
-    source = {name: cache.stage(cur, cached, name)
+    source = {name: stage_cache.stage(cur, cached, name)
               for name in ("valued", "sub_points", "customer_points", "native_movements")
               if name in cached}
     chain = (f"WITH valued AS (SELECT * FROM {source['valued']}),\n"

@@ -3,7 +3,7 @@
 Valued lines and month-end MRR take seconds to compute from invoice lines at
 100,000 customers, and every new dashboard process would pay that. So every
 writer refreshes them right before publishing (`etl.store.publish` calls
-`refresh`), and readers use them while they match the data (metrics/stored.py).
+`refresh`), and readers use them while they match the data (metrics/stored_stages.py).
 Stored: every counted line with its monthly value and dimension columns (so
 filters stay WHERE clauses), their sums per subscription, plan, interval and
 month end (any filter's month ends are sums of those), and for the unfiltered
@@ -19,14 +19,21 @@ from contextlib import contextmanager
 
 import duckdb
 
-from metrics import stored
 from metrics.common import data_months, sql_text
-from metrics.daily import line_changes_ctes
 from metrics.movements import native_totals_sql
-from metrics.mrr_sql import (DIMENSIONS, counted_lines_cte, customer_points_cte, line_months_sql,
-                             native_movements_ctes, sub_points_from_line_months, valued_lines_cte)
+from metrics.mrr import stored_stages
+from metrics.mrr.by_day import line_changes_ctes
+from metrics.mrr.chain_sql import (
+    DIMENSIONS,
+    counted_lines_cte,
+    customer_points_cte,
+    line_months_sql,
+    native_movements_ctes,
+    sub_points_from_line_months,
+    valued_lines_cte,
+)
+from metrics.mrr.points import full_history_first
 from metrics.params import Params
-from metrics.points import full_history_first
 
 log = logging.getLogger("tally.metrics")
 # Daily changes are stored for every day a line starts or stops counting.
@@ -37,7 +44,7 @@ def refresh(con) -> None:
     """Rebuild the stored stages from the data as it is now, in one transaction;
     nothing to do when they already match it (e.g. after a refund: cash tables only)."""
     span = data_months(con)
-    if span is not None and stored.stored_through(con) == span[1]:
+    if span is not None and stored_stages.stored_through(con) == span[1]:
         return
     with _room_for_stages(con):
         _rebuild(con, span)
@@ -46,14 +53,14 @@ def refresh(con) -> None:
 def _rebuild(con, span) -> None:
     con.begin()
     try:
-        con.execute(f"CREATE OR REPLACE TABLE {stored.META} (fingerprint VARCHAR, through DATE)")
+        con.execute(f"CREATE OR REPLACE TABLE {stored_stages.META} (fingerprint VARCHAR, through DATE)")
         if span is None:  # no billing data: nothing worth storing
-            for table in stored.TABLES:
+            for table in stored_stages.TABLES:
                 con.execute(f"DROP TABLE IF EXISTS {table}")
         else:
             _store_stages(con, span[1])
-            con.execute(f"INSERT INTO {stored.META} VALUES (?, ?)",
-                        [stored.fingerprint(stored.billing_stamps(con)), span[1]])
+            con.execute(f"INSERT INTO {stored_stages.META} VALUES (?, ?)",
+                        [stored_stages.fingerprint(stored_stages.billing_stamps(con)), span[1]])
         con.commit()
     except duckdb.Error as exc:
         # Publishing the data matters more than speed: without a matching
@@ -104,18 +111,18 @@ def _store_stages(con, through) -> None:
     """Each stage from the one before, by the same SQL the metrics run."""
     everyone = Params()
     stages = [
-        (stored.VALUED, "WITH " + counted_lines_cte(everyone, with_country=True) + ","
-         + valued_lines_cte() + f" SELECT {stored.VALUED_COLUMNS} FROM valued"),
-        (stored.LINE_MONTHS, f"WITH valued AS (SELECT * FROM {stored.VALUED}),"
+        (stored_stages.VALUED, "WITH " + counted_lines_cte(everyone, with_country=True) + ","
+         + valued_lines_cte() + f" SELECT {stored_stages.VALUED_COLUMNS} FROM valued"),
+        (stored_stages.LINE_MONTHS, f"WITH valued AS (SELECT * FROM {stored_stages.VALUED}),"
          + line_months_sql(through)),
-        (stored.SUB_POINTS, sub_points_from_line_months(everyone, stored.LINE_MONTHS, None)),
-        (stored.CUSTOMER_POINTS, f"WITH sub_points AS (SELECT * FROM {stored.SUB_POINTS}), "
+        (stored_stages.SUB_POINTS, sub_points_from_line_months(everyone, stored_stages.LINE_MONTHS, None)),
+        (stored_stages.CUSTOMER_POINTS, f"WITH sub_points AS (SELECT * FROM {stored_stages.SUB_POINTS}), "
          + customer_points_cte() + " SELECT * FROM customer_points"),
-        (stored.BREAKDOWN_POINTS, _breakdowns_sql()),
-        (stored.MOVEMENTS, f"WITH customer_points AS (SELECT * FROM {stored.CUSTOMER_POINTS})"
+        (stored_stages.BREAKDOWN_POINTS, _breakdowns_sql()),
+        (stored_stages.MOVEMENTS, f"WITH customer_points AS (SELECT * FROM {stored_stages.CUSTOMER_POINTS})"
          + native_movements_ctes(through) + " SELECT * FROM native_movements"),
-        (stored.TOTALS, native_totals_sql(_stored_chain(), full_history_first(con), through)),
-        (stored.DAILY_CHANGES, f"WITH valued AS (SELECT * FROM {stored.VALUED})"
+        (stored_stages.TOTALS, native_totals_sql(_stored_chain(), full_history_first(con), through)),
+        (stored_stages.DAILY_CHANGES, f"WITH valued AS (SELECT * FROM {stored_stages.VALUED})"
          + line_changes_ctes(everyone, "day", *WHOLE_HISTORY) + " SELECT * FROM changes"),
     ]
     for table, sql in stages:
@@ -125,17 +132,17 @@ def _store_stages(con, through) -> None:
 def _breakdowns_sql() -> str:
     """Customer month ends by plan and by interval from the line months; by
     country they are the customer's month ends (a customer has one country)."""
-    parts = [f"(WITH sub_points AS ({sub_points_from_line_months(Params(), stored.LINE_MONTHS, d)}), "
+    parts = [f"(WITH sub_points AS ({sub_points_from_line_months(Params(), stored_stages.LINE_MONTHS, d)}), "
              + customer_points_cte() + f" SELECT {sql_text(d)} AS breakdown, * FROM customer_points)"
              for d in DIMENSIONS if d != "country"]
     parts.append(f"""(SELECT 'country' AS breakdown, cp.customer_id, cp.currency,
         cu.country AS dimension, cp.period, cp.mrr
-    FROM {stored.CUSTOMER_POINTS} cp LEFT JOIN customers cu ON cu.id = cp.customer_id)""")
+    FROM {stored_stages.CUSTOMER_POINTS} cp LEFT JOIN customers cu ON cu.id = cp.customer_id)""")
     return " UNION ALL ".join(parts)
 
 
 def _stored_chain() -> str:
-    return (f"WITH valued AS (SELECT * FROM {stored.VALUED}),\n"
-            f"sub_points AS (SELECT * FROM {stored.SUB_POINTS}),\n"
-            f"customer_points AS (SELECT * FROM {stored.CUSTOMER_POINTS}),\n"
-            f"native_movements AS (SELECT * FROM {stored.MOVEMENTS})")
+    return (f"WITH valued AS (SELECT * FROM {stored_stages.VALUED}),\n"
+            f"sub_points AS (SELECT * FROM {stored_stages.SUB_POINTS}),\n"
+            f"customer_points AS (SELECT * FROM {stored_stages.CUSTOMER_POINTS}),\n"
+            f"native_movements AS (SELECT * FROM {stored_stages.MOVEMENTS})")

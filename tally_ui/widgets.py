@@ -9,7 +9,7 @@ import streamlit as st
 from metrics.common import MetricError
 from metrics.currency import exponent, format_money, to_major
 from metrics.params import Params
-from tally_ui import data
+from tally_ui import published
 from tally_ui.export import money_to_major
 
 log = logging.getLogger("tally.dashboard")
@@ -18,11 +18,11 @@ log = logging.getLogger("tally.dashboard")
 def metric_frame(name: str, params: Params, *, empty: str | None = None) -> pd.DataFrame | None:
     """The metric's frame, or None after saying in one line why there is nothing."""
     try:
-        frame = data.metric(name, params)
-    except data.MetricUnavailable:
+        frame = published.metric(name, params)
+    except published.MetricUnavailable:
         st.info(f"The “{name}” metric is not available in this version of Tally.")
         return None
-    except data.DatabaseUnreadable:
+    except published.DatabaseUnreadable:
         raise  # dashboard.py says it once for the whole page
     except MetricError as error:  # the metric's own plain explanation (bad range, missing input)
         st.warning(str(error))
