@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test sync demo bench
+.PHONY: run test lint sync demo bench
 
 $(VENV)/installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,11 @@ run: $(VENV)/installed
 
 test: $(VENV)/installed
 	$(PY) -m pytest
+
+lint: $(VENV)/installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 sync: $(VENV)/installed
 	$(PY) -m etl sync
