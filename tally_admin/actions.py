@@ -125,11 +125,12 @@ def run_action(audit: AuditLog, db_path: str | None, *, actor: str, action: str,
             request_id = getattr(error, "request_id", None)
             if not _outcome_unknown(error):
                 return _record(audit, facts, ActionResult("failed", message, request_id=request_id))
-            done = _rechecked(recheck, key)
-            if done is None:
+            found = _rechecked(recheck, key)
+            if found is None:
                 if recheck is not None:
                     message += " Tally asked Stripe again and found nothing from this submission yet."
                 return _record(audit, facts, ActionResult("unknown", message, request_id=request_id))
+            done = found
             done.message = f"Stripe's answer was lost; Tally checked again: {done.message}"
         result = _record(audit, facts, ActionResult("succeeded", done.message,
                                                     request_id=done.request_id, result=done.result))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Callable, TypeVar
+from typing import Any, Callable, TypeVar
 
 from tally_admin.audit import AuditLog, audit_path_from_env
 
@@ -27,7 +27,7 @@ def audited_change(actor: str, action: str, object_id: str, params: dict, change
 
     `redact` cleans an error's text before it is stored (e.g. removes an API key).
     """
-    facts = dict(actor=actor, action=action, object_id=object_id,
+    facts: dict[str, Any] = dict(actor=actor, action=action, object_id=object_id,
                  key=f"tally-{action}-{uuid.uuid4().hex}", params=params)
     try:
         audit = AuditLog(audit_path_from_env())

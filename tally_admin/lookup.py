@@ -6,6 +6,7 @@ which Stripe cannot list by, is first resolved through the local database.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import stripe
 
@@ -124,5 +125,5 @@ def _retrieve(service, object_id: str) -> dict:
     return as_dict(service.retrieve(object_id))
 
 
-def _id(value) -> str:
+def _id(value) -> Any:
     return value.get("id") if isinstance(value, dict) else value

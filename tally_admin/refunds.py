@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 import stripe
 
@@ -199,7 +200,7 @@ def _refuse_second_refund_from_form(client, charge_id: str, nonce: str) -> None:
 
 def refund_params(charge_id: str, amount: int, reason: str, key: str,
                   nonce: str | None = None) -> dict:
-    params = {"charge": charge_id, "amount": amount,
+    params: dict[str, Any] = {"charge": charge_id, "amount": amount,
               "metadata": {KEY_METADATA: key, "tally_reason": reason}}
     if nonce:
         params["metadata"][NONCE_METADATA] = nonce

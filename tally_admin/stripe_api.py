@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any
 from urllib.parse import urlparse
 
 import stripe
@@ -19,7 +20,7 @@ def client_from_env() -> stripe.StripeClient:
     if not key:
         raise NotConfigured("Set STRIPE_API_KEY (a secret or restricted key) to take admin actions.")
     base = os.environ.get("STRIPE_API_BASE")
-    options = {"base_addresses": {"api": base}} if base else {}
+    options: dict[str, Any] = {"base_addresses": {"api": base}} if base else {}
     return stripe.StripeClient(key, **options)
 
 
@@ -44,7 +45,7 @@ def with_all_lines(client: stripe.StripeClient, invoice) -> dict:
     lines = invoice.get("lines") or {}
     data, more = list(lines.get("data") or []), bool(lines.get("has_more"))
     while more:
-        params = {"limit": 100, **({"starting_after": data[-1]["id"]} if data else {})}
+        params: Any = {"limit": 100, **({"starting_after": data[-1]["id"]} if data else {})}
         page = as_dict(client.v1.invoices.line_items.list(invoice["id"], params=params))
         batch = page.get("data") or []
         data += batch

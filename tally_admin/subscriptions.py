@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import stripe
 
@@ -12,7 +13,7 @@ from metrics.currency import format_money
 from tally_admin.actions import ActionResult, Done, Refused, run_action
 from tally_admin.audit import AuditLog
 from tally_admin.lookup import customer_email, invoice_charges
-from tally_admin.refunds import refund_made_with, refund_params, charge_facts
+from tally_admin.refunds import charge_facts, refund_made_with, refund_params
 from tally_admin.stripe_api import as_dict, explain, fetch_after_write, request_id_of, with_all_lines
 
 WHEN = ("now", "period_end")
@@ -216,7 +217,7 @@ def _refund_unused(client, refund: UnusedRefund, key: str, message: str) -> tupl
             [made] + ([charge] if charge else []))
 
 
-def _id(value) -> str:
+def _id(value) -> Any:
     return value.get("id") if isinstance(value, dict) else value
 
 
@@ -226,7 +227,7 @@ def _perform_undo(client, sub_id: str, key: str) -> Done:
         raise Refused(f"{sub_id} has already ended; a canceled subscription cannot be resumed.")
     if not facts.cancellation_scheduled:
         raise Refused(f"Nothing to undo: {sub_id} is not scheduled to cancel.")
-    params = {"cancel_at_period_end": False}
+    params: dict[str, Any] = {"cancel_at_period_end": False}
     if facts.cancel_at and not facts.cancel_at_period_end:
         params["cancel_at"] = ""  # an explicit cancel date; "" clears it
     sub = client.v1.subscriptions.update(sub_id, params=params, options={"idempotency_key": key})
