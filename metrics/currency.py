@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import overload
 
 ZERO_DECIMAL = frozenset(
     "bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf".split())
@@ -17,6 +18,10 @@ def exponent(currency: str) -> int:
     return 2
 
 
+@overload
+def to_major(amount_minor: None, currency: str) -> None: ...
+@overload
+def to_major(amount_minor: int | float, currency: str) -> Decimal: ...
 def to_major(amount_minor: int | float | None, currency: str) -> Decimal | None:
     """Minor units to an exact decimal in major units (JPY 5000 -> 5000)."""
     if amount_minor is None:

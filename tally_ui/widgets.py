@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -77,8 +78,9 @@ def change(current, previous, kind: str, currency: str | None = None) -> str | N
     if current is None or previous is None or pd.isna(current) or pd.isna(previous):
         return None
     diff = float(current) - float(previous)
+    shown: float
     if kind == "money":
-        shown, unit = round(to_major(round(diff), currency)), f" {currency.upper()}"
+        shown, unit = round(to_major(round(diff), currency or "")), f" {(currency or '').upper()}"
         text = f"{abs(shown):,}"
     elif kind == "percent":
         shown, unit = round(diff * 100, 1), " pts"
@@ -100,7 +102,7 @@ def _no_negative_zero(value):
 
 def card(column, label: str, current, previous, kind: str, currency: str | None = None,
          help: str | None = None, inverse: bool = False) -> None:
-    shown = {"money": lambda v: card_money(v, currency), "percent": percent, "number": number,
+    shown = {"money": lambda v: card_money(v, currency or ""), "percent": percent, "number": number,
              "decimal": lambda v: number(v, 1)}[kind](current)
     delta = change(current, previous, kind, currency)
     # A change that rounds to nothing is neither good nor bad: grey, not red or green.
@@ -117,7 +119,8 @@ def table(frame: pd.DataFrame, money_columns=(), *, height: int | None = None, *
     snake_case columns, Stripe's codes and raw values.
     """
     shown = readable(money_to_major(frame, money_columns))
-    options = {"hide_index": True, "width": "stretch", "column_config": column_formats(shown, money_columns)}
+    options: dict[str, Any] = {"hide_index": True, "width": "stretch",
+                               "column_config": column_formats(shown, money_columns)}
     if height:
         options["height"] = height
     st.dataframe(money_per_currency(shown, money_columns), **options, **kwargs)
