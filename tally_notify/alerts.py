@@ -69,9 +69,11 @@ def success_rate(con, days: int, today: dt.date) -> tuple[int, int]:
 def recent_disputes(con, since: dt.datetime) -> list[tuple[str, str, str]]:
     """(key, title, line) of each dispute and early fraud warning created since then."""
     disputes = con.execute("SELECT id, charge_id, amount, currency, reason, status FROM disputes "
-                           "WHERE created >= ? ORDER BY created", [since]).fetchall()
+                           "WHERE created >= ? AND NOT coalesce(deleted, false) ORDER BY created",
+                           [since]).fetchall()
     warnings = con.execute("SELECT id, charge_id, fraud_type FROM early_fraud_warnings "
-                           "WHERE created >= ? ORDER BY created", [since]).fetchall()
+                           "WHERE created >= ? AND NOT coalesce(deleted, false) ORDER BY created",
+                           [since]).fetchall()
     return ([(f"dispute:{d[0]}", f"dispute opened on {d[1]}",
               f"{d[0]}: {format_money(d[2], d[3] or '')} disputed ({d[4] or 'no reason'}), status {d[5]}")
              for d in disputes]
