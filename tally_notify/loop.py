@@ -63,8 +63,11 @@ class Notifier:
         sent = []
         if version is not None:
             for key, through, days in due_digests(config, now):
-                if self.state.fire(key, "digest"):  # recorded first: a crash never sends it twice
-                    sent.append(digest(self.db_path, config.base_url, through, days))
+                if self.state.fired(key):
+                    continue
+                message = digest(self.db_path, config.base_url, through, days)  # may fail: then next tick
+                if self.state.fire(key, "digest"):  # recorded before sending: a crash never sends it twice
+                    sent.append(message)
         found: list[alerts.Alert] = []
         if version is not None and version != self.seen_version:
             found += alerts.publish_alerts(self.db_path, config, self.state, now.date())

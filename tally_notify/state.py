@@ -109,6 +109,10 @@ class NotifyState:
             con.execute("INSERT INTO alerts_fired VALUES (?, ?, ?, NULL)", [key, rule, now()])
             return True
 
+    def fired(self, key: str) -> bool:
+        with self._connect() as con:
+            return con.execute("SELECT 1 FROM alerts_fired WHERE key = ?", [key]).fetchone() is not None
+
     def open_occurrence(self, rule: str) -> str | None:
         with self._connect() as con:
             row = con.execute("SELECT key FROM alerts_fired WHERE rule = ? AND cleared_at IS NULL "
