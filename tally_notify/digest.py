@@ -63,12 +63,24 @@ def movements_section(con, month: dt.date) -> Section:
 
 
 def top_movements(con, month: dt.date, limit: int = 5) -> pd.DataFrame:
-    """Each customer's movements in the month, biggest (in major units) first."""
-    frame = run_metric(con, "mrr_drilldown", Params(extra={"month": f"{month:%Y-%m}"}))
+    """Each customer's movements in the month (native currency), biggest first: compared
+    in USD where the metric can convert them, else in major units."""
+    keys = ["customer_id", "movement"]
+    native = _movements(con, Params(extra={"month": f"{month:%Y-%m}"}))
+    try:
+        usd = _movements(con, Params(currency="usd", extra={"month": f"{month:%Y-%m}"}))
+        size = native[keys].merge(usd[[*keys, "movement_amount"]], on=keys, how="left")["movement_amount"]
+        native = native.assign(size=size.fillna(0).to_numpy() / 100)
+    except MetricError:  # no rate for a currency: compare major units
+        native = native.assign(size=native.apply(
+            lambda r: float(to_major(r["movement_amount"], r["currency"]) or 0), axis=1))
+    return native.sort_values("size", ascending=False).head(limit)
+
+
+def _movements(con, params: Params) -> pd.DataFrame:
+    frame = run_metric(con, "mrr_drilldown", params)
     frame = frame[frame["movement"].isin(MOVEMENT_KINDS)]
-    frame = frame.drop_duplicates(["customer_id", "movement", "currency"])
-    size = frame.apply(lambda r: float(to_major(r["movement_amount"], r["currency"]) or 0), axis=1)
-    return frame.assign(size=size).sort_values("size", ascending=False).head(limit)
+    return frame.drop_duplicates(["customer_id", "movement"]).reset_index(drop=True)
 
 
 def top_section(con, month: dt.date) -> Section:
