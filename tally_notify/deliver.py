@@ -25,6 +25,8 @@ log = logging.getLogger("tally.notify")
 ATTEMPTS = 3
 BACKOFF_SECONDS = 2.0  # then 4 s: a short outage is ridden out, a long one is logged as failed
 TIMEOUT_SECONDS = 10.0
+# Answers that another try would only repeat: a refused login, refused recipients, no STARTTLS.
+PERMANENT = (smtplib.SMTPAuthenticationError, smtplib.SMTPRecipientsRefused, smtplib.SMTPNotSupportedError)
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,8 @@ def _with_retries(send, scrub) -> tuple[int, str | None]:
         except (OSError, smtplib.SMTPException, ValueError) as exc:  # URLError and timeouts are OSErrors
             error = scrub(f"{type(exc).__name__}: {exc}")
             log.warning("send failed (try %d of %d): %s", attempt, ATTEMPTS, error)
+            if isinstance(exc, PERMANENT):
+                return attempt, error
             if attempt < ATTEMPTS:
                 time.sleep(BACKOFF_SECONDS * 2 ** (attempt - 1))
     return ATTEMPTS, error

@@ -80,3 +80,32 @@ def test_a_malformed_slack_url_in_the_secrets_is_not_called(state):
                         state)
     assert outcome.status == "failed" and outcome.attempts == 0
     assert "https://" in outcome.error and "hooks.slack.com/x" not in outcome.error
+
+
+def test_the_smtp_login_uses_the_secret_password_which_no_message_carries(state):
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+
+    from tests.tally_notify.conftest import Inbox
+
+    logins = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        logins.append((auth_data.login, auth_data.password))
+        return AuthResult(success=auth_data.password == b"s3cret-pass", handled=False)
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), authenticator=authenticator,
+                            auth_require_tls=False, auth_exclude_mechanism=["LOGIN"])
+    controller.start()
+    try:
+        config = email_config(controller.port, smtp_user="tally")
+        [ok] = deliver(MESSAGE, config, Secrets(smtp_password="s3cret-pass"), state)
+        [refused] = deliver(MESSAGE, config, Secrets(smtp_password="wrong-pass"), state)
+    finally:
+        controller.stop()
+    assert ok.status == "sent" and refused.status == "failed"
+    assert logins[0] == (b"tally", b"s3cret-pass")
+    assert len(inbox.messages) == 1 and b"s3cret" not in inbox.envelopes[0].original_content
+    assert "SMTPAuthenticationError" in refused.error and "wrong-pass" not in refused.error
+    assert refused.attempts == 1  # a refused login is not tried again: it would fail the same way
