@@ -8,6 +8,7 @@ from tally_auth import login
 from tally_notify import config as settings
 from tally_notify.state import NotifyState, notify_path_from_env
 from tests.pages.apptest import goto, open_app, shown_text
+from tests.tally_notify.conftest import slack_server  # noqa: F401 - a fixture: Slack's webhook, played locally
 
 ADMIN = tally_auth.User("root", "root@example.com", "admin")
 VIEWER = tally_auth.User("vera", "vera@example.com", "viewer")
@@ -106,3 +107,20 @@ def test_the_page_checks_the_role_itself(as_user):
     at = AppTest.from_function(registered_by_mistake).run()
     assert "for admins only" in shown_text(at)
     assert not at.text_input and not at.button
+
+
+def test_send_now_posts_a_digest_to_slack_and_lists_it(as_user, monkeypatch, slack_server):  # noqa: F811
+    url, play = slack_server
+    as_user(ADMIN)
+    monkeypatch.setenv("TALLY_SLACK_WEBHOOK_URL", url)
+    NotifyState(notify_path_from_env()).save_config(
+        settings.NotifyConfig(slack=True, base_url="https://tally.example.com"), by="test")
+    at = goto(open_app(), "Notifications")
+    at = widget(at, "button", "Send yesterday's digest now").click().run()
+    assert not at.exception
+    assert "slack: sent" in shown_text(at)
+    [body] = play.bodies
+    assert body["text"].startswith("*Tally daily digest") and "https://tally.example.com/payments" in body["text"]
+    [table] = at.dataframe
+    assert table.value[["channel", "status", "destination"]].values.tolist() == [["slack", "sent", "Slack webhook"]]
+    assert "secretpart" not in everything_shown(at)
