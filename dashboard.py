@@ -19,6 +19,7 @@ from pages.views.customers_page import customers_page  # noqa: E402
 from pages.views.data_export_page import data_export_page  # noqa: E402
 from pages.views.forecast_page import forecast_page  # noqa: E402
 from pages.views.mrr_page import mrr_page  # noqa: E402
+from pages.views.notifications_page import notifications_page  # noqa: E402
 from pages.views.overview_page import overview_page  # noqa: E402
 from pages.views.payments_page import payments_page  # noqa: E402
 from pages.views.refunds_page import refunds_page  # noqa: E402
@@ -37,7 +38,8 @@ def admin_pages(user) -> list:
     if user.is_admin:
         return [st.Page(admin.refund_page, title="Refund a charge", url_path="refund"),
                 st.Page(admin.cancel_page, title="Cancel a subscription", url_path="cancel"),
-                st.Page(admin.audit_page, title="Audit trail", url_path="audit")]
+                st.Page(admin.audit_page, title="Audit trail", url_path="audit"),
+                st.Page(notifications_page, title="Notifications", url_path="notifications")]
     if not tally_auth.auth_configured():
         return [st.Page(admin.locked_page, title="Admin", url_path="admin-locked")]
     return []

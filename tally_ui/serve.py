@@ -38,6 +38,17 @@ def start_updater() -> subprocess.Popen | None:
     return subprocess.Popen([sys.executable, "-m", "etl", "serve", "--port", port])
 
 
+def start_notifier(updater: subprocess.Popen | None) -> subprocess.Popen | None:
+    """Digests and alerts (`python -m tally_notify serve`) run beside the updater, in a
+    process of their own: a slow mail server never holds up a sync or a publish, and
+    etl need not import what sends them. TALLY_NOTIFY=0 leaves it out."""
+    if updater is None or os.environ.get("TALLY_NOTIFY") == "0":
+        return None
+    port = os.environ.get("TALLY_UPDATER_PORT") or "8502"
+    return subprocess.Popen([sys.executable, "-m", "tally_notify", "serve",
+                             "--updater-url", f"http://127.0.0.1:{port}"])
+
+
 def stop_updater(updater: subprocess.Popen | None) -> None:
     if updater is None or updater.poll() is not None:
         return
@@ -53,9 +64,11 @@ def main(argv: list[str] | None = None) -> None:
     from streamlit.web import cli
     no_pages_folder()
     updater = start_updater()
+    notifier = start_notifier(updater)
     try:
         cli.main(["run", str(APP), *(sys.argv[1:] if argv is None else argv)], prog_name="streamlit")
-    finally:  # one Ctrl-C (or SIGTERM) stops both
+    finally:  # one Ctrl-C (or SIGTERM) stops them all
+        stop_updater(notifier)
         stop_updater(updater)
 
 

@@ -13,7 +13,7 @@ def command_rows() -> list[str]:
 
 def test_every_command_uses_the_projects_python_and_an_existing_module():
     rows = command_rows()
-    assert len(rows) == 6
+    assert len(rows) == 8
     for command in rows:
         assert command.startswith(".venv/bin/python -m "), command  # the system Python lacks the packages
         module = command.split()[2]

@@ -86,7 +86,7 @@ def test_a_wrong_password_is_refused_and_repeated_failures_lock_the_name():
 def test_a_viewer_cannot_reach_admin_pages_by_url():
     at = sign_in(app(local_users("c")).run(), "cvera", "viewer-pass")
     assert titles(at) == ["Overview"]
-    for url_path in ("refund", "cancel", "audit", "admin"):
+    for url_path in ("refund", "cancel", "audit", "admin", "notifications"):
         at = open_url_path(at, url_path)
         assert titles(at) == ["Overview"], url_path
 
@@ -192,6 +192,7 @@ class _Headers(dict):
 
 def _request(monkeypatch, ip, **headers):
     from types import SimpleNamespace
+
     from tally_auth import login
     context = SimpleNamespace(ip_address=ip, headers=_Headers({k.replace("_", "-"): v for k, v in headers.items()}))
     monkeypatch.setattr(login, "st", SimpleNamespace(context=context))

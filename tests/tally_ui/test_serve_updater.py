@@ -1,10 +1,11 @@
-"""`make run` (python -m tally_ui.serve) with a Stripe key runs the dashboard and the
-updater together, and one Ctrl-C stops both."""
+"""`make run` (python -m tally_ui.serve) with a Stripe key runs the dashboard, the
+updater and the notifier (digests and alerts) together, and one Ctrl-C stops them all."""
 import os
 import signal
 import subprocess
 import sys
 import urllib.request
+from pathlib import Path
 
 from tests.support.servers import ROOT, free_port, wait_for_http
 
@@ -15,6 +16,18 @@ def answers(url: str) -> bool:
         return True
     except OSError:
         return False
+
+
+def notifier_running(hook: int) -> bool:
+    """Is a `python -m tally_notify serve` reading this updater's /healthz running?"""
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"tally_notify" in args and f"http://127.0.0.1:{hook}".encode() in args:
+            return True
+    return False
 
 
 def test_one_command_starts_dashboard_and_updater_and_ctrl_c_stops_both(tmp_path):
@@ -29,10 +42,13 @@ def test_one_command_starts_dashboard_and_updater_and_ctrl_c_stops_both(tmp_path
     try:
         wait_for_http(f"http://127.0.0.1:{web}/_stcore/health", 60, proc)
         wait_for_http(f"http://127.0.0.1:{hook}/healthz", 60, proc)
+        assert notifier_running(hook)
         proc.send_signal(signal.SIGINT)  # Ctrl-C, sent to the dashboard's process alone
         output = proc.communicate(timeout=30)[0].decode()
     finally:
         if proc.poll() is None:
             proc.kill()
     assert not answers(f"http://127.0.0.1:{hook}/healthz"), output
+    assert "Notifier for" in output, output  # it ran beside the updater
+    assert not notifier_running(hook)  # and stopped with it
     assert "whsec_x" not in output and "sk_test_not_called" not in output
