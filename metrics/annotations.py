@@ -73,7 +73,7 @@ def delete_annotation(con, annotation_id: str) -> None:
 
 
 @metric("annotations", "Dated notes shown as markers on every time chart (all of them; no filters apply)")
-def annotations(con, params: Params) -> pd.DataFrame:
+def annotation_list(con, params: Params) -> pd.DataFrame:
     """Every annotation, oldest first. Filters and ranges do not apply: a note is about the whole business."""
     if not has_table(con, "annotations"):  # a file an older Tally wrote, not yet upgraded
         return pd.DataFrame({c: pd.Series(dtype="object") for c in COLUMNS})

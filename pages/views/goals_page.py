@@ -69,8 +69,9 @@ def goal_form(writer: tally_auth.User) -> None:
         names = dict(zip(frame["goal_id"], frame["metric"].str.upper() + " · " + frame["currency"].str.upper()
                          + " · " + frame["target_month"].astype(str).str[:7]))
         left, right = st.columns([3, 1])
-        chosen = left.selectbox("Goal to remove", list(names), format_func=names.get, key="goal_remove_pick")
-        if right.button("Remove goal", key="goal_remove"):
+        chosen = left.selectbox("Goal to remove", list(names), format_func=lambda k: names[k],
+                                key="goal_remove_pick")
+        if right.button("Remove goal", key="goal_remove") and chosen:
             _run(lambda: goals.remove_goal(writer, chosen), "Goal removed.")
 
 
@@ -84,9 +85,9 @@ def annotation_list(writer: tally_auth.User | None) -> None:
         return
     labels = dict(zip(frame["annotation_id"], frame["day"].astype(str).str[:10] + " · " + frame["text"]))
     left, right = st.columns([3, 1])
-    chosen = left.selectbox("Annotation to remove", list(labels), format_func=labels.get,
+    chosen = left.selectbox("Annotation to remove", list(labels), format_func=lambda k: labels[k],
                             key="annotation_remove_pick")
-    if right.button("Remove annotation", key="annotation_remove"):
+    if right.button("Remove annotation", key="annotation_remove") and chosen:
         _run(lambda: goals.remove_annotation(writer, chosen), "Annotation removed.")
 
 

@@ -4,7 +4,7 @@ import datetime as dt
 import pytest
 
 from metrics import METRICS
-from metrics.annotations import MAX_TEXT, add_annotation, annotations, clean_text, delete_annotation
+from metrics.annotations import MAX_TEXT, add_annotation, annotation_list, clean_text, delete_annotation
 from metrics.common import MetricError
 from metrics.export import to_csv
 from metrics.goals import clean_goal, delete_goal, goal_progress, goals, pace_at, save_goal, status_at
@@ -117,8 +117,8 @@ def test_annotations_are_stored_checked_and_listed_by_day():
         add_annotation(con, "2024-02-01", "=1+1", "eve")
     with pytest.raises(MetricError, match="like 2026-03-15"):
         add_annotation(con, "March", "ok", "eve")
-    frame = annotations(con, Params())
+    frame = annotation_list(con, Params())
     assert frame["text"].tolist() == ["price change", "launched annual plans"]
     assert frame["created_by"].tolist() == ["bob", "ann"]
     delete_annotation(con, later)
-    assert annotations(con, Params())["text"].tolist() == ["price change"]
+    assert annotation_list(con, Params())["text"].tolist() == ["price change"]
