@@ -8,6 +8,7 @@ shared data (admins once sign-in is configured). Text is shown as text only
 from __future__ import annotations
 
 import datetime as dt
+import zlib
 
 import streamlit as st
 
@@ -70,7 +71,7 @@ def goal_form(writer: tally_auth.User) -> None:
                          + " · " + frame["target_month"].astype(str).str[:7]))
         left, right = st.columns([3, 1])
         chosen = left.selectbox("Goal to remove", list(names), format_func=lambda k: names[k],
-                                key="goal_remove_pick")
+                                key=_picker_key("goal_remove_pick", names))
         if right.button("Remove goal", key="goal_remove") and chosen:
             _run(lambda: goals.remove_goal(writer, chosen), "Goal removed.")
 
@@ -86,7 +87,7 @@ def annotation_list(writer: tally_auth.User | None) -> None:
     labels = dict(zip(frame["annotation_id"], frame["day"].astype(str).str[:10] + " · " + frame["text"]))
     left, right = st.columns([3, 1])
     chosen = left.selectbox("Annotation to remove", list(labels), format_func=lambda k: labels[k],
-                            key="annotation_remove_pick")
+                            key=_picker_key("annotation_remove_pick", labels))
     if right.button("Remove annotation", key="annotation_remove") and chosen:
         _run(lambda: goals.remove_annotation(writer, chosen), "Annotation removed.")
 
@@ -99,6 +100,11 @@ def annotation_form(author: tally_auth.User) -> None:
         text = right.text_input("Text (up to 200 characters, e.g. price change)", key="annotation_text")
         if st.form_submit_button("Add annotation"):
             _run(lambda: goals.add_annotation(author, day, text), "Annotation added.")
+
+
+def _picker_key(name: str, options: dict) -> str:
+    """A new list (one added or removed) is a new picker: the old choice may be gone."""
+    return f"{name}_{zlib.crc32(' '.join(options).encode()):08x}"
 
 
 def _run(change, done: str) -> None:
