@@ -29,6 +29,7 @@ import pandas as pd
 from metrics.annotations import has_table
 from metrics.common import MetricError, add_months, data_months, first_of_month, this_month
 from metrics.currency import exponent
+from metrics.fx import RateBook
 from metrics.mrr.by_month import mrr
 from metrics.params import Params
 from metrics.registry import metric
@@ -76,6 +77,7 @@ def save_goal(con, goal: tuple, author: str) -> str:
     """Store a goal from clean_goal (inside the caller's transaction), replacing
     the goal for the same metric and currency; returns its id."""
     kind, target, currency, start, end = goal
+    _check_rates(con, currency, start)
     goal_id = f"goal_{uuid.uuid4().hex[:12]}"
     con.execute("DELETE FROM goals WHERE metric = ? AND currency = ?", [kind, currency])
     con.execute("INSERT INTO goals (goal_id, metric, currency, target, start_month, target_month, "
@@ -83,6 +85,17 @@ def save_goal(con, goal: tuple, author: str) -> str:
                 [goal_id, kind, currency, target, start, end, dt.datetime.now(dt.UTC).replace(tzinfo=None),
                  author])
     return goal_id
+
+
+def _check_rates(con, currency: str, month: dt.date) -> None:
+    """Refuse a goal in a currency the account's revenue cannot be converted to (it could never be tracked)."""
+    book = RateBook(con)
+    for (code,) in con.execute("SELECT DISTINCT lower(currency) FROM invoices WHERE currency IS NOT NULL").fetchall():
+        try:
+            book.rate(code, currency, month)
+        except MetricError:
+            raise MetricError(f"Tally has no exchange rate from {code.upper()} to {currency.upper()}: add one "
+                              "on the Data & export page, or set the goal in another currency.") from None
 
 
 def delete_goal(con, goal_id: str) -> None:

@@ -109,6 +109,15 @@ def test_a_new_goal_replaces_the_one_for_the_same_figure_and_currency():
         delete_goal(con, second)
 
 
+def test_a_goal_in_a_currency_the_revenue_cannot_be_converted_to_is_refused():
+    con = scenario.build().con  # all in USD
+    with pytest.raises(MetricError, match="no exchange rate from USD to XTS: add one on the Data & export page"):
+        save_goal(con, clean_goal("mrr", "600", "xts", "2024-01", "2024-05", today=TODAY), "ann")
+    assert goals(con, Params()).empty
+    save_goal(con, clean_goal("mrr", "600", "eur", "2024-01", "2024-05", today=TODAY), "ann")  # a shipped rate
+    assert goal_progress(con, Params())["actual"].notna().all()
+
+
 def test_annotations_are_stored_checked_and_listed_by_day():
     con = scenario.build().con
     later = add_annotation(con, "2024-03-01", "launched annual plans", "ann")
