@@ -18,6 +18,7 @@ from pages.views.acquisition_page import acquisition_page  # noqa: E402
 from pages.views.customers_page import customers_page  # noqa: E402
 from pages.views.data_export_page import data_export_page  # noqa: E402
 from pages.views.forecast_page import forecast_page  # noqa: E402
+from pages.views.goals_page import goals_page  # noqa: E402
 from pages.views.mrr_page import mrr_page  # noqa: E402
 from pages.views.notifications_page import notifications_page  # noqa: E402
 from pages.views.overview_page import overview_page  # noqa: E402
@@ -54,7 +55,8 @@ def navigation(user):
         "Money": [st.Page(payments_page, title="Payments", url_path="payments"),
                   st.Page(refunds_page, title="Refunds & disputes", url_path="refunds"),
                   st.Page(tax_page, title="Tax", url_path="tax")],
-        "Growth": [st.Page(acquisition_page, title="Acquisition", url_path="acquisition")],
+        "Growth": [st.Page(acquisition_page, title="Acquisition", url_path="acquisition"),
+                   st.Page(goals_page, title="Goals & annotations", url_path="goals")],
         "Data": [st.Page(data_export_page, title="Data & export", url_path="data"),
                  st.Page(sync_page, title="Sync", url_path="sync")],
     }

@@ -532,4 +532,12 @@ SUPPORT_DDL += [
     # in minor units (fractional: $10/week is 4333.33 cents).
     """CREATE TABLE IF NOT EXISTS demo_truth_mrr (
         month DATE, customer_id VARCHAR, currency VARCHAR, mrr DOUBLE)""",
+    # Entered in the dashboard (metrics/goals.py): an MRR or ARR target, in minor
+    # units of `currency`, for the end of `target_month`, paced from `start_month`.
+    """CREATE TABLE IF NOT EXISTS goals (
+        goal_id VARCHAR, metric VARCHAR, currency VARCHAR, target BIGINT,
+        start_month DATE, target_month DATE, created_at TIMESTAMP, created_by VARCHAR)""",
+    # Entered in the dashboard (metrics/annotations.py): a dated note every time chart marks.
+    """CREATE TABLE IF NOT EXISTS annotations (
+        annotation_id VARCHAR, day DATE, text VARCHAR, created_at TIMESTAMP, created_by VARCHAR)""",
 ]

@@ -1,12 +1,17 @@
 """Plotly charts with one look: the same colours, fonts and margins everywhere."""
 from __future__ import annotations
 
+import datetime as dt
 import html
+from collections import OrderedDict
 
+import duckdb
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from metrics.params import Params
 from tally_ui.export import money_to_major
 
 PALETTE = ["#4f46e5", "#0ea5e9", "#10b981", "#f59e0b", "#ef4444", "#8b5cf6", "#64748b", "#ec4899"]
@@ -31,7 +36,77 @@ def _layout(fig: go.Figure, title: str | None, y_title: str | None = None) -> go
 
 
 def show(fig: go.Figure, key: str | None = None, **kwargs):
+    """Draw a figure; a chart over time also marks the annotations (metrics/annotations.py)."""
+    fig = with_annotations(fig, _annotations())
     return st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False}, **kwargs)
+
+
+def _annotations() -> pd.DataFrame | None:
+    from tally_ui import published  # here: published is heavier than the charts need at import
+
+    try:
+        return published.metric("annotations", Params())
+    except (published.MetricUnavailable, FileNotFoundError, duckdb.Error):
+        return None  # no marks rather than no chart
+
+
+# Marked copies of the cached figures: (figure, the annotations it was marked with, marked copy)
+# by id(figure); the entry holds the figure, so its id is not reused while the entry lives.
+_marked: OrderedDict[int, tuple[go.Figure, tuple, go.Figure]] = OrderedDict()
+MARKED_KEPT = 256
+MARKER_COLOR = "#64748b"
+
+
+def with_annotations(fig: go.Figure, notes: pd.DataFrame | None) -> go.Figure:
+    """A copy of `fig` with a marker (hover: the date and text) and a dotted line per
+    annotation inside its time range; `fig` itself when it has no time x-axis or no
+    annotation falls in its range."""
+    if notes is None or notes.empty:
+        return fig
+    span = _time_span(fig)
+    if span is None:
+        return fig
+    days = pd.to_datetime(notes["day"])
+    inside = notes[(days >= span[0]) & (days <= span[1] + pd.Timedelta(days=31))]
+    if inside.empty:
+        return fig
+    key = tuple(inside[["annotation_id", "day", "text"]].astype(str).itertuples(index=False))
+    cached = _marked.get(id(fig))
+    if cached is not None and cached[0] is fig and cached[1] == key:
+        return cached[2]
+    marked = _mark(fig, inside)
+    _marked[id(fig)] = (fig, key, marked)
+    while len(_marked) > MARKED_KEPT:
+        _marked.popitem(last=False)
+    return marked
+
+
+def _mark(fig: go.Figure, notes: pd.DataFrame) -> go.Figure:
+    marked = go.Figure(fig)
+    days = pd.to_datetime(notes["day"])
+    for day in days:
+        marked.add_shape(type="line", x0=day, x1=day, xref="x", y0=0, y1=1, yref="paper",
+                         line=dict(color=MARKER_COLOR, width=1, dash="dot"), layer="below")
+    # On an axis of its own (0..1, hidden) so the markers sit at the top whatever the data's scale.
+    marked.add_trace(go.Scatter(
+        x=days, y=[1] * len(notes), yaxis="y2", mode="markers", name="Annotations",
+        marker=dict(symbol="triangle-down", size=11, color=MARKER_COLOR),
+        text=[plain(t) for t in notes["text"]], hovertemplate="%{x|%b %d, %Y}: %{text}<extra></extra>"))
+    marked.update_layout(yaxis2=dict(overlaying="y", range=[0, 1.04], visible=False, fixedrange=True))
+    return marked
+
+
+def _time_span(fig: go.Figure) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """(first, last) x of a figure whose x-axis is time; None for any other figure."""
+    values = []
+    for trace in fig.data:
+        if getattr(trace, "orientation", None) == "h" or trace.x is None or len(trace.x) == 0:
+            continue
+        if not all(isinstance(x, (dt.date, np.datetime64)) for x in trace.x if x is not None):
+            return None
+        values.extend(pd.to_datetime(list(trace.x)))
+    values = [v for v in values if not pd.isna(v)]
+    return (min(values), max(values)) if values else None
 
 
 def plain(value) -> str:
@@ -60,8 +135,13 @@ def series_label(frame: pd.DataFrame, by: str | None) -> pd.Series:
 
 @_built
 def lines(frame: pd.DataFrame, x: str, y: str, *, by: str | None = None, title=None,
-          money: bool = True, area: bool = False, percent: bool = False) -> go.Figure:
-    """One line per currency (or per `by` value); money shown in major units."""
+          money: bool = True, area: bool = False, percent: bool = False,
+          goal: pd.DataFrame | None = None, goal_label: str = "Goal pace") -> go.Figure:
+    """One line per currency (or per `by` value); money shown in major units.
+
+    `goal`: (month, currency, pace) in minor units, drawn as a dashed line named
+    `goal_label` up to the goal's month (tally_ui/goals.py, metrics/goals.py).
+    """
     data = money_to_major(frame, [y]) if money else frame
     fig = go.Figure()
     labels = series_label(data, by)
@@ -69,6 +149,10 @@ def lines(frame: pd.DataFrame, x: str, y: str, *, by: str | None = None, title=N
         part = data[labels == label].sort_values(x)
         fig.add_trace(go.Scatter(x=part[x], y=part[y], name=label, mode="lines+markers",
                                  stackgroup="one" if area else None))
+    if goal is not None and not goal.empty:
+        pace = money_to_major(goal, ["pace"]).sort_values("month")
+        fig.add_trace(go.Scatter(x=pace["month"], y=pace["pace"], name=plain(goal_label), mode="lines",
+                                 line=dict(color="#f59e0b", dash="dash", width=2)))
     if percent:
         fig.update_yaxes(tickformat=".1~%", rangemode="tozero")  # 0.5%, not two "1%" ticks
     return _layout(fig, title, _money_axis(frame) if money else None)

@@ -35,6 +35,8 @@ PAGE_METRICS = [
     "payment_failures", "recovery", "fraud", "disputes_by_reason", "early_fraud_warnings",
     "tax", "ltv_cac",
 ]
+# Read with no controls by every page: annotations mark every time chart, goals the MRR charts.
+WHOLE_BUSINESS = ["annotations", "goal_progress", "goals"]
 
 
 def enabled() -> bool:
@@ -54,7 +56,8 @@ def _in_server() -> bool:
 
 def jobs(params: Params) -> list[tuple[str, Params]]:
     month = dataclasses.replace(params, extra={"month": params.end})
-    return [("mrr_drilldown", month) if name == "drilldown" else (name, params) for name in PAGE_METRICS]
+    return [(name, Params()) for name in WHOLE_BUSINESS] + [
+        ("mrr_drilldown", month) if name == "drilldown" else (name, params) for name in PAGE_METRICS]
 
 
 def start(params: Params) -> threading.Thread | None:

@@ -7,7 +7,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from tally_ui import charts, filters, layout, published, widgets
+from tally_ui import charts, filters, goals, layout, published, widgets
 
 # The split the user picks -> (metric name, the column that names each series).
 SPLITS = {"Plan": ("mrr_by_plan", "product_name"), "Billing interval": ("mrr_by_interval", "interval"),
@@ -57,8 +57,11 @@ def split_series(params) -> None:
     frame = widgets.metric_frame(name, params, empty="No MRR in this range yet.")
     if frame is None:
         return
-    charts.show(charts.lines(frame, "month", "mrr", by=column, title=f"MRR by {split.lower()}"),
-                key=f"mrr_split_{name}")
+    goal, label = None, ""
+    if column is None and frame["currency"].nunique() == 1:  # total MRR: the goal's pace fits it
+        goal, label = goals.chart_goal(params, frame, frame["currency"].iloc[0]) or (None, "")
+    charts.show(charts.lines(frame, "month", "mrr", by=column, title=f"MRR by {split.lower()}",
+                             goal=goal, goal_label=label), key=f"mrr_split_{name}")
 
 
 def drilldown(params, months: list) -> None:

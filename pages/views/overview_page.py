@@ -6,7 +6,7 @@ import datetime as dt
 
 import streamlit as st
 
-from tally_ui import charts, filters, layout, widgets
+from tally_ui import charts, filters, goals, layout, widgets
 
 
 def with_previous_month(params):
@@ -27,12 +27,21 @@ def overview_page() -> None:
     currency = layout.pick_currency(mrr, key="overview_currency")
     st.caption(f"At the end of {filters.month_label(params.end)}, compared with the month before.")
     kpi_cards(params, currency)
+    goal_status(params)
     history = widgets.of_currency(widgets.metric_frame("mrr", params), currency)
     if history is not None:
-        charts.show(charts.lines(history, "month", "mrr", title="MRR"), key="overview_mrr")
+        goal, label = goals.chart_goal(params, mrr, currency) or (None, "")
+        charts.show(charts.lines(history, "month", "mrr", title="MRR", goal=goal, goal_label=label),
+                    key="overview_mrr")
     movements = widgets.of_currency(widgets.metric_frame("mrr_movements", params), currency)
     if movements is not None:
         charts.show(charts.movements(movements), key="overview_movements")
+
+
+def goal_status(params) -> None:
+    """One line per goal: on track, or behind by how much (the sentences hold no user text)."""
+    for on_track, line in goals.status_lines(params.end):
+        (st.success if on_track else st.warning)(line)
 
 
 def kpi_cards(params, currency) -> None:

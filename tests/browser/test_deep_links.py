@@ -11,7 +11,8 @@ from tests.support.servers import free_port, running
 # Every URL the dashboard shows in the address bar (Overview, the default page, is at the root).
 DEEP_LINKS = {"": "Overview", "mrr": "MRR", "customers": "Customers & retention",
               "forecast": "Forecast", "payments": "Payments", "refunds": "Refunds & disputes",
-              "tax": "Tax", "acquisition": "Acquisition", "data": "Data & export", "sync": "Sync"}
+              "tax": "Tax", "acquisition": "Acquisition",
+              "goals": "Goals & annotations", "data": "Data & export", "sync": "Sync"}
 
 
 @pytest.mark.parametrize("path", DEEP_LINKS)

@@ -10,7 +10,7 @@ import tally_auth
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "dashboard.py"
 PAGES = ["Overview", "MRR", "Customers & retention", "Forecast", "Payments", "Refunds & disputes",
-         "Tax", "Acquisition", "Data & export", "Sync"]
+         "Tax", "Acquisition", "Goals & annotations", "Data & export", "Sync"]
 VIEWER = tally_auth.User("test viewer", None, "viewer")
 
 
