@@ -4,9 +4,11 @@ import datetime as dt
 import pytest
 
 from etl.load import load_objects
-from metrics.dunning import recovery, tax, trial_conversion
+from metrics.dunning import recovery
 from metrics.params import Params
 from metrics.payments import disputes_by_reason, fraud, payment_failures, payments
+from metrics.tax import tax
+from metrics.trials import trial_conversion
 from tests.metrics.builders import Account, month, ts
 
 JAN = Params(start=month("2024-01"), end=month("2024-01"))
