@@ -3,6 +3,22 @@
 Importing the package registers every metric in `metrics.registry.METRICS`.
 Their definitions are docs/metrics.md.
 """
-from metrics import acquisition, churn, data_checks, dunning, forecast, movements, payments, tax, trials  # noqa: F401
+from metrics import (  # noqa: F401
+    acquisition,
+    churn,
+    customer_search,
+    data_checks,
+    dunning,
+    forecast,
+    fx_rates_input,
+    marketing_spend,
+    movements,
+    payments,
+    refunds,
+    sync_status,
+    tables,
+    tax,
+    trials,
+)
 from metrics.mrr import by_day, by_month  # noqa: F401
 from metrics.registry import METRICS  # noqa: F401
