@@ -39,8 +39,9 @@ def recent_refunds(con, params: Params) -> pd.DataFrame:
 @metric("recent_disputes", f"The newest {RECENT} disputes opened in the date range "
         "(plan, interval and country filters do not apply)", money=("amount",))
 def recent_disputes(con, params: Params) -> pd.DataFrame:
-    start, end = params.start or params.end, params.end
-    if end is None:
+    if params.end is not None:
+        start, end = params.start or params.end, params.end
+    else:
         span = month_range(con, params)
         if span is None:
             return _newest(con, params, "disputes", "true")
