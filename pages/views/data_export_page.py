@@ -14,6 +14,7 @@ import streamlit as st
 import tally_auth
 from metrics import fx_rates_input
 from metrics.params import Params
+from metrics.tables import EXPORT_TABLES
 from tally_admin.data_changes import audited_change
 from tally_ui import export, layout, published, widgets, writes
 
@@ -62,12 +63,10 @@ def with_extra(name: str, params):
 
 def table_export() -> None:
     st.subheader("Synced tables")
-    tables = widgets.metric_frame("table_rows", Params(), empty="No tables to export.")
-    if tables is None:
-        return
-    rows = dict(zip(tables["table"], tables["rows"]))
-    name = st.selectbox("Table", list(rows), key="export_table")
-    st.caption(f"{rows[name]:,} rows. Amounts as Stripe stores them: integer minor units (cents) "
+    tables = widgets.metric_frame("table_rows", Params())  # the tables holding rows
+    rows = {} if tables is None else dict(zip(tables["table"], tables["rows"]))
+    name = st.selectbox("Table", EXPORT_TABLES, key="export_table")
+    st.caption(f"{rows.get(name, 0):,} rows. Amounts as Stripe stores them: integer minor units (cents) "
                "beside a currency column.")
     db, version = published.db_path(), published.version()
 
