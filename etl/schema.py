@@ -520,14 +520,6 @@ def _add_new_columns(con) -> None:
 
 # Tables Tally's metrics and demo keep beside Stripe's objects.
 SUPPORT_DDL += [
-    # Conversion to a reporting currency: 1 major unit of `currency` is worth
-    # `rate` major units of `reporting_currency` from `month` on (NULL: any month);
-    # lookup rules and shipped defaults in metrics/fx.py.
-    """CREATE TABLE IF NOT EXISTS fx_rates (
-        month DATE, currency VARCHAR, reporting_currency VARCHAR, rate DOUBLE)""",
-    # Entered by the user (form or CSV): Stripe does not know marketing spend.
-    """CREATE TABLE IF NOT EXISTS marketing_spend (
-        month DATE, amount BIGINT, currency VARCHAR, channel VARCHAR)""",
     # The demo generator's own answer: the MRR it meant, per month end and customer,
     # in minor units (fractional: $10/week is 4333.33 cents).
     """CREATE TABLE IF NOT EXISTS demo_truth_mrr (

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from fakestripe import DEFAULT_API_KEY
-from tests.support.servers import free_port, running
+from fakestripe.processes import free_port, running
 
 __all__ = ["serve", "put_objects", "delete_object", "configure", "stats", "reset_stats",
            "DEFAULT_API_KEY"]

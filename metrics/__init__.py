@@ -3,6 +3,24 @@
 Importing the package registers every metric in `metrics.registry.METRICS`.
 Their definitions are docs/metrics.md.
 """
-from metrics import acquisition, annotations, churn, data_checks, dunning, forecast, goals, movements, payments  # noqa: F401
+from metrics import (  # noqa: F401
+    acquisition,
+    annotations,
+    churn,
+    customer_search,
+    data_checks,
+    dunning,
+    forecast,
+    fx_rates_input,
+    goals,
+    marketing_spend,
+    movements,
+    payments,
+    refunds,
+    sync_status,
+    tables,
+    tax,
+    trials,
+)
 from metrics.mrr import by_day, by_month  # noqa: F401
 from metrics.registry import METRICS  # noqa: F401

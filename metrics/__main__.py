@@ -39,7 +39,7 @@ def _month_or_day(text: str | None, role: str) -> dt.date | None:
 def build_parser() -> Parser:
     parser = Parser(prog="python -m metrics", description="Tally metrics")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    sub.add_parser("list", help="every metric name with a one-line description")
+    sub.add_parser("list", help="every metric name with a one-line description and the file computing it")
     export = sub.add_parser("export", help="write one metric to stdout")
     export.add_argument("name")
     export.add_argument("--db", help="database file (default: the one the dashboard shows: $TALLY_DB, "
@@ -127,7 +127,7 @@ def main(argv=None) -> int:
         if args.command == "list":
             width = max(len(name) for name in METRICS)
             for name in sorted(METRICS):
-                print(f"{name:<{width}}  {METRICS[name].description}")
+                print(f"{name:<{width}}  {METRICS[name].description} ({METRICS[name].source})")
             return 0
         return export(args)
     except (UsageError, MetricError) as error:

@@ -54,7 +54,7 @@ def as_of(con) -> dt.date:
     clock (`generated_at`); for a file no sync finished, its newest invoice or charge."""
     stamps = dict(con.execute("""SELECT key, value FROM tally_meta
                                  WHERE key IN ('last_sync_at', 'generated_at')""").fetchall()
-                  if _has_table(con, "tally_meta") else [])
+                  if has_table(con, "tally_meta") else [])
     for key in ("last_sync_at", "generated_at"):
         try:
             return dt.datetime.fromisoformat(stamps.get(key) or "").date()
@@ -65,7 +65,8 @@ def as_of(con) -> dt.date:
     return newest or dt.datetime.now(dt.UTC).date()
 
 
-def _has_table(con, name: str) -> bool:
+def has_table(con, name: str) -> bool:
+    """Whether the database has this table (tables metrics own appear when first written)."""
     return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?",
                             [name]).fetchall()[0][0])
 

@@ -1,6 +1,7 @@
 """Exchange rates for reporting-currency totals.
 
-Rate convention (table `fx_rates`): one row says that 1 major unit of
+Rate convention (table `fx_rates`, entered by the user: metrics/fx_rates_input.py
+defines it, and a database without it has only the defaults): one row says that 1 major unit of
 `currency` is worth `rate` major units of `reporting_currency` from `month` on
 (`month` NULL: every month without a dated row). So (eur, usd, 1.08) means
 1 EUR = 1.08 USD, and amount_in_usd = amount_in_eur x 1.08.
@@ -16,8 +17,9 @@ import datetime as dt
 
 import pandas as pd
 
-from metrics.common import MetricError
+from metrics.common import MetricError, has_table
 from metrics.currency import exponent
+from metrics.fx_rates_input import ensure_table
 
 # 1 major unit of the currency in USD.
 DEFAULT_RATES_TO_USD = {
@@ -30,6 +32,7 @@ DEFAULT_RATES_TO_USD = {
 
 def ensure_default_rates(con) -> int:
     """Insert the shipped defaults when `fx_rates` is empty (writers call this)."""
+    ensure_table(con)
     if con.execute("SELECT count(*) FROM fx_rates").fetchall()[0][0]:
         return 0
     rows = [(None, code, "usd", rate) for code, rate in DEFAULT_RATES_TO_USD.items() if code != "usd"]
@@ -43,7 +46,8 @@ class RateBook:
     def __init__(self, con):
         rows = con.execute("""
             SELECT month, lower(currency), lower(reporting_currency), rate FROM fx_rates
-            WHERE rate IS NOT NULL AND rate > 0 ORDER BY month NULLS FIRST""").fetchall()
+            WHERE rate IS NOT NULL AND rate > 0 ORDER BY month NULLS FIRST""").fetchall() \
+            if has_table(con, "fx_rates") else []
         self.rows: dict[tuple[str, str], list[tuple[dt.date | None, float]]] = {}
         for month, currency, reporting, rate in rows:
             self.rows.setdefault((currency, reporting), []).append((month, rate))

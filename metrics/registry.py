@@ -6,8 +6,6 @@ from typing import Callable
 
 import pandas as pd
 
-from metrics.params import Params
-
 
 @dataclass(frozen=True)
 class Metric:
@@ -15,6 +13,11 @@ class Metric:
     description: str
     function: Callable[..., pd.DataFrame]  # (connection, Params) -> DataFrame
     money_columns: tuple[str, ...] = ()  # minor units in the frame; major units on export
+
+    @property
+    def source(self) -> str:
+        """The file that computes it, e.g. metrics/refunds.py: a page names the metric, this finds its SQL."""
+        return self.function.__module__.replace(".", "/") + ".py"
 
 
 METRICS: dict[str, Metric] = {}

@@ -43,12 +43,10 @@ def choices() -> dict:
     """What the controls can offer, read from the published data."""
     taken = as_of().replace(day=1)  # no invoices (one-off charges only): the year up to "as of"
     first, last = published.data_months() or ((taken - dt.timedelta(days=365)).replace(day=1), taken)
-    currencies = published.query("""
-        SELECT DISTINCT lower(currency) AS c FROM invoices WHERE currency IS NOT NULL
-        UNION SELECT DISTINCT lower(reporting_currency) FROM fx_rates
-        WHERE reporting_currency IS NOT NULL
-        UNION SELECT 'usd'  -- the shipped default rates convert every currency to USD
-        ORDER BY 1""")["c"].tolist()
+    invoiced = published.query("""
+        SELECT DISTINCT lower(currency) AS c FROM invoices WHERE currency IS NOT NULL""")["c"].tolist()
+    # the shipped default rates convert every currency to USD
+    currencies = sorted({*invoiced, *published.reporting_currencies(), "usd"})
     plans = published.query("""
         SELECT id, coalesce(name, id) AS name FROM products
         WHERE NOT coalesce(deleted, false) ORDER BY name""")

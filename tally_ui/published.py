@@ -140,7 +140,8 @@ def _metric(db: str, published, name: str, key: tuple, params: Params) -> pd.Dat
 
 
 def query(sql: str, parameters: tuple = ()) -> pd.DataFrame:
-    """A small lookup on the published database, cached per version."""
+    """A small lookup on the published database, cached per version (tally_ui's own
+    lookups: pages read their data through metrics, tests/pages/test_no_sql.py)."""
     return _query(db_path(), version(), sql, tuple(parameters))
 
 
@@ -180,10 +181,23 @@ def main_currencies() -> list[str]:
                     GROUP BY 1 ORDER BY count(*) DESC, 1""")["currency"].tolist()
 
 
-def table_frame(db: str, published, table: str, columns: str) -> pd.DataFrame:
-    """A whole table for an export: read when asked, never cached (it can be large)."""
+def table_frame(db: str, published, table: str) -> pd.DataFrame:
+    """A whole table for an export (metrics/tables.py): read when asked, never cached (it can be large)."""
+    from metrics.tables import read_table
     with _cursor(db, published) as con:
-        return con.execute(f"SELECT {columns} FROM {table}").df()
+        return read_table(con, table)
+
+
+def reporting_currencies() -> list[str]:
+    """The currencies entered exchange rates convert to (metrics/fx_rates_input.py)."""
+    return _reporting_currencies(db_path(), version())
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _reporting_currencies(db: str, published) -> list[str]:
+    from metrics.fx_rates_input import reporting_currencies as entered
+    with _cursor(db, published) as con:
+        return entered(con)
 
 
 def money_columns(name: str) -> tuple[str, ...]:

@@ -1,4 +1,5 @@
-"""The dashboard's few writes (marketing spend), through the working file and a publish.
+"""The dashboard's few writes (marketing spend, exchange rates: metrics/marketing_spend.py and
+metrics/fx_rates_input.py validate and write them) through the working file and a publish.
 
 A running sync holds the working file (DuckDB allows one writer); then the
 write fails with a plain message instead of waiting.

@@ -152,6 +152,10 @@ def _insert_truth(con, truth: list[tuple]) -> None:
         con.unregister("_demo_truth")
 
 
+# The table metrics/marketing_spend.py owns (etl never imports metrics): the demo
+# writes it as a user would, and tests/metrics/test_page_data.py keeps the two the same.
+MARKETING_SPEND_DDL = """CREATE TABLE IF NOT EXISTS marketing_spend (
+    month DATE, amount BIGINT, currency VARCHAR, channel VARCHAR)"""
 MARKETING_CHANNELS = (("Search ads", 0.5), ("LinkedIn", 0.3), ("Content", 0.2))
 # A B2B SaaS typically earns its acquisition cost back in 6 to 18 months: the demo's
 # budget buys each month's new MRR at roughly 6 to 12 months of it (before churn).
@@ -167,6 +171,7 @@ def _write_marketing_spend(con, run: Run) -> None:
     so CAC, payback and LTV:CAC land where a SaaS founder expects them.
     """
     rng = random.Random(run.seed)
+    con.execute(MARKETING_SPEND_DDL)
     won = _new_mrr_by_month(con)
     for currency in sorted({c for _, c in won}):
         history = []

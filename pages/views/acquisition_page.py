@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 import tally_auth
+from metrics.params import Params
 from tally_admin.data_changes import AuditUnavailable, audited_change
 from tally_ui import charts, layout, published, widgets, writes
 
@@ -28,11 +29,9 @@ def acquisition_page() -> None:
                     key="acquisition_cac")
         widgets.table(frame.sort_values("month", ascending=False), published.money_columns("ltv_cac"))
     st.subheader("Marketing spend")
-    spend = published.query("SELECT month, amount, currency, channel FROM marketing_spend ORDER BY month DESC, channel")
-    if spend.empty:
-        st.info("No marketing spend recorded yet.")
-    else:
-        widgets.table(spend, ["amount"], height=240)
+    spend = widgets.metric_frame("marketing_spend", Params(), empty="No marketing spend recorded yet.")
+    if spend is not None:
+        widgets.table(spend, published.money_columns("marketing_spend"), height=240)
     writer = tally_auth.data_writer()
     if writer is None:
         st.caption(tally_auth.READ_ONLY_NOTE)
@@ -68,7 +67,7 @@ def spend_form(writer: tally_auth.User) -> None:
 
 
 def read_spend_csv(raw: bytes) -> list[dict]:
-    """The uploaded rows as text; metrics.save_marketing_spend validates each one."""
+    """The uploaded rows as text; metrics.marketing_spend.save_marketing_spend validates each one."""
     try:
         frame = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False)
     except Exception as error:  # noqa: BLE001 - any unreadable file gets the same plain line
@@ -94,13 +93,13 @@ def spend_upload(writer: tally_auth.User) -> None:
 
 
 def save(writer: tally_auth.User, rows: list[dict], source: str) -> None:
-    import metrics.acquisition
     from metrics.common import MetricError
+    from metrics.marketing_spend import save_marketing_spend
     try:
         audited_change(writer.label, "save_marketing_spend", "marketing_spend",
                        {"rows": len(rows), "source": source},
                        lambda: writes.write(published.db_path(),
-                                            lambda con: metrics.acquisition.save_marketing_spend(con, rows)))
+                                            lambda con: save_marketing_spend(con, rows)))
     except (writes.Busy, MetricError, AuditUnavailable) as error:
         st.error(str(error))
         return

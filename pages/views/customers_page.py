@@ -6,6 +6,7 @@ import dataclasses
 import pandas as pd
 import streamlit as st
 
+from metrics.params import Params
 from tally_ui import charts, filters, layout, published, widgets
 
 CHURN_RATES = {"logo_churn_rate": "Logo churn", "gross_mrr_churn": "Gross MRR churn",
@@ -95,13 +96,9 @@ def customer_search(params) -> None:
     text = st.text_input("Name, email or customer id", key="customer_search").strip()
     if not text:
         return
-    matches = published.query("""
-        SELECT id, name, email, country, created FROM customers
-        WHERE NOT coalesce(deleted, false)
-          AND (id = ? OR contains(lower(name), ?) OR contains(lower(email), ?))
-        ORDER BY created DESC LIMIT 50""", (text, text.lower(), text.lower()))  # % and _ are plain text
-    if matches.empty:
-        st.info("No customer matches that search.")  # not echoed: st.info renders markdown
+    matches = widgets.metric_frame("customer_search", Params(extra={"text": text}),  # whatever the range
+                                   empty="No customer matches that search.")  # not echoed: st.info renders markdown
+    if matches is None:
         return
     labels = {row.id: f"{row.name or '(no name)'} · {row.email or '-'} · {row.id}" for row in matches.itertuples()}
     customer = st.selectbox("Customer", list(labels), format_func=labels.get, key="customer_pick")

@@ -12,11 +12,11 @@ import pandas as pd
 import streamlit as st
 
 import tally_auth
-from etl.schema import TABLES
+from metrics import fx_rates_input
+from metrics.params import Params
+from metrics.tables import EXPORT_TABLES
 from tally_admin.data_changes import audited_change
-from tally_ui import export, layout, published, rates, widgets, writes
-
-SUPPORT_TABLES = ["invoice_line_taxes", "subscription_snapshots", "sync_runs", "fx_rates", "marketing_spend"]
+from tally_ui import export, layout, published, widgets, writes
 
 
 def data_export_page() -> None:
@@ -61,28 +61,20 @@ def with_extra(name: str, params):
     return params
 
 
-def table_columns(name: str) -> list[str]:
-    # The typed columns and bookkeeping, without the raw JSON (large, and not tabular).
-    if name in TABLES:
-        return [c for c in TABLES[name].column_names if c != "raw"]
-    return ["*"]
-
-
 def table_export() -> None:
     st.subheader("Synced tables")
-    name = st.selectbox("Table", list(TABLES) + SUPPORT_TABLES, key="export_table")
-    columns = ", ".join(c if c == "*" else f'"{c}"' for c in table_columns(name))
-    count = published.query(f"SELECT count(*) AS n FROM {name}")["n"].iloc[0]
-    st.caption(f"{count:,} rows. Amounts as Stripe stores them: integer minor units (cents) "
+    tables = widgets.metric_frame("table_rows", Params())  # the tables holding rows
+    rows = {} if tables is None else dict(zip(tables["table"], tables["rows"]))
+    name = st.selectbox("Table", EXPORT_TABLES, key="export_table")
+    st.caption(f"{rows.get(name, 0):,} rows. Amounts as Stripe stores them: integer minor units (cents) "
                "beside a currency column.")
     db, version = published.db_path(), published.version()
 
     def build() -> bytes:
-        return export.csv_bytes(published.table_frame(db, version, name, columns))
+        return export.csv_bytes(published.table_frame(db, version, name))
 
     st.download_button(f"Download {name}.csv", build, file_name=f"{name}.csv", mime="text/csv",
                        key="export_table_csv", on_click="ignore", icon=":material/download:")
-
 
 
 FX_COLUMNS = {"month": st.column_config.DateColumn("Month", format="YYYY-MM"), "currency": "Currency",
@@ -94,8 +86,7 @@ def exchange_rates() -> None:
     st.caption("Used when you report in one currency. A row says 1 unit of *currency* is worth *rate* units of "
                "*reporting currency* from *month* on (no month: always). Tally ships approximate rates to USD "
                "for common currencies; rows here take precedence.")
-    stored = published.query("""SELECT month, currency, reporting_currency, rate FROM fx_rates
-                           ORDER BY currency, reporting_currency, month NULLS FIRST""")
+    stored = published.metric("exchange_rates", Params())
     writer = tally_auth.data_writer()
     if writer is None:  # a viewer: the same rates, read-only
         st.dataframe(stored, hide_index=True, key="fx_table", column_config=FX_COLUMNS)
@@ -110,13 +101,14 @@ def exchange_rates() -> None:
         from metrics.fx import DEFAULT_RATES_TO_USD
         st.dataframe(pd.DataFrame(sorted(DEFAULT_RATES_TO_USD.items()), columns=["currency", "usd"]),
                      hide_index=True, height=240,
-                     column_config={"currency": "Currency", "usd": st.column_config.NumberColumn("In USD", format="%.6f")})
+                     column_config={"currency": "Currency",
+                                    "usd": st.column_config.NumberColumn("In USD", format="%.6f")})
     if writer is None or not st.button("Save exchange rates", key="fx_save"):
         return
     try:
-        rows = rates.clean_rates(edited)
+        rows = fx_rates_input.clean_rates(edited)
         audited_change(writer.label, "save_exchange_rates", "fx_rates", {"rows": len(rows)},
-                       lambda: writes.write(published.db_path(), lambda con: rates.replace_rates(con, rows)))
+                       lambda: writes.write(published.db_path(), lambda con: fx_rates_input.replace_rates(con, rows)))
     except (ValueError, writes.Busy) as error:
         st.error(str(error))
         return

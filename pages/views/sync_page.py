@@ -9,6 +9,7 @@ import streamlit as st
 
 import tally_auth
 from etl import store
+from metrics.params import Params
 from tally_admin.data_changes import AuditUnavailable, audited_change
 from tally_ui import banners, layout, published, widgets
 
@@ -27,7 +28,6 @@ def sync_page() -> None:
 def unknown_prices() -> None:
     """Invoice lines MRR cannot value (METRICS.md: reported, never dropped silently)."""
     from metrics.data_checks import summary
-    from metrics.params import Params
     try:
         lines = published.metric("unknown_price_lines", Params())
     except Exception as error:  # noqa: BLE001 - a failed check is one line, never a traceback
@@ -45,23 +45,16 @@ def unknown_prices() -> None:
 
 
 def status() -> None:
-    runs = published.query("""
-        SELECT started_at, finished_at, mode, status, message FROM sync_runs
-        ORDER BY started_at DESC LIMIT 10""")
     st.subheader("Recent runs")
-    if runs.empty:
+    runs = widgets.metric_frame("sync_runs", Params())
+    if runs is None:
         source = banners.source()
         st.info("This database was generated as demo data; it has never been synced." if source == "demo"
                 else "No sync has run yet.")
     else:
         widgets.table(runs)
-    # detail is the sync's own record of the type's last run: status and a plain-words note.
-    objects = published.query("""
-        SELECT object_type AS "object type", detail->>'status' AS "last run",
-               coalesce(detail->>'note', '') AS note, (detail->>'fetched')::BIGINT AS fetched,
-               last_success AS "last success", backfill_done AS "history complete"
-        FROM sync_state ORDER BY object_type""")
-    if not objects.empty:
+    objects = widgets.metric_frame("sync_object_types", Params())
+    if objects is not None:
         st.subheader("Object types")
         widgets.table(objects)
 
@@ -103,7 +96,8 @@ def run(key: str, full: bool, writer: tally_auth.User) -> None:
         if done:
             finished.add(object_type)
         bar.progress(min(1.0, len(finished) / len(OBJECT_TYPES)),
-                     text=f"{object_type}: {fetched:,} fetched · {len(finished)} of {len(OBJECT_TYPES)} object types done")
+                     text=f"{object_type}: {fetched:,} fetched · {len(finished)} of {len(OBJECT_TYPES)} "
+                          "object types done")
 
     try:
         summary = audited_change(
@@ -135,7 +129,8 @@ def report(summary, key: str) -> None:
         layout.flash(f"Sync finished: {fetched:,} objects fetched in {summary.seconds:.0f} s.")
         st.rerun()
     elif summary.status == "partial":
-        st.warning("Sync finished, but some object types could not be read:\n\n" + "\n".join(f"- {l}" for l in lines))
+        st.warning("Sync finished, but some object types could not be read:\n\n"
+                   + "\n".join(f"- {line}" for line in lines))
     else:
         st.error("Sync failed: " + (lines[0] if lines else "see the dashboard's log for details."))
 

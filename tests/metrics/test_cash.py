@@ -4,9 +4,12 @@ import datetime as dt
 import pytest
 
 from etl.load import load_objects
-from metrics.dunning import recovery, tax, trial_conversion
+from metrics.dunning import recovery
+from metrics.fx_rates_input import ensure_table as ensure_fx_rates
 from metrics.params import Params
 from metrics.payments import disputes_by_reason, fraud, payment_failures, payments
+from metrics.tax import tax
+from metrics.trials import trial_conversion
 from tests.metrics.builders import Account, month, ts
 
 JAN = Params(start=month("2024-01"), end=month("2024-01"))
@@ -135,6 +138,7 @@ def test_reporting_currency_converts_cash_at_month_rate(cash):
     cur.execute("BEGIN")
     try:
         load_objects(cur, "charges", [charge("ch_jpy", 10000, "succeeded") | {"currency": "jpy"}])
+        ensure_fx_rates(cur)  # metrics' own table: made when first written
         cur.execute("INSERT INTO fx_rates VALUES (NULL, 'jpy', 'usd', 0.007)")
         jan = payments(cur, Params(start=month("2024-01"), end=month("2024-01"), currency="usd")).iloc[0]
         assert jan.currency == "usd"

@@ -8,9 +8,11 @@ import json
 import pytest
 
 from etl.load import load_objects
-from metrics.dunning import recovery, tax, trial_conversion
+from metrics.dunning import recovery
 from metrics.params import Params
 from metrics.payments import disputes_by_reason, early_fraud_warnings, fraud, payment_failures, payments
+from metrics.tax import tax
+from metrics.trials import trial_conversion
 from tests.metrics.builders import Account, month, ts
 
 

@@ -18,7 +18,6 @@ import pytest
 from etl import convert
 from etl.load import connect
 from fakestripe.testing import serve
-from metrics.dunning import trial_conversion
 from metrics.export import export_rows
 from metrics.movements import mrr_movements
 from metrics.mrr.by_day import mrr_daily
@@ -26,6 +25,7 @@ from metrics.mrr.by_month import mrr
 from metrics.params import Params
 from metrics.payments import payments
 from metrics.registry import METRICS
+from metrics.trials import trial_conversion
 from tests.support.stripe_book import Book, Shelf, tax
 
 MOVEMENTS = ("new", "reactivation", "expansion", "contraction", "churn")

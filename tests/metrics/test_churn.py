@@ -2,9 +2,10 @@
 import pandas as pd
 import pytest
 
-from metrics.acquisition import ltv_cac, save_marketing_spend
+from metrics.acquisition import ltv_cac
 from metrics.churn import churn, cohorts, ltv
 from metrics.common import MetricError
+from metrics.marketing_spend import save_marketing_spend
 from metrics.params import Params
 from tests.metrics import scenario
 from tests.metrics.builders import Account, month

@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -9,6 +10,8 @@ from etl.load import connect
 from metrics.__main__ import main
 from metrics.registry import METRICS
 from tests.metrics.builders import Account
+
+ROOT = Path(__file__).resolve().parents[2]
 
 REQUIRED = ["mrr", "mrr_movements", "churn", "payments", "recovery", "tax", "ltv_cac",
             "cohorts", "trial_conversion", "forecast"]
@@ -39,6 +42,9 @@ def test_list_names_every_required_metric(capsys):
     code, out, _ = run(capsys, "list")
     names = [line.split()[0] for line in out.splitlines()]
     assert code == 0 and set(REQUIRED) <= set(names) and len(names) == len(METRICS)
+    # one hop from a page's metric name to the file with its SQL
+    assert "(metrics/refunds.py)" in next(line for line in out.splitlines() if line.startswith("recent_refunds "))
+    assert all((ROOT / METRICS[name].source).is_file() for name in METRICS)
 
 
 def test_export_mrr_csv_in_major_units(db, capsys):

@@ -7,6 +7,7 @@ from etl.load import connect
 from metrics.common import MetricError
 from metrics.forecast import forecast
 from metrics.fx import DEFAULT_RATES_TO_USD, RateBook, ensure_default_rates, factors
+from metrics.fx_rates_input import ensure_table as ensure_fx_rates
 from metrics.mrr.by_month import mrr
 from metrics.params import Params
 from tests.metrics.builders import Account, month, ts
@@ -27,6 +28,7 @@ def test_defaults_inserted_once_and_used_as_cross_rates():
 
 def test_dated_rows_apply_from_their_month_and_user_rows_beat_defaults():
     con = connect(":memory:")
+    ensure_fx_rates(con)  # metrics' own table: made when first written
     con.execute("""INSERT INTO fx_rates VALUES (NULL, 'eur', 'usd', 1.05),
                    ('2024-02-01', 'eur', 'usd', 1.2), (NULL, 'usd', 'gbp', 0.8)""")
     book = RateBook(con)
@@ -38,6 +40,7 @@ def test_dated_rows_apply_from_their_month_and_user_rows_beat_defaults():
 
 def test_factor_handles_zero_decimal_currencies():
     con = connect(":memory:")
+    ensure_fx_rates(con)  # metrics' own table: made when first written
     con.execute("INSERT INTO fx_rates VALUES (NULL, 'jpy', 'usd', 0.0067)")
     table = factors(con, ["jpy"], [JAN], "usd")
     # 5000 yen (minor = major) x 0.0067 = $33.50 = 3350 cents
@@ -52,6 +55,7 @@ def test_mrr_in_reporting_currency_sums_currencies():
         acct.customer(f"cus_{name}")
         acct.subscription(f"sub_{name}", f"cus_{name}")
         acct.invoice(f"cus_{name}", f"sub_{name}", [acct.line(price, "2024-01-01", "2024-02-01")])
+    ensure_fx_rates(acct.con)  # metrics' own table: made when first written
     acct.con.execute("INSERT INTO fx_rates VALUES (NULL, 'eur', 'usd', 1.1), (NULL, 'jpy', 'usd', 0.007)")
     df = mrr(acct.con, Params(start=month("2024-01"), end=month("2024-01"), currency="usd"))
     assert df[["currency", "customers"]].values.tolist() == [["usd", 2]]
@@ -63,7 +67,8 @@ def forecast_account():
     C: a new $10 customer every month of the trailing six."""
     acct = Account()
     acct.price("p", 1000)
-    acct.customer("cus_a"); acct.subscription("sub_a", "cus_a")
+    acct.customer("cus_a")
+    acct.subscription("sub_a", "cus_a")
     acct.monthly_invoices("cus_a", "sub_a", "p", "2023-07-01", 12, quantity=10)
     acct.customer("cus_b")
     acct.subscription("sub_b", "cus_b", cancel_at_period_end=True,
@@ -71,7 +76,8 @@ def forecast_account():
     acct.monthly_invoices("cus_b", "sub_b", "p", "2023-07-01", 12, quantity=5)
     for k in range(6):
         start = f"2024-{k + 1:02d}-01"
-        acct.customer(f"cus_n{k}"); acct.subscription(f"sub_n{k}", f"cus_n{k}")
+        acct.customer(f"cus_n{k}")
+        acct.subscription(f"sub_n{k}", f"cus_n{k}")
         acct.monthly_invoices(f"cus_n{k}", f"sub_n{k}", "p", start, 6 - k)
     return acct
 

@@ -1,6 +1,7 @@
 """Movements, their identity, the drill-down and a customer's timeline."""
 import pytest
 
+from metrics.fx_rates_input import ensure_table as ensure_fx_rates
 from metrics.movements import customer_timeline, mrr_drilldown, mrr_movements
 from metrics.params import Params
 from tests.metrics import scenario
@@ -66,6 +67,7 @@ def test_reporting_currency_adds_fx_movement_and_keeps_identity():
         acct.customer(f"cus_{name}")
         acct.subscription(f"sub_{name}", f"cus_{name}")
         acct.monthly_invoices(f"cus_{name}", f"sub_{name}", price, "2024-01-01", 2)
+    ensure_fx_rates(acct.con)  # metrics' own table: made when first written
     acct.con.execute("""INSERT INTO fx_rates VALUES ('2024-01-01', 'eur', 'usd', 1.0),
                                                     ('2024-02-01', 'eur', 'usd', 1.1)""")
     df = mrr_movements(acct.con, Params(start=month("2024-01"), end=month("2024-02"), currency="usd"))

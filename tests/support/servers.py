@@ -1,58 +1,27 @@
 """Start and stop local HTTP servers for tests (loopback only)."""
 from __future__ import annotations
 
-import socket
-import subprocess
+import os
 import sys
-import time
-import urllib.error
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
+from fakestripe import processes
+from fakestripe.processes import free_port, wait_for_http
+
+__all__ = ["ROOT", "LOGS", "free_port", "wait_for_http", "running", "localstripe"]
+
 ROOT = Path(__file__).resolve().parents[2]
 LOGS = ROOT / "tests" / "artifacts" / "servers"  # git-ignored
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_http(url: str, timeout: float = 30.0, proc: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode} before answering {url}")
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return
-        except urllib.error.HTTPError:
-            return  # it answered, even if with an error status
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"nothing answered at {url} within {timeout}s")
+# The fake Stripe servers the tests start (fakestripe.testing.serve) log here too.
+os.environ.setdefault("FAKESTRIPE_LOG_DIR", str(LOGS))
 
 
 @contextmanager
 def running(args: list[str], url: str, env: dict | None = None, timeout: float = 30.0):
-    """Run a server process until the block ends; yield it once `url` answers."""
-    # The server's log goes to a file: an unread pipe fills up and blocks the server.
-    LOGS.mkdir(parents=True, exist_ok=True)
-    name = "-".join(Path(a).stem for a in args[1:3])  # e.g. "-m-streamlit", "localstripe_server-PORT"
-    log = open(LOGS / f"{name}-{time.time_ns()}.log", "wb")
-    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_for_http(url, timeout, proc)
+    """Run a server process until the block ends (its log in tests/artifacts/servers)."""
+    with processes.running(args, url, env, timeout, log_dir=LOGS) as proc:
         yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 @contextmanager

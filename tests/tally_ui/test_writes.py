@@ -6,6 +6,7 @@ import pytest
 
 from etl import store
 from etl.load import connect
+from metrics.marketing_spend import ensure_table as ensure_spend_table
 from tally_ui import writes
 
 HOLD = """
@@ -16,9 +17,16 @@ time.sleep(30)
 """
 
 
+def with_spend_table(db: str) -> None:
+    """A database with metrics' marketing_spend table (made where spend is first saved)."""
+    con = connect(db)
+    ensure_spend_table(con)
+    con.close()
+
+
 def test_a_write_is_published(tmp_path):
     db = str(tmp_path / "tally.duckdb")
-    connect(db).close()
+    with_spend_table(db)
     writes.write(db, lambda con: con.execute(
         "INSERT INTO marketing_spend VALUES ('2026-01-01', 100, 'usd', 'ads')"))
     con = store.open_published(db)
@@ -27,7 +35,7 @@ def test_a_write_is_published(tmp_path):
 
 def test_a_failed_write_changes_nothing(tmp_path):
     db = str(tmp_path / "tally.duckdb")
-    connect(db).close()
+    with_spend_table(db)
 
     def half_then_fail(con):
         con.execute("INSERT INTO marketing_spend VALUES ('2026-01-01', 100, 'usd', 'ads')")

@@ -5,7 +5,8 @@ import pytest
 
 from etl import store
 from etl.load import connect
-from tally_ui import rates, writes
+from metrics import fx_rates_input as rates
+from tally_ui import writes
 
 
 def frame(*rows):
