@@ -21,8 +21,9 @@ QUERY_CALLS = {"query", "execute", "executemany", "sql", "read_sql"}
 # Functions whose first argument names a metric.
 METRIC_READERS = {"metric_frame", "published.metric", "money_columns", "metric_csv"}
 # Pages whose data is not the published database's metrics: the admin's writes and audit
-# trail belong to tally_admin (its own database), and the page calls tally_admin's functions.
-NOT_METRICS = {"admin.py", "__init__.py"}
+# trail belong to tally_admin (its own database), and the page calls tally_admin's functions;
+# the notification settings and log are tally_notify's own database.
+NOT_METRICS = {"admin.py", "notifications_page.py", "__init__.py"}
 
 
 def tree(path: Path) -> ast.AST:
