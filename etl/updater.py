@@ -33,8 +33,7 @@ import orjson
 import stripe
 
 from etl import store
-from etl.client import (BadRequest, NotAvailable, PermissionDenied, StripeHTTP, StripeSyncError,
-                        Unreachable)
+from etl.client import BadRequest, NotAvailable, PermissionDenied, StripeHTTP, StripeSyncError, Unreachable
 from etl.load import OBJECT_TABLES, load_mixed, mark_deleted
 from etl.sync import run_sync
 from etl.sync_jobs import OBJECT_TYPES, forget_fresh_listings
@@ -43,9 +42,6 @@ log = logging.getLogger("tally.updater")
 MAX_BODY = 1024 * 1024
 BATCH = 500  # events per apply-and-publish
 RETRY_SECONDS = 5.0  # after Stripe or the working file was unavailable
-# Rebuilding the stored MRR stages costs seconds on a big account: a batch is
-# published without them, and they are stored once events pause this long.
-STAGES_AFTER_IDLE = float(os.environ.get("TALLY_STAGES_IDLE_SECONDS") or 15)
 FETCH_THREADS = 8  # GETs of one batch at once (the client keeps to the rate limit)
 GONE = object()
 # Objects another object's events stand for: a charge's refunds, an invoice's payments.
@@ -198,7 +194,6 @@ class Updater:
         self.writer = threading.Lock()  # one writer: the applier or the sync
         self.stopping = threading.Event()
         self.account = None
-        self.stages_due: float | None = None  # when a publish left the MRR stages unstored
         self.health = {"last_event": None, "last_sync": last_sync_run(db_path), "stripe": "not asked yet",
                        "apply_error": None}
 
@@ -217,18 +212,6 @@ class Updater:
                 continue
             if not applied:
                 self.queue.arrived.wait(1.0)
-                self._store_stages_when_idle()
-
-    def _store_stages_when_idle(self) -> None:
-        if self.stages_due is None or time.monotonic() - self.stages_due < STAGES_AFTER_IDLE:
-            return
-        with self.writer:
-            con = store.open_working(self.db_path)
-            try:
-                store.publish(con, self.db_path)
-            finally:
-                con.close()
-        self.stages_due = None
 
     def apply_pending(self) -> int:
         entries, offset = self.queue.pending()
@@ -329,8 +312,7 @@ class Updater:
                 mark_deleted(con, table, ids)
             forget_fresh_listings(con)  # a resumed backfill may list these objects again
             con.execute("COMMIT")
-            store.publish(con, self.db_path, stages=False)
-            self.stages_due = time.monotonic()
+            store.publish(con, self.db_path)
         finally:
             con.close()
 
@@ -344,8 +326,6 @@ class Updater:
         with self.writer:
             try:
                 summary = run_sync(self.db_path, client=self.client)
-                if summary.status != "failed":  # it published with the stages
-                    self.stages_due = None
                 result = {"status": summary.status, "message": summary.message}
                 self.health["stripe"] = "reachable"
             except StripeSyncError as exc:
