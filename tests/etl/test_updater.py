@@ -259,7 +259,7 @@ def test_a_batch_publishes_without_the_mrr_stages_which_the_dashboard_builds_lat
 
 
 def test_the_queue_hands_out_each_event_until_applied_and_never_loses_new_ones(tmp_path):
-    from etl.updater import EventQueue
+    from etl.webhooks import EventQueue
     db = str(tmp_path / "t.duckdb")
     queue = EventQueue(db)
     for i in range(3):
