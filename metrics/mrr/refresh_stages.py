@@ -126,6 +126,8 @@ def _refresh_until_fresh(db_path: str, done) -> None:
     while True:
         try:
             refresh(db_path)
+        except (duckdb.Error, OSError) as error:  # e.g. not a Tally database: its pages say so
+            log.warning("could not store the MRR stages of %s: %s", db_path, str(error).splitlines()[0])
         except Exception:  # noqa: BLE001 - without stages metrics compute: slower, still right
             log.warning("could not store the MRR stages of %s", db_path, exc_info=True)
         with _background_lock:

@@ -120,7 +120,9 @@ def monthly_tables(cur, params: Params, last: dt.date, dimension: str | None,
         return None
     span = data_months(cur)
     through = max(last, span[1]) if span else last
-    key = (database, params.plans, params.intervals, params.countries, dimension, through)
+    stored = stored_stages.usable(cur, database[1])
+    # An entry may name the attached stages' tables: it is for connections that have them attached.
+    key = (database, stored, params.plans, params.intervals, params.countries, dimension, through)
     with _lock:
         tables = _entries.get(key)
         if tables is not None:
@@ -131,7 +133,6 @@ def monthly_tables(cur, params: Params, last: dt.date, dimension: str | None,
         return tables
     if params.extra.get("customer_id") or not fill:
         return None  # e.g. one customer's timeline: cheaper computed alone, and evicts nothing
-    stored = stored_stages.usable(cur, database[1])
     whole = stored is not None and stored.through == through and not (
         params.plans or params.intervals or params.countries)
     if whole and dimension is None:
