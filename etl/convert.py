@@ -14,8 +14,8 @@ run a whole second sync for a script that calls `run_sync` without a main
 guard. It gets no Stripe key, and it exits when its input closes, so a sync
 killed outright does not leave it behind. `python -m etl sync` starts it
 first thing (`warm_up`); it converts a page before its first request, and
-keeps pandas out (which Arrow would import on the first page: ~0.3 s that
-held the sync's first pages, and ~30 MB).
+keeps pandas out (Arrow would import it on the first page, delaying the
+sync's first pages and keeping its memory for good).
 
 An invoice page with a long invoice (lines beyond the embedded first ones)
 comes back unconverted: the fetch thread pages the rest of its lines and
@@ -266,7 +266,7 @@ def _wait_until_ready(fd: int, deadline: float, write: bool) -> None:
 
 class _WithoutPandas:
     """Arrow imports pandas, when it can, on its first array made from a list:
-    0.3 s before the worker's first page and ~30 MB for good. Nothing here uses it."""
+    time before the worker's first page and memory for good. Nothing here uses it."""
 
     @staticmethod
     def find_spec(name, path=None, target=None):
@@ -301,6 +301,6 @@ def serve(answers_fd: int) -> None:
 
 if __name__ == "__main__":
     serve(int(sys.argv[1]))
-    # Skip the interpreter's teardown (Arrow's takes ~0.1 s): the sync waits
-    # for this exit before publishing, and every answer is flushed already.
+    # Skip the interpreter's teardown (Arrow's is slow): the sync waits for
+    # this exit before publishing, and every answer is flushed already.
     os._exit(0)

@@ -14,7 +14,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etl.schema import API_VERSION, BOOKKEEPING, TABLES, Table, create_tables
+from etl.schema import API_VERSION, TABLES, Table, create_tables
 
 if TYPE_CHECKING:
     import duckdb
@@ -275,8 +275,8 @@ def _line_tax_rows(lines: list[dict]) -> tuple[pa.Table, pa.Table]:
             rows["currency"].append(line.get("currency"))
             for key in ("tax_rate_id", "amount", "taxable_amount", "inclusive"):
                 rows[key].append(tax[key])
-    keys = pa.table({"invoice_id": pa.array([l["invoice"] for l in lines], pa.string()),
-                     "line_id": pa.array([l["id"] for l in lines], pa.string())})
+    keys = pa.table({"invoice_id": pa.array([line["invoice"] for line in lines], pa.string()),
+                     "line_id": pa.array([line["id"] for line in lines], pa.string())})
     return keys, pa.table(rows, schema=LINE_TAX_SCHEMA)
 
 

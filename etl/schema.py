@@ -5,26 +5,44 @@ has `id`, the typed columns metrics use, and the bookkeeping columns
 `livemode`, `deleted`, `api_version`, `synced_at` and `raw` (the object's JSON
 exactly as Stripe sent it).
 
-Each typed column is read by a small function that knows both the current API
-shape (the version pinned by the `stripe` library) and the older shapes
-(localstripe, events created under an old version), so both load into the
+Each typed column is read by a small function (etl/stripe_fields.py) that
+knows both the current API shape and the older ones, so both load into the
 same columns. Money is integer minor units; timestamps are UTC `TIMESTAMP`s.
 """
 from __future__ import annotations
 
 import re
-
 from dataclasses import dataclass
-from typing import Any, Callable
 
-from etl.stripe_version import API_VERSION  # the shape we request and treat as primary
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    sql_type: str  # VARCHAR, BIGINT, DOUBLE, BOOLEAN, TIMESTAMP, JSON
-    read: Callable[[dict], Any]
+from etl.stripe_fields import (
+    CREATED,
+    CURRENCY,
+    ID,
+    Column,
+    charge_invoice,
+    col,
+    credited,
+    first,
+    first_discount_coupon,
+    flag,
+    invoice_paid,
+    invoice_tax,
+    line_kind,
+    line_price_field,
+    line_proration,
+    line_subscription,
+    money,
+    path,
+    price_type,
+    recurring,
+    ref,
+    subscription_item_period,
+    tax_amount,
+    tax_inclusive_amount,
+    total,
+    ts,
+)
+from etl.stripe_version import API_VERSION  # noqa: F401 - the shape we request; etl modules import it from here
 
 
 @dataclass(frozen=True)
@@ -51,227 +69,6 @@ BOOKKEEPING = (
 BOOKKEEPING_NAMES = [name for name, _ in BOOKKEEPING]
 
 
-# --- readers -------------------------------------------------------------
-
-def path(*keys: str) -> Callable[[dict], Any]:
-    """Read a nested field; an expanded object or a plain id both give the id."""
-
-    def read(obj: dict) -> Any:
-        value: Any = obj
-        for key in keys:
-            if not isinstance(value, dict):
-                return None
-            value = value.get(key)
-        return value
-
-    read.keys = keys  # lets the loader read a whole column in one pass
-    return read
-
-
-def ref(*keys: str) -> Callable[[dict], Any]:
-    """Read a foreign key that may be an id string or an expanded object."""
-    get = path(*keys)
-
-    def read(obj: dict) -> Any:
-        value = get(obj)
-        return value.get("id") if isinstance(value, dict) else value
-
-    return read
-
-
-def first(*readers: Callable[[dict], Any]) -> Callable[[dict], Any]:
-    """The first reader that finds a value: current shape first, older after."""
-
-    def read(obj: dict) -> Any:
-        for reader in readers:
-            value = reader(obj)
-            if value is not None:
-                return value
-        return None
-
-    return read
-
-
-def total(list_key: str, amount_key: str = "amount", where=None) -> Callable[[dict], Any]:
-    def read(obj: dict) -> int:
-        items = obj.get(list_key) or []
-        if isinstance(items, dict):  # a list object
-            items = items.get("data") or []
-        return sum(int(i.get(amount_key) or 0) for i in items
-                   if isinstance(i, dict) and (where is None or where(i)))
-
-    return read
-
-
-def col(name: str, sql_type: str, reader=None) -> Column:
-    return Column(name, sql_type, reader or path(name))
-
-
-def ts(name: str, reader=None) -> Column:
-    """A Stripe unix-seconds field as a UTC TIMESTAMP."""
-    return Column(name, "TIMESTAMP", reader or path(name))
-
-
-def money(name: str, reader=None) -> Column:
-    return Column(name, "BIGINT", reader or path(name))
-
-
-def flag(name: str, reader=None) -> Column:
-    return Column(name, "BOOLEAN", reader or path(name))
-
-
-ID = col("id", "VARCHAR")
-CREATED = ts("created")
-CURRENCY = col("currency", "VARCHAR")
-
-
-def _subscription_item_period(which: str):
-    # Since 2025-03-31 the period lives on the items; before, on the subscription.
-    def read(sub: dict):
-        items = (sub.get("items") or {}).get("data") or []
-        values = [i.get(which) for i in items if i.get(which) is not None]
-        if values:
-            return min(values) if which.endswith("start") else max(values)
-        return sub.get(which)
-
-    return read
-
-
-def _first_discount_coupon(obj: dict):
-    discounts = obj.get("discounts") or []
-    for d in discounts:
-        if isinstance(d, dict):
-            coupon = (d.get("source") or {}).get("coupon") or d.get("coupon")
-            return coupon.get("id") if isinstance(coupon, dict) else coupon
-    discount = obj.get("discount")
-    if isinstance(discount, dict):
-        coupon = discount.get("coupon") or (discount.get("source") or {}).get("coupon")
-        return coupon.get("id") if isinstance(coupon, dict) else coupon
-    return None
-
-
-def _invoice_tax(inv: dict):
-    if inv.get("total_taxes") is not None:
-        return total("total_taxes")(inv)
-    if inv.get("total_tax_amounts") is not None:
-        return total("total_tax_amounts")(inv)
-    return inv.get("tax")
-
-
-def _invoice_paid(inv: dict):
-    if inv.get("paid") is not None:
-        return inv["paid"]
-    return inv.get("status") == "paid"
-
-
-def _line_subscription(line: dict):
-    details = path("parent", "subscription_item_details")(line)
-    if isinstance(details, dict) and details.get("subscription"):
-        return details["subscription"]
-    inv_details = path("parent", "invoice_item_details")(line)
-    if isinstance(inv_details, dict) and inv_details.get("subscription"):
-        return inv_details["subscription"]
-    sub = line.get("subscription")
-    if isinstance(sub, dict):
-        return sub.get("id")
-    if sub:
-        return sub
-    # Very old shape: a subscription line's own id is the subscription id.
-    if line.get("type") == "subscription" and str(line.get("id", "")).startswith("sub_"):
-        return line["id"]
-    return None
-
-
-def _line_kind(line: dict):
-    parent_type = path("parent", "type")(line)
-    if parent_type == "subscription_item_details":
-        return "subscription"
-    if parent_type == "invoice_item_details":
-        return "invoiceitem"
-    return line.get("type")
-
-
-def _line_proration(line: dict):
-    for reader in (path("parent", "subscription_item_details", "proration"),
-                   path("parent", "invoice_item_details", "proration"),
-                   path("proration")):
-        value = reader(line)
-        if value is not None:
-            return bool(value)
-    return False
-
-
-def _line_price_obj(line: dict):
-    price = line.get("price") or line.get("plan")
-    return price if isinstance(price, dict) else None
-
-
-def _line_price_field(field: str, plan_field: str | None = None):
-    def read(line: dict):
-        price = _line_price_obj(line)
-        if price is None:
-            return None
-        if field in ("interval", "interval_count", "usage_type"):
-            recurring = price.get("recurring")
-            if isinstance(recurring, dict):
-                return recurring.get(field)
-            if price.get("object") == "plan":
-                return price.get(field)
-            return None
-        return price.get(field) if plan_field is None else first(path(field), path(plan_field))(price)
-
-    return read
-
-
-# A credit proration names the regular line it gives back time on: current
-# shape under `parent.*_details`, older ones on the line itself.
-_CREDITED_ITEMS = (path("parent", "subscription_item_details", "proration_details", "credited_items"),
-                   path("parent", "invoice_item_details", "proration_details", "credited_items"),
-                   path("proration_details", "credited_items"))
-
-
-def _credited(field: str):
-    def read(line: dict):
-        for reader in _CREDITED_ITEMS:
-            items = reader(line)
-            if isinstance(items, dict):
-                value = items.get(field)
-                if field == "invoice_line_items":  # one line id kept: the first
-                    ids = value if isinstance(value, list) else []
-                    value = next((v for v in ids if isinstance(v, str)), None)
-                return value
-        return None
-
-    return read
-
-
-def _tax_inclusive_amount(line: dict):
-    """Inclusive tax inside `amount` (new `taxes[]` or old `tax_amounts[]`)."""
-    if line.get("taxes") is not None:
-        return total("taxes", where=lambda t: t.get("tax_behavior") == "inclusive")(line)
-    return total("tax_amounts", where=lambda t: bool(t.get("inclusive")))(line)
-
-
-def _tax_amount(line: dict):
-    if line.get("taxes") is not None:
-        return total("taxes")(line)
-    return total("tax_amounts")(line)
-
-
-def _recurring(field: str):
-    return first(path("recurring", field), lambda p: p.get(field) if p.get("object") == "plan" else None)
-
-
-def _price_type(price: dict):
-    if price.get("type"):
-        return price["type"]
-    return "recurring" if price.get("object") == "plan" else None
-
-
-def _charge_invoice(charge: dict):
-    return first(ref("invoice"), path("payment_details", "invoice"))(charge)
-
-
 # --- tables ---------------------------------------------------------------
 
 TABLES: dict[str, Table] = {t.name: t for t in [
@@ -286,10 +83,10 @@ TABLES: dict[str, Table] = {t.name: t for t in [
     Table("prices", "price", ("id",), (
         ID, CREATED, col("product_id", "VARCHAR", ref("product")), CURRENCY,
         money("unit_amount", first(path("unit_amount"), path("amount"))),
-        col("type", "VARCHAR", _price_type),
-        col("interval", "VARCHAR", _recurring("interval")),
-        col("interval_count", "BIGINT", _recurring("interval_count")),
-        col("usage_type", "VARCHAR", _recurring("usage_type")),
+        col("type", "VARCHAR", price_type),
+        col("interval", "VARCHAR", recurring("interval")),
+        col("interval_count", "BIGINT", recurring("interval_count")),
+        col("usage_type", "VARCHAR", recurring("usage_type")),
         col("billing_scheme", "VARCHAR"), col("tax_behavior", "VARCHAR"),
         col("nickname", "VARCHAR"), flag("active"),
     )),
@@ -301,12 +98,12 @@ TABLES: dict[str, Table] = {t.name: t for t in [
     Table("subscriptions", "subscription", ("id",), (
         ID, CREATED, col("customer_id", "VARCHAR", ref("customer")),
         col("status", "VARCHAR"), CURRENCY, ts("start_date"),
-        ts("current_period_start", _subscription_item_period("current_period_start")),
-        ts("current_period_end", _subscription_item_period("current_period_end")),
+        ts("current_period_start", subscription_item_period("current_period_start")),
+        ts("current_period_end", subscription_item_period("current_period_end")),
         ts("cancel_at"), flag("cancel_at_period_end"), ts("canceled_at"),
         ts("ended_at"), ts("trial_start"), ts("trial_end"),
         col("collection_method", "VARCHAR"),
-        col("coupon_id", "VARCHAR", _first_discount_coupon),
+        col("coupon_id", "VARCHAR", first_discount_coupon),
     )),
     Table("subscription_items", "subscription_item", ("id",), (
         ID, CREATED, col("subscription_id", "VARCHAR", path("subscription")),
@@ -321,8 +118,8 @@ TABLES: dict[str, Table] = {t.name: t for t in [
         col("number", "VARCHAR"), col("customer_email", "VARCHAR"),
         col("status", "VARCHAR"), col("billing_reason", "VARCHAR"), CURRENCY,
         money("amount_due"), money("amount_paid"), money("amount_remaining"),
-        money("subtotal"), money("total"), money("tax", _invoice_tax),
-        col("attempt_count", "BIGINT"), flag("attempted"), flag("paid", _invoice_paid),
+        money("subtotal"), money("total"), money("tax", invoice_tax),
+        col("attempt_count", "BIGINT"), flag("attempted"), flag("paid", invoice_paid),
         ts("period_start"), ts("period_end"),
         ts("finalized_at", path("status_transitions", "finalized_at")),
         ts("paid_at", path("status_transitions", "paid_at")),
@@ -333,26 +130,26 @@ TABLES: dict[str, Table] = {t.name: t for t in [
     )),
     Table("invoice_lines", "line_item", ("invoice_id", "id"), (
         ID, col("invoice_id", "VARCHAR", path("invoice")),
-        col("subscription_id", "VARCHAR", _line_subscription),
+        col("subscription_id", "VARCHAR", line_subscription),
         col("subscription_item_id", "VARCHAR", first(
             path("parent", "subscription_item_details", "subscription_item"),
             ref("subscription_item"))),
-        col("credited_invoice_id", "VARCHAR", _credited("invoice")),
-        col("credited_line_id", "VARCHAR", _credited("invoice_line_items")),
-        col("kind", "VARCHAR", _line_kind),
+        col("credited_invoice_id", "VARCHAR", credited("invoice")),
+        col("credited_line_id", "VARCHAR", credited("invoice_line_items")),
+        col("kind", "VARCHAR", line_kind),
         col("price_id", "VARCHAR", first(
             path("pricing", "price_details", "price"), ref("price"), ref("plan"))),
         col("product_id", "VARCHAR", first(
             path("pricing", "price_details", "product"), ref("price", "product"),
             ref("plan", "product"))),
         # Embedded price facts, present only in older shapes; otherwise join prices.
-        col("price_interval", "VARCHAR", _line_price_field("interval")),
-        col("price_interval_count", "BIGINT", _line_price_field("interval_count")),
-        col("price_usage_type", "VARCHAR", _line_price_field("usage_type")),
-        money("amount"), CURRENCY, col("quantity", "BIGINT"), flag("proration", _line_proration),
+        col("price_interval", "VARCHAR", line_price_field("interval")),
+        col("price_interval_count", "BIGINT", line_price_field("interval_count")),
+        col("price_usage_type", "VARCHAR", line_price_field("usage_type")),
+        money("amount"), CURRENCY, col("quantity", "BIGINT"), flag("proration", line_proration),
         money("discount_amount", total("discount_amounts")),
-        money("tax_amount", _tax_amount),
-        money("inclusive_tax_amount", _tax_inclusive_amount),
+        money("tax_amount", tax_amount),
+        money("inclusive_tax_amount", tax_inclusive_amount),
         ts("period_start", path("period", "start")), ts("period_end", path("period", "end")),
         col("description", "VARCHAR"),
     )),
@@ -367,7 +164,7 @@ TABLES: dict[str, Table] = {t.name: t for t in [
     )),
     Table("charges", "charge", ("id",), (
         ID, CREATED, col("customer_id", "VARCHAR", ref("customer")),
-        col("invoice_id", "VARCHAR", _charge_invoice),
+        col("invoice_id", "VARCHAR", charge_invoice),
         col("payment_intent_id", "VARCHAR", ref("payment_intent")),
         money("amount"), money("amount_captured"), money("amount_refunded"), CURRENCY,
         col("status", "VARCHAR"), flag("paid"), flag("refunded"), flag("captured"),
@@ -518,18 +315,3 @@ def _add_new_columns(con) -> None:
         con.execute(f'UPDATE {table} SET "{column}" = {fill}')
 
 
-# Tables Tally's metrics and demo keep beside Stripe's objects.
-SUPPORT_DDL += [
-    # The demo generator's own answer: the MRR it meant, per month end and customer,
-    # in minor units (fractional: $10/week is 4333.33 cents).
-    """CREATE TABLE IF NOT EXISTS demo_truth_mrr (
-        month DATE, customer_id VARCHAR, currency VARCHAR, mrr DOUBLE)""",
-    # Entered in the dashboard (metrics/goals.py): an MRR or ARR target, in minor
-    # units of `currency`, for the end of `target_month`, paced from `start_month`.
-    """CREATE TABLE IF NOT EXISTS goals (
-        goal_id VARCHAR, metric VARCHAR, currency VARCHAR, target BIGINT,
-        start_month DATE, target_month DATE, created_at TIMESTAMP, created_by VARCHAR)""",
-    # Entered in the dashboard (metrics/annotations.py): a dated note every time chart marks.
-    """CREATE TABLE IF NOT EXISTS annotations (
-        annotation_id VARCHAR, day DATE, text VARCHAR, created_at TIMESTAMP, created_by VARCHAR)""",
-]

@@ -70,17 +70,12 @@ def open_working(db_path: str):
     return connect(work)
 
 
-def publish(con, db_path: str, *, stages: bool = True) -> None:
-    """Store the MRR stages (so a new dashboard process need not compute them),
-    checkpoint the working file and atomically replace the published copy.
+def publish(con, db_path: str) -> None:
+    """Checkpoint the working file and atomically replace the published copy.
 
-    `stages=False` (the updater's small batches) leaves the stored stages as
-    they are: their fingerprint no longer matches, so metrics compute from the
-    invoice lines, right but slower, until a later publish stores them again."""
-    if stages:
-        from metrics.mrr import refresh_stages  # here: the metrics (and pandas) load in ~0.2 s a sync need not wait for
-
-        refresh_stages.refresh(con)
+    Nothing derived is built here: the MRR stages live in metrics' own file
+    next to this one (metrics/mrr/stored_stages.py), which readers use only
+    while it matches what was published, so a writer never waits for them."""
     con.execute("CHECKPOINT")
     tmp = f"{db_path}.tmp"
     shutil.copyfile(working_path(db_path), tmp)
@@ -108,13 +103,10 @@ def upgrade_published(db_path: str) -> bool:
                 return False
         finally:
             con.close()
-        from metrics.mrr import refresh_stages
-
         upgrade = f"{db_path}.upgrade"
         shutil.copyfile(db_path, upgrade)
         con = connect(upgrade)  # adds what is missing
         try:
-            refresh_stages.refresh(con)
             con.execute("CHECKPOINT")
         finally:
             con.close()

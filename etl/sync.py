@@ -354,11 +354,7 @@ class Sync:
                 self._finish_job(job)
             for window in list(job.windows):
                 self.fetcher.start(job, window)
-        metrics_imported = False
         while self.fetcher.busy():
-            if not metrics_imported and not self.fetcher.fetching():
-                _import_metrics_meanwhile()
-                metrics_imported = True
             items = self._take_pages()
             pages = [(job, window, page) for job, window, page in items
                      if isinstance(page, Page) and job.running]
@@ -645,23 +641,9 @@ class Sync:
                             WHERE run_id = ? AND status = 'running'""",
                          [_utc_now(), status, message, orjson.dumps(stats).decode(), run_id])
         if status != "failed":
-            self.con.execute("RESET threads")  # the MRR stages and checkpoint use every core
+            self.con.execute("RESET threads")  # the checkpoint uses every core
             store.publish(self.con, self.db_path)
         return summary
-
-
-def _import_metrics_meanwhile() -> None:
-    """Publishing needs the metrics (and pandas, ~0.3 s to import): import them
-    while the last pages are written. Not sooner: while fetching, the import's
-    hold on the interpreter delayed requests (a run importing 2 s in was slower)."""
-    threading.Thread(target=_import_metrics, daemon=True, name="tally-import-metrics").start()
-
-
-def _import_metrics() -> None:
-    try:
-        import metrics.mrr.refresh_stages  # noqa: F401
-    except Exception:
-        pass  # publishing imports it again, and reports what is wrong
 
 
 def _lists_all(job: Job) -> bool:

@@ -1,4 +1,5 @@
-"""`python -m metrics list` and `python -m metrics export NAME ...` (to stdout)."""
+"""`python -m metrics list`, `python -m metrics export NAME ...` (to stdout) and
+`python -m metrics refresh-stages` (the stored MRR stages, metrics/mrr/refresh_stages.py)."""
 from __future__ import annotations
 
 import argparse
@@ -13,6 +14,7 @@ from etl.store import shown_db_path, upgrade_published
 from metrics import METRICS, data_checks
 from metrics.common import MetricError, add_months
 from metrics.export import to_csv, to_json
+from metrics.mrr import refresh_stages, stored_stages
 from metrics.params import Params
 
 
@@ -56,6 +58,9 @@ def build_parser() -> Parser:
     export.add_argument("--month", help="month for mrr_drilldown, YYYY-MM")
     export.add_argument("--customer", help="customer id for customer_timeline")
     export.add_argument("--gross-margin", type=float, help="for ltv_cac, 0..1 (default 1)")
+    stages = sub.add_parser("refresh-stages", help="store the MRR stages next to the database "
+                            "(the dashboard does this itself after each publish)")
+    stages.add_argument("--db", help="database file (default: the one the dashboard shows)")
     return parser
 
 
@@ -91,6 +96,7 @@ def export(args) -> int:
     _upgrade(db)
     con = connect(db, read_only=True)
     try:
+        stored_stages.attach(con, db)  # when fresh; else the metric computes from invoice lines
         df = metric.function(con, params)
         notes = data_notes(con)
     finally:
@@ -100,6 +106,17 @@ def export(args) -> int:
         print(f"Read {db}: {source}.", file=sys.stderr)  # stdout is the data
     for note in notes:
         print(note, file=sys.stderr)
+    return 0
+
+
+def refresh(args) -> int:
+    db, source = shown_db_path(args.db)
+    if not os.path.exists(db):
+        raise UsageError(f"no database at {db} ({source})")
+    _upgrade(db)
+    built = refresh_stages.refresh(db)
+    state = "stored" if built else "already current (or nothing to store)"
+    print(f"MRR stages of {db} ({source}): {state} in {stored_stages.sidecar_path(db)}", file=sys.stderr)
     return 0
 
 
@@ -129,6 +146,8 @@ def main(argv=None) -> int:
             for name in sorted(METRICS):
                 print(f"{name:<{width}}  {METRICS[name].description} ({METRICS[name].source})")
             return 0
+        if args.command == "refresh-stages":
+            return refresh(args)
         return export(args)
     except (UsageError, MetricError) as error:
         print(f"error: {error}", file=sys.stderr)

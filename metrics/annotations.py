@@ -12,7 +12,7 @@ import uuid
 
 import pandas as pd
 
-from metrics.common import MetricError
+from metrics.common import MetricError, has_table
 from metrics.params import Params
 from metrics.registry import metric
 
@@ -23,9 +23,9 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 COLUMNS = ["annotation_id", "day", "text", "created_at", "created_by"]
 
 
-def has_table(con, name: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ? "
-                            "AND database_name = current_database()", [name]).fetchall()[0][0])
+# Metrics own this table: created with the first annotation, read as empty before.
+ANNOTATIONS_DDL = """CREATE TABLE IF NOT EXISTS annotations (
+    annotation_id VARCHAR, day DATE, text VARCHAR, created_at TIMESTAMP, created_by VARCHAR)"""
 
 
 def clean_text(text) -> str:
@@ -60,12 +60,14 @@ def add_annotation(con, day, text, author: str) -> str:
     """Store one annotation (inside the caller's transaction); returns its id."""
     row = (f"note_{uuid.uuid4().hex[:12]}", clean_day(day), clean_text(text),
            dt.datetime.now(dt.UTC).replace(tzinfo=None), author)
+    con.execute(ANNOTATIONS_DDL)
     con.execute("INSERT INTO annotations (annotation_id, day, text, created_at, created_by) "
                 "VALUES (?, ?, ?, ?, ?)", row)
     return row[0]
 
 
 def delete_annotation(con, annotation_id: str) -> None:
+    con.execute(ANNOTATIONS_DDL)
     gone = con.execute("DELETE FROM annotations WHERE annotation_id = ? RETURNING annotation_id",
                        [annotation_id]).fetchall()
     if not gone:
@@ -75,7 +77,7 @@ def delete_annotation(con, annotation_id: str) -> None:
 @metric("annotations", "Dated notes shown as markers on every time chart (all of them; no filters apply)")
 def annotation_list(con, params: Params) -> pd.DataFrame:
     """Every annotation, oldest first. Filters and ranges do not apply: a note is about the whole business."""
-    if not has_table(con, "annotations"):  # a file an older Tally wrote, not yet upgraded
+    if not has_table(con, "annotations"):  # no goal saved yet
         return pd.DataFrame({c: pd.Series(dtype="object") for c in COLUMNS})
     return con.execute(f"SELECT {', '.join(COLUMNS)} FROM annotations "
                        "ORDER BY day, created_at, annotation_id").df()

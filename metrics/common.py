@@ -67,8 +67,8 @@ def as_of(con) -> dt.date:
 
 def has_table(con, name: str) -> bool:
     """Whether the database has this table (tables metrics own appear when first written)."""
-    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?",
-                            [name]).fetchall()[0][0])
+    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ? "
+                            "AND database_name = current_database()", [name]).fetchall()[0][0])
 
 
 def data_months(con) -> tuple[dt.date, dt.date] | None:

@@ -26,8 +26,7 @@ from decimal import Decimal, InvalidOperation
 
 import pandas as pd
 
-from metrics.annotations import has_table
-from metrics.common import MetricError, add_months, data_months, first_of_month, this_month
+from metrics.common import MetricError, add_months, data_months, first_of_month, has_table, this_month
 from metrics.currency import exponent
 from metrics.fx import RateBook
 from metrics.mrr.by_month import mrr
@@ -73,12 +72,20 @@ def _month(value, what: str) -> dt.date:
         raise MetricError(f"The {what} must be a month like 2027-06.") from None
 
 
+# Metrics own this table: created with the first goal, read as empty before. `target` is
+# in minor units of `currency`, for the end of `target_month`, paced from `start_month`.
+GOALS_DDL = """CREATE TABLE IF NOT EXISTS goals (
+    goal_id VARCHAR, metric VARCHAR, currency VARCHAR, target BIGINT,
+    start_month DATE, target_month DATE, created_at TIMESTAMP, created_by VARCHAR)"""
+
+
 def save_goal(con, goal: tuple, author: str) -> str:
     """Store a goal from clean_goal (inside the caller's transaction), replacing
     the goal for the same metric and currency; returns its id."""
     kind, target, currency, start, end = goal
     _check_rates(con, currency, start)
     goal_id = f"goal_{uuid.uuid4().hex[:12]}"
+    con.execute(GOALS_DDL)
     con.execute("DELETE FROM goals WHERE metric = ? AND currency = ?", [kind, currency])
     con.execute("INSERT INTO goals (goal_id, metric, currency, target, start_month, target_month, "
                 "created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -99,6 +106,7 @@ def _check_rates(con, currency: str, month: dt.date) -> None:
 
 
 def delete_goal(con, goal_id: str) -> None:
+    con.execute(GOALS_DDL)
     gone = con.execute("DELETE FROM goals WHERE goal_id = ? RETURNING goal_id", [goal_id]).fetchall()
     if not gone:
         raise MetricError("That goal no longer exists (someone removed it already).")
@@ -107,7 +115,7 @@ def delete_goal(con, goal_id: str) -> None:
 @metric("goals", "MRR and ARR goals: target, currency, start month and target month", money=("target",))
 def goals(con, params: Params) -> pd.DataFrame:
     """Every goal, newest target month first. Filters do not apply."""
-    if not has_table(con, "goals"):  # a file an older Tally wrote, not yet upgraded
+    if not has_table(con, "goals"):  # no goal saved yet
         return pd.DataFrame({c: pd.Series(dtype="object") for c in GOAL_COLUMNS})
     return con.execute(f"SELECT {', '.join(GOAL_COLUMNS)} FROM goals "
                        "ORDER BY target_month DESC, metric, currency").df()

@@ -4,6 +4,11 @@ The dashboard never writes the published file (etl/store.py). It keeps one
 read-only connection per published version: when a sync publishes a new copy,
 `published_version` changes, a new connection is opened on the new file and
 every cached result keyed by the old version is dropped.
+
+The stored MRR stages are metrics' file next to the database
+(metrics/mrr/stored_stages.py): each read attaches the newest one that matches
+the version read, and a version without one gets it built in the background
+(metrics/mrr/refresh_stages.py) while pages compute from the invoice lines.
 """
 from __future__ import annotations
 
@@ -109,7 +114,28 @@ def _database_problem(db: str, error: Exception) -> str:
 
 @st.cache_resource(max_entries=2, show_spinner=False)
 def _shared_connection(db: str, published: tuple[int, int]) -> duckdb.DuckDBPyConnection:
-    return store.open_published(db)
+    con = store.open_published(db)
+    _with_stages(con, db)
+    return con
+
+
+def _with_stages(con, db: str) -> None:
+    """Attach the MRR stages that match this version; start building them when
+    there are none (never waited for: metrics compute meanwhile)."""
+    from metrics.mrr import refresh_stages, stored_stages
+    try:
+        if stored_stages.attach(con, db) or not refresh_in_background():
+            return
+    except duckdb.Error:  # e.g. no billing tables: the pages say what is wrong
+        return
+    refresh_stages.refresh_in_background(db)
+
+
+def refresh_in_background() -> bool:
+    """On in a dashboard server; under AppTest (many databases in one process)
+    only when TALLY_PREFETCH=1 asks, as for the prefetch."""
+    from tally_ui import prefetch
+    return prefetch.enabled()
 
 
 def params_key(params: Params) -> tuple:
@@ -217,12 +243,30 @@ def _import_metrics() -> None:
     import metrics  # noqa: F401
 
 
+_stages_seen: set[tuple] = set()  # (db, version, sidecar version) already attached or found stale
+
+
+def _stages_attached(con, db: str, published) -> None:
+    """Stages built after this version's connection opened are attached on the next read."""
+    from metrics.mrr import stored_stages
+    key = (db, published, store.published_version(stored_stages.sidecar_path(db)))
+    if key[2] is None or key in _stages_seen:
+        return
+    try:
+        stored_stages.attach(con, db)
+    except duckdb.Error:
+        pass
+    _stages_seen.add(key)
+
+
 class _cursor:
     def __init__(self, db, published):
         if published is None:
             raise FileNotFoundError("no published database")
         self.db, self.published = db, published
-        self.con = _shared_connection(db, published).cursor()
+        shared = _shared_connection(db, published)
+        _stages_attached(shared, db, published)
+        self.con = shared.cursor()
 
     def __enter__(self):
         return self.con

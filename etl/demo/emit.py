@@ -1,7 +1,7 @@
 """Turn simulated histories into the stream of Stripe objects (and events)."""
 from __future__ import annotations
 
-from etl.demo import catalog, stripe_json
+from etl.demo import catalog, payments_json, stripe_json
 from etl.demo.clock import DAY
 from etl.demo.state import Customer, Ids
 from etl.schema import API_VERSION
@@ -59,8 +59,8 @@ def _invoice_objects(inv, sub, c: Customer, now: int, events: "_Events") -> list
         events.add("invoice.voided", inv.voided_at, inv_json)
     if inv.payment_intent is None:
         return out
-    out.append(stripe_json.invoice_payment(inv, sub))
-    pi_json = stripe_json.payment_intent(inv, sub, c)
+    out.append(payments_json.invoice_payment(inv, sub))
+    pi_json = payments_json.payment_intent(inv, sub, c)
     out.append(pi_json)
     for ch in inv.charges:
         out.extend(_charge_objects(ch, inv, sub, c, now, events))
@@ -73,30 +73,30 @@ def _invoice_objects(inv, sub, c: Customer, now: int, events: "_Events") -> list
 
 def _charge_objects(ch, inv, sub, c: Customer, now: int, events: "_Events") -> list[dict]:
     currency = sub.currency
-    ch_json = stripe_json.charge(ch, inv, sub, c)
+    ch_json = payments_json.charge(ch, inv, sub, c)
     out = [ch_json]
     events.add("charge.succeeded" if ch.succeeded else "charge.failed", ch.created, ch_json)
     if ch.succeeded:
-        out.append(stripe_json.balance_transaction(
+        out.append(payments_json.balance_transaction(
             ch.balance_transaction, ch.created, ch.amount, ch.fee, currency, "charge", "charge",
             ch.id, now, _description(inv)))
     for r in ch.refunds:
-        out.append(stripe_json.refund(r, ch, inv, c, currency))
-        out.append(stripe_json.credit_note(r, inv, c, currency))
-        out.append(stripe_json.balance_transaction(
+        out.append(payments_json.refund(r, ch, inv, c, currency))
+        out.append(payments_json.credit_note(r, inv, c, currency))
+        out.append(payments_json.balance_transaction(
             r.balance_transaction, r.created, -r.amount, 0, currency, "refund", "refund", r.id,
             now, "REFUND FOR CHARGE"))
         events.add("charge.refunded", r.created, ch_json)
     if ch.dispute is not None:
-        txns = [stripe_json.balance_transaction(txn_id, at, amount, fee, currency, "adjustment", category,
+        txns = [payments_json.balance_transaction(txn_id, at, amount, fee, currency, "adjustment", category,
                                            ch.dispute.id, now, f"Chargeback {category}")
                 for txn_id, at, amount, fee, category in ch.dispute.balance_transactions]
-        dispute_json = stripe_json.dispute(ch, inv, c, currency, txns)
+        dispute_json = payments_json.dispute(ch, inv, c, currency, txns)
         out.append(dispute_json)
         out.extend(txns)
         events.add("charge.dispute.created", ch.dispute.created, dispute_json)
     if ch.early_fraud_warning is not None:
-        out.append(stripe_json.early_fraud_warning(ch, inv))
+        out.append(payments_json.early_fraud_warning(ch, inv))
     return out
 
 

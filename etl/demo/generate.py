@@ -16,7 +16,7 @@ from etl.demo import emit
 from etl.demo.batches import batches
 from etl.demo.clock import DAY, add_months, complete_months, next_month_start_ts, resolve_now, to_ts
 from etl.demo.simulate import simulate_customer
-from etl.demo.truth import customer_truth
+from etl.demo.truth import TRUTH_DDL, customer_truth
 from etl.load import OBJECT_TABLES, write_prepared
 
 DUCKDB_MEMORY = "1GB"
@@ -125,7 +125,9 @@ def _fresh_working(db_path: str):
         Path(work + suffix).unlink(missing_ok=True)
     Path(work).parent.mkdir(parents=True, exist_ok=True)
     duckdb.connect(work).close()
-    return store.open_working(db_path)
+    con = store.open_working(db_path)
+    con.execute(TRUTH_DDL)
+    return con
 
 
 def _load(con, run: Run, progress, parallel: bool | None) -> None:

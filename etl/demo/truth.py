@@ -17,6 +17,10 @@ from etl.demo.clock import next_month_start_ts
 from etl.demo.state import Customer, Subscription
 
 COUNTED_STATUSES = ("open", "paid")
+# The generator's own answer in a demo database: the MRR it meant, per month end
+# and customer, in minor units (fractional: $10/week is 4333.33 cents).
+TRUTH_DDL = """CREATE TABLE IF NOT EXISTS demo_truth_mrr (
+    month DATE, customer_id VARCHAR, currency VARCHAR, mrr DOUBLE)"""
 
 
 def subscription_month_ends(sub: Subscription, boundaries: list[int]) -> dict[int, Fraction]:

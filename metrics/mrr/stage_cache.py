@@ -5,8 +5,8 @@ metric's time and are the same for every metric of a dashboard page (and for
 the CLI's one call, harmlessly). They are kept as Arrow tables per (database
 file, a fingerprint of its billing tables, filters), so MRR, movements, churn,
 LTV, cohorts and the forecast compute them once per published version.
-When the database carries stored stages (metrics/mrr/refresh_stages.py) that match
-it, an unfiltered entry just names the stored tables, and filtered entries
+When stored stages (metrics/mrr/refresh_stages.py) that match the database are
+attached, an unfiltered entry just names the stored tables, and filtered entries
 start from the stored valued lines: a new process does not recompute them.
 In-memory databases (tests) are never cached: they have no stable identity.
 """
@@ -46,18 +46,18 @@ def database_key(con) -> tuple | None:
 
 
 def _compute(cur, params: Params, last: dt.date, dimension: str | None,
-             stored_until: dt.date | None) -> dict:
+             stored: stored_stages.Stored | None) -> dict:
     """Each stage once, as Arrow: valued lines, subscription and customer month
     ends; from the stored lines and line months when the database has them."""
-    if stored_until is not None:
-        tables = {"valued": stored_stages.valued_source(params)}
+    if stored is not None:
+        tables = {"valued": stored_stages.valued_source(params, stored)}
     else:
         tables = {"valued": cur.sql(
             "WITH " + counted_lines_cte(params, dimension == "country") + "," + valued_lines_cte()
             + f" SELECT {VALUED_COLUMNS} FROM valued").to_arrow_table()}
-    if stored_until == last:
+    if stored is not None and stored.through == last:
         tables["sub_points"] = cur.sql(sub_points_from_line_months(
-            params, stored_stages.LINE_MONTHS, dimension)).to_arrow_table()
+            params, stored.table(stored_stages.LINE_MONTHS), dimension)).to_arrow_table()
     else:
         tables["sub_points"] = cur.sql(
             f"WITH valued AS (SELECT * FROM {stage(cur, tables, 'valued')}),"
@@ -70,21 +70,22 @@ def _compute(cur, params: Params, last: dt.date, dimension: str | None,
     return tables
 
 
-def _stored_entry(cur) -> dict:
+def _stored_entry(cur, stored: stored_stages.Stored) -> dict:
     """The stored unfiltered stages, read in place (nothing is copied into memory)."""
-    totals = cur.execute(f"SELECT * FROM {stored_stages.TOTALS} ORDER BY month, currency").df()
+    totals = cur.execute(f"SELECT * FROM {stored.table(stored_stages.TOTALS)} ORDER BY month, currency").df()
     totals["month"] = pd.to_datetime(totals["month"])
-    return {"valued": stored_stages.VALUED, "sub_points": stored_stages.SUB_POINTS,
-            "customer_points": stored_stages.CUSTOMER_POINTS, "native_movements": stored_stages.MOVEMENTS,
-            "totals": totals}
+    return {"valued": stored.table(stored_stages.VALUED), "sub_points": stored.table(stored_stages.SUB_POINTS),
+            "customer_points": stored.table(stored_stages.CUSTOMER_POINTS),
+            "native_movements": stored.table(stored_stages.MOVEMENTS), "totals": totals}
 
 
-def _stored_breakdown(params: Params, dimension: str) -> dict:
+def _stored_breakdown(params: Params, dimension: str, stored: stored_stages.Stored) -> dict:
     """An unfiltered breakdown: stored customer month ends; subscription month
     ends are summed from the stored line months only if a query reads them."""
-    return {"valued": stored_stages.VALUED,
-            "sub_points": f"({sub_points_from_line_months(params, stored_stages.LINE_MONTHS, dimension)})",
-            "customer_points": stored_stages.breakdown_points(dimension)}
+    line_months = stored.table(stored_stages.LINE_MONTHS)
+    return {"valued": stored.table(stored_stages.VALUED),
+            "sub_points": f"({sub_points_from_line_months(params, line_months, dimension)})",
+            "customer_points": stored_stages.breakdown_points(dimension, stored)}
 
 
 def stage(cur, tables: dict, name: str) -> str:
@@ -119,7 +120,9 @@ def monthly_tables(cur, params: Params, last: dt.date, dimension: str | None,
         return None
     span = data_months(cur)
     through = max(last, span[1]) if span else last
-    key = (database, params.plans, params.intervals, params.countries, dimension, through)
+    stored = stored_stages.usable(cur, database[1])
+    # An entry may name the attached stages' tables: it is for connections that have them attached.
+    key = (database, stored, params.plans, params.intervals, params.countries, dimension, through)
     with _lock:
         tables = _entries.get(key)
         if tables is not None:
@@ -130,14 +133,14 @@ def monthly_tables(cur, params: Params, last: dt.date, dimension: str | None,
         return tables
     if params.extra.get("customer_id") or not fill:
         return None  # e.g. one customer's timeline: cheaper computed alone, and evicts nothing
-    stored_until = stored_stages.stored_through(cur, database[1])
-    unfiltered = not (params.plans or params.intervals or params.countries)
-    if stored_until == through and unfiltered and dimension is None:
-        tables = _stored_entry(cur)
-    elif stored_until == through and unfiltered:
-        tables = _stored_breakdown(params, dimension)
+    whole = stored is not None and stored.through == through and not (
+        params.plans or params.intervals or params.countries)
+    if whole and dimension is None:
+        tables = _stored_entry(cur, stored)
+    elif whole:
+        tables = _stored_breakdown(params, dimension, stored)
     else:
-        tables = _compute(cur, params, through, dimension, stored_until)
+        tables = _compute(cur, params, through, dimension, stored)
     tables["through"] = through
     if movements and "native_movements" not in tables:
         _add_movements(cur, tables)

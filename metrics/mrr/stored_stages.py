@@ -1,20 +1,34 @@
-"""The MRR chain's stages as stored in the database by `metrics.mrr.refresh_stages`.
+"""The MRR chain's stages as stored by `metrics.mrr.refresh_stages`, and how readers find them.
 
-A reader uses them only when they were computed from exactly the data it
-reads, by these rules: the stored fingerprint must match the billing tables'
-stamps now and the source of the modules that define MRR. Data written
-after the refresh, or a database written by another version, fails the check
-and metrics compute from invoice lines as before. Reading only ever SELECTs.
+They live in a file of their own next to the published database,
+`<db>.mrr-stages.duckdb` (the sidecar), which only metrics write: the sync and
+the updater publish the data without waiting for them (etl never imports
+metrics). A reader ATTACHes the sidecar read-only (`attach`) and uses it only
+when it was computed from exactly the data it reads, by these rules: the
+stored fingerprint must match the billing tables' stamps now and the source
+of the modules that define MRR. Data published after the refresh, or a file
+written by another version, fails the check and metrics compute from invoice
+lines as before. Reading only ever SELECTs.
+
+Each attached copy is named after the file's identity (`mrr_stages_<inode>_<mtime>`):
+connections of one process to one database share DuckDB's catalog, so a copy
+refreshed while the dashboard reads an older one is attached beside it, never
+in its place.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
+import os
 from pathlib import Path
+
+import duckdb
 
 from metrics.common import sql_list, sql_text
 from metrics.params import Params
 
+PREFIX = "mrr_stages"  # attached stage databases are named PREFIX...
 META = "mrr_materialized"  # one row: fingerprint, through (last month end stored)
 VALUED = "mrr_valued_lines"  # every counted line with its monthly value and dimensions
 LINE_MONTHS = "mrr_line_months"  # value per subscription, plan, interval, month end
@@ -37,6 +51,10 @@ RULES = hashlib.sha256(b"".join((Path(__file__).parent / name).read_bytes()
                                 for name in RULE_MODULES)).hexdigest()
 
 
+def sidecar_path(db_path: str) -> str:
+    return f"{db_path}.mrr-stages.duckdb"
+
+
 def billing_stamps(con) -> tuple:
     """Row counts, newest `synced_at` and deleted counts of the tables MRR reads.
 
@@ -54,22 +72,82 @@ def fingerprint(stamps: tuple) -> str:
     return hashlib.sha256(f"{RULES} {stamps!r}".encode()).hexdigest()
 
 
-def stored_through(con, stamps: tuple | None = None) -> dt.date | None:
-    """The last month end stored, when the stored stages match this database now."""
-    exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ? "
-                         "AND database_name = current_database() AND schema_name = current_schema()",
-                         [META]).fetchall()[0][0]
+@dataclasses.dataclass(frozen=True)
+class Stored:
+    """Stages that match the database: where they are attached, and their last month end."""
+    database: str
+    through: dt.date
+
+    def table(self, name: str) -> str:
+        return f"{self.database}.{name}"
+
+
+def usable(con, stamps: tuple | None = None) -> Stored | None:
+    """The attached stages that match this database now, if any."""
+    names = [row[0] for row in con.execute(
+        "SELECT database_name FROM duckdb_databases() WHERE starts_with(database_name, ?) "
+        "ORDER BY database_name DESC", [PREFIX]).fetchall()]
+    wanted = None
+    for name in names:
+        found = _stored_in(con, name)
+        if found is None:
+            continue
+        if wanted is None:
+            wanted = fingerprint(stamps if stamps is not None else billing_stamps(con))
+        if found[0] == wanted:
+            return Stored(name, found[1])
+    return None
+
+
+def _stored_in(con, database: str) -> tuple[str, dt.date] | None:
+    exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND table_name = ?",
+                         [database, META]).fetchall()[0][0]
     if not exists:
         return None
-    rows = con.execute(f"SELECT fingerprint, through FROM {META}").fetchall()
+    rows = con.execute(f'SELECT fingerprint, through FROM "{database}".{META}').fetchall()
     if len(rows) != 1 or rows[0][1] is None:
         return None
-    if rows[0][0] != fingerprint(stamps if stamps is not None else billing_stamps(con)):
-        return None
-    return rows[0][1]
+    return rows[0]
 
 
-def valued_source(params: Params) -> str:
+def stored_through(con, stamps: tuple | None = None) -> dt.date | None:
+    """The last month end stored, when attached stages match this database now."""
+    stored = usable(con, stamps)
+    return stored.through if stored else None
+
+
+def attach(con, db_path: str) -> bool:
+    """ATTACH the database's sidecar read-only when it matches what `con` reads;
+    True when matching stages are attached (now or already)."""
+    side = sidecar_path(db_path)
+    try:
+        st = os.stat(side)
+    except FileNotFoundError:
+        return False
+    name = f"{PREFIX}_{st.st_ino}_{st.st_mtime_ns}"
+    attached = con.execute("SELECT count(*) FROM duckdb_databases() WHERE database_name = ?",
+                           [name]).fetchall()[0][0]
+    if not attached:
+        try:
+            con.execute(f"ATTACH {sql_text(side)} AS {name} (READ_ONLY)")
+        except duckdb.Error as error:
+            if "already exists" not in str(error):  # another thread of this process was first
+                return False  # unreadable, or replaced meanwhile: metrics compute instead
+    found = _stored_in(con, name)
+    if found is None or found[0] != fingerprint(billing_stamps(con)):
+        _detach(con, name)  # stale: never read, so not kept open
+        return usable(con) is not None
+    return True
+
+
+def _detach(con, name: str) -> None:
+    try:
+        con.execute(f"DETACH DATABASE IF EXISTS {name}")
+    except duckdb.Error:  # in use by another cursor: harmless, its fingerprint keeps it unread
+        pass
+
+
+def valued_source(params: Params, stored: Stored) -> str:
     """The stored valued lines with the filters `counted_lines_cte` applies (country,
     one customer), as a parenthesised query; plan and interval filters come later."""
     filters = ""
@@ -77,17 +155,18 @@ def valued_source(params: Params) -> str:
         filters += f" AND country IN {sql_list(params.countries)}"
     if params.extra.get("customer_id"):
         filters += f" AND customer_id = {sql_text(params.extra['customer_id'])}"
-    return f"(SELECT {VALUED_COLUMNS} FROM {VALUED} WHERE true{filters})"
+    return f"(SELECT {VALUED_COLUMNS} FROM {stored.table(VALUED)} WHERE true{filters})"
 
 
 def valued_cte(con, params: Params) -> str | None:
     """`valued AS (...)` from the stored lines, or None when they are not usable."""
-    if stored_through(con) is None:
+    stored = usable(con)
+    if stored is None:
         return None
-    return f"valued AS (SELECT * FROM {valued_source(params)})"
+    return f"valued AS (SELECT * FROM {valued_source(params, stored)})"
 
 
-def breakdown_points(dimension: str) -> str:
+def breakdown_points(dimension: str, stored: Stored) -> str:
     """The stored customer month ends of one breakdown, as `customer_points` columns."""
-    return (f"(SELECT customer_id, currency, dimension, period, mrr FROM {BREAKDOWN_POINTS} "
+    return (f"(SELECT customer_id, currency, dimension, period, mrr FROM {stored.table(BREAKDOWN_POINTS)} "
             f"WHERE breakdown = {sql_text(dimension)})")

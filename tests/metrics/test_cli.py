@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from etl.load import connect
@@ -156,3 +157,23 @@ def test_unknown_price_lines_metric_lists_each_line(tmp_path):
         ("in_2", "il_none", "", "usd", "no_price")]
     # -5000 x 30.4375 / 16, 10000 x 30.4375 / 29
     assert df["estimated_mrr"].round(2).tolist() == [-9511.72, 10495.69]
+
+
+def test_refresh_stages_stores_them_and_export_reads_them(tmp_path, capsys):
+    from metrics.mrr import stored_stages
+    path = str(tmp_path / "tally.duckdb")
+    acct = Account(connect(path))
+    acct.price("p", 5000)
+    acct.customer("cus_1")
+    acct.subscription("sub_1", "cus_1")
+    acct.invoice("cus_1", "sub_1", [acct.line("p", "2024-01-01", "2024-02-01")])
+    acct.con.close()
+    code, _, err = run(capsys, "refresh-stages", "--db", path)
+    assert code == 0 and "stored" in err and stored_stages.sidecar_path(path) in err
+    marked = duckdb.connect(stored_stages.sidecar_path(path))  # a reader that shows the mark read the stages
+    marked.execute("UPDATE mrr_customer_points SET mrr = 2 * mrr")
+    marked.close()
+    code, out, _ = run(capsys, "export", "mrr", "--db", path, "--start", "2024-01", "--end", "2024-01")
+    assert code == 0 and out.splitlines()[1].split(",")[2] == "100.00"
+    code, _, err = run(capsys, "refresh-stages", "--db", path)
+    assert code == 0 and "already current" in err

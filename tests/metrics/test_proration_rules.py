@@ -90,8 +90,8 @@ def test_monthly_100_to_yearly_1000_mid_month_is_a_contraction(with_credited_ite
         acct.line("y", "2024-04-16", "2025-04-16", item="si_1")],
         billing_reason="subscription_update")
     stage_cache.clear()
-    if stages == "stored":  # as a published database is read: the stages a writer stored
-        refresh_stages.refresh(acct.con)
+    if stages == "stored":  # as a published database is read: with the stages metrics stored
+        refresh_stages.refresh_attached(acct.con)
         assert stored_stages.stored_through(acct.con) is not None
     values = series(acct.con, "2024-03", "2024-06")
     assert values == {"2024-03": 10000.0, "2024-04": pytest.approx(8333.3333, abs=1e-3),
