@@ -11,6 +11,7 @@ from fakestripe import DEFAULT_API_KEY
 from fakestripe.testing import serve
 from metrics.annotations import add_annotation
 from metrics.goals import clean_goal, save_goal
+from metrics.marketing_spend import save_marketing_spend
 from tally_ui import writes
 from tests.etl import sync_account
 
@@ -41,7 +42,7 @@ def test_a_full_sync_keeps_goals_annotations_and_spend(served, tmp_path):
     def enter(con):  # what the dashboard's forms do, through its own write path
         save_goal(con, goal, "root")
         add_annotation(con, "2026-02-03", "price change", "vera")
-        con.execute("INSERT INTO marketing_spend VALUES ('2026-01-01', 125000, 'usd', 'podcasts')")
+        save_marketing_spend(con, [{"month": "2026-01", "amount": "1250.00", "currency": "usd", "channel": "podcasts"}])
 
     writes.write(str(db), enter)
     entered = user_rows(db)
