@@ -28,7 +28,21 @@ def metric(name: str, description: str, money: tuple[str, ...] = ()):
     """
 
     def register(function):
-        METRICS[name] = Metric(name, description, function, tuple(money))
-        return function
+        METRICS[name] = Metric(name, description, _splitting(function), tuple(money))
+        return function  # direct calls (one metric inside another) never split
 
     return register
+
+
+def _splitting(function):
+    """The metric as exported and charted: `params.split_by` runs it once per
+    metadata value (metrics/segments.py) and stacks the results."""
+
+    def run(con, params: Params) -> pd.DataFrame:
+        if params.split_by is None:
+            return function(con, params)
+        from metrics import segments  # it registers metrics itself
+        return segments.split(con, function, params)
+
+    run.__name__, run.__doc__, run.__wrapped__ = function.__name__, function.__doc__, function
+    return run

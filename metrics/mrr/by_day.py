@@ -59,7 +59,7 @@ def stored_changes_sql(cur, params: Params, grain: str, first: dt.date, last: dt
     Changes before `first` add up to the values at `first` (so they are folded
     into it); a week's change is the sum of its days' changes, as a line counts
     at the end of week P exactly when it counts at the end of P's Sunday."""
-    if params.plans or params.intervals or params.countries or stored_stages.stored_through(cur) is None:
+    if params.filtered or stored_stages.stored_through(cur) is None:
         return None
     return f"""WITH changes AS (
     SELECT currency, greatest(date_trunc('{grain}', point)::DATE, {sql_date(first)}) AS point,

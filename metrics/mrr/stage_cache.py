@@ -119,7 +119,7 @@ def monthly_tables(cur, params: Params, last: dt.date, dimension: str | None,
         return None
     span = data_months(cur)
     through = max(last, span[1]) if span else last
-    key = (database, params.plans, params.intervals, params.countries, dimension, through)
+    key = (database, params.plans, params.intervals, params.countries, params.where, dimension, through)
     with _lock:
         tables = _entries.get(key)
         if tables is not None:
@@ -131,7 +131,7 @@ def monthly_tables(cur, params: Params, last: dt.date, dimension: str | None,
     if params.extra.get("customer_id") or not fill:
         return None  # e.g. one customer's timeline: cheaper computed alone, and evicts nothing
     stored_until = stored_stages.stored_through(cur, database[1])
-    unfiltered = not (params.plans or params.intervals or params.countries)
+    unfiltered = not params.filtered
     if stored_until == through and unfiltered and dimension is None:
         tables = _stored_entry(cur)
     elif stored_until == through and unfiltered:
