@@ -102,7 +102,7 @@ def customer(c: Customer, now: int) -> dict:
             "discount": None, "email": c.email, "invoice_prefix": c.invoice_prefix,
             "invoice_settings": {"custom_fields": None, "default_payment_method": payment_method_id(c),
                                  "footer": None, "rendering_options": None},
-            "livemode": LIVEMODE, "metadata": {}, "name": c.name,
+            "livemode": LIVEMODE, "metadata": dict(c.metadata), "name": c.name,
             "next_invoice_sequence": c.invoice_count + 1, "phone": None, "preferred_locales": [],
             "shipping": None, "tax_exempt": "none", "test_clock": None}
 
@@ -222,7 +222,7 @@ def line_item(line: Line, inv: Invoice, sub: Subscription, discount_id: str | No
 
 def invoice(inv: Invoice, sub: Subscription, c: Customer) -> dict:
     discount_id = inv.discounts[0].id if inv.discounts else None
-    lines = [line_item(l, inv, sub, discount_id) for l in inv.lines]
+    lines = [line_item(ln, inv, sub, discount_id) for ln in inv.lines]
     t = inv.totals
     total_taxes = [{"amount": amount, "tax_behavior": "inclusive" if catalog.TAX_RATE_BY_ID[rate].inclusive
                     else "exclusive", "tax_rate_details": {"tax_rate": rate},
@@ -323,7 +323,8 @@ def payment_intent(inv: Invoice, sub: Subscription, c: Customer) -> dict:
 
 def _card(c: Customer, authorized: int | None = None) -> dict:
     brand = ("visa", "mastercard", "visa", "amex")[c.index % 4]
-    return {"amount_authorized": authorized, "authorization_code": None, "brand": brand, "checks": {"address_line1_check": None, "address_postal_code_check": None,
+    return {"amount_authorized": authorized, "authorization_code": None, "brand": brand,
+            "checks": {"address_line1_check": None, "address_postal_code_check": None,
                                        "cvc_check": "pass"},
             "country": c.country, "electronic_commerce_indicator": None,
             "exp_month": 1 + c.index % 12, "exp_year": 2027 + c.index % 4,
@@ -346,7 +347,8 @@ def charge(ch: Charge, inv: Invoice, sub: Subscription, c: Customer) -> dict:
             "description": _description(inv), "disputed": ch.dispute is not None,
             "failure_balance_transaction": None, "failure_code": ch.failure_code,
             "failure_message": ch.failure_message, "fraud_details": {}, "livemode": LIVEMODE,
-            "metadata": {}, "on_behalf_of": None, "outcome": {"advice_code": None, "network_advice_code": None, "network_decline_code": None,
+            "metadata": {}, "on_behalf_of": None,
+            "outcome": {"advice_code": None, "network_advice_code": None, "network_decline_code": None,
                         **ch.outcome}, "paid": ch.succeeded,
             "payment_intent": inv.payment_intent, "payment_method": payment_method_id(c),
             "payment_method_details": {"card": _card(c, ch.amount if ch.succeeded else None),
@@ -394,7 +396,8 @@ def credit_note(r, inv: Invoice, c: Customer, currency: str) -> dict:
                       "url": f"/v1/credit_notes/{r.credit_note}/lines"},
             "livemode": LIVEMODE, "memo": None, "metadata": {}, "number": r.credit_note_number,
             "out_of_band_amount": None,
-            "pdf": f"https://pay.stripe.com/credit_notes/acct_demo/{r.credit_note}/pdf", "post_payment_amount": r.amount,
+            "pdf": f"https://pay.stripe.com/credit_notes/acct_demo/{r.credit_note}/pdf",
+            "post_payment_amount": r.amount,
             "pre_payment_amount": 0, "pretax_credit_amounts": [], "reason": reason,
             "refunds": [{"amount_refunded": r.amount, "payment_record_refund": None, "refund": r.id,
                          "type": "refund"}], "shipping_cost": None,
