@@ -90,10 +90,13 @@ ORDER BY array_position(['customer', 'subscription', 'product'], object_type),
 
 
 def values_of(con, object_type: str, key: str) -> list[str]:
-    """The values of one key, most common first."""
-    found = segment_values(con, Params())
-    found = found[(found["object_type"] == object_type) & (found["key"] == key)]
-    return found["value"].tolist()
+    """The values of one key, most common first (one key: cheaper than segment_values)."""
+    rows = con.execute(f"""
+        SELECT value FROM (SELECT {metadata()}[?] AS value FROM {OBJECTS[object_type][0]}
+                           WHERE NOT coalesce(deleted, false))
+        WHERE value IS NOT NULL AND value <> '' GROUP BY value ORDER BY count(*) DESC, value""",
+                       [key]).fetchall()
+    return [row[0] for row in rows]
 
 
 # --- splitting ------------------------------------------------------------------
@@ -101,6 +104,8 @@ def values_of(con, object_type: str, key: str) -> list[str]:
 def split(con, function, params: Params) -> pd.DataFrame:
     """`function` once per value of params.split_by (and once for "not set"),
     stacked with a `segment` column after the month (or first)."""
+    if params.split_by is None:
+        return function(con, params)
     object_type, key = params.split_by
     parts = []
     for value in values_of(con, object_type, key) + [NOT_SET]:
