@@ -52,9 +52,14 @@ def _in_server() -> bool:
     return Runtime.exists() and type(Runtime.instance()) is Runtime  # AppTest uses a stand-in
 
 
+# What the sidebar's segment controls read on every page, whatever the controls.
+SIDEBAR_METRICS = ["segment_values", "saved_segments"]
+
+
 def jobs(params: Params) -> list[tuple[str, Params]]:
     month = dataclasses.replace(params, extra={"month": params.end})
-    return [("mrr_drilldown", month) if name == "drilldown" else (name, params) for name in PAGE_METRICS]
+    return ([(name, Params()) for name in SIDEBAR_METRICS]
+            + [("mrr_drilldown", month) if name == "drilldown" else (name, params) for name in PAGE_METRICS])
 
 
 def start(params: Params) -> threading.Thread | None:
