@@ -202,11 +202,6 @@ def save_segment(con, name: str, where: tuple[Condition, ...], saved_by: str = "
                  dt.datetime.now(dt.UTC).replace(tzinfo=None), saved_by])
 
 
-def delete_segment(con, name: str) -> None:
-    con.execute(SEGMENTS_DDL)
-    con.execute(f"DELETE FROM {SEGMENTS_TABLE} WHERE name = ?", [name])
-
-
 @metric("saved_segments", "Segments saved under a name in the dashboard, with their metadata filters")
 def saved_segments(con, params: Params) -> pd.DataFrame:
     columns = ["name", "conditions", "saved_at", "saved_by"]
