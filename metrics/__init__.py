@@ -17,6 +17,7 @@ from metrics import (  # noqa: F401
     movements,
     payments,
     refunds,
+    segments,
     sync_status,
     tables,
     tax,

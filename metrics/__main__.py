@@ -11,7 +11,7 @@ import duckdb
 
 from etl.load import connect
 from etl.store import shown_db_path, upgrade_published
-from metrics import METRICS, data_checks
+from metrics import METRICS, data_checks, segments
 from metrics.common import MetricError, add_months
 from metrics.export import to_csv, to_json
 from metrics.mrr import refresh_stages, stored_stages
@@ -55,6 +55,13 @@ def build_parser() -> Parser:
     export.add_argument("--interval", action="append", default=[],
                         choices=("day", "week", "month", "year"))
     export.add_argument("--country", action="append", default=[], help="ISO code (repeatable)")
+    export.add_argument("--where", action="append", default=[], metavar="KEY=VALUE",
+                        help="Stripe metadata filter (repeatable): key=value (a customer's), "
+                             "customer.key=value, subscription.key=value or product.key=value; "
+                             "values of one key are alternatives, different keys must all match")
+    export.add_argument("--split-by", metavar="KEY",
+                        help="one set of rows per value of this metadata key (same forms as --where), "
+                             "in a `segment` column")
     export.add_argument("--month", help="month for mrr_drilldown, YYYY-MM")
     export.add_argument("--customer", help="customer id for customer_timeline")
     export.add_argument("--gross-margin", type=float, help="for ltv_cac, 0..1 (default 1)")
@@ -81,6 +88,8 @@ def params_from(args) -> Params:
     return Params(start=_month_or_day(args.start, "--start"), end=end,
                   currency=currency, granularity=args.granularity, plans=tuple(args.plan),
                   intervals=tuple(args.interval), countries=tuple(c.upper() for c in args.country),
+                  where=segments.parse_where(args.where),
+                  split_by=segments.parse_target(args.split_by) if args.split_by else None,
                   extra=extra)
 
 

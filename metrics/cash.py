@@ -38,7 +38,7 @@ def between(column: str, bounds) -> str:
 
 
 def filtered(params: Params) -> bool:
-    return bool(params.plans or params.intervals or params.countries)
+    return params.filtered
 
 
 def filter_ctes(params: Params) -> str:
@@ -50,7 +50,7 @@ def filter_ctes(params: Params) -> str:
     when no plan or interval filter is set.
     """
     from metrics.mrr.chain_sql import counted_lines_cte, line_filters
-    by_plan = bool(params.plans or params.intervals)
+    by_plan = bool(params.plans or params.intervals or params.where)
     countries = f"AND cu.country IN {sql_list(params.countries)}" if params.countries else ""
     plan_invoices = ("AND i.id IN (SELECT invoice_id FROM plan_invoices)" if by_plan else "")
     plan_charges = ("AND c.id IN (SELECT charge_id FROM invoice_charges "

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from metrics.params import Params
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,22 @@ def metric(name: str, description: str, money: tuple[str, ...] = ()):
     """
 
     def register(function):
-        METRICS[name] = Metric(name, description, function, tuple(money))
-        return function
+        METRICS[name] = Metric(name, description, _splitting(function), tuple(money))
+        return function  # direct calls (one metric inside another) never split
 
     return register
+
+
+def _splitting(function):
+    """The metric as exported and charted: `params.split_by` runs it once per
+    metadata value (metrics/segments.py) and stacks the results."""
+
+    def run(con, params: Params) -> pd.DataFrame:
+        if params.split_by is None:
+            return function(con, params)
+        from metrics import segments  # it registers metrics itself
+        return segments.split(con, function, params)
+
+    run.__name__, run.__doc__, run.__module__ = function.__name__, function.__doc__, function.__module__
+    run.__wrapped__ = function  # type: ignore[attr-defined]
+    return run

@@ -72,7 +72,7 @@ def no_data() -> None:
 
 
 def cash_filter_note(params) -> None:
-    """Say how plan and interval filters reach charges, refunds and disputes (METRICS.md)."""
-    if params.plans or params.intervals:
-        st.caption("Charges, refunds and disputes count for a plan or interval through their invoice; "
-                   "payments without an invoice are left out while such a filter is set.")
+    """Say how plan, interval and metadata filters reach charges, refunds and disputes (METRICS.md)."""
+    if params.plans or params.intervals or params.where:
+        st.caption("Charges, refunds and disputes count for a plan, interval or metadata segment through "
+                   "their invoice; payments without an invoice are left out while such a filter is set.")

@@ -1,4 +1,4 @@
-"""Global controls (date range, currency, plan / interval / country filters).
+"""Global controls (date range, currency, plan / interval / country / metadata filters).
 
 They live in the sidebar, drawn by dashboard.py before the page runs, and are
 mirrored in the URL query string so a view can be shared: on a session's first
@@ -10,11 +10,13 @@ import datetime as dt
 
 import streamlit as st
 
+from metrics import segments
 from metrics.params import Params
-from tally_ui import published
+from tally_ui import published, segment_controls
 
 START, END, CURRENCY, PLANS, INTERVALS, COUNTRIES = ("f_start", "f_end", "f_currency", "f_plans",
                                                      "f_intervals", "f_countries")
+WHERE = segment_controls.WHERE  # metadata filters as `object.key=value` texts (the CLI's --where)
 SWAPPED = "_f_range_swapped"
 NATIVE = "native"
 DEFAULT_MONTHS = 12
@@ -59,7 +61,8 @@ def choices() -> dict:
             "currencies": currencies,
             "plans": dict(zip(plans["id"], plans["name"])),
             "intervals": intervals["interval"].tolist(),
-            "countries": countries["country"].tolist()}
+            "countries": countries["country"].tolist(),
+            "where": segment_controls.where_options()}
 
 
 def as_of() -> dt.date:
@@ -105,7 +108,7 @@ def _seed_from_url(options: dict) -> None:
     Also after a run that drew no sidebar (say, while a publish was being
     reopened): Streamlit then drops the widgets' keys, some or all of them.
     """
-    if all(key in st.session_state for key in (START, END, CURRENCY, PLANS, INTERVALS, COUNTRIES)):
+    if all(key in st.session_state for key in (START, END, CURRENCY, PLANS, INTERVALS, COUNTRIES, WHERE)):
         return
     url = st.query_params
     months = options["months"]
@@ -121,6 +124,7 @@ def _seed_from_url(options: dict) -> None:
                                       (COUNTRIES, "country", options["countries"])):
         wanted = [v for v in (url.get(name) or "").split(",") if v]
         st.session_state[key] = [v for v in wanted if v in allowed_values]
+    st.session_state[WHERE] = [v for v in url.get_all("where") if v in options["where"]]
 
 
 def _keep_valid(options: dict) -> None:
@@ -138,7 +142,7 @@ def _keep_valid(options: dict) -> None:
     if st.session_state[CURRENCY] not in [NATIVE] + options["currencies"]:
         st.session_state[CURRENCY] = NATIVE
     for key, allowed in ((PLANS, options["plans"]), (INTERVALS, options["intervals"]),
-                         (COUNTRIES, options["countries"])):
+                         (COUNTRIES, options["countries"]), (WHERE, options["where"])):
         st.session_state[key] = [v for v in st.session_state[key] if v in allowed]
 
 
@@ -162,12 +166,13 @@ def sidebar() -> Params:
                            format_func=lambda p: options["plans"].get(p, p))
             st.multiselect("Billing interval", options["intervals"], key=INTERVALS)
             st.multiselect("Country", options["countries"], key=COUNTRIES)
+            segment_controls.draw(options["where"])
     _write_url()
     return current()
 
 
 def _active_filters() -> list:
-    return [v for key in (PLANS, INTERVALS, COUNTRIES) for v in st.session_state.get(key, [])]
+    return [v for key in (PLANS, INTERVALS, COUNTRIES, WHERE) for v in st.session_state.get(key, [])]
 
 
 def current() -> Params:
@@ -179,7 +184,8 @@ def current() -> Params:
     return Params(start=start, end=end, currency=None if currency == NATIVE else currency,
                   plans=tuple(st.session_state.get(PLANS, ())),
                   intervals=tuple(st.session_state.get(INTERVALS, ())),
-                  countries=tuple(st.session_state.get(COUNTRIES, ())))
+                  countries=tuple(st.session_state.get(COUNTRIES, ())),
+                  where=segments.parse_where(st.session_state.get(WHERE, ())))
 
 
 def _write_url() -> None:
@@ -194,3 +200,8 @@ def _write_url() -> None:
             st.query_params[name] = value
         elif not value and name in st.query_params:
             del st.query_params[name]
+    where = list(st.session_state[WHERE])  # repeated: ?where=channel%3Dpartner&where=...
+    if where and st.query_params.get_all("where") != where:
+        st.query_params["where"] = where
+    elif not where and "where" in st.query_params:
+        del st.query_params["where"]

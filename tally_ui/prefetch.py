@@ -57,13 +57,15 @@ def _in_server() -> bool:
 # The lists and inputs pages show whatever the controls (cheap, but a page should not wait for them).
 UNRANGED_METRICS = ["recent_refunds", "marketing_spend", "exchange_rates", "table_rows",
                     "sync_runs", "sync_object_types", "unknown_price_lines"]
+# What the sidebar's segment controls read on every page, whatever the controls.
+SIDEBAR_METRICS = ["segment_values", "saved_segments"]
 
 
 def jobs(params: Params) -> list[tuple[str, Params]]:
     month = dataclasses.replace(params, extra={"month": params.end})
     ranged = [("mrr_drilldown", month) if name == "drilldown" else (name, params) for name in PAGE_METRICS]
     disputes = ("recent_disputes", Params(start=params.start or params.end, end=params.end))  # refunds page
-    whole = [(name, Params()) for name in WHOLE_BUSINESS + UNRANGED_METRICS]
+    whole = [(name, Params()) for name in SIDEBAR_METRICS + WHOLE_BUSINESS + UNRANGED_METRICS]
     return whole + ranged + [disputes]
 
 

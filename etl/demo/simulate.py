@@ -10,9 +10,20 @@ import unicodedata
 
 from etl.demo import billing, payments
 from etl.demo.billing import Line
-from etl.demo.catalog import (COUPONS, LEGACY_PRICE, MARKETS, PERIODS, PLANS, TAX_RATE_BY_ID,
-                              Price, local_amount, price_for, PRICE_BY_ID)
+from etl.demo.catalog import (
+    COUPONS,
+    LEGACY_PRICE,
+    MARKETS,
+    PERIODS,
+    PLANS,
+    PRICE_BY_ID,
+    TAX_RATE_BY_ID,
+    Price,
+    local_amount,
+    price_for,
+)
 from etl.demo.clock import DAY, add_months, to_datetime
+from etl.demo.customer_metadata import customer_metadata
 from etl.demo.state import Customer, Discount, Ids, Invoice, Item, Subscription
 
 FIRST_NAMES = ("Ada", "Ben", "Chloé", "Dev", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas",
@@ -49,6 +60,7 @@ def simulate_customer(index: int, seed: int, start: int, now: int) -> Customer:
         if rng.random() > 0.25:
             break
         at = sub.ended_at + rng.randint(20, 240) * DAY
+    customer.metadata = customer_metadata(customer, seed)
     return customer
 
 
@@ -243,8 +255,8 @@ def _change_plan(customer, sub, rng, ids, start, end, at, now, reliability) -> b
     if new_price == item.price and quantity == item.quantity:
         return True
     full = end - start
-    credited = next(((inv.id, l.id) for inv in reversed(sub.invoices) for l in inv.lines
-                     if l.item_id == item.id and not l.proration and l.start <= at < l.end), None)
+    credited = next(((inv.id, ln.id) for inv in reversed(sub.invoices) for ln in inv.lines
+                     if ln.item_id == item.id and not ln.proration and ln.start <= at < ln.end), None)
     old = Line(ids.next("il"), item.id, item.price, item.quantity, at, end,
                -(item.price.amount(item.quantity) * (end - at) // full), proration=True,
                full_period=full, description=f"Unused time on {item.quantity} × {item.price.nickname}",
@@ -279,8 +291,8 @@ def _switch_interval(customer, sub, rng, ids, start, end, at, now, reliability) 
     new_end = _period_boundary(price_for(sub.billing_price.product, period, sub.currency),
                                at, 1, to_datetime(at).day)
     for item in sub.items:
-        credited = next(((inv.id, l.id) for inv in reversed(sub.invoices) for l in inv.lines
-                         if l.item_id == item.id and not l.proration and l.start <= at < l.end), None)
+        credited = next(((inv.id, ln.id) for inv in reversed(sub.invoices) for ln in inv.lines
+                         if ln.item_id == item.id and not ln.proration and ln.start <= at < ln.end), None)
         credits.append(Line(ids.next("il"), item.id, item.price, item.quantity, at, end,
                             -(item.price.amount(item.quantity) * (end - at) // (end - start)),
                             proration=True, full_period=end - start, credits=credited,

@@ -160,6 +160,7 @@ class Customer:
     subscriptions: list[Subscription] = field(default_factory=list)
     invoice_count: int = 0
     balance: int = 0  # customer balance: negative is credit that later invoices use
+    metadata: dict = field(default_factory=dict)  # Stripe metadata (etl/demo/customer_metadata.py)
 
     def next_invoice_number(self) -> str:
         self.invoice_count += 1

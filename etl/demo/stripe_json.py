@@ -101,7 +101,7 @@ def customer(c: Customer, now: int) -> dict:
             "discount": None, "email": c.email, "invoice_prefix": c.invoice_prefix,
             "invoice_settings": {"custom_fields": None, "default_payment_method": payment_method_id(c),
                                  "footer": None, "rendering_options": None},
-            "livemode": LIVEMODE, "metadata": {}, "name": c.name,
+            "livemode": LIVEMODE, "metadata": dict(c.metadata), "name": c.name,
             "next_invoice_sequence": c.invoice_count + 1, "phone": None, "preferred_locales": [],
             "shipping": None, "tax_exempt": "none", "test_clock": None}
 

@@ -59,7 +59,7 @@ def stored_changes_sql(cur, params: Params, grain: str, first: dt.date, last: dt
     Changes before `first` add up to the values at `first` (so they are folded
     into it); a week's change is the sum of its days' changes, as a line counts
     at the end of week P exactly when it counts at the end of P's Sunday."""
-    stored = None if params.plans or params.intervals or params.countries else stored_stages.usable(cur)
+    stored = None if params.filtered else stored_stages.usable(cur)
     if stored is None:
         return None
     return f"""WITH changes AS (

@@ -11,6 +11,7 @@ import datetime as dt
 
 from metrics.common import live_only, sql_date, sql_list, sql_text
 from metrics.params import Params
+from metrics.segments import where_sql
 
 STEPS = {"day": "INTERVAL 1 DAY", "week": "INTERVAL 1 WEEK", "month": "INTERVAL 1 MONTH"}
 
@@ -108,12 +109,13 @@ valued AS (
 
 
 def line_filters(params: Params) -> str:
+    """` AND ...` on valued lines `v`: plan, interval and metadata (segment) filters."""
     filters = []
     if params.plans:
         filters.append(f"v.product_id IN {sql_list(params.plans)}")
     if params.intervals:
         filters.append(f"v.interval IN {sql_list(params.intervals)}")
-    return "".join(f" AND {f}" for f in filters)
+    return "".join(f" AND {f}" for f in filters) + where_sql(params)
 
 
 def points_ctes(params: Params, grain: str, first: dt.date | None, last: dt.date,

@@ -122,7 +122,7 @@ def monthly_tables(cur, params: Params, last: dt.date, dimension: str | None,
     through = max(last, span[1]) if span else last
     stored = stored_stages.usable(cur, database[1])
     # An entry may name the attached stages' tables: it is for connections that have them attached.
-    key = (database, stored, params.plans, params.intervals, params.countries, dimension, through)
+    key = (database, stored, params.plans, params.intervals, params.countries, params.where, dimension, through)
     with _lock:
         tables = _entries.get(key)
         if tables is not None:
@@ -133,8 +133,7 @@ def monthly_tables(cur, params: Params, last: dt.date, dimension: str | None,
         return tables
     if params.extra.get("customer_id") or not fill:
         return None  # e.g. one customer's timeline: cheaper computed alone, and evicts nothing
-    whole = stored is not None and stored.through == through and not (
-        params.plans or params.intervals or params.countries)
+    whole = stored is not None and stored.through == through and not params.filtered
     if whole and dimension is None:
         tables = _stored_entry(cur, stored)
     elif whole:

@@ -7,7 +7,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from tally_ui import charts, filters, goals, layout, published, widgets
+from tally_ui import charts, filters, goals, layout, published, segment_controls, widgets
 
 # The split the user picks -> (metric name, the column that names each series).
 SPLITS = {"Plan": ("mrr_by_plan", "product_name"), "Billing interval": ("mrr_by_interval", "interval"),
@@ -52,8 +52,13 @@ def clicked_month() -> dt.date | None:
 
 
 def split_series(params) -> None:
-    split = st.segmented_control("Split MRR by", list(SPLITS), default="Plan", key="mrr_split") or "Plan"
-    name, column = SPLITS[split]
+    # Metadata keys split too: the mrr metric once per value (metrics/segments.py)
+    by_key = {segment_controls.key_label(*key): key for key in segment_controls.split_keys()}
+    split = st.segmented_control("Split MRR by", list(SPLITS) + list(by_key), default="Plan",
+                                 key="mrr_split") or "Plan"
+    name, column = SPLITS.get(split, ("mrr", "segment"))
+    if split in by_key:
+        params = dataclasses.replace(params, split_by=by_key[split])
     frame = widgets.metric_frame(name, params, empty="No MRR in this range yet.")
     if frame is None:
         return

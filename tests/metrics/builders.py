@@ -28,11 +28,18 @@ class Account:
         self.prices: dict[str, dict] = {}
 
     # --- catalogue and customers ---------------------------------------
-    def customer(self, id: str, country: str | None = None, email: str | None = None) -> str:
+    def customer(self, id: str, country: str | None = None, email: str | None = None,
+                 metadata: dict | None = None) -> str:
         load_objects(self.con, "customers", [{
             "id": id, "object": "customer", "created": ts("2020-01-01"), "email": email,
             "name": id.title(), "address": {"country": country} if country else None,
-            "livemode": False}])
+            "metadata": metadata or {}, "livemode": False}])
+        return id
+
+    def product(self, id: str, name: str | None = None, metadata: dict | None = None) -> str:
+        load_objects(self.con, "products", [{
+            "id": id, "object": "product", "created": ts("2020-01-01"), "name": name or id,
+            "active": True, "metadata": metadata or {}, "livemode": False}])
         return id
 
     def price(self, id: str, amount: int, interval: str | None = "month", count: int = 1,
@@ -49,7 +56,7 @@ class Account:
     def subscription(self, id: str, customer: str, status: str = "active", ended_at=None,
                      trial_start=None, trial_end=None, cancel_at=None,
                      cancel_at_period_end=False, current_period_end=None, currency="usd",
-                     price: str | None = None, quantity: int = 1) -> str:
+                     price: str | None = None, quantity: int = 1, metadata: dict | None = None) -> str:
         items = []
         if price:
             items.append({"id": f"si_{id}_{price}", "object": "subscription_item",
@@ -59,7 +66,7 @@ class Account:
             "id": id, "object": "subscription", "customer": customer, "status": status,
             "created": ts("2020-01-01"), "currency": currency, "ended_at": ended_at,
             "trial_start": trial_start, "trial_end": trial_end, "cancel_at": cancel_at,
-            "cancel_at_period_end": cancel_at_period_end, "livemode": False,
+            "cancel_at_period_end": cancel_at_period_end, "livemode": False, "metadata": metadata or {},
             "items": {"object": "list", "data": items}}])
         return id
 
@@ -93,9 +100,9 @@ class Account:
             details = line.get("parent", {}).get("subscription_item_details")
             if details is not None and details["subscription"] is None:
                 details["subscription"] = subscription
-        first_start = min((l["period"]["start"] for l in lines), default=ts(created or "2024-01-01"))
+        first_start = min((line["period"]["start"] for line in lines), default=ts(created or "2024-01-01"))
         created_ts = ts(created) if created else first_start
-        total = sum(l["amount"] for l in lines)
+        total = sum(line["amount"] for line in lines)
         load_objects(self.con, "invoices", [{
             "id": id, "object": "invoice", "customer": customer, "status": status,
             "created": created_ts, "currency": currency or (lines[0]["currency"] if lines else "usd"),

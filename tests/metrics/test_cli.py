@@ -177,3 +177,59 @@ def test_refresh_stages_stores_them_and_export_reads_them(tmp_path, capsys):
     assert code == 0 and out.splitlines()[1].split(",")[2] == "100.00"
     code, _, err = run(capsys, "refresh-stages", "--db", path)
     assert code == 0 and "already current" in err
+
+
+@pytest.fixture(scope="module")
+def segmented_db(tmp_path_factory):
+    """Three customers at $10, $20 and $40 a month in January 2024; metadata on each kind of object."""
+    path = str(tmp_path_factory.mktemp("cli_segments") / "tally.duckdb")
+    acct = Account(connect(path))
+    acct.product("prod_a", metadata={"line": "core"})
+    acct.product("prod_b", metadata={"line": "pro"})
+    acct.price("small", 1000, product="prod_a")
+    acct.price("big", 2000, product="prod_b")
+    acct.price("huge", 4000, product="prod_b")
+    for name, price, channel, tier in (("a", "small", "partner", "gold"), ("b", "big", "partner", None),
+                                       ("c", "huge", "organic", None)):
+        acct.customer(f"cus_{name}", metadata={"channel": channel})
+        acct.subscription(f"sub_{name}", f"cus_{name}", metadata={"tier": tier} if tier else None)
+        acct.invoice(f"cus_{name}", f"sub_{name}", [acct.line(price, "2024-01-01", "2024-02-01")])
+    acct.con.close()
+    return path
+
+
+def export_mrr(capsys, db, *flags):
+    code, out, err = run(capsys, "export", "mrr", "--db", db, "--start", "2024-01", "--end", "2024-01",
+                         *flags)
+    return code, out.splitlines(), err
+
+
+@pytest.mark.parametrize("flags, mrr, customers", [
+    (("--where", "channel=partner"), "30.00", 2),
+    (("--where", "customer.channel=partner", "--where", "channel=organic"), "70.00", 3),
+    (("--where", "channel=partner", "--where", "product.line=pro"), "20.00", 1),
+    (("--where", "subscription.tier=gold"), "10.00", 1),
+])
+def test_export_where(segmented_db, capsys, flags, mrr, customers):
+    code, lines, _ = export_mrr(capsys, segmented_db, *flags)
+    assert code == 0
+    assert lines[1].split(",")[2] == mrr and lines[1].split(",")[4] == str(customers)
+
+
+def test_export_split_by(segmented_db, capsys):
+    code, lines, _ = export_mrr(capsys, segmented_db, "--split-by", "channel")
+    assert code == 0
+    assert lines == ["month,segment,currency,mrr,arr,customers,arpa",
+                     "2024-01,partner,usd,30.00,360.00,2,15.00",
+                     "2024-01,organic,usd,40.00,480.00,1,40.00"]
+    code, lines, _ = export_mrr(capsys, segmented_db, "--split-by", "product.line",
+                                "--where", "channel=partner")
+    # one product each: values in name order
+    assert lines[1:] == ["2024-01,core,usd,10.00,120.00,1,10.00", "2024-01,pro,usd,20.00,240.00,1,20.00"]
+
+
+@pytest.mark.parametrize("flag", ["channel", "channel=", "=x", "product.=x"])
+def test_export_malformed_where_is_one_line(segmented_db, capsys, flag):
+    code, lines, err = export_mrr(capsys, segmented_db, "--where", flag)
+    assert code == 2 and lines == []
+    assert err.startswith("error: bad ") and len(err.strip().splitlines()) == 1

@@ -49,6 +49,8 @@ def variants(con, name: str) -> list[Params]:
                           "ORDER BY count(*) DESC LIMIT 1").fetchall()[0][0]
     customer = con.execute(f"SELECT customer_id FROM {stored_table(con, 'mrr_customer_points')} GROUP BY ALL "
                            "ORDER BY count(*) DESC LIMIT 1").fetchall()[0][0]
+    channel = con.execute("SELECT json_extract_string(raw, '$.metadata.channel') AS v FROM customers "
+                          "GROUP BY ALL ORDER BY count(*) DESC, v LIMIT 1").fetchall()[0][0]
     extra = {"mrr_drilldown": {"month": add_months(last, -2)},
              "customer_timeline": {"customer_id": customer}}.get(name, {})
     return [Params(**window, extra=extra),
@@ -56,7 +58,8 @@ def variants(con, name: str) -> list[Params]:
             Params(**window, currency="eur", extra=extra),
             Params(**window, plans=(plan,), extra=extra),
             Params(**window, intervals=("year",), extra=extra),
-            Params(**window, countries=(country,), currency="usd", extra=extra)]
+            Params(**window, countries=(country,), currency="usd", extra=extra),
+            Params(**window, where=(("customer", "channel", (channel,)),), extra=extra)]
 
 
 def stored_table(con, name: str) -> str:
