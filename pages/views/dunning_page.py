@@ -8,6 +8,8 @@ The list comes from the last sync; the chosen invoice is re-read from Stripe.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 import streamlit as st
 
@@ -16,7 +18,7 @@ from metrics.params import Params
 from pages.views.admin import _finish, _md, _nonce, _safely, _setup, _show_result
 from tally_admin import dunning
 from tally_admin.refunds import amount_hint, to_minor
-from tally_ui import charts, published, widgets
+from tally_ui import charts, filters, published, widgets
 
 ACTIONS = {"retry": "Retry the payment now", "pause": "Pause collection",
            "resume": "Resume collection", "uncollectible": "Mark uncollectible",
@@ -150,10 +152,13 @@ def _last_result() -> None:
 
 
 def recovery_chart(audit) -> None:
-    """By month of the failed invoice: the share the desk's retries recovered, next to Stripe's."""
+    """By month of the failed invoice: the share the desk's retries recovered, next to Stripe's.
+
+    The sidebar's months and filters apply; amounts stay in each invoice's currency."""
     st.subheader("Recovered by the desk and by Stripe's retries")
-    failed = widgets.metric_frame("failed_invoices", Params(),
-                                  empty="No subscription invoice failed in the last 12 months.")
+    params = dataclasses.replace(filters.current(), currency=None, granularity="month")
+    failed = widgets.metric_frame("failed_invoices", params,
+                                  empty="No subscription invoice failed in these months.")
     if failed is None:
         return
     desk = _safely(lambda: dunning.desk_recovered_invoices(audit.frame()))

@@ -1,4 +1,5 @@
 """The dunning desk page: list, restate, act once, and the recovery chart (AppTest, fakestripe)."""
+import datetime as dt
 import re
 
 import duckdb
@@ -10,9 +11,11 @@ from fakestripe.testing import DEFAULT_API_KEY, serve, stats
 from tally_admin.writeback import save_objects
 from tally_auth import tokens
 from tally_auth.passwords import hash_password
+from tally_ui import filters
 from tests.conftest import ROOT
 from tests.tally_admin.dunning_account import failed_invoice
 
+MAY = dt.date(2026, 5, 1)  # the month the test invoices failed
 HARNESS = str(ROOT / "tests" / "tally_admin" / "dunning_harness.py")
 USERS = {"users": {"ada": {"password_hash": hash_password("ada-password"), "role": "admin",
                            "email": "ada@example.com"},
@@ -49,6 +52,7 @@ def desk(fake_url, tmp_path, monkeypatch):
         at = AppTest.from_file(HARNESS, default_timeout=30)
         at.secrets["tally_auth"] = USERS
         at.session_state["_tally_auth_token"] = tokens.issue(user)
+        at.session_state[filters.START] = at.session_state[filters.END] = MAY
         at.run()
         at._page_hash = calc_hash("dunning")
         return at.run()
@@ -87,6 +91,11 @@ def test_the_desk_lists_restates_and_retries_once(desk, fake_url):
     assert con.execute("SELECT status FROM invoices WHERE id = ?", [big["invoice"]]).fetchall() == [("paid",)]
     con.close()
     assert any("Recovered by the desk" in h.value for h in at.subheader)
+    by_source = at.dataframe[1].value
+    assert list(by_source.recovered_by_desk) == [1]
+    assert list(by_source.recovered_by_stripe) == [0]
+    assert list(by_source.failed) == [2]
+    assert at.get("plotly_chart")
 
 
 def test_the_desk_credits_and_refuses_a_zero_credit(desk):
