@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 from collections import defaultdict
 from dataclasses import dataclass
@@ -21,10 +22,12 @@ import pandas as pd
 import stripe
 
 from metrics.currency import format_money
+from tally_admin import writeback
 from tally_admin.actions import ActionResult, Done, Refused, run_action
 from tally_admin.audit import AuditLog
 from tally_admin.stripe_api import as_dict, fetch_after_write, request_id_of, with_all_lines
 
+log = logging.getLogger("tally.admin")
 RETRY = "retry_payment"
 PAUSE_BEHAVIORS = {"keep_as_draft": "keep new invoices as drafts",
                    "mark_uncollectible": "mark new invoices uncollectible",
@@ -96,7 +99,7 @@ def retry_payment(client: stripe.StripeClient, audit: AuditLog, db_path: str | N
                   actor: str, invoice_id: str, nonce: str) -> ActionResult:
     return run_action(audit, db_path, actor=actor, action=RETRY, object_id=invoice_id,
                       params={}, nonce=nonce,
-                      perform=lambda key: _perform_retry(client, invoice_id, key),
+                      perform=lambda key: _perform_retry(client, invoice_id, key, db_path),
                       recheck=lambda key: _paid_found(client, invoice_id))
 
 
@@ -133,7 +136,7 @@ def _invoice_lock(invoice_id: str) -> threading.Lock:
         return _INVOICE_LOCKS[invoice_id]
 
 
-def _perform_retry(client, invoice_id: str, key: str) -> Done:
+def _perform_retry(client, invoice_id: str, key: str, db_path: str | None) -> Done:
     with _invoice_lock(invoice_id):  # two submissions for one invoice: the second sees it paid
         facts = invoice_facts(client, invoice_id)
         if facts.status == "paid":
@@ -141,7 +144,11 @@ def _perform_retry(client, invoice_id: str, key: str) -> Done:
         if facts.status != "open":
             raise Refused(f"Invoice {invoice_id} is {facts.status} now; only an open invoice "
                           "can be retried. Nothing was charged.")
-        paid = client.v1.invoices.pay(invoice_id, options={"idempotency_key": key})
+        try:
+            paid = client.v1.invoices.pay(invoice_id, options={"idempotency_key": key})
+        except stripe.CardError:
+            _save_declined(client, invoice_id, db_path)
+            raise
     request_id, invoice = request_id_of(paid), as_dict(paid)
     fresh = fetch_after_write(lambda: with_all_lines(client, client.v1.invoices.retrieve(invoice_id)),
                               f"invoice {invoice_id}")
@@ -152,6 +159,22 @@ def _perform_retry(client, invoice_id: str, key: str) -> Done:
                     result=_invoice_result(invoice))
     return Done(f"Invoice {invoice_id} is paid: recovered {facts.money()}{facts.who}.",
                 objects=[invoice], request_id=request_id, result=_invoice_result(invoice))
+
+
+def _save_declined(client, invoice_id: str, db_path: str | None) -> None:
+    """A declined retry still changed the invoice (one more attempt, a new failure reason):
+    show it now rather than after the next sync. Best-effort: the decline is what matters."""
+    invoice = fetch_after_write(lambda: with_all_lines(client, client.v1.invoices.retrieve(invoice_id)),
+                                f"invoice {invoice_id}")
+    if not (invoice and db_path):
+        return
+    charges = fetch_after_write(lambda: client.v1.charges.list(
+        params={"customer": _id(invoice.get("customer")), "limit": 1}), "its latest charge")
+    newest = [c for c in (charges or {}).get("data") or [] if c.get("status") == "failed"]
+    try:
+        writeback.save_objects([invoice] + newest, db_path)
+    except Exception:  # noqa: BLE001 - the next sync brings them
+        log.exception("could not save the declined retry of %s", invoice_id)
 
 
 def _paid_found(client, invoice_id: str) -> Done | None:

@@ -83,10 +83,10 @@ def test_retrying_an_invoice_paid_meanwhile_says_so_and_charges_nothing(client, 
     assert _pays(fake_url) == before
 
 
-def test_a_declined_retry_is_a_failed_outcome_in_the_audit_trail(client, fake_url, audit):
+def test_a_declined_retry_is_a_failed_outcome_in_the_audit_trail(client, fake_url, audit, db_path):
     account = failed_invoice(fake_url, declines=True)
-    result = dunning.retry_payment(client, audit, None, actor="admin", invoice_id=account["invoice"],
-                                   nonce="n1")
+    result = dunning.retry_payment(client, audit, db_path, actor="admin",
+                                   invoice_id=account["invoice"], nonce="n1")
     assert result.outcome == "failed"
     assert "declined" in result.message
     rows = audit.frame()
@@ -94,6 +94,27 @@ def test_a_declined_retry_is_a_failed_outcome_in_the_audit_trail(client, fake_ur
     assert dunning.desk_recovered_invoices(rows) == set()
     invoice = client.v1.invoices.retrieve(account["invoice"])
     assert (invoice.status, invoice.attempt_count) == ("open", 2)
+    assert _published(db_path, "SELECT status, attempt_count FROM invoices WHERE id = ?",
+                      [account["invoice"]]) == [("open", 2)]
+    assert _published(db_path, "SELECT failure_message FROM charges WHERE invoice_id = ?",
+                      [account["invoice"]]) == [("Your card was declined.",)]
+
+
+def test_a_lost_answer_to_a_retry_is_checked_and_charges_once(fake_url, audit, db_path):
+    from tests.support.answer_losing_proxy import answer_losing_proxy
+    account = failed_invoice(fake_url)
+    with answer_losing_proxy(fake_url, lose=("POST", f"/v1/invoices/{account['invoice']}/pay")) \
+            as (proxy, lost):
+        client = stripe.StripeClient(DEFAULT_API_KEY, base_addresses={"api": proxy})
+        result = dunning.retry_payment(client, audit, db_path, actor="admin",
+                                       invoice_id=account["invoice"], nonce="n1")
+    assert lost and result.ok, result.message
+    assert result.message == f"Stripe's answer was lost; Tally checked again: Invoice {account['invoice']} is paid."
+    direct = stripe.StripeClient(DEFAULT_API_KEY, base_addresses={"api": fake_url})
+    charges = direct.v1.charges.list(params={"customer": account["customer"]}).data
+    assert sorted(c.status for c in charges) == ["failed", "succeeded"]  # the old failure, one payment
+    assert _published(db_path, "SELECT status FROM invoices WHERE id = ?",
+                      [account["invoice"]]) == [("paid",)]
 
 
 def test_mark_uncollectible_is_published(client, fake_url, audit, db_path):
