@@ -7,7 +7,8 @@
   void or uncollectible invoice answers 400.
 - POST /v1/invoices/{id}/mark_uncollectible: open invoices only.
 - POST /v1/subscriptions/{id}: `pause_collection[behavior]` pauses collection,
-  `pause_collection=` (empty) resumes it; other parameters are refused.
+  `pause_collection=` (empty) resumes it; `discounts[0][coupon]` replaces the
+  discounts with that coupon's; other parameters are refused.
 - POST /v1/customers/{id}/balance_transactions: `amount` (negative = credit),
   `currency`, `description`; the customer's `balance` moves by `amount`.
 
@@ -135,9 +136,11 @@ class Writes:
     def update_subscription(self, sub_id: str, params: dict) -> dict:
         sub = self.get("subscriptions", "subscription", sub_id)
         for name in params:
-            if not name.startswith("pause_collection"):
-                raise errors.StripeError(400, f"This fake Stripe only updates pause_collection, "
-                                              f"not {name}.", param=name)
+            if not name.startswith(("pause_collection", "discounts[0][coupon]")):
+                raise errors.StripeError(400, f"This fake Stripe only updates pause_collection "
+                                              f"and discounts, not {name}.", param=name)
+        if "discounts[0][coupon]" in params:
+            sub["discounts"] = [self.discount(sub, params["discounts[0][coupon]"])]
         if params.get("pause_collection") == "":
             sub["pause_collection"] = None
         elif "pause_collection[behavior]" in params:
@@ -150,6 +153,16 @@ class Writes:
                                        "resumes_at": int(resumes) if resumes else None}
         self.put("subscriptions", sub)
         return sub
+
+    def discount(self, sub: dict, coupon_id: str) -> dict:
+        coupon = self.get("coupons", "coupon", coupon_id)
+        if coupon.get("valid") is False:
+            raise errors.StripeError(400, f"Coupon {coupon_id} is no longer valid.",
+                                     param="discounts[0][coupon]")
+        return {"id": f"di_fake{next(_ids):08d}", "object": "discount",
+                "source": {"type": "coupon", "coupon": coupon_id},
+                "customer": sub.get("customer"), "subscription": sub["id"],
+                "start": int(self.now()), "end": None}
 
     def credit(self, customer_id: str, params: dict) -> dict:
         customer = self.get("customers", "customer", customer_id)

@@ -8,6 +8,7 @@
 - `set_collection_paused`: the subscription's `pause_collection` on or off.
 - `credit_customer`: a one-off credit to the customer's balance (a negative
   customer balance transaction), which Stripe applies to their next invoices.
+- `apply_coupon`: a coupon on the subscription, as a retention offer.
 - `recovery_by_source`: what the desk's retries recovered, next to Stripe's own.
 """
 from __future__ import annotations
@@ -129,6 +130,52 @@ def credit_customer(client: stripe.StripeClient, audit: AuditLog, db_path: str |
     return run_action(audit, db_path, actor=actor, action="credit_customer",
                       object_id=customer_id, params=params, nonce=nonce,
                       perform=lambda key: _perform_credit(client, customer_id, params, key))
+
+
+def apply_coupon(client: stripe.StripeClient, audit: AuditLog, db_path: str | None, *,
+                 actor: str, subscription_id: str, coupon_id: str, nonce: str) -> ActionResult:
+    params = {"coupon": coupon_id}
+    return run_action(audit, db_path, actor=actor, action="apply_coupon",
+                      object_id=subscription_id, params=params, nonce=nonce,
+                      perform=lambda key: _perform_coupon(client, subscription_id, coupon_id, key))
+
+
+def offerable_coupons(client: stripe.StripeClient) -> dict[str, str]:
+    """Coupon id -> what it gives, for the coupons that can still be applied."""
+    coupons = as_dict(client.v1.coupons.list(params={"limit": 100})).get("data") or []
+    return {c["id"]: coupon_terms(c) for c in coupons if c.get("valid", True)}
+
+
+def coupon_terms(coupon: dict) -> str:
+    if coupon.get("percent_off"):
+        off = f"{coupon['percent_off']:g}% off"
+    else:
+        off = f"{format_money(coupon.get('amount_off') or 0, coupon.get('currency') or 'usd')} off"
+    months = coupon.get("duration_in_months")
+    duration = {"once": "once", "forever": "forever"}.get(coupon.get("duration") or "",
+                                                         f"for {months} months")
+    return f"{coupon.get('name') or coupon['id']}: {off} {duration}"
+
+
+def coupon_confirmation(facts: InvoiceFacts, coupon_id: str, terms: str) -> str:
+    return (f"Apply coupon {coupon_id} ({terms}) to subscription {facts.subscription_id}"
+            f"{facts.who} as a retention offer. It replaces any discount the subscription has "
+            f"and applies from its next invoice, not to {facts.invoice_id}.")
+
+
+def _perform_coupon(client, sub_id: str, coupon_id: str, key: str) -> Done:
+    sub = as_dict(client.v1.subscriptions.retrieve(sub_id))
+    if sub.get("status") == "canceled":
+        raise Refused(f"Subscription {sub_id} is canceled; a coupon would change nothing.")
+    coupon = as_dict(client.v1.coupons.retrieve(coupon_id))
+    if coupon.get("valid") is False:
+        raise Refused(f"Coupon {coupon_id} can no longer be applied (expired or used up).")
+    updated = client.v1.subscriptions.update(sub_id, params={"discounts": [{"coupon": coupon_id}]},
+                                             options={"idempotency_key": key})
+    request_id, sub = request_id_of(updated), as_dict(updated)
+    return Done(f"Coupon {coupon_id} ({coupon_terms(coupon)}) applies to {sub_id} from its next "
+                "invoice.", objects=[sub], request_id=request_id,
+                result={"subscription_id": sub_id, "coupon": coupon_id})
 
 
 def _invoice_lock(invoice_id: str) -> threading.Lock:

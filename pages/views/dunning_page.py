@@ -22,7 +22,8 @@ from tally_ui import charts, filters, published, widgets
 
 ACTIONS = {"retry": "Retry the payment now", "pause": "Pause collection",
            "resume": "Resume collection", "uncollectible": "Mark uncollectible",
-           "credit": "Credit the customer (retention offer)"}
+           "credit": "Credit the customer (retention offer)",
+           "coupon": "Apply a coupon (retention offer)"}
 PENDING = "_tally_dunning_pending"
 
 
@@ -61,7 +62,8 @@ def _invoice_desk(frame: pd.DataFrame, user, client, audit, db_path) -> None:
                 "next sync. There is nothing to chase.")
         return
     paused = bool(rows.loc[invoice_id, "collection_paused"])
-    _action_form(facts, paused)
+    coupons = (_safely(dunning.offerable_coupons, client) or {}) if facts.subscription_id else {}
+    _action_form(facts, paused, coupons)
     _confirmation(user, client, audit, db_path, facts)
 
 
@@ -71,10 +73,12 @@ def _label(invoice_id: str, row) -> str:
     return f"{invoice_id} · {who} · {amount} · {row.attempt_count} attempts"
 
 
-def _action_form(facts: dunning.InvoiceFacts, paused: bool) -> None:
+def _action_form(facts: dunning.InvoiceFacts, paused: bool, coupons: dict[str, str]) -> None:
     choices = [a for a in ACTIONS if a != ("pause" if paused else "resume")]
     if not facts.subscription_id:
         choices = [a for a in choices if a not in ("pause", "resume")]
+    if not coupons:
+        choices = [a for a in choices if a != "coupon"]
     digits = exponent(facts.currency)
     with st.form(f"dunning_form_{facts.invoice_id}"):
         action = st.radio("Action", choices, format_func=ACTIONS.get, key="dunning_action")
@@ -84,6 +88,9 @@ def _action_form(facts: dunning.InvoiceFacts, paused: bool) -> None:
         credit = st.number_input(f"Credit ({facts.currency.upper()}), for a credit",
                                  value=0.0, step=float(10 ** -digits), format=f"%.{digits}f",
                                  key="dunning_credit")
+        coupon_ids: list[str] = list(coupons)
+        coupon = st.selectbox("Coupon, for a coupon", coupon_ids, key="dunning_coupon",
+                              format_func=lambda c: coupons[c]) if coupons else None
         if st.form_submit_button("Review"):
             amount = to_minor(round(credit, 9), facts.currency) if action == "credit" else None
             if action == "credit" and not amount:
@@ -93,6 +100,7 @@ def _action_form(facts: dunning.InvoiceFacts, paused: bool) -> None:
                 return
             st.session_state[PENDING] = {"invoice_id": facts.invoice_id, "action": action,
                                          "behavior": behavior, "amount": amount,
+                                         "coupon": coupon, "terms": coupons.get(coupon or ""),
                                          "nonce": _nonce(f"dunning_{action}", facts.invoice_id)}
 
 
@@ -104,6 +112,8 @@ def _restated(facts: dunning.InvoiceFacts, pending: dict) -> str:
         return dunning.pause_confirmation(facts, action == "pause", pending["behavior"])
     if action == "uncollectible":
         return dunning.uncollectible_confirmation(facts)
+    if action == "coupon":
+        return dunning.coupon_confirmation(facts, pending["coupon"], pending["terms"])
     return dunning.credit_confirmation(facts, pending["amount"], facts.currency)
 
 
@@ -138,6 +148,10 @@ def _run(pending: dict, client, audit, db_path, actor: str, facts: dunning.Invoi
                                              subscription_id=facts.subscription_id or "",
                                              pause=action == "pause",
                                              behavior=pending["behavior"], nonce=nonce)
+    if action == "coupon":
+        return dunning.apply_coupon(client, audit, db_path, actor=actor,
+                                    subscription_id=facts.subscription_id or "",
+                                    coupon_id=pending["coupon"], nonce=nonce)
     return dunning.credit_customer(client, audit, db_path, actor=actor,
                                    customer_id=facts.customer_id or "", amount=pending["amount"],
                                    currency=facts.currency, invoice_id=facts.invoice_id, nonce=nonce)

@@ -200,3 +200,23 @@ def test_the_dunning_list_and_recovery_by_source(client, fake_url, audit, db_pat
     assert may.failed >= 3
     assert (may.recovered_by_desk, may.recovered_by_stripe) == (1, 1)
     assert (may.desk_amount, may.stripe_amount) == (4900, 4900)
+
+
+def test_a_coupon_as_a_retention_offer(client, fake_url, audit, db_path):
+    account = failed_invoice(fake_url)
+    put_objects(fake_url, [
+        {"id": "STAY20", "object": "coupon", "created": 1, "name": "Stay with us",
+         "percent_off": 20.0, "duration": "repeating", "duration_in_months": 3, "valid": True},
+        {"id": "OLD", "object": "coupon", "created": 1, "percent_off": 50.0, "duration": "once",
+         "valid": False}])
+    offers = dunning.offerable_coupons(client)
+    assert offers["STAY20"] == "Stay with us: 20% off for 3 months" and "OLD" not in offers
+    result = dunning.apply_coupon(client, audit, db_path, actor="admin",
+                                  subscription_id=account["subscription"], coupon_id="STAY20",
+                                  nonce="n1")
+    assert result.ok, result.message
+    assert _published(db_path, "SELECT coupon_id FROM subscriptions WHERE id = ?",
+                      [account["subscription"]]) == [("STAY20",)]
+    stale = dunning.apply_coupon(client, audit, db_path, actor="admin",
+                                 subscription_id=account["subscription"], coupon_id="OLD", nonce="n2")
+    assert stale.outcome == "refused" and "can no longer be applied" in stale.message

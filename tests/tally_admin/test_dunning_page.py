@@ -117,3 +117,22 @@ def test_viewers_cannot_open_the_desk(desk):
     at = open_page(user="vic")
     assert not any(t.value == "Dunning desk" for t in at.title)
     assert not at.dataframe
+
+
+def test_the_desk_offers_a_coupon(desk, fake_url):
+    from fakestripe.testing import put_objects
+    put_objects(fake_url, [{"id": "STAY10", "object": "coupon", "created": 1, "percent_off": 10.0,
+                            "duration": "once", "valid": True}])
+    open_page, (big, _), db, client = desk
+    at = open_page()
+    at.radio(key="dunning_action").set_value("coupon")
+    at.selectbox(key="dunning_coupon").set_value("STAY10")
+    at = _click(at, "Review")
+    assert (f"Please confirm: Apply coupon STAY10 (STAY10: 10% off once) to subscription "
+            f"{big['subscription']}") in _texts(at.warning)
+    at = _click(at, "Confirm")
+    assert "Coupon STAY10" in _texts(at.success)
+    con = duckdb.connect(db, read_only=True)
+    assert con.execute("SELECT coupon_id FROM subscriptions WHERE id = ?",
+                       [big["subscription"]]).fetchall() == [("STAY10",)]
+    con.close()
