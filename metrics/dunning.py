@@ -58,9 +58,13 @@ DUNNING_COLUMNS = ["invoice_id", "number", "customer_id", "customer_email", "sub
 # Every way Stripe has linked a charge to its invoice (InvoicePayments now; fields before).
 _INVOICE_CHARGES = """
     SELECT charge_id, invoice_id FROM invoice_payments WHERE charge_id IS NOT NULL
+    UNION SELECT c.id, ip.invoice_id FROM invoice_payments ip
+          JOIN charges c ON c.payment_intent_id = ip.payment_intent_id
     UNION SELECT id, invoice_id FROM charges WHERE invoice_id IS NOT NULL
     UNION SELECT charge_id, id FROM invoices WHERE charge_id IS NOT NULL
-    UNION SELECT c.id, i.id FROM invoices i JOIN charges c ON c.payment_intent_id = i.payment_intent_id"""
+    UNION SELECT c.id, i.id FROM invoices i JOIN charges c ON c.payment_intent_id = i.payment_intent_id
+    UNION SELECT c.id, pi.invoice_id FROM payment_intents pi
+          JOIN charges c ON c.payment_intent_id = pi.id WHERE pi.invoice_id IS NOT NULL"""
 
 
 @metric("invoices_in_dunning",

@@ -220,3 +220,30 @@ def test_a_coupon_as_a_retention_offer(client, fake_url, audit, db_path):
     stale = dunning.apply_coupon(client, audit, db_path, actor="admin",
                                  subscription_id=account["subscription"], coupon_id="OLD", nonce="n2")
     assert stale.outcome == "refused" and "can no longer be applied" in stale.message
+
+
+def test_the_failure_reason_follows_an_invoice_payment_to_its_charges(db_path):
+    """Since 2025-03-31 an invoice reaches its charges through InvoicePayments and the payment intent."""
+    from tally_admin.writeback import save_objects
+    save_objects([
+        {"id": "cus_ip", "object": "customer", "created": 1, "email": "ip@example.com", "livemode": False},
+        {"id": "in_ip", "object": "invoice", "created": 100, "customer": "cus_ip", "status": "open",
+         "currency": "eur", "amount_due": 1200, "amount_remaining": 1200, "attempt_count": 2,
+         "attempted": True, "livemode": False, "lines": {"object": "list", "data": []}},
+        {"id": "inpay_ip", "object": "invoice_payment", "created": 100, "invoice": "in_ip",
+         "amount_requested": 1200, "currency": "eur", "status": "open", "livemode": False,
+         "payment": {"type": "payment_intent", "payment_intent": "pi_ip"}},
+        {"id": "ch_old", "object": "charge", "created": 110, "customer": "cus_ip",
+         "payment_intent": "pi_ip", "status": "failed", "amount": 1200, "currency": "eur",
+         "failure_code": "card_declined", "failure_message": "Your card was declined.",
+         "outcome": {"type": "issuer_declined", "reason": "insufficient_funds"}, "livemode": False},
+        {"id": "ch_new", "object": "charge", "created": 120, "customer": "cus_ip",
+         "payment_intent": "pi_ip", "status": "failed", "amount": 1200, "currency": "eur",
+         "failure_code": "expired_card", "failure_message": "Your card has expired.",
+         "outcome": {"type": "issuer_declined", "reason": "expired_card"}, "livemode": False},
+    ], db_path)
+    con = duckdb.connect(db_path, read_only=True)
+    listed = invoices_in_dunning(con, Params())
+    con.close()
+    assert listed[["invoice_id", "failure_reason", "failure_code", "attempt_count"]].values.tolist() == [
+        ["in_ip", "Your card has expired.", "expired_card", 2]]
