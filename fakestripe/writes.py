@@ -18,11 +18,13 @@ Stripe does (for 24 hours; here for the server's life).
 from __future__ import annotations
 
 import itertools
+from typing import Callable
 from urllib.parse import parse_qsl
 
 import orjson
 
 from fakestripe import errors
+from fakestripe.store import Store
 
 DECLINING = ("pm_card_chargeCustomerFail", "chargeDeclined")
 PAUSE_BEHAVIORS = ("keep_as_draft", "mark_uncollectible", "void")
@@ -35,7 +37,7 @@ def form(body: bytes) -> dict[str, str]:
 
 
 class Writes:
-    def __init__(self, store, now):
+    def __init__(self, store: Store, now: Callable[[], float]) -> None:
         self.store, self.now = store, now
         self.replays: dict[str, tuple[int, bytes]] = {}
 
