@@ -36,9 +36,11 @@ def admin_pages(user) -> list:
         if error.name != "pages.views.admin":
             raise  # a dependency of the admin pages is missing: say so, do not hide the pages
         return []
+    from pages.views.dunning_page import dunning_page
     if user.is_admin:
         return [st.Page(admin.refund_page, title="Refund a charge", url_path="refund"),
                 st.Page(admin.cancel_page, title="Cancel a subscription", url_path="cancel"),
+                st.Page(dunning_page, title="Dunning desk", url_path="dunning"),
                 st.Page(admin.audit_page, title="Audit trail", url_path="audit"),
                 st.Page(notifications_page, title="Notifications", url_path="notifications")]
     if not tally_auth.auth_configured():

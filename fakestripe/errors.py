@@ -15,14 +15,17 @@ class StripeError(Exception):
         self.status, self.message, self.type = status, message, type_
         self.code, self.param, self.headers = code, param, headers or {}
 
-    def response(self) -> web.Response:
+    def body(self) -> dict:
         error = {"type": self.type, "message": self.message}
         if self.code:
             error["code"] = self.code
             error["doc_url"] = f"https://stripe.com/docs/error-codes/{self.code.replace('_', '-')}"
         if self.param:
             error["param"] = self.param
-        return web.Response(status=self.status, body=orjson.dumps({"error": error}),
+        return {"error": error}
+
+    def response(self) -> web.Response:
+        return web.Response(status=self.status, body=orjson.dumps(self.body()),
                             content_type="application/json", headers=self.headers)
 
 

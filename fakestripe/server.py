@@ -18,7 +18,7 @@ from resource import RUSAGE_SELF, getrusage
 import orjson
 from aiohttp import web
 
-from fakestripe import DEFAULT_API_KEY, errors, listing
+from fakestripe import DEFAULT_API_KEY, errors, listing, writes
 from fakestripe.resources import BY_OBJECT, BY_PATH, EVENT_RETENTION_SECONDS, Resource
 from fakestripe.store import Store
 
@@ -136,6 +136,7 @@ class FakeStripe:
         self.stats = Stats()
         self.faults = random.Random(config.seed)
         self.request_ids = itertools.count(1)
+        self.writes = writes.Writes(store, self.now)
 
     # /v1 -------------------------------------------------------------------
 
@@ -156,13 +157,15 @@ class FakeStripe:
     async def serve_api(self, request: web.Request) -> web.Response:
         self.stats.requests += 1
         self.authenticate(request)
+        if request.method == "POST":
+            return await self.write(request)
         if request.method != "GET":
-            raise errors.StripeError(400, f"This fake Stripe is read-only: {request.method} "
-                                          f"{request.path} is not supported.")
+            raise errors.StripeError(400, f"This fake Stripe does not support {request.method} "
+                                          f"{request.path}.")
         try:
             kind, resource, object_id = route(request.match_info["tail"])
         except KeyError:
-            raise errors.unrecognized_url(request.method, request.path)
+            raise errors.unrecognized_url(request.method, request.path) from None
         endpoint = endpoint_name(kind, resource)
         self.stats.endpoints[endpoint] += 1
         refused = self.limiter.refuse(endpoint)
@@ -178,6 +181,27 @@ class FakeStripe:
         body, served = handler(request, resource, object_id)
         self.stats.objects_served[endpoint] += served
         return json_response(body)
+
+    async def write(self, request: web.Request) -> web.Response:
+        """The dunning writes in fakestripe/writes.py, after the same limits and faults as reads."""
+        try:
+            endpoint, handler, object_id = self.writes.route(request.match_info["tail"])
+        except KeyError:
+            raise errors.StripeError(400, f"This fake Stripe does not support POST {request.path} "
+                                          "(see fakestripe/README.md for the writes it models).") from None
+        self.stats.endpoints[endpoint] += 1
+        refused = self.limiter.refuse(endpoint)
+        await self.delay()
+        if refused:
+            self.stats.rate_limited[refused] += 1
+            raise errors.rate_limited(refused)
+        if self.config.error_rate and self.faults.random() < self.config.error_rate:
+            self.stats.server_errors += 1
+            raise errors.api_error()
+        params = writes.form(await request.read())
+        status, body = self.writes.answer(handler, object_id, params,
+                                          request.headers.get("Idempotency-Key"))
+        return json_response(body, status)
 
     def authenticate(self, request: web.Request) -> None:
         key = api_key_of(request.headers.get("Authorization", ""))
@@ -313,7 +337,7 @@ async def read_json(request: web.Request):
     try:
         return orjson.loads(await request.read())
     except orjson.JSONDecodeError:
-        raise errors.StripeError(400, "request body is not valid JSON")
+        raise errors.StripeError(400, "request body is not valid JSON") from None
 
 
 def make_app(store: Store, config: Config | None = None) -> web.Application:

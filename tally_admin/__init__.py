@@ -3,6 +3,8 @@
 - `refund_charge`, `cancel_subscription`, `undo_cancellation`: run once per
   form submission (idempotency key from the form nonce), recorded before and
   after in the audit trail, result written to the database at once.
+- `tally_admin.dunning`: the dunning desk's actions on a failed, open invoice
+  (retry now, pause/resume collection, mark uncollectible, credit, coupon).
 - `AuditLog(audit_path_from_env())`: the append-only audit trail.
 - `writeback.save_objects`: publish re-fetched objects at once, or queue them
   in `etl/spool.py` for the next sync while a sync holds the database.

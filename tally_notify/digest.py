@@ -118,7 +118,7 @@ def payments_sections(con, start: dt.date, end: dt.date) -> list[Section]:
 
 
 def dunning_section(con) -> Section:
-    section = Section("Open dunning", "payments")
+    section = Section("Open dunning", "dunning")  # the admins' dunning desk
     frame = run_metric(con, "recovery", Params())
     for currency, rows in frame.groupby("currency"):
         if rows["open_dunning"].sum():
@@ -147,7 +147,7 @@ def sections(db_path: str, through: dt.date, days: int) -> list[Section]:
                 *_safely(lambda: top_section(con, month), "Top movements by customer", "mrr"),
                 *_safely(lambda: trials_section(con, month), "Trials", "customers"),
                 *_safely(lambda: payments_sections(con, start, through), "Payments", "payments"),
-                *_safely(lambda: dunning_section(con), "Open dunning", "payments")]
+                *_safely(lambda: dunning_section(con), "Open dunning", "dunning")]
     finally:
         con.close()
 

@@ -44,7 +44,7 @@ def test_a_weekly_digest_shows_the_metrics_numbers_with_links(demo_db, through):
     for currency, rows in mrr.groupby("currency"):
         assert format_money(round(rows.sort_values("date").iloc[-1]["mrr"]), currency) in message.text
     for title, page in [("MRR", "mrr"), ("Top movements by customer", "mrr"), ("Trials", "customers"),
-                        ("Payment success rate", "payments"), ("Open dunning", "payments"),
+                        ("Payment success rate", "payments"), ("Open dunning", "dunning"),
                         ("Refunds and disputes", "refunds")]:
         assert f"{title} ({BASE}/{page})" in message.text
         assert f'<a href="{BASE}/{page}">{title}</a>' in message.html
