@@ -231,11 +231,3 @@ WHERE e.object_id = ? OR json_extract_string(e.raw, '$.data.object.customer') = 
 ORDER BY e.created DESC, e.id"""
     return _rows(con, sql, params, EVENT_COLUMNS)
 
-
-def object_ids(con, params: Params) -> list[str]:
-    """The customer and its subscriptions, charges and invoices: what admin actions name."""
-    sql = """
-SELECT ? UNION SELECT id FROM subscriptions WHERE customer_id = ?
-UNION SELECT id FROM charges WHERE customer_id = ? UNION SELECT id FROM invoices WHERE customer_id = ?"""
-    who = customer_id(params)
-    return sorted(r[0] for r in con.cursor().execute(sql, [who] * 4).fetchall())

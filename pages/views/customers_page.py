@@ -103,6 +103,7 @@ def customer_search(params) -> None:
     if matches.empty:
         st.info("No customer matches that search.")  # not echoed: st.info renders markdown
         return
+    widgets.table(matches.rename(columns={"id": "customer_id"}))  # each links to its page per customer
     labels = {row.id: f"{row.name or '(no name)'} · {row.email or '-'} · {row.id}" for row in matches.itertuples()}
     customer = st.selectbox("Customer", list(labels), format_func=labels.get, key="customer_pick")
     timeline(params, customer)

@@ -12,7 +12,6 @@ from metrics.customer import (
     customer_profile,
     customer_refunds_disputes,
     customer_subscriptions,
-    object_ids,
 )
 from metrics.params import Params
 from tests.metrics.builders import Account, ts
@@ -115,7 +114,5 @@ def test_invoices_payments_retries_refunds_disputes(acct):
                                                                       ("refund", "re_1", 1000)]
 
 
-def test_events_and_objects_of_this_customer_only(acct):
+def test_events_of_this_customer_only(acct):
     assert sorted(customer_events(acct.con, ONE)["event_id"]) == ["evt_1", "evt_2"]
-    assert object_ids(acct.con, ONE) == ["ch_1", "ch_2a", "ch_2b", "ch_3", "cus_1", "in_1", "in_2", "in_3",
-                                         "sub_1"]
