@@ -72,3 +72,18 @@ def test_the_customer_search_links_to_the_page(dashboard_env, paying):
     at.text_input(key="customer_search").input(paying[1]).run()
     links = [d.value for d in at.dataframe if "customer_page" in d.value.columns]
     assert f"customer?id={paying[0]}" in set(links[-1]["customer_page"])
+
+
+def test_admin_actions_on_the_customers_objects_are_listed(dashboard_env, paying, tmp_path, monkeypatch):
+    from tally_admin.audit import AuditLog
+    audit_db = tmp_path / "audit.duckdb"
+    monkeypatch.setenv("TALLY_AUDIT_DB", str(audit_db))
+    charge = one(dashboard_env, "SELECT id FROM charges WHERE customer_id = ? ORDER BY id LIMIT 1", [paying[0]])[0]
+    log = AuditLog(str(audit_db))
+    for object_id in (charge, "ch_of_someone_else"):
+        log.outcome(actor="ann@example.com", action="refund", object_id=object_id, key=f"k-{object_id}",
+                    params={"amount": 100}, outcome="succeeded", message="Refunded 1.00")
+    at = customer_page({"id": paying[0], "currency": "native"})
+    actions = at.dataframe[-1].value
+    assert actions["object_id"].tolist() == [charge]
+    assert actions["actor"].tolist() == ["ann@example.com"]
