@@ -6,11 +6,13 @@ a `metrics export` and a CSV. Its MRR each month is `customer_timeline`
 """
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 
 from metrics import fx
-from metrics.common import MetricError, as_of, first_of_month, live_only
-from metrics.mrr.points import chain_sql, cursor_for
+from metrics.common import MetricError, as_of, first_of_month, live_only, month_range, sql_date
+from metrics.mrr.points import chain_sql, cursor_for, full_history_first, reported_points_sql
 from metrics.params import Params
 from metrics.registry import metric
 
@@ -231,3 +233,41 @@ WHERE e.object_id = ? OR json_extract_string(e.raw, '$.data.object.customer') = 
 ORDER BY e.created DESC, e.id"""
     return _rows(con, sql, params, EVENT_COLUMNS)
 
+
+
+COHORT_CUSTOMER_COLUMNS = ["cohort", "customer_id", "customer_name", "customer_email", "currency",
+                           "cohort_mrr", "end_mrr"]
+
+
+@metric("cohort_customers",
+        "The customers of one cohort (extra cohort=YYYY-MM): their MRR then and at the end of the range",
+        money=("cohort_mrr", "end_mrr"))
+def cohort_customers(con, params: Params) -> pd.DataFrame:
+    """Customers whose first positive month-end MRR (their cohort, as in `cohorts`)
+    is the given month, with that MRR and their MRR at the end of the range
+    (0 once they left), biggest first."""
+    value = str(params.extra.get("cohort") or "")[:7]
+    try:
+        cohort = dt.datetime.strptime(value, "%Y-%m").date()
+    except ValueError:
+        raise MetricError("this metric needs a cohort (YYYY-MM)") from None
+    span = month_range(con, params)
+    if span is None:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in COHORT_CUSTOMER_COLUMNS})
+    last = max(span[1], cohort)
+    cur = cursor_for(con, params, full_history_first(con) or cohort, last)
+    sql = reported_points_sql(cur, params, last) + f""",
+firsts AS (SELECT customer_id, currency, min(period) AS cohort FROM points GROUP BY ALL)
+SELECT f.cohort, f.customer_id, cu.name AS customer_name, cu.email AS customer_email, f.currency,
+       p0.mrr AS cohort_mrr, coalesce(p1.mrr, 0) AS end_mrr
+FROM firsts f
+JOIN points p0 ON p0.customer_id = f.customer_id AND p0.currency = f.currency AND p0.period = f.cohort
+LEFT JOIN points p1 ON p1.customer_id = f.customer_id AND p1.currency = f.currency
+ AND p1.period = {sql_date(last)}
+LEFT JOIN customers cu ON cu.id = f.customer_id
+WHERE f.cohort = {sql_date(cohort)}
+ORDER BY end_mrr DESC, cohort_mrr DESC, f.customer_id"""
+    result = cur.execute(sql).df()
+    if result.empty:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in COHORT_CUSTOMER_COLUMNS})
+    return result[COHORT_CUSTOMER_COLUMNS].reset_index(drop=True)

@@ -57,6 +57,18 @@ def cohorts(params) -> None:
         grid.index = [pd.Timestamp(i).strftime("%Y-%m") for i in grid.index]
         with where:
             charts.show(charts.heatmap(grid, title=title), key=f"cohort_{column}")
+    cohort_members(params, sorted({pd.Timestamp(c).date() for c in frame["cohort"]}, reverse=True))
+
+
+def cohort_members(params, cohorts: list) -> None:
+    """The customers behind one cohort's row, each linked to its page."""
+    cohort = st.selectbox("Customers of the cohort", cohorts, format_func=filters.month_label, key="cohort_pick")
+    if cohort is None:
+        return
+    frame = widgets.metric_frame("cohort_customers", dataclasses.replace(params, extra={"cohort": cohort}),
+                                 empty="No customers in this cohort.")
+    if frame is not None:
+        widgets.table(frame, published.money_columns("cohort_customers"))
 
 
 def ltv_and_trials(params) -> None:

@@ -116,3 +116,18 @@ def test_invoices_payments_retries_refunds_disputes(acct):
 
 def test_events_of_this_customer_only(acct):
     assert sorted(customer_events(acct.con, ONE)["event_id"]) == ["evt_1", "evt_2"]
+
+
+def test_cohort_customers_lists_a_cohort_with_its_mrr_then_and_now():
+    from metrics.customer import cohort_customers
+    from tests.metrics import scenario
+    from tests.metrics.builders import month
+    acct = scenario.build()
+    params = Params(start=month("2024-01"), end=month("2024-06"), extra={"cohort": "2024-01"})
+    rows = [(r.customer_id, r.cohort_mrr, r.end_mrr) for r in cohort_customers(acct.con, params).itertuples()]
+    # A 2 -> 3 units, B 2 -> 1, C 1 -> churned in March -> back in April with 1
+    assert rows == [("cus_A", 10000, 15000), ("cus_B", 10000, 5000), ("cus_C", 5000, 5000)]
+    march = cohort_customers(acct.con, Params(end=month("2024-06"), extra={"cohort": "2024-03"}))
+    assert march["customer_id"].tolist() == ["cus_D"]  # F began and ended inside March: in no cohort
+    with pytest.raises(MetricError):
+        cohort_customers(acct.con, Params())

@@ -8,7 +8,7 @@ from metrics.params import Params
 from tests.metrics import scenario
 from tests.metrics.builders import month
 
-EXTRA = {"mrr_drilldown": {"month": "2024-03"},
+EXTRA = {"mrr_drilldown": {"month": "2024-03"}, "cohort_customers": {"cohort": "2024-01"},
          **{name: {"customer_id": "cus_C"} for name in METRICS if name.startswith("customer_")}}
 
 

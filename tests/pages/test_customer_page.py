@@ -87,3 +87,14 @@ def test_admin_actions_on_the_customers_objects_are_listed(dashboard_env, paying
     actions = at.dataframe[-1].value
     assert actions["object_id"].tolist() == [charge]
     assert actions["actor"].tolist() == ["ann@example.com"]
+
+
+def test_a_cohorts_customers_link_to_their_pages(dashboard_env):
+    at = goto(open_app({"currency": "native"}), "Customers & retention")
+    cohort = at.selectbox(key="cohort_pick").value
+    members = next(d.value for d in at.dataframe if "cohort_mrr" in d.value.columns)
+    assert len(members) and (members["customer_page"] == "customer?id=" + members["customer_id"]).all()
+    expected = one(dashboard_env, """
+        SELECT count(*) FROM (SELECT customer_id FROM demo_truth_mrr WHERE mrr > 0 GROUP BY customer_id
+                              HAVING min(month) = ?)""", [cohort])[0]
+    assert len(members) == expected
