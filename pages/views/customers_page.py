@@ -61,8 +61,10 @@ def cohorts(params) -> None:
 
 
 def cohort_members(params, cohorts: list) -> None:
-    """The customers behind one cohort's row, each linked to its page."""
-    cohort = st.selectbox("Customers of the cohort", cohorts, format_func=filters.month_label, key="cohort_pick")
+    """The customers behind one cohort's row, each linked to its page (once a cohort is picked:
+    nothing is computed for a page view that does not ask)."""
+    cohort = st.selectbox("Customers of the cohort", cohorts, format_func=filters.month_label, key="cohort_pick",
+                          index=None, placeholder="Pick a cohort to list its customers")
     if cohort is None:
         return
     frame = widgets.metric_frame("cohort_customers", dataclasses.replace(params, extra={"cohort": cohort}),
