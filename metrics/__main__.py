@@ -53,7 +53,7 @@ def build_parser() -> Parser:
     export.add_argument("--interval", action="append", default=[],
                         choices=("day", "week", "month", "year"))
     export.add_argument("--country", action="append", default=[], help="ISO code (repeatable)")
-    export.add_argument("--month", help="month for mrr_drilldown, YYYY-MM")
+    export.add_argument("--month", help="month for mrr_drilldown (the cohort for cohort_customers), YYYY-MM")
     export.add_argument("--customer", help="customer id for customer_timeline and the other customer_* metrics")
     export.add_argument("--gross-margin", type=float, help="for ltv_cac, 0..1 (default 1)")
     return parser

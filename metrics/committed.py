@@ -11,7 +11,7 @@ from metrics.mrr.points import chain_sql, cursor_for
 from metrics.params import Params
 from metrics.registry import metric
 
-CMRR_COLUMNS = ["as_of", "currency", "mrr", "scheduled_cancellations", "ending_discounts", "cmrr",
+CMRR_COLUMNS = ["date", "currency", "mrr", "scheduled_cancellations", "ending_discounts", "cmrr",
                 "cancelling_subscriptions", "discounts_ending", "note"]
 # Stripe's subscription schedules are not synced (etl/schema.py has no table for them).
 NOTE = "subscription schedules are not synced: their next phases are not included"
@@ -67,7 +67,7 @@ def cmrr(con, params: Params) -> pd.DataFrame:
     currency = sql_text(params.currency.lower()) if params.currency else "n.currency"
     sql = chain_sql(cur, params, day, "day", day) + _subscription_changes(
         day, params.extra.get("customer_id")) + f"""
-SELECT {sql_date(day)} AS as_of, {currency} AS currency, sum(n.mrr {convert}) AS mrr,
+SELECT {sql_date(day)} AS date, {currency} AS currency, sum(n.mrr {convert}) AS mrr,
        -coalesce(sum(n.mrr {convert}) FILTER (s.cancels), 0) AS scheduled_cancellations,
        coalesce(sum(d.monthly {convert}) FILTER (NOT s.cancels AND s.discount_end > {sql_date(day)}), 0)
            AS ending_discounts,
@@ -78,6 +78,7 @@ GROUP BY ALL ORDER BY currency"""
     df = cur.execute(sql).df()
     if df.empty:
         return frame(con, "SELECT 1 WHERE false", CMRR_COLUMNS)
+    df["scheduled_cancellations"] += 0.0  # -0.0 (nothing cancels) is shown as 0
     df["cmrr"] = df["mrr"] + df["scheduled_cancellations"] + df["ending_discounts"]
     df["note"] = NOTE
     return df[CMRR_COLUMNS].reset_index(drop=True)

@@ -246,7 +246,7 @@ def cohort_customers(con, params: Params) -> pd.DataFrame:
     """Customers whose first positive month-end MRR (their cohort, as in `cohorts`)
     is the given month, with that MRR and their MRR at the end of the range
     (0 once they left), biggest first."""
-    value = str(params.extra.get("cohort") or "")[:7]
+    value = str(params.extra.get("cohort") or params.extra.get("month") or "")[:7]  # CLI: --month
     try:
         cohort = dt.datetime.strptime(value, "%Y-%m").date()
     except ValueError:

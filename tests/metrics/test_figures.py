@@ -112,8 +112,26 @@ def test_cmrr_takes_scheduled_cancellations_and_adds_ending_discounts():
         subscription(acct, f"sub_{customer}", customer, price, **fields)
         acct.invoice(customer, f"sub_{customer}", [acct.line(price, "2024-03-01", "2024-04-01", discount=discount)])
     row = cmrr(acct.con, Params()).iloc[0]
-    assert str(row["as_of"])[:10] == "2024-03-15"
+    assert str(row["date"])[:10] == "2024-03-15"
     assert row["mrr"] == 16000  # 10000 + (5000 - 1000) + 2000
     assert (row["scheduled_cancellations"], row["ending_discounts"], row["cmrr"]) == (-10000, 1000, 7000)
     assert (row["cancelling_subscriptions"], row["discounts_ending"]) == (1, 1)
     assert row["note"] == NOTE
+
+
+def test_each_figure_is_exported_by_name(acct, tmp_path, capsys):
+    from metrics.__main__ import main
+    path = tmp_path / "tally.duckdb"
+    acct.con.execute(f"ATTACH '{path}' AS copy; COPY FROM DATABASE memory TO copy; DETACH copy")
+    assert main(["export", "quick_ratio", "--db", str(path), "--start", "2024-03", "--end", "2024-04"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "month,currency,new,expansion,reactivation,contraction,churn,quick_ratio",
+        "2024-03,usd,200.00,0.00,0.00,50.00,50.00,2.0",
+        "2024-04,usd,0.00,50.00,50.00,0.00,0.00,"]  # no losses: undefined, an empty cell
+    assert main(["export", "cohort_customers", "--db", str(path), "--month", "2024-01", "--end", "2024-06"]) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == ["2024-01,cus_A,Cus_A,,usd,100.00,150.00",
+                                                        "2024-01,cus_B,Cus_B,,usd,100.00,50.00",
+                                                        "2024-01,cus_C,Cus_C,,usd,50.00,50.00"]
+    for name in ("cmrr", "arpa_by_plan", "concentration", "churn_reasons"):
+        assert main(["export", name, "--db", str(path)]) == 0, name
+        capsys.readouterr()
