@@ -27,7 +27,7 @@ NO_ID = "Open a customer from any table of customers (its “Open” link), or a
 
 
 def customer_page() -> None:
-    params = layout.header("Customer")
+    params = layout.header("Customer", "The whole customer: the date range and filters apply to its MRR chart only.")
     if params is None:
         return
     who = (st.query_params.get("id") or "").strip()
