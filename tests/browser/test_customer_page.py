@@ -1,5 +1,6 @@
 """The page per customer in Chromium: opened by its address, and reached by a link in a table."""
 import duckdb
+from playwright.sync_api import expect
 
 from tests.browser.helpers import settle
 
@@ -48,12 +49,15 @@ def test_a_search_result_links_to_the_customers_page(browser_db, dashboard_url, 
     customer_id, name, email = most_charged(browser_db)
     page.goto(f"{dashboard_url}/customers")
     settle(page, "Customers & retention")
-    page.get_by_label("Name, email or customer id").fill(email)
-    page.keyboard.press("Enter")
-    page.get_by_test_id("stSelectbox").filter(has_text="Customer").wait_for()
-    settle(page)
+    search = page.get_by_label("Name, email or customer id")
+    search.wait_for(timeout=90_000)  # below the charts, which a busy machine draws slowly
     tables = page.get_by_test_id("stDataFrame")
-    results = tables.nth(tables.count() - 2)  # the matches; the customer's timeline is last
+    before = tables.count()
+    search.fill(email)
+    page.keyboard.press("Enter")
+    expect(tables).to_have_count(before + 2, timeout=60_000)  # the matches, then the match's timeline
+    settle(page)
+    results = tables.nth(before)
     results.scroll_into_view_if_needed()
     canvas = results.get_by_test_id("data-grid-canvas")
     row = canvas.bounding_box()["y"] + 36 + 17  # the first row, below the header
