@@ -102,3 +102,17 @@ def test_a_cohorts_customers_link_to_their_pages(dashboard_env):
         SELECT count(*) FROM (SELECT customer_id FROM demo_truth_mrr WHERE mrr > 0 GROUP BY customer_id
                               HAVING min(month) = ?)""", [cohort])[0]
     assert len(members) == expected
+
+
+def test_a_name_with_markup_is_plain_text(writable_db):
+    from etl.load import load_objects
+    from etl.store import open_working, publish
+    con = open_working(writable_db)
+    load_objects(con, "customers", [{"id": "cus_markup", "object": "customer", "created": 1767225600,
+                                     "name": "**Big** <b>Co</b>", "email": "[x](http://evil.example)",
+                                     "livemode": False}])
+    publish(con, writable_db)
+    con.close()
+    at = customer_page({"id": "cus_markup"})
+    assert not at.exception
+    assert at.text[0].value.startswith("**Big** <b>Co</b> · [x](http://evil.example)")  # st.text: never markdown
