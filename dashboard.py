@@ -15,6 +15,7 @@ st.set_page_config(layout="wide", page_title="Tally", page_icon="📊")
 
 import tally_auth  # noqa: E402
 from pages.views.acquisition_page import acquisition_page  # noqa: E402
+from pages.views.customer_page import customer_page  # noqa: E402
 from pages.views.customers_page import customers_page  # noqa: E402
 from pages.views.data_export_page import data_export_page  # noqa: E402
 from pages.views.forecast_page import forecast_page  # noqa: E402
@@ -53,6 +54,8 @@ def navigation(user):
         "Revenue": [st.Page(overview_page, title="Overview", url_path="overview", default=True),
                     st.Page(mrr_page, title="MRR", url_path="mrr"),
                     st.Page(customers_page, title="Customers & retention", url_path="customers"),
+                    # reached from the links in every table of customers, not from the menu
+                    st.Page(customer_page, title="Customer", url_path="customer", visibility="hidden"),
                     st.Page(forecast_page, title="Forecast", url_path="forecast")],
         "Money": [st.Page(payments_page, title="Payments", url_path="payments"),
                   st.Page(refunds_page, title="Refunds & disputes", url_path="refunds"),

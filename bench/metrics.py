@@ -155,7 +155,8 @@ def main() -> int:
     first, last = data_months(con)[0], month_range(con, Params())[1]  # the whole history
     window = Params(start=max(first, add_months(last, -35)), end=last)
     customer = con.execute("SELECT customer_id FROM subscriptions LIMIT 1").fetchall()[0][0]
-    extras = {"mrr_drilldown": {"month": add_months(last, -1)}, "customer_timeline": {"customer_id": customer}}
+    extras = {"mrr_drilldown": {"month": add_months(last, -1)}, "cohort_customers": {"cohort": add_months(last, -12)},
+              **{n: {"customer_id": customer} for n in METRICS if n.startswith("customer_")}}
     print(f"range {window.start:%Y-%m} .. {window.end:%Y-%m}\n")
     print(f"load average {os.getloadavg()[0]:.1f}\n")
     segmented(con, window)

@@ -62,8 +62,8 @@ def build_parser() -> Parser:
     export.add_argument("--split-by", metavar="KEY",
                         help="one set of rows per value of this metadata key (same forms as --where), "
                              "in a `segment` column")
-    export.add_argument("--month", help="month for mrr_drilldown, YYYY-MM")
-    export.add_argument("--customer", help="customer id for customer_timeline")
+    export.add_argument("--month", help="month for mrr_drilldown (the cohort for cohort_customers), YYYY-MM")
+    export.add_argument("--customer", help="customer id for customer_timeline and the other customer_* metrics")
     export.add_argument("--gross-margin", type=float, help="for ltv_cac, 0..1 (default 1)")
     stages = sub.add_parser("refresh-stages", help="store the MRR stages next to the database "
                             "(the dashboard does this itself after each publish)")

@@ -41,7 +41,7 @@ def export_rows(metric: Metric, df: pd.DataFrame) -> tuple[list[str], list[list]
                 row.append(pd.Timestamp(value).strftime("%Y-%m-%d"))
             elif isinstance(value, float):
                 row.append(None if math.isnan(value) else round(value, 6))
-            elif value is pd.NA or value is None:
+            elif value is pd.NA or value is None or value is pd.NaT:  # NaT: a time never set
                 row.append(None)
             else:
                 row.append(value.item() if hasattr(value, "item") else value)

@@ -228,3 +228,20 @@ class AuditLog:
                 FROM audit_log
                 ORDER BY seq DESC
                 LIMIT ?""", [limit]).df()
+
+
+ACTION_COLUMNS = ["recorded_at", "actor", "action", "object_id", "phase", "outcome", "message",
+                  "stripe_request_id"]
+
+
+def actions_on(path: str, object_ids: list[str]) -> pd.DataFrame:
+    """The audit rows naming any of these objects (a customer's charges and
+    subscriptions), newest first; empty when there is no audit file yet.
+    Read-only: the page per customer only shows them."""
+    if not object_ids or not Path(path).exists():
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in ACTION_COLUMNS})
+    with duckdb.connect(path, read_only=True) as con:
+        return con.execute(f"""
+            SELECT {", ".join(ACTION_COLUMNS)} FROM audit_log
+            WHERE object_id IN (SELECT unnest(?::VARCHAR[]))
+            ORDER BY seq DESC""", [object_ids]).df()

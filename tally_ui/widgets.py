@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import urllib.parse
 from typing import Any
 
 import pandas as pd
@@ -118,12 +119,30 @@ def table(frame: pd.DataFrame, money_columns=(), *, height: int | None = None, *
     Only what is drawn changes: the frame itself (and every CSV) keeps its
     snake_case columns, Stripe's codes and raw values.
     """
-    shown = readable(money_to_major(frame, money_columns))
+    shown = with_customer_links(readable(money_to_major(frame, money_columns)))
     options: dict[str, Any] = {"hide_index": True, "width": "stretch",
                                "column_config": column_formats(shown, money_columns)}
     if height:
         options["height"] = height
     st.dataframe(money_per_currency(shown, money_columns), **options, **kwargs)
+
+
+CUSTOMER_LINK = "customer_page"  # a drawn column only: CSVs keep customer_id alone
+
+
+def customer_url(customer_id: str) -> str:
+    """The page per customer, relative to the page showing the link (so a base path is kept)."""
+    return "customer?id=" + urllib.parse.quote(str(customer_id), safe="")
+
+
+def with_customer_links(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every table of customers links each one to its page, next to its id."""
+    if "customer_id" not in frame or CUSTOMER_LINK in frame:
+        return frame
+    links = frame["customer_id"].map(lambda c: customer_url(c) if isinstance(c, str) and c else None)
+    out = frame.copy()
+    out.insert(out.columns.get_loc("customer_id") + 1, CUSTOMER_LINK, links)
+    return out
 
 
 RATE_HINTS = ("_rate", "retention", "nrr", "grr", "_churn", "gross_margin")
@@ -202,6 +221,8 @@ def column_formats(frame: pd.DataFrame, money_columns=()) -> dict:
         values = frame[column]
         if column in ("month", "cohort"):
             formats[column] = st.column_config.DateColumn(label, format="MMM YYYY")
+        elif column == CUSTOMER_LINK:
+            formats[column] = st.column_config.LinkColumn("Customer page", display_text="Open")
         elif column in money_columns:
             # One currency's decimals for the whole column; else money_per_currency rounds each row.
             formats[column] = st.column_config.NumberColumn(label, format=(

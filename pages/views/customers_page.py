@@ -58,6 +58,20 @@ def cohorts(params) -> None:
         grid.index = [pd.Timestamp(i).strftime("%Y-%m") for i in grid.index]
         with where:
             charts.show(charts.heatmap(grid, title=title), key=f"cohort_{column}")
+    cohort_members(params, sorted({pd.Timestamp(c).date() for c in frame["cohort"]}, reverse=True))
+
+
+def cohort_members(params, cohorts: list) -> None:
+    """The customers behind one cohort's row, each linked to its page (once a cohort is picked:
+    nothing is computed for a page view that does not ask)."""
+    cohort = st.selectbox("Customers of the cohort", cohorts, format_func=filters.month_label, key="cohort_pick",
+                          index=None, placeholder="Pick a cohort to list its customers")
+    if cohort is None:
+        return
+    frame = widgets.metric_frame("cohort_customers", dataclasses.replace(params, extra={"cohort": cohort}),
+                                 empty="No customers in this cohort.")
+    if frame is not None:
+        widgets.table(frame, published.money_columns("cohort_customers"))
 
 
 def ltv_and_trials(params) -> None:
@@ -100,6 +114,7 @@ def customer_search(params) -> None:
                                    empty="No customer matches that search.")  # not echoed: st.info renders markdown
     if matches is None:
         return
+    widgets.table(matches.rename(columns={"id": "customer_id"}))  # each links to its page per customer
     labels = {row.id: f"{row.name or '(no name)'} · {row.email or '-'} · {row.id}" for row in matches.itertuples()}
     customer = st.selectbox("Customer", list(labels), format_func=labels.get, key="customer_pick")
     timeline(params, customer)

@@ -55,7 +55,10 @@ def with_extra(name: str, params):
     if name == "mrr_drilldown":
         st.caption(f"Customers behind the MRR of {params.end:%B %Y} (the end of the date range).")
         return dataclasses.replace(params, extra={"month": params.end})
-    if name == "customer_timeline":
+    if name == "cohort_customers":
+        st.caption(f"Customers of the {params.start:%B %Y} cohort (the start of the date range).")
+        return dataclasses.replace(params, extra={"cohort": params.start})
+    if name.startswith("customer_"):  # customer_timeline and the page per customer's blocks
         customer = st.text_input("Customer id (cus_...)", key="export_customer").strip()
         return dataclasses.replace(params, extra={"customer_id": customer}) if customer else None
     return params

@@ -8,7 +8,8 @@ from metrics.params import Params
 from tests.metrics import scenario
 from tests.metrics.builders import month
 
-EXTRA = {"mrr_drilldown": {"month": "2024-03"}, "customer_timeline": {"customer_id": "cus_C"}}
+EXTRA = {"mrr_drilldown": {"month": "2024-03"}, "cohort_customers": {"cohort": "2024-01"},
+         **{name: {"customer_id": "cus_C"} for name in METRICS if name.startswith("customer_")}}
 
 
 @pytest.fixture(scope="module")
