@@ -6,6 +6,8 @@ import datetime as dt
 import itertools
 
 from etl.load import connect, load_objects
+from metrics.mrr.by_month import mrr
+from metrics.params import Params
 
 _ids = itertools.count(1)
 
@@ -93,9 +95,9 @@ class Account:
             details = line.get("parent", {}).get("subscription_item_details")
             if details is not None and details["subscription"] is None:
                 details["subscription"] = subscription
-        first_start = min((l["period"]["start"] for l in lines), default=ts(created or "2024-01-01"))
+        first_start = min((line["period"]["start"] for line in lines), default=ts(created or "2024-01-01"))
         created_ts = ts(created) if created else first_start
-        total = sum(l["amount"] for l in lines)
+        total = sum(line["amount"] for line in lines)
         load_objects(self.con, "invoices", [{
             "id": id, "object": "invoice", "customer": customer, "status": status,
             "created": created_ts, "currency": currency or (lines[0]["currency"] if lines else "usd"),
@@ -126,3 +128,9 @@ def _add_month(day: dt.date) -> dt.date:
     target_year, target_month = day.year + year, month_index + 1
     last_day = calendar.monthrange(target_year, target_month)[1]
     return day.replace(year=target_year, month=target_month, day=min(day.day, last_day))
+
+
+def series(con, start="2024-01", end="2024-12", **kw) -> dict:
+    """The `mrr` metric over a range as {'YYYY-MM': mrr}."""
+    df = mrr(con, Params(start=month(start), end=month(end), **kw))
+    return {row.month.strftime("%Y-%m"): row.mrr for row in df.itertuples()}

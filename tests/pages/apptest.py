@@ -1,6 +1,7 @@
 """Driving dashboard.py in-process with Streamlit's AppTest (tests and bench/dashboard.py)."""
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -41,3 +42,15 @@ def shown_text(at: AppTest) -> str:
 
 def cards(at: AppTest) -> dict[str, tuple[str, str]]:
     return {m.label: (m.value, m.delta) for m in at.metric}
+
+
+def selected_end(at) -> dt.date:
+    return at.selectbox(key="f_end").value
+
+
+def shown_currency(at) -> str:
+    """In native mode the Overview shows one currency (the account's main one by default)."""
+    pickers = [w for w in at.segmented_control if w.key == "overview_currency"]
+    if pickers:
+        return pickers[0].value
+    return cards(at)["MRR"][0].split()[-1].lower()  # only one currency in view: no picker

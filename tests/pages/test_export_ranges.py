@@ -8,8 +8,9 @@ import pytest
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import app_test
 
-from tests.metrics.test_ranges import annual_only_db, cli
-from tests.pages.apptest import goto, open_app
+from tests.metrics.ranges import annual_only_db, cli
+from tests.pages.apptest import goto, open_app, selected_end, shown_currency
+from tests.pages.demo_truth import truth
 
 
 class RecordingFiles(MediaFileManager):
@@ -96,7 +97,6 @@ def success_rates(db, end, currency, countries=()) -> str:
 def test_the_overview_payment_success_rate_follows_the_country_filter(dashboard_env):
     """The card beside MRR narrows with the country filter like MRR does."""
     from tests.pages.apptest import cards
-    from tests.pages.test_pages import selected_end, shown_currency, truth
     countries = [row[0] for row in truth(dashboard_env, """
         SELECT DISTINCT country FROM customers WHERE country IS NOT NULL ORDER BY 1""")]
     checked = 0
