@@ -1,5 +1,6 @@
 import functools
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -70,9 +71,20 @@ def fake_stripe(tmp_path):
         yield base
 
 
-# Fixtures that start a server process: a test that uses one starts a subprocess.
+@pytest.fixture
+def metrics_cli():
+    """`python -m metrics ...` in its own process, as a user runs it; returns what it printed."""
+    def cli(*args) -> str:
+        done = subprocess.run([sys.executable, "-m", "metrics", *args], cwd=ROOT, capture_output=True,
+                              text=True, check=False)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+    return cli
+
+
+# Fixtures that start a process: a test that uses one starts a subprocess.
 PROCESS_FIXTURES = frozenset({"localstripe_url", "localstripe_client", "fake_stripe", "account_url",
-                              "dashboard_url"})
+                              "dashboard_url", "metrics_cli"})
 # What starts a process in a test module's source (its helpers included): every
 # test of such a module is marked, since its helpers are shared by its tests.
 PROCESS_SOURCE = re.compile(r"\bsubprocess\b|\bPopen\b|\bsys\.executable\b|\bserve\(|\blocalstripe\(|"

@@ -1,18 +1,6 @@
-"""Shared by the range tests of the metrics and of the dashboard's export page."""
-import subprocess
-import sys
-
+"""The account shared by the range tests of the metrics and of the dashboard's export page."""
 from etl.load import connect, load_objects
 from tests.metrics.builders import Account, ts
-from tests.support.servers import ROOT
-
-
-def cli(*args) -> str:
-    """`python -m metrics ...` in its own process, as a user runs it."""
-    done = subprocess.run([sys.executable, "-m", "metrics", *args], cwd=ROOT, capture_output=True,
-                          text=True, check=False)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 def annual_only_db(path: str) -> str:

@@ -8,7 +8,7 @@ import pytest
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import app_test
 
-from tests.metrics.ranges import annual_only_db, cli
+from tests.metrics.ranges import annual_only_db
 from tests.pages.apptest import goto, open_app, selected_end, shown_currency
 from tests.pages.demo_truth import truth
 
@@ -56,9 +56,10 @@ def metric_download(at, read, name: str) -> bytes:
                   "plan": "prod_demo_starter"},
      ["--start", "2025-01", "--end", "2025-12", "--country", "de", "--plan", "prod_demo_starter"]),
 ])
-def test_the_dashboard_csv_is_the_clis_byte_for_byte(dashboard_env, downloads, name, query, args):
+def test_the_dashboard_csv_is_the_clis_byte_for_byte(metrics_cli, dashboard_env, downloads, name, query,
+                                                     args):
     dashboard = metric_download(open_app(query), downloads, name)
-    assert dashboard == cli("export", name, "--db", dashboard_env, *args).encode()
+    assert dashboard == metrics_cli("export", name, "--db", dashboard_env, *args).encode()
     rows = list(csv.DictReader(io.StringIO(dashboard.decode())))
     assert rows and all(len(r["month"]) == 7 for r in rows)  # YYYY-MM
     money = {"mrr": "mrr", "payments": "gross_volume", "mrr_movements": "end_mrr", "churn": "start_mrr"}[name]
