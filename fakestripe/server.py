@@ -12,6 +12,7 @@ import itertools
 import random
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from resource import RUSAGE_SELF, getrusage
 
@@ -169,7 +170,7 @@ class FakeStripe:
         try:
             kind, resource, object_id = route(request.match_info["tail"])
         except KeyError:
-            raise errors.unrecognized_url(request.method, request.path)
+            raise errors.unrecognized_url(request.method, request.path) from None
         endpoint = endpoint_name(kind, resource)
         self.stats.endpoints[endpoint] += 1
         refused = self.limiter.refuse(endpoint)
@@ -181,7 +182,8 @@ class FakeStripe:
         if self.config.error_rate and self.faults.random() < self.config.error_rate:
             self.stats.server_errors += 1
             raise errors.api_error()
-        handler = {"list": self.list, "retrieve": self.retrieve, "lines": self.lines}[kind]
+        handler: Callable[..., tuple[bytes, int]] = {"list": self.list, "retrieve": self.retrieve,
+                                                     "lines": self.lines}[kind]
         body, served = handler(request, resource, object_id)
         self.stats.objects_served[endpoint] += served
         return json_response(body)
@@ -229,7 +231,7 @@ class FakeStripe:
         page = invoices.line_page(invoice_id, limit, starting_after, ending_before)
         if page is None:
             param = "starting_after" if starting_after else "ending_before"
-            raise errors.no_such("line_item", starting_after or ending_before, param=param,
+            raise errors.no_such("line_item", starting_after or ending_before or "", param=param,
                                  status=400)
         items, has_more = page
         url = f"/v1/invoices/{invoice_id}/lines"
@@ -263,7 +265,7 @@ class FakeStripe:
 
     async def delete_object(self, request: web.Request) -> web.Response:
         body = await read_json(request)
-        resource = BY_OBJECT.get(body.get("object")) if isinstance(body, dict) else None
+        resource = BY_OBJECT.get(str(body.get("object"))) if isinstance(body, dict) else None
         if resource is None:
             raise errors.StripeError(400, "expected {\"object\": <stripe object type>, \"id\": ...}")
         if not self.store.collections[resource.table].delete(str(body.get("id"))):
@@ -335,7 +337,7 @@ async def read_json(request: web.Request):
     try:
         return orjson.loads(await request.read())
     except orjson.JSONDecodeError:
-        raise errors.StripeError(400, "request body is not valid JSON")
+        raise errors.StripeError(400, "request body is not valid JSON") from None
 
 
 def make_app(store: Store, config: Config | None = None) -> web.Application:

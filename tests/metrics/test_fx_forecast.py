@@ -63,7 +63,8 @@ def forecast_account():
     C: a new $10 customer every month of the trailing six."""
     acct = Account()
     acct.price("p", 1000)
-    acct.customer("cus_a"); acct.subscription("sub_a", "cus_a")
+    acct.customer("cus_a")
+    acct.subscription("sub_a", "cus_a")
     acct.monthly_invoices("cus_a", "sub_a", "p", "2023-07-01", 12, quantity=10)
     acct.customer("cus_b")
     acct.subscription("sub_b", "cus_b", cancel_at_period_end=True,
@@ -71,7 +72,8 @@ def forecast_account():
     acct.monthly_invoices("cus_b", "sub_b", "p", "2023-07-01", 12, quantity=5)
     for k in range(6):
         start = f"2024-{k + 1:02d}-01"
-        acct.customer(f"cus_n{k}"); acct.subscription(f"sub_n{k}", f"cus_n{k}")
+        acct.customer(f"cus_n{k}")
+        acct.subscription(f"sub_n{k}", f"cus_n{k}")
         acct.monthly_invoices(f"cus_n{k}", f"sub_n{k}", "p", start, 6 - k)
     return acct
 

@@ -192,6 +192,7 @@ class _Headers(dict):
 
 def _request(monkeypatch, ip, **headers):
     from types import SimpleNamespace
+
     from tally_auth import login
     context = SimpleNamespace(ip_address=ip, headers=_Headers({k.replace("_", "-"): v for k, v in headers.items()}))
     monkeypatch.setattr(login, "st", SimpleNamespace(context=context))
