@@ -19,7 +19,8 @@ def test_fast_selection_leaves_out_browser_and_process_tests():
     assert not {module for module in fast if module.startswith("tests/browser/")}
     for starts_processes in ("tests/etl/test_sync_resume.py", "tests/etl/test_cli_sync.py",
                              "tests/metrics/test_cli.py", "tests/fakestripe/test_controls.py",
-                             "tests/test_localstripe_fixture.py", "tests/test_markers.py"):
+                             "tests/test_localstripe_fixture.py", "tests/test_markers.py",
+                             "tests/etl/test_not_stripe.py"):
         assert starts_processes not in fast
     assert {"tests/test_docs_metrics.py", "tests/metrics/test_mrr_rules.py",
             "tests/pages/test_page_modules.py"} <= fast
