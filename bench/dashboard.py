@@ -79,8 +79,8 @@ def main() -> int:
     slow = 0
     for title in PAGES:
         clear_caches()
-        cold = timed(lambda: goto(at, title))
-        warm = min(timed(lambda: goto(at, title)) for _ in range(2))
+        cold = timed(lambda title=title: goto(at, title))
+        warm = min(timed(lambda title=title: goto(at, title)) for _ in range(2))
         problems = [e.value for e in at.exception] + [e.value for e in at.error]
         ok = cold < COLD_TARGET and warm < WARM_TARGET and not problems
         slow += not ok
@@ -122,7 +122,7 @@ def switch_times(query: dict) -> dict[str, float]:
         if thread.name == "tally-prefetch":
             thread.join()
     print(f"first Overview plus background prefetch: {time.perf_counter() - started:.1f} s\n")
-    return {title: timed(lambda: goto(at, title)) for title in PAGES}
+    return {title: timed(lambda title=title: goto(at, title)) for title in PAGES}
 
 
 if __name__ == "__main__":

@@ -381,7 +381,7 @@ def bench_shape(args, shape: str, data: Path) -> float | None:
         counts = db_row_counts(work / "bench.duckdb", list(account_tables(objects)) + ["invoice_lines"])
         ratio = report(shape, objects, line_requests, all_lines, inline_prices, seconds, rss_mb, tree_mb,
                        cpu_seconds, served, counts)
-        print(f"README: .venv/bin/python bench/sync.py --customers {args.customers} "
+        print(f"bench/RESULTS.md: .venv/bin/python bench/sync.py --customers {args.customers} "
               f"--latency-ms {args.latency_ms:g} --shape {shape}")
         return ratio
     finally:

@@ -15,7 +15,8 @@ Nothing here ever talks to the real Stripe.
   Each list keeps Stripe's documented defaults (active prices only, no inline
   prices, no ended subscriptions, 30 days of events...): see README.md.
 - Test controls (no key, loopback only): POST /_fake/objects, POST /_fake/delete,
-  POST /_fake/config, GET /_fake/stats, POST /_fake/reset_stats; see
+  POST /_fake/config, GET /_fake/stats, POST /_fake/reset_stats, POST and GET
+  /_fake/hold (answer N requests, hold the rest: fakestripe/hold.py); see
   fakestripe.testing for helpers and the `serve()` context manager.
 """
 

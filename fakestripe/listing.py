@@ -40,7 +40,7 @@ def parse_limit(query) -> int:
     try:
         limit = int(raw)
     except ValueError:
-        raise errors.bad_parameter("limit", f"Invalid integer: {raw}")
+        raise errors.bad_parameter("limit", f"Invalid integer: {raw}") from None
     if limit < 1:
         raise errors.bad_parameter("limit", "This value must be greater than or equal to 1.")
     if limit > MAX_LIMIT:
@@ -60,7 +60,7 @@ def parse_created(query, into: ListQuery) -> None:
         try:
             value = int(raw)
         except ValueError:
-            raise errors.bad_parameter(name, f"Invalid integer: {raw}")
+            raise errors.bad_parameter(name, f"Invalid integer: {raw}") from None
         if op in ("eq", "gt", "gte"):
             low = value + 1 if op == "gt" else value
             into.low = low if into.low is None else max(into.low, low)
@@ -91,7 +91,7 @@ def add_filters(query, resource: Resource, into: ListQuery) -> None:
             continue  # every type
         elif resource.object == "event" and name == "type" and wanted and wanted.endswith(".*"):
             prefix = wanted[:-1]
-            into.checks.append((position, lambda v, p=prefix: v is not None and v.startswith(p)))
+            into.checks.append((position, _starts_with(prefix)))
         elif wanted is not None:
             add_equal(name, position, wanted, into)
     if resource.object == "event":
@@ -102,7 +102,15 @@ def add_equal(name: str, position: int, wanted: str, into: ListQuery) -> None:
     if into.index is None:
         into.index = (name, wanted)
     else:
-        into.checks.append((position, lambda v, w=wanted: v == w))
+        into.checks.append((position, _equals(wanted)))
+
+
+def _equals(wanted: str) -> Callable[[str | None], bool]:
+    return lambda value: value == wanted
+
+
+def _starts_with(prefix: str) -> Callable[[str | None], bool]:
+    return lambda value: value is not None and value.startswith(prefix)
 
 
 def add_subscription_status(wanted: str | None, position: int, into: ListQuery) -> None:

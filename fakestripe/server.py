@@ -1,6 +1,6 @@
 """The aiohttp app: Stripe's read API over the fake store, plus /_fake test controls.
 
-Every /v1 request goes through, in order: auth (401), the rate limiter (429),
+Every /v1 request goes through, in order: a hold set by /_fake/hold, auth (401), the rate limiter (429),
 the configured latency, random faults (500), then the handler. Test controls
 under /_fake need no key but answer loopback clients only.
 """
@@ -12,6 +12,7 @@ import itertools
 import random
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from resource import RUSAGE_SELF, getrusage
 
@@ -19,6 +20,7 @@ import orjson
 from aiohttp import web
 
 from fakestripe import DEFAULT_API_KEY, errors, listing, writes
+from fakestripe.hold import Hold
 from fakestripe.resources import BY_OBJECT, BY_PATH, EVENT_RETENTION_SECONDS, Resource
 from fakestripe.store import Store
 
@@ -137,10 +139,14 @@ class FakeStripe:
         self.faults = random.Random(config.seed)
         self.request_ids = itertools.count(1)
         self.writes = writes.Writes(store, self.now)
+        self.hold: Hold | None = None  # /_fake/hold: answer `after` requests, keep the rest waiting
 
     # /v1 -------------------------------------------------------------------
 
     async def api(self, request: web.Request) -> web.Response:
+        hold = self.hold
+        if hold is not None:
+            await hold.admit()
         request_id = f"req_fake{next(self.request_ids):010d}"
         try:
             response = await self.serve_api(request)
@@ -152,6 +158,8 @@ class FakeStripe:
         response.headers["Request-Id"] = request_id
         if "Stripe-Version" in request.headers:
             response.headers["Stripe-Version"] = request.headers["Stripe-Version"]
+        if hold is not None:
+            hold.done()
         return response
 
     async def serve_api(self, request: web.Request) -> web.Response:
@@ -177,7 +185,8 @@ class FakeStripe:
         if self.config.error_rate and self.faults.random() < self.config.error_rate:
             self.stats.server_errors += 1
             raise errors.api_error()
-        handler = {"list": self.list, "retrieve": self.retrieve, "lines": self.lines}[kind]
+        handler: Callable[..., tuple[bytes, int]] = {"list": self.list, "retrieve": self.retrieve,
+                                                     "lines": self.lines}[kind]
         body, served = handler(request, resource, object_id)
         self.stats.objects_served[endpoint] += served
         return json_response(body)
@@ -246,7 +255,7 @@ class FakeStripe:
         page = invoices.line_page(invoice_id, limit, starting_after, ending_before)
         if page is None:
             param = "starting_after" if starting_after else "ending_before"
-            raise errors.no_such("line_item", starting_after or ending_before, param=param,
+            raise errors.no_such("line_item", starting_after or ending_before or "", param=param,
                                  status=400)
         items, has_more = page
         url = f"/v1/invoices/{invoice_id}/lines"
@@ -280,7 +289,7 @@ class FakeStripe:
 
     async def delete_object(self, request: web.Request) -> web.Response:
         body = await read_json(request)
-        resource = BY_OBJECT.get(body.get("object")) if isinstance(body, dict) else None
+        resource = BY_OBJECT.get(str(body.get("object"))) if isinstance(body, dict) else None
         if resource is None:
             raise errors.StripeError(400, "expected {\"object\": <stripe object type>, \"id\": ...}")
         if not self.store.collections[resource.table].delete(str(body.get("id"))):
@@ -306,6 +315,21 @@ class FakeStripe:
     async def reset_stats(self, request: web.Request) -> web.Response:
         self.stats.reset()
         return json_response(b'{"reset":true}')
+
+    async def set_hold(self, request: web.Request) -> web.Response:
+        """{"after": N} answers N more requests and holds the rest; {"after": null} lifts the hold."""
+        body = await read_json(request)
+        after = body.get("after", -1) if isinstance(body, dict) else -1
+        if after is not None and (not isinstance(after, int) or isinstance(after, bool) or after < 0):
+            raise errors.StripeError(400, "expected {\"after\": <requests to answer, >= 0> or null}",
+                                     param="after")
+        if self.hold is not None:
+            self.hold.lifted.set()  # a replaced hold lets its waiters go
+        self.hold = None if after is None else Hold(after)
+        return await self.get_hold(request)
+
+    async def get_hold(self, request: web.Request) -> web.Response:
+        return json_response(orjson.dumps(self.hold.state() if self.hold else {"after": None}))
 
 
 def private_rss_mb() -> float | None:
@@ -350,4 +374,6 @@ def make_app(store: Store, config: Config | None = None) -> web.Application:
     app.router.add_post("/_fake/config", fake.set_config)
     app.router.add_get("/_fake/stats", fake.get_stats)
     app.router.add_post("/_fake/reset_stats", fake.reset_stats)
+    app.router.add_post("/_fake/hold", fake.set_hold)
+    app.router.add_get("/_fake/hold", fake.get_hold)
     return app

@@ -17,8 +17,7 @@ from typing import Callable, Iterable
 
 import orjson
 
-from fakestripe.resources import (BY_OBJECT, EMBEDDED_LINES, INLINE_FLAG, PRIVATE_PREFIX,
-                                  RESOURCES, Resource)
+from fakestripe.resources import BY_OBJECT, EMBEDDED_LINES, INLINE_FLAG, PRIVATE_PREFIX, RESOURCES, Resource
 
 Key = tuple[int, str]
 Match = Callable[[tuple], bool]
@@ -65,7 +64,7 @@ class Collection:
         self.unlisted: set[str] = set()  # inline prices: retrievable by id, in no list
         # invoices with more lines than they embed: all their lines, apart
         self.lines: dict[str, list[tuple[str, bytes]]] = {}
-        self._indexes: dict[int, dict[str, list[Key]]] = {}
+        self._indexes: dict[int, dict[str | None, list[Key]]] = {}
 
     def __len__(self) -> int:
         return len(self.raw)  # listed or not (inline prices)
@@ -150,6 +149,7 @@ class Collection:
         raw = self.raw[object_id]
         if isinstance(raw, bytes):
             return raw
+        assert self.source is not None  # an int span only comes from a loaded file
         start = raw >> 32
         return self.source[start:start + (raw & 0xFFFFFFFF)]
 
@@ -241,7 +241,7 @@ class Store:
         return store
 
     def collection_for(self, obj: dict) -> Collection | None:
-        resource = BY_OBJECT.get(obj.get("object"))
+        resource = BY_OBJECT.get(str(obj.get("object")))
         return None if resource is None else self.collections[resource.table]
 
     def counts(self) -> dict[str, int]:

@@ -16,7 +16,7 @@ from fakestripe import DEFAULT_API_KEY
 from fakestripe.processes import free_port, running
 
 __all__ = ["serve", "put_objects", "delete_object", "configure", "stats", "reset_stats",
-           "DEFAULT_API_KEY"]
+           "hold_after", "hold_state", "lift_hold", "DEFAULT_API_KEY"]
 
 
 @contextmanager
@@ -67,3 +67,18 @@ def stats(base: str) -> dict:
 
 def reset_stats(base: str) -> dict:
     return _call(base, "/_fake/reset_stats", {})
+
+
+def hold_after(base: str, requests: int) -> dict:
+    """Answer the next `requests` /v1 requests, then keep every later one waiting (fakestripe/hold.py)."""
+    return _call(base, "/_fake/hold", {"after": requests})
+
+
+def hold_state(base: str) -> dict:
+    """{"after", "admitted", "answered", "held"} of the current hold, or {"after": None}."""
+    return _call(base, "/_fake/hold")
+
+
+def lift_hold(base: str) -> dict:
+    """Answer every request again, the waiting ones first."""
+    return _call(base, "/_fake/hold", {"after": None})

@@ -13,9 +13,17 @@ Configuration lives in `.streamlit/secrets.toml` (see secrets.toml.example).
 """
 from __future__ import annotations
 
+from tally_auth.login import (
+    ENABLE_HINT,
+    READ_ONLY_NOTE,
+    auth_configured,
+    authenticate,
+    current_user,
+    data_writer,
+    require_admin,
+    sign_out,
+)
 from tally_auth.user import User
-from tally_auth.login import (ENABLE_HINT, READ_ONLY_NOTE, auth_configured, authenticate,
-                              current_user, data_writer, require_admin, sign_out)
 
 __all__ = ["User", "ENABLE_HINT", "READ_ONLY_NOTE", "auth_configured", "authenticate",
            "current_user", "data_writer", "require_admin", "sign_out"]

@@ -37,9 +37,10 @@ def _oidc_identity() -> tuple[str, str, bool | None] | None:
     try:
         if not st.user.is_logged_in:
             return None
-        email = (st.user.get("email") or "").strip()
+        email = str(st.user.get("email") or "").strip()
         name = st.user.get("name") or email or "signed-in user"
-        return str(name), email, st.user.get("email_verified")
+        verified = st.user.get("email_verified")  # only a real true or false counts either way
+        return str(name), email, verified if isinstance(verified, bool) else None
     except Exception:
         return None
 
@@ -81,7 +82,7 @@ def _oidc_refused() -> str | None:
 def _local_user() -> User | None:
     name = tokens.verified_user_name(st.session_state.get(TOKEN_KEY))
     spec = config.local_users().get(name) if name else None
-    if spec is None:
+    if not name or spec is None:
         return None
     return User(name, spec.get("email"), spec["role"])
 

@@ -1,3 +1,6 @@
+import functools
+import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -66,3 +69,38 @@ def fake_stripe(tmp_path):
     data.mkdir()
     with serve(data) as base:
         yield base
+
+
+@pytest.fixture
+def metrics_cli():
+    """`python -m metrics ...` in its own process, as a user runs it; returns what it printed."""
+    def cli(*args) -> str:
+        done = subprocess.run([sys.executable, "-m", "metrics", *args], cwd=ROOT, capture_output=True,
+                              text=True, check=False)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+    return cli
+
+
+# Fixtures that start a process: a test that uses one starts a subprocess.
+PROCESS_FIXTURES = frozenset({"localstripe_url", "localstripe_client", "fake_stripe", "account_url",
+                              "dashboard_url", "metrics_cli"})
+# What starts a process in a test module's source (its helpers included): every
+# test of such a module is marked, since its helpers are shared by its tests.
+PROCESS_SOURCE = re.compile(r"\bsubprocess\b|\bPopen\b|\bsys\.executable\b|\bserve\(|\blocalstripe\(|"
+                            r"\brunning\(")
+BROWSER_TESTS = ROOT / "tests" / "browser"
+
+
+@functools.cache
+def starts_processes(module: Path) -> bool:
+    return PROCESS_SOURCE.search(module.read_text()) is not None
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `browser` and `subprocess` tests, so `-m "not browser and not subprocess"` runs the rest."""
+    for item in items:
+        if item.path.is_relative_to(BROWSER_TESTS):
+            item.add_marker(pytest.mark.browser)
+        if PROCESS_FIXTURES & set(getattr(item, "fixturenames", ())) or starts_processes(item.path):
+            item.add_marker(pytest.mark.subprocess)

@@ -4,11 +4,7 @@ import tomllib
 import pytest
 
 import tally_auth
-from tests.pages.apptest import ROOT, open_app
-
-
-def page_titles(at) -> list[str]:
-    return [info["page_name"] for info in at._registered_pages.values()]
+from tests.pages.apptest import ROOT, open_app, page_titles
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""The dashboard as `make run` serves it (`python -m tally_ui.serve`) on a free loopback port, and a headless Debian Chromium.
+"""The dashboard as `make run` serves it (`python -m tally_ui.serve`) on a free loopback port,
+and a headless Debian Chromium.
 
 Reusable by every browser test: `dashboard_server(env=..., secrets=...)` yields
 the base URL; `chromium()` yields a Playwright browser (never downloads one).
@@ -30,7 +31,8 @@ def dashboard_server(env: dict[str, str], secrets: str | Path | None = None, tim
     if secrets:
         args += ["--secrets.files", str(secrets)]
     base = f"http://127.0.0.1:{port}"
-    with running(args, base + "/_stcore/health", env={**os.environ, "TALLY_UPDATER": "0", **env}, timeout=timeout):  # no updater on a fixed port unless asked
+    env = {**os.environ, "TALLY_UPDATER": "0", **env}  # no updater on a fixed port unless asked
+    with running(args, base + "/_stcore/health", env=env, timeout=timeout):
         yield base
 
 

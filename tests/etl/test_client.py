@@ -10,8 +10,7 @@ import stripe
 
 from etl import client as client_module
 from etl import ratelimit
-from etl.client import (AuthError, NotAvailable, PermissionDenied, ServerError, StripeHTTP,
-                        Unreachable, key_mode)
+from etl.client import AuthError, NotAvailable, PermissionDenied, ServerError, StripeHTTP, Unreachable, key_mode
 from tests.support.servers import free_port
 
 KEY = "sk_test_client_secret_123"

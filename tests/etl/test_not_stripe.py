@@ -9,6 +9,9 @@ import pytest
 from etl import __main__ as etl_main
 from fakestripe import DEFAULT_API_KEY
 
+# `python -m etl sync` run in this process still starts its page converter (etl/convert.py).
+pytestmark = pytest.mark.subprocess
+
 
 @contextmanager
 def web_server(status: int, body: bytes, content_type: str = "text/html"):

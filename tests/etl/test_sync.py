@@ -6,17 +6,15 @@ import orjson
 import pytest
 
 from etl import spool, store
-from etl.client import StripeHTTP
 from etl import sync as sync_module
+from etl.client import StripeHTTP
 from etl.sync import run_sync
 from fakestripe import DEFAULT_API_KEY
 from fakestripe.testing import delete_object, put_objects, serve
 from tally_admin import writeback
 from tests.etl import sync_account
 from tests.etl.sync_account import event
-
-# Tables compared between two databases: every Stripe object and child table.
-DATA_TABLES = sync_account.TABLES + ["subscription_items", "invoice_lines", "invoice_line_taxes"]
+from tests.etl.synced import DATA_TABLES, query, rows, sync
 
 
 @pytest.fixture(scope="module")
@@ -28,24 +26,6 @@ def account():
 def served(account, tmp_path):
     with serve(sync_account.write(account, tmp_path / "account")) as base:
         yield base
-
-
-def sync(base, db, **kwargs):
-    client = StripeHTTP(DEFAULT_API_KEY, base, rate=500, backoff_base=0.01)
-    return run_sync(str(db), client=client, **kwargs)
-
-
-def rows(db, table):
-    """A table's content minus `synced_at` (when, not what), in a stable order."""
-    with duckdb.connect(str(db), read_only=True) as con:
-        columns = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall() if r[0] != "synced_at"]
-        select = ", ".join(f'"{c}"' for c in columns)
-        return con.execute(f"SELECT {select} FROM {table} ORDER BY ALL").fetchall()
-
-
-def query(db, sql, params=None):
-    with duckdb.connect(str(db), read_only=True) as con:
-        return con.execute(sql, params or []).fetchall()
 
 
 def test_without_its_page_converter_a_sync_gives_the_same_tables(served, tmp_path, monkeypatch):
@@ -270,8 +250,8 @@ def test_resumes_a_window_whose_cursor_object_was_deleted(account, served, tmp_p
 def test_a_second_sync_of_the_same_database_is_refused(served, tmp_path):
     import threading
 
-    from fakestripe.testing import configure
     from etl.client import StripeSyncError
+    from fakestripe.testing import configure
     db = tmp_path / "tally.duckdb"
     configure(served, latency_ms=300)
     started = threading.Event()

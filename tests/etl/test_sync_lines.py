@@ -8,7 +8,7 @@ from fakestripe import DEFAULT_API_KEY
 from fakestripe.testing import put_objects, serve
 from tests.etl import sync_account
 from tests.etl.sync_account import event
-from tests.etl.test_sync import query, sync
+from tests.etl.synced import query, sync
 
 LONG = 300
 

@@ -9,7 +9,7 @@ from etl import __main__ as etl_main
 from fakestripe.testing import put_objects, serve
 from tests.etl import sync_account
 from tests.etl.sync_account import event
-from tests.etl.test_sync import query, sync
+from tests.etl.synced import query, sync
 
 DAY = 86400
 

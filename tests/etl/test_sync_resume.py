@@ -6,10 +6,20 @@ import sys
 import time
 
 from fakestripe import DEFAULT_API_KEY
-from fakestripe.testing import configure, delete_object, put_objects, reset_stats, serve, stats
+from fakestripe.testing import (
+    configure,
+    delete_object,
+    hold_after,
+    hold_state,
+    lift_hold,
+    put_objects,
+    reset_stats,
+    serve,
+    stats,
+)
 from tests.etl import sync_account
 from tests.etl.sync_account import event
-from tests.etl.test_sync import DATA_TABLES, query, rows, sync
+from tests.etl.synced import DATA_TABLES, query, rows, sync
 from tests.support.servers import ROOT
 
 
@@ -20,16 +30,21 @@ def _start_sync(base, db):
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def _kill_after(base, proc, requests: int) -> bool:
-    """SIGKILL the sync once the server has answered `requests` requests; False if it ended first."""
-    reset_stats(base)
-    while proc.poll() is None:
-        if stats(base)["requests"] >= requests:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-            return True
-        time.sleep(0.005)
-    return False
+def _killed_after(base, db, requests: int) -> None:
+    """Start a sync, let the server answer exactly `requests` of its requests, SIGKILL it while
+    it waits for the next one. The server holds that answer, so the kill lands there however
+    fast or slow the machine is."""
+    hold_after(base, requests)
+    proc = _start_sync(base, db)
+    try:
+        while not (state := hold_state(base))["held"] or state["answered"] < requests:
+            assert proc.poll() is None, f"the sync ended within {requests} requests: {state}"
+            time.sleep(0.005)
+        assert state["answered"] == requests and state["admitted"] == requests, state
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    finally:
+        lift_hold(base)
 
 
 def test_sigkilled_syncs_resume_to_exactly_the_clean_result(tmp_path):
@@ -38,24 +53,27 @@ def test_sigkilled_syncs_resume_to_exactly_the_clean_result(tmp_path):
         clean = tmp_path / "clean.duckdb"
         sync(base, clean)
         crashed = tmp_path / "crashed.duckdb"
-        kills = [_kill_after(base, _start_sync(base, crashed), n) for n in (3, 14, 30)]
+        for requests in (3, 14, 30):
+            _killed_after(base, crashed, requests)
 
         final = _start_sync(base, crashed)
         assert final.wait(timeout=120) == 0, final.stderr.read().decode()
-        assert sum(kills) >= 2  # the runs really died mid-way
-        assert query(crashed, "SELECT count(*) FROM sync_runs WHERE status = 'interrupted'") \
-            == [(sum(kills),)]
+        # Each killed run is found interrupted by the next one, and the last one completes.
+        assert query(crashed, "SELECT status, count(*) FROM sync_runs GROUP BY ALL ORDER BY ALL") \
+            == [("interrupted", 3), ("ok", 1)]
         for table in DATA_TABLES:
             assert rows(crashed, table) == rows(clean, table), table
 
         # Then changes arrive, and the incremental run is killed too.
         _change_account(base, account)
         sync(base, clean)
-        later_kills = [_kill_after(base, _start_sync(base, crashed), n) for n in (3, 12)]
+        for requests in (3, 12):
+            _killed_after(base, crashed, requests)
         final = _start_sync(base, crashed)
         assert final.wait(timeout=120) == 0, final.stderr.read().decode()
 
-    assert any(later_kills)
+    assert query(crashed, "SELECT status, count(*) FROM sync_runs GROUP BY ALL ORDER BY ALL") \
+        == [("interrupted", 5), ("ok", 2)]
     assert query(crashed, "SELECT mode FROM sync_runs ORDER BY started_at DESC LIMIT 1") == \
         [("incremental",)]
     for table in DATA_TABLES:

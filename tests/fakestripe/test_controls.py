@@ -2,12 +2,14 @@
 import json
 import subprocess
 import sys
+import threading
+import time
 import urllib.error
 import urllib.request
 
 import pytest
 
-from fakestripe.testing import configure, put_objects, reset_stats, stats
+from fakestripe.testing import configure, hold_after, hold_state, lift_hold, put_objects, reset_stats, stats
 from tests.fakestripe.http import get, ids
 from tests.support.servers import ROOT
 
@@ -79,6 +81,35 @@ def test_config_changes_apply_and_never_show_the_key(fake_stripe):
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=10)
     assert refused.value.code == 400
+
+
+def test_a_hold_answers_n_requests_and_keeps_the_next_waiting_until_lifted(fake_stripe):
+    put_objects(fake_stripe, [{"id": "cus_a", "object": "customer", "created": 1}])
+    hold_after(fake_stripe, 2)
+    statuses: list[int] = []
+    clients = [threading.Thread(target=lambda: statuses.append(get(fake_stripe, "/v1/customers")[0]))
+               for _ in range(3)]
+    for client in clients:
+        client.start()
+    while hold_state(fake_stripe)["held"] < 1:
+        time.sleep(0.005)
+    time.sleep(0.2)  # the held request stays held: nothing answers it meanwhile
+    assert hold_state(fake_stripe) == {"after": 2, "admitted": 2, "answered": 2, "held": 1}
+    assert statuses == [200, 200]
+
+    assert lift_hold(fake_stripe) == {"after": None}
+    for client in clients:
+        client.join(timeout=30)
+    assert statuses == [200, 200, 200]
+    assert get(fake_stripe, "/v1/customers")[0] == 200  # no hold: answered at once
+
+
+def test_a_hold_of_nonsense_is_refused(fake_stripe):
+    for after in (-1, "3", True, 1.5):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            hold_after(fake_stripe, after)
+        assert refused.value.code == 400
+    assert hold_state(fake_stripe) == {"after": None}
 
 
 def test_cli_prints_its_url_first_and_serves_loopback(tmp_path):

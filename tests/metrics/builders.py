@@ -6,6 +6,8 @@ import datetime as dt
 import itertools
 
 from etl.load import connect, load_objects
+from metrics.mrr.by_month import mrr
+from metrics.params import Params
 
 _ids = itertools.count(1)
 
@@ -133,3 +135,9 @@ def _add_month(day: dt.date) -> dt.date:
     target_year, target_month = day.year + year, month_index + 1
     last_day = calendar.monthrange(target_year, target_month)[1]
     return day.replace(year=target_year, month=target_month, day=min(day.day, last_day))
+
+
+def series(con, start="2024-01", end="2024-12", **kw) -> dict:
+    """The `mrr` metric over a range as {'YYYY-MM': mrr}."""
+    df = mrr(con, Params(start=month(start), end=month(end), **kw))
+    return {row.month.strftime("%Y-%m"): row.mrr for row in df.itertuples()}

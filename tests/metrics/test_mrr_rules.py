@@ -6,12 +6,7 @@ import pytest
 from metrics.mrr.by_day import mrr_daily
 from metrics.mrr.by_month import mrr, mrr_by_interval, mrr_by_plan
 from metrics.params import Params
-from tests.metrics.builders import Account, month, ts
-
-
-def series(con, start="2024-01", end="2024-12", **kw):
-    df = mrr(con, Params(start=month(start), end=month(end), **kw))
-    return {row.month.strftime("%Y-%m"): row.mrr for row in df.itertuples()}
+from tests.metrics.builders import Account, month, series, ts
 
 
 def one_plan(amount, interval="month", count=1, currency="usd", start="2024-01-01",

@@ -7,8 +7,7 @@ from etl.load import load_objects
 from metrics.movements import mrr_movements
 from metrics.mrr import refresh_stages, stage_cache, stored_stages
 from metrics.params import Params
-from tests.metrics.builders import Account, month, ts
-from tests.metrics.test_mrr_rules import series
+from tests.metrics.builders import Account, month, series, ts
 
 
 def account(*prices) -> Account:

@@ -1,45 +1,13 @@
 """METRICS.md "Ranges, filters and exports": the default range is the 12 months
 ending with the last complete month before "as of" (the newest sync's time),
 never cut at the month of the newest invoice."""
-import os
-import subprocess
-import sys
-
 import pytest
 
-from etl.load import connect, load_objects
+from etl.load import connect
 from metrics.common import as_of, data_months, month_range
 from metrics.params import Params
-from tests.metrics.builders import Account, month, ts
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def cli(*args) -> str:
-    """`python -m metrics ...` in its own process, as a user runs it."""
-    done = subprocess.run([sys.executable, "-m", "metrics", *args], cwd=ROOT, capture_output=True,
-                          text=True, check=False)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
-def annual_only_db(path: str) -> str:
-    """Two yearly customers; the newest invoice is March 2025, the sync ran on 20 Nov 2025."""
-    acct = Account(connect(path))
-    acct.price("year_1200", 120000, "year")
-    acct.price("year_2400", 240000, "year")
-    for name, price, start, end in (("a", "year_1200", "2025-03-01", "2026-03-01"),
-                                    ("b", "year_2400", "2024-05-01", "2025-05-01")):
-        acct.customer(f"cus_{name}")
-        acct.subscription(f"sub_{name}", f"cus_{name}")
-        acct.invoice(f"cus_{name}", f"sub_{name}", [acct.line(price, start, end)])
-    load_objects(acct.con, "charges", [
-        {"id": f"ch_{day}", "object": "charge", "amount": 1000, "currency": "usd",
-         "status": "succeeded", "created": ts(day)}
-        for day in ("2024-10-31", "2024-11-01", "2025-10-31", "2025-11-02")])
-    acct.con.execute("INSERT INTO tally_meta VALUES ('last_sync_at', '2025-11-20T08:00:00+00:00')")
-    acct.con.close()
-    return path
+from tests.metrics.builders import month
+from tests.metrics.ranges import annual_only_db
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +27,8 @@ def test_the_default_range_ends_before_the_sync_not_at_the_newest_invoice(annual
         con.close()
 
 
-def test_cli_export_without_a_range_shows_every_month_since_the_last_invoice(annual_only):
-    assert cli("export", "mrr", "--db", annual_only).splitlines() == [
+def test_cli_export_without_a_range_shows_every_month_since_the_last_invoice(metrics_cli, annual_only):
+    assert metrics_cli("export", "mrr", "--db", annual_only).splitlines() == [
         "month,currency,mrr,arr,customers,arpa",
         *[f"2024-{m},usd,200.00,2400.00,1,200.00" for m in ("11", "12")],
         *[f"2025-{m},usd,200.00,2400.00,1,200.00" for m in ("01", "02")],
@@ -69,8 +37,9 @@ def test_cli_export_without_a_range_shows_every_month_since_the_last_invoice(ann
     ]
 
 
-def test_cli_export_without_a_range_shows_the_churn_when_it_comes(annual_only):
-    rows = [line.split(",") for line in cli("export", "mrr_movements", "--db", annual_only).splitlines()]
+def test_cli_export_without_a_range_shows_the_churn_when_it_comes(metrics_cli, annual_only):
+    out = metrics_cli("export", "mrr_movements", "--db", annual_only)
+    rows = [line.split(",") for line in out.splitlines()]
     header, body = rows[0], rows[1:]
     churn = {r[header.index("month")]: r[header.index("churn")] for r in body}
     assert body[0][header.index("month")] == "2024-11" and body[-1][header.index("month")] == "2025-10"
@@ -78,16 +47,16 @@ def test_cli_export_without_a_range_shows_the_churn_when_it_comes(annual_only):
     assert {m for m, value in churn.items() if value not in ("0", "0.00")} == {"2025-05"}
 
 
-def test_cash_metrics_default_to_the_same_twelve_months(annual_only):
-    out = cli("export", "payments", "--db", annual_only).splitlines()
+def test_cash_metrics_default_to_the_same_twelve_months(metrics_cli, annual_only):
+    out = metrics_cli("export", "payments", "--db", annual_only).splitlines()
     header = out[0].split(",")
     months = [(r.split(",")[header.index("month")], r.split(",")[header.index("charges")]) for r in out[1:]]
     # 2024-10-31 is before the range, 2025-11-02 in the month still running
     assert months == [("2024-11", "1"), ("2025-10", "1")]
 
 
-def test_daily_mrr_defaults_to_the_days_of_the_same_twelve_months(annual_only):
-    days = cli("export", "mrr_daily", "--db", annual_only).splitlines()[1:]
+def test_daily_mrr_defaults_to_the_days_of_the_same_twelve_months(metrics_cli, annual_only):
+    days = metrics_cli("export", "mrr_daily", "--db", annual_only).splitlines()[1:]
     assert (days[0], days[-1]) == ("2024-11-01,usd,200.00,2400.00,1,200.00",
                                    "2025-10-31,usd,100.00,1200.00,1,100.00")
     assert len(days) == 365

@@ -8,8 +8,9 @@ import pytest
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import app_test
 
-from tests.metrics.test_ranges import annual_only_db, cli
-from tests.pages.apptest import goto, open_app
+from tests.metrics.ranges import annual_only_db
+from tests.pages.apptest import goto, open_app, selected_end, shown_currency
+from tests.pages.demo_truth import truth
 
 
 class RecordingFiles(MediaFileManager):
@@ -55,9 +56,10 @@ def metric_download(at, read, name: str) -> bytes:
                   "plan": "prod_demo_starter"},
      ["--start", "2025-01", "--end", "2025-12", "--country", "de", "--plan", "prod_demo_starter"]),
 ])
-def test_the_dashboard_csv_is_the_clis_byte_for_byte(dashboard_env, downloads, name, query, args):
+def test_the_dashboard_csv_is_the_clis_byte_for_byte(metrics_cli, dashboard_env, downloads, name, query,
+                                                     args):
     dashboard = metric_download(open_app(query), downloads, name)
-    assert dashboard == cli("export", name, "--db", dashboard_env, *args).encode()
+    assert dashboard == metrics_cli("export", name, "--db", dashboard_env, *args).encode()
     rows = list(csv.DictReader(io.StringIO(dashboard.decode())))
     assert rows and all(len(r["month"]) == 7 for r in rows)  # YYYY-MM
     money = {"mrr": "mrr", "payments": "gross_volume", "mrr_movements": "end_mrr", "churn": "start_mrr"}[name]
@@ -96,7 +98,6 @@ def success_rates(db, end, currency, countries=()) -> str:
 def test_the_overview_payment_success_rate_follows_the_country_filter(dashboard_env):
     """The card beside MRR narrows with the country filter like MRR does."""
     from tests.pages.apptest import cards
-    from tests.pages.test_pages import selected_end, shown_currency, truth
     countries = [row[0] for row in truth(dashboard_env, """
         SELECT DISTINCT country FROM customers WHERE country IS NOT NULL ORDER BY 1""")]
     checked = 0

@@ -1,21 +1,12 @@
 """Every page on a small demo account: renders, shows the right numbers, reacts to filters."""
 import datetime as dt
 
-import duckdb
 import pytest
 
 from metrics.currency import to_major
 from tally_ui.widgets import card_money
-from tests.pages.apptest import PAGES, cards, goto, open_app, shown_text
-
-
-def truth(db: str, sql: str, params=()):
-    """The demo generator's own answer (demo_truth_mrr), read independently of the metrics."""
-    con = duckdb.connect(db, read_only=True)
-    try:
-        return con.execute(sql, list(params)).fetchall()
-    finally:
-        con.close()
+from tests.pages.apptest import PAGES, cards, goto, open_app, selected_end, shown_currency, shown_text
+from tests.pages.demo_truth import truth
 
 
 def truth_mrr(db, month, currency, country=None):
@@ -25,18 +16,6 @@ def truth_mrr(db, month, currency, country=None):
         SELECT coalesce(sum(t.mrr), 0), count(DISTINCT t.customer_id)
         FROM demo_truth_mrr t JOIN customers c ON c.id = t.customer_id
         WHERE t.month = ? AND t.currency = ? {where}""", params)[0]
-
-
-def selected_end(at) -> dt.date:
-    return at.selectbox(key="f_end").value
-
-
-def shown_currency(at) -> str:
-    """In native mode the Overview shows one currency (the account's main one by default)."""
-    pickers = [w for w in at.segmented_control if w.key == "overview_currency"]
-    if pickers:
-        return pickers[0].value
-    return cards(at)["MRR"][0].split()[-1].lower()  # only one currency in view: no picker
 
 
 @pytest.mark.parametrize("title", PAGES)

@@ -158,16 +158,16 @@ class Book:
         """An invoice of `sub` (or of `customer`); paid ones get their InvoicePayment."""
         invoice_id = self._id("in")
         customer = customer or self.get(sub)["customer"]
-        created_ts = ts(created) if created else min(l["period"]["start"] for l in lines)
-        subtotal = sum(l["amount"] for l in lines)
-        discount = sum(d["amount"] for l in lines for d in l["discount_amounts"])
-        exclusive = sum(t["amount"] for l in lines for t in l["taxes"]
+        created_ts = ts(created) if created else min(ln["period"]["start"] for ln in lines)
+        subtotal = sum(ln["amount"] for ln in lines)
+        discount = sum(d["amount"] for ln in lines for d in ln["discount_amounts"])
+        exclusive = sum(t["amount"] for ln in lines for t in ln["taxes"]
                         if t["tax_behavior"] == "exclusive")
         total = subtotal - discount + exclusive
         due = max(total, 0)
         paid = status == "paid"
-        for l in lines:
-            l["invoice"] = invoice_id
+        for ln in lines:
+            ln["invoice"] = invoice_id
         self._add({
             "id": invoice_id, "object": "invoice", "created": created_ts, "customer": customer,
             "currency": lines[0]["currency"], "status": status, "billing_reason": billing_reason,
@@ -178,7 +178,7 @@ class Book:
             "subtotal": subtotal, "total": total,
             "total_discount_amounts": [{"amount": discount, "discount": f"di_{self.name}"}]
             if discount else [],
-            "total_taxes": [t for l in lines for t in l["taxes"]],
+            "total_taxes": [t for ln in lines for t in ln["taxes"]],
             "amount_due": due, "amount_paid": due if paid else 0,
             "amount_remaining": 0 if paid else due,
             "attempted": status != "draft", "attempt_count": attempt_count

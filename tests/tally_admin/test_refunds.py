@@ -6,6 +6,7 @@ import duckdb
 from tally_admin.audit import AuditLog
 from tally_admin.refunds import charge_facts, refund_charge, refund_confirmation
 from tally_admin.stripe_api import client_from_env
+from tests.tally_admin.failing_reads import fail_reads_after
 
 
 def _refund(audit, db_path, charge_id, amount, nonce="n1", reason="requested_by_customer"):
@@ -93,33 +94,11 @@ def test_the_confirmation_restates_the_refund_in_the_charge_currency(stripe_env,
                     "to jane@example.com, reason: requested_by_customer")
 
 
-def _fail_reads_after(client, monkeypatch, write_attr, read_attr):
-    """Make `read_attr` raise a (non-retryable) Stripe error once `write_attr` has been called."""
-    import stripe
-    service_w, name_w = write_attr
-    service_r, name_r = read_attr
-    write, read, state = getattr(service_w, name_w), getattr(service_r, name_r), {"written": False}
-
-    def written(*args, **kwargs):
-        result = write(*args, **kwargs)
-        state["written"] = True
-        return result
-
-    def maybe_fail(*args, **kwargs):
-        if state["written"]:
-            raise stripe.InvalidRequestError("boom", param=None, code="resource_missing",
-                                              http_status=404)
-        return read(*args, **kwargs)
-
-    monkeypatch.setattr(service_w, name_w, written)
-    monkeypatch.setattr(service_r, name_r, maybe_fail)
-
-
 def test_a_failing_charge_read_after_the_refund_still_records_success(
         stripe_env, audit, db_path, make_charge, localstripe_client, monkeypatch):
     charge = make_charge(amount=10000)
     client = client_from_env()
-    _fail_reads_after(client, monkeypatch, (client.v1.refunds, "create"),
+    fail_reads_after(client, monkeypatch, (client.v1.refunds, "create"),
                       (client.v1.charges, "retrieve"))
     result = refund_charge(client, audit, db_path, actor="alice", charge_id=charge["id"],
                            amount=2500, reason="duplicate", nonce="r")
@@ -181,6 +160,7 @@ def test_an_open_or_unrefundable_dispute_blocks_the_refund():
 
 def test_without_a_disputes_endpoint_the_disputed_flag_decides():
     import stripe
+
     from tally_admin.refunds import refusal
     missing = stripe.InvalidRequestError("Not Found", None, http_status=404)
     assert "disputed" in refusal(_facts_of(_Disputes(error=missing)), 1000, "duplicate")

@@ -2,8 +2,14 @@
 import duckdb
 
 from tally_admin.stripe_api import client_from_env
-from tally_admin.subscriptions import (cancel_confirmation, cancel_subscription,
-                                       subscription_facts, undo_cancellation, unused_refund)
+from tally_admin.subscriptions import (
+    cancel_confirmation,
+    cancel_subscription,
+    subscription_facts,
+    undo_cancellation,
+    unused_refund,
+)
+from tests.tally_admin.failing_reads import fail_reads_after
 
 
 def _cancel(audit, db_path, sub_id, when, unused="none", refund=None, nonce="n"):
@@ -125,12 +131,11 @@ def test_a_retry_after_a_lost_cancel_answer_completes_without_acting_twice(
 
 def test_failing_reads_after_cancel_and_unused_refund_still_record_success(
         stripe_env, audit, db_path, make_subscription, localstripe_client, monkeypatch):
-    from tests.tally_admin.test_refunds import _fail_reads_after
     sub = make_subscription(amount=3000)
     client = client_from_env()
     facts = subscription_facts(client, sub["id"])
     refund = unused_refund(client, facts, now=(facts.period_start + facts.period_end) / 2)
-    _fail_reads_after(client, monkeypatch, (client.v1.refunds, "create"),
+    fail_reads_after(client, monkeypatch, (client.v1.refunds, "create"),
                       (client.v1.charges, "retrieve"))
     result = cancel_subscription(client, audit, db_path, actor="alice", subscription_id=sub["id"],
                                  when="now", unused="refund", refund=refund, nonce="x")
@@ -140,10 +145,9 @@ def test_failing_reads_after_cancel_and_unused_refund_still_record_success(
 
 def test_a_failing_invoice_read_after_a_prorated_cancel_still_records_success(
         stripe_env, audit, db_path, make_subscription, monkeypatch):
-    from tests.tally_admin.test_refunds import _fail_reads_after
     sub = make_subscription()
     client = client_from_env()
-    _fail_reads_after(client, monkeypatch, (client.v1.subscriptions, "cancel"),
+    fail_reads_after(client, monkeypatch, (client.v1.subscriptions, "cancel"),
                       (client.v1.invoices, "retrieve"))
     result = cancel_subscription(client, audit, db_path, actor="alice", subscription_id=sub["id"],
                                  when="now", unused="prorate", nonce="p")

@@ -14,7 +14,7 @@ def lines(*amounts, price=MONTHLY) -> list[Line]:
 def test_amount_off_is_spread_by_amount_and_capped_at_the_subtotal():
     billed = lines(3000, 1000)
     billing.apply_amount_off(billed, Coupon("c", "$5", "once", amount_off=500, currency="usd"))
-    assert [l.discount for l in billed] == [375, 125]
+    assert [line.discount for line in billed] == [375, 125]
     small = lines(300)
     billing.apply_amount_off(small, Coupon("c", "$5", "once", amount_off=500, currency="usd"))
     assert small[0].discount == 300 and small[0].net == 0
@@ -23,15 +23,15 @@ def test_amount_off_is_spread_by_amount_and_capped_at_the_subtotal():
 def test_discounts_skip_metered_usage():
     billed = lines(1000) + lines(600, price=METERED)
     billing.apply_percent(billed, Coupon("c", "20%", "forever", percent_off=20.0))
-    assert [l.discount for l in billed] == [200, 0]
+    assert [line.discount for line in billed] == [200, 0]
 
 
 def test_tax_rounds_half_away_from_zero_on_credits_too():
     ny = TAX_RATE_BY_ID["txr_demo_us_ny"]  # 8.875% exclusive
     billed = lines(1000, -1000)
     billing.apply_tax(billed, ny)
-    assert [l.tax for l in billed] == [89, -89]  # 88.75 rounds away from zero
-    assert [l.net for l in billed] == [1000, -1000]  # exclusive tax is outside the amount
+    assert [line.tax for line in billed] == [89, -89]  # 88.75 rounds away from zero
+    assert [line.net for line in billed] == [1000, -1000]  # exclusive tax is outside the amount
 
 
 def test_totals_add_exclusive_tax_and_keep_inclusive_tax_inside():

@@ -1,9 +1,8 @@
 """The generated account is internally consistent, the way a real Stripe account is."""
 from collections import defaultdict
 
-from etl.schema import TABLES
-
 from etl.demo.clock import DEFAULT_NOW
+from etl.schema import TABLES
 
 NOW = int(DEFAULT_NOW.timestamp())
 MONEY_KEYS = {"amount", "amount_due", "amount_paid", "amount_remaining", "amount_refunded",

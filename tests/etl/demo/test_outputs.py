@@ -6,8 +6,7 @@ import orjson
 import pytest
 
 from etl.__main__ import main
-from etl.demo import (ensure_demo_database, generate_database, generate_objects, is_demo_database,
-                      write_jsonl)
+from etl.demo import ensure_demo_database, generate_database, generate_objects, is_demo_database, write_jsonl
 from etl.load import connect, load_mixed
 from etl.schema import TABLES
 
@@ -23,7 +22,7 @@ def test_jsonl_files_hold_every_object_once(tmp_path):
                  "invoice_payments", "charges", "payment_intents", "balance_transactions",
                  "tax_rates", "events"):
         assert (tmp_path / f"{name}.jsonl").exists(), name
-    invoices = [orjson.loads(l) for l in (tmp_path / "invoices.jsonl").read_bytes().splitlines()]
+    invoices = [orjson.loads(line) for line in (tmp_path / "invoices.jsonl").read_bytes().splitlines()]
     assert all(len(i["lines"]["data"]) == i["lines"]["total_count"] and not i["lines"]["has_more"]
                for i in invoices)
 
@@ -34,7 +33,7 @@ def test_loading_the_jsonl_gives_the_same_tables_as_the_generator(tmp_path):
     write_jsonl(str(tmp_path / "files"), **ARGS)
     con = connect(str(tmp_path / "from_files.duckdb"))
     for path in sorted((tmp_path / "files").glob("*.jsonl")):
-        objects = [orjson.loads(l) for l in path.read_bytes().splitlines()]
+        objects = [orjson.loads(line) for line in path.read_bytes().splitlines()]
         load_mixed(con, [{k: v for k, v in o.items() if not k.startswith("_tally")}
                          for o in objects])
     generate_database(str(tmp_path / "direct.duckdb"), **ARGS)

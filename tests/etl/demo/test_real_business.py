@@ -8,7 +8,7 @@ import duckdb
 import orjson
 import pytest
 
-from etl.demo import billing, generate_database, generate_objects
+from etl.demo import generate_database, generate_objects
 from etl.demo.catalog import PRICE_BY_ID
 from etl.demo.clock import DEFAULT_NOW, add_months, complete_months, next_month_start_ts, to_ts
 from etl.demo.simulate import LEGACY_SHARE, simulate_customer
@@ -99,20 +99,20 @@ def switches(customers):
         for sub in c.subscriptions:
             for inv in sub.invoices:
                 if inv.billing_reason == "subscription_update" and not all(
-                        l.proration for l in inv.lines):
+                        line.proration for line in inv.lines):
                     yield c, sub, inv
 
 
 def test_interval_switches_credit_the_old_period_by_its_own_length(customers):
     found = set()
-    for c, sub, inv in switches(customers):
-        lines = {l.id: l for i in sub.invoices for l in i.lines}
-        for credit in (l for l in inv.lines if l.proration):
+    for _customer, sub, inv in switches(customers):
+        lines = {line.id: line for i in sub.invoices for line in i.lines}
+        for credit in (line for line in inv.lines if line.proration):
             credited = lines[credit.credits[1]]
             assert not credited.proration and credited.price == credit.price
             assert credit.full_period == credited.end - credited.start  # METRICS.md rule (1)
             assert credit.amount < 0 and credit.end == credited.end
-        new = [l for l in inv.lines if not l.proration]
+        new = [line for line in inv.lines if not line.proration]
         old_months, new_months = inv.lines[0].price.months, new[0].price.months
         assert {old_months, new_months} == {1, 12}
         found.add((old_months, new_months))
@@ -130,7 +130,7 @@ def test_a_switch_counts_the_new_interval_from_the_switch(customers):
         # until the next change, if any (it may switch back)
         old_end = min([old_end] + [i.created for i in sub.invoices
                                    if i.created > at and i.billing_reason == "subscription_update"])
-        new = sum(Fraction(l.amount, l.price.months) for l in inv.lines if not l.proration)
+        new = sum(Fraction(line.amount, line.price.months) for line in inv.lines if not line.proration)
         truth = {month: mrr for month, _, _, mrr in customer_truth(c, MONTHS)}
         for month in MONTHS:
             if at < next_month_start_ts(month) <= old_end and month in truth:
@@ -142,14 +142,14 @@ def test_a_switch_counts_the_new_interval_from_the_switch(customers):
 def test_seat_changes_keep_a_grandfathered_price(customers):
     kept = [inv for c in customers for s in c.subscriptions for inv in s.invoices
             if inv.billing_reason == "subscription_update"
-            and all(l.proration and not l.price.active for l in inv.lines)]
+            and all(line.proration and not line.price.active for line in inv.lines)]
     assert kept and all(inv.lines[0].price == inv.lines[1].price for inv in kept)
 
 
 def test_seat_changes_are_prorated(customers):
     seats = [inv for c in customers for s in c.subscriptions for inv in s.invoices
              if inv.billing_reason == "subscription_update" and len(inv.lines) == 2
-             and all(l.proration for l in inv.lines)
+             and all(line.proration for line in inv.lines)
              and inv.lines[0].price == inv.lines[1].price
              and inv.lines[0].quantity != inv.lines[1].quantity]
     assert seats

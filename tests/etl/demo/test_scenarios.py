@@ -63,7 +63,7 @@ def test_a_mid_cycle_plan_change_counts_the_new_price_from_the_change():
         updates = [i for i in sub.invoices if i.billing_reason == "subscription_update"]
         if (len(sub.items) != 1 or sub.discount or sub.trial_start or len(updates) != 1
                 or any(i.status != "paid" for i in sub.invoices)
-                or not all(l.proration for l in updates[0].lines)):  # not an interval switch
+                or not all(line.proration for line in updates[0].lines)):  # not an interval switch
             continue
         unused, remaining = updates[0].lines  # Stripe's two proration lines
         change, months = unused.start, unused.price.months
@@ -72,8 +72,8 @@ def test_a_mid_cycle_plan_change_counts_the_new_price_from_the_change():
         # Until the period's end the prorations say it (METRICS.md): the credit over
         # its regular line cancels "before"; the debit is scaled by the same line
         # for a seat change, by the nominal interval of a new price.
-        regular = next(l for i in sub.invoices for l in i.lines
-                       if not l.proration and l.start <= change < l.end)
+        regular = next(line for i in sub.invoices for line in i.lines
+                       if not line.proration and line.start <= change < line.end)
         full = (regular.end - regular.start if remaining.price == unused.price
                 else billing.nominal_period(remaining.price))
         inside = Fraction(remaining.amount * full, remaining.end - remaining.start) / months
