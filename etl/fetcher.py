@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from etl.client import BadRequest, ServerError, StripeHTTP
+from etl.client import BadRequest, NotAvailable, ServerError, StripeHTTP
 from etl.convert import PageConverter, has_more_lines
 from etl.schema import API_VERSION
 from etl.sync_jobs import UNKNOWN_PAGES, Failure, Job, Page, Window
@@ -175,11 +175,20 @@ class Fetcher:
         return outline, long
 
     def _completed_page(self, long: LongPage) -> Page:
-        """The page of `long`, its invoices complete, converted (in the worker process)."""
-        for future in long.lines:
-            future.result()  # a line page's error is the page's
-        body = orjson.dumps({"object": "list", "data": long.objects, "has_more": long.has_more})
-        return self.converter.convert(long.table, body, long.synced_at, long.api_version)
+        """The page of `long`, its invoices complete, converted (in the worker process).
+
+        An invoice deleted since it was listed (a draft) is left out: its lines
+        answered 404. The page still ends, for the window's cursor, where the
+        listed page did.
+        """
+        gone = {future.result() for future in long.lines} - {None}  # a line page's error is the page's
+        objects = [o for o in long.objects if o["id"] not in gone]
+        body = orjson.dumps({"object": "list", "data": objects, "has_more": long.has_more})
+        page = self.converter.convert(long.table, body, long.synced_at, long.api_version)
+        assert page is not None  # every invoice on it is complete
+        page.has_more = long.has_more
+        page.last_id = page.last_id or (long.objects[-1]["id"] if long.objects else None)
+        return page
 
     def _get_first_or_next(self, job: Job, params: dict, priority: float):
         """A list page; the first of a job listing everything also asks `created[gte]=0`
@@ -198,19 +207,25 @@ class Fetcher:
         return resp
 
     def page_lines(self, invoices: list[dict]) -> list[Future]:
-        """Start paging the rest of the lines of every long invoice, concurrently."""
+        """Start paging the rest of the lines of every long invoice, concurrently.
+        Each future gives None, or the invoice's id if it is gone."""
         return [self.lines_pool.submit(self._complete_lines, invoice)
                 for invoice in invoices if has_more_lines(invoice)]
 
-    def complete_lines(self, invoices: list[dict]) -> None:
-        """Page the rest of the lines of `invoices` into them; back when all are complete."""
+    def complete_lines(self, invoices: list[dict]) -> set[str]:
+        """Page the rest of the lines of `invoices` into them; back when all are
+        complete, with the ids of those gone (deleted since)."""
         futures = self.page_lines(invoices)
         wait(futures)
-        for future in futures:
-            future.result()
+        return {future.result() for future in futures} - {None}
 
-    def _complete_lines(self, invoice: dict) -> None:
-        """Invoices embed only their first lines: page the rest into the invoice."""
+    def _complete_lines(self, invoice: dict) -> str | None:
+        """Invoices embed only their first lines: page the rest into the invoice.
+
+        A 404 means the invoice was deleted since it was listed (drafts can be):
+        returns its id, for the caller to leave it out. Raising instead would
+        fail its whole window and, re-read, skip invoices as "not offered".
+        """
         lines = invoice["lines"]
         data = list(lines.get("data") or [])
         has_more = True
@@ -218,14 +233,18 @@ class Fetcher:
             params = {"limit": PAGE_SIZE}
             if data:
                 params["starting_after"] = data[-1]["id"]
-            resp = self.client.get(f"/v1/invoices/{invoice['id']}/lines", params, label=LINES_LABEL,
-                                   priority=LINES_PRIORITY)
+            try:
+                resp = self.client.get(f"/v1/invoices/{invoice['id']}/lines", params,
+                                       label=LINES_LABEL, priority=LINES_PRIORITY)
+            except NotAvailable:
+                return invoice["id"]
             batch = resp.data.get("data") or []
             data += batch
             has_more = bool(resp.data.get("has_more")) and bool(batch)
         if has_more:
             raise InterruptedError("stopped while paging invoice lines")
         invoice["lines"] = {**lines, "data": data, "has_more": False}
+        return None
 
     def _estimate(self, window: Window, page: Page) -> None:
         """Pages the window has left, judging by this page's density (for priorities).

@@ -48,7 +48,7 @@ from etl.client import (
 from etl.fetcher import Fetcher
 from etl.load import OBJECT_TABLES, Prepared, combine, connect, mark_deleted, prepare_objects, write_prepared
 from etl.memory import flat_memory
-from etl.referenced import fetch_referenced
+from etl.referenced import KNOWN_PRICES, PricesById, fetch_referenced, named_prices
 from etl.schema import API_VERSION
 from etl.sync_jobs import (
     BY_NAME,
@@ -64,6 +64,9 @@ from etl.sync_jobs import (
 )
 
 NOT_OFFERED = "not offered by this API (404); skipped"
+# Stripe deletes no price (plans, the older API, it does): a price no list
+# gives is an inline one, kept as retrieved (etl/referenced.py).
+NEVER_DELETED = {"/v1/prices"}
 EVENT_RETENTION_DAYS = 29  # Stripe keeps 30 days of events; keep a day of margin
 # Fetch threads: ~100 req/s x up to ~0.6 s a page (latency, then the wait for the
 # account's rate limit), and enough that the big types' windows can still split
@@ -198,6 +201,7 @@ class Sync:
         self.full = full
         self.progress = progress
         self.fetcher = Fetcher(client, workers, _utc_now)
+        self.prices_by_id = PricesById(client)
         self.notes: list[str] = []
         self.t0 = time.monotonic()
         self.last_publish = self.t0
@@ -209,6 +213,7 @@ class Sync:
             return self._run()
         finally:
             self.fetcher.stop()  # already stopped before publishing, unless planning failed
+            self.prices_by_id.stop()
 
     def _run(self) -> Summary:
         started = _utc_now()
@@ -232,6 +237,7 @@ class Sync:
             raise
         finally:
             self.fetcher.stop()
+            self.prices_by_id.stop()
         if self.fetcher.converter.lost:
             self.notes.append("The page converter process was not there or stopped; this "
                               "sync converted pages itself, more slowly.")
@@ -250,9 +256,29 @@ class Sync:
         catalog = [j for j in jobs if j.kind.table in ("prices", "products")]
         if not all(j.status == "done" or j.note == NOT_OFFERED for j in catalog):
             return  # a listing to resume first, or a key that may not read prices
-        detail = (self._states().get("prices") or {}).get("detail") or {}
-        prices_path = "/v1/plans" if detail.get("path") == "/v1/plans" else "/v1/prices"
-        self.notes += fetch_referenced(self.con, self.client, prices_path, _utc_now())
+        self.notes += fetch_referenced(self.con, self.client, self._prices_path(jobs), _utc_now(),
+                                       self.prices_by_id)
+
+    def _retrieve_named_prices(self, jobs: list[Job], pages: list[tuple[Job, Window, Page]]) -> None:
+        """Prices the pages just written name, retrieved by id while the lists go on
+        (once the price lists are done: they tell which prices no list gives)."""
+        by_id = self.prices_by_id
+        for job, _, page in pages:
+            if job.kind.table in ("subscriptions", "invoices") and page.rows is not None:
+                by_id.offer(named_prices(page.rows))
+        if not by_id.started and all(j.status == "done" or j.note == NOT_OFFERED
+                                     for j in jobs if j.kind.table == "prices"):
+            by_id.start(self._prices_path(jobs),
+                        [row[0] for row in self.con.execute(KNOWN_PRICES).fetchall()])
+        if by_id.started:
+            by_id.write(self.con, _utc_now())
+
+    def _prices_path(self, jobs: list[Job]) -> str:
+        """Where prices are retrieved: /v1/plans where the API lists only plans."""
+        path = next((j.path for j in jobs if j.kind.name == "prices"), None)
+        if path is None:  # listed in an earlier run
+            path = ((self._states().get("prices") or {}).get("detail") or {}).get("path")
+        return "/v1/plans" if path == "/v1/plans" else "/v1/prices"
 
     # --- planning -----------------------------------------------------------
 
@@ -363,6 +389,7 @@ class Sync:
             pages = [(job, window, page) for job, window, page in items
                      if isinstance(page, Page) and job.running]
             self._write(pages)
+            self._retrieve_named_prices(jobs, pages)
             for job, window, failure in items:
                 if isinstance(failure, Failure):
                     self._failed(job, window, failure)
@@ -506,7 +533,7 @@ class Sync:
         two, active and archived) re-listed everything in this run: one listing
         alone has not seen the other's rows. A listing this API does not offer
         (404) has nothing to wait for."""
-        if not job.kind.relist_marks_deleted:
+        if not job.kind.relist_marks_deleted or job.path in NEVER_DELETED:
             return
         states = self._states()
         relisted = 0
@@ -555,13 +582,19 @@ class Sync:
     def _apply_event_chunk(self, events: list[dict]) -> None:
         by_table: dict[tuple[str, str | None], list[dict]] = {}
         gone: dict[str, list[str]] = {}
-        # Long invoices' lines, all paged at once (the writer waits for them).
-        self.fetcher.complete_lines([e["data"]["object"] for e in events
-                                     if OBJECT_TABLES.get(e["data"]["object"].get("object")) == "invoices"])
+        # Long invoices' lines, all paged at once (the writer waits for them);
+        # an invoice whose lines answer 404 is gone from Stripe.
+        invoices_gone = self.fetcher.complete_lines(
+            [e["data"]["object"] for e in events
+             if OBJECT_TABLES.get(e["data"]["object"].get("object")) == "invoices"])
+        if invoices_gone:
+            gone["invoices"] = sorted(invoices_gone)
         for event in events:
             obj = event["data"]["object"]
             table = OBJECT_TABLES.get(obj.get("object"))
             if not table or table == "events":
+                continue
+            if table == "invoices" and obj.get("id") in invoices_gone:
                 continue
             by_table.setdefault((table, event.get("api_version")), []).append(obj)
             # `customer.subscription.deleted` is a cancellation, not a deletion.
