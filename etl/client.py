@@ -39,7 +39,7 @@ ENDPOINT_RATE = 25.0
 # at once (etl/ratelimit.py), so it runs at the limit minus that burst: at
 # most the limit falls in any one second the server counts (98 + 2 live,
 # 23 + 2 in test mode; a request that arrives late may still tip a second
-# over now and then: 0 to 2 answered 429 a big sync, retried). An endpoint
+# over now and then, and is retried). An endpoint
 # runs at its whole limit: on an account whose invoices carry many lines,
 # `/v1/invoices/{id}/lines` alone sets the sync's pace, and each request
 # below its limit is time lost; its send window (etl/ratelimit.py) keeps

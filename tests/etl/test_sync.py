@@ -5,9 +5,9 @@ import duckdb
 import orjson
 import pytest
 
-from etl import spool, store
-from etl.client import StripeHTTP
+from etl import spool, store, sync_writer
 from etl import sync as sync_module
+from etl.client import StripeHTTP
 from etl.sync import run_sync
 from fakestripe import DEFAULT_API_KEY
 from fakestripe.testing import delete_object, put_objects, serve
@@ -165,13 +165,13 @@ def test_full_flag_relists_everything(served, tmp_path):
 def test_only_a_listing_into_empty_tables_skips_the_upsert(served, tmp_path, monkeypatch):
     db = tmp_path / "tally.duckdb"
     upserts = {}
-    real_write = sync_module.write_prepared
+    real_write = sync_writer.write_prepared
 
     def spy(con, prepared, *, upsert=True):
         upserts.setdefault(prepared.table, set()).add(upsert)
         return real_write(con, prepared, upsert=upsert)
 
-    monkeypatch.setattr(sync_module, "write_prepared", spy)
+    monkeypatch.setattr(sync_writer, "write_prepared", spy)
     sync(served, db)
     assert upserts["customers"] == upserts["invoices"] == {False}
     upserts.clear()
@@ -270,8 +270,8 @@ def test_resumes_a_window_whose_cursor_object_was_deleted(account, served, tmp_p
 def test_a_second_sync_of_the_same_database_is_refused(served, tmp_path):
     import threading
 
-    from fakestripe.testing import configure
     from etl.client import StripeSyncError
+    from fakestripe.testing import configure
     db = tmp_path / "tally.duckdb"
     configure(served, latency_ms=300)
     started = threading.Event()
