@@ -139,8 +139,12 @@ class PricesById:
         return fetched
 
     def write(self, con, now: dt.datetime, wait: bool = False) -> None:
-        """Write what came back (from the writer's thread, outside a transaction)."""
-        self.missing_written += write_fetched(con, "prices", self.take(wait), now)
+        """Write what came back (from the writer's thread, outside a transaction):
+        everything with `wait`, else only once CHUNK are in: small transactions
+        of prices between the pages' raise DuckDB's peak memory far more than
+        holding the prices meanwhile does."""
+        if wait or sum(f.done() for f in self.futures) >= CHUNK:
+            self.missing_written += write_fetched(con, "prices", self.take(wait), now)
 
     def stop(self) -> None:
         self.stopping.set()
