@@ -39,6 +39,10 @@ THREADS = 8  # a retrieve endpoint's 25 req/s at ~150 ms latency needs ~4 in fli
 CHUNK = 500  # ids fetched, then written in one transaction: a killed run keeps the rest
 SHOWN_IDS = 5  # in a note; the table has them all
 PRICES_LABEL = "referenced prices"
+# Retrieves have an endpoint of their own, which sets the sync's pace where
+# inline prices are many: first call on the account's budget, as invoice lines
+# (the lists, whose pages are many, would otherwise take it all).
+RETRIEVE_PRIORITY = float("inf")
 
 # Prices a subscription or invoice uses that the database lacks, or has only as
 # flagged deleted (older versions flagged inline prices on a full re-list),
@@ -162,7 +166,7 @@ def retrieve(client: StripeHTTP, path: str, object_id: str, label: str):
     try:
         # plan ids are the account's own strings, which may hold "#", "?" or "/"
         resp = client.get(f"{path}/{quote(object_id, safe='')}", label=label, max_retries=3,
-                          endpoint=f"{path}/{{id}}")
+                          endpoint=f"{path}/{{id}}", priority=RETRIEVE_PRIORITY)
         return object_id, resp, None
     except StripeSyncError as exc:
         return object_id, None, exc
