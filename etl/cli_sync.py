@@ -58,7 +58,7 @@ def _rate_from_env() -> float | None:
     try:
         return float(raw) if raw else None
     except ValueError:
-        raise StripeSyncError(f"TALLY_SYNC_RATE must be requests per second, not {raw!r}.")
+        raise StripeSyncError(f"TALLY_SYNC_RATE must be requests per second, not {raw!r}.") from None
 
 
 class ProgressBars:

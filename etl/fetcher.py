@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from etl.client import BadRequest, ServerError, StripeHTTP
+from etl.client import BadRequest, NotAvailable, ServerError, StripeHTTP
 from etl.convert import PageConverter, has_more_lines
 from etl.schema import API_VERSION
 from etl.sync_jobs import UNKNOWN_PAGES, Failure, Job, Page, Window
@@ -41,10 +41,10 @@ CHUNK_PAGES = 40
 MIN_SPLIT_PAGES = 6
 # ~0.3 MB a page: a bound on memory. Room for 2 s of pages, as long as the
 # writer's longest checkpoints (DuckDB compacts the row groups of earlier
-# checkpoints: the 8th and 16th of a backfill take 1.5-2 s); with 96, a big
-# sync's fetch threads waited for room about a second.
+# checkpoints, which can take seconds): fewer, and the fetch threads wait for
+# room while the writer checkpoints.
 QUEUE_PAGES = 192
-LINE_WORKERS = 16  # the lines endpoint's 24 req/s at ~150 ms needs ~4 in flight; a busy machine, more
+LINE_WORKERS = 16  # the lines endpoint's 25 req/s at ~150 ms needs ~4 in flight; a busy machine, more
 # Invoice pages a window lists ahead while their lines are paged: enough
 # waiting lines to keep their endpoint busy, few enough to keep memory flat.
 WAITING_PAGES = 2
@@ -56,7 +56,8 @@ LINES_LABEL = "invoice_lines"
 class LongPage:
     """An invoice page whose long invoices are having the rest of their lines paged."""
     table: str
-    objects: list[dict]
+    ids: list[str]
+    objects: list  # the long invoices as dicts, the rest as JSON (orjson.Fragment)
     has_more: bool
     synced_at: object
     api_version: str
@@ -168,18 +169,30 @@ class Fetcher:
             return page, None
         objects = resp.data.get("data") or []  # an invoice with more lines than it embeds
         has_more = bool(resp.data.get("has_more")) and bool(objects)
-        long = LongPage(job.kind.table, objects, has_more, synced_at, api_version,
-                        self.page_lines(objects))
-        outline = Page(len(objects), objects[-1]["id"] if objects else None, has_more, None,
+        ids = [o["id"] for o in objects]
+        outline = Page(len(objects), ids[-1] if ids else None, has_more, None,
                        [o.get("created") or 0 for o in objects])
-        return outline, long
+        futures = self.page_lines(objects, compact=True)
+        # until the page is complete, the invoices already complete wait as JSON: less memory
+        objects = [o if has_more_lines(o) else orjson.Fragment(orjson.dumps(o)) for o in objects]
+        return outline, LongPage(job.kind.table, ids, objects, has_more, synced_at, api_version,
+                                 futures)
 
     def _completed_page(self, long: LongPage) -> Page:
-        """The page of `long`, its invoices complete, converted (in the worker process)."""
-        for future in long.lines:
-            future.result()  # a line page's error is the page's
-        body = orjson.dumps({"object": "list", "data": long.objects, "has_more": long.has_more})
-        return self.converter.convert(long.table, body, long.synced_at, long.api_version)
+        """The page of `long`, its invoices complete, converted (in the worker process).
+
+        An invoice deleted since it was listed (a draft) is left out: its lines
+        answered 404. The page still ends, for the window's cursor, where the
+        listed page did.
+        """
+        gone = {future.result() for future in long.lines} - {None}  # a line page's error is the page's
+        objects = [o for i, o in zip(long.ids, long.objects) if i not in gone]
+        body = orjson.dumps({"object": "list", "data": objects, "has_more": long.has_more})
+        page = self.converter.convert(long.table, body, long.synced_at, long.api_version)
+        assert page is not None  # every invoice on it is complete
+        page.has_more = long.has_more
+        page.last_id = page.last_id or (long.ids[-1] if long.ids else None)
+        return page
 
     def _get_first_or_next(self, job: Job, params: dict, priority: float):
         """A list page; the first of a job listing everything also asks `created[gte]=0`
@@ -197,35 +210,54 @@ class Fetcher:
         job.created_filter = True
         return resp
 
-    def page_lines(self, invoices: list[dict]) -> list[Future]:
-        """Start paging the rest of the lines of every long invoice, concurrently."""
-        return [self.lines_pool.submit(self._complete_lines, invoice)
+    def page_lines(self, invoices: list[dict], compact: bool = False) -> list[Future]:
+        """Start paging the rest of the lines of every long invoice, concurrently.
+        Each future gives None, or the invoice's id if it is gone. `compact`:
+        the lines are kept as JSON (orjson.Fragment), for pages that only go
+        on to the converter: a 300-line invoice takes a third of the memory."""
+        return [self.lines_pool.submit(self._complete_lines, invoice, compact)
                 for invoice in invoices if has_more_lines(invoice)]
 
-    def complete_lines(self, invoices: list[dict]) -> None:
-        """Page the rest of the lines of `invoices` into them; back when all are complete."""
+    def complete_lines(self, invoices: list[dict]) -> set[str]:
+        """Page the rest of the lines of `invoices` into them; back when all are
+        complete, with the ids of those gone (deleted since)."""
         futures = self.page_lines(invoices)
         wait(futures)
-        for future in futures:
-            future.result()
+        return {future.result() for future in futures} - {None}
 
-    def _complete_lines(self, invoice: dict) -> None:
-        """Invoices embed only their first lines: page the rest into the invoice."""
+    def _complete_lines(self, invoice: dict, compact: bool = False) -> str | None:
+        """Invoices embed only their first lines: page the rest into the invoice.
+
+        A 404 means the invoice was deleted since it was listed (drafts can be):
+        returns its id, for the caller to leave it out. Raising instead would
+        fail its whole window and, re-read, skip invoices as "not offered".
+        """
         lines = invoice["lines"]
         data = list(lines.get("data") or [])
+        last = data[-1]["id"] if data else None
+        pages = [orjson.dumps(data)] if compact else []
         has_more = True
         while has_more and not self.stopping.is_set():
             params = {"limit": PAGE_SIZE}
-            if data:
-                params["starting_after"] = data[-1]["id"]
-            resp = self.client.get(f"/v1/invoices/{invoice['id']}/lines", params, label=LINES_LABEL,
-                                   priority=LINES_PRIORITY)
+            if last:
+                params["starting_after"] = last
+            try:
+                resp = self.client.get(f"/v1/invoices/{invoice['id']}/lines", params,
+                                       label=LINES_LABEL, priority=LINES_PRIORITY)
+            except NotAvailable:
+                return invoice["id"]
             batch = resp.data.get("data") or []
-            data += batch
+            if compact:
+                pages.append(orjson.dumps(batch))
+            else:
+                data += batch
+            last = batch[-1]["id"] if batch else last
             has_more = bool(resp.data.get("has_more")) and bool(batch)
         if has_more:
             raise InterruptedError("stopped while paging invoice lines")
-        invoice["lines"] = {**lines, "data": data, "has_more": False}
+        invoice["lines"] = {**lines, "has_more": False,
+                            "data": _joined_arrays(pages) if compact else data}
+        return None
 
     def _estimate(self, window: Window, page: Page) -> None:
         """Pages the window has left, judging by this page's density (for priorities).
@@ -294,3 +326,9 @@ def _pages_between(lo: int | None, hi: int, page: Page) -> float:
     """List pages for objects created in [lo, hi), at the density of `page`."""
     span = max(1, max(page.created) - min(page.created))
     return max(1.0, (hi - (lo or hi)) * len(page.created) / span / PAGE_SIZE)
+
+
+def _joined_arrays(arrays: list[bytes]) -> orjson.Fragment:
+    """JSON arrays, serialized, as one array to embed as it is."""
+    items = [array[1:-1] for array in arrays if array != b"[]"]
+    return orjson.Fragment(b"[" + b",".join(items) + b"]")

@@ -15,9 +15,12 @@ import itertools
 import threading
 import time
 
-
 WAKE_FALLBACK_SECONDS = 1.0
 ACCOUNT_BURST = 2  # requests the account's limiter lets through at once
+# The server counts a request when it arrives, a little after we send it, and
+# not always equally late: an endpoint's sends are kept within its limit over
+# slightly more than a second, so no second the server counts holds one more.
+SEND_WINDOW_SECONDS = 1.01
 
 
 class RateLimiter:
@@ -141,23 +144,23 @@ class EndpointLimiters:
 
 
 class SendWindow:
-    """The requests actually sent to one endpoint in the last second."""
+    """The requests actually sent to one endpoint in the last SEND_WINDOW_SECONDS."""
 
     def __init__(self):
         self._sent: collections.deque[float] = collections.deque()
         self._lock = threading.Lock()
 
     def admit(self, rate: float) -> None:
-        """Wait until fewer than rate + 1 were sent in the last second, then count one."""
+        """Wait until fewer than `rate` were sent in the window, then count one."""
         while True:
             with self._lock:
                 now = time.monotonic()
-                while self._sent and self._sent[0] <= now - 1.0:
+                while self._sent and self._sent[0] <= now - SEND_WINDOW_SECONDS:
                     self._sent.popleft()
-                if len(self._sent) < int(rate) + 1:
+                if len(self._sent) < max(1, int(rate)):
                     self._sent.append(now)
                     return
-                wait = self._sent[0] + 1.0 - now
+                wait = self._sent[0] + SEND_WINDOW_SECONDS - now
             time.sleep(wait)
 
 

@@ -18,16 +18,16 @@ How a run works:
 APIs that lack `created` filters or whole object types (localstripe) still
 sync: such types are re-listed in full each run, plans load as prices, and an
 endpoint answering 404 is skipped with a note.
+
+Here: the run, from opening the working file to publishing it. Planning is in
+etl/sync_plan.py, the writer in etl/sync_writer.py, the prices no list gives
+in etl/referenced.py.
 """
 from __future__ import annotations
 
-import datetime as dt
 import os
-import queue
 import threading
 import time
-import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
@@ -35,48 +35,25 @@ import duckdb
 import orjson
 
 from etl import spool, store
-from etl.client import (
-    AuthError,
-    BadRequest,
-    NotAvailable,
-    NotStripe,
-    PermissionDenied,
-    StripeHTTP,
-    StripeSyncError,
-    Unreachable,
-)
+from etl.client import AuthError, NotStripe, StripeHTTP, StripeSyncError, Unreachable
 from etl.fetcher import Fetcher
-from etl.load import OBJECT_TABLES, Prepared, combine, connect, mark_deleted, prepare_objects, write_prepared
+from etl.load import connect
 from etl.memory import flat_memory
-from etl.referenced import fetch_referenced
-from etl.schema import API_VERSION
-from etl.sync_jobs import (
-    BY_NAME,
-    OBJECT_TYPES,
-    OVERLAP_SECONDS,
-    Failure,
-    Job,
-    ObjectType,
-    Page,
-    Window,
-    forget_fresh_listings,
-    listings_of,
-)
+from etl.referenced import KNOWN_PRICES, PricesById, fetch_referenced, named_prices
+from etl.sync_jobs import OBJECT_TYPES, Failure, Job, Page, Window, forget_fresh_listings, utc_now
+from etl.sync_plan import SyncPlan, lists_all
+from etl.sync_writer import MAX_WRITE_PAGES, NOT_OFFERED, PageWriter
 
-NOT_OFFERED = "not offered by this API (404); skipped"
-EVENT_RETENTION_DAYS = 29  # Stripe keeps 30 days of events; keep a day of margin
 # Fetch threads: ~100 req/s x up to ~0.6 s a page (latency, then the wait for the
 # account's rate limit), and enough that the big types' windows can still split
-# when some finish: with 40, a busy machine left one type trailing alone.
+# when some finish: with fewer, on a busy machine one type may trail alone.
 WORKERS = 64
 PUBLISH_EVERY_SECONDS = 300
 DUCKDB_MEMORY = "64MB"  # with the page converter's process, a sync stays under 400 MB
 CHECKPOINT_EVERY = "1GB"  # of WAL; publishing (every PUBLISH_EVERY_SECONDS) checkpoints too
 CHECKPOINT_EVERY_FRESH = "16MB"  # a backfill into empty tables: see Sync.run
-EVENT_CHUNK = 1000
-WRITE_PAGES = 64  # pages per transaction when they come fast (the queue holds 192)
-WRITE_WAIT = 1.0  # seconds to wait for that many
-MAX_WRITE_PAGES = 96  # and what queued meanwhile (say, during a checkpoint), up to this
+
+__all__ = ["MAX_WRITE_PAGES", "OBJECT_TYPES", "Summary", "run_sync", "sync_running"]
 
 Progress = Callable[[str, int, bool], None]
 
@@ -189,7 +166,9 @@ def _bound_memory(con) -> None:
     con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_EVERY}'")
 
 
-class Sync:
+class Sync(SyncPlan, PageWriter):
+    """One run: plan (etl/sync_plan.py), fetch and write (etl/sync_writer.py), finish."""
+
     def __init__(self, con, db_path: str, client: StripeHTTP, full: bool, progress: Progress,
                  workers: int):
         self.con = con
@@ -197,7 +176,8 @@ class Sync:
         self.client = client
         self.full = full
         self.progress = progress
-        self.fetcher = Fetcher(client, workers, _utc_now)
+        self.fetcher = Fetcher(client, workers, utc_now)
+        self.prices_by_id = PricesById(client)
         self.notes: list[str] = []
         self.t0 = time.monotonic()
         self.last_publish = self.t0
@@ -209,9 +189,10 @@ class Sync:
             return self._run()
         finally:
             self.fetcher.stop()  # already stopped before publishing, unless planning failed
+            self.prices_by_id.stop()
 
     def _run(self) -> Summary:
-        started = _utc_now()
+        started = utc_now()
         self._interrupt_old_runs()
         jobs, run_id, mode = self._plan()
         if any(j.fresh for j in jobs):
@@ -223,7 +204,7 @@ class Sync:
                          [run_id, started, self.client.mode, mode])
         try:
             # A job listing everything learns it from its first page (etl/fetcher.py).
-            self._probe_created_filters([j for j in jobs if j.running and not _lists_all(j)])
+            self._probe_created_filters([j for j in jobs if j.running and not lists_all(j)])
             self._fetch_and_write(jobs)
             self._fetch_referenced(jobs)
         except (AuthError, Unreachable) as exc:
@@ -232,6 +213,7 @@ class Sync:
             raise
         finally:
             self.fetcher.stop()
+            self.prices_by_id.stop()
         if self.fetcher.converter.lost:
             self.notes.append("The page converter process was not there or stopped; this "
                               "sync converted pages itself, more slowly.")
@@ -250,100 +232,29 @@ class Sync:
         catalog = [j for j in jobs if j.kind.table in ("prices", "products")]
         if not all(j.status == "done" or j.note == NOT_OFFERED for j in catalog):
             return  # a listing to resume first, or a key that may not read prices
-        detail = (self._states().get("prices") or {}).get("detail") or {}
-        prices_path = "/v1/plans" if detail.get("path") == "/v1/plans" else "/v1/prices"
-        self.notes += fetch_referenced(self.con, self.client, prices_path, _utc_now())
+        self.notes += fetch_referenced(self.con, self.client, self._prices_path(jobs), utc_now(),
+                                       self.prices_by_id)
 
-    # --- planning -----------------------------------------------------------
+    def _retrieve_named_prices(self, jobs: list[Job], pages: list[tuple[Job, Window, Page]]) -> None:
+        """Prices the pages just written name, retrieved by id while the lists go on
+        (once the price lists are done: they tell which prices no list gives)."""
+        by_id = self.prices_by_id
+        for job, _, page in pages:
+            if job.kind.table in ("subscriptions", "invoices") and page.rows is not None:
+                by_id.offer(named_prices(page.rows))
+        if not by_id.started and all(j.status == "done" or j.note == NOT_OFFERED
+                                     for j in jobs if j.kind.table == "prices"):
+            by_id.start(self._prices_path(jobs),
+                        [row[0] for row in self.con.execute(KNOWN_PRICES).fetchall()])
+        if by_id.started:
+            by_id.write(self.con, utc_now())
 
-    def _states(self) -> dict[str, dict]:
-        rows = self.con.execute(
-            "SELECT object_type, backfill_done, last_created, last_success, detail FROM sync_state"
-        ).fetchall()
-        return {r[0]: {"backfill_done": r[1], "last_created": r[2], "last_success": r[3],
-                       "detail": orjson.loads(r[4]) if r[4] else None} for r in rows}
-
-    def _plan(self) -> tuple[list[Job], str, str]:
-        states = self._states()
-        unfinished = {n: s["detail"] for n, s in states.items()
-                      if s["detail"] and s["detail"].get("status") == "running"}
-        if unfinished and not (self.full and any(d["mode"] != "full" for d in unfinished.values())):
-            return self._resume(unfinished)
-        return self._new_plan(states)
-
-    def _resume(self, unfinished) -> tuple[list[Job], str, str]:
-        run_id = next(iter(unfinished.values()))["run_id"]
-        jobs = [Job.from_detail(BY_NAME[n], d) for n, d in unfinished.items() if n in BY_NAME]
-        mode = "full" if any(j.mode == "full" for j in jobs) else "incremental"
-        if any(j.fetched or any(w.cursor for w in j.windows) for j in jobs):  # else nothing to resume
-            self.notes.append(f"Resuming an interrupted sync ({len(jobs)} object types left).")
-        return jobs, run_id, mode
-
-    def _new_plan(self, states) -> tuple[list[Job], str, str]:
-        run_id = uuid.uuid4().hex[:12]
-        now = time.time()
-        events = states.get("events") or {}
-        mode = "incremental"
-        if self.full or not events.get("backfill_done") or events.get("last_success") is None:
-            mode = "full"
-        elif _utc_now() - events["last_success"] > dt.timedelta(days=EVENT_RETENTION_DAYS):
-            days = (_utc_now() - events["last_success"]).days
-            mode = "full"
-            self.notes.append(f"The last successful sync was {days} days ago, beyond Stripe's "
-                              "30-day event history: re-listing everything.")
-        jobs = [self._new_job(kind, states.get(kind.name) or {}, run_id, mode, now)
-                for kind in OBJECT_TYPES]
-        self.con.begin()
-        self._save_all(jobs)
-        self.con.commit()
-        return jobs, run_id, mode
-
-    def _new_job(self, kind: ObjectType, state: dict, run_id: str, mode: str, now: float) -> Job:
-        old = state.get("detail") or {}
-        created_filter = True if old.get("created_filter") else None  # unknown: probe again
-        if mode == "full" or not state.get("backfill_done") or state.get("last_created") is None:
-            # Fresh only in a full run: an incremental run replays events,
-            # which may write objects this listing will meet again.
-            # Two listings of one table may meet the same object (a price archived
-            # between them): only a table's single listing may skip the upsert.
-            fresh = mode == "full" and len(listings_of(kind.table)) == 1 and self._empty(kind.table)
-            return Job(kind, run_id, "full", now, kind.path, [Window()], created_filter,
-                       fresh=fresh)
-        since = int(state["last_created"]) - kind.overlap
-        job = Job(kind, run_id, "incremental", now, kind.path, [Window(lo=since)], created_filter)
-        if kind.name == "events":
-            job.apply_events_since = int(state["last_created"]) - OVERLAP_SECONDS
-        return job
-
-    def _empty(self, table: str) -> bool:
-        """No rows in the table or the tables its objects' children go to."""
-        children = {"invoices": ["invoice_lines", "invoice_line_taxes"],
-                    "subscriptions": ["subscription_items"]}.get(table, [])
-        return not any(self.con.execute(f"SELECT EXISTS (FROM {name})").fetchone()[0]
-                       for name in [table, *children])
-
-    def _probe_created_filters(self, jobs: list[Job]) -> None:
-        """Does each list accept `created` filters? (localstripe's mostly do not.)"""
-        unknown = [j for j in jobs if j.created_filter is None]
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            answers = list(pool.map(self._probe, unknown))
-        for job, accepted in zip(unknown, answers):
-            job.created_filter = accepted
-            if not accepted:
-                # Without filters, "created since" is impossible: list everything.
-                job.mode = "full"
-                job.windows = [Window(cursor=w.cursor) if w.lo is None and w.hi is None else Window()
-                               for w in job.windows[:1]]
-
-    def _probe(self, job: Job) -> bool:
-        params = {"limit": 1, "created[gte]": 0, **job.kind.params}
-        try:
-            self.client.get(job.path, params, label=job.kind.name, max_retries=2)
-            return True
-        except (AuthError, Unreachable):
-            raise
-        except StripeSyncError:
-            return False
+    def _prices_path(self, jobs: list[Job]) -> str:
+        """Where prices are retrieved: /v1/plans where the API lists only plans."""
+        path = next((j.path for j in jobs if j.kind.name == "prices"), None)
+        if path is None:  # listed in an earlier run
+            path = ((self._states().get("prices") or {}).get("detail") or {}).get("path")
+        return "/v1/plans" if path == "/v1/plans" else "/v1/prices"
 
     # --- fetching and writing --------------------------------------------------
 
@@ -359,6 +270,7 @@ class Sync:
             pages = [(job, window, page) for job, window, page in items
                      if isinstance(page, Page) and job.running]
             self._write(pages)
+            self._retrieve_named_prices(jobs, pages)
             for job, window, failure in items:
                 if isinstance(failure, Failure):
                     self._failed(job, window, failure)
@@ -368,231 +280,7 @@ class Sync:
                     self._finish_job(job)
             self._maybe_publish()
 
-    def _take_pages(self) -> list:
-        """Pages for one transaction: WRITE_PAGES, waiting at most WRITE_WAIT
-        seconds for them while the fetch threads are still at work, and any
-        more already queued, up to MAX_WRITE_PAGES.
-
-        A commit costs about the same for 1 page as for 50 (and DuckDB's writes
-        do not grow much with the rows), so fewer, bigger transactions save
-        most of the writer's CPU; a crash loses at most these pages' fetches.
-        """
-        try:
-            items = [self.fetcher.pages.get(timeout=0.1)]
-        except queue.Empty:
-            return []
-        deadline = time.monotonic() + WRITE_WAIT
-        while len(items) < WRITE_PAGES:
-            wait = deadline - time.monotonic()
-            if wait <= 0 or not self.fetcher.fetching():
-                break
-            try:
-                items.append(self.fetcher.pages.get(timeout=min(wait, 0.05)))
-            except queue.Empty:
-                continue
-        while len(items) < MAX_WRITE_PAGES:
-            try:
-                items.append(self.fetcher.pages.get_nowait())
-            except queue.Empty:
-                break
-        return items
-
-    def _failed(self, job: Job, window: Window, failure: Failure) -> None:
-        """A window's fetch stopped on an error: retry differently, skip the type, or fail it."""
-        exc = failure.error
-        if isinstance(exc, (AuthError, Unreachable)):
-            raise exc
-        if not job.running:
-            return
-        if isinstance(exc, (NotAvailable, BadRequest)) and failure.cursor \
-                and not window.retried_cursor:
-            # The cursor object may have been deleted since: re-read the window
-            # from its start (upserts make the repeat harmless).
-            window.cursor, window.retried_cursor, job.fresh = None, True, False
-            self.fetcher.start(job, window)
-        elif isinstance(exc, NotAvailable) and job.kind.fallback_path \
-                and job.path != job.kind.fallback_path:
-            job.path, job.created_filter, job.mode = job.kind.fallback_path, False, "full"
-            job.fresh = False
-            with self.fetcher.lock:
-                job.windows = [Window()]
-            self.fetcher.start(job, job.windows[0])
-        elif isinstance(exc, NotAvailable):
-            self._give_up(job, "skipped", NOT_OFFERED)
-        elif isinstance(exc, PermissionDenied):
-            self._give_up(job, "skipped", str(exc))
-        elif isinstance(exc, StripeSyncError):
-            self._give_up(job, "failed", str(exc))
-        else:
-            self._give_up(job, "failed", f"{type(exc).__name__}: {exc}")
-
-    def _give_up(self, job: Job, status: str, note: str) -> None:
-        job.status, job.note = status, self.client.scrub(note)
-        self.progress(job.kind.name, job.fetched, True)
-        if status == "skipped":
-            # A failed job stays "running" in the database: the next run resumes it.
-            self.con.begin()
-            self._save_all([job])
-            if note == NOT_OFFERED:  # the table's other listing may be waiting for this one
-                self._mark_unlisted_once_all_relisted(job)
-            self.con.commit()
-
-    def _write(self, pages: list[tuple[Job, Window, Page]]) -> None:
-        """Every page taken and its jobs' checkpoints in one transaction."""
-        if not pages:
-            return
-        # One upsert per table, however many pages arrived: a MERGE costs
-        # about the same for 100 rows as for 1,000.
-        groups: dict[tuple[str, bool], list[Prepared]] = {}
-        for job, _, page in pages:
-            if page.rows is not None:
-                groups.setdefault((job.kind.table, not job.fresh), []).append(page.rows)
-        self.con.begin()
-        try:
-            for (_, upsert), parts in groups.items():
-                combined = combine(parts)
-                # Pages sharing an object (never expected of a fresh listing) upsert one by one.
-                for rows in [combined] if combined else parts:
-                    self._write_rows(rows, upsert or combined is None)
-            for job, window, page in pages:
-                job.fetched += page.count
-                self._move_cursor(job, window, page)
-            self._save_all(list({id(j): j for j, _, _ in pages}.values()))
-            self.con.commit()
-        except BaseException:
-            self.con.rollback()
-            raise
-
-    def _write_rows(self, rows: Prepared, upsert: bool = True) -> None:
-        if rows.table == "invoices" and upsert:
-            # The loader upserts lines; lines an invoice no longer has must go.
-            for lines_table in ("invoice_lines", "invoice_line_taxes"):
-                self.con.execute(f"DELETE FROM {lines_table} WHERE invoice_id IN "
-                                 "(SELECT unnest(?::VARCHAR[]))", [rows.ids])
-        write_prepared(self.con, rows, upsert=upsert)
-
-    def _move_cursor(self, job: Job, window: Window, page: Page) -> None:
-        with self.fetcher.lock:
-            if page.has_more:
-                window.cursor = page.last_id
-            else:
-                job.windows.remove(window)
-
     # --- finishing -----------------------------------------------------------------
-
-    def _finish_job(self, job: Job) -> None:
-        """The type is fully listed: events replayed, vanished rows flagged, watermark moved."""
-        self.con.begin()
-        try:
-            if job.apply_events_since is not None:
-                self._apply_events(job.apply_events_since)
-            job.status = "done"
-            job.seconds = time.monotonic() - self.t0
-            self._save_watermark(job)
-            if job.mode == "full":
-                self._mark_unlisted_once_all_relisted(job)
-            self.con.commit()
-        except BaseException:
-            self.con.rollback()
-            raise
-        self.progress(job.kind.name, job.fetched, True)
-
-    def _mark_unlisted_once_all_relisted(self, job: Job) -> None:
-        """Flag rows no listing gave, once every listing of the table (prices have
-        two, active and archived) re-listed everything in this run: one listing
-        alone has not seen the other's rows. A listing this API does not offer
-        (404) has nothing to wait for."""
-        if not job.kind.relist_marks_deleted:
-            return
-        states = self._states()
-        relisted = 0
-        for kind in listings_of(job.kind.table):
-            detail = (states.get(kind.name) or {}).get("detail") or {}
-            if detail.get("run_id") != job.run_id:
-                return
-            if detail.get("status") == "done" and detail.get("mode") == "full":
-                relisted += 1
-            elif not (detail.get("status") == "skipped" and detail.get("note") == NOT_OFFERED):
-                return
-        if relisted:
-            self._mark_unlisted(job)
-
-    def _mark_unlisted(self, job: Job) -> None:
-        started = dt.datetime.fromtimestamp(job.started_at, dt.UTC).replace(tzinfo=None)
-        self.con.execute(f"UPDATE {job.kind.table} SET deleted = true "
-                         "WHERE synced_at < ? AND NOT deleted", [started])
-
-    def _apply_events(self, since: int) -> None:
-        """Write the newest event snapshot of every object changed since `since`.
-
-        An event's `data.object` is the object right after the change, so the
-        newest one per object is its current state (or its deletion). Read in
-        chunks from a second cursor: thirty days of events can be many.
-        """
-        reader = self.con.cursor()
-        try:
-            reader.execute("""
-                SELECT raw FROM events
-                WHERE epoch(created) >= ? AND object_id IS NOT NULL
-                QUALIFY row_number() OVER (
-                    PARTITION BY object_type, object_id
-                    -- Events of one second have no reliable order (ids are not
-                    -- sequential): a deletion ends the object's story, a
-                    -- creation starts it.
-                    ORDER BY created DESC,
-                             CASE WHEN type LIKE '%.deleted' THEN 0
-                                  WHEN type LIKE '%.created' THEN 2 ELSE 1 END,
-                             id DESC) = 1""", [since])
-            while chunk := reader.fetchmany(EVENT_CHUNK):
-                self._apply_event_chunk([orjson.loads(raw) for (raw,) in chunk])
-        finally:
-            reader.close()
-
-    def _apply_event_chunk(self, events: list[dict]) -> None:
-        by_table: dict[tuple[str, str | None], list[dict]] = {}
-        gone: dict[str, list[str]] = {}
-        # Long invoices' lines, all paged at once (the writer waits for them).
-        self.fetcher.complete_lines([e["data"]["object"] for e in events
-                                     if OBJECT_TABLES.get(e["data"]["object"].get("object")) == "invoices"])
-        for event in events:
-            obj = event["data"]["object"]
-            table = OBJECT_TABLES.get(obj.get("object"))
-            if not table or table == "events":
-                continue
-            by_table.setdefault((table, event.get("api_version")), []).append(obj)
-            # `customer.subscription.deleted` is a cancellation, not a deletion.
-            if str(event.get("type", "")).endswith(".deleted") and table != "subscriptions":
-                gone.setdefault(table, []).append(obj["id"])
-        synced_at = _utc_now()
-        for (table, version), objects in by_table.items():
-            self._write_rows(prepare_objects(table, objects, synced_at=synced_at,
-                                             api_version=version or API_VERSION))
-        for table, ids in gone.items():
-            mark_deleted(self.con, table, ids)
-
-    def _save_all(self, jobs: list[Job]) -> None:
-        """Checkpoint jobs in one statement (a statement costs ~10 ms, a row nothing)."""
-        with self.fetcher.lock:  # a fetch thread may be splitting a window
-            details = [orjson.dumps(j.detail()).decode() for j in jobs]
-        self.con.execute("""
-            INSERT INTO sync_state (object_type, backfill_done, detail)
-            SELECT unnest(?::VARCHAR[]), false, unnest(?::VARCHAR[])::JSON
-            ON CONFLICT (object_type) DO UPDATE SET detail = excluded.detail""",
-                         [[j.kind.name for j in jobs], details])
-
-    def _save_watermark(self, job: Job) -> None:
-        """A finished job: the next run starts from when this one started."""
-        self.con.execute("""
-            INSERT INTO sync_state (object_type, backfill_done, last_created,
-                                    last_event_created, last_success, detail)
-            VALUES (?, true, ?, ?, ?, ?)
-            ON CONFLICT (object_type) DO UPDATE SET
-                backfill_done = true, last_created = excluded.last_created,
-                last_event_created = excluded.last_event_created,
-                last_success = excluded.last_success, detail = excluded.detail""",
-                         [job.kind.name, int(job.started_at),
-                          int(job.started_at) if job.kind.name == "events" else None,
-                          _utc_now(), orjson.dumps(job.detail()).decode()])
 
     def _maybe_publish(self) -> None:
         # Long backfills: let the dashboard see progress every few minutes.
@@ -613,7 +301,7 @@ class Sync:
 
     def _record_success(self) -> None:
         """Subscription status history, where the data came from, when it was fresh."""
-        now = _utc_now()
+        now = utc_now()
         self.con.begin()
         self.con.execute("DELETE FROM subscription_snapshots WHERE snapshot_date = ?", [now.date()])
         self.con.execute("""
@@ -639,18 +327,8 @@ class Sync:
                  "seconds": round(summary.seconds, 2), "notes": self.notes}
         self.con.execute("""UPDATE sync_runs SET finished_at = ?, status = ?, message = ?, stats = ?
                             WHERE run_id = ? AND status = 'running'""",
-                         [_utc_now(), status, message, orjson.dumps(stats).decode(), run_id])
+                         [utc_now(), status, message, orjson.dumps(stats).decode(), run_id])
         if status != "failed":
             self.con.execute("RESET threads")  # the checkpoint uses every core
             store.publish(self.con, self.db_path)
         return summary
-
-
-def _lists_all(job: Job) -> bool:
-    """Its windows have no `created` bounds: whether the API filters by `created`
-    only decides whether they may split."""
-    return all(w.lo is None and w.hi is None for w in job.windows)
-
-
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)

@@ -6,6 +6,7 @@ last committed page ended. The list is persisted as `sync_state.detail`.
 """
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 from etl.load import Prepared
@@ -140,3 +141,8 @@ class Failure:
     """A window's fetch thread stopped on this error (`cursor`: where it was)."""
     error: BaseException
     cursor: str | None
+
+
+def utc_now() -> dt.datetime:
+    """Now in UTC, naive: how the tables store time."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)

@@ -5,7 +5,7 @@ import duckdb
 import orjson
 import pytest
 
-from etl import spool, store
+from etl import spool, store, sync_writer
 from etl import sync as sync_module
 from etl.client import StripeHTTP
 from etl.sync import run_sync
@@ -145,13 +145,13 @@ def test_full_flag_relists_everything(served, tmp_path):
 def test_only_a_listing_into_empty_tables_skips_the_upsert(served, tmp_path, monkeypatch):
     db = tmp_path / "tally.duckdb"
     upserts = {}
-    real_write = sync_module.write_prepared
+    real_write = sync_writer.write_prepared
 
     def spy(con, prepared, *, upsert=True):
         upserts.setdefault(prepared.table, set()).add(upsert)
         return real_write(con, prepared, upsert=upsert)
 
-    monkeypatch.setattr(sync_module, "write_prepared", spy)
+    monkeypatch.setattr(sync_writer, "write_prepared", spy)
     sync(served, db)
     assert upserts["customers"] == upserts["invoices"] == {False}
     upserts.clear()

@@ -133,11 +133,12 @@ def test_incremental_sync_follows_price_events_and_new_inline_prices(account, se
 
 
 def test_a_missing_price_that_turns_up_is_fetched_and_no_longer_missing(served, tmp_path):
+    """Asked again when a synced object names it: a full sync re-lists every one."""
     db = tmp_path / "tally.duckdb"
     sync(served, db)
     assert query(db, "SELECT id FROM missing_prices") == [("price_gone",)]
     put_objects(served, [price("price_gone", 1000, amount=1234, _tally_inline=True)])
-    again = sync(served, db)
+    again = sync(served, db, full=True)
     assert again.status == "ok" and not [n for n in again.notes if "price_gone" in n]
     assert query(db, "SELECT unit_amount FROM prices WHERE id = 'price_gone'") == [(1234,)]
     assert query(db, "SELECT count(*) FROM missing_prices") == [(0,)]
