@@ -67,7 +67,7 @@ class Updater:
         entries, offset = self.queue.pending()
         if not entries:
             return 0
-        events = {}
+        events: dict[str | None, tuple[dict, float]] = {}
         for entry in entries:
             event = entry.get("event") or {}
             events.setdefault(event.get("id"), (event, entry.get("received") or time.time()))
@@ -89,7 +89,7 @@ class Updater:
         touched: dict[tuple[str, str], bool] = {}
         for event in events:
             obj = (event.get("data") or {}).get("object") or {}
-            table = OBJECT_TABLES.get(obj.get("object"))
+            table = OBJECT_TABLES.get(obj.get("object", ""))
             if not table or table == "events" or not obj.get("id") or table not in PATH_BY_TABLE:
                 continue  # an event type we do not store: acknowledged and ignored
             deleted = str(event.get("type", "")).endswith(".deleted") and table != "subscriptions"
@@ -99,13 +99,14 @@ class Updater:
 
     def _current_states(self, touched) -> tuple[list[dict], dict[str, list[str]]]:
         """GET each object now: its current state makes every delivery order right."""
-        objects, gone = [], {}
+        objects: list[dict] = []
+        gone: dict[str, list[str]] = {}
         with ThreadPoolExecutor(max_workers=FETCH_THREADS) as pool:
             answers = list(pool.map(self._current_state, touched.items()))
         for ((table, object_id), _), (state, related) in zip(touched.items(), answers):
             if state is GONE:
                 gone.setdefault(table, []).append(object_id)
-            elif state is not None:
+            elif isinstance(state, dict):  # the object now; None leaves it as is
                 objects += [state, *related]
         return objects, gone
 

@@ -83,7 +83,7 @@ def has_more_lines(invoice: dict) -> bool:
 class PageConverter:
     """The worker process and its pipes; one page at a time, for any thread."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._worker: subprocess.Popen | None = None
         self._answers: int | None = None  # the pipe the worker answers on
@@ -109,10 +109,11 @@ class PageConverter:
         with self._lock:
             if self._worker is not None:
                 try:
+                    stdin, answers = self._worker.stdin, self._answers
+                    assert stdin is not None and answers is not None, "set with the worker"
                     deadline = time.monotonic() + ANSWER_SECONDS
-                    _write_all(self._worker.stdin.fileno(),
-                               _frame((table, body, synced_at, api_version)), deadline)
-                    answer = pickle.loads(_read_frame(self._answers, deadline))
+                    _write_all(stdin.fileno(), _frame((table, body, synced_at, api_version)), deadline)
+                    answer = pickle.loads(_read_frame(answers, deadline))
                 except Exception:  # died, hung, or garbled its answer: carry on here
                     answer = FAILED
                     self.lost = True
@@ -129,10 +130,11 @@ class PageConverter:
 
     def _stop_worker(self) -> None:
         worker, self._worker, self._stopped = self._worker, None, True
+        answers, self._answers = self._answers, None
         if worker is not None:
             _end(worker)
-            os.close(self._answers)
-            self._answers = None
+        if answers is not None:  # set and cleared with the worker
+            os.close(answers)
 
 
 def warm_up() -> None:
@@ -188,6 +190,7 @@ def _spawn() -> tuple[subprocess.Popen, int] | None:
         return None
     finally:
         os.close(answers_end)  # the worker's now: its death ends our reads
+    assert worker.stdin is not None  # stdin=PIPE
     _widen(worker.stdin.fileno())
     return worker, answers
 
@@ -291,6 +294,7 @@ def serve(answers_fd: int) -> None:
         if len(header) < 8:
             return  # the sync closed the pipe, or died
         table, body, synced_at, api_version = pickle.loads(requests.read(_size(header)))
+        page: Page | str | None
         try:
             page = convert_body(table, body, synced_at, api_version)
         except Exception:  # the fetch thread converts it again and handles the error

@@ -229,7 +229,7 @@ def load_mixed(con, objects: Iterable[dict], **kwargs) -> int:
     """Upsert objects of any types, routed by their `object` field."""
     by_table: dict[str, list[dict]] = {}
     for obj in objects:
-        table_name = OBJECT_TABLES.get(obj.get("object"))
+        table_name = OBJECT_TABLES.get(obj.get("object", ""))
         if table_name:
             by_table.setdefault(table_name, []).append(obj)
     return sum(load_objects(con, name, objs, **kwargs) for name, objs in by_table.items())
@@ -267,7 +267,7 @@ LINE_TAX_SCHEMA = pa.schema([
 
 def _line_tax_rows(lines: list[dict]) -> tuple[pa.Table, pa.Table]:
     """The lines' keys (their old taxes go) and their tax rows (which replace them)."""
-    rows = {name: [] for name in LINE_TAX_SCHEMA.names}
+    rows: dict[str, list] = {name: [] for name in LINE_TAX_SCHEMA.names}
     for line in lines:
         for tax in _line_taxes(line):
             rows["invoice_id"].append(line["invoice"])

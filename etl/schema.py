@@ -276,8 +276,8 @@ def is_current(con) -> bool:
                            "AND schema_name = current_schema()").fetchall())
     tables = {table for table, _ in have}
     needed = {(t.name, c.name) for t in TABLES.values() for c in t.columns}
-    support = {re.search(r"CREATE TABLE IF NOT EXISTS (\w+)", ddl).group(1) for ddl in SUPPORT_DDL
-               if "CREATE TABLE" in ddl}
+    support = {m.group(1) for ddl in SUPPORT_DDL
+               if (m := re.search(r"CREATE TABLE IF NOT EXISTS (\w+)", ddl))}
     return needed <= have and support <= tables
 
 

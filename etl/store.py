@@ -97,8 +97,9 @@ def upgrade_published(db_path: str) -> bool:
         version = published_version(db_path)
         con = connect(db_path, read_only=True)
         try:
-            ours = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'invoice_lines'"
-                               " AND database_name = current_database()").fetchone()[0]
+            found = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'invoice_lines'"
+                                " AND database_name = current_database()").fetchone()
+            ours = found is not None and found[0]
             if not ours or schema.is_current(con):  # another program's file is not ours to change
                 return False
         finally:

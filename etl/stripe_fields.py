@@ -18,19 +18,24 @@ class Column:
     read: Callable[[dict], Any]
 
 
-def path(*keys: str) -> Callable[[dict], Any]:
-    """Read a nested field; an expanded object or a plain id both give the id."""
+@dataclass(frozen=True)
+class Path:
+    """Read a nested field; an expanded object or a plain id both give the id.
+    `keys` lets the loader read a whole column in one pass."""
+    keys: tuple[str, ...]
 
-    def read(obj: dict) -> Any:
+    def __call__(self, obj: dict) -> Any:
         value: Any = obj
-        for key in keys:
+        for key in self.keys:
             if not isinstance(value, dict):
                 return None
             value = value.get(key)
         return value
 
-    read.keys = keys  # lets the loader read a whole column in one pass
-    return read
+
+def path(*keys: str) -> Path:
+    """Read a nested field; an expanded object or a plain id both give the id."""
+    return Path(keys)
 
 
 def ref(*keys: str) -> Callable[[dict], Any]:

@@ -43,7 +43,7 @@ def ensure_default_rates(con) -> int:
 class RateBook:
     """Every rate the user entered, plus the defaults, answering rate(X, R, month)."""
 
-    def __init__(self, con):
+    def __init__(self, con) -> None:
         rows = con.execute("""
             SELECT month, lower(currency), lower(reporting_currency), rate FROM fx_rates
             WHERE rate IS NOT NULL AND rate > 0 ORDER BY month NULLS FIRST""").fetchall() \

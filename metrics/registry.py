@@ -51,5 +51,5 @@ def _splitting(function):
         return segments.split(con, function, params)
 
     run.__name__, run.__doc__, run.__module__ = function.__name__, function.__doc__, function.__module__
-    run.__wrapped__ = function  # type: ignore[attr-defined]
+    run.__wrapped__ = function
     return run

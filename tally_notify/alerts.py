@@ -144,7 +144,7 @@ def sync_problem(db_path: str, url: str | None) -> str | None:
             return f"webhook events are not applied: {health['apply_error']}"
         last = health.get("last_sync") or {}
     else:
-        from etl.updater import last_sync_run
+        from etl.applier import last_sync_run
         last = last_sync_run(db_path) or {}
     if last.get("status") == "failed":
         return f"the last sync failed: {last.get('message') or 'no message'}"

@@ -90,8 +90,8 @@ def default_currency(currencies: list[str]) -> str:
 def default_range(options: dict, end: dt.date | None = None) -> tuple[dt.date, dt.date]:
     """The last DEFAULT_MONTHS months up to `end` (default: the last complete month)."""
     months = options["months"]
-    end = end if end in months else options["default_end"]
-    return months[max(0, months.index(end) - DEFAULT_MONTHS + 1)], end
+    last: dt.date = end if end is not None and end in months else options["default_end"]
+    return months[max(0, months.index(last) - DEFAULT_MONTHS + 1)], last
 
 
 def default_params() -> Params:

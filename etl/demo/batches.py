@@ -83,9 +83,12 @@ def _start_worker(arguments: tuple) -> None:
 
 
 def _prepare_customers(first: int, last: int) -> Batch:
-    objects, truth = [], []
+    run = _worker_run
+    assert run is not None, "_start_worker runs in each worker before any task"
+    objects: list[dict] = []
+    truth: list[tuple] = []
     for index in range(first, last):
-        chunk, rows = _worker_run.customer(index)
+        chunk, rows = run.customer(index)
         objects.extend(chunk)
         truth.extend(rows)
-    return prepare_batch(objects, _worker_run.synced_at), truth, last
+    return prepare_batch(objects, run.synced_at), truth, last

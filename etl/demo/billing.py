@@ -66,8 +66,10 @@ def apply_percent(lines: list[Line], coupon: Coupon) -> None:
 
 
 def apply_amount_off(lines: list[Line], coupon: Coupon) -> None:
-    licensed = [l for l in lines if not l.price.metered and l.amount > 0]
-    subtotal = sum(l.amount for l in licensed)
+    licensed = [line for line in lines if not line.price.metered and line.amount > 0]
+    subtotal = sum(line.amount for line in licensed)
+    if coupon.amount_off is None:
+        raise ValueError(f"coupon {coupon.id} has neither percent_off nor amount_off")
     if not licensed or subtotal <= 0:
         return
     off = min(coupon.amount_off, subtotal)

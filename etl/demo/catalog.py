@@ -49,6 +49,7 @@ class Price:
     def amount(self, quantity: int) -> int:
         """What `quantity` units cost for one period (graduated tiers summed)."""
         if not self.tiers:
+            assert self.unit_amount is not None, f"price {self.id} has neither tiers nor unit_amount"
             return self.unit_amount * quantity
         total, below = 0, 0
         for up_to, unit in self.tiers:

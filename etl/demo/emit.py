@@ -38,7 +38,7 @@ def customer_objects(c: Customer, now: int, prices: dict) -> list[dict]:
 
 def _inline_prices(c: Customer) -> list[dict]:
     """The prices this customer's subscriptions created with `price_data`."""
-    created = {}
+    created: dict[catalog.Price, int] = {}
     for sub in c.subscriptions:
         for item in sub.items:
             if item.price.inline:

@@ -5,7 +5,7 @@ import datetime as dt
 import os
 import random
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 import duckdb
 import orjson
@@ -37,7 +37,7 @@ class Run:
         self.start = add_months(self.now, -months)
         self.truth_months = complete_months(self.start, self.now)
         self.boundaries = [next_month_start_ts(m) for m in self.truth_months]
-        self._prices = None
+        self._prices: dict[str, dict] | None = None
 
     def arguments(self) -> tuple:
         return self.customers, self.seed, self.months, self.now_dt
@@ -213,7 +213,8 @@ def write_jsonl(out_dir: str, customers: int = 300, seed: int = 1, months: int =
                 now=None) -> dict[str, int]:
     """One `<table>.jsonl` per object type, each line the exact API JSON. Returns counts."""
     Path(out_dir).mkdir(parents=True, exist_ok=True)
-    files, counts = {}, {}
+    files: dict[str, BinaryIO] = {}
+    counts: dict[str, int] = {}
     try:
         for obj in generate_objects(customers, seed, months, now):
             table = OBJECT_TABLES[obj["object"]]

@@ -156,6 +156,7 @@ _NO_EVIDENCE = dict.fromkeys((
 
 def dispute(ch: Charge, inv: Invoice, c: Customer, currency: str, txns: list[dict]) -> dict:
     d = ch.dispute
+    assert d is not None, f"charge {ch.id} has no dispute"
     brand = _card(c)["brand"]
     return {"id": d.id, "object": "dispute", "amount": d.amount, "balance_transactions": txns,
             "charge": ch.id, "created": d.created, "currency": currency,
@@ -174,6 +175,7 @@ def dispute(ch: Charge, inv: Invoice, c: Customer, currency: str, txns: list[dic
 
 def early_fraud_warning(ch: Charge, inv: Invoice) -> dict:
     w = ch.early_fraud_warning
+    assert w is not None, f"charge {ch.id} has no early fraud warning"
     return {"id": w.id, "object": "radar.early_fraud_warning", "actionable": ch.dispute is None,
             "charge": ch.id, "created": w.created, "fraud_type": w.fraud_type,
             "livemode": LIVEMODE, "payment_intent": inv.payment_intent}

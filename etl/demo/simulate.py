@@ -121,7 +121,10 @@ def _choose_discount(rng: random.Random, ids: Ids, currency: str, at: int) -> Di
         return None
     usable = [c for c in COUPONS if c.currency in (None, currency)]
     coupon = rng.choice(usable)
-    end = add_months(at, coupon.duration_in_months) if coupon.duration == "repeating" else None
+    end = None
+    if coupon.duration == "repeating":
+        assert coupon.duration_in_months is not None, f"repeating coupon {coupon.id} has no duration_in_months"
+        end = add_months(at, coupon.duration_in_months)
     return Discount(ids.next("di"), coupon, at, end)
 
 
@@ -133,9 +136,10 @@ def _subscribe(customer: Customer, rng, ids: Ids, at: int, now: int, first: bool
     customer.subscriptions.append(sub)
     anchor = at
     if first and rng.random() < 0.3:
-        anchor = _trial(customer, sub, rng, ids, at, now)
-        if anchor is None:
+        converted = _trial(customer, sub, rng, ids, at, now)
+        if converted is None:
             return sub
+        anchor = converted
     sub.billing_cycle_anchor = anchor
     _bill_periods(customer, sub, rng, ids, anchor, now, reliability)
     return sub

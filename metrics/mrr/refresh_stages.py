@@ -201,6 +201,8 @@ def _bytes(setting: str) -> float:
 def _store_stages(con, through, into: str) -> None:
     """Each stage from the one before, by the same SQL the metrics run."""
     everyone = Params()
+    first = full_history_first(con)
+    assert first is not None, "stored only when there is billing data"
     at = stored_stages.Stored(into, through).table
     ss = stored_stages
     stages = [
@@ -213,7 +215,7 @@ def _store_stages(con, through, into: str) -> None:
         (ss.BREAKDOWN_POINTS, _breakdowns_sql(at)),
         (ss.MOVEMENTS, f"WITH customer_points AS (SELECT * FROM {at(ss.CUSTOMER_POINTS)})"
          + native_movements_ctes(through) + " SELECT * FROM native_movements"),
-        (ss.TOTALS, native_totals_sql(_stored_chain(at), full_history_first(con), through)),
+        (ss.TOTALS, native_totals_sql(_stored_chain(at), first, through)),
         (ss.DAILY_CHANGES, f"WITH valued AS (SELECT * FROM {at(ss.VALUED)})"
          + line_changes_ctes(everyone, "day", *WHOLE_HISTORY) + " SELECT * FROM changes"),
     ]

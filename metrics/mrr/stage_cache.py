@@ -133,11 +133,11 @@ def monthly_tables(cur, params: Params, last: dt.date, dimension: str | None,
         return tables
     if params.extra.get("customer_id") or not fill:
         return None  # e.g. one customer's timeline: cheaper computed alone, and evicts nothing
-    whole = stored is not None and stored.through == through and not params.filtered
-    if whole and dimension is None:
-        tables = _stored_entry(cur, stored)
-    elif whole:
-        tables = _stored_breakdown(params, dimension, stored)
+    if stored is not None and stored.through == through and not params.filtered:  # the whole history
+        if dimension is None:
+            tables = _stored_entry(cur, stored)
+        else:
+            tables = _stored_breakdown(params, dimension, stored)
     else:
         tables = _compute(cur, params, through, dimension, stored)
     tables["through"] = through

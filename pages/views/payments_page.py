@@ -32,7 +32,8 @@ def payments_page() -> None:
 def success_rate(payments) -> None:
     left, right = st.columns(2)
     with left:
-        charts.show(charts.lines(payments, "month", "success_rate", title="Charge success rate", money=False, percent=True),
+        charts.show(charts.lines(payments, "month", "success_rate", title="Charge success rate",
+                                 money=False, percent=True),
                     key="payments_success")
     with right:
         charts.show(charts.lines(payments, "month", "gross_volume", title="Gross volume"),

@@ -13,6 +13,7 @@ import pytest
 from etl import store
 from metrics.currency import to_major
 from metrics.params import Params
+from tally_notify.alerts import sync_problem
 from tally_notify.config import NotifyConfig
 from tally_notify.digest import run_metric
 from tally_notify.loop import Notifier
@@ -182,3 +183,11 @@ def test_a_sync_failure_alerts_once_it_has_lasted_n_minutes(demo_db, state, slac
     [message] = notifier.tick()
     assert "401 from Stripe" in message.text
     assert len(slack.bodies) == 2
+
+
+def test_without_an_updater_the_databases_last_sync_says_whether_syncing_fails(demo_db):
+    """No /healthz to ask: the published database's newest sync run is read instead."""
+    assert sync_problem(demo_db, None) is None
+    publish(demo_db, "INSERT INTO sync_runs (run_id, started_at, status, message) "
+                     "VALUES ('run_test', TIMESTAMP '2099-01-01 00:00:00', 'failed', '401 from Stripe')")
+    assert sync_problem(demo_db, None) == "the last sync failed: 401 from Stripe"
