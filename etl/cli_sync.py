@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 
-from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.console import Console, JustifyMethod
+from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from etl import store
@@ -68,7 +68,7 @@ class ProgressBars:
         self.bars = Progress(SpinnerColumn(), TextColumn("{task.description:<22}"), BarColumn(),
                              TextColumn("{task.completed:>8,.0f} objects"), TimeElapsedColumn(),
                              console=console, transient=False, disable=not console.is_terminal)
-        self.tasks = {}
+        self.tasks: dict[str, TaskID] = {}
 
     def __enter__(self):
         self.bars.start()
@@ -91,9 +91,10 @@ class ProgressBars:
 
 def _print_summary(console: Console, summary: Summary) -> None:
     table = Table(title=f"Stripe sync ({summary.mode})")
-    for name, justify in (("object type", "left"), ("status", "left"), ("fetched", "right"),
-                          ("written", "right"), ("requests", "right"), ("retries", "right"),
-                          ("seconds", "right")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("object type", "left"), ("status", "left"), ("fetched", "right"), ("written", "right"),
+        ("requests", "right"), ("retries", "right"), ("seconds", "right"))
+    for name, justify in columns:
         table.add_column(name, justify=justify)
     for name, job in summary.jobs.items():
         table.add_row(name, job["status"], f"{job['fetched']:,}", f"{job['written']:,}",

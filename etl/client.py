@@ -158,9 +158,10 @@ class StripeHTTP:
                 if resp.status == 429:
                     self.limiters.slow_down(endpoint)
                     kind = "limited"
-                delay = self._retry_delay(resp, attempts[kind], retries)
-                if delay is None:
+                retry_in = self._retry_delay(resp, attempts[kind], retries)
+                if retry_in is None:
                     raise self._error(resp, path)
+                delay = retry_in
             attempts[kind] += 1
             self._count(label, "retries")
             backoff_sleep(delay)

@@ -23,6 +23,7 @@ loses and doubles nothing).
 from __future__ import annotations
 
 import collections
+import datetime as dt
 import queue
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -59,7 +60,7 @@ class LongPage:
     ids: list[str]
     objects: list  # the long invoices as dicts, the rest as JSON (orjson.Fragment)
     has_more: bool
-    synced_at: object
+    synced_at: dt.datetime
     api_version: str
     lines: list[Future]
 

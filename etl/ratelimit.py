@@ -48,7 +48,7 @@ class RateLimiter:
 
     def acquire(self, priority: float = 0.0) -> None:
         entry = (-priority, next(self._arrivals), threading.Event())
-        queued = False
+        queued = left = False
         try:
             with self._lock:
                 heapq.heappush(self._queue, entry)
@@ -64,7 +64,7 @@ class RateLimiter:
                         if self._tokens >= 1 - 1e-9:  # float dust must not spin forever
                             self._tokens = max(0.0, self._tokens - 1)
                             self._leave(entry)
-                            entry = None
+                            left = True
                             return
                         wait = (1 - self._tokens) / self.rate
                 if head:  # briefly: a slow_down or speed_up may change the wait
@@ -73,7 +73,7 @@ class RateLimiter:
                     entry[2].wait(WAKE_FALLBACK_SECONDS)
                     entry[2].clear()
         finally:
-            if entry is not None and queued:  # interrupted while waiting: leave the queue
+            if queued and not left:  # interrupted while waiting: leave the queue
                 with self._lock:
                     self._leave(entry)
 

@@ -186,7 +186,9 @@ def write_fetched(con, table: str, fetched: Fetched, now: dt.datetime) -> list[s
     con.begin()
     try:
         for version, objects in by_version.items():
-            write_prepared(con, prepare_objects(table, objects, synced_at=now, api_version=version))
+            prepared = prepare_objects(table, objects, synced_at=now, api_version=version)
+            if prepared is not None:  # None: no objects of this version
+                write_prepared(con, prepared)
         if missing:
             con.execute(f"""
                 INSERT INTO {missing_table} (id, http_status, message, first_seen_at, last_tried_at)

@@ -251,8 +251,9 @@ class PageWriter:
                 gone.setdefault(table, []).append(obj["id"])
         synced_at = utc_now()
         for (table, version), objects in by_table.items():
-            self._write_rows(prepare_objects(table, objects, synced_at=synced_at,
-                                             api_version=version or API_VERSION))
+            prepared = prepare_objects(table, objects, synced_at=synced_at, api_version=version or API_VERSION)
+            if prepared is not None:  # None: no objects (never, as grouped here)
+                self._write_rows(prepared)
         for table, ids in gone.items():
             mark_deleted(self.con, table, ids)
 
