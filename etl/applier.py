@@ -124,7 +124,10 @@ class Updater:
         if obj.get("deleted"):
             return GONE, []
         if table == "invoices":
-            self._complete_lines(obj)
+            try:
+                self._complete_lines(obj)
+            except NotAvailable:  # deleted between the two requests (a draft): as a 404 above
+                return (GONE if deleted else None), []
         related = RELATED.get(table)
         if not related:
             return obj, []
