@@ -1,4 +1,5 @@
 """Allocator settings that keep peak RSS flat however big the account."""
+
 from __future__ import annotations
 
 import ctypes

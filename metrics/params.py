@@ -1,4 +1,5 @@
 """The parameters every metric function takes."""
+
 from __future__ import annotations
 
 import datetime as dt

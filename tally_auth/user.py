@@ -1,4 +1,5 @@
 """A signed-in person and their role."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,5 @@
 """Simulated time: a fixed "now", calendar months, billing periods (unix seconds, UTC)."""
+
 from __future__ import annotations
 
 import calendar
