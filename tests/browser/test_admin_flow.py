@@ -64,20 +64,24 @@ def _open(page, title: str) -> None:
     open_page(page, title)
 
 
-def test_admin_refunds_a_charge_and_sees_it_on_refunds_and_audit(dashboard, admin_page,
-                                                                  localstripe_client):
-    url, charge, db_path = dashboard
-    page = admin_page
+def _find_charge_as_admin(page, url: str, charge_id: str) -> None:
+    """Sign in as the admin and look the charge up on the refund page."""
     page.goto(url)
     page.get_by_label("User name").fill(ADMIN)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_text(f"Signed in as {ADMIN} (admin)").wait_for()
-
     _open(page, "Refund a charge")
     search = page.get_by_label("Find a charge")
-    search.fill(charge["id"])
+    search.fill(charge_id)
     search.press("Enter")
+
+
+def test_admin_refunds_a_charge_and_sees_it_on_refunds_and_audit(dashboard, admin_page,
+                                                                  localstripe_client):
+    url, charge, db_path = dashboard
+    page = admin_page
+    _find_charge_as_admin(page, url, charge["id"])
     page.get_by_text("Refundable").wait_for()
     page.get_by_role("button", name="Review refund").click()
     confirmation = (f"Please confirm: Refund 100.00 EUR of 100.00 EUR paid (0.00 EUR already "
@@ -111,15 +115,7 @@ def test_an_amount_out_of_range_gets_an_error_in_the_browser(dashboard, admin_pa
     """The browser no longer blocks such amounts silently: Tally says why it refuses them."""
     url, charge, _ = dashboard
     page = admin_page
-    page.goto(url)
-    page.get_by_label("User name").fill(ADMIN)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_text(f"Signed in as {ADMIN} (admin)").wait_for()
-    _open(page, "Refund a charge")
-    search = page.get_by_label("Find a charge")
-    search.fill(charge["id"])
-    search.press("Enter")
+    _find_charge_as_admin(page, url, charge["id"])
     amount = page.get_by_label("Amount (EUR)")
     for typed, error in (("150", "Refusing to refund 150.00 EUR: only 100.00 EUR"),
                          ("0", "The refund amount must be more than zero.")):
