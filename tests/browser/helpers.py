@@ -2,8 +2,32 @@
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
+from pathlib import Path
+
+from tally_auth.passwords import hash_password
+from tests.browser.server import ARTIFACTS
 
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+
+
+@contextmanager
+def patient(page, last_screenshot: str):
+    """`page`, patient (the machine is shared: not flaky), and a screenshot of what it showed
+    last in tests/artifacts (git-ignored) for a failing run."""
+    page.set_default_timeout(60_000)
+    try:
+        yield page
+    finally:
+        page.screenshot(path=str(ARTIFACTS / last_screenshot), full_page=True)
+
+
+def admin_secrets(folder: Path, user: str, password: str) -> Path:
+    """A secrets.toml with one admin user (ada@example.com), for dashboard_server(secrets=...)."""
+    secrets = folder / "secrets.toml"
+    secrets.write_text(f'[tally_auth.users.{user}]\npassword_hash = "{hash_password(password)}"\n'
+                       'role = "admin"\nemail = "ada@example.com"\n')
+    return secrets
 
 
 def settle(page, title: str | None = None) -> None:

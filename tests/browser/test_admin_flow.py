@@ -13,9 +13,8 @@ import pytest
 
 from etl.load import load_mixed
 from etl.store import open_working, publish
-from tally_auth.passwords import hash_password
-from tests.browser.helpers import open_page
-from tests.browser.server import ARTIFACTS, dashboard_server
+from tests.browser.helpers import admin_secrets, open_page, patient
+from tests.browser.server import dashboard_server
 from tests.conftest import LOCALSTRIPE_KEY
 
 ADMIN, PASSWORD = "ada", "ada-browser-password"
@@ -41,9 +40,7 @@ def dashboard(localstripe_url, localstripe_client, tmp_path):
     """The dashboard with a local admin user, a private database and audit file, on localstripe."""
     db_path = str(tmp_path / "tally.duckdb")
     charge = _seed_charge(localstripe_client, db_path)
-    secrets = tmp_path / "secrets.toml"
-    secrets.write_text(f'[tally_auth.users.{ADMIN}]\npassword_hash = "{hash_password(PASSWORD)}"\n'
-                       'role = "admin"\nemail = "ada@example.com"\n')
+    secrets = admin_secrets(tmp_path, ADMIN, PASSWORD)
     env = {"TALLY_DB": db_path, "TALLY_AUDIT_DB": str(tmp_path / "audit.duckdb"),
            "STRIPE_API_KEY": LOCALSTRIPE_KEY, "STRIPE_API_BASE": localstripe_url}
     with dashboard_server(env, secrets=secrets) as url:
@@ -52,11 +49,8 @@ def dashboard(localstripe_url, localstripe_client, tmp_path):
 
 @pytest.fixture
 def admin_page(page):
-    page.set_default_timeout(60_000)  # the machine is shared: be patient, not flaky
-    try:
+    with patient(page, "admin_flow_last.png"):
         yield page
-    finally:  # what the browser showed last, for a failing run (tests/artifacts is git-ignored)
-        page.screenshot(path=str(ARTIFACTS / "admin_flow_last.png"), full_page=True)
 
 
 def _open(page, title: str) -> None:

@@ -14,8 +14,8 @@ import duckdb
 import pytest
 
 from metrics.common import add_months, default_months, this_month
-from tests.browser.helpers import settle
-from tests.browser.server import ARTIFACTS, dashboard_server
+from tests.browser.helpers import patient, settle
+from tests.browser.server import dashboard_server
 
 NOTE = "price change & 'annual' *plans*"
 # The traces of the plotly chart titled `title`, once it is drawn (plotly keeps the figure on its div).
@@ -41,11 +41,8 @@ def private_url(browser_db, tmp_path):
 
 @pytest.fixture
 def goals_page(page):
-    page.set_default_timeout(60_000)  # the machine is shared: be patient, not flaky
-    try:
+    with patient(page, "goals_last.png"):
         yield page
-    finally:  # what the browser showed last, for a failing run (tests/artifacts is git-ignored)
-        page.screenshot(path=str(ARTIFACTS / "goals_last.png"), full_page=True)
 
 
 def type_date(page, label: str, day: dt.date) -> None:
