@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import EVIL_ID, EVIL_NAME
-from tests.browser.helpers import choose, data_elements, open_page, settle
+from tests.browser.helpers import choose, data_elements, open_page, settle, signed_out_visit
 from tests.browser.server import ARTIFACTS, dashboard_server
 from tests.pages.apptest import PAGES
 
@@ -90,18 +90,9 @@ def test_deep_link_to_a_fresh_server_shows_no_data_before_the_entry_point(browse
 
 
 def test_deep_link_through_the_entry_point_asks_to_sign_in(browser_db, browser, tmp_path):
-    from tally_auth.passwords import hash_password
-    secrets = tmp_path / "secrets.toml"
-    secrets.write_text('[tally_auth.users.ada]\n'
-                       f'password_hash = "{hash_password("not-used-here")}"\nrole = "viewer"\n')
-    with dashboard_server({"TALLY_DB": browser_db, "STRIPE_API_KEY": ""}, secrets=secrets) as url:
-        context = browser.new_context()
-        page = context.new_page()
-        page.goto(f"{url}/mrr?currency=native")
-        page.get_by_role("heading", name="Sign in to Tally").wait_for()
+    with signed_out_visit(browser, browser_db, tmp_path, "mrr?currency=native") as page:
         page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for()
         assert data_elements(page) == 0
-        context.close()
 
 
 def test_clicking_a_month_in_the_movements_chart_drills_down_to_it(dashboard_url, page):
