@@ -39,13 +39,18 @@ def test_the_overview_shows_kpis_and_charts(dashboard_url, page):
     expect(page.get_by_test_id("stPlotlyChart")).to_have_count(2)
 
 
-def test_table_csv_download_has_every_row_and_a_neutralised_formula(dashboard_url, browser_db, page):
-    page.goto(dashboard_url + "/data")
+def _downloaded_csv(page, url: str, kind: str, name: str) -> list[dict]:
+    """The rows of `name`.csv as the Data & export page downloads it (`kind`: Table or Metric)."""
+    page.goto(url)
     settle(page, "Data & export")
-    choose(page, "Table", "customers")
+    choose(page, kind, name)
     with page.expect_download() as download:
-        page.get_by_role("button", name="Download customers.csv").click()
-    rows = list(csv.DictReader(io.StringIO(open(download.value.path(), encoding="utf-8").read())))
+        page.get_by_role("button", name=f"Download {name}.csv").click()
+    return list(csv.DictReader(io.StringIO(open(download.value.path(), encoding="utf-8").read())))
+
+
+def test_table_csv_download_has_every_row_and_a_neutralised_formula(dashboard_url, browser_db, page):
+    rows = _downloaded_csv(page, dashboard_url + "/data", "Table", "customers")
     con = duckdb.connect(browser_db, read_only=True)
     ids = {r[0] for r in con.execute("SELECT id FROM customers").fetchall()}
     con.close()
@@ -56,12 +61,7 @@ def test_table_csv_download_has_every_row_and_a_neutralised_formula(dashboard_ur
 
 
 def test_metric_csv_download_is_in_major_units(dashboard_url, page):
-    page.goto(dashboard_url + "/data?currency=usd&from=2026-01&to=2026-03")
-    settle(page, "Data & export")
-    choose(page, "Metric", "mrr")
-    with page.expect_download() as download:
-        page.get_by_role("button", name="Download mrr.csv").click()
-    rows = list(csv.DictReader(io.StringIO(open(download.value.path(), encoding="utf-8").read())))
+    rows = _downloaded_csv(page, dashboard_url + "/data?currency=usd&from=2026-01&to=2026-03", "Metric", "mrr")
     assert [r["month"][:7] for r in rows] == ["2026-01", "2026-02", "2026-03"]
     assert all(r["currency"] == "usd" for r in rows)
     assert all(len(r["mrr"].split(".")[1]) == 2 for r in rows)  # rounded to cents, as the CLI writes
