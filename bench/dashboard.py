@@ -14,7 +14,6 @@ Targets per page: warm under 0.5 s, cold under 3 s. Prints numbers; no assertion
 """
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import os
 import sys
@@ -33,12 +32,12 @@ from tests.pages.apptest import PAGES, VIEWER, goto, open_app  # noqa: E402
 COLD_TARGET, WARM_TARGET = 3.0, 0.5
 
 
-def bench_account(customers: int, copies: int, months: int, seed: int) -> str:
-    """bench/metrics.py's cached account (one 100k build serves both benches)."""
+def load_bench_metrics():
+    """bench/metrics.py: its options and cached account (one 100k build serves both benches)."""
     spec = importlib.util.spec_from_file_location("bench_metrics", ROOT / "bench" / "metrics.py")
     bench_metrics = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench_metrics)
-    return bench_metrics.account(customers, copies, months, seed)
+    return bench_metrics
 
 
 def clear_caches() -> None:
@@ -55,17 +54,14 @@ def timed(function) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--customers", type=int, default=5_000, help="generated customers")
-    parser.add_argument("--copies", type=int, default=20, help="copies of them (ids suffixed)")
-    parser.add_argument("--months", type=int, default=36)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--db", help="time an existing database instead")
+    bench_metrics = load_bench_metrics()
+    parser = bench_metrics.account_parser(__doc__.splitlines()[0])
     parser.add_argument("--currency", help="the Currency control: native, or a reporting currency "
                                            "(default: the dashboard's own default)")
     args = parser.parse_args()
     query = {"currency": args.currency} if args.currency else {}
-    os.environ["TALLY_DB"] = args.db or bench_account(args.customers, args.copies, args.months, args.seed)
+    os.environ["TALLY_DB"] = args.db or bench_metrics.account(args.customers, args.copies, args.months,
+                                                              args.seed)
     os.environ.pop("STRIPE_API_KEY", None)
     import tally_auth
     tally_auth.authenticate = lambda: VIEWER  # AppTest is no localhost browser

@@ -132,14 +132,20 @@ def cold_and_warm(function, con, params: Params, repeat: int):
     return cold, cpu, warm, rows
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def account_parser(description: str) -> argparse.ArgumentParser:
+    """The options naming the bench account (bench/dashboard.py times the same one)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--customers", type=int, default=5_000, help="generated customers")
     parser.add_argument("--copies", type=int, default=20, help="copies of them (ids suffixed)")
     parser.add_argument("--months", type=int, default=36)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--db", help="time an existing database instead")
+    return parser
+
+
+def main() -> int:
+    parser = account_parser(__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--segments-only", action="store_true", help="only the segmented MRR export")
     args = parser.parse_args()
     path = args.db or account(args.customers, args.copies, args.months, args.seed)

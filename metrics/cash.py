@@ -9,6 +9,17 @@ from metrics.params import Params
 
 GRAINS = ("day", "week", "month")
 
+# Every way Stripe has linked a charge to its invoice (InvoicePayments now; fields before).
+INVOICE_CHARGES = """
+    SELECT charge_id, invoice_id FROM invoice_payments WHERE charge_id IS NOT NULL
+    UNION SELECT c.id, ip.invoice_id FROM invoice_payments ip
+          JOIN charges c ON c.payment_intent_id = ip.payment_intent_id
+    UNION SELECT id, invoice_id FROM charges WHERE invoice_id IS NOT NULL
+    UNION SELECT charge_id, id FROM invoices WHERE charge_id IS NOT NULL
+    UNION SELECT c.id, i.id FROM invoices i JOIN charges c ON c.payment_intent_id = i.payment_intent_id
+    UNION SELECT c.id, pi.invoice_id FROM payment_intents pi
+          JOIN charges c ON c.payment_intent_id = pi.id WHERE pi.invoice_id IS NOT NULL"""
+
 
 def grain(params: Params) -> str:
     if params.granularity not in GRAINS:
@@ -57,15 +68,7 @@ def filter_ctes(params: Params) -> str:
                     "WHERE invoice_id IN (SELECT invoice_id FROM plan_invoices))" if by_plan else "")
     return f"""{counted_lines_cte(Params())},
 plan_invoices AS (SELECT DISTINCT v.invoice_id FROM counted v WHERE true {line_filters(params)}),
-invoice_charges AS (  -- every link Stripe has had: InvoicePayments now, charge / invoice fields before
-    SELECT charge_id, invoice_id FROM invoice_payments WHERE charge_id IS NOT NULL
-    UNION SELECT c.id, ip.invoice_id FROM invoice_payments ip
-          JOIN charges c ON c.payment_intent_id = ip.payment_intent_id
-    UNION SELECT id, invoice_id FROM charges WHERE invoice_id IS NOT NULL
-    UNION SELECT charge_id, id FROM invoices WHERE charge_id IS NOT NULL
-    UNION SELECT c.id, i.id FROM invoices i JOIN charges c ON c.payment_intent_id = i.payment_intent_id
-    UNION SELECT c.id, pi.invoice_id FROM payment_intents pi
-          JOIN charges c ON c.payment_intent_id = pi.id WHERE pi.invoice_id IS NOT NULL
+invoice_charges AS ({INVOICE_CHARGES}
 ),
 kept_invoices AS (
     SELECT i.id FROM invoices i LEFT JOIN customers cu ON cu.id = i.customer_id

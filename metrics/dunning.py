@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from metrics.cash import between, created_range, grain, kept, with_filters
+from metrics.cash import INVOICE_CHARGES, between, created_range, grain, kept, with_filters
 from metrics.common import frame, live_only, ratio
 from metrics.mrr.points import convert_frame
 from metrics.params import Params
@@ -54,16 +54,6 @@ DUNNING_COLUMNS = ["invoice_id", "number", "customer_id", "customer_email", "sub
                    "currency", "amount_due", "attempt_count", "next_payment_attempt",
                    "failure_reason", "failure_code", "hosted_invoice_url", "collection_paused",
                    "created"]
-# Every way Stripe has linked a charge to its invoice (InvoicePayments now; fields before).
-_INVOICE_CHARGES = """
-    SELECT charge_id, invoice_id FROM invoice_payments WHERE charge_id IS NOT NULL
-    UNION SELECT c.id, ip.invoice_id FROM invoice_payments ip
-          JOIN charges c ON c.payment_intent_id = ip.payment_intent_id
-    UNION SELECT id, invoice_id FROM charges WHERE invoice_id IS NOT NULL
-    UNION SELECT charge_id, id FROM invoices WHERE charge_id IS NOT NULL
-    UNION SELECT c.id, i.id FROM invoices i JOIN charges c ON c.payment_intent_id = i.payment_intent_id
-    UNION SELECT c.id, pi.invoice_id FROM payment_intents pi
-          JOIN charges c ON c.payment_intent_id = pi.id WHERE pi.invoice_id IS NOT NULL"""
 
 
 @metric("invoices_in_dunning",
@@ -81,7 +71,7 @@ last_failure AS (  -- the newest failed charge of each invoice says why
     SELECT l.invoice_id,
            arg_max(coalesce(c.failure_message, c.outcome_reason), c.created) AS failure_reason,
            arg_max(coalesce(c.outcome_reason, c.failure_code), c.created) AS failure_code
-    FROM ({_INVOICE_CHARGES}) l JOIN charges c ON c.id = l.charge_id
+    FROM ({INVOICE_CHARGES}) l JOIN charges c ON c.id = l.charge_id
     WHERE l.invoice_id IN (SELECT id FROM dunning) AND c.status = 'failed'
     GROUP BY l.invoice_id
 )

@@ -19,6 +19,25 @@ def _bucket(params: Params, column: str = "created") -> str:
     return f"date_trunc('{grain(params)}', {column})::DATE"
 
 
+def _by_period(con, params: Params, table: str, columns: list[str], sql: str, keeps: tuple,
+               money: tuple = (), keys: tuple = ()) -> pd.DataFrame:
+    """Run `sql` grouped by period over `table`'s created window (empty when it has no rows).
+
+    `sql` holds {period} (the bucket AS the grain column) and {where} (live rows in the window
+    the filters keep, by the columns `keeps` names for kept()); `money` columns are converted
+    with `keys` as the rest of the group."""
+    g = grain(params)
+    bounds = created_range(con, params, table)
+    if bounds is None:
+        return _empty([g] + columns)
+    where = f"{live_only(table)} AND {between('created', bounds)} {kept(params, *keeps)}"
+    df = frame(con, with_filters(params, sql.format(period=f'{_bucket(params)} AS "{g}"', where=where)),
+               [g] + columns)
+    if not money:
+        return df
+    return convert_frame(con, df, params, list(money), [g, *keys], g)
+
+
 PAYMENT_COLUMNS = ["currency", "charges", "succeeded", "failed", "success_rate",
                    "succeeded_amount", "failed_amount", "amount_success_rate", "gross_volume",
                    "refunds", "refund_rate", "disputes", "disputed_amount", "dispute_rate",
@@ -103,22 +122,16 @@ FAILURE_COLUMNS = ["currency", "failure_code", "outcome_type", "outcome_reason",
 @metric("payment_failures", "Failed charges by failure code and outcome type / reason",
         money=("failed_amount",))
 def payment_failures(con, params: Params) -> pd.DataFrame:
-    g = grain(params)
-    bounds = created_range(con, params, "charges")
-    if bounds is None:
-        return _empty([g] + FAILURE_COLUMNS)
-    sql = f"""
-SELECT {_bucket(params)} AS "{g}", lower(currency) AS currency,
+    return _by_period(con, params, "charges", FAILURE_COLUMNS, """
+SELECT {period}, lower(currency) AS currency,
        coalesce(failure_code, 'unknown') AS failure_code,
        coalesce(outcome_type, 'unknown') AS outcome_type,
        coalesce(outcome_reason, 'none') AS outcome_reason,
        count(*) AS failed, sum(amount) AS failed_amount
 FROM charges
-WHERE status = 'failed' AND {live_only('charges')} AND {between('created', bounds)} {kept(params, 'id')}
-GROUP BY ALL ORDER BY 1, 2, failed DESC"""
-    df = frame(con, with_filters(params, sql), [g] + FAILURE_COLUMNS)
-    return convert_frame(con, df, params, ["failed_amount"],
-                         [g, "currency", "failure_code", "outcome_type", "outcome_reason"], g)
+WHERE status = 'failed' AND {where}
+GROUP BY ALL ORDER BY 1, 2, failed DESC""", ("id",), money=("failed_amount",),
+                      keys=("currency", "failure_code", "outcome_type", "outcome_reason"))
 
 
 FRAUD_COLUMNS = ["currency", "risk_level", "outcome_type", "charges", "amount"]
@@ -127,19 +140,14 @@ FRAUD_COLUMNS = ["currency", "risk_level", "outcome_type", "charges", "amount"]
 @metric("fraud", "Charges by Radar risk level and outcome type (authorized, blocked, manual_review)",
         money=("amount",))
 def fraud(con, params: Params) -> pd.DataFrame:
-    g = grain(params)
-    bounds = created_range(con, params, "charges")
-    if bounds is None:
-        return _empty([g] + FRAUD_COLUMNS)
-    sql = f"""
-SELECT {_bucket(params)} AS "{g}", lower(currency) AS currency,
+    return _by_period(con, params, "charges", FRAUD_COLUMNS, """
+SELECT {period}, lower(currency) AS currency,
        coalesce(risk_level, 'not_assessed') AS risk_level,
        coalesce(outcome_type, 'unknown') AS outcome_type,
        count(*) AS charges, sum(amount) AS amount
-FROM charges WHERE {live_only('charges')} AND {between('created', bounds)} {kept(params, 'id')}
-GROUP BY ALL ORDER BY 1, 2, 3, 4"""
-    df = frame(con, with_filters(params, sql), [g] + FRAUD_COLUMNS)
-    return convert_frame(con, df, params, ["amount"], [g, "currency", "risk_level", "outcome_type"], g)
+FROM charges WHERE {where}
+GROUP BY ALL ORDER BY 1, 2, 3, 4""", ("id",), money=("amount",),
+                      keys=("currency", "risk_level", "outcome_type"))
 
 
 DISPUTE_COLUMNS = ["currency", "reason", "disputes", "amount", "won", "lost", "open"]
@@ -148,34 +156,21 @@ DISPUTE_COLUMNS = ["currency", "reason", "disputes", "amount", "won", "lost", "o
 @metric("disputes_by_reason", "Disputes by reason: count, amount, won, lost, still open",
         money=("amount",))
 def disputes_by_reason(con, params: Params) -> pd.DataFrame:
-    g = grain(params)
-    bounds = created_range(con, params, "disputes")
-    if bounds is None:
-        return _empty([g] + DISPUTE_COLUMNS)
-    sql = f"""
-SELECT {_bucket(params)} AS "{g}", lower(currency) AS currency,
+    return _by_period(con, params, "disputes", DISPUTE_COLUMNS, """
+SELECT {period}, lower(currency) AS currency,
        coalesce(reason, 'unknown') AS reason, count(*) AS disputes, sum(amount) AS amount,
        count(*) FILTER (status = 'won') AS won, count(*) FILTER (status = 'lost') AS lost,
        count(*) FILTER (status NOT IN ('won', 'lost')) AS open
-FROM disputes WHERE {live_only('disputes')} AND {between('created', bounds)}
-  {kept(params, 'charge_id', 'payment_intent_id')}
-GROUP BY ALL ORDER BY 1, 2, disputes DESC"""
-    df = frame(con, with_filters(params, sql), [g] + DISPUTE_COLUMNS)
-    return convert_frame(con, df, params, ["amount"], [g, "currency", "reason"], g)
+FROM disputes WHERE {where}
+GROUP BY ALL ORDER BY 1, 2, disputes DESC""", ("charge_id", "payment_intent_id"),
+                      money=("amount",), keys=("currency", "reason"))
 
 
 @metric("early_fraud_warnings", "Radar early fraud warnings by fraud type")
 def early_fraud_warnings(con, params: Params) -> pd.DataFrame:
-    g = grain(params)
-    columns = [g, "fraud_type", "warnings", "actionable"]
-    bounds = created_range(con, params, "early_fraud_warnings")
-    if bounds is None:
-        return _empty(columns)
-    sql = f"""
-SELECT {_bucket(params)} AS "{g}", coalesce(fraud_type, 'unknown') AS fraud_type,
+    return _by_period(con, params, "early_fraud_warnings", ["fraud_type", "warnings", "actionable"], """
+SELECT {period}, coalesce(fraud_type, 'unknown') AS fraud_type,
        count(*) AS warnings, count(*) FILTER (actionable) AS actionable
 FROM early_fraud_warnings
-WHERE {live_only('early_fraud_warnings')} AND {between('created', bounds)}
-  {kept(params, 'charge_id', 'payment_intent_id')}
-GROUP BY ALL ORDER BY 1, warnings DESC"""
-    return frame(con, with_filters(params, sql), columns)
+WHERE {where}
+GROUP BY ALL ORDER BY 1, warnings DESC""", ("charge_id", "payment_intent_id"))

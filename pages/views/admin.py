@@ -139,6 +139,19 @@ def _charge_label(charge: dict) -> str:
     return f"{charge['id']} · {amount} · {_when(charge.get('created'))} · {charge.get('status')}{extra}"
 
 
+def _picked_facts(found, what: str, query: str, key: str, label, facts_of, client):
+    """The facts of the one the user picks among what a search found; None when the search or
+    the facts failed (already said) or the search found nothing (said here)."""
+    if found is None:
+        return None
+    if not found:
+        st.warning(f"No {what.lower()} found for “{_md(query.strip())}”.")
+        return None
+    by_id = {o["id"]: o for o in found}
+    picked = by_id[st.selectbox(what, list(by_id), key=key, format_func=lambda i: label(by_id[i]))]
+    return _safely(facts_of, client, picked["id"], picked)
+
+
 def refund_page() -> None:
     user, client, audit, db_path = _setup("Refund a charge")
     query = st.text_input("Find a charge", key="admin_refund_query",
@@ -147,16 +160,8 @@ def refund_page() -> None:
         st.caption("Search by charge id (ch_…), payment intent (pi_…), invoice id (in_…) "
                    "or number, customer id (cus_…) or email.")
         return
-    charges = _safely(find_charges, client, query, db_path)
-    if charges is None:
-        return
-    if not charges:
-        st.warning(f"No charge found for “{_md(query.strip())}”.")
-        return
-    by_id = {c["id"]: c for c in charges}
-    charge = by_id[st.selectbox("Charge", list(by_id), key="admin_refund_charge",
-                                format_func=lambda i: _charge_label(by_id[i]))]
-    facts = _safely(charge_facts, client, charge["id"], charge)
+    facts = _picked_facts(_safely(find_charges, client, query, db_path), "Charge", query,
+                          "admin_refund_charge", _charge_label, charge_facts, client)
     if facts is None:
         return
     paid, refunded, left = st.columns(3)
@@ -194,17 +199,22 @@ def _refund_form(facts) -> None:
                 "reason": reason, "nonce": _nonce("refund", facts.charge_id)}
 
 
+def _confirmed(slot: str, label: str) -> bool:
+    """Confirm and Change buttons under a pending action: Change drops it; True on Confirm."""
+    confirm, back = st.columns(2)
+    if back.button("Change", key=f"admin_{slot}_back"):
+        st.session_state.pop(f"_tally_admin_{slot}", None)
+        st.rerun()
+    return confirm.button(label, type="primary", key=f"admin_{slot}_confirm")
+
+
 def _refund_confirmation(user, client, audit, db_path, facts) -> None:
     pending = st.session_state.get("_tally_admin_refund")
     if not pending or pending["charge_id"] != facts.charge_id:
         return
     amount, reason = pending["amount"], pending["reason"]
     st.warning("Please confirm: " + _md(refund_confirmation(facts, amount, reason)))
-    confirm, back = st.columns(2)
-    if back.button("Change", key="admin_refund_back"):
-        st.session_state.pop("_tally_admin_refund", None)
-        st.rerun()
-    if confirm.button("Confirm refund", type="primary", key="admin_refund_confirm"):
+    if _confirmed("refund", "Confirm refund"):
         with st.spinner("Refunding…"):
             result = _safely(refund_charge, client, audit, db_path, actor=user.label,
                              charge_id=facts.charge_id, amount=amount, reason=reason,
@@ -249,16 +259,8 @@ def cancel_page() -> None:
     if not query.strip():
         st.caption("Search by subscription id (sub_…), customer id (cus_…) or email.")
         return
-    subs = _safely(find_subscriptions, client, query)
-    if subs is None:
-        return
-    if not subs:
-        st.warning(f"No subscription found for “{_md(query.strip())}”.")
-        return
-    by_id = {s["id"]: s for s in subs}
-    sub = by_id[st.selectbox("Subscription", list(by_id), key="admin_cancel_subscription",
-                             format_func=lambda i: _subscription_label(by_id[i]))]
-    facts = _safely(subscription_facts, client, sub["id"], sub)
+    facts = _picked_facts(_safely(find_subscriptions, client, query), "Subscription", query,
+                          "admin_cancel_subscription", _subscription_label, subscription_facts, client)
     if facts is None:
         return
     status, period = st.columns(2)
@@ -299,11 +301,7 @@ def _cancel_confirmation(user, client, audit, db_path, facts) -> None:
         return
     st.warning("Please confirm: " + _md(cancel_confirmation(facts, pending["when"],
                                                           pending["unused"], refund)))
-    confirm, back = st.columns(2)
-    if back.button("Change", key="admin_cancel_back"):
-        st.session_state.pop("_tally_admin_cancel", None)
-        st.rerun()
-    if confirm.button("Confirm cancellation", type="primary", key="admin_cancel_confirm"):
+    if _confirmed("cancel", "Confirm cancellation"):
         with st.spinner("Canceling…"):
             result = _safely(cancel_subscription, client, audit, db_path, actor=user.label,
                              subscription_id=facts.subscription_id, when=pending["when"],

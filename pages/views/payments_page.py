@@ -6,12 +6,21 @@ import streamlit as st
 from tally_ui import banners, charts, layout, published, widgets
 
 
-def payments_page() -> None:
-    params = layout.header("Payments")
+def cash_page_head(title: str):
+    """The header, the cash filter note and the payments frame a cash page starts with:
+    (params, payments), or None when the header stopped the page."""
+    params = layout.header(title)
     if params is None:
-        return
+        return None
     banners.cash_filter_note(params)
-    payments = widgets.metric_frame("payments", params, empty="No charges in this range.")
+    return params, widgets.metric_frame("payments", params, empty="No charges in this range.")
+
+
+def payments_page() -> None:
+    head = cash_page_head("Payments")
+    if head is None:
+        return
+    params, payments = head
     if payments is not None:
         success_rate(payments)
     left, right = st.columns(2)
@@ -33,8 +42,7 @@ def success_rate(payments) -> None:
     left, right = st.columns(2)
     with left:
         charts.show(charts.lines(payments, "month", "success_rate", title="Charge success rate",
-                                 money=False, percent=True),
-                    key="payments_success")
+                                 money=False, percent=True), key="payments_success")
     with right:
         charts.show(charts.lines(payments, "month", "gross_volume", title="Gross volume"),
                     key="payments_volume")

@@ -5,15 +5,15 @@ import streamlit as st
 
 from metrics.params import Params
 from metrics.refunds import RECENT
-from tally_ui import banners, charts, filters, layout, published, widgets
+from pages.views.payments_page import cash_page_head
+from tally_ui import charts, filters, published, widgets
 
 
 def refunds_page() -> None:
-    params = layout.header("Refunds & disputes")
-    if params is None:
+    head = cash_page_head("Refunds & disputes")
+    if head is None:
         return
-    banners.cash_filter_note(params)
-    payments = widgets.metric_frame("payments", params, empty="No charges in this range.")
+    params, payments = head
     if payments is not None:
         left, right = st.columns(2)
         with left:

@@ -2,8 +2,52 @@
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
+from pathlib import Path
+
+from tally_auth.passwords import hash_password
+from tests.browser.server import ARTIFACTS, dashboard_server
 
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+
+
+@contextmanager
+def patient(page, last_screenshot: str):
+    """`page`, patient (the machine is shared: not flaky), and a screenshot of what it showed
+    last in tests/artifacts (git-ignored) for a failing run."""
+    page.set_default_timeout(60_000)
+    try:
+        yield page
+    finally:
+        page.screenshot(path=str(ARTIFACTS / last_screenshot), full_page=True)
+
+
+def admin_secrets(folder: Path, user: str, password: str) -> Path:
+    """A secrets.toml with one admin user (ada@example.com), for dashboard_server(secrets=...)."""
+    return user_secrets(folder, user, password, "admin", 'email = "ada@example.com"\n')
+
+
+def user_secrets(folder: Path, user: str, password: str, role: str, more: str = "") -> Path:
+    secrets = folder / "secrets.toml"
+    secrets.write_text(f'[tally_auth.users.{user}]\npassword_hash = "{hash_password(password)}"\n'
+                       f'role = "{role}"\n{more}')
+    return secrets
+
+
+@contextmanager
+def signed_out_visit(browser, db: str, folder: Path, path: str):
+    """A visitor who has not signed in opening `path` on a dashboard that has sign-in configured;
+    yields the page once it asks to sign in."""
+    secrets = user_secrets(folder, "ada", "not-used-here", "viewer")
+    with dashboard_server({"TALLY_DB": db, "STRIPE_API_KEY": ""}, secrets=secrets) as url:
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(f"{url}/{path}")
+        page.get_by_role("heading", name="Sign in to Tally").wait_for()
+        try:
+            yield page
+        finally:
+            context.close()
 
 
 def settle(page, title: str | None = None) -> None:

@@ -13,9 +13,8 @@ import pytest
 
 from etl.load import load_mixed
 from etl.store import open_working, publish
-from tally_auth.passwords import hash_password
-from tests.browser.helpers import open_page
-from tests.browser.server import ARTIFACTS, dashboard_server
+from tests.browser.helpers import admin_secrets, open_page, patient
+from tests.browser.server import dashboard_server
 from tests.conftest import LOCALSTRIPE_KEY
 
 ADMIN, PASSWORD = "ada", "ada-browser-password"
@@ -41,9 +40,7 @@ def dashboard(localstripe_url, localstripe_client, tmp_path):
     """The dashboard with a local admin user, a private database and audit file, on localstripe."""
     db_path = str(tmp_path / "tally.duckdb")
     charge = _seed_charge(localstripe_client, db_path)
-    secrets = tmp_path / "secrets.toml"
-    secrets.write_text(f'[tally_auth.users.{ADMIN}]\npassword_hash = "{hash_password(PASSWORD)}"\n'
-                       'role = "admin"\nemail = "ada@example.com"\n')
+    secrets = admin_secrets(tmp_path, ADMIN, PASSWORD)
     env = {"TALLY_DB": db_path, "TALLY_AUDIT_DB": str(tmp_path / "audit.duckdb"),
            "STRIPE_API_KEY": LOCALSTRIPE_KEY, "STRIPE_API_BASE": localstripe_url}
     with dashboard_server(env, secrets=secrets) as url:
@@ -52,11 +49,8 @@ def dashboard(localstripe_url, localstripe_client, tmp_path):
 
 @pytest.fixture
 def admin_page(page):
-    page.set_default_timeout(60_000)  # the machine is shared: be patient, not flaky
-    try:
+    with patient(page, "admin_flow_last.png"):
         yield page
-    finally:  # what the browser showed last, for a failing run (tests/artifacts is git-ignored)
-        page.screenshot(path=str(ARTIFACTS / "admin_flow_last.png"), full_page=True)
 
 
 def _open(page, title: str) -> None:
@@ -64,20 +58,24 @@ def _open(page, title: str) -> None:
     open_page(page, title)
 
 
-def test_admin_refunds_a_charge_and_sees_it_on_refunds_and_audit(dashboard, admin_page,
-                                                                  localstripe_client):
-    url, charge, db_path = dashboard
-    page = admin_page
+def _find_charge_as_admin(page, url: str, charge_id: str) -> None:
+    """Sign in as the admin and look the charge up on the refund page."""
     page.goto(url)
     page.get_by_label("User name").fill(ADMIN)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_text(f"Signed in as {ADMIN} (admin)").wait_for()
-
     _open(page, "Refund a charge")
     search = page.get_by_label("Find a charge")
-    search.fill(charge["id"])
+    search.fill(charge_id)
     search.press("Enter")
+
+
+def test_admin_refunds_a_charge_and_sees_it_on_refunds_and_audit(dashboard, admin_page,
+                                                                  localstripe_client):
+    url, charge, db_path = dashboard
+    page = admin_page
+    _find_charge_as_admin(page, url, charge["id"])
     page.get_by_text("Refundable").wait_for()
     page.get_by_role("button", name="Review refund").click()
     confirmation = (f"Please confirm: Refund 100.00 EUR of 100.00 EUR paid (0.00 EUR already "
@@ -111,15 +109,7 @@ def test_an_amount_out_of_range_gets_an_error_in_the_browser(dashboard, admin_pa
     """The browser no longer blocks such amounts silently: Tally says why it refuses them."""
     url, charge, _ = dashboard
     page = admin_page
-    page.goto(url)
-    page.get_by_label("User name").fill(ADMIN)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_text(f"Signed in as {ADMIN} (admin)").wait_for()
-    _open(page, "Refund a charge")
-    search = page.get_by_label("Find a charge")
-    search.fill(charge["id"])
-    search.press("Enter")
+    _find_charge_as_admin(page, url, charge["id"])
     amount = page.get_by_label("Amount (EUR)")
     for typed, error in (("150", "Refusing to refund 150.00 EUR: only 100.00 EUR"),
                          ("0", "The refund amount must be more than zero.")):

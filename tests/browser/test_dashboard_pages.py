@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import EVIL_ID, EVIL_NAME
-from tests.browser.helpers import choose, data_elements, open_page, settle
+from tests.browser.helpers import choose, data_elements, open_page, settle, signed_out_visit
 from tests.browser.server import ARTIFACTS, dashboard_server
 from tests.pages.apptest import PAGES
 
@@ -39,13 +39,18 @@ def test_the_overview_shows_kpis_and_charts(dashboard_url, page):
     expect(page.get_by_test_id("stPlotlyChart")).to_have_count(2)
 
 
-def test_table_csv_download_has_every_row_and_a_neutralised_formula(dashboard_url, browser_db, page):
-    page.goto(dashboard_url + "/data")
+def _downloaded_csv(page, url: str, kind: str, name: str) -> list[dict]:
+    """The rows of `name`.csv as the Data & export page downloads it (`kind`: Table or Metric)."""
+    page.goto(url)
     settle(page, "Data & export")
-    choose(page, "Table", "customers")
+    choose(page, kind, name)
     with page.expect_download() as download:
-        page.get_by_role("button", name="Download customers.csv").click()
-    rows = list(csv.DictReader(io.StringIO(open(download.value.path(), encoding="utf-8").read())))
+        page.get_by_role("button", name=f"Download {name}.csv").click()
+    return list(csv.DictReader(io.StringIO(open(download.value.path(), encoding="utf-8").read())))
+
+
+def test_table_csv_download_has_every_row_and_a_neutralised_formula(dashboard_url, browser_db, page):
+    rows = _downloaded_csv(page, dashboard_url + "/data", "Table", "customers")
     con = duckdb.connect(browser_db, read_only=True)
     ids = {r[0] for r in con.execute("SELECT id FROM customers").fetchall()}
     con.close()
@@ -56,12 +61,7 @@ def test_table_csv_download_has_every_row_and_a_neutralised_formula(dashboard_ur
 
 
 def test_metric_csv_download_is_in_major_units(dashboard_url, page):
-    page.goto(dashboard_url + "/data?currency=usd&from=2026-01&to=2026-03")
-    settle(page, "Data & export")
-    choose(page, "Metric", "mrr")
-    with page.expect_download() as download:
-        page.get_by_role("button", name="Download mrr.csv").click()
-    rows = list(csv.DictReader(io.StringIO(open(download.value.path(), encoding="utf-8").read())))
+    rows = _downloaded_csv(page, dashboard_url + "/data?currency=usd&from=2026-01&to=2026-03", "Metric", "mrr")
     assert [r["month"][:7] for r in rows] == ["2026-01", "2026-02", "2026-03"]
     assert all(r["currency"] == "usd" for r in rows)
     assert all(len(r["mrr"].split(".")[1]) == 2 for r in rows)  # rounded to cents, as the CLI writes
@@ -90,18 +90,9 @@ def test_deep_link_to_a_fresh_server_shows_no_data_before_the_entry_point(browse
 
 
 def test_deep_link_through_the_entry_point_asks_to_sign_in(browser_db, browser, tmp_path):
-    from tally_auth.passwords import hash_password
-    secrets = tmp_path / "secrets.toml"
-    secrets.write_text('[tally_auth.users.ada]\n'
-                       f'password_hash = "{hash_password("not-used-here")}"\nrole = "viewer"\n')
-    with dashboard_server({"TALLY_DB": browser_db, "STRIPE_API_KEY": ""}, secrets=secrets) as url:
-        context = browser.new_context()
-        page = context.new_page()
-        page.goto(f"{url}/mrr?currency=native")
-        page.get_by_role("heading", name="Sign in to Tally").wait_for()
+    with signed_out_visit(browser, browser_db, tmp_path, "mrr?currency=native") as page:
         page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for()
         assert data_elements(page) == 0
-        context.close()
 
 
 def test_clicking_a_month_in_the_movements_chart_drills_down_to_it(dashboard_url, page):

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from tests.browser.helpers import settle
+from tests.browser.helpers import settle, signed_out_visit
 from tests.browser.server import ROOT, dashboard_server
 from tests.support.servers import free_port, running
 
@@ -29,19 +29,10 @@ def test_the_first_visit_to_a_deep_link_on_a_fresh_server_opens_that_page(browse
 
 
 def test_a_signed_out_visitor_sees_no_page_names(browser_db, browser, tmp_path):
-    from tally_auth.passwords import hash_password
-    secrets = tmp_path / "secrets.toml"
-    secrets.write_text('[tally_auth.users.ada]\n'
-                       f'password_hash = "{hash_password("not-used-here")}"\nrole = "viewer"\n')
-    with dashboard_server({"TALLY_DB": browser_db, "STRIPE_API_KEY": ""}, secrets=secrets) as url:
-        context = browser.new_context()
-        page = context.new_page()
-        page.goto(f"{url}/mrr")
-        page.get_by_role("heading", name="Sign in to Tally").wait_for()
+    with signed_out_visit(browser, browser_db, tmp_path, "mrr") as page:
         settle(page)
         assert page.get_by_text("Page not found").count() == 0
         assert page.get_by_test_id("stSidebarNav").count() == 0  # no page list before signing in
-        context.close()
 
 
 def test_plain_streamlit_run_lists_no_page_modules_to_a_signed_out_visitor(browser_db, browser, tmp_path):

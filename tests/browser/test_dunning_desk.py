@@ -9,9 +9,8 @@ import stripe
 
 from fakestripe.testing import DEFAULT_API_KEY, serve, stats
 from tally_admin.writeback import save_objects
-from tally_auth.passwords import hash_password
-from tests.browser.helpers import open_page
-from tests.browser.server import ARTIFACTS, dashboard_server
+from tests.browser.helpers import admin_secrets, open_page, patient
+from tests.browser.server import dashboard_server
 from tests.tally_admin.dunning_account import failed_invoice
 
 ADMIN, PASSWORD = "ada", "ada-browser-password"
@@ -29,9 +28,7 @@ def desk(tmp_path):
                       client.v1.subscriptions.retrieve(account["subscription"]).to_dict(),
                       client.v1.invoices.retrieve(account["invoice"]).to_dict(),
                       client.v1.charges.retrieve(account["charge"]).to_dict()], db_path)
-        secrets = tmp_path / "secrets.toml"
-        secrets.write_text(f'[tally_auth.users.{ADMIN}]\npassword_hash = "{hash_password(PASSWORD)}"\n'
-                           'role = "admin"\nemail = "ada@example.com"\n')
+        secrets = admin_secrets(tmp_path, ADMIN, PASSWORD)
         env = {"TALLY_DB": db_path, "TALLY_AUDIT_DB": str(tmp_path / "audit.duckdb"),
                "STRIPE_API_KEY": DEFAULT_API_KEY, "STRIPE_API_BASE": fake}
         with dashboard_server(env, secrets=secrets) as url:
@@ -40,11 +37,8 @@ def desk(tmp_path):
 
 @pytest.fixture
 def admin_page(page):
-    page.set_default_timeout(60_000)  # the machine is shared: be patient, not flaky
-    try:
+    with patient(page, "dunning_desk_last.png"):
         yield page
-    finally:
-        page.screenshot(path=str(ARTIFACTS / "dunning_desk_last.png"), full_page=True)
 
 
 def test_a_double_clicked_retry_charges_once(desk, admin_page):

@@ -14,8 +14,8 @@ import duckdb
 import pytest
 
 from metrics.common import add_months, default_months, this_month
-from tests.browser.helpers import settle
-from tests.browser.server import ARTIFACTS, dashboard_server
+from tests.browser.helpers import patient, settle
+from tests.browser.server import dashboard_server
 
 NOTE = "price change & 'annual' *plans*"
 # The traces of the plotly chart titled `title`, once it is drawn (plotly keeps the figure on its div).
@@ -41,11 +41,8 @@ def private_url(browser_db, tmp_path):
 
 @pytest.fixture
 def goals_page(page):
-    page.set_default_timeout(60_000)  # the machine is shared: be patient, not flaky
-    try:
+    with patient(page, "goals_last.png"):
         yield page
-    finally:  # what the browser showed last, for a failing run (tests/artifacts is git-ignored)
-        page.screenshot(path=str(ARTIFACTS / "goals_last.png"), full_page=True)
 
 
 def type_date(page, label: str, day: dt.date) -> None:
@@ -64,6 +61,14 @@ def traces(page, title: str) -> list[dict]:
     return page.wait_for_function(CHART_TRACES, arg=title).json_value()
 
 
+def _save_goal(page, target: str, first) -> None:
+    """Save the MRR goal on the Goals & annotations page (already open)."""
+    type_text(page, "Target", target)
+    type_date(page, "Start month", first)
+    page.get_by_role("button", name="Save goal").click()
+    page.get_by_text("Goal saved.").wait_for()
+
+
 def test_an_annotation_and_a_goal_show_on_the_mrr_charts_and_the_overview(private_url, goals_page):
     url, db = private_url
     page = goals_page
@@ -80,10 +85,7 @@ def test_an_annotation_and_a_goal_show_on_the_mrr_charts_and_the_overview(privat
     page.get_by_role("button", name="Add annotation").click()
     page.get_by_text("Annotation added.").wait_for()
 
-    type_text(page, "Target", "1")  # 1.00 a month: on track
-    type_date(page, "Start month", first)
-    page.get_by_role("button", name="Save goal").click()
-    page.get_by_text("Goal saved.").wait_for()
+    _save_goal(page, "1", first)  # 1.00 a month: on track
 
     page.goto(url + "/")
     settle(page, "Overview")
@@ -103,10 +105,7 @@ def test_an_annotation_and_a_goal_show_on_the_mrr_charts_and_the_overview(privat
 
     page.goto(url + "/goals")
     settle(page, "Goals & annotations")
-    type_text(page, "Target", "100000000")  # far out of reach: behind
-    type_date(page, "Start month", first)
-    page.get_by_role("button", name="Save goal").click()
-    page.get_by_text("Goal saved.").wait_for()
+    _save_goal(page, "100000000", first)  # far out of reach: behind
     page.goto(url + "/")
     settle(page, "Overview")
     page.get_by_text("MRR goal").first.wait_for()

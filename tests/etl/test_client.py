@@ -3,7 +3,6 @@ import json
 import threading
 import time
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import stripe
@@ -11,7 +10,7 @@ import stripe
 from etl import client as client_module
 from etl import ratelimit
 from etl.client import AuthError, NotAvailable, PermissionDenied, ServerError, StripeHTTP, Unreachable, key_mode
-from tests.support.servers import free_port
+from tests.support.servers import QuietHandler, free_port, serving
 
 KEY = "sk_test_client_secret_123"
 
@@ -21,29 +20,14 @@ def scripted(answers):
     """A loopback server answering each request with the next (status, headers, body)."""
     seen = []
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self):
             seen.append({"path": self.path, "headers": dict(self.headers)})
             status, headers, body = answers[min(len(seen), len(answers)) - 1]
-            payload = json.dumps(body).encode()
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            self.answer(status, json.dumps(body).encode(), headers)
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", seen
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler, poll_interval=0.05) as base:
+        yield base, seen
 
 
 OK = (200, {}, {"object": "list", "data": [{"id": "cus_1"}], "has_more": False})

@@ -1,13 +1,12 @@
 """STRIPE_API_BASE pointing at something that is not Stripe: one line saying what answered (#13 item 3)."""
-import threading
 import warnings
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from etl import __main__ as etl_main
 from fakestripe import DEFAULT_API_KEY
+from tests.support.servers import QuietHandler, serving
 
 # `python -m etl sync` run in this process still starts its page converter (etl/convert.py).
 pytestmark = pytest.mark.subprocess
@@ -16,25 +15,12 @@ pytestmark = pytest.mark.subprocess
 @contextmanager
 def web_server(status: int, body: bytes, content_type: str = "text/html"):
     """A plain web server on 127.0.0.1 answering every GET alike."""
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self):
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self.answer(status, body, {"Content-Type": content_type})
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as base:
+        yield base
 
 
 def sync(monkeypatch, tmp_path, capsys, base):

@@ -2,6 +2,8 @@ import shutil
 
 import pytest
 
+import tally_auth
+from tally_auth import login
 from tests.pages import apptest
 
 DEMO = dict(customers=120, seed=7, months=24)
@@ -40,3 +42,14 @@ def writable_db(monkeypatch, tmp_path, demo_db):
     monkeypatch.delenv("STRIPE_API_KEY", raising=False)
     apptest.sign_in_as_viewer(monkeypatch)
     return str(path)
+
+
+@pytest.fixture
+def signed_in(monkeypatch, writable_db):
+    """Sign-in configured and `user` signed in (the page gate, data_writer and current_user see them)."""
+    def as_user(user):
+        monkeypatch.setattr(tally_auth, "authenticate", lambda: user)
+        monkeypatch.setattr(login, "auth_configured", lambda: True)
+        monkeypatch.setattr(login, "current_user", lambda: user)
+        return writable_db
+    return as_user

@@ -8,23 +8,11 @@ import pytest
 import tally_auth
 from metrics.common import add_months, has_table, this_month
 from metrics.currency import exponent
-from tally_auth import login
 from tests.pages.apptest import goto, open_app, shown_text
 
 VIEWER = tally_auth.User("vera", "vera@example.com", "viewer")
 ADMIN = tally_auth.User("root", "root@example.com", "admin")
 PAGE = "Goals & annotations"
-
-
-@pytest.fixture
-def signed_in(monkeypatch, writable_db):
-    """Sign-in configured and `user` signed in (the page gate, data_writer and current_user see them)."""
-    def as_user(user):
-        monkeypatch.setattr(tally_auth, "authenticate", lambda: user)
-        monkeypatch.setattr(login, "auth_configured", lambda: True)
-        monkeypatch.setattr(login, "current_user", lambda: user)
-        return writable_db
-    return as_user
 
 
 def button(at, label):

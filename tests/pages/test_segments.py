@@ -8,18 +8,11 @@ import tally_auth
 from tally_auth import login
 from tally_ui.widgets import card_money
 from tests.pages.apptest import cards, goto, open_app
+from tests.pages.demo_truth import truth
 
 ADMIN = tally_auth.User("root", "root@example.com", "admin")
 VIEWER = tally_auth.User("vera", "vera@example.com", "viewer")
 PARTNER = "customer.channel=partner"
-
-
-def truth(db: str, sql: str, params=()):
-    con = duckdb.connect(db, read_only=True)
-    try:
-        return con.execute(sql, list(params)).fetchall()
-    finally:
-        con.close()
 
 
 def truth_mrr(db, month, currency, channels):

@@ -1,25 +1,12 @@
 """Shared-data writes (exchange rates, marketing spend, syncs): admins only once sign-in is configured."""
 import duckdb
-import pytest
 
 import tally_auth
-from tally_auth import login
 from tests.pages.apptest import goto, open_app, shown_text
 
 VIEWER = tally_auth.User("vera", "vera@example.com", "viewer")
 ADMIN = tally_auth.User("root", "root@example.com", "admin")
 SPEND_CSV = b"month,amount,currency,channel\n2026-01,1250.50,usd,podcasts\n"
-
-
-@pytest.fixture
-def signed_in(monkeypatch, writable_db):
-    """Sign-in configured and `user` signed in (both the page gate and data_writer see them)."""
-    def as_user(user):
-        monkeypatch.setattr(tally_auth, "authenticate", lambda: user)
-        monkeypatch.setattr(login, "auth_configured", lambda: True)
-        monkeypatch.setattr(login, "current_user", lambda: user)
-        return writable_db
-    return as_user
 
 
 def button_keys(at):

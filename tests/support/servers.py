@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from fakestripe import processes
 from fakestripe.processes import free_port, wait_for_http
 
-__all__ = ["ROOT", "LOGS", "free_port", "wait_for_http", "running", "localstripe"]
+__all__ = ["ROOT", "LOGS", "free_port", "wait_for_http", "running", "localstripe", "QuietHandler",
+           "serving"]
 
 ROOT = Path(__file__).resolve().parents[2]
 LOGS = ROOT / "tests" / "artifacts" / "servers"  # git-ignored
@@ -32,3 +35,32 @@ def localstripe():
     script = str(ROOT / "tests" / "support" / "localstripe_server.py")
     with running([sys.executable, script, str(port)], base + "/v1/customers"):
         yield base
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """A test server's request handler: no access log in pytest's output, one call to answer."""
+
+    def log_message(self, *args):
+        pass
+
+    def answer(self, status: int, body: bytes, headers: dict | None = None) -> None:
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@contextmanager
+def serving(handler: type[BaseHTTPRequestHandler], poll_interval: float = 0.5,
+            daemon_threads: bool = False):
+    """`handler` answering on a free 127.0.0.1 port, in a thread; yields the base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = daemon_threads
+    threading.Thread(target=server.serve_forever, args=(poll_interval,), daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

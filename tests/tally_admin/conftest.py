@@ -17,6 +17,16 @@ def db_path(tmp_path):
 
 
 @pytest.fixture
+def empty_published_db(db_path):
+    """A published database with nothing synced yet (what the admin pages open on day one)."""
+    from etl.store import open_working, publish
+    con = open_working(db_path)
+    publish(con, db_path)
+    con.close()
+    return db_path
+
+
+@pytest.fixture
 def audit(tmp_path):
     return AuditLog(str(tmp_path / "audit.duckdb"))
 

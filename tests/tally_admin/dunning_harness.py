@@ -9,17 +9,9 @@ if ROOT not in sys.path:
 import streamlit as st  # noqa: E402
 
 from pages.views.dunning_page import dunning_page  # noqa: E402
-from tally_auth import authenticate  # noqa: E402
+from tests.support.signed_in_app import signed_in_pages  # noqa: E402
 
-
-def overview():
-    st.title("Overview")
-
-
-user = authenticate()
-if user is None:
-    st.stop()
-pages = [st.Page(overview, title="Overview", url_path="overview", default=True)]
+user, pages = signed_in_pages()
 if user.is_admin:
     pages.append(st.Page(dunning_page, title="Dunning desk", url_path="dunning"))
 st.navigation(pages).run()

@@ -91,13 +91,9 @@ def test_a_stripe_error_is_one_clear_line(admin_app):
 
 
 @pytest.fixture
-def real_dashboard(tmp_path, monkeypatch):
+def real_dashboard(tmp_path, monkeypatch, empty_published_db):
     """dashboard.py itself, on an empty published database."""
-    from etl.store import open_working, publish
-    db = str(tmp_path / "tally.duckdb")
-    con = open_working(db)
-    publish(con, db)
-    con.close()
+    db = empty_published_db
     monkeypatch.setenv("TALLY_DB", db)
     monkeypatch.setenv("TALLY_AUDIT_DB", str(tmp_path / "audit.duckdb"))
     monkeypatch.setenv("STRIPE_API_KEY", "sk_test_not_used")

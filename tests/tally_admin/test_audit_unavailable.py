@@ -3,18 +3,14 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from streamlit.util import calc_hash
 
-from etl.store import open_working, publish
 from tally_auth import tokens
 from tally_auth.passwords import hash_password
 from tests.conftest import ROOT
 
 
 @pytest.fixture
-def admin_with_broken_audit(monkeypatch, tmp_path):
-    db = str(tmp_path / "tally.duckdb")
-    con = open_working(db)
-    publish(con, db)
-    con.close()
+def admin_with_broken_audit(monkeypatch, tmp_path, empty_published_db):
+    db = empty_published_db
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the audit folder should be")  # unwritable even for root
     audit = blocker / "audit.duckdb"

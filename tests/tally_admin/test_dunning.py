@@ -11,6 +11,7 @@ from metrics.dunning import failed_invoices, invoices_in_dunning
 from metrics.params import Params
 from tally_admin import dunning
 from tally_admin.writeback import PUBLISHED
+from tests.support.read_only import rows as _published
 from tests.tally_admin.dunning_account import failed_invoice
 
 PAY = "POST /v1/invoices/{id}/pay"
@@ -29,14 +30,6 @@ def client(fake_url):
 
 def _pays(base) -> int:
     return stats(base)["endpoints"].get(PAY, 0)
-
-
-def _published(db_path, sql, params=()):
-    con = duckdb.connect(db_path, read_only=True)
-    try:
-        return con.execute(sql, list(params)).fetchall()
-    finally:
-        con.close()
 
 
 def test_a_double_submitted_retry_charges_once(client, fake_url, audit, db_path):

@@ -1,12 +1,11 @@
 """Stripe's error answers over real HTTP become one clear line each, recorded in the audit."""
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import stripe
 
 from tally_admin.refunds import refund_charge
+from tests.support.servers import QuietHandler, serving
 
 ERRORS = {
     "restricted": (403, {"type": "invalid_request_error",
@@ -26,26 +25,15 @@ def stripe_answering(request):
     """A loopback server that answers every request with one Stripe error."""
     status, error = ERRORS[request.param]
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def _answer(self):
-            body = json.dumps({"error": error}).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Request-Id", "req_test123")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self.answer(status, json.dumps({"error": error}).encode(),
+                        {"Content-Type": "application/json", "Request-Id": "req_test123"})
 
         do_GET = do_POST = do_DELETE = _answer
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield stripe.StripeClient("rk_test_abcd", base_addresses={
-        "api": f"http://127.0.0.1:{server.server_address[1]}"})
-    server.shutdown()
+    with serving(Handler) as base:
+        yield stripe.StripeClient("rk_test_abcd", base_addresses={"api": base})
 
 
 @pytest.mark.parametrize("stripe_answering, expected", [

@@ -9,17 +9,10 @@ if ROOT not in sys.path:
 import streamlit as st  # noqa: E402
 
 from pages.views import admin  # noqa: E402
-from tally_auth import auth_configured, authenticate  # noqa: E402
+from tally_auth import auth_configured  # noqa: E402
+from tests.support.signed_in_app import signed_in_pages  # noqa: E402
 
-
-def overview():
-    st.title("Overview")
-
-
-user = authenticate()
-if user is None:
-    st.stop()
-pages = [st.Page(overview, title="Overview", url_path="overview", default=True)]
+user, pages = signed_in_pages()
 if user.is_admin:
     pages += [st.Page(admin.refund_page, title="Refund", url_path="refund"),
               st.Page(admin.cancel_page, title="Cancel subscription", url_path="cancel"),

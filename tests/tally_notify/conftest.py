@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
 import time
 from email import message_from_bytes, policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -15,7 +13,7 @@ from aiosmtpd.controller import Controller
 from tally_notify import config as settings
 from tally_notify import deliver
 from tally_notify.state import NotifyState
-from tests.support.servers import free_port
+from tests.support.servers import QuietHandler, free_port, serving
 
 
 @pytest.fixture(scope="session")
@@ -93,10 +91,7 @@ def slack_server():
     """A local HTTP server playing Slack's incoming webhook; yields (url, play)."""
     play = SlackPlay()
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
+    class Handler(QuietHandler):
         def do_POST(self):
             play.requests += 1
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -108,19 +103,9 @@ def slack_server():
                 play.bodies.append(json.loads(body))
             answer = b"ok" if status == 200 else b"internal_error"
             try:
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
+                self.answer(status, answer)
             except OSError:
                 pass  # the client gave up waiting
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/services/T000/B000/secretpart", play
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler, daemon_threads=True) as base:
+        yield f"{base}/services/T000/B000/secretpart", play

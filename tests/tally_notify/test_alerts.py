@@ -4,8 +4,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import duckdb
 import pytest
@@ -17,6 +15,7 @@ from tally_notify.alerts import sync_problem
 from tally_notify.config import NotifyConfig
 from tally_notify.digest import run_metric
 from tally_notify.loop import Notifier
+from tests.support.servers import QuietHandler, serving
 
 LATER = dt.datetime(2031, 6, 10, 12, 0)  # long after the demo's data: only what a test adds is recent
 
@@ -134,24 +133,12 @@ def updater_health():
     """A stand-in for the updater's /healthz: answers what `health` holds."""
     health = {"ok": True, "apply_error": None, "last_sync": {"status": "succeeded"}}
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
+    class Handler(QuietHandler):
         def do_GET(self):
-            body = json.dumps(health).encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self.answer(200, json.dumps(health).encode())
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", health
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as base:
+        yield base, health
 
 
 def backdate_watch(state, minutes: int) -> None:
