@@ -1,4 +1,5 @@
 """Run a sync in this process against a served account, and read back what it stored."""
+
 import duckdb
 
 from etl.client import StripeHTTP

@@ -1,4 +1,5 @@
 """Page modules render nothing on their own: a deep link that runs one directly shows no data."""
+
 from pathlib import Path
 
 import pytest

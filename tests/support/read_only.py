@@ -1,4 +1,5 @@
 """Reading a DuckDB file the way an outsider would: read-only, closed again straight after."""
+
 import duckdb
 
 

@@ -1,4 +1,5 @@
 """The dunning page behind the real sign-in, as dashboard.py registers it (for AppTest)."""
+
 import sys
 from pathlib import Path
 
