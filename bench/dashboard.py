@@ -12,7 +12,6 @@ The page per customer (/customer?id=...) is timed for the customer with the
 most invoice lines, the heaviest to show.
 Targets per page: warm under 0.5 s, cold under 3 s. Prints numbers; no assertions.
 """
-
 from __future__ import annotations
 
 import importlib.util
@@ -43,7 +42,6 @@ def load_bench_metrics():
 
 def clear_caches() -> None:
     from metrics.mrr import stage_cache
-
     st.cache_data.clear()
     st.cache_resource.clear()
     stage_cache.clear()
@@ -58,26 +56,22 @@ def timed(function) -> float:
 def main() -> int:
     bench_metrics = load_bench_metrics()
     parser = bench_metrics.account_parser(__doc__.splitlines()[0])
-    parser.add_argument(
-        "--currency",
-        help="the Currency control: native, or a reporting currency (default: the dashboard's own default)",
-    )
+    parser.add_argument("--currency", help="the Currency control: native, or a reporting currency "
+                                           "(default: the dashboard's own default)")
     args = parser.parse_args()
     query = {"currency": args.currency} if args.currency else {}
-    os.environ["TALLY_DB"] = args.db or bench_metrics.account(args.customers, args.copies, args.months, args.seed)
+    os.environ["TALLY_DB"] = args.db or bench_metrics.account(args.customers, args.copies, args.months,
+                                                              args.seed)
     os.environ.pop("STRIPE_API_KEY", None)
     import tally_auth
-
     tally_auth.authenticate = lambda: VIEWER  # AppTest is no localhost browser
     print(f"database {os.environ['TALLY_DB']}  cores {os.cpu_count()}\n")
     switch = switch_times(query)
     os.environ["TALLY_PREFETCH"] = "0"
     at = open_app(query, timeout=300)
     print(f"view: {dict(at.query_params)}\n")
-    print(
-        f"{'page':<24}{'cold s':>8}{'warm s':>8}{'switch s':>9}  target (cold < {COLD_TARGET:g} s, "
-        f"warm < {WARM_TARGET:g} s)"
-    )
+    print(f"{'page':<24}{'cold s':>8}{'warm s':>8}{'switch s':>9}  target (cold < {COLD_TARGET:g} s, "
+          f"warm < {WARM_TARGET:g} s)")
     slow = 0
     for title in PAGES:
         clear_caches()
@@ -96,7 +90,6 @@ def main() -> int:
 def customer_page_times(query: dict) -> bool:
     """The page per customer, cold and warm, for the customer with the most invoice lines."""
     import duckdb
-
     con = duckdb.connect(os.environ["TALLY_DB"], read_only=True)
     try:
         customer = con.execute("""SELECT i.customer_id FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id
@@ -107,11 +100,8 @@ def customer_page_times(query: dict) -> bool:
     clear_caches()
     cold = timed(lambda: goto(at, "Customer"))
     warm = min(timed(lambda: goto(at, "Customer")) for _ in range(2))
-    problems = (
-        [e.value for e in at.exception]
-        + [e.value for e in at.error]
-        + [w.value for w in at.warning if "No customer" in w.value]
-    )
+    problems = [e.value for e in at.exception] + [e.value for e in at.error] + [
+        w.value for w in at.warning if "No customer" in w.value]
     ok = cold < COLD_TARGET and warm < WARM_TARGET and not problems
     verdict = "ok" if ok else ("ERROR " + problems[0][:60] if problems else "SLOW")
     print(f"{'Customer (' + customer + ')':<24}{cold:>8.2f}{warm:>8.2f}{'':>9}  {verdict}", flush=True)

@@ -8,7 +8,6 @@ the account: the first and last thirds of the run are compared.
     .venv/bin/python bench/demo.py                       # 10,000 customers
     .venv/bin/python bench/demo.py --customers 500000    # the issue's largest size
 """
-
 from __future__ import annotations
 
 import argparse
@@ -67,34 +66,22 @@ def thirds(samples, index: int) -> str:
         return "too short to tell"
     third = len(values) // 3
     first, last = values[:third], values[-third:]
-    return (
-        f"first third median {statistics.median(first):,.0f} MB (max {max(first):,.0f}), "
-        f"last third median {statistics.median(last):,.0f} MB (max {max(last):,.0f})"
-    )
+    return (f"first third median {statistics.median(first):,.0f} MB (max {max(first):,.0f}), "
+            f"last third median {statistics.median(last):,.0f} MB (max {max(last):,.0f})")
 
 
 def main() -> int:
     args = parse_args()
     work = Path(tempfile.mkdtemp(prefix="tally-bench-demo-"))
-    command = [
-        sys.executable,
-        "-m",
-        "etl",
-        "demo",
-        "--db",
-        str(work / "demo.duckdb"),
-        "--customers",
-        str(args.customers),
-        "--months",
-        str(args.months),
-        "--seed",
-        str(args.seed),
-    ]
+    command = [sys.executable, "-m", "etl", "demo", "--db", str(work / "demo.duckdb"),
+               "--customers", str(args.customers), "--months", str(args.months),
+               "--seed", str(args.seed)]
     samples: list[tuple[float, float, float]] = []
     done = threading.Event()
     try:
         started = time.perf_counter()
-        proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
         sampler = threading.Thread(target=sample, args=(proc.pid, samples, done), daemon=True)
         sampler.start()
         _, status, usage = os.wait4(proc.pid, 0)
@@ -110,7 +97,8 @@ def main() -> int:
         print(f"seconds: {seconds:.1f}  customers/s: {args.customers / seconds:,.0f}")
         # wait4 counts the generator with the worker processes it waited for;
         # its peak RSS is the largest of any of them.
-        print(f"CPU (user + system), generator and workers: {usage.ru_utime + usage.ru_stime:.1f} s")
+        print(f"CPU (user + system), generator and workers: "
+              f"{usage.ru_utime + usage.ru_stime:.1f} s")
         print(f"peak RSS of any of its processes: {usage.ru_maxrss / 1024:,.0f} MB")
         print(f"generator RSS over the run: {thirds(samples, 1)}")
         print(f"largest worker RSS over the run: {thirds(samples, 2)}")

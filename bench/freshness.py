@@ -9,7 +9,6 @@ it. Prints p50 and p95 of those times per account size.
     .venv/bin/python bench/freshness.py                       # 10,000 and 100,000 customers
     .venv/bin/python bench/freshness.py --customers 10000     # one size
 """
-
 from __future__ import annotations
 
 import argparse
@@ -52,12 +51,8 @@ def signed_post(url: str, event: dict) -> None:
     body = json.dumps(event).encode()
     at = int(time.time())
     signature = stripe.WebhookSignature._compute_signature(f"{at}.{body.decode()}", SECRET)
-    request = urllib.request.Request(
-        url,
-        data=body,
-        method="POST",
-        headers={"Content-Type": "application/json", "Stripe-Signature": f"t={at},v1={signature}"},
-    )
+    request = urllib.request.Request(url, data=body, method="POST", headers={
+        "Content-Type": "application/json", "Stripe-Signature": f"t={at},v1={signature}"})
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 200, response.status
 
@@ -74,35 +69,18 @@ def seen(db: Path, customer: str, email: str) -> bool:
 def run(customers: int, months: int, demo: bool) -> None:
     work = Path(tempfile.mkdtemp(prefix="freshness-", dir=ROOT / "data"))
     db = work / "tally.duckdb"
-    env = {**os.environ, "STRIPE_API_KEY": DEFAULT_API_KEY, "STRIPE_WEBHOOK_SECRET": SECRET, "TALLY_SYNC_RATE": "1000"}
+    env = {**os.environ, "STRIPE_API_KEY": DEFAULT_API_KEY, "STRIPE_WEBHOOK_SECRET": SECRET,
+           "TALLY_SYNC_RATE": "1000"}
     t0 = time.monotonic()
     if demo:  # the demo database stands in for the synced one; the fake serves the changed customers
         account = work / "account"
         account.mkdir()
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "etl",
-                "demo",
-                "--db",
-                str(db),
-                "--customers",
-                str(customers),
-                "--months",
-                str(months),
-            ],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+        subprocess.run([sys.executable, "-m", "etl", "demo", "--db", str(db), "--customers", str(customers),
+                        "--months", str(months)], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
         with duckdb.connect(str(db), read_only=True) as con:
             ids = [r[0] for r in con.execute("SELECT id FROM customers ORDER BY id LIMIT ?", [CHANGES]).fetchall()]
-        people = [
-            {"id": i, "object": "customer", "created": 1700000000, "email": "x@example.com", "livemode": False}
-            for i in ids
-        ]
+        people = [{"id": i, "object": "customer", "created": 1700000000, "email": "x@example.com",
+                   "livemode": False} for i in ids]
         (account / "customers.jsonl").write_text("".join(json.dumps(p) + "\n" for p in people))
     else:
         account = sync_bench().account_dir(customers, months, 1)
@@ -110,57 +88,34 @@ def run(customers: int, months: int, demo: bool) -> None:
     with serve(account) as base:
         env["STRIPE_API_BASE"] = base
         if not demo:
-            subprocess.run(
-                [sys.executable, "-m", "etl", "sync", "--db", str(db)],
-                cwd=ROOT,
-                env=env,
-                check=True,
-                stdout=subprocess.DEVNULL,
-            )
-        print(
-            f"{customers:,} customers: {'generated' if demo else 'synced'} in {time.monotonic() - t0:.0f} s, "
-            f"database {db.stat().st_size / 2**20:.0f} MB",
-            flush=True,
-        )
+            subprocess.run([sys.executable, "-m", "etl", "sync", "--db", str(db)], cwd=ROOT, env=env,
+                           check=True, stdout=subprocess.DEVNULL)
+        print(f"{customers:,} customers: {'generated' if demo else 'synced'} in {time.monotonic() - t0:.0f} s, "
+              f"database {db.stat().st_size / 2**20:.0f} MB", flush=True)
         port = free_port()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "etl", "serve", "--db", str(db), "--port", str(port), "--every", "1000"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        proc = subprocess.Popen([sys.executable, "-m", "etl", "serve", "--db", str(db), "--port",
+                                 str(port), "--every", "1000"], cwd=ROOT, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_for_http(f"http://127.0.0.1:{port}/healthz", 60, proc)
-            times = [
-                one_change(base, f"http://127.0.0.1:{port}/stripe/webhook", db, person, i)
-                for i, person in enumerate(people)
-            ]
+            times = [one_change(base, f"http://127.0.0.1:{port}/stripe/webhook", db, person, i)
+                     for i, person in enumerate(people)]
         finally:
             proc.terminate()
             proc.wait(timeout=30)
             shutil.rmtree(work, ignore_errors=True)
     times.sort()
     p95 = times[min(len(times) - 1, round(0.95 * len(times)) - 1)]
-    print(
-        f"{customers:,} customers: POST -> visible to a new reader over {len(times)} changes: "
-        f"p50 {statistics.median(times):.2f} s, p95 {p95:.2f} s, max {times[-1]:.2f} s",
-        flush=True,
-    )
+    print(f"{customers:,} customers: POST -> visible to a new reader over {len(times)} changes: "
+          f"p50 {statistics.median(times):.2f} s, p95 {p95:.2f} s, max {times[-1]:.2f} s", flush=True)
 
 
 def one_change(base: str, url: str, db: Path, person: dict, i: int) -> float:
     email = f"fresh-{i}-{time.time_ns()}@bench.example"
     changed = {**person, "email": email}
     put_objects(base, [changed])
-    event = {
-        "id": f"evt_bench_{time.time_ns()}",
-        "object": "event",
-        "type": "customer.updated",
-        "created": int(time.time()),
-        "livemode": False,
-        "data": {"object": changed},
-    }
+    event = {"id": f"evt_bench_{time.time_ns()}", "object": "event", "type": "customer.updated",
+             "created": int(time.time()), "livemode": False, "data": {"object": changed}}
     t0 = time.monotonic()
     signed_post(url, event)
     while not seen(db, person["id"], email):
@@ -172,16 +127,12 @@ def one_change(base: str, url: str, db: Path, person: dict, i: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--customers", type=int, action="append", help="account size (repeatable; default 10,000 and 100,000)"
-    )
+    parser.add_argument("--customers", type=int, action="append",
+                        help="account size (repeatable; default 10,000 and 100,000)")
     parser.add_argument("--months", type=int, default=24)
-    parser.add_argument(
-        "--demo",
-        action="store_true",
-        help="generate a demo database instead of syncing (a 100,000-customer sync "
-        "takes most of an hour here); the fake serves only the changed customers",
-    )
+    parser.add_argument("--demo", action="store_true",
+                        help="generate a demo database instead of syncing (a 100,000-customer sync "
+                             "takes most of an hour here); the fake serves only the changed customers")
     args = parser.parse_args()
     for customers in args.customers or [10_000, 100_000]:
         run(customers, args.months, args.demo)

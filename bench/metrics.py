@@ -19,7 +19,6 @@ Like a database the dashboard shows, the account gets the stored MRR stages
 files are used as they are, with their stages when those match.
 Prints numbers only; no assertions.
 """
-
 from __future__ import annotations
 
 import argparse
@@ -42,20 +41,9 @@ SERIES = ("mrr", "mrr_movements")
 
 
 # Tables whose rows belong to one customer: copied with every id suffixed.
-PER_CUSTOMER = [
-    "customers",
-    "subscriptions",
-    "subscription_items",
-    "invoices",
-    "invoice_lines",
-    "invoice_line_taxes",
-    "charges",
-    "refunds",
-    "disputes",
-    "balance_transactions",
-    "early_fraud_warnings",
-    "demo_truth_mrr",
-]
+PER_CUSTOMER = ["customers", "subscriptions", "subscription_items", "invoices", "invoice_lines",
+                "invoice_line_taxes", "charges", "refunds", "disputes", "balance_transactions",
+                "early_fraud_warnings", "demo_truth_mrr"]
 SHARED_IDS = {"price_id", "product_id", "tax_rate_id"}  # the catalogue is shared by all copies
 
 
@@ -104,7 +92,8 @@ def account(customers: int, copies: int, months: int, seed: int) -> str:
             con.execute(f"INSERT INTO {table} SELECT * FROM demo.{table}")
         for table in PER_CUSTOMER:
             for copy in range(copies):
-                con.execute(f"INSERT INTO {table} SELECT {_copy_columns(con, table, copy)} FROM demo.{table}")
+                con.execute(f"INSERT INTO {table} SELECT {_copy_columns(con, table, copy)} "
+                            f"FROM demo.{table}")
         con.execute("DETACH demo")
         con.execute("CHECKPOINT")
         con.close()
@@ -117,11 +106,8 @@ def with_stored_stages(path: str) -> None:
     copies above are not published), timing the refresh."""
     started, cpu = time.perf_counter(), cpu_seconds()
     if refresh_stages.refresh(path):
-        print(
-            f"stored MRR stages (what the dashboard builds after a publish): "
-            f"{time.perf_counter() - started:.1f} s wall, {cpu_seconds() - cpu:.1f} s cpu",
-            flush=True,
-        )
+        print(f"stored MRR stages (what the dashboard builds after a publish): "
+              f"{time.perf_counter() - started:.1f} s wall, {cpu_seconds() - cpu:.1f} s cpu", flush=True)
 
 
 def cpu_seconds() -> float:
@@ -167,22 +153,16 @@ def main() -> int:
         with_stored_stages(path)
     con = connect(path, read_only=True)
     stored_stages.attach(con, path)
-    counts = con.execute(
-        "SELECT (SELECT count(*) FROM customers), (SELECT count(*) FROM invoice_lines), (SELECT count(*) FROM charges)"
-    ).fetchall()[0]
-    print(
-        f"customers {counts[0]:,}  invoice lines {counts[1]:,}  charges {counts[2]:,}  "
-        f"cores {os.cpu_count()}  stored MRR stages "
-        f"{'used' if stored_stages.stored_through(con) else 'absent or stale: computed'}"
-    )
+    counts = con.execute("SELECT (SELECT count(*) FROM customers), (SELECT count(*) FROM invoice_lines), "
+                         "(SELECT count(*) FROM charges)").fetchall()[0]
+    print(f"customers {counts[0]:,}  invoice lines {counts[1]:,}  charges {counts[2]:,}  "
+          f"cores {os.cpu_count()}  stored MRR stages "
+          f"{'used' if stored_stages.stored_through(con) else 'absent or stale: computed'}")
     first, last = data_months(con)[0], month_range(con, Params())[1]  # the whole history
     window = Params(start=max(first, add_months(last, -35)), end=last)
     customer = con.execute("SELECT customer_id FROM subscriptions LIMIT 1").fetchall()[0][0]
-    extras = {
-        "mrr_drilldown": {"month": add_months(last, -1)},
-        "cohort_customers": {"cohort": add_months(last, -12)},
-        **{n: {"customer_id": customer} for n in METRICS if n.startswith("customer_")},
-    }
+    extras = {"mrr_drilldown": {"month": add_months(last, -1)}, "cohort_customers": {"cohort": add_months(last, -12)},
+              **{n: {"customer_id": customer} for n in METRICS if n.startswith("customer_")}}
     print(f"range {window.start:%Y-%m} .. {window.end:%Y-%m}\n")
     print(f"load average {os.getloadavg()[0]:.1f}\n")
     segmented(con, window)
@@ -194,14 +174,13 @@ def main() -> int:
         cold, cpu, warm, rows = cold_and_warm(METRICS[name].function, con, params, args.repeat)
         verdict = "" if name in SERIES else ("ok" if cold < 1 else "SLOW")
         print(f"{name:<22}{cold:>8.3f}{cpu:>8.3f}{warm:>8.3f}{rows:>8}  {verdict}", flush=True)
-    for label, params in (("", window), (" in usd", Params(start=window.start, end=window.end, currency="usd"))):
+    for label, params in (("", window), (" in usd", Params(start=window.start, end=window.end,
+                                                            currency="usd"))):
         stage_cache.clear()
         runs = [timed(METRICS[name].function, con, params) for name in SERIES]
         wall, cpu = sum(r[0] for r in runs), sum(r[2] for r in runs)
-        print(
-            f"\nMRR series + movements{label}, {window.start:%Y-%m}..{window.end:%Y-%m}, cold: "
-            f"{wall:.3f} s wall, {cpu:.3f} s cpu  ({'ok' if wall < 2 else 'SLOW'}, target 2 s)"
-        )
+        print(f"\nMRR series + movements{label}, {window.start:%Y-%m}..{window.end:%Y-%m}, cold: "
+              f"{wall:.3f} s wall, {cpu:.3f} s cpu  ({'ok' if wall < 2 else 'SLOW'}, target 2 s)")
     return 0
 
 
@@ -213,17 +192,14 @@ def segmented(con, window: Params) -> None:
         print("segmented MRR: no customer carries a `channel`; skipped")
         return
     where = (("customer", "channel", (values[0][0],)),)
-    for label, params in (
-        (f"--where channel={values[0][0]}", Params(start=window.start, end=window.end, where=where)),
-        ("--split-by channel", Params(start=window.start, end=window.end, split_by=("customer", "channel"))),
-    ):
+    for label, params in ((f"--where channel={values[0][0]}", Params(start=window.start, end=window.end,
+                                                                        where=where)),
+                          ("--split-by channel", Params(start=window.start, end=window.end,
+                                                        split_by=("customer", "channel")))):
         cold, cpu, warm, rows = cold_and_warm(METRICS["mrr"].function, con, params, 1)
         verdict = ("ok" if cold < 2 else "SLOW") + ", target 2 s" if label.startswith("--where") else "no target"
-        print(
-            f"segmented MRR export {label}: cold {cold:.3f} s wall, {cpu:.3f} s cpu, warm {warm:.3f} s, "
-            f"{rows} rows  ({verdict})",
-            flush=True,
-        )
+        print(f"segmented MRR export {label}: cold {cold:.3f} s wall, {cpu:.3f} s cpu, warm {warm:.3f} s, "
+              f"{rows} rows  ({verdict})", flush=True)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ answered 429, peak RSS under 400 MB, every object (and line) landed once.
     .venv/bin/python bench/sync.py                  # both shapes, full size, 150 ms latency
     .venv/bin/python bench/sync.py --customers 300 --shape b2b  # a quick smoke run
 """
-
 from __future__ import annotations
 
 import argparse
@@ -56,27 +55,20 @@ BENCH_DIR = ROOT / "data" / "bench"
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--customers", type=int, default=6600, help="demo customers to generate (default sized for >= 200,000 objects)"
-    )
+    parser.add_argument("--customers", type=int, default=6600,
+                        help="demo customers to generate (default sized for >= 200,000 objects)")
     parser.add_argument("--months", type=int, default=24, help="months of demo history")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument(
-        "--shape",
-        choices=["demo", "b2b", "both"],
-        default="both",
-        help="the demo account as generated, or with ~5%% of invoices at 11-300 lines",
-    )
+    parser.add_argument("--shape", choices=["demo", "b2b", "both"], default="both",
+                        help="the demo account as generated, or with ~5%% of invoices at 11-300 lines")
     parser.add_argument("--latency-ms", type=float, default=150.0)
     parser.add_argument("--timeout", type=float, default=1800, help="kill the sync after this many s")
-    parser.add_argument(
-        "--keep", action="store_true", help="keep the synced database and the sync's log in a temp directory"
-    )
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the synced database and the sync's log in a temp directory")
     return parser.parse_args()
 
 
 # --- the account ---------------------------------------------------------------
-
 
 def account_dir(customers: int, months: int, seed: int) -> Path:
     """The cached JSONL account for these settings and this generator, generated on first use."""
@@ -128,7 +120,8 @@ def _lengthened(invoice: dict) -> dict:
     if not lines or digest % 10_000 >= B2B_LONG_SHARE * 10_000:
         return invoice
     count = EMBEDDED_LINES + 1 + (digest >> 16) % (B2B_MAX_LINES - EMBEDDED_LINES)
-    longer = [{**lines[k % len(lines)], "id": f"{lines[k % len(lines)]['id']}x{k}"} for k in range(len(lines), count)]
+    longer = [{**lines[k % len(lines)], "id": f"{lines[k % len(lines)]['id']}x{k}"}
+              for k in range(len(lines), count)]
     return {**invoice, "lines": {**invoice["lines"], "data": lines + longer}}
 
 
@@ -172,7 +165,7 @@ def count_account(data: Path) -> tuple[dict[str, int], int, int, int]:
 def _prices_named(obj: dict) -> set[str]:
     """Price ids an invoice's lines or a subscription's items name."""
     named = set()
-    for child in (obj.get("lines") or obj.get("items") or {}).get("data") or []:
+    for child in ((obj.get("lines") or obj.get("items") or {}).get("data") or []):
         price = ((child.get("pricing") or {}).get("price_details") or {}).get("price") or child.get("price")
         price = price.get("id") if isinstance(price, dict) else price
         if price:
@@ -182,8 +175,8 @@ def _prices_named(obj: dict) -> set[str]:
 
 # --- the bound -------------------------------------------------------------------
 
-
-def rate_limit_bound(objects: dict[str, int], line_requests: int, retrieves: int = 0) -> tuple[float, str, str]:
+def rate_limit_bound(objects: dict[str, int], line_requests: int,
+                     retrieves: int = 0) -> tuple[float, str, str]:
     """The most objects/s the limits allow for this account, and how it was derived.
 
     A full sync must fetch at least pages_e = ceil(n_e / 100) list pages from
@@ -206,38 +199,26 @@ def rate_limit_bound(objects: dict[str, int], line_requests: int, retrieves: int
     by_account = sum(pages.values()) / GLOBAL_RATE
     seconds = max(by_endpoint, by_account)
     slowest = max(pages, key=pages.get)
-    why = (
-        f"T >= max(account: sum(pages)={sum(pages.values())}/{GLOBAL_RATE}/s = {by_account:.1f}s, "
-        f"endpoint: {pages[slowest]} pages/{ENDPOINT_RATE}/s = {by_endpoint:.1f}s on {slowest})"
-    )
+    why = (f"T >= max(account: sum(pages)={sum(pages.values())}/{GLOBAL_RATE}/s = {by_account:.1f}s, "
+           f"endpoint: {pages[slowest]} pages/{ENDPOINT_RATE}/s = {by_endpoint:.1f}s on {slowest})")
     setter = slowest if by_endpoint >= by_account else "the account"
     return sum(objects.values()) / seconds, why, setter
 
 
 # --- the run -------------------------------------------------------------------
 
-
-def run_sync(base: str, db: Path, log: Path, timeout: float) -> tuple[int, float, float, float, float]:
+def run_sync(base: str, db: Path, log: Path,
+             timeout: float) -> tuple[int, float, float, float, float]:
     """(exit code, wall seconds, peak RSS MB of the sync process, peak RSS MB of it and
     its worker processes together, CPU seconds of all of them) of one full sync."""
     # the fake key is a test-mode key, which the sync would pace at 25/s; the account
     # here is served at live-mode limits, so tell the sync its real budget
-    env = dict(
-        os.environ,
-        STRIPE_API_BASE=base,
-        STRIPE_API_KEY=DEFAULT_API_KEY,
-        TALLY_DB=str(db),
-        TALLY_SYNC_RATE=str(GLOBAL_RATE),
-    )
+    env = dict(os.environ, STRIPE_API_BASE=base, STRIPE_API_KEY=DEFAULT_API_KEY, TALLY_DB=str(db),
+               TALLY_SYNC_RATE=str(GLOBAL_RATE))
     with open(log, "wb") as out:
         started = time.perf_counter()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "etl", "sync", "--db", str(db), "--full"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+        proc = subprocess.Popen([sys.executable, "-m", "etl", "sync", "--db", str(db), "--full"],
+                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
         watchdog = threading.Timer(timeout, proc.kill)  # a hung sync must not hang the bench
         watchdog.start()
         tree = TreeRSS(proc.pid)
@@ -248,7 +229,8 @@ def run_sync(base: str, db: Path, log: Path, timeout: float) -> tuple[int, float
         watchdog.cancel()
         tree.stop()
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return (proc.returncode, seconds, usage.ru_maxrss / 1024, tree.peak_mb, usage.ru_utime + usage.ru_stime)
+    return (proc.returncode, seconds, usage.ru_maxrss / 1024, tree.peak_mb,
+            usage.ru_utime + usage.ru_stime)
 
 
 class TreeRSS:
@@ -302,7 +284,6 @@ def _rss_mb(pid: int) -> float:
 def db_row_counts(db: Path, tables: list[str]) -> dict[str, int | None]:
     """Rows per table; None where a table is missing or holds an id twice."""
     import duckdb
-
     counts = {}
     with duckdb.connect(str(db), read_only=True) as con:
         for table in tables:
@@ -315,57 +296,43 @@ def db_row_counts(db: Path, tables: list[str]) -> dict[str, int | None]:
     return counts
 
 
-def report(
-    shape, objects, line_requests, all_lines, inline_prices, seconds, rss_mb, tree_mb, cpu_seconds, served, db_counts
-) -> float:
+def report(shape, objects, line_requests, all_lines, inline_prices, seconds, rss_mb, tree_mb, cpu_seconds,
+           served, db_counts) -> float:
     """Print one shape's results; returns its ratio to the bound."""
     touched = {e: n for e, n in objects.items() if e in served["endpoints"]}
     total = sum(touched.values())
     lines_served = served["endpoints"].get(LINES_ENDPOINT, 0)
-    bound, why, setter = rate_limit_bound(
-        touched, line_requests if lines_served else 0, inline_prices if PRICE_ENDPOINT in served["endpoints"] else 0
-    )
+    bound, why, setter = rate_limit_bound(touched, line_requests if lines_served else 0,
+                                          inline_prices if PRICE_ENDPOINT in served["endpoints"] else 0)
     rate = total / seconds
     share_429 = served["rate_limited"] / max(1, served["requests"])
-    print(
-        f"objects in the endpoints synced: {total:,} (account: {sum(objects.values()):,}; "
-        f"served incl. re-reads and lines: {served['objects_served']:,})"
-    )
-    print(f"requests: {served['requests']:,}  429s: {served['rate_limited']:,}  500s: {served['server_errors']:,}")
+    print(f"objects in the endpoints synced: {total:,} (account: {sum(objects.values()):,}; "
+          f"served incl. re-reads and lines: {served['objects_served']:,})")
+    print(f"requests: {served['requests']:,}  429s: {served['rate_limited']:,}  "
+          f"500s: {served['server_errors']:,}")
     print(f"seconds: {seconds:.1f}")
     # the server shares the machine's cores: the sync's CPU must leave it room
     print(f"sync CPU (user + system, its worker process included): {cpu_seconds:.1f} s")
     print(f"objects/s: {rate:,.0f}")
     print(f"rate-limit bound: {bound:,.0f} objects/s, set by {setter}  [{why}]")
-    print(
-        f"{LINES_ENDPOINT}: {lines_served:,} requests for {line_requests:,} pages needed; "
-        f"{PRICE_ENDPOINT}: {served['endpoints'].get(PRICE_ENDPOINT, 0):,} for {inline_prices:,} inline prices"
-    )
+    print(f"{LINES_ENDPOINT}: {lines_served:,} requests for {line_requests:,} pages needed; "
+          f"{PRICE_ENDPOINT}: {served['endpoints'].get(PRICE_ENDPOINT, 0):,} for {inline_prices:,} inline prices")
     print(f"ratio: {rate / bound:.0%} (target >= {TARGET_RATIO:.0%})")
-    print(
-        f"share of requests answered 429: {share_429:.2%} (target < {TARGET_429_SHARE:.0%}; "
-        f"by endpoint: {served.get('rate_limited_by_endpoint') or {}})"
-    )
-    print(
-        f"sync peak RSS: {tree_mb:.0f} MB, its processes summed (target < {TARGET_RSS_MB} MB; "
-        f"the sync process alone: {rss_mb:.0f} MB)"
-    )
-    print(
-        f"server peak RSS: "
-        f"{served['peak_rss_mb']:.0f} MB incl. the mapped JSONL it served, "
-        f"{served.get('private_rss_mb') or 0:.0f} MB its own"
-    )
+    print(f"share of requests answered 429: {share_429:.2%} (target < {TARGET_429_SHARE:.0%}; "
+          f"by endpoint: {served.get('rate_limited_by_endpoint') or {}})")
+    print(f"sync peak RSS: {tree_mb:.0f} MB, its processes summed (target < {TARGET_RSS_MB} MB; "
+          f"the sync process alone: {rss_mb:.0f} MB)")
+    print(f"server peak RSS: "
+          f"{served['peak_rss_mb']:.0f} MB incl. the mapped JSONL it served, "
+          f"{served.get('private_rss_mb') or 0:.0f} MB its own")
     # a shared machine makes wall time noisy: say how busy it was
     print(f"load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     expected = {t: n for t, n in account_tables(objects).items() if f"GET {BY_TABLE[t].url}" in touched}
     if "invoices" in expected:
         expected["invoice_lines"] = all_lines
     wrong = {t: (db_counts.get(t), n) for t, n in expected.items() if db_counts.get(t) != n}
-    print(
-        "database rows match the account, each object once"
-        if not wrong
-        else f"database rows differ from the account (db or None if doubled, account): {wrong}"
-    )
+    print("database rows match the account, each object once" if not wrong else
+          f"database rows differ from the account (db or None if doubled, account): {wrong}")
     return rate / bound
 
 
@@ -379,17 +346,14 @@ def main() -> int:
     data = account_dir(args.customers, args.months, args.seed)
     shapes = {"demo": lambda: data, "b2b": lambda: b2b_dir(data)}
     ratios = {}
-    for shape in ["demo", "b2b"] if args.shape == "both" else [args.shape]:
+    for shape in (["demo", "b2b"] if args.shape == "both" else [args.shape]):
         print(f"\n=== shape: {shape} ===", flush=True)
         ratio = bench_shape(args, shape, shapes[shape]())
         if ratio is None:
             return 1
         ratios[shape] = ratio
-    print(
-        "\nratio to the bound: "
-        + ", ".join(f"{s} {r:.0%}" for s, r in ratios.items())
-        + f" (target >= {TARGET_RATIO:.0%})"
-    )
+    print("\nratio to the bound: " + ", ".join(f"{s} {r:.0%}" for s, r in ratios.items()) +
+          f" (target >= {TARGET_RATIO:.0%})")
     return 0
 
 
@@ -403,18 +367,11 @@ def bench_shape(args, shape: str, data: Path) -> float | None:
     try:
         # The fake keeps 30 days of events before its "now": the demo's, not today.
         from etl.demo.clock import DEFAULT_NOW
-
-        with serve(
-            data,
-            latency_ms=args.latency_ms,
-            rate_limit=GLOBAL_RATE,
-            endpoint_rate_limit=ENDPOINT_RATE,
-            now=DEFAULT_NOW.timestamp(),
-            startup_timeout=600,
-        ) as base:
+        with serve(data, latency_ms=args.latency_ms, rate_limit=GLOBAL_RATE,
+                   endpoint_rate_limit=ENDPOINT_RATE, now=DEFAULT_NOW.timestamp(),
+                   startup_timeout=600) as base:
             code, seconds, rss_mb, tree_mb, cpu_seconds = run_sync(
-                base, work / "bench.duckdb", work / "sync.log", args.timeout
-            )
+                base, work / "bench.duckdb", work / "sync.log", args.timeout)
             served = stats(base)
         if code != 0:
             tail = (work / "sync.log").read_text(errors="replace").strip().splitlines()[-5:]
@@ -422,23 +379,10 @@ def bench_shape(args, shape: str, data: Path) -> float | None:
             print(f"sync {why}:\n  " + "\n  ".join(tail))
             return None
         counts = db_row_counts(work / "bench.duckdb", list(account_tables(objects)) + ["invoice_lines"])
-        ratio = report(
-            shape,
-            objects,
-            line_requests,
-            all_lines,
-            inline_prices,
-            seconds,
-            rss_mb,
-            tree_mb,
-            cpu_seconds,
-            served,
-            counts,
-        )
-        print(
-            f"bench/RESULTS.md: .venv/bin/python bench/sync.py --customers {args.customers} "
-            f"--latency-ms {args.latency_ms:g} --shape {shape}"
-        )
+        ratio = report(shape, objects, line_requests, all_lines, inline_prices, seconds, rss_mb, tree_mb,
+                       cpu_seconds, served, counts)
+        print(f"bench/RESULTS.md: .venv/bin/python bench/sync.py --customers {args.customers} "
+              f"--latency-ms {args.latency_ms:g} --shape {shape}")
         return ratio
     finally:
         if args.keep:

@@ -1,6 +1,5 @@
 """Time buckets for cash metrics (charges, refunds, invoices...), which support
 day, week and month granularity: the bucket column is named after it."""
-
 from __future__ import annotations
 
 import datetime as dt
@@ -62,15 +61,11 @@ def filter_ctes(params: Params) -> str:
     when no plan or interval filter is set.
     """
     from metrics.mrr.chain_sql import counted_lines_cte, line_filters
-
     by_plan = bool(params.plans or params.intervals or params.where)
     countries = f"AND cu.country IN {sql_list(params.countries)}" if params.countries else ""
-    plan_invoices = "AND i.id IN (SELECT invoice_id FROM plan_invoices)" if by_plan else ""
-    plan_charges = (
-        "AND c.id IN (SELECT charge_id FROM invoice_charges WHERE invoice_id IN (SELECT invoice_id FROM plan_invoices))"
-        if by_plan
-        else ""
-    )
+    plan_invoices = ("AND i.id IN (SELECT invoice_id FROM plan_invoices)" if by_plan else "")
+    plan_charges = ("AND c.id IN (SELECT charge_id FROM invoice_charges "
+                    "WHERE invoice_id IN (SELECT invoice_id FROM plan_invoices))" if by_plan else "")
     return f"""{counted_lines_cte(Params())},
 plan_invoices AS (SELECT DISTINCT v.invoice_id FROM counted v WHERE true {line_filters(params)}),
 invoice_charges AS ({INVOICE_CHARGES}
@@ -95,7 +90,8 @@ def with_filters(params: Params, sql: str) -> str:
     return f"WITH {filter_ctes(params)}\n{body}"
 
 
-def kept(params: Params, charge: str | None = None, intent: str | None = None, invoice: str | None = None) -> str:
+def kept(params: Params, charge: str | None = None, intent: str | None = None,
+         invoice: str | None = None) -> str:
     """`AND ...` keeping rows whose charge (or payment intent, or invoice) the filters keep."""
     if not filtered(params):
         return ""
@@ -114,8 +110,6 @@ def kept_source(params: Params) -> str:
     if not filtered(params):
         return ""
     of_kept = "(SELECT id FROM kept_charges)"
-    return (
-        f" AND (source_id IN {of_kept}"
-        f" OR source_id IN (SELECT id FROM refunds WHERE charge_id IN {of_kept})"
-        f" OR source_id IN (SELECT id FROM disputes WHERE charge_id IN {of_kept}))"
-    )
+    return (f" AND (source_id IN {of_kept}"
+            f" OR source_id IN (SELECT id FROM refunds WHERE charge_id IN {of_kept})"
+            f" OR source_id IN (SELECT id FROM disputes WHERE charge_id IN {of_kept}))")

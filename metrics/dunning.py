@@ -1,5 +1,4 @@
 """Subscription invoices that failed their first payment attempt, and their recovery (dunning)."""
-
 from __future__ import annotations
 
 import pandas as pd
@@ -12,24 +11,14 @@ from metrics.registry import metric
 
 SUBSCRIPTION_REASONS = "('subscription_create', 'subscription_cycle', 'subscription_update')"
 
-RECOVERY_COLUMNS = [
-    "currency",
-    "failed_first_attempt",
-    "recovered",
-    "recovery_rate",
-    "failed_amount",
-    "recovered_amount",
-    "recovery_rate_amount",
-    "open_dunning",
-    "open_dunning_amount",
-]
+RECOVERY_COLUMNS = ["currency", "failed_first_attempt", "recovered", "recovery_rate",
+                    "failed_amount", "recovered_amount", "recovery_rate_amount",
+                    "open_dunning", "open_dunning_amount"]
 
 
-@metric(
-    "recovery",
-    "Subscription invoices failing their first attempt, and how many were recovered (dunning)",
-    money=("failed_amount", "recovered_amount", "open_dunning_amount"),
-)
+@metric("recovery",
+        "Subscription invoices failing their first attempt, and how many were recovered (dunning)",
+        money=("failed_amount", "recovered_amount", "open_dunning_amount"))
 def recovery(con, params: Params) -> pd.DataFrame:
     g = grain(params)
     columns = [g] + RECOVERY_COLUMNS
@@ -40,8 +29,8 @@ def recovery(con, params: Params) -> pd.DataFrame:
 WITH failed AS (
     SELECT * FROM invoices
     WHERE billing_reason IN {SUBSCRIPTION_REASONS} AND amount_due > 0
-      AND status <> 'draft' AND {live_only("invoices")} AND {between("created", bounds)}
-      AND (attempt_count > 1 OR (attempted AND status <> 'paid')) {kept(params, invoice="id")}
+      AND status <> 'draft' AND {live_only('invoices')} AND {between('created', bounds)}
+      AND (attempt_count > 1 OR (attempted AND status <> 'paid')) {kept(params, invoice='id')}
 )
 SELECT date_trunc('{g}', created)::DATE AS "{g}", lower(currency) AS currency,
        count(*) AS failed_first_attempt,
@@ -54,44 +43,29 @@ FROM failed GROUP BY ALL ORDER BY 1, 2"""
     df = con.execute(with_filters(params, sql)).df()
     if df.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
-    df = convert_frame(
-        con, df, params, ["failed_amount", "recovered_amount", "open_dunning_amount"], [g, "currency"], g
-    )
+    df = convert_frame(con, df, params, ["failed_amount", "recovered_amount", "open_dunning_amount"],
+                       [g, "currency"], g)
     df["recovery_rate"] = ratio(df["recovered"], df["failed_first_attempt"])
     df["recovery_rate_amount"] = ratio(df["recovered_amount"], df["failed_amount"])
     return df[columns].reset_index(drop=True)
 
 
-DUNNING_COLUMNS = [
-    "invoice_id",
-    "number",
-    "customer_id",
-    "customer_email",
-    "subscription_id",
-    "currency",
-    "amount_due",
-    "attempt_count",
-    "next_payment_attempt",
-    "failure_reason",
-    "failure_code",
-    "hosted_invoice_url",
-    "collection_paused",
-    "created",
-]
+DUNNING_COLUMNS = ["invoice_id", "number", "customer_id", "customer_email", "subscription_id",
+                   "currency", "amount_due", "attempt_count", "next_payment_attempt",
+                   "failure_reason", "failure_code", "hosted_invoice_url", "collection_paused",
+                   "created"]
 
 
-@metric(
-    "invoices_in_dunning",
-    "Open invoices with a failed payment attempt now: customer, amount due, attempts, "
-    "next retry and the last failure's reason (current state; no date range)",
-    money=("amount_due",),
-)
+@metric("invoices_in_dunning",
+        "Open invoices with a failed payment attempt now: customer, amount due, attempts, "
+        "next retry and the last failure's reason (current state; no date range)",
+        money=("amount_due",))
 def invoices_in_dunning(con, params: Params) -> pd.DataFrame:
     sql = f"""
 WITH dunning AS (
     SELECT * FROM invoices
     WHERE status = 'open' AND amount_remaining > 0 AND attempted AND coalesce(attempt_count, 0) >= 1
-      AND {live_only("invoices")}
+      AND {live_only('invoices')}
 ),
 last_failure AS (  -- the newest failed charge of each invoice says why
     SELECT l.invoice_id,
@@ -119,12 +93,10 @@ ORDER BY d.amount_remaining DESC, d.id"""
 FAILED_INVOICE_COLUMNS = ["month", "invoice_id", "currency", "amount_due", "status", "paid_at"]
 
 
-@metric(
-    "failed_invoices",
-    "Every subscription invoice that failed its first payment attempt, by creation month, "
-    "with its status now (the rows the recovery metric counts)",
-    money=("amount_due",),
-)
+@metric("failed_invoices",
+        "Every subscription invoice that failed its first payment attempt, by creation month, "
+        "with its status now (the rows the recovery metric counts)",
+        money=("amount_due",))
 def failed_invoices(con, params: Params) -> pd.DataFrame:
     bounds = created_range(con, params, "invoices")
     if bounds is None:
@@ -134,7 +106,7 @@ SELECT date_trunc('month', created)::DATE AS month, id AS invoice_id, lower(curr
        amount_due, status, paid_at
 FROM invoices
 WHERE billing_reason IN {SUBSCRIPTION_REASONS} AND amount_due > 0
-  AND status <> 'draft' AND {live_only("invoices")} AND {between("created", bounds)}
-  AND (attempt_count > 1 OR (attempted AND status <> 'paid')) {kept(params, invoice="id")}
+  AND status <> 'draft' AND {live_only('invoices')} AND {between('created', bounds)}
+  AND (attempt_count > 1 OR (attempted AND status <> 'paid')) {kept(params, invoice='id')}
 ORDER BY 1, 2"""
     return frame(con, with_filters(params, sql), FAILED_INVOICE_COLUMNS)

@@ -7,7 +7,6 @@ time rates are saved, and a database without it reads as "no rates entered"
 Convention (metrics/fx.py): 1 major unit of `currency` = `rate` major units of
 `reporting_currency`, from `month` on (no month: every month without a dated row).
 """
-
 from __future__ import annotations
 
 import datetime as dt
@@ -24,21 +23,16 @@ FX_RATES_DDL = """CREATE TABLE IF NOT EXISTS fx_rates (
     month DATE, currency VARCHAR, reporting_currency VARCHAR, rate DOUBLE)"""
 
 # The same columns with no rows, for a database where no rate was ever saved.
-NO_RATES = (
-    "SELECT NULL::DATE AS month, NULL::VARCHAR AS currency, NULL::VARCHAR AS reporting_currency, "
-    "NULL::DOUBLE AS rate WHERE false"
-)
+NO_RATES = "SELECT NULL::DATE AS month, NULL::VARCHAR AS currency, NULL::VARCHAR AS reporting_currency, " \
+           "NULL::DOUBLE AS rate WHERE false"
 
 
 def ensure_table(con) -> None:
     con.execute(FX_RATES_DDL)
 
 
-@metric(
-    "exchange_rates",
-    "The exchange rates entered on the Data & export page "
-    "(1 unit of currency = rate units of reporting_currency from month on; no month: always)",
-)
+@metric("exchange_rates", "The exchange rates entered on the Data & export page "
+        "(1 unit of currency = rate units of reporting_currency from month on; no month: always)")
 def exchange_rates(con, params: Params) -> pd.DataFrame:
     """Every entered row, whatever the range and filters (the editor shows them all)."""
     table = "fx_rates" if has_table(con, "fx_rates") else f"({NO_RATES})"
@@ -50,11 +44,8 @@ def reporting_currencies(con) -> list[str]:
     """The reporting currencies the entered rates convert to."""
     if not has_table(con, "fx_rates"):
         return []
-    return [
-        row[0]
-        for row in con.execute("""SELECT DISTINCT lower(reporting_currency) FROM fx_rates
-                                             WHERE reporting_currency IS NOT NULL ORDER BY 1""").fetchall()
-    ]
+    return [row[0] for row in con.execute("""SELECT DISTINCT lower(reporting_currency) FROM fx_rates
+                                             WHERE reporting_currency IS NOT NULL ORDER BY 1""").fetchall()]
 
 
 def clean_rates(frame: pd.DataFrame) -> list[tuple]:
@@ -99,4 +90,5 @@ def replace_rates(con, rows: list[tuple]) -> None:
     ensure_table(con)
     con.execute("DELETE FROM fx_rates")
     if rows:
-        con.executemany("INSERT INTO fx_rates (month, currency, reporting_currency, rate) VALUES (?, ?, ?, ?)", rows)
+        con.executemany("INSERT INTO fx_rates (month, currency, reporting_currency, rate) VALUES (?, ?, ?, ?)",
+                        rows)

@@ -5,7 +5,6 @@ table: it is created the first time spend is saved (the demo generator writes
 its own with the same columns), and a database without it reads as no spend.
 Amounts are integer minor units of the row's currency.
 """
-
 from __future__ import annotations
 
 import datetime as dt
@@ -22,10 +21,8 @@ from metrics.registry import metric
 MARKETING_SPEND_DDL = """CREATE TABLE IF NOT EXISTS marketing_spend (
     month DATE, amount BIGINT, currency VARCHAR, channel VARCHAR)"""
 # The same columns with no rows, for a database where no spend was ever saved.
-NO_SPEND = (
-    "(SELECT NULL::DATE AS month, NULL::BIGINT AS amount, NULL::VARCHAR AS currency, "
-    "NULL::VARCHAR AS channel WHERE false)"
-)
+NO_SPEND = "(SELECT NULL::DATE AS month, NULL::BIGINT AS amount, NULL::VARCHAR AS currency, " \
+           "NULL::VARCHAR AS channel WHERE false)"
 
 
 def ensure_table(con) -> None:
@@ -36,11 +33,8 @@ def _table(con) -> str:
     return "marketing_spend" if has_table(con, "marketing_spend") else NO_SPEND
 
 
-@metric(
-    "marketing_spend",
-    "Every marketing spend row entered (month, amount, currency, channel), newest month first, whatever the range",
-    money=("amount",),
-)
+@metric("marketing_spend", "Every marketing spend row entered (month, amount, currency, channel), "
+        "newest month first, whatever the range", money=("amount",))
 def marketing_spend(con, params: Params) -> pd.DataFrame:
     df = con.execute(f"""SELECT month, amount, lower(currency) AS currency, channel FROM {_table(con)}
                          ORDER BY month DESC, channel""").df()
@@ -48,8 +42,7 @@ def marketing_spend(con, params: Params) -> pd.DataFrame:
         return df
     df = convert_frame(con, df, params, ["amount"], ["month", "currency", "channel"])
     return df.sort_values(["month", "channel"], ascending=[False, True])[
-        ["month", "amount", "currency", "channel"]
-    ].reset_index(drop=True)
+        ["month", "amount", "currency", "channel"]].reset_index(drop=True)
 
 
 def spend_by_month(con, params: Params, first: dt.date, last: dt.date) -> pd.DataFrame:
@@ -100,10 +93,8 @@ def save_marketing_spend(con, rows) -> int:
     clean = [_spend_row(n, dict(r)) for n, r in enumerate(rows, start=1)]
     ensure_table(con)
     for month, _, currency, channel in clean:
-        con.execute(
-            "DELETE FROM marketing_spend WHERE month = ? AND currency = ? AND channel IS NOT DISTINCT FROM ?",
-            [month, currency, channel],
-        )
+        con.execute("DELETE FROM marketing_spend WHERE month = ? AND currency = ? "
+                    "AND channel IS NOT DISTINCT FROM ?", [month, currency, channel])
     if clean:
         con.executemany("INSERT INTO marketing_spend VALUES (?, ?, ?, ?)", clean)
     return len(clean)

@@ -1,6 +1,5 @@
 """Cash metrics from charges, refunds, disputes and balance transactions:
 success rate, failures, gross volume, refunds, disputes, fees, net revenue, fraud."""
-
 from __future__ import annotations
 
 import pandas as pd
@@ -20,9 +19,8 @@ def _bucket(params: Params, column: str = "created") -> str:
     return f"date_trunc('{grain(params)}', {column})::DATE"
 
 
-def _by_period(
-    con, params: Params, table: str, columns: list[str], sql: str, keeps: tuple, money: tuple = (), keys: tuple = ()
-) -> pd.DataFrame:
+def _by_period(con, params: Params, table: str, columns: list[str], sql: str, keeps: tuple,
+               money: tuple = (), keys: tuple = ()) -> pd.DataFrame:
     """Run `sql` grouped by period over `table`'s created window (empty when it has no rows).
 
     `sql` holds {period} (the bucket AS the grain column) and {where} (live rows in the window
@@ -33,44 +31,23 @@ def _by_period(
     if bounds is None:
         return _empty([g] + columns)
     where = f"{live_only(table)} AND {between('created', bounds)} {kept(params, *keeps)}"
-    df = frame(con, with_filters(params, sql.format(period=f'{_bucket(params)} AS "{g}"', where=where)), [g] + columns)
+    df = frame(con, with_filters(params, sql.format(period=f'{_bucket(params)} AS "{g}"', where=where)),
+               [g] + columns)
     if not money:
         return df
     return convert_frame(con, df, params, list(money), [g, *keys], g)
 
 
-PAYMENT_COLUMNS = [
-    "currency",
-    "charges",
-    "succeeded",
-    "failed",
-    "success_rate",
-    "succeeded_amount",
-    "failed_amount",
-    "amount_success_rate",
-    "gross_volume",
-    "refunds",
-    "refund_rate",
-    "disputes",
-    "disputed_amount",
-    "dispute_rate",
-    "lost_disputes",
-    "fees",
-    "net_revenue",
-]
-PAYMENT_MONEY = (
-    "succeeded_amount",
-    "failed_amount",
-    "gross_volume",
-    "refunds",
-    "disputed_amount",
-    "lost_disputes",
-    "fees",
-    "net_revenue",
-)
+PAYMENT_COLUMNS = ["currency", "charges", "succeeded", "failed", "success_rate",
+                   "succeeded_amount", "failed_amount", "amount_success_rate", "gross_volume",
+                   "refunds", "refund_rate", "disputes", "disputed_amount", "dispute_rate",
+                   "lost_disputes", "fees", "net_revenue"]
+PAYMENT_MONEY = ("succeeded_amount", "failed_amount", "gross_volume", "refunds",
+                 "disputed_amount", "lost_disputes", "fees", "net_revenue")
 
 
-@metric("payments", "Charges, success rate, gross volume, refunds, disputes, fees and net revenue", money=PAYMENT_MONEY)
+@metric("payments", "Charges, success rate, gross volume, refunds, disputes, fees and net revenue",
+        money=PAYMENT_MONEY)
 def payments(con, params: Params) -> pd.DataFrame:
     g = grain(params)
     columns = [g] + PAYMENT_COLUMNS
@@ -86,26 +63,26 @@ WITH charged AS (
            count(*) FILTER (status = 'failed') AS failed,
            coalesce(sum(amount) FILTER (status = 'succeeded'), 0) AS succeeded_amount,
            coalesce(sum(amount) FILTER (status = 'failed'), 0) AS failed_amount
-    FROM charges WHERE {live_only("charges")} AND {between("created", bounds)} {kept(params, "id")}
+    FROM charges WHERE {live_only('charges')} AND {between('created', bounds)} {kept(params, 'id')}
     GROUP BY ALL
 ),
 refunded AS (
     SELECT {b} AS period, lower(currency) AS currency, sum(amount) AS refunds
-    FROM refunds WHERE status = 'succeeded' AND {live_only("refunds")} AND {between("created", bounds)}
-      {kept(params, "charge_id", "payment_intent_id")}
+    FROM refunds WHERE status = 'succeeded' AND {live_only('refunds')} AND {between('created', bounds)}
+      {kept(params, 'charge_id', 'payment_intent_id')}
     GROUP BY ALL
 ),
 disputed AS (
     SELECT {b} AS period, lower(currency) AS currency, count(*) AS disputes,
            sum(amount) AS disputed_amount,
            coalesce(sum(amount) FILTER (status = 'lost'), 0) AS lost_disputes
-    FROM disputes WHERE {live_only("disputes")} AND {between("created", bounds)}
-      {kept(params, "charge_id", "payment_intent_id")}
+    FROM disputes WHERE {live_only('disputes')} AND {between('created', bounds)}
+      {kept(params, 'charge_id', 'payment_intent_id')}
     GROUP BY ALL
 ),
 charged_fees AS (
     SELECT {b} AS period, lower(currency) AS currency, sum(fee) AS fees
-    FROM balance_transactions WHERE {live_only("balance_transactions")} AND {between("created", bounds)}
+    FROM balance_transactions WHERE {live_only('balance_transactions')} AND {between('created', bounds)}
       {kept_source(params)}
     GROUP BY ALL
 ),
@@ -127,26 +104,25 @@ ORDER BY 1, 2"""
     df = con.execute(with_filters(params, sql)).df()
     if df.empty:
         return _empty(columns)
-    df = convert_frame(con, df, params, [m for m in PAYMENT_MONEY if m != "net_revenue"], [g, "currency"], g)
+    df = convert_frame(con, df, params, [m for m in PAYMENT_MONEY if m != "net_revenue"],
+                       [g, "currency"], g)
     df["success_rate"] = ratio(df["succeeded"], df["succeeded"] + df["failed"])
-    df["amount_success_rate"] = ratio(df["succeeded_amount"], df["succeeded_amount"] + df["failed_amount"])
+    df["amount_success_rate"] = ratio(df["succeeded_amount"],
+                                      df["succeeded_amount"] + df["failed_amount"])
     df["refund_rate"] = ratio(df["refunds"], df["gross_volume"])
     df["dispute_rate"] = ratio(df["disputes"], df["succeeded"])
     df["net_revenue"] = df["gross_volume"] - df["refunds"] - df["lost_disputes"] - df["fees"]
     return df[columns].reset_index(drop=True)
 
 
-FAILURE_COLUMNS = ["currency", "failure_code", "outcome_type", "outcome_reason", "failed", "failed_amount"]
+FAILURE_COLUMNS = ["currency", "failure_code", "outcome_type", "outcome_reason",
+                   "failed", "failed_amount"]
 
 
-@metric("payment_failures", "Failed charges by failure code and outcome type / reason", money=("failed_amount",))
+@metric("payment_failures", "Failed charges by failure code and outcome type / reason",
+        money=("failed_amount",))
 def payment_failures(con, params: Params) -> pd.DataFrame:
-    return _by_period(
-        con,
-        params,
-        "charges",
-        FAILURE_COLUMNS,
-        """
+    return _by_period(con, params, "charges", FAILURE_COLUMNS, """
 SELECT {period}, lower(currency) AS currency,
        coalesce(failure_code, 'unknown') AS failure_code,
        coalesce(outcome_type, 'unknown') AS outcome_type,
@@ -154,71 +130,47 @@ SELECT {period}, lower(currency) AS currency,
        count(*) AS failed, sum(amount) AS failed_amount
 FROM charges
 WHERE status = 'failed' AND {where}
-GROUP BY ALL ORDER BY 1, 2, failed DESC""",
-        ("id",),
-        money=("failed_amount",),
-        keys=("currency", "failure_code", "outcome_type", "outcome_reason"),
-    )
+GROUP BY ALL ORDER BY 1, 2, failed DESC""", ("id",), money=("failed_amount",),
+                      keys=("currency", "failure_code", "outcome_type", "outcome_reason"))
 
 
 FRAUD_COLUMNS = ["currency", "risk_level", "outcome_type", "charges", "amount"]
 
 
-@metric("fraud", "Charges by Radar risk level and outcome type (authorized, blocked, manual_review)", money=("amount",))
+@metric("fraud", "Charges by Radar risk level and outcome type (authorized, blocked, manual_review)",
+        money=("amount",))
 def fraud(con, params: Params) -> pd.DataFrame:
-    return _by_period(
-        con,
-        params,
-        "charges",
-        FRAUD_COLUMNS,
-        """
+    return _by_period(con, params, "charges", FRAUD_COLUMNS, """
 SELECT {period}, lower(currency) AS currency,
        coalesce(risk_level, 'not_assessed') AS risk_level,
        coalesce(outcome_type, 'unknown') AS outcome_type,
        count(*) AS charges, sum(amount) AS amount
 FROM charges WHERE {where}
-GROUP BY ALL ORDER BY 1, 2, 3, 4""",
-        ("id",),
-        money=("amount",),
-        keys=("currency", "risk_level", "outcome_type"),
-    )
+GROUP BY ALL ORDER BY 1, 2, 3, 4""", ("id",), money=("amount",),
+                      keys=("currency", "risk_level", "outcome_type"))
 
 
 DISPUTE_COLUMNS = ["currency", "reason", "disputes", "amount", "won", "lost", "open"]
 
 
-@metric("disputes_by_reason", "Disputes by reason: count, amount, won, lost, still open", money=("amount",))
+@metric("disputes_by_reason", "Disputes by reason: count, amount, won, lost, still open",
+        money=("amount",))
 def disputes_by_reason(con, params: Params) -> pd.DataFrame:
-    return _by_period(
-        con,
-        params,
-        "disputes",
-        DISPUTE_COLUMNS,
-        """
+    return _by_period(con, params, "disputes", DISPUTE_COLUMNS, """
 SELECT {period}, lower(currency) AS currency,
        coalesce(reason, 'unknown') AS reason, count(*) AS disputes, sum(amount) AS amount,
        count(*) FILTER (status = 'won') AS won, count(*) FILTER (status = 'lost') AS lost,
        count(*) FILTER (status NOT IN ('won', 'lost')) AS open
 FROM disputes WHERE {where}
-GROUP BY ALL ORDER BY 1, 2, disputes DESC""",
-        ("charge_id", "payment_intent_id"),
-        money=("amount",),
-        keys=("currency", "reason"),
-    )
+GROUP BY ALL ORDER BY 1, 2, disputes DESC""", ("charge_id", "payment_intent_id"),
+                      money=("amount",), keys=("currency", "reason"))
 
 
 @metric("early_fraud_warnings", "Radar early fraud warnings by fraud type")
 def early_fraud_warnings(con, params: Params) -> pd.DataFrame:
-    return _by_period(
-        con,
-        params,
-        "early_fraud_warnings",
-        ["fraud_type", "warnings", "actionable"],
-        """
+    return _by_period(con, params, "early_fraud_warnings", ["fraud_type", "warnings", "actionable"], """
 SELECT {period}, coalesce(fraud_type, 'unknown') AS fraud_type,
        count(*) AS warnings, count(*) FILTER (actionable) AS actionable
 FROM early_fraud_warnings
 WHERE {where}
-GROUP BY ALL ORDER BY 1, warnings DESC""",
-        ("charge_id", "payment_intent_id"),
-    )
+GROUP BY ALL ORDER BY 1, warnings DESC""", ("charge_id", "payment_intent_id"))

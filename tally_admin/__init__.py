@@ -9,18 +9,10 @@
 - `writeback.save_objects`: publish re-fetched objects at once, or queue them
   in `etl/spool.py` for the next sync while a sync holds the database.
 """
-
 from tally_admin.actions import ActionResult, idempotency_key
 from tally_admin.audit import AuditLog, audit_path_from_env
 from tally_admin.refunds import refund_charge
 from tally_admin.subscriptions import cancel_subscription, undo_cancellation
 
-__all__ = [
-    "ActionResult",
-    "AuditLog",
-    "audit_path_from_env",
-    "cancel_subscription",
-    "idempotency_key",
-    "refund_charge",
-    "undo_cancellation",
-]
+__all__ = ["ActionResult", "AuditLog", "audit_path_from_env", "cancel_subscription",
+           "idempotency_key", "refund_charge", "undo_cancellation"]

@@ -19,7 +19,6 @@ A failed audit write is never a final outcome while an earlier try exists.
 Stripe forgets idempotency keys after 24 hours and localstripe ignores them,
 so steps 2-3 are what actually prevent a second refund.
 """
-
 from __future__ import annotations
 
 import hashlib
@@ -36,12 +35,11 @@ from tally_admin.audit import AuditLog
 from tally_admin.stripe_api import explain
 
 log = logging.getLogger("tally.admin")
-NOT_AUDITED = (
-    "The audit trail could not record this (is the disk full?): Tally holds the record "
-    "and writes it as soon as the audit file is writable. This confirmation stays "
-    "open; confirming again does not act twice."
-)
-NO_RECORD = "Could not write the audit trail, so nothing was sent to Stripe. Check that the audit file is writable."
+NOT_AUDITED = ("The audit trail could not record this (is the disk full?): Tally holds the record "
+               "and writes it as soon as the audit file is writable. This confirmation stays "
+               "open; confirming again does not act twice.")
+NO_RECORD = ("Could not write the audit trail, so nothing was sent to Stripe. Check that the "
+             "audit file is writable.")
 _KEY_LOCKS: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
 _KEY_LOCKS_GUARD = threading.Lock()
 
@@ -53,7 +51,6 @@ class Refused(Exception):
 @dataclass
 class Done:
     """What a successful action returns: a line for the admin and the changed objects."""
-
     message: str
     objects: list[dict] = field(default_factory=list)
     request_id: str | None = None
@@ -85,18 +82,10 @@ def _lock_for(key: str) -> threading.Lock:
         return _KEY_LOCKS[key]
 
 
-def run_action(
-    audit: AuditLog,
-    db_path: str | None,
-    *,
-    actor: str,
-    action: str,
-    object_id: str,
-    params: dict,
-    nonce: str,
-    perform: Callable[[str], Done],
-    recheck: Callable[[str], Done | None] | None = None,
-) -> ActionResult:
+def run_action(audit: AuditLog, db_path: str | None, *, actor: str, action: str,
+               object_id: str, params: dict, nonce: str,
+               perform: Callable[[str], Done],
+               recheck: Callable[[str], Done | None] | None = None) -> ActionResult:
     """Run `perform(key)` at most once per key; see the module docstring.
 
     `recheck(key)`: after a lost answer, what this submission did at Stripe
@@ -118,24 +107,13 @@ def run_action(
             if recorded is None:
                 return _no_record(audit, key)
         if recorded is not None:
-            _record(
-                audit,
-                facts,
-                ActionResult(
-                    "repeated",
-                    f"Same submission again: returned the recorded {recorded.outcome} outcome without calling Stripe.",
-                    request_id=recorded.stripe_request_id,
-                    result=recorded.result,
-                ),
-            )
-            return ActionResult(
-                recorded.outcome,
-                recorded.message,
-                repeated=True,
-                request_id=recorded.stripe_request_id,
-                result=recorded.result,
-                audited=not audit.holds(key),
-            )
+            _record(audit, facts, ActionResult(
+                "repeated", f"Same submission again: returned the recorded {recorded.outcome} "
+                            "outcome without calling Stripe.",
+                request_id=recorded.stripe_request_id, result=recorded.result))
+            return ActionResult(recorded.outcome, recorded.message, repeated=True,
+                                request_id=recorded.stripe_request_id, result=recorded.result,
+                                audited=not audit.holds(key))
         try:
             done = perform(key)
         except Refused as refusal:
@@ -154,9 +132,8 @@ def run_action(
                 return _record(audit, facts, ActionResult("unknown", message, request_id=request_id))
             done = found
             done.message = f"Stripe's answer was lost; Tally checked again: {done.message}"
-        result = _record(
-            audit, facts, ActionResult("succeeded", done.message, request_id=done.request_id, result=done.result)
-        )
+        result = _record(audit, facts, ActionResult("succeeded", done.message,
+                                                    request_id=done.request_id, result=done.result))
     result.saved = _save(done.objects, db_path)
     return result
 
@@ -164,15 +141,11 @@ def run_action(
 def _record(audit: AuditLog, facts: dict, result: ActionResult) -> ActionResult:
     """Write the outcome row; if it cannot be written, say so (the row is held by the audit log)."""
     try:
-        audit.outcome(
-            **facts,
-            outcome=result.outcome,
-            message=result.message,
-            request_id=result.request_id,
-            result=result.result or None,
-        )
+        audit.outcome(**facts, outcome=result.outcome, message=result.message,
+                      request_id=result.request_id, result=result.result or None)
     except Exception:  # noqa: BLE001 - Stripe may have acted: the admin must still hear what it did
-        log.exception("could not write the %s outcome of %s to %s", result.outcome, facts["object_id"], audit.path)
+        log.exception("could not write the %s outcome of %s to %s", result.outcome,
+                      facts["object_id"], audit.path)
         result.audited = False
         result.message = f"{result.message} {NOT_AUDITED}"
     return result
@@ -185,9 +158,8 @@ def _no_record(audit: AuditLog, key: str) -> ActionResult:
     except Exception:  # noqa: BLE001 - unreadable: assume an earlier try may exist
         tried = True
     if tried:
-        return ActionResult(
-            "unknown", NO_RECORD + " An earlier try of this submission exists, so it stays open.", audited=False
-        )
+        return ActionResult("unknown", NO_RECORD + " An earlier try of this submission exists, "
+                                       "so it stays open.", audited=False)
     return ActionResult("failed", NO_RECORD)
 
 
@@ -213,14 +185,12 @@ def _save(objects: list[dict], db_path: str | None) -> str | None:
 
 def _is_stripe_error(error: Exception) -> bool:
     import stripe
-
     return isinstance(error, stripe.StripeError)
 
 
 def _outcome_unknown(error: Exception) -> bool:
     """A dropped connection or a Stripe 5xx: the request may have been carried out."""
     import stripe
-
     if isinstance(error, stripe.APIConnectionError):
         return True
     return isinstance(error, stripe.APIError) and (getattr(error, "http_status", None) or 500) >= 500

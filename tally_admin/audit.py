@@ -12,7 +12,6 @@ hundred bytes often fit where DuckDB's write did not) so that a restart still
 has it; it is written before the next row that can be. Until then
 `final_outcome` answers from it, so the same submission never acts twice.
 """
-
 from __future__ import annotations
 
 import datetime as dt
@@ -78,7 +77,6 @@ def _written(path: str) -> None:
     except OSError as error:
         log.warning("could not remove %s: %s", _held_file(path), error)
 
-
 DDL = [
     "CREATE SEQUENCE IF NOT EXISTS audit_seq",
     """CREATE TABLE IF NOT EXISTS audit_log (
@@ -139,11 +137,8 @@ class AuditLog:
                     held.remove(row)
                 else:
                     _keep_held(self.path, row)
-                    log.warning(
-                        "audit row held until %s is writable: %s",
-                        self.path,
-                        {k: row.get(k) for k in ("action", "object_id", "outcome", "message")},
-                    )
+                    log.warning("audit row held until %s is writable: %s", self.path,
+                                {k: row.get(k) for k in ("action", "object_id", "outcome", "message")})
                 raise
             _written(self.path)
 
@@ -152,10 +147,8 @@ class AuditLog:
             con.begin()
             for row in rows:
                 names = list(row)
-                con.execute(
-                    f"INSERT INTO audit_log ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
-                    [row[n] for n in names],
-                )
+                con.execute(f"INSERT INTO audit_log ({', '.join(names)}) "
+                            f"VALUES ({', '.join('?' * len(names))})", [row[n] for n in names])
             con.commit()
 
     def write_held(self) -> int:
@@ -168,7 +161,8 @@ class AuditLog:
                     _written(self.path)
                     held = []
                 except Exception:  # noqa: BLE001 - still not writable: keep holding them
-                    log.warning("audit file %s is still not writable; %d rows held", self.path, len(held))
+                    log.warning("audit file %s is still not writable; %d rows held", self.path,
+                                len(held))
             return len(held)
 
     def _held_final(self, key: str) -> Recorded | None:
@@ -176,7 +170,8 @@ class AuditLog:
             for row in _held(self.path):
                 if row.get("idempotency_key") == key and row.get("outcome") in FINAL:
                     result = orjson.loads(row["result"]) if row.get("result") else {}
-                    return Recorded(row["outcome"], row["message"], row.get("stripe_request_id"), result)
+                    return Recorded(row["outcome"], row["message"], row.get("stripe_request_id"),
+                                    result)
         return None
 
     def holds(self, key: str) -> bool:
@@ -185,90 +180,58 @@ class AuditLog:
             return any(row.get("idempotency_key") == key for row in _held(self.path))
 
     def attempt(self, *, actor: str, action: str, object_id: str, key: str, params: dict) -> None:
-        self._insert(
-            actor=actor, action=action, object_id=object_id, phase="attempt", idempotency_key=key, params=params
-        )
+        self._insert(actor=actor, action=action, object_id=object_id, phase="attempt",
+                     idempotency_key=key, params=params)
 
-    def outcome(
-        self,
-        *,
-        actor: str,
-        action: str,
-        object_id: str,
-        key: str,
-        params: dict,
-        outcome: str,
-        message: str,
-        request_id: str | None = None,
-        result: dict | None = None,
-    ) -> None:
-        self._insert(
-            actor=actor,
-            action=action,
-            object_id=object_id,
-            phase="outcome",
-            outcome=outcome,
-            idempotency_key=key,
-            params=params,
-            stripe_request_id=request_id,
-            message=message,
-            result=result,
-        )
+    def outcome(self, *, actor: str, action: str, object_id: str, key: str, params: dict,
+                outcome: str, message: str, request_id: str | None = None,
+                result: dict | None = None) -> None:
+        self._insert(actor=actor, action=action, object_id=object_id, phase="outcome",
+                     outcome=outcome, idempotency_key=key, params=params,
+                     stripe_request_id=request_id, message=message, result=result)
 
     def final_outcome(self, key: str) -> Recorded | None:
         """The first final outcome recorded for this submission (written or held), if any."""
         with self._connect() as con:
-            row = con.execute(
-                """
+            row = con.execute("""
                 SELECT outcome, message, stripe_request_id, result
                 FROM audit_log
                 WHERE idempotency_key = ? AND phase = 'outcome' AND outcome IN ?
                 ORDER BY seq
-                LIMIT 1""",
-                [key, list(FINAL)],
-            ).fetchone()
+                LIMIT 1""", [key, list(FINAL)]).fetchone()
         if row is None:
             return self._held_final(key)
         return Recorded(row[0], row[1], row[2], orjson.loads(row[3]) if row[3] else {})
 
     def was_attempted(self, key: str) -> bool:
         with self._connect() as con:
-            return (
-                con.execute(
-                    "SELECT count(*) FROM audit_log WHERE idempotency_key = ? AND phase = 'attempt'", [key]
-                ).fetchone()[0]
-                > 0
-            )
+            return con.execute("SELECT count(*) FROM audit_log WHERE idempotency_key = ? "
+                               "AND phase = 'attempt'", [key]).fetchone()[0] > 0
 
     def had_unknown_outcome(self, key: str) -> bool:
         """Did an earlier try of this submission end without knowing Stripe's answer?"""
         with _WRITE_LOCK:
-            if any(row.get("idempotency_key") == key and row.get("outcome") == "unknown" for row in _held(self.path)):
+            if any(row.get("idempotency_key") == key and row.get("outcome") == "unknown"
+                   for row in _held(self.path)):
                 return True
         with self._connect() as con:
-            return (
-                con.execute(
-                    "SELECT count(*) FROM audit_log WHERE idempotency_key = ? AND outcome = 'unknown'", [key]
-                ).fetchone()[0]
-                > 0
-            )
+            return con.execute("SELECT count(*) FROM audit_log WHERE idempotency_key = ? "
+                               "AND outcome = 'unknown'", [key]).fetchone()[0] > 0
 
     def frame(self, limit: int = 5000) -> pd.DataFrame:
         """Newest first, for the Audit page (rows held after a failed write are written first)."""
         self.write_held()
         with self._connect() as con:
-            return con.execute(
-                """
+            return con.execute("""
                 SELECT seq, recorded_at, actor, action, object_id, phase, outcome,
                        message, stripe_request_id, idempotency_key, params
                 FROM audit_log
                 ORDER BY seq DESC
-                LIMIT ?""",
-                [limit],
-            ).df()
+                LIMIT ?""", [limit]).df()
 
 
-ACTION_COLUMNS = ["recorded_at", "actor", "action", "object_id", "phase", "outcome", "message", "stripe_request_id"]
+ACTION_COLUMNS = ["recorded_at", "actor", "action", "object_id", "phase", "outcome", "message",
+                  "stripe_request_id"]
 
 
 def actions_on(path: str, object_ids: list[str]) -> pd.DataFrame:
@@ -278,10 +241,7 @@ def actions_on(path: str, object_ids: list[str]) -> pd.DataFrame:
     if not object_ids or not Path(path).exists():
         return pd.DataFrame({c: pd.Series(dtype="object") for c in ACTION_COLUMNS})
     with duckdb.connect(path, read_only=True) as con:
-        return con.execute(
-            f"""
+        return con.execute(f"""
             SELECT {", ".join(ACTION_COLUMNS)} FROM audit_log
             WHERE object_id IN (SELECT unnest(?::VARCHAR[]))
-            ORDER BY seq DESC""",
-            [object_ids],
-        ).df()
+            ORDER BY seq DESC""", [object_ids]).df()

@@ -4,7 +4,6 @@ Unlike refunds these do not touch Stripe, but they change what every viewer
 sees, so the audit trail records who did what: an attempt row before the
 write, an outcome row after it.
 """
-
 from __future__ import annotations
 
 import logging
@@ -21,29 +20,21 @@ class AuditUnavailable(ValueError):
     """The audit trail could not be written, so the change was not made."""
 
 
-def audited_change(
-    actor: str,
-    action: str,
-    object_id: str,
-    params: dict,
-    change: Callable[[], T],
-    outcome_of: Callable[[T], tuple[str, str]] | None = None,
-    redact: Callable[[str], str] = str,
-) -> T:
+def audited_change(actor: str, action: str, object_id: str, params: dict, change: Callable[[], T],
+                   outcome_of: Callable[[T], tuple[str, str]] | None = None,
+                   redact: Callable[[str], str] = str) -> T:
     """Run `change()` between an attempt and an outcome row; no record, no change.
 
     `redact` cleans an error's text before it is stored (e.g. removes an API key).
     """
-    facts: dict[str, Any] = dict(
-        actor=actor, action=action, object_id=object_id, key=f"tally-{action}-{uuid.uuid4().hex}", params=params
-    )
+    facts: dict[str, Any] = dict(actor=actor, action=action, object_id=object_id,
+                 key=f"tally-{action}-{uuid.uuid4().hex}", params=params)
     try:
         audit = AuditLog(audit_path_from_env())
         audit.attempt(**facts)
     except Exception as error:  # noqa: BLE001 - one plain line for the page
-        raise AuditUnavailable(
-            "Could not write the audit trail, so nothing was changed. Check that the audit file is writable."
-        ) from error
+        raise AuditUnavailable("Could not write the audit trail, so nothing was changed. "
+                               "Check that the audit file is writable.") from error
     try:
         result = change()
     except Exception as error:

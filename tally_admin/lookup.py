@@ -3,7 +3,6 @@
 Lookups ask Stripe (the local copy may be stale); only an invoice number,
 which Stripe cannot list by, is first resolved through the local database.
 """
-
 from __future__ import annotations
 
 import logging
@@ -35,9 +34,8 @@ def find_charges(client: stripe.StripeClient, query: str, db_path: str | None = 
     if query.startswith("cus_"):
         return _customer_charges(client, query)
     if "@" in query:
-        return [c for cus in customers_by_email(client, query) for c in _customer_charges(client, cus["id"])][
-            :MAX_RESULTS
-        ]
+        return [c for cus in customers_by_email(client, query)
+                for c in _customer_charges(client, cus["id"])][:MAX_RESULTS]
     invoice_id = invoice_id_for_number(query, db_path)
     if invoice_id:
         return invoice_charges(client, _retrieve(client.v1.invoices, invoice_id))
@@ -51,9 +49,8 @@ def find_subscriptions(client: stripe.StripeClient, query: str) -> list[dict]:
     if query.startswith("cus_"):
         return _customer_subscriptions(client, query)
     if "@" in query:
-        return [s for cus in customers_by_email(client, query) for s in _customer_subscriptions(client, cus["id"])][
-            :MAX_RESULTS
-        ]
+        return [s for cus in customers_by_email(client, query)
+                for s in _customer_subscriptions(client, cus["id"])][:MAX_RESULTS]
     return []
 
 
@@ -119,7 +116,8 @@ def _customer_charges(client, customer_id: str) -> list[dict]:
 
 
 def _customer_subscriptions(client, customer_id: str) -> list[dict]:
-    found = client.v1.subscriptions.list(params={"customer": customer_id, "status": "all", "limit": MAX_RESULTS})
+    found = client.v1.subscriptions.list(
+        params={"customer": customer_id, "status": "all", "limit": MAX_RESULTS})
     return [as_dict(s) for s in found.data]
 
 

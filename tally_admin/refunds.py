@@ -1,5 +1,4 @@
 """Refund a charge in full or in part, never more than Stripe still holds for it."""
-
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -40,15 +39,9 @@ class ChargeFacts:
 def charge_facts(client: stripe.StripeClient, charge_id: str, charge: dict | None = None) -> ChargeFacts:
     """What was paid and refunded, fetched from Stripe (the local copy may be stale)."""
     charge = charge or as_dict(client.v1.charges.retrieve(charge_id))
-    return ChargeFacts(
-        charge["id"],
-        charge["currency"],
-        _paid(charge),
-        int(charge.get("amount_refunded") or 0),
-        charge.get("status"),
-        dispute_block(client, charge),
-        customer_email(client, charge),
-    )
+    return ChargeFacts(charge["id"], charge["currency"], _paid(charge),
+                       int(charge.get("amount_refunded") or 0), charge.get("status"),
+                       dispute_block(client, charge), customer_email(client, charge))
 
 
 CLOSED_DISPUTES = ("won", "lost", "warning_closed")
@@ -63,9 +56,8 @@ def dispute_block(client: stripe.StripeClient, charge: dict) -> str | None:
     charge is not refundable (e.g. lost: the money already went back), blocks.
     """
     try:
-        disputes = [
-            as_dict(d) for d in client.v1.disputes.list({"charge": charge["id"], "limit": 100}).auto_paging_iter()
-        ]
+        disputes = [as_dict(d) for d in
+                    client.v1.disputes.list({"charge": charge["id"], "limit": 100}).auto_paging_iter()]
     except stripe.StripeError as error:
         if not (isinstance(error, stripe.PermissionError) or getattr(error, "http_status", None) == 404):
             raise
@@ -73,15 +65,11 @@ def dispute_block(client: stripe.StripeClient, charge: dict) -> str | None:
         return OPEN_DISPUTE if charge.get("disputed") else None
     for dispute in disputes:
         if dispute.get("status") not in CLOSED_DISPUTES:
-            return (
-                f"This charge has an open dispute ({dispute.get('id')}, {dispute.get('status')}): "
-                "it cannot be refunded until the dispute is closed."
-            )
+            return (f"This charge has an open dispute ({dispute.get('id')}, {dispute.get('status')}): "
+                    "it cannot be refunded until the dispute is closed.")
         if dispute.get("is_charge_refundable") is False:
-            return (
-                f"This charge cannot be refunded: after dispute {dispute.get('id')} "
-                f"({dispute.get('status')}) Stripe no longer allows a refund of it."
-            )
+            return (f"This charge cannot be refunded: after dispute {dispute.get('id')} "
+                    f"({dispute.get('status')}) Stripe no longer allows a refund of it.")
     return None
 
 
@@ -125,11 +113,9 @@ def amount_hint(currency: str) -> str:
 def refund_confirmation(facts: ChargeFacts, amount: int, reason: str) -> str:
     """The exact sentence the admin confirms."""
     to = f" to {facts.email}" if facts.email else ""
-    return (
-        f"Refund {facts.money(amount)} of {facts.money(facts.paid)} paid "
-        f"({facts.money(facts.refunded)} already refunded) on {facts.charge_id}{to}, "
-        f"reason: {reason}"
-    )
+    return (f"Refund {facts.money(amount)} of {facts.money(facts.paid)} paid "
+            f"({facts.money(facts.refunded)} already refunded) on {facts.charge_id}{to}, "
+            f"reason: {reason}")
 
 
 def refusal(facts: ChargeFacts, amount: int, reason: str) -> str | None:
@@ -147,36 +133,19 @@ def refusal(facts: ChargeFacts, amount: int, reason: str) -> str | None:
     if amount <= 0:
         return "The refund amount must be more than zero."
     if amount > facts.refundable:
-        return (
-            f"Refusing to refund {facts.money(amount)}: only {facts.money(facts.refundable)} "
-            f"of {facts.money(facts.paid)} is still refundable on {facts.charge_id}."
-        )
+        return (f"Refusing to refund {facts.money(amount)}: only {facts.money(facts.refundable)} "
+                f"of {facts.money(facts.paid)} is still refundable on {facts.charge_id}.")
     return None
 
 
-def refund_charge(
-    client: stripe.StripeClient,
-    audit: AuditLog,
-    db_path: str | None,
-    *,
-    actor: str,
-    charge_id: str,
-    amount: int,
-    reason: str,
-    nonce: str,
-) -> ActionResult:
+def refund_charge(client: stripe.StripeClient, audit: AuditLog, db_path: str | None, *,
+                  actor: str, charge_id: str, amount: int, reason: str, nonce: str) -> ActionResult:
     params = {"amount": int(amount), "reason": reason}
-    return run_action(
-        audit,
-        db_path,
-        actor=actor,
-        action="refund",
-        object_id=charge_id,
-        params=params,
-        nonce=nonce,
-        perform=lambda key: _perform_refund(client, charge_id, int(amount), reason, key, nonce),
-        recheck=lambda key: _refund_found(client, charge_id, key),
-    )
+    return run_action(audit, db_path, actor=actor, action="refund", object_id=charge_id,
+                      params=params, nonce=nonce,
+                      perform=lambda key: _perform_refund(client, charge_id, int(amount), reason,
+                                                          key, nonce),
+                      recheck=lambda key: _refund_found(client, charge_id, key))
 
 
 def _refund_found(client, charge_id: str, key: str) -> Done | None:
@@ -185,7 +154,8 @@ def _refund_found(client, charge_id: str, key: str) -> Done | None:
     return _refund_done(client, charge_id, refund, None) if refund else None
 
 
-def _perform_refund(client, charge_id: str, amount: int, reason: str, key: str, nonce: str) -> Done:
+def _perform_refund(client, charge_id: str, amount: int, reason: str, key: str,
+                    nonce: str) -> Done:
     existing = refund_made_with(client, charge_id, key)
     if existing is None:
         _refuse_second_refund_from_form(client, charge_id, nonce)
@@ -194,8 +164,8 @@ def _perform_refund(client, charge_id: str, amount: int, reason: str, key: str, 
         if why_not:
             raise Refused(why_not)
         refund = client.v1.refunds.create(
-            params=refund_params(charge_id, amount, reason, key, nonce), options={"idempotency_key": key}
-        )
+            params=refund_params(charge_id, amount, reason, key, nonce),
+            options={"idempotency_key": key})
         request_id, refund = request_id_of(refund), as_dict(refund)
     else:  # an earlier try of this submission reached Stripe but its answer was lost
         request_id, refund = None, existing
@@ -211,20 +181,11 @@ def _refund_done(client, charge_id: str, refund: dict, request_id: str | None) -
         message += "; the charge could not be re-read, the next sync will update it."
     else:
         refunded, paid = int(charge.get("amount_refunded") or 0), _paid(charge)
-        message += (
-            f"; {format_money(refunded, charge['currency'])} of {format_money(paid, charge['currency'])} now refunded."
-        )
-    return Done(
-        message,
-        objects=[refund] + ([charge] if charge else []),
-        request_id=request_id,
-        result={
-            "refund_id": refund["id"],
-            "amount": refund["amount"],
-            "currency": refund.get("currency"),
-            "status": refund.get("status"),
-        },
-    )
+        message += (f"; {format_money(refunded, charge['currency'])} of "
+                    f"{format_money(paid, charge['currency'])} now refunded.")
+    return Done(message, objects=[refund] + ([charge] if charge else []), request_id=request_id,
+                result={"refund_id": refund["id"], "amount": refund["amount"],
+                        "currency": refund.get("currency"), "status": refund.get("status")})
 
 
 def _refuse_second_refund_from_form(client, charge_id: str, nonce: str) -> None:
@@ -233,18 +194,14 @@ def _refuse_second_refund_from_form(client, charge_id: str, nonce: str) -> None:
     made = _refunds_where(client, charge_id, NONCE_METADATA, nonce)
     if made is not None:
         money = format_money(made["amount"], made.get("currency") or "")
-        raise Refused(
-            f"This form already refunded {money} on {charge_id} ({made['id']}); "
-            "the earlier answer was lost. Check the charge before refunding more."
-        )
+        raise Refused(f"This form already refunded {money} on {charge_id} ({made['id']}); "
+                      "the earlier answer was lost. Check the charge before refunding more.")
 
 
-def refund_params(charge_id: str, amount: int, reason: str, key: str, nonce: str | None = None) -> dict:
-    params: dict[str, Any] = {
-        "charge": charge_id,
-        "amount": amount,
-        "metadata": {KEY_METADATA: key, "tally_reason": reason},
-    }
+def refund_params(charge_id: str, amount: int, reason: str, key: str,
+                  nonce: str | None = None) -> dict:
+    params: dict[str, Any] = {"charge": charge_id, "amount": amount,
+              "metadata": {KEY_METADATA: key, "tally_reason": reason}}
     if nonce:
         params["metadata"][NONCE_METADATA] = nonce
     if not talks_to_test_peer():

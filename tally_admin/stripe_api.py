@@ -1,5 +1,4 @@
 """The Stripe client admin actions use, and one clear line for each Stripe error."""
-
 from __future__ import annotations
 
 import logging
@@ -88,11 +87,9 @@ ERROR_CODES = {
 def explain(error: Exception) -> str:
     """One line for an admin; never a key, never a traceback."""
     if isinstance(error, stripe.PermissionError):
-        return (
-            "Permission denied: the Stripe key is a restricted key without permission for "
-            "this. Admin actions need a key that may read charges, customers, invoices and "
-            "subscriptions and write refunds and subscriptions."
-        )
+        return ("Permission denied: the Stripe key is a restricted key without permission for "
+                "this. Admin actions need a key that may read charges, customers, invoices and "
+                "subscriptions and write refunds and subscriptions.")
     if isinstance(error, stripe.AuthenticationError):
         return "Stripe rejected the API key: check STRIPE_API_KEY."
     if isinstance(error, stripe.RateLimitError):

@@ -5,7 +5,6 @@ then publish), so the dashboard shows them without waiting for the next sync.
 DuckDB allows one writer: if a sync holds the working file, retry briefly,
 then queue the objects in `etl/spool.py`, which the next sync loads first.
 """
-
 from __future__ import annotations
 
 import logging
@@ -25,7 +24,8 @@ PUBLISHED, QUEUED = "published", "queued"
 _WRITING = DASHBOARD_WRITE_LOCK
 
 
-def save_objects(objects: list[dict], db_path: str, *, attempts: int = 5, pause: float = 0.2) -> str:
+def save_objects(objects: list[dict], db_path: str, *, attempts: int = 5,
+                 pause: float = 0.2) -> str:
     """Write and publish the objects, or queue them for the next sync. Returns which."""
     objects = [o for o in objects if o]
     if sync_running(db_path):  # in this process: DuckDB would not stop us, the sync's writes would clash

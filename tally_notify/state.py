@@ -5,7 +5,6 @@ database), so the notifier never opens the revenue database for writing. Two
 processes use it (the dashboard saves settings, the notifier logs sends), each
 with short connections: one that meets the other's lock waits and tries again.
 """
-
 from __future__ import annotations
 
 import datetime as dt
@@ -88,10 +87,8 @@ class NotifyState:
 
     def save_config(self, config: NotifyConfig, by: str) -> None:
         with self._connect() as con:
-            con.execute(
-                "INSERT OR REPLACE INTO notify_settings VALUES ('config', ?, ?, ?)",
-                [orjson.dumps(config.to_dict()).decode(), now(), by],
-            )
+            con.execute("INSERT OR REPLACE INTO notify_settings VALUES ('config', ?, ?, ?)",
+                        [orjson.dumps(config.to_dict()).decode(), now(), by])
 
     def get(self, name: str) -> str | None:
         with self._connect() as con:
@@ -100,10 +97,8 @@ class NotifyState:
 
     def put(self, name: str, value, by: str = "notifier") -> None:
         with self._connect() as con:
-            con.execute(
-                "INSERT OR REPLACE INTO notify_settings VALUES (?, ?, ?, ?)",
-                [name, orjson.dumps(value).decode(), now(), by],
-            )
+            con.execute("INSERT OR REPLACE INTO notify_settings VALUES (?, ?, ?, ?)",
+                        [name, orjson.dumps(value).decode(), now(), by])
 
     # alerts
     def fire(self, key: str, rule: str) -> bool:
@@ -120,15 +115,14 @@ class NotifyState:
 
     def open_occurrence(self, rule: str) -> str | None:
         with self._connect() as con:
-            row = con.execute(
-                "SELECT key FROM alerts_fired WHERE rule = ? AND cleared_at IS NULL ORDER BY fired_at DESC LIMIT 1",
-                [rule],
-            ).fetchone()
+            row = con.execute("SELECT key FROM alerts_fired WHERE rule = ? AND cleared_at IS NULL "
+                              "ORDER BY fired_at DESC LIMIT 1", [rule]).fetchone()
         return row[0] if row else None
 
     def clear(self, rule: str) -> None:
         with self._connect() as con:
-            con.execute("UPDATE alerts_fired SET cleared_at = ? WHERE rule = ? AND cleared_at IS NULL", [now(), rule])
+            con.execute("UPDATE alerts_fired SET cleared_at = ? WHERE rule = ? AND cleared_at IS NULL",
+                        [now(), rule])
 
     def watch_since(self, rule: str, detail: str) -> dt.datetime:
         """When this condition was first seen (now, if it is new)."""
@@ -145,29 +139,16 @@ class NotifyState:
             con.execute("DELETE FROM notify_watch WHERE rule = ?", [rule])
 
     # the log of sends
-    def log_send(
-        self,
-        *,
-        kind: str,
-        subject: str,
-        channel: str,
-        destination: str,
-        status: str,
-        attempts: int,
-        error: str | None = None,
-    ) -> None:
+    def log_send(self, *, kind: str, subject: str, channel: str, destination: str, status: str,
+                 attempts: int, error: str | None = None) -> None:
         with self._connect() as con:
-            con.execute(
-                "INSERT INTO notifications_sent (sent_at, kind, subject, channel, destination, "
-                "status, attempts, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [now(), kind, subject, channel, destination, status, attempts, error],
-            )
+            con.execute("INSERT INTO notifications_sent (sent_at, kind, subject, channel, destination, "
+                        "status, attempts, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        [now(), kind, subject, channel, destination, status, attempts, error])
 
     def sent(self, limit: int = 500) -> pd.DataFrame:
         """Newest first, for the Notifications page."""
         with self._connect() as con:
-            return con.execute(
-                "SELECT sent_at, kind, subject, channel, destination, status, attempts, "
-                "error FROM notifications_sent ORDER BY seq DESC LIMIT ?",
-                [limit],
-            ).df()
+            return con.execute("SELECT sent_at, kind, subject, channel, destination, status, attempts, "
+                               "error FROM notifications_sent ORDER BY seq DESC LIMIT ?",
+                               [limit]).df()

@@ -54,7 +54,6 @@ def localstripe_url():
 @pytest.fixture
 def localstripe_client(localstripe_url):
     import stripe
-
     return stripe.StripeClient(LOCALSTRIPE_KEY, base_addresses={"api": localstripe_url})
 
 
@@ -66,7 +65,6 @@ def fake_stripe(tmp_path):
     directory directly); the API key is fakestripe.DEFAULT_API_KEY.
     """
     from fakestripe.testing import serve
-
     data = tmp_path / "fake_stripe_account"
     data.mkdir()
     with serve(data) as base:
@@ -76,27 +74,21 @@ def fake_stripe(tmp_path):
 @pytest.fixture
 def metrics_cli():
     """`python -m metrics ...` in its own process, as a user runs it; returns what it printed."""
-
     def cli(*args) -> str:
-        done = subprocess.run(
-            [sys.executable, "-m", "metrics", *args], cwd=ROOT, capture_output=True, text=True, check=False
-        )
+        done = subprocess.run([sys.executable, "-m", "metrics", *args], cwd=ROOT, capture_output=True,
+                              text=True, check=False)
         assert done.returncode == 0, done.stderr
         return done.stdout
-
     return cli
 
 
 # Fixtures that start a process: a test that uses one starts a subprocess.
-PROCESS_FIXTURES = frozenset(
-    {"localstripe_url", "localstripe_client", "fake_stripe", "account_url", "dashboard_url", "metrics_cli"}
-)
+PROCESS_FIXTURES = frozenset({"localstripe_url", "localstripe_client", "fake_stripe", "account_url",
+                              "dashboard_url", "metrics_cli"})
 # What starts a process in a test module's source (its helpers included): every
 # test of such a module is marked, since its helpers are shared by its tests.
-PROCESS_SOURCE = re.compile(
-    r"\bsubprocess\b|\bPopen\b|\bsys\.executable\b|\bserve\(|\blocalstripe\(|"
-    r"\brunning\("
-)
+PROCESS_SOURCE = re.compile(r"\bsubprocess\b|\bPopen\b|\bsys\.executable\b|\bserve\(|\blocalstripe\(|"
+                            r"\brunning\(")
 BROWSER_TESTS = ROOT / "tests" / "browser"
 
 

@@ -1,5 +1,4 @@
 """The entry point: who sees which pages, and the Streamlit settings shipped in the repo."""
-
 import tomllib
 
 import pytest
@@ -12,7 +11,6 @@ from tests.pages.apptest import ROOT, open_app, page_titles
 def account(monkeypatch, tmp_path):
     """An account with no data: which pages exist does not depend on it."""
     from etl.load import connect
-
     path = tmp_path / "tally.duckdb"
     connect(str(path)).close()
     monkeypatch.setenv("TALLY_DB", str(path))
@@ -27,7 +25,6 @@ def as_user(monkeypatch, account):
     def sign_in(role: str, configured: bool):
         monkeypatch.setattr(tally_auth, "authenticate", lambda: tally_auth.User("someone", None, role))
         monkeypatch.setattr(tally_auth, "auth_configured", lambda: configured)
-
     return sign_in
 
 
@@ -53,7 +50,6 @@ def test_without_sign_in_the_admin_entry_explains_how_to_enable_it(as_user):
 
 def test_nobody_signed_in_sees_nothing(monkeypatch, tmp_path):
     from etl.demo import generate_database
-
     db = str(tmp_path / "tally.duckdb")
     generate_database(db, customers=20, months=6)
     monkeypatch.setenv("TALLY_DB", db)

@@ -1,6 +1,5 @@
 """docs/metrics.md keeps up with the code (in the style of sqlite-utils' test_docs.py):
 every registered metric is documented, and every test it cites exists."""
-
 import ast
 import re
 from pathlib import Path
@@ -33,7 +32,8 @@ def cited_tests() -> list[tuple[str, str]]:
 
 def functions_in(path: Path) -> set[str]:
     tree = ast.parse(path.read_text(), filename=str(path))
-    return {node.name for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    return {node.name for node in ast.walk(tree)
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
 
 
 @pytest.mark.parametrize("name", sorted(METRICS))

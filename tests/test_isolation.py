@@ -1,5 +1,4 @@
 """A populated data/ (what `make run` or a sync leaves) and an exported key change no test."""
-
 import os
 from pathlib import Path
 

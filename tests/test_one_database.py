@@ -1,5 +1,4 @@
 """Every command uses the database the dashboard shows, and names it (#13 item 5)."""
-
 import os
 
 from etl.__main__ import main as etl_main

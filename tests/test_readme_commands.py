@@ -1,7 +1,6 @@
 """The README's command table and the CLIs agree, in the style of sqlite-utils' test_docs.py:
 every command and every flag a CLI's --help lists has its row, and every row and flag in the
 table exists (#13 item 6, #14 item 5). Rows run as written: the project's Python."""
-
 import re
 import subprocess
 import sys
@@ -21,9 +20,8 @@ def command_rows() -> list[str]:
 
 
 def help_text(*command: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", *command, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
+    done = subprocess.run([sys.executable, "-m", *command, "--help"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return done.stdout
 

@@ -2,7 +2,6 @@
 
 `make run` installs requirements.lock, `make test` requirements-dev.lock into
 the same .venv, so the two must agree on every package they share."""
-
 import re
 
 from tests.support.servers import ROOT
@@ -13,10 +12,8 @@ TEST_TOOLS = {"pytest", "playwright", "localstripe", "jsonschema", "ruff", "mypy
 def pins(name: str) -> dict[str, str]:
     """package -> version of every `name==version` line (hash lines are indented)."""
     text = (ROOT / name).read_text()
-    return {
-        canonical(package): version
-        for package, version in re.findall(r"^([A-Za-z0-9_.\-]+)==([^\s;\\]+)", text, flags=re.M)
-    }
+    return {canonical(package): version
+            for package, version in re.findall(r"^([A-Za-z0-9_.\-]+)==([^\s;\\]+)", text, flags=re.M)}
 
 
 def canonical(package: str) -> str:
@@ -30,7 +27,8 @@ def test_runtime_requirements_hold_no_test_tools():
 
 
 def test_each_lock_pins_its_direct_requirements_at_their_versions():
-    for source, lock in (("requirements.txt", "requirements.lock"), ("requirements-dev.txt", "requirements-dev.lock")):
+    for source, lock in (("requirements.txt", "requirements.lock"),
+                         ("requirements-dev.txt", "requirements-dev.lock")):
         locked = pins(lock)
         for package, version in pins(source).items():
             assert locked.get(package) == version, (lock, package)

@@ -9,7 +9,6 @@ will happen in the customer's currency. The form nonce (made when the form is
 first shown, replaced once an action has a final outcome) goes into the
 idempotency key, so a double click or a rerun of one submission acts once.
 """
-
 from __future__ import annotations
 
 import datetime as dt
@@ -51,16 +50,12 @@ from tally_ui.export import csv_bytes
 from tally_ui.widgets import header
 
 log = logging.getLogger("tally.admin")
-UNUSED_LABELS = {
-    "none": "Nothing back",
-    "prorate": "Credit the unused time (prorated invoice)",
-    "refund": "Refund the unused time",
-}
+UNUSED_LABELS = {"none": "Nothing back", "prorate": "Credit the unused time (prorated invoice)",
+                 "refund": "Refund the unused time"}
 WHEN_LABELS = {"now": "Now", "period_end": "At the end of the current period"}
 
 
 # --- shared -----------------------------------------------------------------
-
 
 def _setup(title: str) -> tuple[User, stripe.StripeClient, AuditLog, str]:
     user = require_admin()
@@ -81,11 +76,9 @@ def _audit_log() -> AuditLog:
     except (duckdb.Error, OSError) as error:
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
         log.warning("cannot open the audit trail %s: %s", path, reason)
-        st.error(
-            f"The audit trail {path} cannot be opened for writing ({reason}), so admin actions "
-            "are off: nothing changes without a record. Make its folder writable, or set "
-            "TALLY_AUDIT_DB to a file in a writable folder, and reload."
-        )
+        st.error(f"The audit trail {path} cannot be opened for writing ({reason}), so admin actions "
+                 "are off: nothing changes without a record. Make its folder writable, or set "
+                 "TALLY_AUDIT_DB to a file in a writable folder, and reload.")
         st.stop()
 
 
@@ -106,10 +99,8 @@ def _show_result(result: ActionResult) -> None:
     elif result.ok:
         st.success(prefix + _md(result.message))
         if result.saved == writeback.QUEUED:
-            st.info(
-                "A sync is writing the database right now, so this change is queued: "
-                "it appears on the dashboard after that sync finishes."
-            )
+            st.info("A sync is writing the database right now, so this change is queued: "
+                    "it appears on the dashboard after that sync finishes.")
     elif result.outcome == "unknown":
         st.warning(_md(result.message) + " Confirm again to check: it will not act twice.")
     else:
@@ -141,7 +132,6 @@ def _when(ts) -> str:
 
 # --- refund -----------------------------------------------------------------
 
-
 def _charge_label(charge: dict) -> str:
     amount = format_money(charge.get("amount"), charge.get("currency") or "usd")
     refunded = charge.get("amount_refunded") or 0
@@ -164,26 +154,14 @@ def _picked_facts(found, what: str, query: str, key: str, label, facts_of, clien
 
 def refund_page() -> None:
     user, client, audit, db_path = _setup("Refund a charge")
-    query = st.text_input(
-        "Find a charge",
-        key="admin_refund_query",
-        placeholder="charge id, payment intent, invoice id or number, customer email",
-    )
+    query = st.text_input("Find a charge", key="admin_refund_query",
+                          placeholder="charge id, payment intent, invoice id or number, customer email")
     if not query.strip():
-        st.caption(
-            "Search by charge id (ch_…), payment intent (pi_…), invoice id (in_…) "
-            "or number, customer id (cus_…) or email."
-        )
+        st.caption("Search by charge id (ch_…), payment intent (pi_…), invoice id (in_…) "
+                   "or number, customer id (cus_…) or email.")
         return
-    facts = _picked_facts(
-        _safely(find_charges, client, query, db_path),
-        "Charge",
-        query,
-        "admin_refund_charge",
-        _charge_label,
-        charge_facts,
-        client,
-    )
+    facts = _picked_facts(_safely(find_charges, client, query, db_path), "Charge", query,
+                          "admin_refund_charge", _charge_label, charge_facts, client)
     if facts is None:
         return
     paid, refunded, left = st.columns(3)
@@ -206,9 +184,7 @@ def _refund_form(facts) -> None:
         amount = st.number_input(
             f"Amount ({facts.currency.upper()})",
             value=float(to_major(facts.refundable, facts.currency)),
-            step=float(10**-digits),
-            format=f"%.{digits}f",
-        )
+            step=float(10 ** -digits), format=f"%.{digits}f")
         reason = st.selectbox("Reason", REASONS)
         if st.form_submit_button("Review refund"):
             # round(…, 9): the browser's step buttons leave binary noise (0.30000000000000004)
@@ -219,11 +195,8 @@ def _refund_form(facts) -> None:
                 st.error(_md(why_not))
                 return
             st.session_state["_tally_admin_refund"] = {
-                "charge_id": facts.charge_id,
-                "amount": minor,
-                "reason": reason,
-                "nonce": _nonce("refund", facts.charge_id),
-            }
+                "charge_id": facts.charge_id, "amount": minor,
+                "reason": reason, "nonce": _nonce("refund", facts.charge_id)}
 
 
 def _confirmed(slot: str, label: str) -> bool:
@@ -243,25 +216,17 @@ def _refund_confirmation(user, client, audit, db_path, facts) -> None:
     st.warning("Please confirm: " + _md(refund_confirmation(facts, amount, reason)))
     if _confirmed("refund", "Confirm refund"):
         with st.spinner("Refunding…"):
-            result = _safely(
-                refund_charge,
-                client,
-                audit,
-                db_path,
-                actor=user.label,
-                charge_id=facts.charge_id,
-                amount=amount,
-                reason=reason,
-                nonce=pending["nonce"],
-            )
+            result = _safely(refund_charge, client, audit, db_path, actor=user.label,
+                             charge_id=facts.charge_id, amount=amount, reason=reason,
+                             nonce=pending["nonce"])
         if result is None:
             return
-        _finish("refund", facts.charge_id, result, nonce_form="refund", pending_key="_tally_admin_refund")
+        _finish("refund", facts.charge_id, result, nonce_form="refund",
+                pending_key="_tally_admin_refund")
 
 
-def _finish(
-    slot: str, object_id: str, result: ActionResult, *, nonce_form: str, pending_key: str | None = None
-) -> None:
+def _finish(slot: str, object_id: str, result: ActionResult, *, nonce_form: str,
+            pending_key: str | None = None) -> None:
     """Keep the result to show; a final outcome ends this submission (new nonce next time)."""
     st.session_state[f"_tally_admin_{slot}_result"] = (object_id, result)
     # Not final while the outcome is unknown or its audit row is only held: keep the nonce,
@@ -281,7 +246,6 @@ def _refund_result(charge_id: str) -> None:
 
 # --- cancel / undo ----------------------------------------------------------
 
-
 def _subscription_label(sub: dict) -> str:
     scheduled = " · cancels at period end" if sub.get("cancel_at_period_end") else ""
     since = _when(sub.get("start_date") or sub.get("created"))
@@ -290,21 +254,13 @@ def _subscription_label(sub: dict) -> str:
 
 def cancel_page() -> None:
     user, client, audit, db_path = _setup("Cancel a subscription")
-    query = st.text_input(
-        "Find a subscription", key="admin_cancel_query", placeholder="subscription id, customer id or customer email"
-    )
+    query = st.text_input("Find a subscription", key="admin_cancel_query",
+                          placeholder="subscription id, customer id or customer email")
     if not query.strip():
         st.caption("Search by subscription id (sub_…), customer id (cus_…) or email.")
         return
-    facts = _picked_facts(
-        _safely(find_subscriptions, client, query),
-        "Subscription",
-        query,
-        "admin_cancel_subscription",
-        _subscription_label,
-        subscription_facts,
-        client,
-    )
+    facts = _picked_facts(_safely(find_subscriptions, client, query), "Subscription", query,
+                          "admin_cancel_subscription", _subscription_label, subscription_facts, client)
     if facts is None:
         return
     status, period = st.columns(2)
@@ -325,17 +281,14 @@ def cancel_page() -> None:
 def _cancel_form(client, facts) -> None:
     with st.form(f"admin_cancel_form_{facts.subscription_id}"):
         when = st.radio("Cancel", list(WHEN_LABELS), format_func=WHEN_LABELS.get)
-        unused = st.radio("Unused time (when canceling now)", list(UNUSED_LABELS), format_func=UNUSED_LABELS.get)
+        unused = st.radio("Unused time (when canceling now)", list(UNUSED_LABELS),
+                          format_func=UNUSED_LABELS.get)
         if st.form_submit_button("Review cancellation"):
             unused = unused if when == "now" else "none"
             refund = _safely(unused_refund, client, facts) if unused == "refund" else None
             st.session_state["_tally_admin_cancel"] = {
-                "subscription_id": facts.subscription_id,
-                "when": when,
-                "unused": unused,
-                "refund": refund,
-                "nonce": _nonce("cancel", facts.subscription_id),
-            }
+                "subscription_id": facts.subscription_id, "when": when, "unused": unused,
+                "refund": refund, "nonce": _nonce("cancel", facts.subscription_id)}
 
 
 def _cancel_confirmation(user, client, audit, db_path, facts) -> None:
@@ -346,24 +299,17 @@ def _cancel_confirmation(user, client, audit, db_path, facts) -> None:
     if pending["unused"] == "refund" and refund is None:
         st.error("There is no paid, unused time to refund on this subscription.")
         return
-    st.warning("Please confirm: " + _md(cancel_confirmation(facts, pending["when"], pending["unused"], refund)))
+    st.warning("Please confirm: " + _md(cancel_confirmation(facts, pending["when"],
+                                                          pending["unused"], refund)))
     if _confirmed("cancel", "Confirm cancellation"):
         with st.spinner("Canceling…"):
-            result = _safely(
-                cancel_subscription,
-                client,
-                audit,
-                db_path,
-                actor=user.label,
-                subscription_id=facts.subscription_id,
-                when=pending["when"],
-                unused=pending["unused"],
-                refund=refund,
-                nonce=pending["nonce"],
-            )
+            result = _safely(cancel_subscription, client, audit, db_path, actor=user.label,
+                             subscription_id=facts.subscription_id, when=pending["when"],
+                             unused=pending["unused"], refund=refund, nonce=pending["nonce"])
         if result is None:
             return
-        _finish("cancel", facts.subscription_id, result, nonce_form="cancel", pending_key="_tally_admin_cancel")
+        _finish("cancel", facts.subscription_id, result, nonce_form="cancel",
+                pending_key="_tally_admin_cancel")
 
 
 def _undo_flow(user, client, audit, db_path, facts) -> None:
@@ -371,15 +317,8 @@ def _undo_flow(user, client, audit, db_path, facts) -> None:
     st.warning("Please confirm: " + _md(undo_confirmation(facts)))
     if st.button("Undo the cancellation", type="primary", key="admin_undo_confirm"):
         with st.spinner("Resuming…"):
-            result = _safely(
-                undo_cancellation,
-                client,
-                audit,
-                db_path,
-                actor=user.label,
-                subscription_id=facts.subscription_id,
-                nonce=nonce,
-            )
+            result = _safely(undo_cancellation, client, audit, db_path, actor=user.label,
+                             subscription_id=facts.subscription_id, nonce=nonce)
         if result is None:
             return
         _finish("cancel", facts.subscription_id, result, nonce_form="undo")
@@ -393,14 +332,11 @@ def _cancel_result(subscription_id: str) -> None:
 
 # --- audit ------------------------------------------------------------------
 
-
 def audit_page() -> None:
     require_admin()
     st.title("Audit trail")
-    st.caption(
-        "Every admin action attempted in this dashboard: an attempt row before Stripe "
-        "is called and an outcome row after. Rows are never changed or removed."
-    )
+    st.caption("Every admin action attempted in this dashboard: an attempt row before Stripe "
+               "is called and an outcome row after. Rows are never changed or removed.")
     frame = _safely(lambda: _audit_log().frame())
     if frame is None:
         return
@@ -409,42 +345,34 @@ def audit_page() -> None:
         return
     frame = _filtered(frame)
     st.dataframe(frame, hide_index=True, width="stretch", column_config={c: header(c) for c in frame.columns})
-    st.download_button(
-        "Download the audit trail (CSV)",
-        csv_bytes(frame),
-        file_name="tally-audit.csv",
-        mime="text/csv",
-        key="admin_audit_csv",
-    )
+    st.download_button("Download the audit trail (CSV)", csv_bytes(frame),
+                       file_name="tally-audit.csv", mime="text/csv", key="admin_audit_csv")
 
 
 def _filtered(frame):
     """Narrow the trail by action, outcome and a search over ids, people and messages."""
     action, outcome, search = st.columns(3)
-    actions = action.multiselect("Action", sorted(frame.action.dropna().unique()), key="admin_audit_actions")
-    outcomes = outcome.multiselect("Outcome", sorted(frame.outcome.dropna().unique()), key="admin_audit_outcomes")
-    text = (
-        search.text_input("Search", key="admin_audit_search", placeholder="object id, actor, message").strip().lower()
-    )
+    actions = action.multiselect("Action", sorted(frame.action.dropna().unique()),
+                                 key="admin_audit_actions")
+    outcomes = outcome.multiselect("Outcome", sorted(frame.outcome.dropna().unique()),
+                                   key="admin_audit_outcomes")
+    text = search.text_input("Search", key="admin_audit_search",
+                             placeholder="object id, actor, message").strip().lower()
     if actions:
         frame = frame[frame.action.isin(actions)]
     if outcomes:  # keep each chosen outcome's attempt row too
         keys = frame.loc[frame.outcome.isin(outcomes), "idempotency_key"]
         frame = frame[frame.idempotency_key.isin(keys)]
     if text:
-        haystack = (
-            frame.object_id.fillna("") + " " + frame.actor.fillna("") + " " + frame.message.fillna("")
-        ).str.lower()
+        haystack = (frame.object_id.fillna("") + " " + frame.actor.fillna("") + " "
+                    + frame.message.fillna("")).str.lower()
         frame = frame[haystack.str.contains(text, regex=False)]
     return frame
 
 
 # --- no auth configured -----------------------------------------------------
 
-
 def locked_page() -> None:
     st.title("Admin")
-    st.info(
-        "Admin actions (refunds, cancellations, audit trail) are locked because no "
-        "sign-in is configured. " + ENABLE_HINT
-    )
+    st.info("Admin actions (refunds, cancellations, audit trail) are locked because no "
+            "sign-in is configured. " + ENABLE_HINT)

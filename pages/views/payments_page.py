@@ -1,5 +1,4 @@
 """Payments: success rate, failures by reason, dunning recovery, fraud."""
-
 from __future__ import annotations
 
 import streamlit as st
@@ -42,12 +41,11 @@ def payments_page() -> None:
 def success_rate(payments) -> None:
     left, right = st.columns(2)
     with left:
-        charts.show(
-            charts.lines(payments, "month", "success_rate", title="Charge success rate", money=False, percent=True),
-            key="payments_success",
-        )
+        charts.show(charts.lines(payments, "month", "success_rate", title="Charge success rate",
+                                 money=False, percent=True), key="payments_success")
     with right:
-        charts.show(charts.lines(payments, "month", "gross_volume", title="Gross volume"), key="payments_volume")
+        charts.show(charts.lines(payments, "month", "gross_volume", title="Gross volume"),
+                    key="payments_volume")
 
 
 def failures(params):
@@ -57,14 +55,11 @@ def failures(params):
     if frame is None:
         return None
     # The bank's reason (do_not_honor, insufficient_funds...) says more than the code card_declined.
-    reasons = frame.assign(
-        reason=frame["outcome_reason"].fillna(frame["failure_code"]).fillna("unknown").map(widgets.code_words)
-    )
+    reasons = frame.assign(reason=frame["outcome_reason"].fillna(frame["failure_code"]).fillna("unknown")
+                           .map(widgets.code_words))
     totals = reasons.groupby("reason", as_index=False)["failed"].sum().sort_values("failed")
-    charts.show(
-        charts.bars(totals, "reason", "failed", horizontal=True, title="Failed charges by reason"),
-        key="payments_failures",
-    )
+    charts.show(charts.bars(totals, "reason", "failed", horizontal=True, title="Failed charges by reason"),
+                key="payments_failures")
     return frame
 
 
@@ -74,12 +69,8 @@ def recovery(params):
     frame = widgets.metric_frame("recovery", params, empty="No failed subscription invoices in this range.")
     if frame is None:
         return None
-    charts.show(
-        charts.lines(
-            frame, "month", "recovery_rate", title="Recovered / first-attempt failures", money=False, percent=True
-        ),
-        key="payments_recovery",
-    )
+    charts.show(charts.lines(frame, "month", "recovery_rate", title="Recovered / first-attempt failures",
+                             money=False, percent=True), key="payments_recovery")
     return frame
 
 
@@ -89,34 +80,18 @@ def fraud(params) -> None:
     with left:
         frame = widgets.metric_frame("fraud", params, empty="No charges in this range.")
         if frame is not None:
-            frame = (
-                frame.assign(
-                    risk_level=frame["risk_level"].fillna("not_assessed").map(widgets.code_words),
-                    outcome_type=frame["outcome_type"].fillna("unknown").map(widgets.code_words),
-                )
-                .groupby(["risk_level", "outcome_type"], as_index=False)["charges"]
-                .sum()
-            )
-            charts.show(
-                charts.bars(
-                    frame, "risk_level", "charges", by="outcome_type", title="Charges by risk level and outcome"
-                ),
-                key="payments_fraud",
-            )
+            frame = (frame.assign(risk_level=frame["risk_level"].fillna("not_assessed").map(widgets.code_words),
+                                  outcome_type=frame["outcome_type"].fillna("unknown").map(widgets.code_words))
+                     .groupby(["risk_level", "outcome_type"], as_index=False)["charges"].sum())
+            charts.show(charts.bars(frame, "risk_level", "charges", by="outcome_type",
+                                    title="Charges by risk level and outcome"), key="payments_fraud")
     with right:
         disputes = widgets.metric_frame("disputes_by_reason", params, empty="No disputes in this range.")
         if disputes is not None:
-            disputes = (
-                disputes.assign(reason=disputes["reason"].fillna("unknown").map(widgets.code_words))
-                .groupby("reason", as_index=False)["disputes"]
-                .sum()
-            )
-            charts.show(
-                charts.bars(
-                    disputes.sort_values("disputes"), "reason", "disputes", horizontal=True, title="Disputes by reason"
-                ),
-                key="payments_disputes",
-            )
+            disputes = (disputes.assign(reason=disputes["reason"].fillna("unknown").map(widgets.code_words))
+                        .groupby("reason", as_index=False)["disputes"].sum())
+            charts.show(charts.bars(disputes.sort_values("disputes"), "reason", "disputes", horizontal=True,
+                                    title="Disputes by reason"), key="payments_disputes")
     warnings = widgets.metric_frame("early_fraud_warnings", params)
     if warnings is not None:
         st.caption("Radar early fraud warnings")

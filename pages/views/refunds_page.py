@@ -1,5 +1,4 @@
 """Refunds & disputes: volumes, rates, and the latest refunds and disputes."""
-
 from __future__ import annotations
 
 import streamlit as st
@@ -20,10 +19,8 @@ def refunds_page() -> None:
         with left:
             charts.show(charts.lines(payments, "month", "refunds", title="Refunds"), key="refunds_amount")
         with right:
-            charts.show(
-                charts.lines(payments, "month", "refund_rate", title="Refund rate", money=False, percent=True),
-                key="refunds_rate",
-            )
+            charts.show(charts.lines(payments, "month", "refund_rate", title="Refund rate", money=False, percent=True),
+                        key="refunds_rate")
     recent_refunds()
     disputes = widgets.metric_frame("disputes_by_reason", params)
     if disputes is not None:
@@ -45,8 +42,7 @@ def recent_disputes(params) -> None:
     start, end = params.start or params.end, params.end
     st.subheader(f"Latest disputes, {filters.month_label(start)} – {filters.month_label(end)}")
     st.caption(f"The newest {RECENT} opened in these months; plan, interval and country filters do not apply.")
-    frame = widgets.metric_frame(
-        "recent_disputes", Params(start=start, end=end), empty="No disputes opened in this range."
-    )
+    frame = widgets.metric_frame("recent_disputes", Params(start=start, end=end),
+                                 empty="No disputes opened in this range.")
     if frame is not None:
         widgets.table(frame, published.money_columns("recent_disputes"), height=300)

@@ -12,25 +12,12 @@ def browser_db(tmp_path_factory):
     from etl.demo import generate_database
     from etl.load import load_objects
     from etl.store import open_working, publish
-
     path = str(tmp_path_factory.mktemp("browser") / "tally.duckdb")
     generate_database(path, customers=60, seed=11, months=18)
     con = open_working(path)
-    load_objects(
-        con,
-        "customers",
-        [
-            {
-                "id": EVIL_ID,
-                "object": "customer",
-                "created": 1767225600,
-                "name": EVIL_NAME,
-                "email": "mallory@example.com",
-                "livemode": False,
-                "address": {"country": "US"},
-            }
-        ],
-    )
+    load_objects(con, "customers", [{"id": EVIL_ID, "object": "customer", "created": 1767225600,
+                                      "name": EVIL_NAME, "email": "mallory@example.com",
+                                      "livemode": False, "address": {"country": "US"}}])
     publish(con, path)
     con.close()
     return path

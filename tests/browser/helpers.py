@@ -1,5 +1,4 @@
 """Small Playwright helpers for the dashboard's browser tests."""
-
 from __future__ import annotations
 
 import re
@@ -30,9 +29,8 @@ def admin_secrets(folder: Path, user: str, password: str) -> Path:
 
 def user_secrets(folder: Path, user: str, password: str, role: str, more: str = "") -> Path:
     secrets = folder / "secrets.toml"
-    secrets.write_text(
-        f'[tally_auth.users.{user}]\npassword_hash = "{hash_password(password)}"\nrole = "{role}"\n{more}'
-    )
+    secrets.write_text(f'[tally_auth.users.{user}]\npassword_hash = "{hash_password(password)}"\n'
+                       f'role = "{role}"\n{more}')
     return secrets
 
 
@@ -79,6 +77,5 @@ def choose(page, label: str, option: str) -> None:
 
 def data_elements(page) -> int:
     """Metric cards, tables and charts on the page: what "showing data" means here."""
-    return sum(
-        page.get_by_test_id(test_id).count() for test_id in ("stMetric", "stDataFrame", "stPlotlyChart", "stTable")
-    )
+    return sum(page.get_by_test_id(test_id).count()
+               for test_id in ("stMetric", "stDataFrame", "stPlotlyChart", "stTable"))

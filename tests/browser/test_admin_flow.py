@@ -4,7 +4,6 @@ Refunds page and in the Audit trail.
 Runs its own dashboard server (tests/browser/server.py) with a private database,
 audit file and secrets.toml, against a fresh localstripe.
 """
-
 from __future__ import annotations
 
 import re
@@ -24,13 +23,11 @@ ADMIN, PASSWORD = "ada", "ada-browser-password"
 def _seed_charge(client, db_path: str) -> dict:
     """A 100.00 EUR charge in localstripe, already synced into the published database."""
     customer = client.v1.customers.create(params={"email": "jane@example.com", "name": "Jane"})
-    card = client.v1.payment_methods.create(
-        params={"type": "card", "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2040, "cvc": "123"}}
-    )
+    card = client.v1.payment_methods.create(params={"type": "card", "card": {
+        "number": "4242424242424242", "exp_month": 12, "exp_year": 2040, "cvc": "123"}})
     client.v1.payment_methods.attach(card.id, params={"customer": customer.id})
-    charge = client.v1.charges.create(
-        params={"amount": 10000, "currency": "eur", "customer": customer.id, "source": card.id}
-    )
+    charge = client.v1.charges.create(params={
+        "amount": 10000, "currency": "eur", "customer": customer.id, "source": card.id})
     con = open_working(db_path)
     load_mixed(con, [customer.to_dict(), charge.to_dict()])
     publish(con, db_path)
@@ -44,12 +41,8 @@ def dashboard(localstripe_url, localstripe_client, tmp_path):
     db_path = str(tmp_path / "tally.duckdb")
     charge = _seed_charge(localstripe_client, db_path)
     secrets = admin_secrets(tmp_path, ADMIN, PASSWORD)
-    env = {
-        "TALLY_DB": db_path,
-        "TALLY_AUDIT_DB": str(tmp_path / "audit.duckdb"),
-        "STRIPE_API_KEY": LOCALSTRIPE_KEY,
-        "STRIPE_API_BASE": localstripe_url,
-    }
+    env = {"TALLY_DB": db_path, "TALLY_AUDIT_DB": str(tmp_path / "audit.duckdb"),
+           "STRIPE_API_KEY": LOCALSTRIPE_KEY, "STRIPE_API_BASE": localstripe_url}
     with dashboard_server(env, secrets=secrets) as url:
         yield url, charge, db_path
 
@@ -78,16 +71,15 @@ def _find_charge_as_admin(page, url: str, charge_id: str) -> None:
     search.press("Enter")
 
 
-def test_admin_refunds_a_charge_and_sees_it_on_refunds_and_audit(dashboard, admin_page, localstripe_client):
+def test_admin_refunds_a_charge_and_sees_it_on_refunds_and_audit(dashboard, admin_page,
+                                                                  localstripe_client):
     url, charge, db_path = dashboard
     page = admin_page
     _find_charge_as_admin(page, url, charge["id"])
     page.get_by_text("Refundable").wait_for()
     page.get_by_role("button", name="Review refund").click()
-    confirmation = (
-        f"Please confirm: Refund 100.00 EUR of 100.00 EUR paid (0.00 EUR already "
-        f"refunded) on {charge['id']} to jane@example.com, reason: requested_by_customer"
-    )
+    confirmation = (f"Please confirm: Refund 100.00 EUR of 100.00 EUR paid (0.00 EUR already "
+                    f"refunded) on {charge['id']} to jane@example.com, reason: requested_by_customer")
     page.get_by_text(confirmation).wait_for()
     page.get_by_role("button", name="Confirm refund").click()
     page.get_by_text(re.compile(r"Refunded 100\.00 EUR on ch_")).wait_for()
@@ -112,16 +104,15 @@ def test_admin_refunds_a_charge_and_sees_it_on_refunds_and_audit(dashboard, admi
     con.close()
 
 
-def test_an_amount_out_of_range_gets_an_error_in_the_browser(dashboard, admin_page, localstripe_client):
+def test_an_amount_out_of_range_gets_an_error_in_the_browser(dashboard, admin_page,
+                                                             localstripe_client):
     """The browser no longer blocks such amounts silently: Tally says why it refuses them."""
     url, charge, _ = dashboard
     page = admin_page
     _find_charge_as_admin(page, url, charge["id"])
     amount = page.get_by_label("Amount (EUR)")
-    for typed, error in (
-        ("150", "Refusing to refund 150.00 EUR: only 100.00 EUR"),
-        ("0", "The refund amount must be more than zero."),
-    ):
+    for typed, error in (("150", "Refusing to refund 150.00 EUR: only 100.00 EUR"),
+                         ("0", "The refund amount must be more than zero.")):
         amount.fill(typed)
         amount.press("Tab")
         page.get_by_role("button", name="Review refund").click()

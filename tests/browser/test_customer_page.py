@@ -1,5 +1,4 @@
 """The page per customer in Chromium: opened by its address, and reached by a link in a table."""
-
 import duckdb
 from playwright.sync_api import expect
 

@@ -1,5 +1,4 @@
 """In a real browser: every page loads cleanly, exports are safe, deep links show no data early."""
-
 from __future__ import annotations
 
 import csv
@@ -74,9 +73,9 @@ def test_deep_link_to_a_fresh_server_shows_no_data_before_the_entry_point(browse
     """Sign-in is configured, so the entry point asks who you are; a page file run
     directly (Streamlit does that on a fresh server's first deep link) renders nothing."""
     from tally_auth.passwords import hash_password
-
     secrets = tmp_path / "secrets.toml"
-    secrets.write_text(f'[tally_auth.users.ada]\npassword_hash = "{hash_password("not-used-here")}"\nrole = "viewer"\n')
+    secrets.write_text('[tally_auth.users.ada]\n'
+                       f'password_hash = "{hash_password("not-used-here")}"\nrole = "viewer"\n')
     with dashboard_server({"TALLY_DB": browser_db, "STRIPE_API_KEY": ""}, secrets=secrets) as url:
         context = browser.new_context(viewport={"width": 1200, "height": 900})
         page = context.new_page()

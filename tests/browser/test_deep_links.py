@@ -1,5 +1,4 @@
 """The first visit to any deep link on a fresh server opens that page (#13 item 12)."""
-
 import os
 import sys
 
@@ -10,19 +9,10 @@ from tests.browser.server import ROOT, dashboard_server
 from tests.support.servers import free_port, running
 
 # Every URL the dashboard shows in the address bar (Overview, the default page, is at the root).
-DEEP_LINKS = {
-    "": "Overview",
-    "mrr": "MRR",
-    "customers": "Customers & retention",
-    "forecast": "Forecast",
-    "payments": "Payments",
-    "refunds": "Refunds & disputes",
-    "tax": "Tax",
-    "acquisition": "Acquisition",
-    "goals": "Goals & annotations",
-    "data": "Data & export",
-    "sync": "Sync",
-}
+DEEP_LINKS = {"": "Overview", "mrr": "MRR", "customers": "Customers & retention",
+              "forecast": "Forecast", "payments": "Payments", "refunds": "Refunds & disputes",
+              "tax": "Tax", "acquisition": "Acquisition",
+              "goals": "Goals & annotations", "data": "Data & export", "sync": "Sync"}
 
 
 @pytest.mark.parametrize("path", DEEP_LINKS)
@@ -49,29 +39,13 @@ def test_plain_streamlit_run_lists_no_page_modules_to_a_signed_out_visitor(brows
     """Started as `streamlit run dashboard.py` (not tally_ui.serve), Streamlit's first run still
     looks for pages/*.py: it must find none, so no module names appear in the sidebar."""
     from tally_auth.passwords import hash_password
-
     secrets = tmp_path / "secrets.toml"
-    secrets.write_text(f'[tally_auth.users.ada]\npassword_hash = "{hash_password("not-used-here")}"\nrole = "viewer"\n')
+    secrets.write_text('[tally_auth.users.ada]\n'
+                       f'password_hash = "{hash_password("not-used-here")}"\nrole = "viewer"\n')
     port = free_port()
-    args = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(ROOT / "dashboard.py"),
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--server.headless",
-        "true",
-        "--server.fileWatcherType",
-        "none",
-        "--browser.gatherUsageStats",
-        "false",
-        "--secrets.files",
-        str(secrets),
-    ]
+    args = [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"), "--server.port", str(port),
+            "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
+            "--browser.gatherUsageStats", "false", "--secrets.files", str(secrets)]
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "TALLY_DB": browser_db, "STRIPE_API_KEY": "", "TALLY_PREFETCH": "0"}
     with running(args, url + "/_stcore/health", env=env, timeout=60):

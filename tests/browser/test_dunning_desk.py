@@ -1,6 +1,5 @@
 """In a real browser: an admin opens the dunning desk, copies the hosted link, double-clicks
 Confirm on a retry, and the invoice is charged once (fakestripe plays Stripe over HTTP)."""
-
 from __future__ import annotations
 
 import re
@@ -25,22 +24,13 @@ def desk(tmp_path):
         client = stripe.StripeClient(DEFAULT_API_KEY, base_addresses={"api": fake})
         account = failed_invoice(fake, email="bo@example.com", amount=9900)
         db_path = str(tmp_path / "tally.duckdb")
-        save_objects(
-            [
-                client.v1.customers.retrieve(account["customer"]).to_dict(),
-                client.v1.subscriptions.retrieve(account["subscription"]).to_dict(),
-                client.v1.invoices.retrieve(account["invoice"]).to_dict(),
-                client.v1.charges.retrieve(account["charge"]).to_dict(),
-            ],
-            db_path,
-        )
+        save_objects([client.v1.customers.retrieve(account["customer"]).to_dict(),
+                      client.v1.subscriptions.retrieve(account["subscription"]).to_dict(),
+                      client.v1.invoices.retrieve(account["invoice"]).to_dict(),
+                      client.v1.charges.retrieve(account["charge"]).to_dict()], db_path)
         secrets = admin_secrets(tmp_path, ADMIN, PASSWORD)
-        env = {
-            "TALLY_DB": db_path,
-            "TALLY_AUDIT_DB": str(tmp_path / "audit.duckdb"),
-            "STRIPE_API_KEY": DEFAULT_API_KEY,
-            "STRIPE_API_BASE": fake,
-        }
+        env = {"TALLY_DB": db_path, "TALLY_AUDIT_DB": str(tmp_path / "audit.duckdb"),
+               "STRIPE_API_KEY": DEFAULT_API_KEY, "STRIPE_API_BASE": fake}
         with dashboard_server(env, secrets=secrets) as url:
             yield url, fake, account, client
 

@@ -1,6 +1,5 @@
 """An open page says how fresh its data is and follows newly published data by itself,
 keeping the user's filters (the updater publishes while nobody reloads)."""
-
 import re
 import shutil
 

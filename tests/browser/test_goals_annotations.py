@@ -5,7 +5,6 @@ data, and the Overview's on track / behind line.
 Its own dashboard server on a private copy of the browser account (sign-in not
 configured: this computer may write).
 """
-
 from __future__ import annotations
 
 import datetime as dt

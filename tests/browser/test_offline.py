@@ -1,5 +1,4 @@
 """The dashboard works fully offline: a browser asks nothing of any host but the dashboard (#13 item 13)."""
-
 from urllib.parse import urlsplit
 
 from tests.browser.helpers import open_page, settle
@@ -9,15 +8,9 @@ from tests.pages.apptest import PAGES
 def test_no_page_fetches_anything_from_the_internet(dashboard_url, page):
     dashboard = urlsplit(dashboard_url).netloc
     elsewhere, console_errors = [], []
-    page.on(
-        "request",
-        lambda request: (
-            elsewhere.append(request.url)
+    page.on("request", lambda request: elsewhere.append(request.url)
             if urlsplit(request.url).scheme in ("http", "https", "ws", "wss")
-            and urlsplit(request.url).netloc != dashboard
-            else None
-        ),
-    )
+            and urlsplit(request.url).netloc != dashboard else None)
     page.on("console", lambda message: console_errors.append(message.text) if message.type == "error" else None)
     page.goto(dashboard_url)
     settle(page, "Overview")

@@ -1,5 +1,4 @@
 """In a real browser: the clicked movement month stays highlighted; Stripe text never becomes markup."""
-
 from __future__ import annotations
 
 import re
@@ -39,9 +38,8 @@ def movements_chart(page):
 
 def tallest_bar(traces, skip_month: int | None = None) -> tuple[int, dict]:
     """(month index, bar) of the tallest bar, outside one month if asked."""
-    return max(
-        ((i, bar) for trace in traces for i, bar in enumerate(trace) if i != skip_month), key=lambda pair: pair[1]["h"]
-    )
+    return max(((i, bar) for trace in traces for i, bar in enumerate(trace) if i != skip_month),
+               key=lambda pair: pair[1]["h"])
 
 
 def assert_only_month_is_bright(plot, month: int) -> None:
@@ -78,7 +76,6 @@ def test_a_clicked_movement_month_stays_highlighted(dashboard_url, page):
 
 def _month_label(value: str) -> str:
     import datetime
-
     return datetime.date.fromisoformat(str(value)[:10]).strftime("%b %Y")
 
 

@@ -1,5 +1,4 @@
 """In a real browser: choosing a metadata segment in the sidebar changes the MRR and the URL."""
-
 from __future__ import annotations
 
 import re
@@ -28,9 +27,8 @@ def test_choosing_a_segment_in_the_sidebar_changes_the_mrr(dashboard_url, page):
     page.keyboard.press("Escape")
     page.locator(IDLE).wait_for()
     expect(page).to_have_url(re.compile(r"where=customer\.channel%3Dorganic"))
-    expect(
-        page.get_by_test_id("stMetric").filter(has_text="MRR").first.get_by_test_id("stMetricValue")
-    ).not_to_have_text(everyone)
+    expect(page.get_by_test_id("stMetric").filter(has_text="MRR").first
+           .get_by_test_id("stMetricValue")).not_to_have_text(everyone)
     organic = mrr_card(page)
     # the URL alone brings the same view back
     page.goto(dashboard_url + "/?currency=usd&where=customer.channel%3Dorganic")

@@ -1,7 +1,6 @@
 """Item 15 of issue #13, in a real browser against `python -m tally_ui.serve` (what `make run` serves):
 frame protection, the Host allow-list against DNS rebinding, and a proxied visitor
 without sign-in getting nothing."""
-
 from __future__ import annotations
 
 import threading
@@ -63,9 +62,8 @@ def test_another_site_cannot_show_tally_in_a_frame(served, framing_site, page):
     assert not child.url.startswith(served)  # Chromium replaced the refused frame
 
 
-@pytest.mark.parametrize(
-    "proxy_header", [{"X-Forwarded-For": "203.0.113.7"}, {"Forwarded": "for=203.0.113.7;proto=http"}]
-)
+@pytest.mark.parametrize("proxy_header", [{"X-Forwarded-For": "203.0.113.7"},
+                                          {"Forwarded": "for=203.0.113.7;proto=http"}])
 def test_a_visitor_through_a_proxy_gets_nothing_without_sign_in(served, browser, proxy_header):
     """A reverse proxy on this machine connects from 127.0.0.1 but says whom it forwards."""
     context = browser.new_context(extra_http_headers=proxy_header)
@@ -80,13 +78,12 @@ def test_a_rebinding_host_name_gets_no_connection(served, browser):
     """A hostile name resolving to 127.0.0.1 (DNS rebinding) may load the page, never the app."""
     port = served.rsplit(":", 1)[1]
     rebinding = browser.browser_type.launch(  # this Chromium resolves rebind.example to us
-        executable_path=CHROMIUM,
-        headless=True,
-        args=CHROMIUM_ARGS + ["--host-resolver-rules=MAP rebind.example 127.0.0.1"],
-    )
+        executable_path=CHROMIUM, headless=True,
+        args=CHROMIUM_ARGS + ["--host-resolver-rules=MAP rebind.example 127.0.0.1"])
     try:
         page = rebinding.new_page()
-        with page.expect_console_message(lambda m: "Unexpected response code: 403" in m.text, timeout=60_000):
+        with page.expect_console_message(lambda m: "Unexpected response code: 403" in m.text,
+                                         timeout=60_000):
             page.goto(f"http://rebind.example:{port}/")  # the app's WebSocket is refused
         assert page.get_by_role("heading", name="Overview").count() == 0
         page.goto(served)  # the same browser by the allowed name: the app works

@@ -1,5 +1,4 @@
 """Run a sync in this process against a served account, and read back what it stored."""
-
 import duckdb
 
 from etl.client import StripeHTTP

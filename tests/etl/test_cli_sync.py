@@ -1,5 +1,4 @@
 """`python -m etl sync`: one clear line on every failure, a summary on success."""
-
 import pytest
 
 from etl import __main__ as etl_main
@@ -14,7 +13,8 @@ from tests.support.servers import free_port
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    data = sync_account.write(sync_account.build(customers=40), tmp_path_factory.mktemp("cli") / "account")
+    data = sync_account.write(sync_account.build(customers=40),
+                              tmp_path_factory.mktemp("cli") / "account")
     with serve(data) as base:
         yield base
 
@@ -70,21 +70,19 @@ class NoDisputes(StripeHTTP):
 
     def get(self, path, params=None, **kwargs):
         if path == "/v1/disputes":
-            raise PermissionDenied(
-                f"The API key may not read {path} (403): give the restricted "
-                "key read access to it, or use a secret key."
-            )
+            raise PermissionDenied(f"The API key may not read {path} (403): give the restricted "
+                                   "key read access to it, or use a secret key.")
         return super().get(path, params, **kwargs)
 
 
-def test_permission_error_on_one_type_names_it_and_syncs_the_rest(monkeypatch, tmp_path, capsys, served):
+def test_permission_error_on_one_type_names_it_and_syncs_the_rest(monkeypatch, tmp_path, capsys,
+                                                                 served):
     monkeypatch.setattr(cli_sync, "StripeHTTP", NoDisputes)
     code, out, err = run_cli(monkeypatch, tmp_path, capsys, DEFAULT_API_KEY, served)
     assert code == 2
     assert "disputes" in err and "restricted key read access" in err
     assert "Traceback" not in err and DEFAULT_API_KEY not in out + err
     import duckdb
-
     with duckdb.connect(str(tmp_path / "tally.duckdb"), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM customers").fetchone() == (40,)
 
@@ -92,7 +90,6 @@ def test_permission_error_on_one_type_names_it_and_syncs_the_rest(monkeypatch, t
 def test_unexpected_error_is_one_line_without_the_key(monkeypatch, tmp_path, capsys, served):
     def broken(*args, **kwargs):
         raise RuntimeError(f"disk trouble near {DEFAULT_API_KEY}\nsecond line")
-
     monkeypatch.setattr(cli_sync, "run_sync", broken)
     code, out, err = run_cli(monkeypatch, tmp_path, capsys, DEFAULT_API_KEY, served)
     assert code == 1

@@ -1,5 +1,4 @@
 """The Stripe read client: headers, retries, back-off, clear errors, pacing."""
-
 import json
 import threading
 import time
@@ -95,17 +94,14 @@ def test_gives_up_after_the_retry_budget(sleeps):
             StripeHTTP(KEY, base, max_retries=3).get("/v1/invoices")
     assert len(seen) == 4
     # Backoff grows (full jitter stays below the doubling cap).
-    assert max(sleeps) <= 0.5 * 2**2 + 0.5
+    assert max(sleeps) <= 0.5 * 2 ** 2 + 0.5
 
 
-@pytest.mark.parametrize(
-    "status, kind, hint",
-    [
-        (401, AuthError, "STRIPE_API_KEY"),
-        (403, PermissionDenied, "restricted"),
-        (404, NotAvailable, "not offered"),
-    ],
-)
+@pytest.mark.parametrize("status, kind, hint", [
+    (401, AuthError, "STRIPE_API_KEY"),
+    (403, PermissionDenied, "restricted"),
+    (404, NotAvailable, "not offered"),
+])
 def test_final_errors_are_one_clear_line_without_the_key(status, kind, hint):
     answer = error(status, f"Invalid API Key provided: {KEY}")
     with scripted([answer]) as (base, seen):
@@ -146,7 +142,8 @@ def test_scrub_hides_any_key_shaped_text():
 def test_rate_limiter_spaces_requests(monkeypatch):
     clock = {"now": 0.0}
     monkeypatch.setattr(ratelimit.time, "monotonic", lambda: clock["now"])
-    monkeypatch.setattr(ratelimit.time, "sleep", lambda s: clock.__setitem__("now", clock["now"] + s))
+    monkeypatch.setattr(ratelimit.time, "sleep",
+                        lambda s: clock.__setitem__("now", clock["now"] + s))
     limiter = ratelimit.RateLimiter(rate=25, burst=5)
     for _ in range(105):
         limiter.acquire()

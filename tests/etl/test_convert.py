@@ -1,5 +1,4 @@
 """The page converter: a worker process that gives the pages the fetch thread would."""
-
 import datetime as dt
 import os
 import signal
@@ -75,7 +74,8 @@ def test_a_long_invoice_is_left_to_the_fetch_thread(converter, account):
 
 
 def test_the_last_page_says_so(converter, account):
-    page = converter.convert("customers", body(account["customers"][:3], has_more=False), SYNCED_AT, VERSION)
+    page = converter.convert("customers", body(account["customers"][:3], has_more=False),
+                             SYNCED_AT, VERSION)
     assert page.has_more is False
     empty = converter.convert("customers", body([], has_more=True), SYNCED_AT, VERSION)
     assert (empty.count, empty.has_more, empty.rows) == (0, False, None)
@@ -163,15 +163,10 @@ def test_the_cli_starts_a_worker_before_its_heavy_imports_and_ends_it_unused(tmp
                           "warm": len(convert._WARM)}))
     """)
     env = {k: v for k, v in os.environ.items() if k != "STRIPE_API_KEY"}
-    out = subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path / "t.duckdb")],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert orjson.loads(out.stdout.splitlines()[-1]) == {"code": 1, "imported": [[]], "ended": [True], "warm": 0}
+    out = subprocess.run([sys.executable, "-c", script, str(tmp_path / "t.duckdb")], cwd=ROOT,
+                         env=env, capture_output=True, text=True, timeout=60)
+    assert orjson.loads(out.stdout.splitlines()[-1]) == {
+        "code": 1, "imported": [[]], "ended": [True], "warm": 0}
 
 
 def test_the_worker_does_without_pandas(converter, account, monkeypatch):
@@ -229,11 +224,11 @@ def test_a_hung_worker_is_given_up(converter, account, monkeypatch):
 
 def test_stray_output_of_the_worker_never_reaches_an_answer(account, monkeypatch, tmp_path):
     # Something below Python in the worker writes to its standard output.
-    noisy = "import os, sys; from etl.convert import serve; os.write(1, b'note: x\\n'); serve(int(sys.argv[1]))"
+    noisy = ("import os, sys; from etl.convert import serve; os.write(1, b'note: x\\n'); "
+             "serve(int(sys.argv[1]))")
     popen = subprocess.Popen
-    monkeypatch.setattr(
-        "etl.convert.subprocess.Popen", lambda args, **kw: popen([sys.executable, "-c", noisy, *args[3:]], **kw)
-    )
+    monkeypatch.setattr("etl.convert.subprocess.Popen",
+                        lambda args, **kw: popen([sys.executable, "-c", noisy, *args[3:]], **kw))
     converter = PageConverter()
     try:
         converted_by_the_worker(converter, "customers", account["customers"][:10], monkeypatch)
@@ -242,7 +237,8 @@ def test_stray_output_of_the_worker_never_reaches_an_answer(account, monkeypatch
         converter.stop()
 
 
-def test_the_worker_runs_our_code_whatever_the_current_directory_holds(account, monkeypatch, tmp_path):
+def test_the_worker_runs_our_code_whatever_the_current_directory_holds(account, monkeypatch,
+                                                                        tmp_path):
     shadow = tmp_path / "etl"  # someone else's package of the same name
     shadow.mkdir()
     (shadow / "__init__.py").write_text(f"open({str(tmp_path / 'imported')!r}, 'w').close()\n")

@@ -1,5 +1,4 @@
 """How fetch threads split a type's `created` windows (etl/fetcher.py)."""
-
 import pytest
 
 from etl.fetcher import MIN_SPLIT_PAGES, Fetcher
@@ -14,7 +13,8 @@ def fetcher():
 
 
 def charges_job(*windows: Window) -> Job:
-    return Job(BY_NAME["charges"], "run", "full", 0.0, "/v1/charges", list(windows), created_filter=True)
+    return Job(BY_NAME["charges"], "run", "full", 0.0, "/v1/charges", list(windows),
+               created_filter=True)
 
 
 def window(lo: int, hi: int, pages_left: float) -> Window:

@@ -1,6 +1,5 @@
 """Dependencies point one way: Stripe -> etl -> database -> metrics -> pages.
 etl never imports metrics (or what builds on it), not even inside a function."""
-
 import ast
 from pathlib import Path
 
@@ -21,12 +20,9 @@ def imported_modules(source: str) -> set[str]:
 def test_etl_imports_nothing_that_builds_on_it():
     files = sorted(ETL.rglob("*.py"))
     assert len(files) > 20  # the walk found the package
-    wrong = {
-        f"{path.relative_to(ETL.parent)}: {name}"
-        for path in files
-        for name in imported_modules(path.read_text())
-        if name.split(".")[0] in ABOVE_ETL
-    }
+    wrong = {f"{path.relative_to(ETL.parent)}: {name}"
+             for path in files for name in imported_modules(path.read_text())
+             if name.split(".")[0] in ABOVE_ETL}
     assert wrong == set()
 
 

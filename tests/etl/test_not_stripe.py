@@ -1,5 +1,4 @@
 """STRIPE_API_BASE pointing at something that is not Stripe: one line saying what answered (#13 item 3)."""
-
 import warnings
 from contextlib import contextmanager
 
@@ -16,7 +15,6 @@ pytestmark = pytest.mark.subprocess
 @contextmanager
 def web_server(status: int, body: bytes, content_type: str = "text/html"):
     """A plain web server on 127.0.0.1 answering every GET alike."""
-
     class Handler(QuietHandler):
         def do_GET(self):
             self.answer(status, body, {"Content-Type": content_type})
@@ -36,14 +34,12 @@ def sync(monkeypatch, tmp_path, capsys, base):
     return code, out, err
 
 
-@pytest.mark.parametrize(
-    "status, body, said",
-    [
-        (200, b"<!doctype html><html><body>Welcome to nginx</body></html>", "HTTP 200 text/html"),
-        (401, b"<html>Sign in to the proxy</html>", "HTTP 401 text/html"),
-    ],
-)
-def test_a_web_page_is_one_line_saying_what_answered_and_no_resume(monkeypatch, tmp_path, capsys, status, body, said):
+@pytest.mark.parametrize("status, body, said", [
+    (200, b"<!doctype html><html><body>Welcome to nginx</body></html>", "HTTP 200 text/html"),
+    (401, b"<html>Sign in to the proxy</html>", "HTTP 401 text/html"),
+])
+def test_a_web_page_is_one_line_saying_what_answered_and_no_resume(monkeypatch, tmp_path, capsys,
+                                                                      status, body, said):
     with web_server(status, body) as base:
         for _ in range(2):  # the second run must not claim to resume anything
             code, out, err = sync(monkeypatch, tmp_path, capsys, base)

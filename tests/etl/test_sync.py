@@ -1,5 +1,4 @@
 """Sync against the fake Stripe read server over real HTTP."""
-
 import time
 
 import duckdb
@@ -56,14 +55,16 @@ def test_full_sync_holds_exactly_the_served_objects(account, served, tmp_path):
             if table != "invoices":
                 assert stored[obj["id"]] == obj, table
     # Every line of every invoice, including those beyond the embedded first ten.
-    served_lines = {(inv["id"], line["id"]) for inv in account["invoices"] for line in inv["lines"]["data"]}
+    served_lines = {(inv["id"], line["id"]) for inv in account["invoices"]
+                    for line in inv["lines"]["data"]}
     assert set(query(db, "SELECT invoice_id, id FROM invoice_lines")) == served_lines
     assert query(db, "SELECT count(*) FROM invoice_lines WHERE invoice_id = 'in_0000'") == [(25,)]
     # status=all: canceled subscriptions are not hidden.
     canceled = sum(s["status"] == "canceled" for s in account["subscriptions"])
     assert query(db, "SELECT count(*) FROM subscriptions WHERE status = 'canceled'") == [(canceled,)]
     assert query(db, "SELECT count(*) FROM subscription_items") == [(len(account["subscriptions"]),)]
-    assert query(db, "SELECT count(*) FROM subscription_snapshots") == [(len(account["subscriptions"]),)]
+    assert query(db, "SELECT count(*) FROM subscription_snapshots") == \
+        [(len(account["subscriptions"]),)]
     assert query(db, "SELECT value FROM tally_meta WHERE key = 'source'") == [("test",)]
     assert query(db, "SELECT status, mode FROM sync_runs") == [("ok", "full")]
     assert query(db, "SELECT count(*) FROM sync_state WHERE NOT backfill_done") == [(0,)]
@@ -84,47 +85,35 @@ def test_incremental_sync_fetches_new_changed_and_deleted_objects(account, serve
     db = tmp_path / "tally.duckdb"
     first = sync(served, db)
     now = int(time.time())
-    new_customer = {"id": "cus_new", "object": "customer", "created": now, "email": "n@example.com", "livemode": False}
+    new_customer = {"id": "cus_new", "object": "customer", "created": now, "email": "n@example.com",
+                    "livemode": False}
     canceled = {**account["subscriptions"][1], "status": "canceled", "canceled_at": now}
     long_invoice = {**account["invoices"][5], "amount_due": 99}
-    long_invoice["lines"] = {
-        "object": "list",
-        "has_more": False,
-        "data": [sync_account._line(f"il_new{j}", long_invoice["id"], "price_1", 10, now) for j in range(12)],
-    }
+    long_invoice["lines"] = {"object": "list", "has_more": False, "data": [
+        sync_account._line(f"il_new{j}", long_invoice["id"], "price_1", 10, now) for j in range(12)]}
     put_objects(served, [new_customer, canceled, long_invoice])
     delete_object(served, "customer", "cus_0002")
-    put_objects(
-        served,
-        [
-            event("evt_1", "customer.created", new_customer, now),
-            event("evt_2", "customer.subscription.deleted", canceled, now),
-            # Event payloads embed only some lines: the rest are paged from the invoice.
-            event(
-                "evt_3",
-                "invoice.updated",
-                {
-                    **long_invoice,
-                    "lines": {"object": "list", "has_more": True, "data": long_invoice["lines"]["data"][:3]},
-                },
-                now,
-            ),
-            event("evt_4", "customer.deleted", account["customers"][2], now),
-        ],
-    )
+    put_objects(served, [
+        event("evt_1", "customer.created", new_customer, now),
+        event("evt_2", "customer.subscription.deleted", canceled, now),
+        # Event payloads embed only some lines: the rest are paged from the invoice.
+        event("evt_3", "invoice.updated", {**long_invoice, "lines": {
+            "object": "list", "has_more": True, "data": long_invoice["lines"]["data"][:3]}}, now),
+        event("evt_4", "customer.deleted", account["customers"][2], now),
+    ])
 
     second = sync(served, db)
 
     assert second.status == "ok" and second.mode == "incremental", second.message
     assert second.requests < first.requests
     assert query(db, "SELECT email FROM customers WHERE id = 'cus_new'") == [("n@example.com",)]
-    assert query(db, "SELECT status FROM subscriptions WHERE id = ?", [canceled["id"]]) == [("canceled",)]
+    assert query(db, "SELECT status FROM subscriptions WHERE id = ?", [canceled["id"]]) == \
+        [("canceled",)]
     assert query(db, "SELECT deleted FROM customers WHERE id = 'cus_0002'") == [(True,)]
     assert query(db, "SELECT count(*) FROM customers WHERE deleted") == [(1,)]
     assert query(db, "SELECT amount_due FROM invoices WHERE id = ?", [long_invoice["id"]]) == [(99,)]
-    assert sorted(query(db, "SELECT id FROM invoice_lines WHERE invoice_id = ?", [long_invoice["id"]])) == sorted(
-        (f"il_new{j}",) for j in range(12)
-    )
+    assert sorted(query(db, "SELECT id FROM invoice_lines WHERE invoice_id = ?",
+                        [long_invoice["id"]])) == sorted((f"il_new{j}",) for j in range(12))
     assert query(db, "SELECT count(*) FROM events") == [(len(account["events"]) + 4,)]
 
 
@@ -175,7 +164,8 @@ def test_open_dashboard_and_sync_do_not_block_each_other(account, served, tmp_pa
     sync(served, db)
     version = store.published_version(str(db))
     reader = store.open_published(str(db))
-    put_objects(served, [{"id": "cus_late", "object": "customer", "created": int(time.time()), "livemode": False}])
+    put_objects(served, [{"id": "cus_late", "object": "customer", "created": int(time.time()),
+                          "livemode": False}])
 
     summary = sync(served, db)
 
@@ -203,9 +193,8 @@ def test_sync_replaces_demo_data(served, tmp_path):
 
 def test_progress_reports_every_object_type_done(served, tmp_path):
     seen = {}
-    sync(
-        served, tmp_path / "tally.duckdb", progress=lambda name, fetched, done: seen.__setitem__(name, (fetched, done))
-    )
+    sync(served, tmp_path / "tally.duckdb",
+         progress=lambda name, fetched, done: seen.__setitem__(name, (fetched, done)))
     assert seen["customers"] == (230, True)
     assert all(done for _, done in seen.values())
     # every table, prices twice (active and archived listings)
@@ -217,41 +206,23 @@ def test_events_in_an_older_api_shape_fill_the_same_columns(account, served, tmp
     sync(served, db)
     now = int(time.time())
     old_shape = {  # 2020-era payload: period and plan on the subscription itself
-        "id": "sub_0004",
-        "object": "subscription",
-        "customer": "cus_0004",
-        "created": now - 99,
-        "status": "past_due",
-        "current_period_start": now - 10,
-        "current_period_end": now + 500,
+        "id": "sub_0004", "object": "subscription", "customer": "cus_0004", "created": now - 99,
+        "status": "past_due", "current_period_start": now - 10, "current_period_end": now + 500,
         "plan": {"id": "price_1", "object": "plan", "interval": "month", "amount": 2000},
-        "items": {
-            "object": "list",
-            "data": [
-                {
-                    "id": "si_old",
-                    "object": "subscription_item",
-                    "plan": {"id": "price_1", "object": "plan"},
-                    "quantity": 3,
-                }
-            ],
-        },
-        "livemode": False,
-    }
-    put_objects(served, [event("evt_old", "customer.subscription.updated", old_shape, now, api_version="2020-08-27")])
+        "items": {"object": "list", "data": [{"id": "si_old", "object": "subscription_item",
+                                              "plan": {"id": "price_1", "object": "plan"},
+                                              "quantity": 3}]},
+        "livemode": False}
+    put_objects(served, [event("evt_old", "customer.subscription.updated", old_shape, now,
+                               api_version="2020-08-27")])
 
     sync(served, db)
 
-    assert query(
-        db,
-        """SELECT status, epoch(current_period_end)::BIGINT, api_version
-                        FROM subscriptions WHERE id = 'sub_0004'""",
-    ) == [("past_due", now + 500, "2020-08-27")]
-    assert query(
-        db,
-        """SELECT id, price_id, quantity FROM subscription_items
-                        WHERE subscription_id = 'sub_0004'""",
-    ) == [("si_old", "price_1", 3)]
+    assert query(db, """SELECT status, epoch(current_period_end)::BIGINT, api_version
+                        FROM subscriptions WHERE id = 'sub_0004'""") == \
+        [("past_due", now + 500, "2020-08-27")]
+    assert query(db, """SELECT id, price_id, quantity FROM subscription_items
+                        WHERE subscription_id = 'sub_0004'""") == [("si_old", "price_1", 3)]
 
 
 def test_resumes_a_window_whose_cursor_object_was_deleted(account, served, tmp_path):
@@ -260,22 +231,19 @@ def test_resumes_a_window_whose_cursor_object_was_deleted(account, served, tmp_p
     # As if a run had stopped after a page ending at a customer deleted since.
     work = store.working_path(str(db))
     with duckdb.connect(work) as con:
-        detail = orjson.loads(
-            con.execute("SELECT detail FROM sync_state WHERE object_type = 'customers'").fetchone()[0]
-        )
-        detail.update(
-            status="running",
-            mode="full",
-            started_at=time.time(),
-            windows=[{"lo": None, "hi": None, "cursor": "cus_0100"}],
-        )
-        con.execute("UPDATE sync_state SET detail = ? WHERE object_type = 'customers'", [orjson.dumps(detail).decode()])
+        detail = orjson.loads(con.execute(
+            "SELECT detail FROM sync_state WHERE object_type = 'customers'").fetchone()[0])
+        detail.update(status="running", mode="full", started_at=time.time(),
+                      windows=[{"lo": None, "hi": None, "cursor": "cus_0100"}])
+        con.execute("UPDATE sync_state SET detail = ? WHERE object_type = 'customers'",
+                    [orjson.dumps(detail).decode()])
     delete_object(served, "customer", "cus_0100")
 
     resumed = sync(served, db)
 
     assert resumed.status == "ok", resumed.message
-    assert query(db, "SELECT count(*) FROM customers WHERE NOT deleted") == [(len(account["customers"]) - 1,)]
+    assert query(db, "SELECT count(*) FROM customers WHERE NOT deleted") == \
+        [(len(account["customers"]) - 1,)]
     assert query(db, "SELECT deleted FROM customers WHERE id = 'cus_0100'") == [(True,)]
 
 
@@ -284,11 +252,11 @@ def test_a_second_sync_of_the_same_database_is_refused(served, tmp_path):
 
     from etl.client import StripeSyncError
     from fakestripe.testing import configure
-
     db = tmp_path / "tally.duckdb"
     configure(served, latency_ms=300)
     started = threading.Event()
-    first = threading.Thread(target=sync, args=(served, db), kwargs={"progress": lambda *args: started.set()})
+    first = threading.Thread(target=sync, args=(served, db),
+                             kwargs={"progress": lambda *args: started.set()})
     first.start()
     assert started.wait(60)  # the first sync has written a page and is still going
     try:
@@ -304,18 +272,10 @@ def test_another_process_writing_the_database_is_one_clear_line(served, tmp_path
     import sys
 
     from etl.client import StripeSyncError
-
     db = tmp_path / "tally.duckdb"
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            ("import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); print('open', flush=True); time.sleep(60)"),
-            store.working_path(str(db)),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); print('open', flush=True); "
+        "time.sleep(60)"), store.working_path(str(db))], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "open"
         with pytest.raises(StripeSyncError, match="Another sync or demo is writing"):
@@ -327,15 +287,8 @@ def test_another_process_writing_the_database_is_one_clear_line(served, tmp_path
 
 def test_admin_results_queued_during_a_sync_reach_the_next_published_file(served, tmp_path):
     db = tmp_path / "tally.duckdb"
-    refund = {
-        "id": "re_admin",
-        "object": "refund",
-        "amount": 300,
-        "currency": "usd",
-        "charge": "ch_x",
-        "status": "succeeded",
-        "created": 1_700_000_000,
-    }
+    refund = {"id": "re_admin", "object": "refund", "amount": 300, "currency": "usd",
+              "charge": "ch_x", "status": "succeeded", "created": 1_700_000_000}
     spool.queue_objects([refund], str(db))  # as the dashboard does while a sync holds the file
 
     sync(served, db)
@@ -350,15 +303,11 @@ def test_a_cancellation_beats_an_update_of_the_same_second(account, served, tmp_
     now = int(time.time())
     sub = account["subscriptions"][3]  # active, created long before the last sync
     canceled = {**sub, "status": "canceled", "canceled_at": now, "ended_at": now}
-    put_objects(
-        served,
-        [
-            canceled,
-            # One second, ids in the "wrong" order: ids say nothing about time.
-            event("evt_a_deleted", "customer.subscription.deleted", canceled, now),
-            event("evt_z_updated", "customer.subscription.updated", {**sub, "cancel_at_period_end": True}, now),
-        ],
-    )
+    put_objects(served, [canceled,
+                         # One second, ids in the "wrong" order: ids say nothing about time.
+                         event("evt_a_deleted", "customer.subscription.deleted", canceled, now),
+                         event("evt_z_updated", "customer.subscription.updated",
+                               {**sub, "cancel_at_period_end": True}, now)])
 
     sync(served, db)
 
@@ -376,9 +325,8 @@ def test_a_resumed_backfill_upserts_what_the_admin_queue_wrote_first(account, se
     resumed = sync(served, db)
 
     assert resumed.status == "ok", resumed.message
-    assert query(db, "SELECT count(*), count(DISTINCT id) FROM charges") == [
-        (len(account["charges"]), len(account["charges"]))
-    ]
+    assert query(db, "SELECT count(*), count(DISTINCT id) FROM charges") == \
+        [(len(account["charges"]), len(account["charges"]))]
 
 
 def test_an_incremental_run_upserts_a_type_it_lists_in_full(account, served, tmp_path):
@@ -390,7 +338,8 @@ def test_an_incremental_run_upserts_a_type_it_lists_in_full(account, served, tmp
         con.execute("DELETE FROM customers")
         con.execute("DELETE FROM sync_state WHERE object_type = 'customers'")
     changed = {**account["customers"][0], "email": "changed@example.com"}
-    put_objects(served, [changed, event("evt_changed", "customer.updated", changed, int(time.time()))])
+    put_objects(served, [changed, event("evt_changed", "customer.updated", changed,
+                                        int(time.time()))])
 
     # One request per second per endpoint: the events are replayed (after their
     # one page) before the listing reaches the oldest customers.
@@ -398,13 +347,14 @@ def test_an_incremental_run_upserts_a_type_it_lists_in_full(account, served, tmp
     again = run_sync(str(db), client=slow)
 
     assert again.mode == "incremental" and again.jobs["customers"]["mode"] == "full"
-    assert query(db, "SELECT count(*), count(DISTINCT id) FROM customers") == [
-        (len(account["customers"]), len(account["customers"]))
-    ]
-    assert query(db, "SELECT email FROM customers WHERE id = ?", [changed["id"]]) == [("changed@example.com",)]
+    assert query(db, "SELECT count(*), count(DISTINCT id) FROM customers") == \
+        [(len(account["customers"]), len(account["customers"]))]
+    assert query(db, "SELECT email FROM customers WHERE id = ?", [changed["id"]]) == \
+        [("changed@example.com",)]
 
 
-def test_admin_results_written_before_a_resumed_backfill_are_not_duplicated(account, served, tmp_path):
+def test_admin_results_written_before_a_resumed_backfill_are_not_duplicated(account, served,
+                                                                             tmp_path):
     db = tmp_path / "tally.duckdb"
     sync(served, db)
     interrupt_before_charges(db)
@@ -415,24 +365,20 @@ def test_admin_results_written_before_a_resumed_backfill_are_not_duplicated(acco
     resumed = sync(served, db)
 
     assert resumed.status == "ok", resumed.message
-    assert query(db, "SELECT count(*), count(DISTINCT id) FROM charges") == [
-        (len(account["charges"]), len(account["charges"]))
-    ]
+    assert query(db, "SELECT count(*), count(DISTINCT id) FROM charges") == \
+        [(len(account["charges"]), len(account["charges"]))]
 
 
 def interrupt_before_charges(db):
     """As if the first sync had been killed before its first page of charges."""
     with duckdb.connect(store.working_path(str(db))) as con:
         con.execute("DELETE FROM charges")
-        detail = orjson.loads(con.execute("SELECT detail FROM sync_state WHERE object_type = 'charges'").fetchone()[0])
-        detail.update(
-            status="running",
-            mode="full",
-            fresh=True,
-            started_at=time.time(),
-            windows=[{"lo": None, "hi": None, "cursor": None}],
-        )
-        con.execute("UPDATE sync_state SET detail = ? WHERE object_type = 'charges'", [orjson.dumps(detail).decode()])
+        detail = orjson.loads(con.execute(
+            "SELECT detail FROM sync_state WHERE object_type = 'charges'").fetchone()[0])
+        detail.update(status="running", mode="full", fresh=True, started_at=time.time(),
+                      windows=[{"lo": None, "hi": None, "cursor": None}])
+        con.execute("UPDATE sync_state SET detail = ? WHERE object_type = 'charges'",
+                    [orjson.dumps(detail).decode()])
 
 
 def test_a_transaction_takes_at_most_max_write_pages(tmp_path):

@@ -1,7 +1,6 @@
 """What the sync fetches by id beside the lists: inline prices (in no list), retrieved
 while the lists go on and once; invoice lines, of an invoice that may be deleted
 between its listing and the paging of its lines."""
-
 import threading
 import time
 
@@ -29,20 +28,10 @@ def query(db, sql, params=None):
 
 
 def inline_price(price_id: str, created: int) -> dict:
-    return {
-        "id": price_id,
-        "object": "price",
-        "created": created,
-        "product": "prod_0",
-        "currency": "usd",
-        "unit_amount": 4200,
-        "type": "recurring",
-        "recurring": {"interval": "month", "interval_count": 1, "usage_type": "licensed"},
-        "billing_scheme": "per_unit",
-        "active": True,
-        "livemode": False,
-        "_tally_inline": True,
-    }
+    return {"id": price_id, "object": "price", "created": created, "product": "prod_0",
+            "currency": "usd", "unit_amount": 4200, "type": "recurring",
+            "recurring": {"interval": "month", "interval_count": 1, "usage_type": "licensed"},
+            "billing_scheme": "per_unit", "active": True, "livemode": False, "_tally_inline": True}
 
 
 def bill_on(account: dict, customer: int, price_id: str) -> None:
@@ -109,15 +98,14 @@ def test_a_stored_inline_price_is_not_retrieved_again_and_a_gone_one_only_when_n
         assert sync(base, db).mode == "incremental"
         assert stats(base)["endpoints"].get(RETRIEVES, 0) == 0
 
-    assert query(db, "SELECT deleted, unit_amount FROM prices WHERE id = 'price_inline'") == [(False, 4200)]
+    assert query(db, "SELECT deleted, unit_amount FROM prices WHERE id = 'price_inline'") == \
+        [(False, 4200)]
     assert query(db, "SELECT id FROM missing_prices") == [("price_gone",)]
 
 
 def with_lines(invoice: dict, count: int) -> dict:
-    lines = [
-        sync_account._line(f"il_{invoice['id']}_{j:03d}", invoice["id"], "price_1", 10 + j, invoice["created"])
-        for j in range(count)
-    ]
+    lines = [sync_account._line(f"il_{invoice['id']}_{j:03d}", invoice["id"], "price_1", 10 + j,
+                                invoice["created"]) for j in range(count)]
     return {**invoice, "lines": {"object": "list", "has_more": False, "data": lines}}
 
 
@@ -137,7 +125,8 @@ class DeletingClient(StripeHTTP):
 
 def test_an_invoice_deleted_before_its_lines_are_paged_is_left_out(tmp_path):
     account = sync_account.build(customers=60)
-    account["invoices"] = [with_lines(inv, 40) if 10 <= i < 14 else inv for i, inv in enumerate(account["invoices"])]
+    account["invoices"] = [with_lines(inv, 40) if 10 <= i < 14 else inv
+                           for i, inv in enumerate(account["invoices"])]
     doomed, kept = account["invoices"][11]["id"], account["invoices"][12]["id"]
     db = tmp_path / "tally.duckdb"
     with serve(sync_account.write(account, tmp_path / "account")) as base:
@@ -154,14 +143,16 @@ def test_an_invoice_deleted_before_its_lines_are_paged_is_left_out(tmp_path):
 
 def test_an_event_of_an_invoice_deleted_since_marks_it_deleted(tmp_path):
     account = sync_account.build(customers=60)
-    account["invoices"] = [with_lines(inv, 40) if i == 10 else inv for i, inv in enumerate(account["invoices"])]
+    account["invoices"] = [with_lines(inv, 40) if i == 10 else inv
+                           for i, inv in enumerate(account["invoices"])]
     invoice = account["invoices"][10]
     db = tmp_path / "tally.duckdb"
     with serve(sync_account.write(account, tmp_path / "account")) as base:
         assert sync(base, db).status == "ok"
         # updated, then deleted before the sync pages its lines (the deletion's own
         # event not yet listed): the snapshot embeds 10 of its 40 lines
-        snapshot = {**invoice, "lines": {**invoice["lines"], "has_more": True, "data": invoice["lines"]["data"][:10]}}
+        snapshot = {**invoice, "lines": {**invoice["lines"], "has_more": True,
+                                         "data": invoice["lines"]["data"][:10]}}
         put_objects(base, [event("evt_upd", "invoice.updated", snapshot, int(time.time()))])
         delete_object(base, "invoice", invoice["id"])
         second = sync(base, db)

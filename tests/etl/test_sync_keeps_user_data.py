@@ -1,6 +1,5 @@
 """Goals and annotations are the user's data, like marketing spend and exchange rates:
 a sync, full or incremental, keeps them (the sync writes only Stripe's tables)."""
-
 import datetime as dt
 
 import duckdb
@@ -29,11 +28,10 @@ def sync(base, db, **kwargs):
 
 def user_rows(db):
     with duckdb.connect(str(db), read_only=True) as con:
-        return (
-            con.execute("SELECT metric, target, currency, start_month, target_month, created_by FROM goals").fetchall(),
-            con.execute("SELECT day, text, created_by FROM annotations").fetchall(),
-            con.execute("SELECT month, amount, currency, channel FROM marketing_spend").fetchall(),
-        )
+        return (con.execute("SELECT metric, target, currency, start_month, target_month, created_by "
+                            "FROM goals").fetchall(),
+                con.execute("SELECT day, text, created_by FROM annotations").fetchall(),
+                con.execute("SELECT month, amount, currency, channel FROM marketing_spend").fetchall())
 
 
 def test_a_full_sync_keeps_goals_annotations_and_spend(served, tmp_path):
@@ -48,11 +46,9 @@ def test_a_full_sync_keeps_goals_annotations_and_spend(served, tmp_path):
 
     writes.write(str(db), enter)
     entered = user_rows(db)
-    assert entered == (
-        [("mrr", 500000, "usd", dt.date(2026, 1, 1), dt.date(2027, 6, 1), "root")],
-        [(dt.date(2026, 2, 3), "price change", "vera")],
-        [(dt.date(2026, 1, 1), 125000, "usd", "podcasts")],
-    )
+    assert entered == ([("mrr", 500000, "usd", dt.date(2026, 1, 1), dt.date(2027, 6, 1), "root")],
+                       [(dt.date(2026, 2, 3), "price change", "vera")],
+                       [(dt.date(2026, 1, 1), 125000, "usd", "podcasts")])
 
     full = sync(served, db, full=True)
     assert full.mode == "full" and full.status == "ok"

@@ -1,7 +1,6 @@
 """Every price and product a count depends on is synced: archived prices (which
 `GET /v1/prices` leaves out unless `active=false`), inline prices (in no list,
 retrievable by id), and a price Stripe no longer knows (404) recorded, not fatal."""
-
 import time
 
 import pytest
@@ -15,23 +14,12 @@ from tests.etl.synced import query, sync
 DAY = 86400
 
 
-def price(
-    price_id: str, created: int, product: str = "prod_0", active: bool = True, amount: int = 1500, **extra
-) -> dict:
-    return {
-        "id": price_id,
-        "object": "price",
-        "created": created,
-        "product": product,
-        "currency": "usd",
-        "unit_amount": amount,
-        "type": "recurring",
-        "recurring": {"interval": "month", "interval_count": 1, "usage_type": "licensed"},
-        "billing_scheme": "per_unit",
-        "active": active,
-        "livemode": False,
-        **extra,
-    }
+def price(price_id: str, created: int, product: str = "prod_0", active: bool = True,
+          amount: int = 1500, **extra) -> dict:
+    return {"id": price_id, "object": "price", "created": created, "product": product,
+            "currency": "usd", "unit_amount": amount, "type": "recurring",
+            "recurring": {"interval": "month", "interval_count": 1, "usage_type": "licensed"},
+            "billing_scheme": "per_unit", "active": active, "livemode": False, **extra}
 
 
 def bill_on(account: dict, customer: int, price_id: str) -> None:
@@ -48,16 +36,8 @@ def account():
     (grandfathered), an inline price, and an old invoice line whose price is gone."""
     account = sync_account.build(customers=40)
     start = min(p["created"] for p in account["prices"])
-    account["products"].append(
-        {
-            "id": "prod_retired",
-            "object": "product",
-            "created": start,
-            "name": "Legacy plan",
-            "active": False,
-            "livemode": False,
-        }
-    )
+    account["products"].append({"id": "prod_retired", "object": "product", "created": start,
+                                "name": "Legacy plan", "active": False, "livemode": False})
     account["prices"] += [
         price("price_grandfathered", start, product="prod_retired", active=False, amount=900),
         price("price_inline", start + DAY, amount=4200, _tally_inline=True),
@@ -78,14 +58,8 @@ def served(account, tmp_path):
         yield base
 
 
-EXPECTED_PRICES = {
-    ("price_0", True),
-    ("price_1", True),
-    ("price_2", True),
-    ("price_grandfathered", False),
-    ("price_inline", True),
-    ("gold monthly", True),
-}
+EXPECTED_PRICES = {("price_0", True), ("price_1", True), ("price_2", True),
+                   ("price_grandfathered", False), ("price_inline", True), ("gold monthly", True)}
 
 
 def prices(db) -> set:
@@ -104,21 +78,18 @@ def test_full_sync_holds_archived_and_inline_prices_and_records_the_gone_one(ser
     assert query(db, "SELECT id, http_status FROM missing_prices") == [("price_gone", 404)]
     assert [n for n in summary.notes if "price_gone" in n and "404" in n]
     # every subscription item's price is known, but the gone one's
-    assert query(
-        db,
-        """SELECT DISTINCT price_id FROM subscription_items
-                        WHERE price_id NOT IN (SELECT id FROM prices)""",
-    ) == [("price_gone",)]
+    assert query(db, """SELECT DISTINCT price_id FROM subscription_items
+                        WHERE price_id NOT IN (SELECT id FROM prices)""") == [("price_gone",)]
 
 
 def test_the_mrr_counts_the_lines_of_archived_and_inline_prices(served, tmp_path):
     """The lines' interval comes from their price: without the price, no MRR."""
     from metrics.mrr.chain_sql import counted_lines_cte
     from metrics.params import Params
-
     db = tmp_path / "tally.duckdb"
     sync(served, db)
-    counted = {line for (line,) in query(db, f"WITH {counted_lines_cte(Params())} SELECT line_id FROM counted")}
+    counted = {line for (line,) in query(
+        db, f"WITH {counted_lines_cte(Params())} SELECT line_id FROM counted")}
     assert {"il_0001", "il_0002", "il_0003", "il_0006"} <= counted
 
 
@@ -140,50 +111,23 @@ def test_incremental_sync_follows_price_events_and_new_inline_prices(account, se
     newly_archived = price("price_new_archived", now, active=False)
     # An inline price and its product, created long ago: no listing's window
     # since the last run reaches them, only the subscription that names them.
-    new_product = {
-        "id": "prod_late",
-        "object": "product",
-        "created": start,
-        "name": "Late",
-        "active": True,
-        "livemode": False,
-    }
-    new_inline = price("price_new_inline", start, product="prod_late", amount=777, _tally_inline=True)
+    new_product = {"id": "prod_late", "object": "product", "created": start, "name": "Late",
+                   "active": True, "livemode": False}
+    new_inline = price("price_new_inline", start, product="prod_late", amount=777,
+                       _tally_inline=True)
     new_sub = {**account["subscriptions"][5], "id": "sub_new", "created": now}
-    new_sub["items"] = {
-        "object": "list",
-        "has_more": False,
-        "data": [
-            {
-                **new_sub["items"]["data"][0],
-                "id": "si_new",
-                "subscription": "sub_new",
-                "created": now,
-                "price": {"id": "price_new_inline", "object": "price"},
-            }
-        ],
-    }
-    put_objects(
-        served,
-        [
-            archived_now,
-            newly_archived,
-            new_product,
-            new_inline,
-            new_sub,
-            event("evt_p1", "price.updated", archived_now, now),
-            event("evt_s1", "customer.subscription.created", new_sub, now),
-        ],
-    )
+    new_sub["items"] = {"object": "list", "has_more": False, "data": [{
+        **new_sub["items"]["data"][0], "id": "si_new", "subscription": "sub_new", "created": now,
+        "price": {"id": "price_new_inline", "object": "price"}}]}
+    put_objects(served, [archived_now, newly_archived, new_product, new_inline, new_sub,
+                         event("evt_p1", "price.updated", archived_now, now),
+                         event("evt_s1", "customer.subscription.created", new_sub, now)])
 
     second = sync(served, db)
 
     assert second.status == "ok" and second.mode == "incremental", second.message
     assert prices(db) == (EXPECTED_PRICES - {("price_0", True)}) | {
-        ("price_0", False),
-        ("price_new_archived", False),
-        ("price_new_inline", True),
-    }
+        ("price_0", False), ("price_new_archived", False), ("price_new_inline", True)}
     assert query(db, "SELECT name FROM products WHERE id = 'prod_late'") == [("Late",)]
     assert query(db, "SELECT id FROM missing_prices") == [("price_gone",)]
 
@@ -202,7 +146,6 @@ def test_a_missing_price_that_turns_up_is_fetched_and_no_longer_missing(served, 
 
 def test_the_cli_warns_of_a_gone_price_in_one_line(served, tmp_path, monkeypatch, capsys):
     from fakestripe import DEFAULT_API_KEY
-
     monkeypatch.setenv("TALLY_SYNC_RATE", "500")
     monkeypatch.setenv("STRIPE_API_KEY", DEFAULT_API_KEY)
     monkeypatch.setenv("STRIPE_API_BASE", served)

@@ -1,5 +1,4 @@
 """Kill a sync at any point, or feed it faults: it still ends with the clean result."""
-
 import os
 import signal
 import subprocess
@@ -25,14 +24,10 @@ from tests.support.servers import ROOT
 
 
 def _start_sync(base, db):
-    env = {**os.environ, "STRIPE_API_KEY": DEFAULT_API_KEY, "STRIPE_API_BASE": base, "TALLY_SYNC_RATE": "200"}
-    return subprocess.Popen(
-        [sys.executable, "-m", "etl", "sync", "--db", str(db)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    env = {**os.environ, "STRIPE_API_KEY": DEFAULT_API_KEY, "STRIPE_API_BASE": base,
+           "TALLY_SYNC_RATE": "200"}
+    return subprocess.Popen([sys.executable, "-m", "etl", "sync", "--db", str(db)], cwd=ROOT,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
 def _killed_after(base, db, requests: int) -> None:
@@ -64,10 +59,8 @@ def test_sigkilled_syncs_resume_to_exactly_the_clean_result(tmp_path):
         final = _start_sync(base, crashed)
         assert final.wait(timeout=120) == 0, final.stderr.read().decode()
         # Each killed run is found interrupted by the next one, and the last one completes.
-        assert query(crashed, "SELECT status, count(*) FROM sync_runs GROUP BY ALL ORDER BY ALL") == [
-            ("interrupted", 3),
-            ("ok", 1),
-        ]
+        assert query(crashed, "SELECT status, count(*) FROM sync_runs GROUP BY ALL ORDER BY ALL") \
+            == [("interrupted", 3), ("ok", 1)]
         for table in DATA_TABLES:
             assert rows(crashed, table) == rows(clean, table), table
 
@@ -79,32 +72,24 @@ def test_sigkilled_syncs_resume_to_exactly_the_clean_result(tmp_path):
         final = _start_sync(base, crashed)
         assert final.wait(timeout=120) == 0, final.stderr.read().decode()
 
-    assert query(crashed, "SELECT status, count(*) FROM sync_runs GROUP BY ALL ORDER BY ALL") == [
-        ("interrupted", 5),
-        ("ok", 2),
-    ]
-    assert query(crashed, "SELECT mode FROM sync_runs ORDER BY started_at DESC LIMIT 1") == [("incremental",)]
+    assert query(crashed, "SELECT status, count(*) FROM sync_runs GROUP BY ALL ORDER BY ALL") \
+        == [("interrupted", 5), ("ok", 2)]
+    assert query(crashed, "SELECT mode FROM sync_runs ORDER BY started_at DESC LIMIT 1") == \
+        [("incremental",)]
     for table in DATA_TABLES:
         assert rows(crashed, table) == rows(clean, table), table
 
 
 def _change_account(base, account):
     now = int(time.time())
-    new = [
-        {"id": f"cus_new{i}", "object": "customer", "created": now, "email": f"n{i}@example.com", "livemode": False}
-        for i in range(150)
-    ]
+    new = [{"id": f"cus_new{i}", "object": "customer", "created": now, "email": f"n{i}@example.com",
+            "livemode": False} for i in range(150)]
     canceled = {**account["subscriptions"][8], "status": "canceled", "canceled_at": now}
     put_objects(base, new + [canceled])
     delete_object(base, "customer", "cus_0005")
-    put_objects(
-        base,
-        [event(f"evt_new{i}", "customer.created", c, now) for i, c in enumerate(new)]
-        + [
-            event("evt_cancel", "customer.subscription.deleted", canceled, now),
-            event("evt_gone", "customer.deleted", account["customers"][5], now),
-        ],
-    )
+    put_objects(base, [event(f"evt_new{i}", "customer.created", c, now) for i, c in enumerate(new)]
+                + [event("evt_cancel", "customer.subscription.deleted", canceled, now),
+                   event("evt_gone", "customer.deleted", account["customers"][5], now)])
 
 
 def test_server_errors_and_rate_limits_end_with_the_same_database(tmp_path):

@@ -1,6 +1,5 @@
 """`python -m etl serve` over real HTTP: signed webhooks against fakestripe keep the
 published database current; forged, expired, foreign and bad deliveries change nothing."""
-
 from __future__ import annotations
 
 import copy
@@ -48,14 +47,10 @@ def synced(account, tmp_path):
 
 def start_updater(db, base, port=None, secrets=f"{SECRET},{OLD_SECRET}", extra=()):
     port = port or free_port()
-    env = {**os.environ, "STRIPE_API_KEY": DEFAULT_API_KEY, "STRIPE_API_BASE": base, "STRIPE_WEBHOOK_SECRET": secrets}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "etl", "serve", "--db", str(db), "--port", str(port), *extra],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    env = {**os.environ, "STRIPE_API_KEY": DEFAULT_API_KEY, "STRIPE_API_BASE": base,
+           "STRIPE_WEBHOOK_SECRET": secrets}
+    proc = subprocess.Popen([sys.executable, "-m", "etl", "serve", "--db", str(db), "--port", str(port), *extra],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     wait_for_http(f"http://127.0.0.1:{port}/healthz", 60, proc)
     return proc, f"http://127.0.0.1:{port}"
 
@@ -122,47 +117,28 @@ def test_shuffled_repeated_and_stale_deliveries_end_at_stripes_current_state(syn
     old = copy.deepcopy(customers["cus_0001"])
     new_email = {**old, "email": "new@example.com"}
     canceled = {**subs["sub_0002"], "status": "canceled", "canceled_at": int(time.time())}
-    newcomer = {
-        **copy.deepcopy(customers["cus_0003"]),
-        "id": "cus_new",
-        "email": "hi@example.com",
-        "created": int(time.time()),
-    }
+    newcomer = {**copy.deepcopy(customers["cus_0003"]), "id": "cus_new", "email": "hi@example.com",
+                "created": int(time.time())}
     charge = next(c for c in account["charges"] if c["id"] == "ch_0008")
     refunded = {**charge, "amount_refunded": charge["amount"], "refunded": True}
-    refund = {
-        "id": "re_new",
-        "object": "refund",
-        "created": int(time.time()),
-        "charge": "ch_0008",
-        "amount": charge["amount"],
-        "currency": charge["currency"],
-        "status": "succeeded",
-        "livemode": False,
-    }
+    refund = {"id": "re_new", "object": "refund", "created": int(time.time()), "charge": "ch_0008",
+              "amount": charge["amount"], "currency": charge["currency"], "status": "succeeded",
+              "livemode": False}
     put_objects(base, [new_email, canceled, newcomer, refunded, refund])
     delete_object(base, "customer", "cus_0004")
     proc, url = start_updater(db, base)
     try:
-        deliveries = [
-            event("evt_a", "customer.updated", new_email),
-            event("evt_b", "customer.subscription.deleted", canceled),
-            event("evt_c", "customer.created", newcomer),
-            event("evt_d", "customer.deleted", {**customers["cus_0004"]}),
-            event("evt_e", "payout.paid", {"id": "po_1", "object": "payout"}),
-            event("evt_f", "charge.refunded", refunded),
-        ]
+        deliveries = [event("evt_a", "customer.updated", new_email),
+                      event("evt_b", "customer.subscription.deleted", canceled),
+                      event("evt_c", "customer.created", newcomer),
+                      event("evt_d", "customer.deleted", {**customers["cus_0004"]}),
+                      event("evt_e", "payout.paid", {"id": "po_1", "object": "payout"}),
+                      event("evt_f", "charge.refunded", refunded)]
         random.Random(4).shuffle(deliveries)
         deliveries += deliveries[:2]  # some twice
         deliveries.append(event("evt_old", "customer.updated", old, created=old["created"]))  # stale, last
-        deliveries.append(
-            event(
-                "evt_old_secret",
-                "customer.updated",
-                old,  # signed with the old secret
-                created=old["created"],
-            )
-        )
+        deliveries.append(event("evt_old_secret", "customer.updated", old,  # signed with the old secret
+                                created=old["created"]))
         statuses = [deliver(url, e) for e in deliveries[:-1]] + [deliver(url, deliveries[-1], OLD_SECRET)]
         assert statuses == [200] * len(deliveries)
         assert wait_until(lambda: health(url)["events_waiting"] == 0 and health(url)["last_event"])
@@ -209,19 +185,11 @@ def test_a_second_updater_on_the_same_database_is_refused(synced):
     base, db = synced
     proc, _ = start_updater(db, base)
     try:
-        second = subprocess.run(
-            [sys.executable, "-m", "etl", "serve", "--db", str(db), "--port", str(free_port())],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            env={
-                **os.environ,
-                "STRIPE_API_KEY": DEFAULT_API_KEY,
-                "STRIPE_API_BASE": base,
-                "STRIPE_WEBHOOK_SECRET": SECRET,
-            },
-            timeout=60,
-        )
+        second = subprocess.run([sys.executable, "-m", "etl", "serve", "--db", str(db), "--port",
+                                 str(free_port())], cwd=ROOT, capture_output=True, text=True,
+                                env={**os.environ, "STRIPE_API_KEY": DEFAULT_API_KEY,
+                                     "STRIPE_API_BASE": base, "STRIPE_WEBHOOK_SECRET": SECRET},
+                                timeout=60)
         assert second.returncode == 1
         assert "Another updater is already running" in second.stderr
         assert "Traceback" not in second.stderr
@@ -266,14 +234,12 @@ def test_the_scheduled_sync_is_the_safety_net_for_missed_webhooks(synced, accoun
 
 def stages_stored(db) -> bool:
     from metrics.mrr import stored_stages
-
     with duckdb.connect(str(db), read_only=True) as con:
         return stored_stages.attach(con, str(db)) and stored_stages.stored_through(con) is not None
 
 
 def test_a_batch_publishes_without_the_mrr_stages_which_the_dashboard_builds_later(synced, account):
     from metrics.mrr import refresh_stages
-
     base, db = synced
     assert not stages_stored(db)  # the sync does not build them
     assert refresh_stages.refresh(str(db))  # the dashboard does, once it sees the published file
@@ -283,11 +249,8 @@ def test_a_batch_publishes_without_the_mrr_stages_which_the_dashboard_builds_lat
     proc, url = start_updater(db, base)
     try:
         assert deliver(url, event("evt_sched", "customer.subscription.updated", sub)) == 200
-        assert wait_until(
-            lambda: (
-                published(db, "SELECT cancel_at_period_end FROM subscriptions WHERE id = ?", [sub["id"]]) == [(True,)]
-            )
-        )
+        assert wait_until(lambda: published(db, "SELECT cancel_at_period_end FROM subscriptions "
+                                                "WHERE id = ?", [sub["id"]]) == [(True,)])
         assert not stages_stored(db)  # metrics compute from the lines meanwhile
     finally:
         stop(proc)
@@ -297,7 +260,6 @@ def test_a_batch_publishes_without_the_mrr_stages_which_the_dashboard_builds_lat
 
 def test_the_queue_hands_out_each_event_until_applied_and_never_loses_new_ones(tmp_path):
     from etl.webhooks import EventQueue
-
     db = str(tmp_path / "t.duckdb")
     queue = EventQueue(db)
     for i in range(3):
@@ -333,9 +295,8 @@ def test_a_paid_invoice_arrives_with_all_its_lines(synced, account):
         assert deliver(url, event("evt_paid", "invoice.paid", invoice)) == 200
         assert deliver(url, event("evt_open", "invoice.finalized", stale, created=1)) == 200  # older, later
         assert wait_until(lambda: health(url)["events_waiting"] == 0 and health(url)["last_event"])
-        assert published(db, "SELECT status, number FROM invoices WHERE id = ?", [invoice["id"]]) == [
-            ("paid", "PAID-1")
-        ]
+        assert published(db, "SELECT status, number FROM invoices WHERE id = ?", [invoice["id"]]) == \
+            [("paid", "PAID-1")]
         assert published(db, "SELECT count(*) FROM invoice_lines WHERE invoice_id = ?", [invoice["id"]]) == lines
     finally:
         stop(proc)

@@ -1,5 +1,4 @@
 """Plain-urllib calls to the fake server, so tests see status, headers and body as sent."""
-
 from __future__ import annotations
 
 import base64
@@ -11,9 +10,8 @@ import urllib.request
 from fakestripe import DEFAULT_API_KEY
 
 
-def get(
-    base: str, path: str, params=None, key: str | None = DEFAULT_API_KEY, basic: bool = False
-) -> tuple[int, dict, dict]:
+def get(base: str, path: str, params=None, key: str | None = DEFAULT_API_KEY,
+        basic: bool = False) -> tuple[int, dict, dict]:
     """(status, headers, JSON body) of GET base+path; params is a list of pairs or a dict."""
     query = urllib.parse.urlencode(params or {})
     request = urllib.request.Request(base + path + ("?" + query if query else ""))

@@ -1,5 +1,4 @@
 """Auth, missing objects, rate limits and injected faults answer as Stripe does."""
-
 import stripe
 
 from fakestripe import DEFAULT_API_KEY
@@ -95,10 +94,8 @@ def test_random_500s_repeat_for_the_same_seed(fake_stripe):
 
 
 def test_deleted_object_retrieves_as_deleted_and_leaves_lists(fake_stripe):
-    put_objects(
-        fake_stripe,
-        [{"id": "cus_a", "object": "customer", "created": 1}, {"id": "cus_b", "object": "customer", "created": 2}],
-    )
+    put_objects(fake_stripe, [{"id": "cus_a", "object": "customer", "created": 1},
+                              {"id": "cus_b", "object": "customer", "created": 2}])
     delete_object(fake_stripe, "customer", "cus_a")
     _, _, body = get(fake_stripe, "/v1/customers")
     assert [c["id"] for c in body["data"]] == ["cus_b"]

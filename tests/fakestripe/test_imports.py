@@ -1,5 +1,4 @@
 """fakestripe is a product package the tests use, never the other way round."""
-
 import ast
 from pathlib import Path
 
@@ -20,7 +19,6 @@ def imported_modules(path: Path) -> set[str]:
 def test_fakestripe_imports_nothing_from_tests():
     files = sorted((ROOT / "fakestripe").rglob("*.py"))
     assert any(f.name == "testing.py" for f in files)
-    offenders = {
-        str(f.relative_to(ROOT)): sorted(m for m in imported_modules(f) if m.split(".")[0] == "tests") for f in files
-    }
+    offenders = {str(f.relative_to(ROOT)): sorted(m for m in imported_modules(f) if m.split(".")[0] == "tests")
+                 for f in files}
     assert {f: m for f, m in offenders.items() if m} == {}

@@ -1,5 +1,4 @@
 """Invoices embed their first ten lines; /lines pages the rest. Events filter by type."""
-
 import stripe
 
 from fakestripe import DEFAULT_API_KEY
@@ -34,10 +33,12 @@ def test_invoice_lists_embed_the_same_truncated_lines(account_url):
 def test_lines_endpoint_pages_every_line_in_invoice_order(account_url):
     expected = [f"il_in_big_{n:03d}" for n in range(25)]
     assert walk(account_url, "/v1/invoices/in_big/lines", limit=7) == expected
-    _, _, body = get(account_url, "/v1/invoices/in_big/lines", {"limit": 100, "starting_after": "il_in_big_009"})
+    _, _, body = get(account_url, "/v1/invoices/in_big/lines",
+                     {"limit": 100, "starting_after": "il_in_big_009"})
     assert ids(body) == expected[10:] and body["has_more"] is False
     assert body["url"] == "/v1/invoices/in_big/lines"
-    _, _, body = get(account_url, "/v1/invoices/in_big/lines", {"limit": 2, "ending_before": "il_in_big_005"})
+    _, _, body = get(account_url, "/v1/invoices/in_big/lines",
+                     {"limit": 2, "ending_before": "il_in_big_005"})
     assert ids(body) == expected[3:5] and body["has_more"] is True
 
 
@@ -60,10 +61,7 @@ def test_events_filter_by_exact_type_and_prefix(account_url):
     assert [e["type"] for e in body["data"]] == ["invoice.paid"]
     _, _, body = get(account_url, "/v1/events", {"type": "customer.*", "limit": 100})
     assert sorted(e["type"] for e in body["data"]) == [
-        "customer.created",
-        "customer.subscription.deleted",
-        "customer.updated",
-    ]
+        "customer.created", "customer.subscription.deleted", "customer.updated"]
     _, _, body = get(account_url, "/v1/events", {"type": "*", "limit": 100})
     assert len(body["data"]) == len(account.EVENT_TYPES)
 

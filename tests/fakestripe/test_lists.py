@@ -1,5 +1,4 @@
 """Stripe's list semantics over real HTTP: order, limit, cursors, created, filters."""
-
 from tests.fakestripe import account
 from tests.fakestripe.http import get, ids, walk
 
@@ -39,7 +38,8 @@ def test_ending_before_returns_the_page_just_newer_than_the_cursor(account_url):
 
 
 def test_both_cursors_at_once_is_refused(account_url):
-    status, _, body = get(account_url, "/v1/customers", {"starting_after": "cus_001", "ending_before": "cus_002"})
+    status, _, body = get(account_url, "/v1/customers",
+                          {"starting_after": "cus_001", "ending_before": "cus_002"})
     assert status == 400 and body["error"]["type"] == "invalid_request_error"
 
 
@@ -65,7 +65,8 @@ def test_created_filters_are_inclusive_or_strict_as_named(account_url):
 
 
 def test_created_window_and_cursor_combine(account_url):
-    inside = [i for i in account.newest_first(account.customers()) if 1010 <= int(i[4:]) // 3 * 10 + 1000 <= 1050]
+    inside = [i for i in account.newest_first(account.customers())
+              if 1010 <= int(i[4:]) // 3 * 10 + 1000 <= 1050]
     got = walk(account_url, "/v1/customers", {"created[gte]": 1010, "created[lte]": 1050}, limit=2)
     assert got == inside
 
@@ -83,7 +84,8 @@ def test_subscriptions_hide_ended_ones_unless_status_all(account_url):
 
 def test_customer_filter_with_cursor(account_url):
     expected = account.newest_first([s for s in account.subscriptions() if s["customer"] == "cus_001"])
-    assert walk(account_url, "/v1/subscriptions", {"status": "all", "customer": "cus_001"}, limit=1) == expected
+    assert walk(account_url, "/v1/subscriptions", {"status": "all", "customer": "cus_001"},
+                limit=1) == expected
 
 
 def test_unknown_list_parameter_is_refused_like_stripe(account_url):

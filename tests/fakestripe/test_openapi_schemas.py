@@ -1,7 +1,6 @@
 """Every object the demo generator writes, and every object fakestripe serves from it
 (each list, each retrieve, invoice lines), matches Stripe's schema for our pinned API
 version (tests/fakestripe/openapi: required fields, nullability, enums, no unknown fields)."""
-
 from __future__ import annotations
 
 import inspect
@@ -21,12 +20,8 @@ from tests.fakestripe.openapi import document, schema_errors
 
 DEMO = dict(customers=150, seed=5, months=30)  # seed 5 has every object type and case
 # extra list queries Stripe needs to show everything: ended subscriptions, archived prices
-EXTRA_QUERIES = {
-    "subscriptions": [{"status": "all"}],
-    "prices": [{"active": "false"}],
-    "products": [{"active": "false"}],
-    "tax_rates": [{"active": "false"}],
-}
+EXTRA_QUERIES = {"subscriptions": [{"status": "all"}], "prices": [{"active": "false"}],
+                 "products": [{"active": "false"}], "tax_rates": [{"active": "false"}]}
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +33,8 @@ def demo_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def demo_objects(demo_dir) -> list[dict]:
-    return [json.loads(line) for path in sorted(demo_dir.glob("*.jsonl")) for line in path.read_text().splitlines()]
+    return [json.loads(line) for path in sorted(demo_dir.glob("*.jsonl"))
+            for line in path.read_text().splitlines()]
 
 
 def summary(errors: list[str], limit: int = 25) -> str:
@@ -98,7 +94,8 @@ def served_objects(base: str, retrieve: int = 25) -> list[dict]:
             if resource.table == "invoices" and (n < retrieve or obj["lines"]["has_more"]):
                 seen += list_all(base, f"{resource.url}/{obj['id']}/lines", {})
     # prices no list shows (inline ones), retrieved by the id their subscription items give
-    referenced = {i["price"]["id"] for s in seen if s["object"] == "subscription" for i in s["items"]["data"]}
+    referenced = {i["price"]["id"] for s in seen if s["object"] == "subscription"
+                  for i in s["items"]["data"]}
     for price_id in sorted(referenced):
         status, _, body = get(base, f"/v1/prices/{price_id}")
         assert status == 200, body
@@ -116,17 +113,14 @@ def test_every_served_object_matches_stripe_schema(demo_dir):
     assert not errors, summary(errors)
 
 
-@pytest.mark.parametrize(
-    "change, problem",
-    [
-        (lambda inv: inv.update(subscription="sub_x"), "'subscription' was unexpected"),
-        (lambda inv: inv.pop("total"), "'total' is a required property"),
-        (lambda inv: inv.update(status="canceled"), "'canceled' is not one of"),
-        (lambda inv: inv["lines"]["data"][0].update(price="price_x"), "'price' was unexpected"),
-        (lambda inv: inv["lines"]["data"][0].update(amount=None), "None is not of type"),
-        (lambda inv: inv.update(amount_due=12.5), "12.5 is not of type 'integer'"),
-    ],
-)
+@pytest.mark.parametrize("change, problem", [
+    (lambda inv: inv.update(subscription="sub_x"), "'subscription' was unexpected"),
+    (lambda inv: inv.pop("total"), "'total' is a required property"),
+    (lambda inv: inv.update(status="canceled"), "'canceled' is not one of"),
+    (lambda inv: inv["lines"]["data"][0].update(price="price_x"), "'price' was unexpected"),
+    (lambda inv: inv["lines"]["data"][0].update(amount=None), "None is not of type"),
+    (lambda inv: inv.update(amount_due=12.5), "12.5 is not of type 'integer'"),
+])
 def test_the_check_catches_old_shapes_missing_fields_and_bad_values(demo_objects, change, problem):
     invoice = json.loads(json.dumps(next(o for o in demo_objects if o["object"] == "invoice")))
     assert schema_errors(invoice) == []

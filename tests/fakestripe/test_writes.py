@@ -1,5 +1,4 @@
 """fakestripe's writes: idempotent replays and a clear refusal of writes it does not model."""
-
 import json
 import urllib.error
 import urllib.request
@@ -17,7 +16,8 @@ def base(tmp_path_factory):
 
 
 def _post(base, path, body, key=None):
-    headers = {"Authorization": f"Bearer {DEFAULT_API_KEY}", "Content-Type": "application/x-www-form-urlencoded"}
+    headers = {"Authorization": f"Bearer {DEFAULT_API_KEY}",
+               "Content-Type": "application/x-www-form-urlencoded"}
     if key:
         headers["Idempotency-Key"] = key
     request = urllib.request.Request(base + path, data=body.encode(), headers=headers, method="POST")

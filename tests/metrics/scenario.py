@@ -8,14 +8,14 @@ Price $50 a unit, monthly, invoices on the 1st, January to June 2024:
   F: one period from Mar 5, canceled Mar 20    -> new and churned inside March
 MRR (cents): Jan 25000, Feb 25000, Mar 35000, Apr-Jun 45000.
 """
-
 from tests.metrics.builders import Account, ts
 
 
 def build() -> Account:
     acct = Account()
     acct.price("unit", 5000)
-    plan = {"A": [2, 2, 2, 3, 3, 3], "B": [2, 2, 1, 1, 1, 1], "C": [1, 1, 0, 1, 1, 1], "D": [0, 0, 4, 4, 4, 4]}
+    plan = {"A": [2, 2, 2, 3, 3, 3], "B": [2, 2, 1, 1, 1, 1], "C": [1, 1, 0, 1, 1, 1],
+            "D": [0, 0, 4, 4, 4, 4]}
     for name, quantities in plan.items():
         customer, sub = f"cus_{name}", f"sub_{name}"
         acct.customer(customer, country="US" if name != "D" else "DE")

@@ -1,5 +1,4 @@
 """The month-end cache follows the database: any load changes the answer."""
-
 from etl.load import connect
 from metrics.movements import mrr_movements
 from metrics.mrr import stage_cache
@@ -31,7 +30,6 @@ def test_cached_results_follow_new_loads_and_filters(tmp_path):
 
 def test_customer_timeline_uses_the_cache_without_filling_it(tmp_path):
     from metrics.movements import customer_timeline
-
     stage_cache.clear()
     acct = Account(connect(str(tmp_path / "tally.duckdb")))
     acct.price("p", 5000)
@@ -51,7 +49,6 @@ def test_daily_series_is_the_same_with_and_without_the_cache(tmp_path):
     import datetime as dt
 
     from metrics.mrr.by_day import mrr_daily
-
     stage_cache.clear()
     acct = Account(connect(str(tmp_path / "tally.duckdb")))
     acct.price("p", 5000)

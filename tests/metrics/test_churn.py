@@ -1,5 +1,4 @@
 """Churn rates, NRR/GRR, LTV, cohorts and CAC on the known scenario."""
-
 import pandas as pd
 import pytest
 
@@ -85,15 +84,12 @@ def test_cac_payback_and_ltv_to_cac(acct):
     con = acct.con.cursor()  # writes stay out of the shared module fixture
     con.execute("BEGIN")
     try:
-        save_marketing_spend(
-            con,
-            [
-                {"month": "2024-01", "amount": "300.00", "currency": "USD"},
-                {"month": "2024-02", "amount": 10, "currency": "usd", "channel": "ads"},
-                {"month": "2024-03", "amount": "400", "currency": "usd", "channel": "ads"},
-            ],
-        )
-        df = ltv_cac(con, Params(start=month("2024-01"), end=month("2024-06"), extra={"gross_margin": 0.8}))
+        save_marketing_spend(con, [
+            {"month": "2024-01", "amount": "300.00", "currency": "USD"},
+            {"month": "2024-02", "amount": 10, "currency": "usd", "channel": "ads"},
+            {"month": "2024-03", "amount": "400", "currency": "usd", "channel": "ads"}])
+        df = ltv_cac(con, Params(start=month("2024-01"), end=month("2024-06"),
+                                 extra={"gross_margin": 0.8}))
         jan, feb, mar = (row(df, m) for m in ("2024-01", "2024-02", "2024-03"))
         assert (jan.marketing_spend, jan.new_customers, jan.cac) == (30000, 3, 10000)
         assert jan.cac_payback_months == pytest.approx(10000 / (25000 / 3 * 0.8))
@@ -109,24 +105,13 @@ def test_cac_payback_and_ltv_to_cac(acct):
 def test_marketing_spend_replaces_same_month_and_rejects_bad_rows():
     acct = Account()
     save_marketing_spend(acct.con, [{"month": "2024-01", "amount": "100", "currency": "usd"}])
-    save_marketing_spend(
-        acct.con,
-        pd.DataFrame(
-            [
-                {"month": "2024-01", "amount": "150.5", "currency": "usd"},
-                {"month": "2024-01", "amount": "5000", "currency": "jpy"},
-            ]
-        ),
-    )
-    assert sorted(acct.con.execute("SELECT currency, amount FROM marketing_spend").fetchall()) == [
-        ("jpy", 5000),
-        ("usd", 15050),
-    ]
+    save_marketing_spend(acct.con, pd.DataFrame([{"month": "2024-01", "amount": "150.5", "currency": "usd"},
+                                                 {"month": "2024-01", "amount": "5000", "currency": "jpy"}]))
+    assert sorted(acct.con.execute("SELECT currency, amount FROM marketing_spend").fetchall()) == \
+        [("jpy", 5000), ("usd", 15050)]
     with pytest.raises(MetricError, match="row 2: month"):
-        save_marketing_spend(
-            acct.con,
-            [{"month": "2024-02", "amount": 1, "currency": "usd"}, {"month": "Feb", "amount": 1, "currency": "usd"}],
-        )
+        save_marketing_spend(acct.con, [{"month": "2024-02", "amount": 1, "currency": "usd"},
+                                        {"month": "Feb", "amount": 1, "currency": "usd"}])
     with pytest.raises(MetricError, match="amount"):
         save_marketing_spend(acct.con, [{"month": "2024-02", "amount": "-3", "currency": "usd"}])
     assert acct.con.execute("SELECT count(*) FROM marketing_spend").fetchall() == [(2,)]

@@ -1,5 +1,4 @@
 """The one formula-neutralising rule, as the metrics CLI export applies it."""
-
 import csv
 import io
 from types import SimpleNamespace
@@ -26,5 +25,4 @@ def test_metric_csv_neutralises_formulas_behind_whitespace():
 
 def test_small_rates_are_written_as_plain_decimals():
     from metrics.export import _plain
-
     assert _plain(5e-05) == "0.00005" and _plain(1e-06) == "0.000001" and _plain(0.25) == 0.25

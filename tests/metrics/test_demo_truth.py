@@ -1,6 +1,5 @@
 """On generated demo accounts: MRR equals the generator's ground truth for every
 month and customer, customer counts match, and the movement identity holds."""
-
 import datetime as dt
 
 import pandas as pd
@@ -34,17 +33,14 @@ def truth_range(con):
 
 def test_mrr_per_customer_and_month_equals_truth(demo):
     first, last = truth_range(demo)
-    sql = (
-        mrr_ctes(Params(), last)
-        + f"""
+    sql = mrr_ctes(Params(), last) + f"""
 SELECT period AS month, customer_id, currency, mrr FROM customer_points
 WHERE period BETWEEN DATE '{first}' AND DATE '{last}'"""
-    )
     mine = demo.execute(sql).df()
-    truth = demo.execute("SELECT month, customer_id, lower(currency) AS currency, mrr FROM demo_truth_mrr").df()
-    both = mine.merge(
-        truth, on=["month", "customer_id", "currency"], how="outer", suffixes=("", "_truth"), indicator=True
-    )
+    truth = demo.execute("SELECT month, customer_id, lower(currency) AS currency, mrr "
+                         "FROM demo_truth_mrr").df()
+    both = mine.merge(truth, on=["month", "customer_id", "currency"], how="outer",
+                      suffixes=("", "_truth"), indicator=True)
     assert (both["_merge"] == "both").all(), both[both["_merge"] != "both"].head()
     assert (both["mrr"] - both["mrr_truth"]).abs().max() < 0.01
     assert len(truth) > 100
@@ -66,9 +62,8 @@ def test_monthly_totals_and_customer_counts_match_truth(demo):
 def test_movement_identity_every_month_and_currency(demo, currency):
     first, last = truth_range(demo)
     df = mrr_movements(demo, Params(start=first, end=last, currency=currency))
-    expected = (
-        df["start_mrr"] + df["new"] + df["reactivation"] + df["expansion"] - df["contraction"] - df["churn"] + df["fx"]
-    )
+    expected = (df["start_mrr"] + df["new"] + df["reactivation"] + df["expansion"]
+                - df["contraction"] - df["churn"] + df["fx"])
     assert (expected - df["end_mrr"]).abs().max() < 1e-4
     # Each month's start is the previous month's end.
     for _, group in df.groupby("currency"):

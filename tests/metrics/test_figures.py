@@ -1,5 +1,4 @@
 """Quick ratio, ARPA by plan, concentration, churn reasons and CMRR, with exact numbers."""
-
 import math
 
 import pandas as pd
@@ -21,26 +20,12 @@ def by_month(df):
 
 def subscription(acct, id, customer, price=None, **fields):
     """A subscription with fields the builder does not offer (cancellation_details, discount)."""
-    items = (
-        [{"id": f"si_{id}", "object": "subscription_item", "price": acct.prices[price], "quantity": 1}] if price else []
-    )
-    load_objects(
-        acct.con,
-        "subscriptions",
-        [
-            {
-                "id": id,
-                "object": "subscription",
-                "customer": customer,
-                "status": "active",
-                "created": ts("2020-01-01"),
-                "currency": "usd",
-                "livemode": False,
-                "items": {"object": "list", "data": items},
-                **fields,
-            }
-        ],
-    )
+    items = ([{"id": f"si_{id}", "object": "subscription_item", "price": acct.prices[price], "quantity": 1}]
+             if price else [])
+    load_objects(acct.con, "subscriptions", [{
+        "id": id, "object": "subscription", "customer": customer, "status": "active",
+        "created": ts("2020-01-01"), "currency": "usd", "livemode": False,
+        "items": {"object": "list", "data": items}, **fields}])
 
 
 @pytest.fixture(scope="module")
@@ -95,38 +80,22 @@ def test_churn_reasons_by_month_with_the_mrr_lost():
     acct.price("p50", 5000)
     acct.price("p30", 3000)
     for customer, sub, price, ended, details in (
-        (
-            "cus_1",
-            "sub_1",
-            "p50",
-            "2024-03-15",
-            {"reason": "cancellation_requested", "feedback": "too_expensive", "comment": "Too pricey"},
-        ),
-        ("cus_2", "sub_2", "p30", "2024-03-10", {"reason": "payment_failed", "feedback": None, "comment": None}),
-        (
-            "cus_3",
-            "sub_3",
-            "p30",
-            "2024-02-20",
-            {"reason": "cancellation_requested", "feedback": "too_expensive", "comment": None},
-        ),
-    ):
+            ("cus_1", "sub_1", "p50", "2024-03-15",
+             {"reason": "cancellation_requested", "feedback": "too_expensive", "comment": "Too pricey"}),
+            ("cus_2", "sub_2", "p30", "2024-03-10",
+             {"reason": "payment_failed", "feedback": None, "comment": None}),
+            ("cus_3", "sub_3", "p30", "2024-02-20",
+             {"reason": "cancellation_requested", "feedback": "too_expensive", "comment": None})):
         acct.customer(customer)
         subscription(acct, sub, customer, status="canceled", ended_at=ts(ended), cancellation_details=details)
         acct.monthly_invoices(customer, sub, price, "2024-01-01", 3)
     df = churn_reasons(acct.con, Params(start=month("2024-01"), end=month("2024-03")))
-    rows = [
-        (
-            r["month"].strftime("%Y-%m"),
-            *[None if pd.isna(r[c]) else r[c] for c in ("reason", "feedback", "subscriptions", "mrr_lost", "comments")],
-        )
-        for _, r in df.iterrows()
-    ]
-    assert rows == [
-        ("2024-02", "cancellation_requested", "too_expensive", 1, 3000, None),
-        ("2024-03", "cancellation_requested", "too_expensive", 1, 5000, "Too pricey"),
-        ("2024-03", "payment_failed", None, 1, 3000, None),
-    ]
+    rows = [(r["month"].strftime("%Y-%m"), *[None if pd.isna(r[c]) else r[c] for c in
+                                             ("reason", "feedback", "subscriptions", "mrr_lost", "comments")])
+            for _, r in df.iterrows()]
+    assert rows == [("2024-02", "cancellation_requested", "too_expensive", 1, 3000, None),
+                    ("2024-03", "cancellation_requested", "too_expensive", 1, 5000, "Too pricey"),
+                    ("2024-03", "payment_failed", None, 1, 3000, None)]
 
 
 def test_cmrr_takes_scheduled_cancellations_and_adds_ending_discounts():
@@ -135,11 +104,9 @@ def test_cmrr_takes_scheduled_cancellations_and_adds_ending_discounts():
     acct.price("p100", 10000)
     acct.price("p50", 5000)
     acct.price("p20", 2000)
-    setups = (
-        ("cus_1", "p100", 0, {"cancel_at_period_end": True}),
-        ("cus_2", "p50", 1000, {"discount": {"id": "di_1", "coupon": {"id": "c20"}, "end": ts("2024-06-01")}}),
-        ("cus_3", "p20", 0, {}),
-    )
+    setups = (("cus_1", "p100", 0, {"cancel_at_period_end": True}),
+              ("cus_2", "p50", 1000, {"discount": {"id": "di_1", "coupon": {"id": "c20"}, "end": ts("2024-06-01")}}),
+              ("cus_3", "p20", 0, {}))
     for customer, price, discount, fields in setups:
         acct.customer(customer)
         subscription(acct, f"sub_{customer}", customer, price, **fields)
@@ -154,21 +121,17 @@ def test_cmrr_takes_scheduled_cancellations_and_adds_ending_discounts():
 
 def test_each_figure_is_exported_by_name(acct, tmp_path, capsys):
     from metrics.__main__ import main
-
     path = tmp_path / "tally.duckdb"
     acct.con.execute(f"ATTACH '{path}' AS copy; COPY FROM DATABASE memory TO copy; DETACH copy")
     assert main(["export", "quick_ratio", "--db", str(path), "--start", "2024-03", "--end", "2024-04"]) == 0
     assert capsys.readouterr().out.splitlines() == [
         "month,currency,new,expansion,reactivation,contraction,churn,quick_ratio",
         "2024-03,usd,200.00,0.00,0.00,50.00,50.00,2.0",
-        "2024-04,usd,0.00,50.00,50.00,0.00,0.00,",
-    ]  # no losses: undefined, an empty cell
+        "2024-04,usd,0.00,50.00,50.00,0.00,0.00,"]  # no losses: undefined, an empty cell
     assert main(["export", "cohort_customers", "--db", str(path), "--month", "2024-01", "--end", "2024-06"]) == 0
-    assert capsys.readouterr().out.splitlines()[1:] == [
-        "2024-01,cus_A,Cus_A,,usd,100.00,150.00",
-        "2024-01,cus_B,Cus_B,,usd,100.00,50.00",
-        "2024-01,cus_C,Cus_C,,usd,50.00,50.00",
-    ]
+    assert capsys.readouterr().out.splitlines()[1:] == ["2024-01,cus_A,Cus_A,,usd,100.00,150.00",
+                                                        "2024-01,cus_B,Cus_B,,usd,100.00,50.00",
+                                                        "2024-01,cus_C,Cus_C,,usd,50.00,50.00"]
     for name in ("cmrr", "arpa_by_plan", "concentration", "churn_reasons"):
         assert main(["export", name, "--db", str(path)]) == 0, name
         capsys.readouterr()

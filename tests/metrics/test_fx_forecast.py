@@ -1,5 +1,4 @@
 """Exchange-rate lookup and defaults; the forecast's projection and band."""
-
 import datetime as dt
 
 import pytest
@@ -23,7 +22,8 @@ def test_defaults_inserted_once_and_used_as_cross_rates():
     book = RateBook(con)
     assert book.rate("eur", "usd", JAN) == DEFAULT_RATES_TO_USD["eur"]
     assert book.rate("usd", "eur", JAN) == pytest.approx(1 / DEFAULT_RATES_TO_USD["eur"])
-    assert book.rate("gbp", "eur", JAN) == pytest.approx(DEFAULT_RATES_TO_USD["gbp"] / DEFAULT_RATES_TO_USD["eur"])
+    assert book.rate("gbp", "eur", JAN) == pytest.approx(
+        DEFAULT_RATES_TO_USD["gbp"] / DEFAULT_RATES_TO_USD["eur"])
 
 
 def test_dated_rows_apply_from_their_month_and_user_rows_beat_defaults():
@@ -71,9 +71,8 @@ def forecast_account():
     acct.subscription("sub_a", "cus_a")
     acct.monthly_invoices("cus_a", "sub_a", "p", "2023-07-01", 12, quantity=10)
     acct.customer("cus_b")
-    acct.subscription(
-        "sub_b", "cus_b", cancel_at_period_end=True, current_period_end=ts("2024-08-01"), price="p", quantity=5
-    )
+    acct.subscription("sub_b", "cus_b", cancel_at_period_end=True,
+                      current_period_end=ts("2024-08-01"), price="p", quantity=5)
     acct.monthly_invoices("cus_b", "sub_b", "p", "2023-07-01", 12, quantity=5)
     for k in range(6):
         start = f"2024-{k + 1:02d}-01"

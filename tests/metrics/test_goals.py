@@ -1,5 +1,4 @@
 """Goals and annotations: what bad input is refused with, and the pace and gap of a goal in exact numbers."""
-
 import datetime as dt
 
 import pytest
@@ -15,22 +14,19 @@ from tests.metrics import scenario
 TODAY = dt.date(2024, 2, 10)
 
 
-@pytest.mark.parametrize(
-    "text, problem",
-    [
-        ("", "Write a short text"),
-        ("   ", "Write a short text"),
-        (None, "Write a short text"),
-        ("x" * (MAX_TEXT + 1), "200 characters or fewer (this one has 201)"),
-        ("<b>launch</b>", "cannot contain < or >"),
-        ("price > cost", "cannot contain < or >"),
-        ('=HYPERLINK("http://x")', "cannot start with"),
-        ("+1 plan", "cannot start with"),
-        ("-20% coupon", "cannot start with"),
-        ("@channel", "cannot start with"),
-        ("two\nlines", "on one line"),
-    ],
-)
+@pytest.mark.parametrize("text, problem", [
+    ("", "Write a short text"),
+    ("   ", "Write a short text"),
+    (None, "Write a short text"),
+    ("x" * (MAX_TEXT + 1), "200 characters or fewer (this one has 201)"),
+    ("<b>launch</b>", "cannot contain < or >"),
+    ("price > cost", "cannot contain < or >"),
+    ("=HYPERLINK(\"http://x\")", "cannot start with"),
+    ("+1 plan", "cannot start with"),
+    ("-20% coupon", "cannot start with"),
+    ("@channel", "cannot start with"),
+    ("two\nlines", "on one line"),
+])
 def test_bad_annotation_text_is_refused_in_plain_words(text, problem):
     with pytest.raises(MetricError, match=problem.replace("(", r"\(").replace(")", r"\)")):
         clean_text(text)
@@ -42,20 +38,17 @@ def test_good_annotation_text_is_kept_as_typed_without_outer_spaces():
     assert clean_text("price change: 10% off & *bold* [link](x)") == "price change: 10% off & *bold* [link](x)"
 
 
-@pytest.mark.parametrize(
-    "args, problem",
-    [
-        (("mrr", "100", "usd", "2023-06", "2024-01"), r"goal's month \(Jan 2024\) is in the past: pick Feb 2024"),
-        (("mrr", "100", "usd", "2024-05", "2024-05"), "start month must come before"),
-        (("mrr", "100", "usd", "2024-06", "2024-05"), "start month must come before"),
-        (("users", "100", "usd", "2024-01", "2024-05"), "Pick MRR or ARR"),
-        (("mrr", "lots", "usd", "2024-01", "2024-05"), "amount like 100000"),
-        (("mrr", "0", "usd", "2024-01", "2024-05"), "above 0"),
-        (("mrr", "-5", "usd", "2024-01", "2024-05"), "above 0"),
-        (("mrr", "100", "dollars", "2024-01", "2024-05"), "3-letter code"),
-        (("mrr", "100", "usd", "soon", "2024-05"), "start month must be a month like 2027-06"),
-    ],
-)
+@pytest.mark.parametrize("args, problem", [
+    (("mrr", "100", "usd", "2023-06", "2024-01"), r"goal's month \(Jan 2024\) is in the past: pick Feb 2024"),
+    (("mrr", "100", "usd", "2024-05", "2024-05"), "start month must come before"),
+    (("mrr", "100", "usd", "2024-06", "2024-05"), "start month must come before"),
+    (("users", "100", "usd", "2024-01", "2024-05"), "Pick MRR or ARR"),
+    (("mrr", "lots", "usd", "2024-01", "2024-05"), "amount like 100000"),
+    (("mrr", "0", "usd", "2024-01", "2024-05"), "above 0"),
+    (("mrr", "-5", "usd", "2024-01", "2024-05"), "above 0"),
+    (("mrr", "100", "dollars", "2024-01", "2024-05"), "3-letter code"),
+    (("mrr", "100", "usd", "soon", "2024-05"), "start month must be a month like 2027-06"),
+])
 def test_bad_goals_are_refused_in_plain_words(args, problem):
     with pytest.raises(MetricError, match=problem):
         clean_goal(*args, today=TODAY)
@@ -63,12 +56,7 @@ def test_bad_goals_are_refused_in_plain_words(args, problem):
 
 def test_a_goal_is_stored_in_minor_units_of_its_currency():
     assert clean_goal("ARR", "1,200.50", "USD", "2024-01", dt.date(2024, 12, 15), today=TODAY) == (
-        "arr",
-        120050,
-        "usd",
-        dt.date(2024, 1, 1),
-        dt.date(2024, 12, 1),
-    )
+        "arr", 120050, "usd", dt.date(2024, 1, 1), dt.date(2024, 12, 1))
     assert clean_goal("mrr", "5000", "jpy", "2024-01", "2024-02", today=TODAY)[1] == 5000  # zero-decimal
     assert clean_goal("mrr", "1", "usd", "2024-01", "2024-02", today=TODAY)  # this month is not the past
 
@@ -85,20 +73,14 @@ def test_goal_progress_in_exact_numbers():
     goal_id = save_goal(con, clean_goal("mrr", "518.40", "usd", "2024-01", "2024-05", today=TODAY), "ann")
     frame = goal_progress(con, Params(plans=("ignored",)))  # filters do not apply to a goal
     assert frame["goal_id"].unique().tolist() == [goal_id]
-    assert [m.isoformat() for m in frame["month"]] == [
-        "2024-01-01",
-        "2024-02-01",
-        "2024-03-01",
-        "2024-04-01",
-        "2024-05-01",
-    ]
+    assert [m.isoformat() for m in frame["month"]] == ["2024-01-01", "2024-02-01", "2024-03-01",
+                                                      "2024-04-01", "2024-05-01"]
     assert frame["pace"].round(6).tolist() == [25000, 30000, 36000, 43200, 51840]
     assert frame["actual"].tolist() == [25000, 25000, 35000, 45000, 45000]
     assert frame["gap"].round(6).tolist() == [0, -5000, -1000, 1800, -6840]
     assert frame["status"].tolist() == ["on track", "behind", "behind", "on track", "behind"]
     assert status_at(frame, goal_id, dt.date(2024, 4, 1)) == dict(
-        month=dt.date(2024, 4, 1), actual=45000, pace=pytest.approx(43200), gap=pytest.approx(1800), on_track=True
-    )
+        month=dt.date(2024, 4, 1), actual=45000, pace=pytest.approx(43200), gap=pytest.approx(1800), on_track=True)
     assert status_at(frame, goal_id, dt.date(2023, 12, 1)) is None
     csv = to_csv(METRICS["goal_progress"], frame).splitlines()
     assert csv[0] == "goal_id,metric,currency,month,target,pace,actual,gap,status"

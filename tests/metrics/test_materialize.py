@@ -1,6 +1,5 @@
 """Stored MRR stages (metrics/mrr/refresh_stages.py): the same numbers as computing
 from invoice lines, used only while they match the data."""
-
 import datetime as dt
 import os
 import shutil
@@ -20,21 +19,9 @@ from metrics.mrr.by_month import mrr
 from metrics.params import Params
 from tests.metrics.builders import Account, month, ts
 
-MRR_METRICS = [
-    "mrr",
-    "mrr_movements",
-    "churn",
-    "ltv",
-    "cohorts",
-    "forecast",
-    "mrr_by_plan",
-    "mrr_by_interval",
-    "mrr_by_country",
-    "mrr_drilldown",
-    "customer_timeline",
-    "mrr_daily",
-    "ltv_cac",
-]
+MRR_METRICS = ["mrr", "mrr_movements", "churn", "ltv", "cohorts", "forecast", "mrr_by_plan",
+               "mrr_by_interval", "mrr_by_country", "mrr_drilldown", "customer_timeline",
+               "mrr_daily", "ltv_cac"]
 
 
 @pytest.fixture(scope="module")
@@ -56,32 +43,23 @@ def published(tmp_path_factory):
 def variants(con, name: str) -> list[Params]:
     first, last = month_range(con, Params())
     window = dict(start=add_months(last, -9), end=last)
-    plan = con.execute("SELECT product_id FROM invoice_lines GROUP BY ALL ORDER BY count(*) DESC LIMIT 1").fetchall()[
-        0
-    ][0]
-    country = con.execute(
-        "SELECT country FROM customers WHERE country IS NOT NULL GROUP BY ALL ORDER BY count(*) DESC LIMIT 1"
-    ).fetchall()[0][0]
-    customer = con.execute(
-        f"SELECT customer_id FROM {stored_table(con, 'mrr_customer_points')} GROUP BY ALL "
-        "ORDER BY count(*) DESC LIMIT 1"
-    ).fetchall()[0][0]
-    channel = con.execute(
-        "SELECT json_extract_string(raw, '$.metadata.channel') AS v FROM customers "
-        "GROUP BY ALL ORDER BY count(*) DESC, v LIMIT 1"
-    ).fetchall()[0][0]
-    extra = {"mrr_drilldown": {"month": add_months(last, -2)}, "customer_timeline": {"customer_id": customer}}.get(
-        name, {}
-    )
-    return [
-        Params(**window, extra=extra),
-        Params(extra=extra),
-        Params(**window, currency="eur", extra=extra),
-        Params(**window, plans=(plan,), extra=extra),
-        Params(**window, intervals=("year",), extra=extra),
-        Params(**window, countries=(country,), currency="usd", extra=extra),
-        Params(**window, where=(("customer", "channel", (channel,)),), extra=extra),
-    ]
+    plan = con.execute("SELECT product_id FROM invoice_lines GROUP BY ALL ORDER BY count(*) DESC "
+                       "LIMIT 1").fetchall()[0][0]
+    country = con.execute("SELECT country FROM customers WHERE country IS NOT NULL GROUP BY ALL "
+                          "ORDER BY count(*) DESC LIMIT 1").fetchall()[0][0]
+    customer = con.execute(f"SELECT customer_id FROM {stored_table(con, 'mrr_customer_points')} GROUP BY ALL "
+                           "ORDER BY count(*) DESC LIMIT 1").fetchall()[0][0]
+    channel = con.execute("SELECT json_extract_string(raw, '$.metadata.channel') AS v FROM customers "
+                          "GROUP BY ALL ORDER BY count(*) DESC, v LIMIT 1").fetchall()[0][0]
+    extra = {"mrr_drilldown": {"month": add_months(last, -2)},
+             "customer_timeline": {"customer_id": customer}}.get(name, {})
+    return [Params(**window, extra=extra),
+            Params(extra=extra),
+            Params(**window, currency="eur", extra=extra),
+            Params(**window, plans=(plan,), extra=extra),
+            Params(**window, intervals=("year",), extra=extra),
+            Params(**window, countries=(country,), currency="usd", extra=extra),
+            Params(**window, where=(("customer", "channel", (channel,)),), extra=extra)]
 
 
 def stored_table(con, name: str) -> str:
@@ -135,7 +113,8 @@ def small_account(tmp_path) -> Account:
     acct.customer("cus_1")
     acct.price("p", 5000)
     acct.subscription("sub_1", "cus_1")
-    acct.invoice("cus_1", "sub_1", [acct.line("p", "2024-01-01", "2024-02-01") | {"id": "il_1"}], id="in_1")
+    acct.invoice("cus_1", "sub_1", [acct.line("p", "2024-01-01", "2024-02-01") | {"id": "il_1"}],
+                 id="in_1")
     return acct
 
 
@@ -153,19 +132,14 @@ def test_stored_stages_are_read_while_they_match(tmp_path):
     assert mrr(acct.con, JAN)["mrr"].tolist() == [10000]
 
 
-def test_stages_get_room_under_a_writers_small_memory_limit_and_give_it_back(tmp_path, monkeypatch):
+def test_stages_get_room_under_a_writers_small_memory_limit_and_give_it_back(tmp_path,
+                                                                             monkeypatch):
     acct = small_account(tmp_path)
     acct.con.execute("SET memory_limit = '96MB'")  # a writer's small limit, as a sync streams
     seen = []
     real_rebuild = refresh_stages._rebuild
-    monkeypatch.setattr(
-        refresh_stages,
-        "_rebuild",
-        lambda con, *args: (
-            seen.append(con.execute("SELECT current_setting('memory_limit')").fetchone()[0]),
-            real_rebuild(con, *args),
-        ),
-    )
+    monkeypatch.setattr(refresh_stages, "_rebuild", lambda con, *args: (seen.append(con.execute(
+        "SELECT current_setting('memory_limit')").fetchone()[0]), real_rebuild(con, *args)))
 
     refresh_stages.refresh_attached(acct.con)
 
@@ -180,22 +154,9 @@ def test_refresh_rebuilds_only_when_the_billing_data_changed(tmp_path):
     refresh_stages.refresh_attached(acct.con)
     # marks the stored copy
     acct.con.execute(f"UPDATE {stored_table(acct.con, 'mrr_customer_points')} SET mrr = 2 * mrr")
-    load_objects(
-        acct.con,
-        "charges",
-        [
-            {
-                "id": "ch_1",
-                "object": "charge",
-                "customer": "cus_1",
-                "amount": 5000,
-                "currency": "usd",
-                "status": "succeeded",
-                "created": ts("2024-01-02"),
-                "livemode": False,
-            }
-        ],
-    )
+    load_objects(acct.con, "charges", [{"id": "ch_1", "object": "charge", "customer": "cus_1",
+                                        "amount": 5000, "currency": "usd", "status": "succeeded",
+                                        "created": ts("2024-01-02"), "livemode": False}])
     refresh_stages.refresh_attached(acct.con)  # a cash-only write: kept as it is
     assert acct.con.execute(f"SELECT mrr FROM {IN_MEMORY}.mrr_customer_points").fetchall() == [(10000,)]
     acct.subscription("sub_1", "cus_1", status="canceled", ended_at=ts("2024-01-20"))
@@ -209,13 +170,13 @@ def test_stale_stages_are_not_used(tmp_path):
     refresh_stages.refresh_attached(acct.con)
     stage_cache.clear()
     assert mrr(acct.con, JAN)["mrr"].tolist() == [5000]
-    acct.invoice("cus_1", "sub_1", [acct.line("p", "2024-01-01", "2024-02-01", quantity=3) | {"id": "il_1"}], id="in_1")
+    acct.invoice("cus_1", "sub_1", [acct.line("p", "2024-01-01", "2024-02-01", quantity=3)
+                                    | {"id": "il_1"}], id="in_1")
     assert stored_stages.stored_through(acct.con) is None
     stage_cache.clear()
     assert mrr(acct.con, JAN)["mrr"].tolist() == [15000]
-    assert METRICS["mrr_daily"].function(acct.con, Params(start=dt.date(2024, 1, 5), end=dt.date(2024, 1, 5)))[
-        "mrr"
-    ].tolist() == [15000]
+    assert METRICS["mrr_daily"].function(acct.con, Params(start=dt.date(2024, 1, 5),
+                                                          end=dt.date(2024, 1, 5)))["mrr"].tolist() == [15000]
 
 
 def test_stages_from_other_rules_are_not_used(tmp_path, monkeypatch):
@@ -270,7 +231,8 @@ def test_an_empty_database_stores_nothing(tmp_path):
 def test_a_failed_refresh_leaves_no_usable_stages_and_publishing_goes_on(tmp_path, monkeypatch):
     acct = small_account(tmp_path)
     refresh_stages.refresh_attached(acct.con)
-    acct.invoice("cus_1", "sub_1", [acct.line("p", "2024-01-01", "2024-02-01", quantity=2) | {"id": "il_1"}], id="in_1")
+    acct.invoice("cus_1", "sub_1", [acct.line("p", "2024-01-01", "2024-02-01", quantity=2)
+                                    | {"id": "il_1"}], id="in_1")
     monkeypatch.setattr(refresh_stages, "line_months_sql", lambda last: "SELECT no_such_column")
     refresh_stages.refresh_attached(acct.con)
     assert stored_stages.stored_through(acct.con) is None
@@ -302,9 +264,8 @@ def test_a_stale_sidecar_is_ignored_and_rebuilt(tmp_path):
     reader = store.open_published(db)
     assert not stored_stages.attach(reader, db)
     assert stored_stages.stored_through(reader) is None
-    assert reader.execute(
-        "SELECT count(*) FROM duckdb_databases() WHERE database_name LIKE 'mrr_stages%'"
-    ).fetchone() == (0,)  # not kept open
+    assert reader.execute("SELECT count(*) FROM duckdb_databases() "
+                          "WHERE database_name LIKE 'mrr_stages%'").fetchone() == (0,)  # not kept open
     stage_cache.clear()
     assert mrr(reader, Params())["mrr"].tolist() == [15000, 15000]
     assert refresh_stages.refresh(db)
@@ -326,16 +287,10 @@ def test_the_sidecar_is_built_beside_it_and_renamed_over_it(tmp_path, monkeypatc
     real_rebuild = refresh_stages._rebuild
 
     def rebuild(con, span, into):  # while it builds, the old sidecar is whole and untouched
-        seen.append(
-            (
-                os.path.exists(side + ".tmp"),
-                old_reader.execute(
-                    f"SELECT sum(mrr) FROM {stored_table(old_reader, 'mrr_customer_points')}"
-                ).fetchone()[0],
-            )
-        )
+        seen.append((os.path.exists(side + ".tmp"),
+                     old_reader.execute(f"SELECT sum(mrr) FROM {stored_table(old_reader, 'mrr_customer_points')}"
+                                        ).fetchone()[0]))
         return real_rebuild(con, span, into)
-
     monkeypatch.setattr(refresh_stages, "_rebuild", rebuild)
     assert refresh_stages.refresh(db)
     assert seen == [(True, 10000)]

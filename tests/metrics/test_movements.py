@@ -1,5 +1,4 @@
 """Movements, their identity, the drill-down and a customer's timeline."""
-
 import pytest
 
 from metrics.fx_rates_input import ensure_table as ensure_fx_rates
@@ -21,9 +20,8 @@ def by_month(df):
 
 
 def assert_identity(df):
-    expected = (
-        df["start_mrr"] + df["new"] + df["reactivation"] + df["expansion"] - df["contraction"] - df["churn"] + df["fx"]
-    )
+    expected = (df["start_mrr"] + df["new"] + df["reactivation"] + df["expansion"]
+                - df["contraction"] - df["churn"] + df["fx"])
     assert (expected - df["end_mrr"]).abs().max() < 1e-6
 
 
@@ -76,29 +74,16 @@ def test_reporting_currency_adds_fx_movement_and_keeps_identity():
     rows = by_month(df)
     assert (rows["2024-01"]["new"], rows["2024-01"]["end_mrr"]) == (15000, 15000)
     feb = rows["2024-02"]
-    assert (feb["start_mrr"], feb["fx"], feb["end_mrr"], feb["expansion"]) == (
-        15000,
-        pytest.approx(1000),
-        pytest.approx(16000),
-        0,
-    )
+    assert (feb["start_mrr"], feb["fx"], feb["end_mrr"], feb["expansion"]) == \
+        (15000, pytest.approx(1000), pytest.approx(16000), 0)
     assert set(df["currency"]) == {"usd"}
     assert_identity(df)
 
 
 def test_drilldown_lists_customers_subscriptions_and_movements(acct):
     df = mrr_drilldown(acct.con, Params(extra={"month": "2024-03"}))
-    got = {
-        r.customer_id: (
-            r.movement,
-            r.movement_amount,
-            r.customer_start_mrr,
-            r.customer_end_mrr,
-            r.subscription_id,
-            r.subscription_end_mrr,
-        )
-        for r in df.itertuples()
-    }
+    got = {r.customer_id: (r.movement, r.movement_amount, r.customer_start_mrr, r.customer_end_mrr,
+                           r.subscription_id, r.subscription_end_mrr) for r in df.itertuples()}
     assert got == {
         "cus_A": ("unchanged", 0, 10000, 10000, "sub_A", 10000),
         "cus_B": ("contraction", 5000, 10000, 5000, "sub_B", 5000),
@@ -112,16 +97,10 @@ def test_drilldown_lists_customers_subscriptions_and_movements(acct):
 
 
 def test_customer_timeline(acct):
-    df = customer_timeline(
-        acct.con, Params(start=month("2024-01"), end=month("2024-05"), extra={"customer_id": "cus_C"})
-    )
-    assert [
-        (m.strftime("%Y-%m"), mv, amt) for m, mv, amt in zip(df["month"], df["movement"], df["movement_amount"])
-    ] == [
-        ("2024-01", "new", 5000),
-        ("2024-02", "unchanged", 0),
-        ("2024-03", "churn", 5000),
-        ("2024-04", "reactivation", 5000),
-        ("2024-05", "unchanged", 0),
-    ]
+    df = customer_timeline(acct.con, Params(start=month("2024-01"), end=month("2024-05"),
+                                            extra={"customer_id": "cus_C"}))
+    assert [(m.strftime("%Y-%m"), mv, amt) for m, mv, amt in
+            zip(df["month"], df["movement"], df["movement_amount"])] == [
+        ("2024-01", "new", 5000), ("2024-02", "unchanged", 0), ("2024-03", "churn", 5000),
+        ("2024-04", "reactivation", 5000), ("2024-05", "unchanged", 0)]
     assert df["mrr"].tolist() == [5000, 5000, 0, 5000, 5000]

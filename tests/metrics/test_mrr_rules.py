@@ -1,5 +1,4 @@
 """Every MRR consequence of METRICS.md, on hand-built invoices."""
-
 import datetime as dt
 
 import pytest
@@ -10,7 +9,8 @@ from metrics.params import Params
 from tests.metrics.builders import Account, month, series, ts
 
 
-def one_plan(amount, interval="month", count=1, currency="usd", start="2024-01-01", end="2024-02-01", **line_kw):
+def one_plan(amount, interval="month", count=1, currency="usd", start="2024-01-01",
+             end="2024-02-01", **line_kw):
     acct = Account()
     acct.customer("cus_1")
     acct.price("price_1", amount, interval, count, currency=currency)
@@ -44,11 +44,8 @@ def test_two_items_with_quantity():
     acct.price("base", 10000)
     acct.price("seat", 2000)
     acct.subscription("sub_1", "cus_1")
-    acct.invoice(
-        "cus_1",
-        "sub_1",
-        [acct.line("base", "2024-01-01", "2024-02-01"), acct.line("seat", "2024-01-01", "2024-02-01", quantity=3)],
-    )
+    acct.invoice("cus_1", "sub_1", [acct.line("base", "2024-01-01", "2024-02-01"),
+                                    acct.line("seat", "2024-01-01", "2024-02-01", quantity=3)])
     assert series(acct.con, "2024-01", "2024-01") == {"2024-01": 16000.0}
 
 
@@ -57,25 +54,18 @@ def test_trial_counts_zero_until_first_paid_period():
     acct.customer("cus_1")
     acct.price("price_1", 5000)
     acct.subscription("sub_1", "cus_1", trial_start=ts("2024-01-01"), trial_end=ts("2024-02-14"))
-    acct.invoice(
-        "cus_1",
-        "sub_1",
-        [acct.line("price_1", "2024-01-01", "2024-02-14", amount=0)],
-        billing_reason="subscription_create",
-    )
+    acct.invoice("cus_1", "sub_1", [acct.line("price_1", "2024-01-01", "2024-02-14", amount=0)],
+                 billing_reason="subscription_create")
     acct.invoice("cus_1", "sub_1", [acct.line("price_1", "2024-02-14", "2024-03-14")])
     assert series(acct.con, "2024-01", "2024-02") == {"2024-02": 5000.0}
 
 
-@pytest.mark.parametrize(
-    "status, expected",
-    [
-        ("open", {"2024-01": 5000.0, "2024-02": 5000.0}),  # past_due: still counts
-        ("uncollectible", {"2024-01": 5000.0}),
-        ("void", {"2024-01": 5000.0}),
-        ("draft", {"2024-01": 5000.0}),
-    ],
-)
+@pytest.mark.parametrize("status, expected", [
+    ("open", {"2024-01": 5000.0, "2024-02": 5000.0}),  # past_due: still counts
+    ("uncollectible", {"2024-01": 5000.0}),
+    ("void", {"2024-01": 5000.0}),
+    ("draft", {"2024-01": 5000.0}),
+])
 def test_unpaid_invoice_counts_only_while_open(status, expected):
     acct = one_plan(5000)
     acct.invoice("cus_1", "sub_1", [acct.line("price_1", "2024-02-01", "2024-03-01")], status=status)
@@ -84,7 +74,8 @@ def test_unpaid_invoice_counts_only_while_open(status, expected):
 
 def test_cancel_at_period_end_keeps_mrr_until_ended_at():
     acct = one_plan(5000, start="2024-01-15", end="2024-02-15")
-    acct.subscription("sub_1", "cus_1", status="canceled", cancel_at_period_end=True, ended_at=ts("2024-02-15"))
+    acct.subscription("sub_1", "cus_1", status="canceled", cancel_at_period_end=True,
+                      ended_at=ts("2024-02-15"))
     assert series(acct.con, "2024-01", "2024-03") == {"2024-01": 5000.0}
 
 
@@ -100,37 +91,12 @@ def test_refunds_and_disputes_do_not_change_mrr():
     acct = one_plan(5000)
     before = series(acct.con, "2024-01", "2024-01")
     from etl.load import load_objects
-
-    load_objects(
-        acct.con,
-        "refunds",
-        [
-            {
-                "id": "re_1",
-                "object": "refund",
-                "amount": 5000,
-                "currency": "usd",
-                "status": "succeeded",
-                "charge": "ch_1",
-                "created": ts("2024-01-05"),
-            }
-        ],
-    )
-    load_objects(
-        acct.con,
-        "disputes",
-        [
-            {
-                "id": "dp_1",
-                "object": "dispute",
-                "amount": 5000,
-                "currency": "usd",
-                "status": "lost",
-                "charge": "ch_1",
-                "created": ts("2024-01-06"),
-            }
-        ],
-    )
+    load_objects(acct.con, "refunds", [{"id": "re_1", "object": "refund", "amount": 5000,
+                                        "currency": "usd", "status": "succeeded", "charge": "ch_1",
+                                        "created": ts("2024-01-05")}])
+    load_objects(acct.con, "disputes", [{"id": "dp_1", "object": "dispute", "amount": 5000,
+                                         "currency": "usd", "status": "lost", "charge": "ch_1",
+                                         "created": ts("2024-01-06")}])
     assert series(acct.con, "2024-01", "2024-01") == before == {"2024-01": 5000.0}
 
 
@@ -146,7 +112,8 @@ def test_proration_without_regular_line_uses_nominal_interval():
     acct.price("large", 6000)
     acct.subscription("sub_1", "cus_1")
     # 365.25/12 days = 30.4375 days; a line of half that is worth half the price.
-    acct.invoice("cus_1", "sub_1", [acct.line("large", "2024-01-20", "2024-02-04 05:15", amount=3000, proration=True)])
+    acct.invoice("cus_1", "sub_1", [
+        acct.line("large", "2024-01-20", "2024-02-04 05:15", amount=3000, proration=True)])
     assert series(acct.con, "2024-01", "2024-01") == {"2024-01": pytest.approx(6000.0)}
 
 
@@ -154,82 +121,35 @@ def test_metered_and_one_off_lines_are_not_mrr():
     acct = one_plan(5000)
     acct.price("metered", 10, usage="metered")
     acct.price("setup", 9900, interval=None)
-    acct.invoice(
-        "cus_1",
-        "sub_1",
-        [acct.line("metered", "2024-01-01", "2024-02-01", amount=700), acct.line("setup", "2024-01-01", "2024-02-01")],
-    )
+    acct.invoice("cus_1", "sub_1", [acct.line("metered", "2024-01-01", "2024-02-01", amount=700),
+                                    acct.line("setup", "2024-01-01", "2024-02-01")])
     assert series(acct.con, "2024-01", "2024-01") == {"2024-01": 5000.0}
 
 
 def test_inclusive_tax_is_removed_exclusive_tax_is_outside_amount():
-    acct = one_plan(
-        6000, taxes=[{"amount": 1000, "tax_behavior": "inclusive", "tax_rate_details": {"tax_rate": "txr_1"}}]
-    )
+    acct = one_plan(6000, taxes=[{"amount": 1000, "tax_behavior": "inclusive",
+                                  "tax_rate_details": {"tax_rate": "txr_1"}}])
     acct.customer("cus_2")
     acct.subscription("sub_2", "cus_2")
-    acct.invoice(
-        "cus_2",
-        "sub_2",
-        [
-            acct.line(
-                "price_1",
-                "2024-01-01",
-                "2024-02-01",
-                taxes=[{"amount": 1200, "tax_behavior": "exclusive", "tax_rate_details": {"tax_rate": "txr_2"}}],
-            )
-        ],
-    )
+    acct.invoice("cus_2", "sub_2", [acct.line("price_1", "2024-01-01", "2024-02-01", taxes=[
+        {"amount": 1200, "tax_behavior": "exclusive", "tax_rate_details": {"tax_rate": "txr_2"}}])])
     assert series(acct.con, "2024-01", "2024-01") == {"2024-01": 11000.0}
 
 
 def test_old_shape_lines_with_embedded_plan_count():
     acct = Account()
     acct.customer("cus_1")
-    plan = {
-        "id": "plan_1",
-        "object": "plan",
-        "amount": 2500,
-        "currency": "usd",
-        "interval": "month",
-        "interval_count": 1,
-        "usage_type": "licensed",
-        "product": "prod_a",
-    }
+    plan = {"id": "plan_1", "object": "plan", "amount": 2500, "currency": "usd",
+            "interval": "month", "interval_count": 1, "usage_type": "licensed", "product": "prod_a"}
     from etl.load import load_objects
-
-    load_objects(
-        acct.con,
-        "invoices",
-        [
-            {
-                "id": "in_old",
-                "object": "invoice",
-                "customer": "cus_1",
-                "subscription": "sub_1",
-                "status": "paid",
-                "created": ts("2024-01-01"),
-                "currency": "usd",
-                "lines": {
-                    "data": [
-                        {
-                            "id": "sli_1",
-                            "object": "line_item",
-                            "type": "subscription",
-                            "subscription": "sub_1",
-                            "plan": plan,
-                            "amount": 2500,
-                            "currency": "usd",
-                            "proration": False,
-                            "discountable": True,
-                            "period": {"start": ts("2024-01-01"), "end": ts("2024-02-01")},
-                        }
-                    ]
-                },
-            }
-        ],
-        api_version="2019-12-03",
-    )
+    load_objects(acct.con, "invoices", [{
+        "id": "in_old", "object": "invoice", "customer": "cus_1", "subscription": "sub_1",
+        "status": "paid", "created": ts("2024-01-01"), "currency": "usd",
+        "lines": {"data": [{"id": "sli_1", "object": "line_item", "type": "subscription",
+                            "subscription": "sub_1", "plan": plan, "amount": 2500,
+                            "currency": "usd", "proration": False, "discountable": True,
+                            "period": {"start": ts("2024-01-01"), "end": ts("2024-02-01")}}]}}],
+        api_version="2019-12-03")
     assert series(acct.con, "2024-01", "2024-01") == {"2024-01": 2500.0}
 
 
@@ -277,23 +197,9 @@ def test_country_filter():
 def test_live_objects_win_over_test_objects():
     acct = one_plan(5000)  # test mode
     from etl.load import load_objects
-
-    load_objects(
-        acct.con,
-        "invoices",
-        [
-            {
-                "id": "in_live",
-                "object": "invoice",
-                "customer": "cus_1",
-                "status": "paid",
-                "livemode": True,
-                "created": ts("2024-01-01"),
-                "currency": "usd",
-                "lines": {
-                    "data": [acct.line("price_1", "2024-01-01", "2024-02-01", quantity=2, subscription="sub_live")]
-                },
-            }
-        ],
-    )
+    load_objects(acct.con, "invoices", [{
+        "id": "in_live", "object": "invoice", "customer": "cus_1", "status": "paid",
+        "livemode": True, "created": ts("2024-01-01"), "currency": "usd",
+        "lines": {"data": [acct.line("price_1", "2024-01-01", "2024-02-01", quantity=2,
+                                     subscription="sub_live")]}}])
     assert series(acct.con, "2024-01", "2024-01") == {"2024-01": 10000.0}

@@ -1,7 +1,6 @@
 """METRICS.md "Ranges, filters and exports": the default range is the 12 months
 ending with the last complete month before "as of" (the newest sync's time),
 never cut at the month of the newest invoice."""
-
 import pytest
 
 from etl.load import connect
@@ -58,5 +57,6 @@ def test_cash_metrics_default_to_the_same_twelve_months(metrics_cli, annual_only
 
 def test_daily_mrr_defaults_to_the_days_of_the_same_twelve_months(metrics_cli, annual_only):
     days = metrics_cli("export", "mrr_daily", "--db", annual_only).splitlines()[1:]
-    assert (days[0], days[-1]) == ("2024-11-01,usd,200.00,2400.00,1,200.00", "2025-10-31,usd,100.00,1200.00,1,100.00")
+    assert (days[0], days[-1]) == ("2024-11-01,usd,200.00,2400.00,1,200.00",
+                                   "2025-10-31,usd,100.00,1200.00,1,100.00")
     assert len(days) == 365

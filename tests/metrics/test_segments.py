@@ -5,7 +5,6 @@ carry no channel; sub_D is tier=gold. MRR (cents): Jan 25000 (A 10000, B 10000,
 C 5000), Mar 35000 (A 10000, B 5000, D 20000), Apr 45000 (A 15000, B 5000,
 C 5000, D 20000).
 """
-
 import pytest
 
 from metrics import METRICS
@@ -37,14 +36,8 @@ def by_month(df, column):
 
 def test_customer_metadata_filters_mrr(acct):
     df = mrr(acct.con, Params(**RANGE, where=PARTNER))
-    assert by_month(df, "mrr") == {
-        "2024-01": 20000,
-        "2024-02": 20000,
-        "2024-03": 15000,
-        "2024-04": 20000,
-        "2024-05": 20000,
-        "2024-06": 20000,
-    }
+    assert by_month(df, "mrr") == {"2024-01": 20000, "2024-02": 20000, "2024-03": 15000,
+                                   "2024-04": 20000, "2024-05": 20000, "2024-06": 20000}
     assert set(df["customers"]) == {2}
 
 
@@ -55,17 +48,20 @@ def test_values_of_one_key_are_alternatives(acct):
 
 def test_not_set_picks_customers_without_the_key(acct):
     df = mrr(acct.con, Params(**RANGE, where=(("customer", "channel", ("",)),)))
-    assert by_month(df, "mrr") == {"2024-03": 20000, "2024-04": 20000, "2024-05": 20000, "2024-06": 20000}
+    assert by_month(df, "mrr") == {"2024-03": 20000, "2024-04": 20000, "2024-05": 20000,
+                                   "2024-06": 20000}
 
 
 def test_filters_combine_with_country(acct):
-    df = mrr(acct.con, Params(**RANGE, where=(("customer", "channel", ("", "organic")),), countries=("DE",)))
+    df = mrr(acct.con, Params(**RANGE, where=(("customer", "channel", ("", "organic")),),
+                              countries=("DE",)))
     assert by_month(df, "mrr")["2024-04"] == 20000  # D only: C is in the US
 
 
 def test_subscription_metadata(acct):
     df = mrr(acct.con, Params(**RANGE, where=(("subscription", "tier", ("gold",)),)))
-    assert by_month(df, "mrr") == {"2024-03": 20000, "2024-04": 20000, "2024-05": 20000, "2024-06": 20000}
+    assert by_month(df, "mrr") == {"2024-03": 20000, "2024-04": 20000, "2024-05": 20000,
+                                   "2024-06": 20000}
 
 
 def test_product_metadata():
@@ -78,7 +74,8 @@ def test_product_metadata():
         acct.customer(customer)
         acct.subscription(f"sub_{customer}", customer)
         acct.monthly_invoices(customer, f"sub_{customer}", price, "2024-01-01", 3)
-    params = Params(start=month("2024-01"), end=month("2024-03"), where=(("product", "line", ("pro",)),))
+    params = Params(start=month("2024-01"), end=month("2024-03"),
+                    where=(("product", "line", ("pro",)),))
     df = mrr(acct.con, params)
     assert list(df["mrr"]) == [6000, 6000, 6000] and list(df["customers"]) == [2, 2, 2]
 
@@ -104,12 +101,14 @@ def test_cohort_retention_follows_the_segment(acct):
 def test_split_by_customer_metadata(acct):
     df = METRICS["mrr"].function(acct.con, Params(**RANGE, split_by=("customer", "channel")))
     april = df[df["month"].dt.strftime("%Y-%m") == "2024-04"]
-    assert dict(zip(april["segment"], april["mrr"])) == {"partner": 20000, "organic": 5000, "(not set)": 20000}
+    assert dict(zip(april["segment"], april["mrr"])) == {"partner": 20000, "organic": 5000,
+                                                           "(not set)": 20000}
     assert list(df.columns[:3]) == ["month", "segment", "currency"]
 
 
 def test_split_of_a_filtered_view_adds_up_to_it(acct):
-    params = Params(**RANGE, where=(("customer", "channel", ("partner", "organic")),), split_by=("customer", "channel"))
+    params = Params(**RANGE, where=(("customer", "channel", ("partner", "organic")),),
+                    split_by=("customer", "channel"))
     df = METRICS["mrr_movements"].function(acct.con, params)
     assert set(df["segment"]) == {"partner", "organic"}
     march = df[df["month"].dt.strftime("%Y-%m") == "2024-03"]
@@ -119,21 +118,15 @@ def test_split_of_a_filtered_view_adds_up_to_it(acct):
 def test_segment_values_most_common_first(acct):
     df = segment_values(acct.con, Params())
     rows = list(df.itertuples(index=False, name=None))
-    assert rows == [
-        ("customer", "channel", "partner", 2),
-        ("customer", "channel", "organic", 1),
-        ("customer", "industry", "saas", 3),
-        ("subscription", "tier", "gold", 1),
-    ]
+    assert rows == [("customer", "channel", "partner", 2), ("customer", "channel", "organic", 1),
+                    ("customer", "industry", "saas", 3), ("subscription", "tier", "gold", 1)]
 
 
 def test_where_text_round_trip():
-    where = parse_where(["channel=partner", "customer.channel=organic", "subscription.tier=gold", "product.line = pro"])
-    assert where == (
-        ("customer", "channel", ("partner", "organic")),
-        ("subscription", "tier", ("gold",)),
-        ("product", "line", ("pro",)),
-    )
+    where = parse_where(["channel=partner", "customer.channel=organic", "subscription.tier=gold",
+                         "product.line = pro"])
+    assert where == (("customer", "channel", ("partner", "organic")),
+                     ("subscription", "tier", ("gold",)), ("product", "line", ("pro",)))
     assert parse_where(where_texts(where)) == where
     # a dot that names no object type is part of a customer key
     assert parse_where(["plan.v2=yes"]) == (("customer", "plan.v2", ("yes",)),)

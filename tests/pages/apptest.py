@@ -1,5 +1,4 @@
 """Driving dashboard.py in-process with Streamlit's AppTest (tests and bench/dashboard.py)."""
-
 from __future__ import annotations
 
 import datetime as dt
@@ -14,19 +13,8 @@ import tally_auth
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "dashboard.py"
-PAGES = [
-    "Overview",
-    "MRR",
-    "Customers & retention",
-    "Forecast",
-    "Payments",
-    "Refunds & disputes",
-    "Tax",
-    "Acquisition",
-    "Goals & annotations",
-    "Data & export",
-    "Sync",
-]
+PAGES = ["Overview", "MRR", "Customers & retention", "Forecast", "Payments", "Refunds & disputes",
+         "Tax", "Acquisition", "Goals & annotations", "Data & export", "Sync"]
 VIEWER = tally_auth.User("test viewer", None, "viewer")
 
 
@@ -82,11 +70,8 @@ def _navigation_watched(watch):
 
 
 def shown_text(at: AppTest) -> str:
-    parts = [
-        e.value
-        for kind in ("title", "markdown", "caption", "info", "warning", "error", "success")
-        for e in getattr(at, kind)
-    ]
+    parts = [e.value for kind in ("title", "markdown", "caption", "info", "warning", "error", "success")
+             for e in getattr(at, kind)]
     return "\n".join(str(p) for p in parts)
 
 

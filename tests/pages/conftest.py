@@ -19,7 +19,6 @@ def no_prefetch(monkeypatch):
 def demo_db(tmp_path_factory):
     """A small demo account, generated once for every dashboard test."""
     from etl.demo import generate_database
-
     path = tmp_path_factory.mktemp("dashboard") / "demo.duckdb"
     generate_database(str(path), **DEMO)
     return str(path)
@@ -48,11 +47,9 @@ def writable_db(monkeypatch, tmp_path, demo_db):
 @pytest.fixture
 def signed_in(monkeypatch, writable_db):
     """Sign-in configured and `user` signed in (the page gate, data_writer and current_user see them)."""
-
     def as_user(user):
         monkeypatch.setattr(tally_auth, "authenticate", lambda: user)
         monkeypatch.setattr(login, "auth_configured", lambda: True)
         monkeypatch.setattr(login, "current_user", lambda: user)
         return writable_db
-
     return as_user

@@ -1,5 +1,4 @@
 """The demo generator's own answers, to check the pages against."""
-
 from tests.support.read_only import rows
 
 

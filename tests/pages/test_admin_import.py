@@ -1,5 +1,4 @@
 """dashboard.py treats a missing pages/views/admin.py as optional, but never hides a broken one."""
-
 import sys
 
 import pages.views
@@ -8,7 +7,6 @@ from tests.pages.apptest import open_app, shown_text
 
 class _BrokenAdmin:
     """An import hook: pages.views.admin exists but one of its own imports fails."""
-
     def find_spec(self, name, path=None, target=None):
         if name == "pages.views.admin":
             raise ImportError("cannot import name 'refund_charge' from 'tally_admin'")

@@ -1,5 +1,4 @@
 """The page per customer (/customer?id=cus_...) on the small demo account, and the links to it."""
-
 import duckdb
 import pytest
 
@@ -18,15 +17,12 @@ def one(db: str, sql: str, params=()):
 @pytest.fixture
 def paying(dashboard_env):
     """The demo customer with the most paid charges, and what the database says of it."""
-    return one(
-        dashboard_env,
-        """
+    return one(dashboard_env, """
         SELECT c.id, c.email, lower(ch.currency), count(*),
                sum(ch.amount) - coalesce((SELECT sum(r.amount) FROM refunds r JOIN charges x ON x.id = r.charge_id
                                           WHERE x.customer_id = c.id AND r.status = 'succeeded'), 0)
         FROM customers c JOIN charges ch ON ch.customer_id = c.id AND ch.status = 'succeeded'
-        GROUP BY c.id, c.email, lower(ch.currency) ORDER BY count(*) DESC, c.id LIMIT 1""",
-    )
+        GROUP BY c.id, c.email, lower(ch.currency) ORDER BY count(*) DESC, c.id LIMIT 1""")
 
 
 def customer_page(query):
@@ -43,9 +39,8 @@ def test_the_page_tells_the_customers_story(dashboard_env, paying):
     payments = next(v for k, v in tables.items() if "charge_id" in k and "attempt" in k)
     assert len(payments[payments["status"] == "Succeeded"]) == charges  # codes shown in words
     subscriptions = next(v for k, v in tables.items() if "cancellation_reason" in k)
-    expected = one(dashboard_env, "SELECT count(DISTINCT id) FROM subscriptions WHERE customer_id = ?", [customer_id])[
-        0
-    ]
+    expected = one(dashboard_env, "SELECT count(DISTINCT id) FROM subscriptions WHERE customer_id = ?",
+                   [customer_id])[0]
     assert subscriptions["subscription_id"].nunique() == expected
     assert "No admin actions on this customer." in shown_text(at)
 
@@ -54,8 +49,8 @@ def test_an_unknown_id_is_one_clear_message(dashboard_env):
     at = customer_page({"id": "cus_nobody_**bold**"})
     assert not at.exception
     assert [w.value for w in at.warning][-1] == (
-        "No customer has the id in this page's address. Check the link, or find the customer on Customers & retention."
-    )
+        "No customer has the id in this page's address. Check the link, or find the customer on "
+        "Customers & retention.")
     assert "nobody" not in shown_text(at)  # the address is not echoed as markdown
     assert not at.dataframe
 
@@ -81,21 +76,13 @@ def test_the_customer_search_links_to_the_page(dashboard_env, paying):
 
 def test_admin_actions_on_the_customers_objects_are_listed(dashboard_env, paying, tmp_path, monkeypatch):
     from tally_admin.audit import AuditLog
-
     audit_db = tmp_path / "audit.duckdb"
     monkeypatch.setenv("TALLY_AUDIT_DB", str(audit_db))
     charge = one(dashboard_env, "SELECT id FROM charges WHERE customer_id = ? ORDER BY id LIMIT 1", [paying[0]])[0]
     log = AuditLog(str(audit_db))
     for object_id in (charge, "ch_of_someone_else"):
-        log.outcome(
-            actor="ann@example.com",
-            action="refund",
-            object_id=object_id,
-            key=f"k-{object_id}",
-            params={"amount": 100},
-            outcome="succeeded",
-            message="Refunded 1.00",
-        )
+        log.outcome(actor="ann@example.com", action="refund", object_id=object_id, key=f"k-{object_id}",
+                    params={"amount": 100}, outcome="succeeded", message="Refunded 1.00")
     at = customer_page({"id": paying[0], "currency": "native"})
     actions = at.dataframe[-1].value
     assert actions["object_id"].tolist() == [charge]
@@ -111,35 +98,19 @@ def test_a_cohorts_customers_link_to_their_pages(dashboard_env):
     cohort = at.selectbox(key="cohort_pick").value
     members = next(d.value for d in at.dataframe if "cohort_mrr" in d.value.columns)
     assert len(members) and (members["customer_page"] == "customer?id=" + members["customer_id"]).all()
-    expected = one(
-        dashboard_env,
-        """
+    expected = one(dashboard_env, """
         SELECT count(*) FROM (SELECT customer_id FROM demo_truth_mrr WHERE mrr > 0 GROUP BY customer_id
-                              HAVING min(month) = ?)""",
-        [cohort],
-    )[0]
+                              HAVING min(month) = ?)""", [cohort])[0]
     assert len(members) == expected
 
 
 def test_a_name_with_markup_is_plain_text(writable_db):
     from etl.load import load_objects
     from etl.store import open_working, publish
-
     con = open_working(writable_db)
-    load_objects(
-        con,
-        "customers",
-        [
-            {
-                "id": "cus_markup",
-                "object": "customer",
-                "created": 1767225600,
-                "name": "**Big** <b>Co</b>",
-                "email": "[x](http://evil.example)",
-                "livemode": False,
-            }
-        ],
-    )
+    load_objects(con, "customers", [{"id": "cus_markup", "object": "customer", "created": 1767225600,
+                                     "name": "**Big** <b>Co</b>", "email": "[x](http://evil.example)",
+                                     "livemode": False}])
     publish(con, writable_db)
     con.close()
     at = customer_page({"id": "cus_markup"})

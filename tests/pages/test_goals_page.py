@@ -1,6 +1,5 @@
 """Goals & annotations page: who may do what once sign-in is configured, the audit trail,
 plain-word refusals, and the Overview's on track / behind line."""
-
 import datetime as dt
 
 import duckdb
@@ -40,9 +39,8 @@ def rows(db, sql):
 
 
 def audit_rows(db):
-    return rows(
-        db.rsplit("/", 1)[0] + "/audit.duckdb", "SELECT actor, action, phase, outcome FROM audit_log ORDER BY seq"
-    )
+    return rows(db.rsplit("/", 1)[0] + "/audit.duckdb",
+                "SELECT actor, action, phase, outcome FROM audit_log ORDER BY seq")
 
 
 def add_annotation(at, day, text):
@@ -68,24 +66,18 @@ def test_a_viewer_adds_an_annotation_but_sets_no_goal_and_removes_nothing(signed
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert "Annotation added." in shown_text(at)
     assert rows(db, "SELECT day, text, created_by FROM annotations") == [
-        (dt.date(2026, 3, 2), "launched annual plans", VIEWER.label)
-    ]
-    assert audit_rows(db) == [
-        (VIEWER.label, "add_annotation", "attempt", None),
-        (VIEWER.label, "add_annotation", "outcome", "succeeded"),
-    ]
+        (dt.date(2026, 3, 2), "launched annual plans", VIEWER.label)]
+    assert audit_rows(db) == [(VIEWER.label, "add_annotation", "attempt", None),
+                              (VIEWER.label, "add_annotation", "outcome", "succeeded")]
     assert "Remove annotation" not in labels(at) and "Remove goal" not in labels(at)
 
 
-@pytest.mark.parametrize(
-    "text, problem",
-    [
-        ("", "Write a short text"),
-        ("a" * 201, "200 characters or fewer"),
-        ("<script>alert(1)</script>", "cannot contain < or >"),
-        ("=SUM(A1)", "cannot start with"),
-    ],
-)
+@pytest.mark.parametrize("text, problem", [
+    ("", "Write a short text"),
+    ("a" * 201, "200 characters or fewer"),
+    ("<script>alert(1)</script>", "cannot contain < or >"),
+    ("=SUM(A1)", "cannot start with"),
+])
 def test_bad_annotation_text_gets_one_line_and_nothing_is_stored(signed_in, text, problem):
     db = signed_in(VIEWER)
     at = add_annotation(goto(open_app(), PAGE), dt.date(2026, 3, 2), text)
@@ -102,9 +94,8 @@ def test_an_admin_sets_a_goal_and_the_overview_says_how_it_is_going(signed_in):
     at = set_goal(at, "1", start, end)  # 1.00 a month: every month is above the pace
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert "Goal saved." in shown_text(at)
-    ((kind, target, currency, start_month, target_month),) = rows(
-        db, "SELECT metric, target, currency, start_month, target_month FROM goals"
-    )
+    (kind, target, currency, start_month, target_month), = rows(
+        db, "SELECT metric, target, currency, start_month, target_month FROM goals")
     assert (kind, target, start_month, target_month) == ("mrr", 10 ** exponent(currency), start, end)
     overview = goto(at, "Overview")
     assert any("MRR goal" in s.value and ": on track" in s.value for s in overview.success)
@@ -131,7 +122,8 @@ def test_an_admin_removes_an_annotation(signed_in):
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert "Annotation removed." in shown_text(at)
     assert rows(db, "SELECT count(*) FROM annotations") == [(0,)]
-    assert [a for _, a, phase, _ in audit_rows(db) if phase == "outcome"] == ["add_annotation", "delete_annotation"]
+    assert [a for _, a, phase, _ in audit_rows(db) if phase == "outcome"] == ["add_annotation",
+                                                                              "delete_annotation"]
 
 
 def test_without_sign_in_the_person_at_this_computer_may_do_both(writable_db):

@@ -2,7 +2,6 @@
 page -> metric name -> metrics/<module>.py -> its SQL is one hop each (issue #14).
 
 Read from the source with `ast`, so it holds for code paths no other test drives."""
-
 import ast
 import re
 from pathlib import Path
@@ -16,10 +15,8 @@ PAGE_FILES = sorted((ROOT / "pages").rglob("*.py"))
 # What SQL looks like in a string: Tally writes its SQL keywords in capitals (a page's
 # English, "Select a charge ... from the list", does not), and running any SQL, whatever
 # its case, needs one of QUERY_CALLS.
-SQL = re.compile(
-    r"\bSELECT\b[\s\S]+\bFROM\b|\bINSERT\s+INTO\b|\bDELETE\s+FROM\b|\bUPDATE\s+\w+\s+SET\b"
-    r"|\bCREATE\s+(OR\s+REPLACE\s+)?TABLE\b|\bDROP\s+TABLE\b|\bFROM\s+\w+\s+WHERE\b"
-)
+SQL = re.compile(r"\bSELECT\b[\s\S]+\bFROM\b|\bINSERT\s+INTO\b|\bDELETE\s+FROM\b|\bUPDATE\s+\w+\s+SET\b"
+                 r"|\bCREATE\s+(OR\s+REPLACE\s+)?TABLE\b|\bDROP\s+TABLE\b|\bFROM\s+\w+\s+WHERE\b")
 QUERY_CALLS = {"query", "execute", "executemany", "sql", "read_sql"}
 # Functions whose first argument names a metric.
 METRIC_READERS = {"metric_frame", "published.metric", "money_columns", "metric_csv"}
@@ -38,9 +35,8 @@ def strings(node: ast.AST) -> list[str]:
     found = []
     for child in ast.walk(node):
         if isinstance(child, ast.JoinedStr):
-            found.append(
-                " ".join(v.value for v in child.values if isinstance(v, ast.Constant) and isinstance(v.value, str))
-            )
+            found.append(" ".join(v.value for v in child.values
+                                  if isinstance(v, ast.Constant) and isinstance(v.value, str)))
         elif isinstance(child, ast.Constant) and isinstance(child.value, str):
             found.append(child.value)
     return found
@@ -64,14 +60,8 @@ def reader_of(call: ast.Call) -> str | None:
 
 
 def metric_names(path: Path) -> list[str]:
-    return [
-        c.args[0].value
-        for c in called(tree(path))
-        if reader_of(c) in METRIC_READERS
-        and c.args
-        and isinstance(c.args[0], ast.Constant)
-        and isinstance(c.args[0].value, str)
-    ]
+    return [c.args[0].value for c in called(tree(path)) if reader_of(c) in METRIC_READERS and c.args
+            and isinstance(c.args[0], ast.Constant) and isinstance(c.args[0].value, str)]
 
 
 def test_the_checks_see_sql_and_queries():
@@ -89,7 +79,8 @@ def test_a_page_module_has_no_sql(path):
     assert sorted({name_of(c) for c in called(source)} & QUERY_CALLS) == []
 
 
-@pytest.mark.parametrize("path", [p for p in PAGE_FILES if p.name not in NOT_METRICS], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [p for p in PAGE_FILES if p.name not in NOT_METRICS],
+                         ids=lambda p: p.name)
 def test_a_page_reads_its_data_through_registered_metrics(path):
     names = metric_names(path)
     assert names, f"{path.name} reads no metric by name"

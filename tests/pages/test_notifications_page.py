@@ -1,5 +1,4 @@
 """The admin-only Notifications page: settings checked when entered, secrets never shown, the send log."""
-
 from __future__ import annotations
 
 import pytest
@@ -26,7 +25,6 @@ def as_user(monkeypatch, writable_db):
         monkeypatch.setattr(tally_auth, "authenticate", lambda: user)
         monkeypatch.setattr(login, "auth_configured", lambda: True)
         monkeypatch.setattr(login, "current_user", lambda: user)
-
     return sign_in
 
 
@@ -69,10 +67,7 @@ def test_an_admin_saves_settings_and_a_bad_address_is_refused(as_user, monkeypat
     assert "Saved." in shown_text(at)
     saved = state.config()
     assert (saved.email_to, saved.smtp_host, saved.daily) == (
-        ["ceo@example.com", "cfo@example.com"],
-        "smtp.example.com",
-        True,
-    )
+        ["ceo@example.com", "cfo@example.com"], "smtp.example.com", True)
     shown = everything_shown(at)
     assert "topsecretpart" not in shown and "smtp-pass-777" not in shown
 
@@ -88,23 +83,10 @@ def test_a_malformed_slack_url_in_the_secrets_is_named_not_shown(as_user, monkey
 def test_every_send_and_failure_is_listed(as_user):
     as_user(ADMIN)
     state = NotifyState(notify_path_from_env())
-    state.log_send(
-        kind="digest",
-        subject="Tally daily digest",
-        channel="email",
-        destination="ceo@example.com",
-        status="sent",
-        attempts=1,
-    )
-    state.log_send(
-        kind="alert",
-        subject="Tally alert: dispute",
-        channel="slack",
-        destination="Slack webhook",
-        status="failed",
-        attempts=3,
-        error="OSError: Slack answered 500",
-    )
+    state.log_send(kind="digest", subject="Tally daily digest", channel="email", destination="ceo@example.com",
+                   status="sent", attempts=1)
+    state.log_send(kind="alert", subject="Tally alert: dispute", channel="slack", destination="Slack webhook",
+                   status="failed", attempts=3, error="OSError: Slack answered 500")
     at = goto(open_app(), "Notifications")
     assert not at.exception
     assert "1 of the 2 messages listed failed to send." in shown_text(at)
@@ -119,7 +101,6 @@ def test_the_page_checks_the_role_itself(as_user):
 
     def registered_by_mistake():
         from pages.views.notifications_page import notifications_page
-
         notifications_page()
 
     as_user(VIEWER)
@@ -133,8 +114,7 @@ def test_send_now_posts_a_digest_to_slack_and_lists_it(as_user, monkeypatch, sla
     as_user(ADMIN)
     monkeypatch.setenv("TALLY_SLACK_WEBHOOK_URL", url)
     NotifyState(notify_path_from_env()).save_config(
-        settings.NotifyConfig(slack=True, base_url="https://tally.example.com"), by="test"
-    )
+        settings.NotifyConfig(slack=True, base_url="https://tally.example.com"), by="test")
     at = goto(open_app(), "Notifications")
     at = widget(at, "button", "Send yesterday's digest now").click().run()
     assert not at.exception

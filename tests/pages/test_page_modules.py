@@ -1,5 +1,4 @@
 """Page modules render nothing on their own: a deep link that runs one directly shows no data."""
-
 from pathlib import Path
 
 import pytest

@@ -1,5 +1,4 @@
 """Every page on a small demo account: renders, shows the right numbers, reacts to filters."""
-
 import datetime as dt
 
 import pytest
@@ -13,14 +12,10 @@ from tests.pages.demo_truth import truth
 def truth_mrr(db, month, currency, country=None):
     where = "AND c.country = ?" if country else ""
     params = [month, currency] + ([country] if country else [])
-    return truth(
-        db,
-        f"""
+    return truth(db, f"""
         SELECT coalesce(sum(t.mrr), 0), count(DISTINCT t.customer_id)
         FROM demo_truth_mrr t JOIN customers c ON c.id = t.customer_id
-        WHERE t.month = ? AND t.currency = ? {where}""",
-        params,
-    )[0]
+        WHERE t.month = ? AND t.currency = ? {where}""", params)[0]
 
 
 @pytest.mark.parametrize("title", PAGES)
@@ -49,13 +44,9 @@ def test_overview_cards_match_the_demo_ground_truth(dashboard_env):
 def test_country_filter_changes_the_numbers(dashboard_env):
     everyone = open_app({"currency": "native"})
     currency = shown_currency(everyone)
-    country = truth(
-        dashboard_env,
-        """
+    country = truth(dashboard_env, """
         SELECT c.country FROM demo_truth_mrr t JOIN customers c ON c.id = t.customer_id
-        WHERE t.currency = ? GROUP BY 1 ORDER BY count(*) DESC LIMIT 1""",
-        [currency],
-    )[0][0]
+        WHERE t.currency = ? GROUP BY 1 ORDER BY count(*) DESC LIMIT 1""", [currency])[0][0]
     filtered = open_app({"currency": "native", "country": country})
     assert filtered.multiselect(key="f_countries").value == [country]
     assert shown_currency(filtered) == currency
@@ -91,43 +82,27 @@ def test_drilldown_lists_the_customers_behind_a_movement(dashboard_env):
     at.selectbox(key="drill_month").set_value(month)
     at.selectbox(key="drill_movement").set_value("churn").run()
     previous = (month - dt.timedelta(days=1)).replace(day=1)
-    expected = {
-        row[0]
-        for row in truth(
-            dashboard_env,
-            """
+    expected = {row[0] for row in truth(dashboard_env, """
         SELECT p.customer_id FROM demo_truth_mrr p
         WHERE p.month = ? AND p.mrr > 0 AND NOT EXISTS (
             SELECT 1 FROM demo_truth_mrr c WHERE c.customer_id = p.customer_id
-               AND c.currency = p.currency AND c.month = ? AND c.mrr > 0)""",
-            [previous, month],
-        )
-    }
+               AND c.currency = p.currency AND c.month = ? AND c.mrr > 0)""", [previous, month])}
     assert expected, "the fixed demo account has churn in its last complete month"
     listed = set(at.dataframe[-1].value["customer_id"])
     assert listed == expected
 
 
 def test_customer_search_shows_that_customers_timeline(dashboard_env):
-    customer_id, email = truth(
-        dashboard_env,
-        """
+    customer_id, email = truth(dashboard_env, """
         SELECT c.id, c.email FROM customers c JOIN demo_truth_mrr t ON t.customer_id = c.id
-        GROUP BY ALL ORDER BY count(*) DESC, c.id LIMIT 1""",
-    )[0]
+        GROUP BY ALL ORDER BY count(*) DESC, c.id LIMIT 1""")[0]
     at = goto(open_app({"currency": "native", "from": "2025-01"}), "Customers & retention")
     at.text_input(key="customer_search").input(email).run()
     assert at.selectbox(key="customer_pick").value == customer_id
     timeline = at.dataframe[-1].value
-    months = {
-        row[0]
-        for row in truth(
-            dashboard_env,
-            """
+    months = {row[0] for row in truth(dashboard_env, """
         SELECT month FROM demo_truth_mrr WHERE customer_id = ? AND month BETWEEN ? AND ?""",
-            [customer_id, dt.date(2025, 1, 1), selected_end(at)],
-        )
-    }
+        [customer_id, dt.date(2025, 1, 1), selected_end(at)])}
     paying = set(timeline.loc[timeline["mrr"] > 0, "month"].map(lambda m: m.date() if hasattr(m, "date") else m))
     assert paying == months
 

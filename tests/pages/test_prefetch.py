@@ -1,5 +1,4 @@
 """After the first page, the other pages' metrics are computed in the background."""
-
 import threading
 
 from metrics.registry import METRICS, Metric
@@ -11,7 +10,6 @@ def forget_everything() -> None:
 
     from metrics.mrr import stage_cache
     from tally_ui import prefetch
-
     st.cache_data.clear()
     stage_cache.clear()
     prefetch._started.clear()
@@ -25,7 +23,6 @@ def wait_for_prefetch() -> None:
 
 def test_switching_pages_after_prefetch_computes_nothing(dashboard_env, monkeypatch):
     from tally_ui import prefetch
-
     monkeypatch.setenv("TALLY_PREFETCH", "1")
     monkeypatch.setattr(prefetch, "watch", lambda: None)  # the publish watcher has its own test
     forget_everything()
@@ -44,7 +41,6 @@ def test_switching_pages_after_prefetch_computes_nothing(dashboard_env, monkeypa
 
 def test_a_new_publish_is_computed_before_anyone_asks(dashboard_env, monkeypatch):
     from tally_ui import prefetch
-
     forget_everything()
     prefetch.warm_default_view()  # what the publish watcher does when the file changes
 

@@ -1,5 +1,4 @@
 """Numbers and pages a person trusts (issue #13 items 7-10, 17): on the small demo account."""
-
 import datetime as dt
 import json
 import re
@@ -71,16 +70,13 @@ def test_a_from_after_to_is_swapped_and_said_next_to_the_controls(dashboard_env)
 def test_latest_disputes_are_those_of_the_selected_range(dashboard_env):
     """Item 10: the table follows the date range, like the counts above it."""
     con = duckdb.connect(dashboard_env, read_only=True)
-    months = [
-        m
-        for (m,) in con.execute(
-            "SELECT DISTINCT date_trunc('month', created)::DATE FROM disputes ORDER BY 1"
-        ).fetchall()
-    ]
+    months = [m for (m,) in con.execute(
+        "SELECT DISTINCT date_trunc('month', created)::DATE FROM disputes ORDER BY 1").fetchall()]
     con.close()
     assert len(months) >= 2, "the demo account has disputes in more than one month"
     month = months[-1]
-    at = goto(open_app({"from": f"{month:%Y-%m}", "to": f"{month:%Y-%m}", "currency": "native"}), "Refunds & disputes")
+    at = goto(open_app({"from": f"{month:%Y-%m}", "to": f"{month:%Y-%m}", "currency": "native"}),
+              "Refunds & disputes")
     disputes = [d.value for d in at.dataframe if "charge_id" in d.value.columns][-1]  # after the refunds
     created = {c.date().replace(day=1) for c in disputes["created"]}
     assert created == {month}
@@ -110,5 +106,5 @@ def test_markup_in_a_product_name_is_plain_text_in_the_charts(writable_db):
     at = goto(open_app({"currency": "usd"}), "MRR")
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     names = [trace.get("name", "") for trace in spec["data"]]
-    assert '&lt;a href="https://evil.example/login"&gt;' in names, names
+    assert "&lt;a href=\"https://evil.example/login\"&gt;" in names, names
     assert not any("<" in name for name in names), names

@@ -1,5 +1,4 @@
 """Segments in the dashboard: metadata filters from and to the URL, saved segments, MRR split by a key."""
-
 import json
 
 import duckdb
@@ -18,15 +17,12 @@ PARTNER = "customer.channel=partner"
 
 def truth_mrr(db, month, currency, channels):
     """The demo generator's own MRR for customers of these channels (read from the raw JSON here)."""
-    return truth(
-        db,
-        f"""
+    return truth(db, f"""
         SELECT coalesce(sum(t.mrr), 0), count(DISTINCT t.customer_id)
         FROM demo_truth_mrr t JOIN customers c ON c.id = t.customer_id
         WHERE t.month = ? AND t.currency = ?
           AND json_extract_string(c.raw, '$.metadata.channel') IN ({", ".join("?" for _ in channels)})""",
-        [month, currency, *channels],
-    )[0]
+                 [month, currency, *channels])[0]
 
 
 def shown_currency(at) -> str:
@@ -85,10 +81,8 @@ def test_a_saved_segment_is_offered_and_applied(as_admin):
     at.button(key="f_segment_save").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert "Saved the segment “Partner deals”." in [s.value for s in at.success]
-    assert audit_rows(as_admin) == [
-        (ADMIN.label, "save_segment", "Partner deals", "attempt", None),
-        (ADMIN.label, "save_segment", "Partner deals", "outcome", "succeeded"),
-    ]
+    assert audit_rows(as_admin) == [(ADMIN.label, "save_segment", "Partner deals", "attempt", None),
+                                    (ADMIN.label, "save_segment", "Partner deals", "outcome", "succeeded")]
     # a new session: plain URL, everyone; picking the saved segment applies its filters
     fresh = open_app({"currency": "native"})
     assert fresh.selectbox(key="f_saved_segment").options == ["—", "Partner deals"]
@@ -123,4 +117,5 @@ def test_mrr_splits_by_a_metadata_key(dashboard_env):
     assert not at.exception and not at.error, [e.value for e in at.error]
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert spec["layout"]["title"]["text"] == "MRR by channel"
-    assert {trace["name"] for trace in spec["data"]} == {"organic", "paid_search", "referral", "partner", "outbound"}
+    assert {trace["name"] for trace in spec["data"]} == {"organic", "paid_search", "referral", "partner",
+                                                         "outbound"}

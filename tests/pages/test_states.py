@@ -1,5 +1,4 @@
 """First start, empty accounts and writes: friendly states, never an exception."""
-
 import functools
 
 import duckdb
@@ -29,7 +28,6 @@ def test_empty_account_shows_friendly_empty_states(empty_account, title):
 
 def test_no_key_and_no_database_generates_the_demo_account(monkeypatch, tmp_path):
     import etl.demo.generate
-
     small = functools.partial(etl.demo.generate.generate_database, customers=40, months=12)
     monkeypatch.setattr(etl.demo.generate, "generate_database", small)
     monkeypatch.setenv("TALLY_DB", str(tmp_path / "tally.duckdb"))
@@ -75,7 +73,8 @@ def test_marketing_spend_csv_upload_is_saved_and_published(writable_db):
 
 def test_a_bad_spend_csv_gets_one_plain_line(writable_db):
     at = goto(open_app(), "Acquisition")
-    at.file_uploader(key="spend_csv").upload("spend.csv", b"month,amount,currency\nJanuary,12,usd\n", "text/csv").run()
+    at.file_uploader(key="spend_csv").upload("spend.csv", b"month,amount,currency\nJanuary,12,usd\n",
+                                             "text/csv").run()
     at.button(key="spend_import").click().run()
     assert not at.exception
     assert len(at.error) == 1 and "month" in at.error[0].value
@@ -84,7 +83,6 @@ def test_a_bad_spend_csv_gets_one_plain_line(writable_db):
 
 def test_a_new_publish_reaches_the_open_dashboard(writable_db):
     from etl.store import open_working, publish
-
     at = goto(open_app(), "Acquisition")
     assert "podcasts" not in str(at.dataframe[-1].value["channel"].tolist())
     con = open_working(writable_db)

@@ -1,20 +1,10 @@
 """The Sync page runs a real sync against the local fake Stripe and reports in plain words."""
-
 import duckdb
 
 from tests.pages.apptest import goto, open_app, shown_text, sign_in_as_viewer
 
-CUSTOMERS = [
-    {
-        "id": f"cus_sync{i}",
-        "object": "customer",
-        "created": 1767225600 + i,
-        "livemode": False,
-        "name": f"Customer {i}",
-        "email": f"c{i}@example.com",
-    }
-    for i in range(3)
-]
+CUSTOMERS = [{"id": f"cus_sync{i}", "object": "customer", "created": 1767225600 + i, "livemode": False,
+              "name": f"Customer {i}", "email": f"c{i}@example.com"} for i in range(3)]
 
 
 def use_fake_stripe(monkeypatch, tmp_path, base, key):
@@ -27,7 +17,6 @@ def use_fake_stripe(monkeypatch, tmp_path, base, key):
 def test_sync_now_fills_the_database_and_says_so(monkeypatch, tmp_path, fake_stripe):
     from fakestripe import DEFAULT_API_KEY
     from fakestripe.testing import put_objects
-
     put_objects(fake_stripe, CUSTOMERS)
     use_fake_stripe(monkeypatch, tmp_path, fake_stripe, DEFAULT_API_KEY)
     at = goto(open_app(), "Sync")

@@ -1,5 +1,4 @@
 """The Sync page warns, per currency, about invoice lines MRR cannot value."""
-
 from etl.load import connect
 from tests.metrics.builders import Account
 from tests.pages.apptest import goto, open_app, shown_text
@@ -25,10 +24,8 @@ def test_lines_with_unknown_prices_are_a_warning_with_the_mrr_they_affect(writab
     assert not at.exception, at.exception
     warnings = [w.value for w in at.warning]
     # 120000 x 30.4375 / 366 cents
-    assert any(
-        "1 invoice lines with unknown prices (affecting about 99.80 EUR of MRR in 2024-01) — run a full sync" in w
-        for w in warnings
-    ), warnings
+    assert any("1 invoice lines with unknown prices (affecting about 99.80 EUR of MRR in 2024-01)"
+               " — run a full sync" in w for w in warnings), warnings
     assert "left out of MRR" in shown_text(at)
 
 

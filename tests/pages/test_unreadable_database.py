@@ -1,5 +1,4 @@
 """A damaged or unreadable database: one clear message on every page, one log line (#13 item 2)."""
-
 import os
 
 import duckdb
@@ -20,11 +19,9 @@ def a_folder(path):
     path.mkdir()
 
 
-BROKEN = {
-    "damaged": (random_bytes, "is damaged or not a DuckDB database file"),
-    "not Tally's": (not_tally, "is a DuckDB file but not a Tally database"),
-    "a folder": (a_folder, "cannot be read"),
-}
+BROKEN = {"damaged": (random_bytes, "is damaged or not a DuckDB database file"),
+          "not Tally's": (not_tally, "is a DuckDB file but not a Tally database"),
+          "a folder": (a_folder, "cannot be read")}
 
 
 CASES = [("damaged", title) for title in PAGES] + [(kind, "Overview") for kind in BROKEN if kind != "damaged"]
@@ -61,9 +58,9 @@ def test_a_damaged_demo_says_the_dashboard_makes_it_again(monkeypatch, tmp_path)
     assert "reload: the dashboard generates the demo account again" in at.error[0].value
     demo.unlink()  # moved aside: the next visit works again
     import etl.demo.generate
-
     real = etl.demo.generate.generate_database
-    monkeypatch.setattr(etl.demo.generate, "generate_database", lambda path, **kw: real(path, customers=40, months=12))
+    monkeypatch.setattr(etl.demo.generate, "generate_database",
+                        lambda path, **kw: real(path, customers=40, months=12))
     at.run()
     assert not at.exception and not at.error and at.metric
 
@@ -77,7 +74,7 @@ def damage_invoices(source, target):
     for tenth in range(2, 9):
         body = bytearray(original)
         start = len(body) * tenth // 10
-        body[start : start + 200_000] = b"\x5a" * 200_000
+        body[start:start + 200_000] = b"\x5a" * 200_000
         target.write_bytes(bytes(body))
         if _fails_only_on_invoices(target):
             return

@@ -1,5 +1,4 @@
 """Shared-data writes (exchange rates, marketing spend, syncs): admins only once sign-in is configured."""
-
 import duckdb
 
 import tally_auth
@@ -56,10 +55,8 @@ def test_an_admin_saves_marketing_spend_and_the_audit_trail_says_who(signed_in):
     at.button(key="spend_import").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert "Saved 1 row(s)" in shown_text(at)
-    assert audit_rows(db) == [
-        (ADMIN.label, "save_marketing_spend", "attempt", None),
-        (ADMIN.label, "save_marketing_spend", "outcome", "succeeded"),
-    ]
+    assert audit_rows(db) == [(ADMIN.label, "save_marketing_spend", "attempt", None),
+                              (ADMIN.label, "save_marketing_spend", "outcome", "succeeded")]
 
 
 def test_an_admin_sees_the_write_controls(signed_in, monkeypatch):

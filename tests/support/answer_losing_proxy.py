@@ -4,7 +4,6 @@ It forwards every request; for the first request matching `lose` it waits for
 the server's answer (so Stripe has acted) and then closes the connection
 without replying, as a dropped network does right after a submit.
 """
-
 from __future__ import annotations
 
 import http.client
@@ -36,7 +35,7 @@ def answer_losing_proxy(upstream: str, lose: tuple[str, str]):
             data = answer.read()
             upstream_conn.close()
             with guard:
-                drop = not lost and self.command == lose[0] and self.path.startswith(lose[1])
+                drop = (not lost and self.command == lose[0] and self.path.startswith(lose[1]))
                 if drop:
                     lost.append(f"{self.command} {self.path}")
             if drop:  # the server acted; its answer never arrives

@@ -1,5 +1,4 @@
 """Reading a DuckDB file the way an outsider would: read-only, closed again straight after."""
-
 import duckdb
 
 

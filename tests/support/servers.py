@@ -1,5 +1,4 @@
 """Start and stop local HTTP servers for tests (loopback only)."""
-
 from __future__ import annotations
 
 import os
@@ -12,7 +11,8 @@ from pathlib import Path
 from fakestripe import processes
 from fakestripe.processes import free_port, wait_for_http
 
-__all__ = ["ROOT", "LOGS", "free_port", "wait_for_http", "running", "localstripe", "QuietHandler", "serving"]
+__all__ = ["ROOT", "LOGS", "free_port", "wait_for_http", "running", "localstripe", "QuietHandler",
+           "serving"]
 
 ROOT = Path(__file__).resolve().parents[2]
 LOGS = ROOT / "tests" / "artifacts" / "servers"  # git-ignored
@@ -53,7 +53,8 @@ class QuietHandler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def serving(handler: type[BaseHTTPRequestHandler], poll_interval: float = 0.5, daemon_threads: bool = False):
+def serving(handler: type[BaseHTTPRequestHandler], poll_interval: float = 0.5,
+            daemon_threads: bool = False):
     """`handler` answering on a free 127.0.0.1 port, in a thread; yields the base URL."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = daemon_threads

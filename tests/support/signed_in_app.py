@@ -1,6 +1,5 @@
 """What every AppTest stand-in for dashboard.py's navigation starts with: the real sign-in, then
 an Overview page every signed-in user gets."""
-
 import streamlit as st
 
 from tally_auth import authenticate

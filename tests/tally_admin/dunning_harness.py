@@ -1,5 +1,4 @@
 """The dunning page behind the real sign-in, as dashboard.py registers it (for AppTest)."""
-
 import sys
 from pathlib import Path
 

@@ -1,5 +1,4 @@
 """Stripe reads that fail once a write went through: the admin action must still record success."""
-
 import stripe
 
 
@@ -16,7 +15,8 @@ def fail_reads_after(client, monkeypatch, write_attr, read_attr):
 
     def maybe_fail(*args, **kwargs):
         if state["written"]:
-            raise stripe.InvalidRequestError("boom", param=None, code="resource_missing", http_status=404)
+            raise stripe.InvalidRequestError("boom", param=None, code="resource_missing",
+                                              http_status=404)
         return read(*args, **kwargs)
 
     monkeypatch.setattr(service_w, name_w, written)

@@ -1,5 +1,4 @@
 """The rules every admin action follows, without a Stripe server."""
-
 import stripe
 
 from tally_admin.actions import Done, Refused, idempotency_key, run_action
@@ -8,9 +7,8 @@ from tally_admin.stripe_api import explain
 
 
 def _facts(**overrides):
-    values = dict(
-        charge_id="ch_1", currency="eur", paid=10000, refunded=0, status="succeeded", dispute=None, email=None
-    )
+    values = dict(charge_id="ch_1", currency="eur", paid=10000, refunded=0,
+                  status="succeeded", dispute=None, email=None)
     return ChargeFacts(**(values | overrides))
 
 
@@ -30,8 +28,10 @@ def test_a_recorded_outcome_answers_a_repeat_without_performing_again(audit):
         calls.append(key)
         return Done("done", result={"n": len(calls)})
 
-    first = run_action(audit, None, actor="a", action="x", object_id="o", params={}, nonce="1", perform=perform)
-    second = run_action(audit, None, actor="a", action="x", object_id="o", params={}, nonce="1", perform=perform)
+    first = run_action(audit, None, actor="a", action="x", object_id="o", params={}, nonce="1",
+                       perform=perform)
+    second = run_action(audit, None, actor="a", action="x", object_id="o", params={}, nonce="1",
+                        perform=perform)
     assert len(calls) == 1 and second.repeated and second.result == {"n": 1}
     assert first.message == second.message == "done"
 
@@ -40,7 +40,8 @@ def test_a_refusal_is_recorded_and_final(audit):
     def perform(key):
         raise Refused("no")
 
-    result = run_action(audit, None, actor="a", action="x", object_id="o", params={}, nonce="1", perform=perform)
+    result = run_action(audit, None, actor="a", action="x", object_id="o", params={}, nonce="1",
+                        perform=perform)
     assert result.outcome == "refused"
     assert list(audit.frame().sort_values("seq").phase) == ["attempt", "outcome"]
 
@@ -73,16 +74,14 @@ def test_no_action_without_an_audit_record(audit, monkeypatch):
 
     monkeypatch.setattr(audit, "attempt", broken)
     calls = []
-    result = run_action(
-        audit, None, actor="a", action="x", object_id="o", params={}, nonce="1", perform=lambda key: calls.append(key)
-    )
+    result = run_action(audit, None, actor="a", action="x", object_id="o", params={}, nonce="1",
+                        perform=lambda key: calls.append(key))
     assert result.outcome == "failed" and "nothing was sent" in result.message
     assert calls == []
 
 
 def test_two_sessions_submitting_at_once_act_once(audit):
     import threading
-
     calls, started = [], threading.Event()
 
     def perform(key):
@@ -92,7 +91,8 @@ def test_two_sessions_submitting_at_once_act_once(audit):
         return Done("done")
 
     def submit():
-        run_action(audit, None, actor="a", action="x", object_id="o", params={}, nonce="1", perform=perform)
+        run_action(audit, None, actor="a", action="x", object_id="o", params={}, nonce="1",
+                   perform=perform)
 
     first = threading.Thread(target=submit)
     first.start()
@@ -106,19 +106,12 @@ def test_a_stripe_server_error_leaves_the_outcome_open_for_a_checked_retry(audit
     def perform(key):
         raise stripe.APIError("boom", http_status=500)
 
-    first = run_action(audit, None, actor="a", action="x", object_id="o", params={}, nonce="1", perform=perform)
+    first = run_action(audit, None, actor="a", action="x", object_id="o", params={}, nonce="1",
+                       perform=perform)
     assert first.outcome == "unknown" and "outcome is unknown" in first.message
     assert audit.final_outcome(idempotency_key("x", "o", {}, "1")) is None
-    retried = run_action(
-        audit,
-        None,
-        actor="a",
-        action="x",
-        object_id="o",
-        params={},
-        nonce="1",
-        perform=lambda key: Done("checked: done"),
-    )
+    retried = run_action(audit, None, actor="a", action="x", object_id="o", params={}, nonce="1",
+                         perform=lambda key: Done("checked: done"))
     assert retried.ok and not retried.repeated
 
 
@@ -126,7 +119,8 @@ def test_a_failed_audit_write_is_not_final_while_an_earlier_try_exists(audit, mo
     def lost(key):
         raise stripe.APIConnectionError("timed out")
 
-    first = run_action(audit, None, actor="a", action="x", object_id="o", params={}, nonce="1", perform=lost)
+    first = run_action(audit, None, actor="a", action="x", object_id="o", params={}, nonce="1",
+                       perform=lost)
     assert first.outcome == "unknown"
 
     def disk_full(rows):
@@ -134,13 +128,11 @@ def test_a_failed_audit_write_is_not_final_while_an_earlier_try_exists(audit, mo
 
     monkeypatch.setattr(audit, "_write_rows", disk_full)
     calls = []
-    again = run_action(
-        audit, None, actor="a", action="x", object_id="o", params={}, nonce="1", perform=lambda key: calls.append(key)
-    )
+    again = run_action(audit, None, actor="a", action="x", object_id="o", params={}, nonce="1",
+                       perform=lambda key: calls.append(key))
     assert again.outcome == "unknown" and not again.audited and calls == []
-    fresh = run_action(
-        audit, None, actor="a", action="x", object_id="o", params={}, nonce="2", perform=lambda key: calls.append(key)
-    )
+    fresh = run_action(audit, None, actor="a", action="x", object_id="o", params={}, nonce="2",
+                       perform=lambda key: calls.append(key))
     assert fresh.outcome == "failed" and "nothing was sent" in fresh.message and calls == []
 
 
@@ -153,16 +145,8 @@ def test_held_outcomes_are_written_when_the_audit_page_reads_the_trail(audit, mo
         write(audit, rows)
 
     monkeypatch.setattr(audit, "_write_rows", outcomes_fail)
-    result = run_action(
-        audit,
-        None,
-        actor="a",
-        action="x",
-        object_id="o",
-        params={},
-        nonce="1",
-        perform=lambda key: Done("done at Stripe", result={"id": "re_1"}),
-    )
+    result = run_action(audit, None, actor="a", action="x", object_id="o", params={}, nonce="1",
+                        perform=lambda key: Done("done at Stripe", result={"id": "re_1"}))
     assert result.ok and not result.audited and "done at Stripe" in result.message
     monkeypatch.undo()  # space again
     rows = audit.frame().sort_values("seq")
@@ -170,10 +154,10 @@ def test_held_outcomes_are_written_when_the_audit_page_reads_the_trail(audit, mo
     assert audit.write_held() == 0
 
 
-def test_a_data_change_made_is_not_reported_failed_when_its_outcome_row_is_held(tmp_path, monkeypatch):
+def test_a_data_change_made_is_not_reported_failed_when_its_outcome_row_is_held(tmp_path,
+                                                                               monkeypatch):
     from tally_admin.audit import AuditLog
     from tally_admin.data_changes import audited_change
-
     monkeypatch.setenv("TALLY_AUDIT_DB", str(tmp_path / "audit.duckdb"))
     write = AuditLog._write_rows
 

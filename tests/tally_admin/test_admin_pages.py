@@ -1,5 +1,4 @@
 """An admin sees the confirmation, then the result, through the real page functions (AppTest)."""
-
 import re
 
 import duckdb
@@ -12,9 +11,8 @@ from tally_auth.passwords import hash_password
 from tests.conftest import ROOT
 
 HARNESS = str(ROOT / "tests" / "tally_auth" / "harness_app.py")
-USERS = {
-    "users": {"ada": {"password_hash": hash_password("ada-password"), "role": "admin", "email": "ada@example.com"}}
-}
+USERS = {"users": {"ada": {"password_hash": hash_password("ada-password"), "role": "admin",
+                           "email": "ada@example.com"}}}
 
 
 @pytest.fixture
@@ -29,7 +27,6 @@ def admin_app(stripe_env, tmp_path, monkeypatch):
         at.run()
         at._page_hash = calc_hash(url_path)  # a link to /<url_path>
         return at.run()
-
     return open_page
 
 
@@ -51,11 +48,9 @@ def test_refund_page_confirms_then_refunds_once(admin_app, make_charge, localstr
     at.number_input[0].set_value(10.5)
     at.selectbox[1].set_value("duplicate")
     at = _click(at, "Review refund")
-    assert _texts(at.warning) == (
-        f"Please confirm: Refund 10.50 USD of 42.00 USD paid "
-        f"(0.00 USD already refunded) on {charge['id']} to "
-        "jane@example.com, reason: duplicate"
-    )
+    assert _texts(at.warning) == (f"Please confirm: Refund 10.50 USD of 42.00 USD paid "
+                                  f"(0.00 USD already refunded) on {charge['id']} to "
+                                  "jane@example.com, reason: duplicate")
     assert not localstripe_client.v1.refunds.list(params={"charge": charge["id"]}).data
     at = _click(at, "Confirm refund")
     assert "Refunded 10.50 USD" in _texts(at.success)
@@ -77,9 +72,8 @@ def test_cancel_page_schedules_then_undoes(admin_app, make_subscription, localst
     at.text_input(key="admin_cancel_query").input("jane@example.com").run()
     at.radio[0].set_value("period_end")
     at = _click(at, "Review cancellation")
-    assert f"Please confirm: Cancel {sub['id']} for jane@example.com at the end of the current period" in _texts(
-        at.warning
-    )
+    assert f"Please confirm: Cancel {sub['id']} for jane@example.com at the end of the current period" \
+        in _texts(at.warning)
     at = _click(at, "Confirm cancellation")
     assert "will cancel at the end of the period" in _texts(at.success)
     assert localstripe_client.v1.subscriptions.retrieve(sub["id"]).cancel_at_period_end
@@ -107,14 +101,12 @@ def real_dashboard(tmp_path, monkeypatch, empty_published_db):
 
     def open_as(user_name, role, url_path):
         at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
-        at.secrets["tally_auth"] = {
-            "users": {user_name: {"password_hash": USERS["users"]["ada"]["password_hash"], "role": role}}
-        }
+        at.secrets["tally_auth"] = {"users": {user_name: {
+            "password_hash": USERS["users"]["ada"]["password_hash"], "role": role}}}
         at.session_state["_tally_auth_token"] = tokens.issue(user_name)
         at.run()
         at._page_hash = calc_hash(url_path)
         return at.run()
-
     return open_as
 
 
@@ -122,12 +114,8 @@ def real_dashboard(tmp_path, monkeypatch, empty_published_db):
 def test_the_dashboard_serves_admin_urls_to_admins_only(real_dashboard, url_path):
     viewer = real_dashboard("vic", "viewer", url_path)
     assert not viewer.exception
-    assert {t.value for t in viewer.title} & {
-        "Refund a charge",
-        "Cancel a subscription",
-        "Audit trail",
-        "Admin",
-    } == set()
+    assert {t.value for t in viewer.title} & {"Refund a charge", "Cancel a subscription",
+                                              "Audit trail", "Admin"} == set()
     if url_path != "admin-locked":
         admin = real_dashboard("ada", "admin", url_path)
         assert admin.title[0].value in {"Refund a charge", "Cancel a subscription", "Audit trail"}
@@ -137,20 +125,11 @@ def test_the_audit_trail_filters_by_outcome_and_search(admin_app, make_charge):
     from tally_admin.audit import AuditLog, audit_path_from_env
     from tally_admin.refunds import refund_charge
     from tally_admin.stripe_api import client_from_env
-
     charge = make_charge(amount=1000)
     audit = AuditLog(audit_path_from_env())
     for amount, nonce in ((400, "a"), (900, "b")):  # the second is more than is left
-        refund_charge(
-            client_from_env(),
-            audit,
-            None,
-            actor="ada",
-            charge_id=charge["id"],
-            amount=amount,
-            reason="duplicate",
-            nonce=nonce,
-        )
+        refund_charge(client_from_env(), audit, None, actor="ada", charge_id=charge["id"],
+                      amount=amount, reason="duplicate", nonce=nonce)
     at = admin_app("audit")
     assert len(at.dataframe[0].value) == 4
     at.multiselect(key="admin_audit_outcomes").set_value(["refused"]).run()
@@ -161,7 +140,8 @@ def test_the_audit_trail_filters_by_outcome_and_search(admin_app, make_charge):
     assert len(at.dataframe[0].value) == 0
 
 
-def test_a_replayed_confirmation_is_answered_from_the_audit_trail(admin_app, make_charge, localstripe_client):
+def test_a_replayed_confirmation_is_answered_from_the_audit_trail(admin_app, make_charge,
+                                                                  localstripe_client):
     charge = make_charge(amount=5000)
     at = admin_app("refund")
     at.text_input(key="admin_refund_query").input(charge["id"]).run()
@@ -179,11 +159,10 @@ def test_a_replayed_confirmation_is_answered_from_the_audit_trail(admin_app, mak
     assert at.session_state["_tally_admin_nonces"].get(f"refund:{charge['id']}") is None
 
 
-def test_a_refund_the_audit_cannot_record_is_reported_and_stays_open(
-    admin_app, make_charge, localstripe_client, monkeypatch
-):
+def test_a_refund_the_audit_cannot_record_is_reported_and_stays_open(admin_app, make_charge,
+                                                                     localstripe_client,
+                                                                     monkeypatch):
     from tally_admin.audit import AuditLog
-
     write = AuditLog._write_rows
     disk = {"writes": 0, "full": False}
 
@@ -214,16 +193,14 @@ def test_a_refund_the_audit_cannot_record_is_reported_and_stays_open(
     assert "_tally_admin_refund" not in at.session_state
 
 
-@pytest.mark.parametrize(
-    "typed, error",
-    [
-        (50.0, "Refusing to refund 50.00 USD: only 42.00 USD of 42.00 USD is still refundable"),
-        (0.0, "The refund amount must be more than zero."),
-        (-5.0, "The refund amount must be more than zero."),
-        (10.555, "Type the amount in USD with at most 2 decimals after a point, e.g. 12.50."),
-    ],
-)
-def test_an_amount_the_refund_cannot_take_is_refused_before_the_confirm_step(admin_app, make_charge, typed, error):
+@pytest.mark.parametrize("typed, error", [
+    (50.0, "Refusing to refund 50.00 USD: only 42.00 USD of 42.00 USD is still refundable"),
+    (0.0, "The refund amount must be more than zero."),
+    (-5.0, "The refund amount must be more than zero."),
+    (10.555, "Type the amount in USD with at most 2 decimals after a point, e.g. 12.50."),
+])
+def test_an_amount_the_refund_cannot_take_is_refused_before_the_confirm_step(
+        admin_app, make_charge, typed, error):
     charge = make_charge(amount=4200, currency="usd")
     at = admin_app("refund")
     at.text_input(key="admin_refund_query").input(charge["id"]).run()
@@ -235,10 +212,8 @@ def test_an_amount_the_refund_cannot_take_is_refused_before_the_confirm_step(adm
 
 
 def test_a_refund_whose_answer_is_lost_on_the_wire_is_checked_and_reported(
-    admin_app, make_charge, localstripe_client, localstripe_url, monkeypatch
-):
+        admin_app, make_charge, localstripe_client, localstripe_url, monkeypatch):
     from tests.support.answer_losing_proxy import answer_losing_proxy
-
     charge = make_charge(amount=4200, currency="usd")
     with answer_losing_proxy(localstripe_url, lose=("POST", "/v1/refunds")) as (proxy, lost):
         monkeypatch.setenv("STRIPE_API_BASE", proxy)
@@ -250,8 +225,8 @@ def test_a_refund_whose_answer_is_lost_on_the_wire_is_checked_and_reported(
     assert lost == ["POST /v1/refunds"]
     [refund] = localstripe_client.v1.refunds.list(params={"charge": charge["id"]}).data
     assert _texts(at.success).startswith(
-        f"Stripe's answer was lost; Tally checked again: Refunded 12.00 USD on {charge['id']} ({refund.id}"
-    )
+        f"Stripe's answer was lost; Tally checked again: Refunded 12.00 USD on {charge['id']} "
+        f"({refund.id}")
     assert not at.warning or "outcome is unknown" not in _texts(at.warning)
 
 

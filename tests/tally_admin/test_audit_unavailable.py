@@ -1,5 +1,4 @@
 """An audit trail that cannot be opened: a clear message on the admin pages, not a crash (#13 item 2)."""
-
 import pytest
 from streamlit.testing.v1 import AppTest
 from streamlit.util import calc_hash
@@ -27,7 +26,6 @@ def admin_with_broken_audit(monkeypatch, tmp_path, empty_published_db):
         at.run()
         at._page_hash = calc_hash(url_path)
         return at.run()
-
     return open_page, str(audit)
 
 

@@ -1,5 +1,4 @@
 """The dunning desk page: list, restate, act once, and the recovery chart (AppTest, fakestripe)."""
-
 import datetime as dt
 import re
 
@@ -18,12 +17,9 @@ from tests.tally_admin.dunning_account import failed_invoice
 
 MAY = dt.date(2026, 5, 1)  # the month the test invoices failed
 HARNESS = str(ROOT / "tests" / "tally_admin" / "dunning_harness.py")
-USERS = {
-    "users": {
-        "ada": {"password_hash": hash_password("ada-password"), "role": "admin", "email": "ada@example.com"},
-        "vic": {"password_hash": hash_password("vic-password"), "role": "viewer"},
-    }
-}
+USERS = {"users": {"ada": {"password_hash": hash_password("ada-password"), "role": "admin",
+                           "email": "ada@example.com"},
+                   "vic": {"password_hash": hash_password("vic-password"), "role": "viewer"}}}
 
 
 @pytest.fixture(scope="module")
@@ -36,25 +32,20 @@ def fake_url(tmp_path_factory):
 def desk(fake_url, tmp_path, monkeypatch):
     """Two invoices in dunning, synced into the database; a function opening the page."""
     import stripe
-
     monkeypatch.setenv("STRIPE_API_KEY", DEFAULT_API_KEY)
     monkeypatch.setenv("STRIPE_API_BASE", fake_url)
     db = str(tmp_path / "tally.duckdb")
     monkeypatch.setenv("TALLY_DB", db)
     monkeypatch.setenv("TALLY_AUDIT_DB", str(tmp_path / "audit.duckdb"))
     client = stripe.StripeClient(DEFAULT_API_KEY, base_addresses={"api": fake_url})
-    accounts = [
-        failed_invoice(fake_url, email="bo@example.com", amount=9900),
-        failed_invoice(fake_url, email="cy@example.com", amount=1500),
-    ]
+    accounts = [failed_invoice(fake_url, email="bo@example.com", amount=9900),
+                failed_invoice(fake_url, email="cy@example.com", amount=1500)]
     objects = []
     for account in accounts:
-        objects += [
-            client.v1.customers.retrieve(account["customer"]).to_dict(),
-            client.v1.subscriptions.retrieve(account["subscription"]).to_dict(),
-            client.v1.invoices.retrieve(account["invoice"]).to_dict(),
-            client.v1.charges.retrieve(account["charge"]).to_dict(),
-        ]
+        objects += [client.v1.customers.retrieve(account["customer"]).to_dict(),
+                    client.v1.subscriptions.retrieve(account["subscription"]).to_dict(),
+                    client.v1.invoices.retrieve(account["invoice"]).to_dict(),
+                    client.v1.charges.retrieve(account["charge"]).to_dict()]
     save_objects(objects, db)
 
     def open_page(user="ada"):
@@ -65,7 +56,6 @@ def desk(fake_url, tmp_path, monkeypatch):
         at.run()
         at._page_hash = calc_hash("dunning")
         return at.run()
-
     return open_page, accounts, db, client
 
 
@@ -89,11 +79,9 @@ def test_the_desk_lists_restates_and_retries_once(desk, fake_url):
     assert at.code[0].value == f"https://invoice.stripe.com/i/acct_test/{big['invoice']}"
     at.radio(key="dunning_action").set_value("retry")
     at = _click(at, "Review")
-    assert _texts(at.warning) == (
-        f"Please confirm: Charge 99.00 USD now for invoice {big['invoice']} "
-        "for bo@example.com with the customer's default payment method "
-        "(attempt 2)."
-    )
+    assert _texts(at.warning) == (f"Please confirm: Charge 99.00 USD now for invoice {big['invoice']} "
+                                  "for bo@example.com with the customer's default payment method "
+                                  "(attempt 2).")
     pays = stats(fake_url)["endpoints"].get("POST /v1/invoices/{id}/pay", 0)
     at = _click(at, "Confirm")
     assert f"Invoice {big['invoice']} is paid: recovered 99.00 USD" in _texts(at.success)
@@ -133,23 +121,18 @@ def test_viewers_cannot_open_the_desk(desk):
 
 def test_the_desk_offers_a_coupon(desk, fake_url):
     from fakestripe.testing import put_objects
-
-    put_objects(
-        fake_url,
-        [{"id": "STAY10", "object": "coupon", "created": 1, "percent_off": 10.0, "duration": "once", "valid": True}],
-    )
+    put_objects(fake_url, [{"id": "STAY10", "object": "coupon", "created": 1, "percent_off": 10.0,
+                            "duration": "once", "valid": True}])
     open_page, (big, _), db, client = desk
     at = open_page()
     at.radio(key="dunning_action").set_value("coupon")
     at.selectbox(key="dunning_coupon").set_value("STAY10")
     at = _click(at, "Review")
-    assert (
-        f"Please confirm: Apply coupon STAY10 (STAY10: 10% off once) to subscription {big['subscription']}"
-    ) in _texts(at.warning)
+    assert (f"Please confirm: Apply coupon STAY10 (STAY10: 10% off once) to subscription "
+            f"{big['subscription']}") in _texts(at.warning)
     at = _click(at, "Confirm")
     assert "Coupon STAY10" in _texts(at.success)
     con = duckdb.connect(db, read_only=True)
-    assert con.execute("SELECT coupon_id FROM subscriptions WHERE id = ?", [big["subscription"]]).fetchall() == [
-        ("STAY10",)
-    ]
+    assert con.execute("SELECT coupon_id FROM subscriptions WHERE id = ?",
+                       [big["subscription"]]).fetchall() == [("STAY10",)]
     con.close()

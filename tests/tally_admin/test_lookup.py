@@ -1,5 +1,4 @@
 """Finding the charge or subscription an admin means, against localstripe."""
-
 from etl.load import load_mixed
 from etl.store import open_working, publish
 from tally_admin.lookup import find_charges, find_subscriptions
@@ -16,7 +15,8 @@ def test_charges_by_id_email_and_customer(stripe_env, make_charge):
     assert find_charges(client, "") == []
 
 
-def test_charges_by_invoice_id_and_by_invoice_number(stripe_env, make_subscription, db_path, localstripe_client):
+def test_charges_by_invoice_id_and_by_invoice_number(stripe_env, make_subscription, db_path,
+                                                     localstripe_client):
     sub = make_subscription()
     invoice = localstripe_client.v1.invoices.retrieve(sub["latest_invoice"]).to_dict()
     client = client_from_env()
@@ -31,7 +31,8 @@ def test_charges_by_invoice_id_and_by_invoice_number(stripe_env, make_subscripti
     assert find_charges(client, "TALLY-9999", db_path) == []
 
 
-def test_subscriptions_by_id_and_email_include_canceled_ones(stripe_env, make_subscription, localstripe_client):
+def test_subscriptions_by_id_and_email_include_canceled_ones(stripe_env, make_subscription,
+                                                             localstripe_client):
     sub = make_subscription(email="subs@example.com")
     localstripe_client.v1.subscriptions.cancel(sub["id"])
     client = client_from_env()
@@ -61,17 +62,15 @@ def test_invoice_charges_in_the_current_api_come_from_invoice_payments():
     from types import SimpleNamespace
 
     from tally_admin.lookup import invoice_charges
-
     charge = {"id": "ch_new", "object": "charge", "amount": 900, "currency": "usd"}
     intent = {"id": "pi_new", "object": "payment_intent", "latest_charge": "ch_new"}
     payments = [
-        {"id": "inpay_1", "invoice": "in_new", "payment": {"type": "payment_intent", "payment_intent": "pi_new"}},
+        {"id": "inpay_1", "invoice": "in_new", "payment": {"type": "payment_intent",
+                                                           "payment_intent": "pi_new"}},
         {"id": "inpay_2", "invoice": "in_other", "payment": {"type": "charge", "charge": "ch_x"}},
     ]
-    client = SimpleNamespace(
-        v1=SimpleNamespace(
-            charges=_Service([charge]), payment_intents=_Service([intent]), invoice_payments=_Service(listed=payments)
-        )
-    )
+    client = SimpleNamespace(v1=SimpleNamespace(
+        charges=_Service([charge]), payment_intents=_Service([intent]),
+        invoice_payments=_Service(listed=payments)))
     invoice = {"id": "in_new", "object": "invoice"}  # no `charge` since 2025-03-31
     assert [c["id"] for c in invoice_charges(client, invoice)] == ["ch_new"]

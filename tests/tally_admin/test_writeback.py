@@ -1,5 +1,4 @@
 """Write-back publishes at once, or queues for the next sync while a sync holds the file."""
-
 import subprocess
 import sys
 
@@ -9,15 +8,8 @@ from etl import spool
 from etl.store import open_working, working_path
 from tally_admin import writeback
 
-REFUND = {
-    "id": "re_1",
-    "object": "refund",
-    "amount": 500,
-    "currency": "eur",
-    "charge": "ch_1",
-    "status": "succeeded",
-    "created": 1700000000,
-}
+REFUND = {"id": "re_1", "object": "refund", "amount": 500, "currency": "eur",
+          "charge": "ch_1", "status": "succeeded", "created": 1700000000}
 
 
 def _rows(db_path):
@@ -36,16 +28,9 @@ def test_objects_are_published_for_the_dashboard(db_path):
 def test_a_busy_working_file_queues_the_objects_for_the_next_sync(db_path):
     open_working(db_path).close()
     holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, sys; con = duckdb.connect(sys.argv[1]); print('held', flush=True); sys.stdin.read()",
-            working_path(db_path),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+        [sys.executable, "-c", "import duckdb, sys; con = duckdb.connect(sys.argv[1]); "
+                               "print('held', flush=True); sys.stdin.read()",
+         working_path(db_path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
         assert writeback.save_objects([REFUND], db_path, attempts=2, pause=0.01) == writeback.QUEUED

@@ -1,5 +1,4 @@
 """Sign-in, roles and the admin gate, driven through Streamlit's AppTest."""
-
 import pytest
 from streamlit.testing.v1 import AppTest
 from streamlit.util import calc_hash
@@ -30,14 +29,10 @@ def app(secrets=None, user=None):
 
 
 def local_users(prefix=""):
-    return {
-        "tally_auth": {
-            "users": {
-                f"{prefix}root": {"password_hash": HASHES["admin-pass"], "role": "admin", "email": "root@example.com"},
-                f"{prefix}vera": {"password_hash": HASHES["viewer-pass"], "role": "viewer"},
-            }
-        }
-    }
+    return {"tally_auth": {"users": {
+        f"{prefix}root": {"password_hash": HASHES["admin-pass"], "role": "admin",
+                          "email": "root@example.com"},
+        f"{prefix}vera": {"password_hash": HASHES["viewer-pass"], "role": "viewer"}}}}
 
 
 def sign_in(at, name, password):
@@ -96,15 +91,12 @@ def test_a_viewer_cannot_reach_admin_pages_by_url():
         assert titles(at) == ["Overview"], url_path
 
 
-@pytest.mark.parametrize(
-    "tamper",
-    [
-        lambda state: state.__setitem__("_tally_auth_token", tokens.issue("droot") + "0"),
-        lambda state: state.__setitem__("_tally_auth_token", "eyJ1c2VyIjogImRyb290In0=." + "a" * 64),
-        lambda state: state.__setitem__("user", "droot"),
-        lambda state: state.__setitem__("role", "admin"),
-    ],
-)
+@pytest.mark.parametrize("tamper", [
+    lambda state: state.__setitem__("_tally_auth_token", tokens.issue("droot") + "0"),
+    lambda state: state.__setitem__("_tally_auth_token", "eyJ1c2VyIjogImRyb290In0=." + "a" * 64),
+    lambda state: state.__setitem__("user", "droot"),
+    lambda state: state.__setitem__("role", "admin"),
+])
 def test_session_tampering_does_not_make_a_viewer_an_admin(tamper):
     at = sign_in(app(local_users("d")).run(), "dvera", "viewer-pass")
     tamper(at.session_state)
@@ -114,10 +106,8 @@ def test_session_tampering_does_not_make_a_viewer_an_admin(tamper):
 
 def test_admin_pages_check_the_role_themselves():
     """Even if a page were registered for a viewer, it refuses to render."""
-
     def page_as_registered_by_mistake():
         from pages.views.admin import refund_page
-
         refund_page()
 
     at = AppTest.from_function(page_as_registered_by_mistake)
@@ -141,24 +131,22 @@ def test_a_local_admin_reaches_the_admin_pages():
     assert titles(at) == ["Audit trail"]
 
 
-OIDC = {
-    "auth": {
-        "redirect_uri": "http://localhost:8501/oauth2callback",
-        "cookie_secret": "x" * 32,
-        "client_id": "tally",
-        "client_secret": "s",
-        "server_metadata_url": "https://idp.example/.well-known",
-    },
-    "tally_auth": {"admins": ["Boss@Example.com"], "viewers": ["staff@example.com", "@team.example"]},
-}
+OIDC = {"auth": {"redirect_uri": "http://localhost:8501/oauth2callback",
+                 "cookie_secret": "x" * 32, "client_id": "tally",
+                 "client_secret": "s", "server_metadata_url": "https://idp.example/.well-known"},
+        "tally_auth": {"admins": ["Boss@Example.com"],
+                       "viewers": ["staff@example.com", "@team.example"]}}
 
 
 def test_oidc_users_are_admins_only_when_allowlisted_and_verified():
-    boss = app(OIDC, {"is_logged_in": True, "email": "boss@example.com", "name": "Boss", "email_verified": True}).run()
+    boss = app(OIDC, {"is_logged_in": True, "email": "boss@example.com", "name": "Boss",
+                      "email_verified": True}).run()
     assert titles(open_url_path(boss, "refund")) == ["Refund a charge"]
-    staff = app(OIDC, {"is_logged_in": True, "email": "staff@example.com", "email_verified": True}).run()
+    staff = app(OIDC, {"is_logged_in": True, "email": "staff@example.com",
+                       "email_verified": True}).run()
     assert titles(open_url_path(staff, "refund")) == ["Overview"]
-    unverified = app(OIDC, {"is_logged_in": True, "email": "boss@example.com", "email_verified": False}).run()
+    unverified = app(OIDC, {"is_logged_in": True, "email": "boss@example.com",
+                            "email_verified": False}).run()
     assert titles(open_url_path(unverified, "refund")) != ["Refund a charge"]
     nobody = app(OIDC, {"is_logged_in": False}).run()
     assert titles(nobody) == ["Sign in to Tally"]
@@ -174,7 +162,8 @@ def test_an_oidc_admin_without_the_email_verified_claim_is_only_a_viewer():
 def test_oidc_viewers_come_from_the_allowlist_by_email_or_domain():
     member = app(OIDC, {"is_logged_in": True, "email": "ann@team.example"}).run()
     assert titles(member) == ["Overview"]
-    stranger = app(OIDC, {"is_logged_in": True, "email": "eve@elsewhere.example", "email_verified": True}).run()
+    stranger = app(OIDC, {"is_logged_in": True, "email": "eve@elsewhere.example",
+                          "email_verified": True}).run()
     assert "Overview" not in titles(stranger)
     assert "not allowed to use Tally" in errors(stranger)
     assert "eve@elsewhere.example" in errors(stranger)
@@ -205,7 +194,6 @@ def _request(monkeypatch, ip, **headers):
     from types import SimpleNamespace
 
     from tally_auth import login
-
     context = SimpleNamespace(ip_address=ip, headers=_Headers({k.replace("_", "-"): v for k, v in headers.items()}))
     monkeypatch.setattr(login, "st", SimpleNamespace(context=context))
     return login

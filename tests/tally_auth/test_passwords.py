@@ -22,14 +22,9 @@ def test_malformed_hashes_never_verify():
 
 
 def test_the_cli_prints_a_section_for_secrets_toml():
-    out = subprocess.run(
-        [sys.executable, "-m", "tally_auth", "hash-password", "--user", "bob", "--role", "viewer"],
-        input="a long password\n",
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=True,
-    ).stdout
+    out = subprocess.run([sys.executable, "-m", "tally_auth", "hash-password", "--user", "bob",
+                          "--role", "viewer"], input="a long password\n", capture_output=True,
+                         text=True, cwd=ROOT, check=True).stdout
     lines = out.strip().splitlines()
     assert lines[0] == "[tally_auth.users.bob]" and lines[2] == 'role = "viewer"'
     stored = lines[1].split('"')[1]
@@ -38,7 +33,6 @@ def test_the_cli_prints_a_section_for_secrets_toml():
 
 
 def test_the_cli_refuses_a_short_password():
-    run = subprocess.run(
-        [sys.executable, "-m", "tally_auth", "hash-password"], input="short\n", capture_output=True, text=True, cwd=ROOT
-    )
+    run = subprocess.run([sys.executable, "-m", "tally_auth", "hash-password"], input="short\n",
+                         capture_output=True, text=True, cwd=ROOT)
     assert run.returncode == 1 and "at least 8" in run.stderr and run.stdout == ""

@@ -39,14 +39,10 @@ def test_parallel_guesses_get_five_password_checks_and_a_short_lock(monkeypatch)
     from tally_auth import config, login
     from tally_auth.passwords import hash_password
     from tally_auth.ratelimit import CLIENT_FREE_FAILURES
-
     limiter = LoginLimiter(Clock())
     monkeypatch.setattr(login, "LIMITER", limiter)
-    monkeypatch.setattr(
-        config,
-        "local_users",
-        lambda: {"root": {"password_hash": hash_password("right"), "role": "admin", "email": None}},
-    )
+    monkeypatch.setattr(config, "local_users", lambda: {"root": {
+        "password_hash": hash_password("right"), "role": "admin", "email": None}})
     sessions = 15
     start, answers = threading.Barrier(sessions), []
 
@@ -60,14 +56,14 @@ def test_parallel_guesses_get_five_password_checks_and_a_short_lock(monkeypatch)
     for thread in threads:
         thread.join()
     assert answers.count("Wrong user name or password.") == FREE_FAILURES
-    assert answers.count("Too many failed sign-ins for root. Try again in 30 seconds.") == sessions - FREE_FAILURES
+    assert answers.count("Too many failed sign-ins for root. Try again in 30 seconds.") == \
+        sessions - FREE_FAILURES
     assert limiter.seconds_locked("root") == FIRST_LOCK_SECONDS  # not an hour
     assert CLIENT_FREE_FAILURES > FREE_FAILURES
 
 
 def test_one_client_cannot_lock_out_every_name():
     from tally_auth.ratelimit import CLIENT_FREE_FAILURES
-
     limiter = LoginLimiter(Clock())
     names = [f"user{n}" for n in range(CLIENT_FREE_FAILURES)]
     for name in names:  # one wrong guess per name, from one address

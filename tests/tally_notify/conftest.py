@@ -1,6 +1,5 @@
 """Real parts for the notifier: a local SMTP server (aiosmtpd), a local HTTP server
 playing Slack's incoming webhook, and a small demo account."""
-
 from __future__ import annotations
 
 import json
@@ -20,7 +19,6 @@ from tests.support.servers import QuietHandler, free_port, serving
 @pytest.fixture(scope="session")
 def demo_source(tmp_path_factory):
     from etl.demo import generate_database
-
     path = tmp_path_factory.mktemp("notify-demo") / "demo.duckdb"
     generate_database(str(path), customers=80, seed=11, months=18)
     return str(path)

@@ -1,5 +1,4 @@
 """Alerts are checked after each publish and fire once per occurrence, never once per publish."""
-
 from __future__ import annotations
 
 import datetime as dt
@@ -48,24 +47,17 @@ def test_a_dispute_and_a_fraud_warning_each_alert_once(demo_db, state, slack):
     configure(state, disputes=True)
     notifier = Notifier(demo_db, state, None)
     assert notifier.tick(LATER) == []
-    publish(
-        demo_db,
-        "INSERT INTO disputes (id, created, charge_id, amount, currency, status, reason) "
-        "VALUES ('dp_new1', ?, 'ch_x1', 4900, 'usd', 'needs_response', 'fraudulent')",
-        [LATER - dt.timedelta(hours=2)],
-    )
+    publish(demo_db, "INSERT INTO disputes (id, created, charge_id, amount, currency, status, reason) "
+                     "VALUES ('dp_new1', ?, 'ch_x1', 4900, 'usd', 'needs_response', 'fraudulent')",
+            [LATER - dt.timedelta(hours=2)])
     [message] = notifier.tick(LATER)
     assert "dp_new1" in message.text and "49.00 USD" in message.text
     assert "https://tally.example.com/refunds" in slack.bodies[-1]["text"]
     publish(demo_db)  # another publish, the same dispute: no second alert
     assert notifier.tick(LATER) == []
     assert Notifier(demo_db, state, None).tick(LATER) == []  # nor after a restart
-    publish(
-        demo_db,
-        "INSERT INTO early_fraud_warnings (id, created, charge_id, fraud_type) "
-        "VALUES ('issfr_1', ?, 'ch_x2', 'card_never_received')",
-        [LATER - dt.timedelta(hours=1)],
-    )
+    publish(demo_db, "INSERT INTO early_fraud_warnings (id, created, charge_id, fraud_type) "
+                     "VALUES ('issfr_1', ?, 'ch_x2', 'card_never_received')", [LATER - dt.timedelta(hours=1)])
     [message] = notifier.tick(LATER)
     assert "issfr_1" in message.text and "early fraud warning" in message.subject
     assert len(slack.bodies) == 2
@@ -183,9 +175,6 @@ def test_a_sync_failure_alerts_once_it_has_lasted_n_minutes(demo_db, state, slac
 def test_without_an_updater_the_databases_last_sync_says_whether_syncing_fails(demo_db):
     """No /healthz to ask: the published database's newest sync run is read instead."""
     assert sync_problem(demo_db, None) is None
-    publish(
-        demo_db,
-        "INSERT INTO sync_runs (run_id, started_at, status, message) "
-        "VALUES ('run_test', TIMESTAMP '2099-01-01 00:00:00', 'failed', '401 from Stripe')",
-    )
+    publish(demo_db, "INSERT INTO sync_runs (run_id, started_at, status, message) "
+                     "VALUES ('run_test', TIMESTAMP '2099-01-01 00:00:00', 'failed', '401 from Stripe')")
     assert sync_problem(demo_db, None) == "the last sync failed: 401 from Stripe"

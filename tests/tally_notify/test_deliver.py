@@ -1,5 +1,4 @@
 """Messages reach a real SMTP server and a Slack-like webhook; failures are retried and logged."""
-
 from __future__ import annotations
 
 import pytest
@@ -8,24 +7,14 @@ from tally_notify.config import NotifyConfig, Secrets
 from tally_notify.deliver import ATTEMPTS, Message, deliver
 from tests.support.servers import free_port
 
-MESSAGE = Message(
-    "test",
-    "Tally test: MRR 1,000.00 USD",
-    "MRR 1,000.00 USD\nhttp://x/mrr\n",
-    '<html><body><a href="http://x/mrr">MRR</a> 1,000.00 USD</body></html>',
-    "*<http://x/mrr|MRR>* 1,000.00 USD",
-)
+MESSAGE = Message("test", "Tally test: MRR 1,000.00 USD", "MRR 1,000.00 USD\nhttp://x/mrr\n",
+                  '<html><body><a href="http://x/mrr">MRR</a> 1,000.00 USD</body></html>',
+                  "*<http://x/mrr|MRR>* 1,000.00 USD")
 
 
 def email_config(port: int, **extra) -> NotifyConfig:
-    return NotifyConfig(
-        email_to=["founder@example.com", "cfo@example.com"],
-        email_from="tally@example.com",
-        smtp_host="127.0.0.1",
-        smtp_port=port,
-        smtp_starttls=False,
-        **extra,
-    )
+    return NotifyConfig(email_to=["founder@example.com", "cfo@example.com"], email_from="tally@example.com",
+                        smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False, **extra)
 
 
 def test_an_email_arrives_as_html_with_a_plain_text_part(smtp_server, state):
@@ -41,10 +30,7 @@ def test_an_email_arrives_as_html_with_a_plain_text_part(smtp_server, state):
     assert "MRR 1,000.00 USD" in parts["text/plain"] and '<a href="http://x/mrr">' in parts["text/html"]
     [row] = state.sent().to_dict("records")
     assert (row["channel"], row["status"], row["destination"]) == (
-        "email",
-        "sent",
-        "founder@example.com, cfo@example.com",
-    )
+        "email", "sent", "founder@example.com, cfo@example.com")
 
 
 def test_slack_gets_json_with_the_text(slack_server, state):
@@ -57,7 +43,8 @@ def test_slack_gets_json_with_the_text(slack_server, state):
 
 def test_smtp_down_is_retried_then_logged_as_failed(state):
     secret = "hunter2-smtp-password"
-    outcomes = deliver(MESSAGE, email_config(free_port(), smtp_user="tally"), Secrets(smtp_password=secret), state)
+    outcomes = deliver(MESSAGE, email_config(free_port(), smtp_user="tally"), Secrets(smtp_password=secret),
+                       state)
     assert [(o.status, o.attempts) for o in outcomes] == [("failed", ATTEMPTS)]
     [row] = state.sent().to_dict("records")
     assert row["status"] == "failed" and row["attempts"] == ATTEMPTS
@@ -89,7 +76,8 @@ def test_slack_failing_every_time_is_logged_without_its_url(slack_server, state,
 
 
 def test_a_malformed_slack_url_in_the_secrets_is_not_called(state):
-    [outcome] = deliver(MESSAGE, NotifyConfig(slack=True), Secrets(slack_webhook_url="hooks.slack.com/x"), state)
+    [outcome] = deliver(MESSAGE, NotifyConfig(slack=True), Secrets(slack_webhook_url="hooks.slack.com/x"),
+                        state)
     assert outcome.status == "failed" and outcome.attempts == 0
     assert "https://" in outcome.error and "hooks.slack.com/x" not in outcome.error
 
@@ -107,14 +95,8 @@ def test_the_smtp_login_uses_the_secret_password_which_no_message_carries(state)
         return AuthResult(success=auth_data.password == b"s3cret-pass", handled=False)
 
     inbox = Inbox()
-    controller = Controller(
-        inbox,
-        hostname="127.0.0.1",
-        port=free_port(),
-        authenticator=authenticator,
-        auth_require_tls=False,
-        auth_exclude_mechanism=["LOGIN"],
-    )
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), authenticator=authenticator,
+                            auth_require_tls=False, auth_exclude_mechanism=["LOGIN"])
     controller.start()
     try:
         config = email_config(controller.port, smtp_user="tally")

@@ -1,5 +1,4 @@
 """The digest's figures are the metric layer's, each linked to its page; the CLI sends or prints one."""
-
 from __future__ import annotations
 
 import datetime as dt
@@ -44,14 +43,9 @@ def test_a_weekly_digest_shows_the_metrics_numbers_with_links(demo_db, through):
     assert f"{rate:.1%} of {pay['charges'].sum()} charges succeeded" in message.text
     for currency, rows in mrr.groupby("currency"):
         assert format_money(round(rows.sort_values("date").iloc[-1]["mrr"]), currency) in message.text
-    for title, page in [
-        ("MRR", "mrr"),
-        ("Top movements by customer", "mrr"),
-        ("Trials", "customers"),
-        ("Payment success rate", "payments"),
-        ("Open dunning", "dunning"),
-        ("Refunds and disputes", "refunds"),
-    ]:
+    for title, page in [("MRR", "mrr"), ("Top movements by customer", "mrr"), ("Trials", "customers"),
+                        ("Payment success rate", "payments"), ("Open dunning", "dunning"),
+                        ("Refunds and disputes", "refunds")]:
         assert f"{title} ({BASE}/{page})" in message.text
         assert f'<a href="{BASE}/{page}">{title}</a>' in message.html
         assert f"<{BASE}/{page}|{title}>" in message.slack
@@ -67,14 +61,8 @@ def test_a_figure_that_cannot_be_computed_is_named_and_the_rest_still_go(demo_db
 
 
 def cli(*args, env):
-    return subprocess.run(
-        [sys.executable, "-m", "tally_notify", "send-digest", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return subprocess.run([sys.executable, "-m", "tally_notify", "send-digest", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
 
 
 def test_dry_run_prints_the_digest_and_sends_nothing(demo_db, through, state):
@@ -87,17 +75,9 @@ def test_dry_run_prints_the_digest_and_sends_nothing(demo_db, through, state):
 def test_send_digest_mails_it_and_logs_it(demo_db, through, smtp_server):
     port, inbox = smtp_server
     notify = NotifyState(notify_path_from_env())
-    notify.save_config(
-        NotifyConfig(
-            email_to=["ceo@example.com"],
-            email_from="tally@example.com",
-            smtp_host="127.0.0.1",
-            smtp_port=port,
-            smtp_starttls=False,
-            base_url=BASE,
-        ),
-        by="test",
-    )
+    notify.save_config(NotifyConfig(email_to=["ceo@example.com"], email_from="tally@example.com",
+                                    smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False,
+                                    base_url=BASE), by="test")
     result = cli("--through", through.isoformat(), env=dict(os.environ))
     assert result.returncode == 0, result.stderr
     assert "email: sent" in result.stderr

@@ -19,13 +19,8 @@ def test_formula_cells_are_neutralised():
 
 
 def test_csv_neutralises_text_but_keeps_numbers():
-    frame = pd.DataFrame(
-        {
-            "name": ['=HYPERLINK("http://evil.example","x")', "Acme", None],
-            "delta": [-150, 20, 0],
-            "currency": ["usd", "usd", "usd"],
-        }
-    )
+    frame = pd.DataFrame({"name": ['=HYPERLINK("http://evil.example","x")', "Acme", None],
+                          "delta": [-150, 20, 0], "currency": ["usd", "usd", "usd"]})
     rows = read(csv_bytes(frame))
     assert rows[0]["name"] == '\'=HYPERLINK("http://evil.example","x")'
     assert rows[1]["name"] == "Acme" and rows[2]["name"] == ""
@@ -53,7 +48,7 @@ def test_string_dtype_columns_are_neutralised_too():
 def test_formulas_behind_leading_blanks_are_neutralised():
     for risky in [" =1+1", "\n=1+1", "\n\n@SUM(A1)", "  -2+3", "\u00a0+1"]:
         assert neutralise(risky) == "'" + risky
-    frame = pd.DataFrame({"name": ['\n=HYPERLINK("http://evil.example")', " Acme"]})
+    frame = pd.DataFrame({"name": ["\n=HYPERLINK(\"http://evil.example\")", " Acme"]})
     rows = read(csv_bytes(frame))
     assert rows[0]["name"].startswith("'") and rows[1]["name"] == " Acme"
 

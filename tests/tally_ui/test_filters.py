@@ -5,11 +5,7 @@ from tally_ui.filters import last_complete_month, months_between, parse_month
 
 def test_months_between_is_inclusive_and_crosses_years():
     assert months_between(dt.date(2025, 11, 15), dt.date(2026, 2, 1)) == [
-        dt.date(2025, 11, 1),
-        dt.date(2025, 12, 1),
-        dt.date(2026, 1, 1),
-        dt.date(2026, 2, 1),
-    ]
+        dt.date(2025, 11, 1), dt.date(2025, 12, 1), dt.date(2026, 1, 1), dt.date(2026, 2, 1)]
 
 
 def test_parse_month_accepts_only_year_and_month():

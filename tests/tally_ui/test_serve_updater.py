@@ -1,6 +1,5 @@
 """`make run` (python -m tally_ui.serve) with a Stripe key runs the dashboard, the
 updater and the notifier (digests and alerts) together, and one Ctrl-C stops them all."""
-
 import os
 import signal
 import subprocess
@@ -33,34 +32,13 @@ def notifier_running(hook: int) -> bool:
 
 def test_one_command_starts_dashboard_and_updater_and_ctrl_c_stops_both(tmp_path):
     web, hook = free_port(), free_port()
-    env = {
-        **os.environ,
-        "STRIPE_API_KEY": "sk_test_not_called",
-        "TALLY_DB": str(tmp_path / "t.duckdb"),
-        "STRIPE_API_BASE": f"http://127.0.0.1:{free_port()}",
-        "STRIPE_WEBHOOK_SECRET": "whsec_x",
-        "TALLY_UPDATER_PORT": str(hook),
-        "TALLY_PREFETCH": "0",
-    }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tally_ui.serve",
-            "--server.port",
-            str(web),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    env = {**os.environ, "STRIPE_API_KEY": "sk_test_not_called", "TALLY_DB": str(tmp_path / "t.duckdb"),
+           "STRIPE_API_BASE": f"http://127.0.0.1:{free_port()}", "STRIPE_WEBHOOK_SECRET": "whsec_x",
+           "TALLY_UPDATER_PORT": str(hook), "TALLY_PREFETCH": "0"}
+    proc = subprocess.Popen([sys.executable, "-m", "tally_ui.serve", "--server.port", str(web),
+                             "--server.address", "127.0.0.1", "--server.headless", "true",
+                             "--browser.gatherUsageStats", "false"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         wait_for_http(f"http://127.0.0.1:{web}/_stcore/health", 60, proc)
         wait_for_http(f"http://127.0.0.1:{hook}/healthz", 60, proc)

@@ -30,7 +30,6 @@ def test_a_change_that_rounds_to_nothing_is_plain_zero():
 
 def test_table_headers_and_codes_are_words_for_people():
     from tally_ui.widgets import code_words, header
-
     assert header("customer_end_mrr") == "Customer end MRR"
     assert header("ltv_to_cac") == "LTV to CAC"
     assert header("customer_id") == "Customer ID"
@@ -40,10 +39,8 @@ def test_table_headers_and_codes_are_words_for_people():
 
 def test_readable_changes_only_what_is_drawn():
     from tally_ui.widgets import readable
-
-    frame = pd.DataFrame(
-        {"failure_code": ["insufficient_funds", None], "state": [None, "CA"], "rate": [21.0, 8.875], "failed": [3, 1]}
-    )
+    frame = pd.DataFrame({"failure_code": ["insufficient_funds", None], "state": [None, "CA"],
+                          "rate": [21.0, 8.875], "failed": [3, 1]})
     before = frame.copy()
     shown = readable(frame)
     assert shown["failure_code"].tolist() == ["Insufficient funds", ""]
@@ -55,7 +52,6 @@ def test_readable_changes_only_what_is_drawn():
 
 def test_money_in_a_mixed_currency_table_is_rounded_per_currency():
     from tally_ui.widgets import column_formats, money_per_currency
-
     frame = pd.DataFrame({"currency": ["usd", "jpy"], "mrr": [1234.5, 5000.0]})
     assert column_formats(frame, ["mrr"])["mrr"]["type_config"]["format"] is None
     html = money_per_currency(frame, ["mrr"]).to_html()
@@ -71,7 +67,6 @@ class _Column:
 
 def test_a_zero_change_is_grey_not_red():
     from tally_ui.widgets import card
-
     flat, worse = _Column(), _Column()
     card(flat, "CAC payback (months)", 3.02, 3.04, "decimal", inverse=True)
     assert flat.args[2] == "0" and flat.kwargs["delta_color"] == "off" and flat.kwargs["delta_arrow"] == "off"
@@ -81,7 +76,6 @@ def test_a_zero_change_is_grey_not_red():
 
 def test_a_large_mixed_currency_table_is_rounded_per_row_without_a_styler():
     from tally_ui.widgets import STYLED_ROWS, column_formats, money_per_currency
-
     rows = STYLED_ROWS + 1
     frame = pd.DataFrame({"currency": ["usd", "jpy"] * rows, "mrr": [12.345, 5000.4] * rows})
     shown = money_per_currency(frame, ["mrr"])

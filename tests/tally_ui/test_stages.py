@@ -1,6 +1,5 @@
 """The dashboard builds the MRR stages of a newly published version in the
 background and reads them once they are there (metrics/mrr/stored_stages.py)."""
-
 import time
 
 import duckdb

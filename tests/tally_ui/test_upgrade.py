@@ -1,6 +1,5 @@
 """A database written by an older Tally (fewer tables and columns) is brought up
 to date when the dashboard starts, instead of every MRR query failing."""
-
 from __future__ import annotations
 
 import duckdb
@@ -58,7 +57,6 @@ def test_a_writers_working_copy_is_left_to_the_writer(tmp_path):
 
 def test_the_metrics_cli_upgrades_an_older_file_before_reading_it(tmp_path, capsys):
     from metrics.__main__ import main as metrics_main
-
     db = str(tmp_path / "tally.duckdb")
     _older_file(db)
     assert metrics_main(["export", "mrr", "--db", db]) == 0

@@ -27,7 +27,8 @@ def with_spend_table(db: str) -> None:
 def test_a_write_is_published(tmp_path):
     db = str(tmp_path / "tally.duckdb")
     with_spend_table(db)
-    writes.write(db, lambda con: con.execute("INSERT INTO marketing_spend VALUES ('2026-01-01', 100, 'usd', 'ads')"))
+    writes.write(db, lambda con: con.execute(
+        "INSERT INTO marketing_spend VALUES ('2026-01-01', 100, 'usd', 'ads')"))
     con = store.open_published(db)
     assert con.execute("SELECT amount FROM marketing_spend").fetchall() == [(100,)]
 

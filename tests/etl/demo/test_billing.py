@@ -1,5 +1,4 @@
 """Invoice arithmetic: discounts, tax and totals in integer minor units."""
-
 from etl.demo import billing
 from etl.demo.billing import Line
 from etl.demo.catalog import TAX_RATE_BY_ID, Coupon, Price

@@ -1,5 +1,4 @@
 """The demo customers carry realistic Stripe metadata that segments can use."""
-
 from etl.demo import generate_objects
 from etl.demo.customer_metadata import CHANNELS, INDUSTRIES, SALES_LED
 from metrics.params import Params
@@ -22,10 +21,8 @@ def test_every_customer_has_the_four_keys(demo_objects):
 
 def test_metadata_is_deterministic_by_seed():
     def metadata(seed):
-        return [
-            o["metadata"] for o in generate_objects(customers=20, seed=seed, months=6) if o.get("object") == "customer"
-        ]
-
+        return [o["metadata"] for o in generate_objects(customers=20, seed=seed, months=6)
+                if o.get("object") == "customer"]
     assert metadata(5) == metadata(5)
     assert metadata(5) != metadata(6)
 

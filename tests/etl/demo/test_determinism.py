@@ -36,14 +36,12 @@ def test_regenerating_replaces_the_database(tmp_path):
 
 def test_worker_processes_give_the_same_database(tmp_path, monkeypatch):
     from etl.demo import batches
-
     monkeypatch.setattr(batches, "CUSTOMERS_PER_TASK", 7)  # many small tasks, in order
     alone, helped = str(tmp_path / "alone.duckdb"), str(tmp_path / "helped.duckdb")
     generate_database(alone, customers=50, seed=4, months=24, parallel=False)
     seen = []
-    generate_database(
-        helped, customers=50, seed=4, months=24, parallel=True, progress=lambda done, total: seen.append((done, total))
-    )
+    generate_database(helped, customers=50, seed=4, months=24, parallel=True,
+                      progress=lambda done, total: seen.append((done, total)))
     assert checksums(alone) == checksums(helped)
     assert seen[-1] == (50, 50)
     assert [done for done, _ in seen] == sorted(done for done, _ in seen)

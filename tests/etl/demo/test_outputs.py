@@ -1,5 +1,4 @@
 """JSONL files for the fake Stripe server, the CLI, and the dashboard's demo database."""
-
 from collections import Counter
 
 import duckdb
@@ -19,23 +18,13 @@ def test_jsonl_files_hold_every_object_once(tmp_path):
     expected = Counter(o["object"] for o in generate_objects(**ARGS))
     assert sum(counts.values()) == sum(expected.values())
     assert counts["invoices"] == expected["invoice"] and counts["charges"] == expected["charge"]
-    for name in (
-        "customers",
-        "products",
-        "prices",
-        "coupons",
-        "subscriptions",
-        "invoices",
-        "invoice_payments",
-        "charges",
-        "payment_intents",
-        "balance_transactions",
-        "tax_rates",
-        "events",
-    ):
+    for name in ("customers", "products", "prices", "coupons", "subscriptions", "invoices",
+                 "invoice_payments", "charges", "payment_intents", "balance_transactions",
+                 "tax_rates", "events"):
         assert (tmp_path / f"{name}.jsonl").exists(), name
     invoices = [orjson.loads(line) for line in (tmp_path / "invoices.jsonl").read_bytes().splitlines()]
-    assert all(len(i["lines"]["data"]) == i["lines"]["total_count"] and not i["lines"]["has_more"] for i in invoices)
+    assert all(len(i["lines"]["data"]) == i["lines"]["total_count"] and not i["lines"]["has_more"]
+               for i in invoices)
 
 
 def test_loading_the_jsonl_gives_the_same_tables_as_the_generator(tmp_path):
@@ -45,7 +34,8 @@ def test_loading_the_jsonl_gives_the_same_tables_as_the_generator(tmp_path):
     con = connect(str(tmp_path / "from_files.duckdb"))
     for path in sorted((tmp_path / "files").glob("*.jsonl")):
         objects = [orjson.loads(line) for line in path.read_bytes().splitlines()]
-        load_mixed(con, [{k: v for k, v in o.items() if not k.startswith("_tally")} for o in objects])
+        load_mixed(con, [{k: v for k, v in o.items() if not k.startswith("_tally")}
+                         for o in objects])
     generate_database(str(tmp_path / "direct.duckdb"), **ARGS)
     direct = duckdb.connect(str(tmp_path / "direct.duckdb"), read_only=True)
     # The generator only inserts; the loader upserts: every table must agree.
@@ -57,7 +47,8 @@ def test_loading_the_jsonl_gives_the_same_tables_as_the_generator(tmp_path):
 
 def test_cli_writes_a_demo_database(tmp_path, capsys):
     db = str(tmp_path / "cli.duckdb")
-    assert main(["demo", "--db", db, "--customers", "50", "--months", "24", "--seed", "5", "--now", "2026-06-01"]) == 0
+    assert main(["demo", "--db", db, "--customers", "50", "--months", "24", "--seed", "5",
+                 "--now", "2026-06-01"]) == 0
     con = duckdb.connect(db, read_only=True)
     meta = dict(con.execute("SELECT key, value FROM tally_meta").fetchall())
     assert meta["source"] == "demo" and meta["demo_seed"] == "5"
@@ -68,14 +59,8 @@ def test_cli_writes_a_demo_database(tmp_path, capsys):
 
 
 def test_cli_reports_bad_input_in_one_line(tmp_path, capsys):
-    for bad in (
-        ["--customers", "0"],
-        ["--customers", "5"],
-        ["--customers", "49"],
-        ["--customers", "500001"],
-        ["--customers", "many"],
-        ["--now", "2026-13-01"],
-    ):
+    for bad in (["--customers", "0"], ["--customers", "5"], ["--customers", "49"],
+                ["--customers", "500001"], ["--customers", "many"], ["--now", "2026-13-01"]):
         with pytest.raises(SystemExit) as exit_:
             main(["demo", "--db", str(tmp_path / "x.duckdb"), *bad])
         assert exit_.value.code == 2
@@ -87,7 +72,8 @@ def test_cli_reports_bad_input_in_one_line(tmp_path, capsys):
 
 
 def test_cli_logs_plain_progress_lines_when_not_on_a_terminal(tmp_path, capsys):
-    assert main(["demo", "--db", str(tmp_path / "log.duckdb"), "--customers", "50", "--months", "24"]) == 0
+    assert main(["demo", "--db", str(tmp_path / "log.duckdb"), "--customers", "50",
+                 "--months", "24"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("Simulated 50/50 customers in ")
     assert out[-1].startswith("Demo database with 50 customers written to ")
@@ -121,18 +107,10 @@ def test_demo_refuses_to_take_a_working_file_another_writer_holds(tmp_path):
     import pytest
 
     from etl.demo import generate_database
-
     db = str(tmp_path / "busy.duckdb")
     holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); time.sleep(60)",
-            db + ".work",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+         "print('ready', flush=True); time.sleep(60)", db + ".work"], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "ready"
         with pytest.raises(RuntimeError, match="another sync or demo"):

@@ -2,7 +2,6 @@
 inline prices, monthly <-> yearly switches, seat changes, invoices with more than 10
 lines, paused collection, uncollectible and voided invoices; and its ground truth
 stays what the metrics compute (METRICS.md) for each of them."""
-
 from fractions import Fraction
 
 import duckdb
@@ -49,38 +48,31 @@ def test_archived_prices_keep_billing_only_their_early_subscribers(customers, co
     assert legacy and all(s.created < cutoff for s in legacy)
     # still billed on the archived price after it was archived, some of them until now
     assert any(i.created > cutoff and i.status == "paid" for s in legacy for i in s.invoices)
-    assert (
-        con.execute("""
+    assert con.execute("""
         SELECT count(*) FROM subscription_items si JOIN prices p ON p.id = si.price_id
         JOIN subscriptions s ON s.id = si.subscription_id
         WHERE NOT p.active AND s.status = 'active' AND p.product_id = 'prod_demo_team'
-    """).fetchone()[0]
-        > 0
-    )
+    """).fetchone()[0] > 0
 
 
 def test_inline_prices_are_stored_but_not_in_the_catalog(objects, con):
     inline = [o for o in objects if o["object"] == "price" and o.get(INLINE_MARKER)]
     assert inline
-    assert all(
-        o["id"] not in PRICE_BY_ID
-        and o["product"] == "prod_demo_workspace"
-        and o["active"] is False
-        and o["nickname"] is None
-        for o in inline
-    )
-    used = {i["price"]["id"] for o in objects if o["object"] == "subscription" for i in o["items"]["data"]}
+    assert all(o["id"] not in PRICE_BY_ID and o["product"] == "prod_demo_workspace"
+               and o["active"] is False and o["nickname"] is None for o in inline)
+    used = {i["price"]["id"] for o in objects if o["object"] == "subscription"
+            for i in o["items"]["data"]}
     assert {o["id"] for o in inline} <= used
     # the database holds what Stripe sends: the price, without the note for the fake
-    stored = dict(con.execute("SELECT id, raw FROM prices WHERE product_id = 'prod_demo_workspace'").fetchall())
+    stored = dict(con.execute("SELECT id, raw FROM prices WHERE product_id = 'prod_demo_workspace'")
+                  .fetchall())
     assert set(stored) == {o["id"] for o in inline}
     assert not any(INLINE_MARKER in orjson.loads(raw) for raw in stored.values())
 
 
 def test_some_invoices_have_more_lines_than_stripe_embeds(con):
-    widest = con.execute("SELECT max(n) FROM (SELECT count(*) AS n FROM invoice_lines GROUP BY invoice_id)").fetchone()[
-        0
-    ]
+    widest = con.execute("SELECT max(n) FROM (SELECT count(*) AS n FROM invoice_lines "
+                         "GROUP BY invoice_id)").fetchone()[0]
     assert widest > 10
 
 
@@ -96,9 +88,8 @@ def test_uncollectible_voided_and_paused_invoices(customers, objects):
         assert all(i.status == "void" and i.voided_at == i.created for i in during)
         assert sub.status != "canceled" or sub.ended_at >= first
     shown = [o for o in objects if o["object"] == "subscription" and o["pause_collection"]]
-    assert shown and all(
-        o["pause_collection"]["behavior"] == "void" and o["pause_collection"]["resumes_at"] > NOW for o in shown
-    )
+    assert shown and all(o["pause_collection"]["behavior"] == "void"
+                         and o["pause_collection"]["resumes_at"] > NOW for o in shown)
 
 
 def switches(customers):
@@ -107,7 +98,8 @@ def switches(customers):
     for c in customers:
         for sub in c.subscriptions:
             for inv in sub.invoices:
-                if inv.billing_reason == "subscription_update" and not all(line.proration for line in inv.lines):
+                if inv.billing_reason == "subscription_update" and not all(
+                        line.proration for line in inv.lines):
                     yield c, sub, inv
 
 
@@ -136,10 +128,8 @@ def test_a_switch_counts_the_new_interval_from_the_switch(customers):
             continue
         at, old_end = inv.lines[0].start, inv.lines[0].end
         # until the next change, if any (it may switch back)
-        old_end = min(
-            [old_end]
-            + [i.created for i in sub.invoices if i.created > at and i.billing_reason == "subscription_update"]
-        )
+        old_end = min([old_end] + [i.created for i in sub.invoices
+                                   if i.created > at and i.billing_reason == "subscription_update"])
         new = sum(Fraction(line.amount, line.price.months) for line in inv.lines if not line.proration)
         truth = {month: mrr for month, _, _, mrr in customer_truth(c, MONTHS)}
         for month in MONTHS:
@@ -150,43 +140,30 @@ def test_a_switch_counts_the_new_interval_from_the_switch(customers):
 
 
 def test_seat_changes_keep_a_grandfathered_price(customers):
-    kept = [
-        inv
-        for c in customers
-        for s in c.subscriptions
-        for inv in s.invoices
-        if inv.billing_reason == "subscription_update"
-        and all(line.proration and not line.price.active for line in inv.lines)
-    ]
+    kept = [inv for c in customers for s in c.subscriptions for inv in s.invoices
+            if inv.billing_reason == "subscription_update"
+            and all(line.proration and not line.price.active for line in inv.lines)]
     assert kept and all(inv.lines[0].price == inv.lines[1].price for inv in kept)
 
 
 def test_seat_changes_are_prorated(customers):
-    seats = [
-        inv
-        for c in customers
-        for s in c.subscriptions
-        for inv in s.invoices
-        if inv.billing_reason == "subscription_update"
-        and len(inv.lines) == 2
-        and all(line.proration for line in inv.lines)
-        and inv.lines[0].price == inv.lines[1].price
-        and inv.lines[0].quantity != inv.lines[1].quantity
-    ]
+    seats = [inv for c in customers for s in c.subscriptions for inv in s.invoices
+             if inv.billing_reason == "subscription_update" and len(inv.lines) == 2
+             and all(line.proration for line in inv.lines)
+             and inv.lines[0].price == inv.lines[1].price
+             and inv.lines[0].quantity != inv.lines[1].quantity]
     assert seats
 
 
 def test_metrics_equal_the_truth_on_this_account(con):
     """Every case above, valued by metrics/ from the loaded JSON, as the generator meant."""
     first, last = con.execute("SELECT min(month), max(month) FROM demo_truth_mrr").fetchone()
-    mine = con.execute(
-        mrr_ctes(Params(), last)
-        + f"""
+    mine = con.execute(mrr_ctes(Params(), last) + f"""
         SELECT period AS month, customer_id, mrr FROM customer_points
-        WHERE period BETWEEN DATE '{first}' AND DATE '{last}'"""
-    ).df()
+        WHERE period BETWEEN DATE '{first}' AND DATE '{last}'""").df()
     truth = con.execute("SELECT month, customer_id, mrr FROM demo_truth_mrr").df()
-    both = mine.merge(truth, on=["month", "customer_id"], how="outer", suffixes=("", "_truth"), indicator=True)
+    both = mine.merge(truth, on=["month", "customer_id"], how="outer", suffixes=("", "_truth"),
+                      indicator=True)
     assert (both["_merge"] == "both").all(), both[both["_merge"] != "both"].head()
     assert (both["mrr"] - both["mrr_truth"]).abs().max() < 0.01
 

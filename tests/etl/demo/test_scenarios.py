@@ -1,5 +1,4 @@
 """Whole simulated customers whose MRR is easy to state by hand, checked against the truth."""
-
 from fractions import Fraction
 
 import pytest
@@ -22,12 +21,9 @@ def plain_customers(seed=1, limit=1500):
         if len(c.subscriptions) != 1 or (c.tax_rate and c.tax_rate.inclusive):
             continue
         sub = c.subscriptions[0]
-        if (
-            len(sub.items) == 1
-            and sub.trial_start is None
-            and sub.invoices
-            and all(i.status == "paid" and i.billing_reason != "subscription_update" for i in sub.invoices)
-        ):
+        if (len(sub.items) == 1 and sub.trial_start is None and sub.invoices
+                and all(i.status == "paid" and i.billing_reason != "subscription_update"
+                        for i in sub.invoices)):
             yield c, sub
 
 
@@ -65,14 +61,9 @@ def test_a_mid_cycle_plan_change_counts_the_new_price_from_the_change():
             continue
         sub = c.subscriptions[0]
         updates = [i for i in sub.invoices if i.billing_reason == "subscription_update"]
-        if (
-            len(sub.items) != 1
-            or sub.discount
-            or sub.trial_start
-            or len(updates) != 1
-            or any(i.status != "paid" for i in sub.invoices)
-            or not all(line.proration for line in updates[0].lines)
-        ):  # not an interval switch
+        if (len(sub.items) != 1 or sub.discount or sub.trial_start or len(updates) != 1
+                or any(i.status != "paid" for i in sub.invoices)
+                or not all(line.proration for line in updates[0].lines)):  # not an interval switch
             continue
         unused, remaining = updates[0].lines  # Stripe's two proration lines
         change, months = unused.start, unused.price.months
@@ -81,12 +72,10 @@ def test_a_mid_cycle_plan_change_counts_the_new_price_from_the_change():
         # Until the period's end the prorations say it (METRICS.md): the credit over
         # its regular line cancels "before"; the debit is scaled by the same line
         # for a seat change, by the nominal interval of a new price.
-        regular = next(
-            line for i in sub.invoices for line in i.lines if not line.proration and line.start <= change < line.end
-        )
-        full = (
-            regular.end - regular.start if remaining.price == unused.price else billing.nominal_period(remaining.price)
-        )
+        regular = next(line for i in sub.invoices for line in i.lines
+                       if not line.proration and line.start <= change < line.end)
+        full = (regular.end - regular.start if remaining.price == unused.price
+                else billing.nominal_period(remaining.price))
         inside = Fraction(remaining.amount * full, remaining.end - remaining.start) / months
         truth = {month: mrr for month, _, _, mrr in customer_truth(c, MONTHS)}
         first = sub.invoices[0].lines[0].start
