@@ -7,7 +7,6 @@ discovery, and only define functions: nothing renders before this file has run. 
 (`/mrr`) differ from the module names (`pages/views/mrr_page.py`) on purpose: a URL
 equal to a file's name makes a fresh server run that file instead of this one.
 """
-
 import streamlit as st
 
 # An emoji favicon is drawn in the browser; a :material: one is fetched from
@@ -39,15 +38,12 @@ def admin_pages(user) -> list:
             raise  # a dependency of the admin pages is missing: say so, do not hide the pages
         return []
     from pages.views.dunning_page import dunning_page
-
     if user.is_admin:
-        return [
-            st.Page(admin.refund_page, title="Refund a charge", url_path="refund"),
-            st.Page(admin.cancel_page, title="Cancel a subscription", url_path="cancel"),
-            st.Page(dunning_page, title="Dunning desk", url_path="dunning"),
-            st.Page(admin.audit_page, title="Audit trail", url_path="audit"),
-            st.Page(notifications_page, title="Notifications", url_path="notifications"),
-        ]
+        return [st.Page(admin.refund_page, title="Refund a charge", url_path="refund"),
+                st.Page(admin.cancel_page, title="Cancel a subscription", url_path="cancel"),
+                st.Page(dunning_page, title="Dunning desk", url_path="dunning"),
+                st.Page(admin.audit_page, title="Audit trail", url_path="audit"),
+                st.Page(notifications_page, title="Notifications", url_path="notifications")]
     if not tally_auth.auth_configured():
         return [st.Page(admin.locked_page, title="Admin", url_path="admin-locked")]
     return []
@@ -55,27 +51,19 @@ def admin_pages(user) -> list:
 
 def navigation(user):
     sections = {
-        "Revenue": [
-            st.Page(overview_page, title="Overview", url_path="overview", default=True),
-            st.Page(mrr_page, title="MRR", url_path="mrr"),
-            st.Page(customers_page, title="Customers & retention", url_path="customers"),
-            # reached from the links in every table of customers, not from the menu
-            st.Page(customer_page, title="Customer", url_path="customer", visibility="hidden"),
-            st.Page(forecast_page, title="Forecast", url_path="forecast"),
-        ],
-        "Money": [
-            st.Page(payments_page, title="Payments", url_path="payments"),
-            st.Page(refunds_page, title="Refunds & disputes", url_path="refunds"),
-            st.Page(tax_page, title="Tax", url_path="tax"),
-        ],
-        "Growth": [
-            st.Page(acquisition_page, title="Acquisition", url_path="acquisition"),
-            st.Page(goals_page, title="Goals & annotations", url_path="goals"),
-        ],
-        "Data": [
-            st.Page(data_export_page, title="Data & export", url_path="data"),
-            st.Page(sync_page, title="Sync", url_path="sync"),
-        ],
+        "Revenue": [st.Page(overview_page, title="Overview", url_path="overview", default=True),
+                    st.Page(mrr_page, title="MRR", url_path="mrr"),
+                    st.Page(customers_page, title="Customers & retention", url_path="customers"),
+                    # reached from the links in every table of customers, not from the menu
+                    st.Page(customer_page, title="Customer", url_path="customer", visibility="hidden"),
+                    st.Page(forecast_page, title="Forecast", url_path="forecast")],
+        "Money": [st.Page(payments_page, title="Payments", url_path="payments"),
+                  st.Page(refunds_page, title="Refunds & disputes", url_path="refunds"),
+                  st.Page(tax_page, title="Tax", url_path="tax")],
+        "Growth": [st.Page(acquisition_page, title="Acquisition", url_path="acquisition"),
+                   st.Page(goals_page, title="Goals & annotations", url_path="goals")],
+        "Data": [st.Page(data_export_page, title="Data & export", url_path="data"),
+                 st.Page(sync_page, title="Sync", url_path="sync")],
     }
     admin = admin_pages(user)
     if admin:

@@ -6,13 +6,13 @@ HTTP answer: no other site can show Tally in a frame and trick a signed-in
 admin into clicking (clickjacking). Frames of Tally's own origin stay allowed.
 `streamlit run dashboard.py` still works, without these headers.
 """
-
 from pathlib import Path
 
 import streamlit as st
 from starlette.middleware import Middleware
 
-FRAME_HEADERS = [(b"x-frame-options", b"SAMEORIGIN"), (b"content-security-policy", b"frame-ancestors 'self'")]
+FRAME_HEADERS = [(b"x-frame-options", b"SAMEORIGIN"),
+                 (b"content-security-policy", b"frame-ancestors 'self'")]
 
 
 class FrameProtection:

@@ -1,5 +1,4 @@
 """`python -m etl sync|demo|serve`: one CLI, each command in its own module."""
-
 import argparse
 import sys
 
@@ -10,15 +9,12 @@ def main(argv=None) -> int:
     syncing = (sys.argv[1:] if argv is None else argv)[:1] == ["sync"]
     if syncing:
         from etl import convert
-
         convert.warm_up()  # before the imports below: the page converter starts meanwhile
     try:
         from etl import cli_sync, demo
-
         cli_sync.add_arguments(commands.add_parser("sync", help="pull a Stripe account into DuckDB"))
         demo.add_arguments(commands.add_parser("demo", help="generate the demo account"))
         from etl import updater
-
         updater.add_arguments(commands.add_parser("serve", help="apply Stripe webhooks and sync on a schedule"))
         args = parser.parse_args(argv)
         return args.run(args)

@@ -6,7 +6,6 @@ snapshots do not matter), writes it to the working copy and publishes; only
 then does it move the queue's applied offset. The incremental sync runs every
 `--every` minutes under the same writer lock, as the safety net.
 """
-
 from __future__ import annotations
 
 import logging
@@ -45,12 +44,8 @@ class Updater:
         self.writer = threading.Lock()  # one writer: the applier or the sync
         self.stopping = threading.Event()
         self.account = None
-        self.health = {
-            "last_event": None,
-            "last_sync": last_sync_run(db_path),
-            "stripe": "not asked yet",
-            "apply_error": None,
-        }
+        self.health = {"last_event": None, "last_sync": last_sync_run(db_path), "stripe": "not asked yet",
+                       "apply_error": None}
 
     # the applier thread
     def apply_forever(self) -> None:
@@ -82,12 +77,9 @@ class Updater:
             self._write(objects, gone)
         self.queue.mark_applied(offset)
         last, received = list(events.values())[-1]
-        self.health["last_event"] = {
-            "id": last.get("id"),
-            "type": last.get("type"),
-            "applied_at": _iso(time.time()),
-            "lag_seconds": round(time.time() - received, 3),
-        }
+        self.health["last_event"] = {"id": last.get("id"), "type": last.get("type"),
+                                     "applied_at": _iso(time.time()),
+                                     "lag_seconds": round(time.time() - received, 3)}
         self.health["stripe"], self.health["apply_error"] = "reachable", None
         return len(entries)
 
@@ -154,7 +146,8 @@ class Updater:
         has_more = bool(lines.get("has_more"))
         while has_more:
             params = {"limit": 100, **({"starting_after": data[-1]["id"]} if data else {})}
-            page = self.client.get(f"/v1/invoices/{invoice['id']}/lines", params, label="updater").data
+            page = self.client.get(f"/v1/invoices/{invoice['id']}/lines", params,
+                                   label="updater").data
             batch = page.get("data") or []
             data += batch
             has_more = bool(page.get("has_more")) and bool(batch)
@@ -166,7 +159,8 @@ class Updater:
             con.execute("BEGIN")
             invoices = [o["id"] for o in objects if o.get("object") == "invoice"]
             for lines_table in ("invoice_lines", "invoice_line_taxes"):  # lines an invoice no longer has go
-                con.execute(f"DELETE FROM {lines_table} WHERE invoice_id IN (SELECT unnest(?::VARCHAR[]))", [invoices])
+                con.execute(f"DELETE FROM {lines_table} WHERE invoice_id IN (SELECT unnest(?::VARCHAR[]))",
+                            [invoices])
             load_mixed(con, objects)
             for table, ids in gone.items():
                 mark_deleted(con, table, ids)
@@ -193,20 +187,17 @@ class Updater:
                 if isinstance(exc, Unreachable):
                     self.health["stripe"] = "unreachable"
             except Exception as exc:  # noqa: BLE001 - one line; the next run tries again
-                result = {"status": "failed", "message": self.client.scrub(f"unexpected {type(exc).__name__}: {exc}")}
-        self.health["last_sync"] = {"at": _iso(started), "seconds": round(time.time() - started, 2), **result}
+                result = {"status": "failed",
+                          "message": self.client.scrub(f"unexpected {type(exc).__name__}: {exc}")}
+        self.health["last_sync"] = {"at": _iso(started), "seconds": round(time.time() - started, 2),
+                                    **result}
 
     def healthz(self) -> dict:
         waiting = self.queue.waiting()
-        return {
-            "ok": self.health["apply_error"] is None,
-            "events_waiting": waiting,
-            "last_event": self.health["last_event"],
-            "last_sync": self.health["last_sync"],
-            "stripe": self.health["stripe"],
-            "apply_error": self.health["apply_error"],
-            "db": self.db_path,
-        }
+        return {"ok": self.health["apply_error"] is None, "events_waiting": waiting,
+                "last_event": self.health["last_event"], "last_sync": self.health["last_sync"],
+                "stripe": self.health["stripe"], "apply_error": self.health["apply_error"],
+                "db": self.db_path}
 
     def learn_account(self) -> None:
         """Our account id, so events of connected accounts are refused."""
@@ -223,16 +214,16 @@ def last_sync_run(db_path: str) -> dict | None:
     try:
         con = store.open_published(db_path)
         try:
-            row = con.execute(
-                "SELECT started_at, status, message, mode FROM sync_runs ORDER BY started_at DESC LIMIT 1"
-            ).fetchone()
+            row = con.execute("SELECT started_at, status, message, mode FROM sync_runs "
+                              "ORDER BY started_at DESC LIMIT 1").fetchone()
         finally:
             con.close()
     except duckdb.Error:
         return None
     if not row:
         return None
-    return {"at": row[0].isoformat(timespec="seconds") + "Z", "status": row[1], "message": row[2], "mode": row[3]}
+    return {"at": row[0].isoformat(timespec="seconds") + "Z", "status": row[1], "message": row[2],
+            "mode": row[3]}
 
 
 def _iso(ts: float) -> str:

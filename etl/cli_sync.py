@@ -5,7 +5,6 @@ restricted rk_... key), STRIPE_API_BASE (optional, e.g. a local fake server),
 TALLY_DB (default data/tally.duckdb). Exit codes: 0 synced, 2 synced except
 object types the key may not read, 1 failed.
 """
-
 from __future__ import annotations
 
 import os
@@ -20,8 +19,10 @@ from etl.sync import OBJECT_TYPES, Summary, run_sync
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--db", help=f"DuckDB file to publish (default: $TALLY_DB or {store.DEFAULT_DB})")
-    parser.add_argument("--full", action="store_true", help="re-list every object instead of fetching only changes")
+    parser.add_argument("--db", help="DuckDB file to publish (default: $TALLY_DB or "
+                        f"{store.DEFAULT_DB})")
+    parser.add_argument("--full", action="store_true",
+                        help="re-list every object instead of fetching only changes")
     parser.set_defaults(run=main)
 
 
@@ -29,9 +30,9 @@ def main(args) -> int:
     console = Console(stderr=True)
     client = None
     try:
-        client = StripeHTTP(
-            os.environ.get("STRIPE_API_KEY", ""), os.environ.get("STRIPE_API_BASE") or None, rate=_rate_from_env()
-        )
+        client = StripeHTTP(os.environ.get("STRIPE_API_KEY", ""),
+                            os.environ.get("STRIPE_API_BASE") or None,
+                            rate=_rate_from_env())
         with ProgressBars(console) as (bars, on_progress):
             summary = run_sync(args.db, full=args.full, progress=on_progress, client=client)
     except StripeSyncError as exc:
@@ -42,11 +43,8 @@ def main(args) -> int:
         return 130
     except Exception as exc:  # one line, never a traceback (and never the key)
         detail = client.scrub(str(exc).splitlines()[0] if str(exc) else "") if client else ""
-        console.print(
-            f"[red]Sync failed:[/] unexpected {type(exc).__name__}: {detail} Run sync again to resume.",
-            highlight=False,
-            soft_wrap=True,
-        )
+        console.print(f"[red]Sync failed:[/] unexpected {type(exc).__name__}: {detail} "
+                      "Run sync again to resume.", highlight=False, soft_wrap=True)
         return 1
     _print_summary(console, summary)
     if summary.status != "failed":  # published
@@ -67,16 +65,9 @@ class ProgressBars:
     """One bar per object type; `on_progress` is the sync's progress callback."""
 
     def __init__(self, console: Console):
-        self.bars = Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description:<22}"),
-            BarColumn(),
-            TextColumn("{task.completed:>8,.0f} objects"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=False,
-            disable=not console.is_terminal,
-        )
+        self.bars = Progress(SpinnerColumn(), TextColumn("{task.description:<22}"), BarColumn(),
+                             TextColumn("{task.completed:>8,.0f} objects"), TimeElapsedColumn(),
+                             console=console, transient=False, disable=not console.is_terminal)
         self.tasks: dict[str, TaskID] = {}
 
     def __enter__(self):
@@ -101,36 +92,16 @@ class ProgressBars:
 def _print_summary(console: Console, summary: Summary) -> None:
     table = Table(title=f"Stripe sync ({summary.mode})")
     columns: tuple[tuple[str, JustifyMethod], ...] = (
-        ("object type", "left"),
-        ("status", "left"),
-        ("fetched", "right"),
-        ("written", "right"),
-        ("requests", "right"),
-        ("retries", "right"),
-        ("seconds", "right"),
-    )
+        ("object type", "left"), ("status", "left"), ("fetched", "right"), ("written", "right"),
+        ("requests", "right"), ("retries", "right"), ("seconds", "right"))
     for name, justify in columns:
         table.add_column(name, justify=justify)
     for name, job in summary.jobs.items():
-        table.add_row(
-            name,
-            job["status"],
-            f"{job['fetched']:,}",
-            f"{job['written']:,}",
-            f"{job.get('requests', 0):,}",
-            f"{job.get('retries', 0):,}",
-            f"{job['seconds']:.1f}",
-        )
-    table.add_row(
-        "total",
-        summary.status,
-        "",
-        "",
-        f"{summary.requests:,}",
-        f"{summary.retries:,}",
-        f"{summary.seconds:.1f}",
-        end_section=True,
-    )
+        table.add_row(name, job["status"], f"{job['fetched']:,}", f"{job['written']:,}",
+                      f"{job.get('requests', 0):,}", f"{job.get('retries', 0):,}",
+                      f"{job['seconds']:.1f}")
+    table.add_row("total", summary.status, "", "", f"{summary.requests:,}",
+                  f"{summary.retries:,}", f"{summary.seconds:.1f}", end_section=True)
     out = Console()
     out.print(table)
     for note in summary.notes:

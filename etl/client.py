@@ -14,7 +14,6 @@ slow down on a 429 and recover on success) and the adaptive concurrency gate;
 429, 409 and 5xx are retried with exponential back-off and full jitter,
 honouring `Stripe-Should-Retry` and `Retry-After`. The API key never appears in an error message.
 """
-
 from __future__ import annotations
 
 import random
@@ -98,21 +97,13 @@ class Response:
 
 
 class StripeHTTP:
-    def __init__(
-        self,
-        api_key: str,
-        api_base: str | None = None,
-        *,
-        rate: float | None = None,
-        endpoint_rate: float = ENDPOINT_RATE,
-        max_concurrency: int = 40,
-        max_retries: int = 8,
-        backoff_base: float = 0.5,
-        backoff_cap: float = 20.0,
-        timeout: float = 60.0,
-    ):
+    def __init__(self, api_key: str, api_base: str | None = None, *, rate: float | None = None,
+                 endpoint_rate: float = ENDPOINT_RATE, max_concurrency: int = 40,
+                 max_retries: int = 8, backoff_base: float = 0.5, backoff_cap: float = 20.0,
+                 timeout: float = 60.0):
         if not api_key:
-            raise AuthError("No Stripe API key: set STRIPE_API_KEY to a secret (sk_...) or restricted (rk_...) key.")
+            raise AuthError("No Stripe API key: set STRIPE_API_KEY to a secret (sk_...) "
+                            "or restricted (rk_...) key.")
         self._key = api_key
         self.base = checked_base(api_base or DEFAULT_BASE)
         self.mode = key_mode(api_key)
@@ -125,26 +116,17 @@ class StripeHTTP:
         self.timeout = timeout
         self.stats: dict[str, dict[str, int]] = defaultdict(lambda: {"requests": 0, "retries": 0})
         self._stats_lock = threading.Lock()
-        self._http = urllib3.PoolManager(
-            maxsize=max_concurrency + 8,
-            block=False,
-            retries=False,
-            timeout=urllib3.Timeout(connect=10, read=timeout),
-            headers={"Authorization": f"Bearer {api_key}", "Stripe-Version": API_VERSION, "User-Agent": USER_AGENT},
-        )
+        self._http = urllib3.PoolManager(maxsize=max_concurrency + 8, block=False, retries=False,
+                                         timeout=urllib3.Timeout(connect=10, read=timeout),
+                                         headers={"Authorization": f"Bearer {api_key}",
+                                                  "Stripe-Version": API_VERSION,
+                                                  "User-Agent": USER_AGENT})
 
     # --- public ------------------------------------------------------------
 
-    def get(
-        self,
-        path: str,
-        params: dict | None = None,
-        *,
-        label: str | None = None,
-        max_retries: int | None = None,
-        priority: float = 0.0,
-        endpoint: str | None = None,
-    ) -> Response:
+    def get(self, path: str, params: dict | None = None, *, label: str | None = None,
+            max_retries: int | None = None, priority: float = 0.0,
+            endpoint: str | None = None) -> Response:
         """GET a JSON resource, retrying what Stripe says is retryable.
 
         Requests of higher `priority` get the account's rate limit first.
@@ -163,10 +145,8 @@ class StripeHTTP:
                 resp = self._send(path, params, priority, endpoint)
             except urllib3.exceptions.HTTPError as exc:
                 if attempts["failed"] >= min(retries, CONNECT_RETRIES):
-                    raise Unreachable(
-                        f"Cannot reach the Stripe API at {self.base} "
-                        f"({type(exc).__name__}); check the network or STRIPE_API_BASE."
-                    ) from None
+                    raise Unreachable(f"Cannot reach the Stripe API at {self.base} "
+                                      f"({type(exc).__name__}); check the network or STRIPE_API_BASE.") from None
                 delay = self._backoff(attempts["failed"])
             else:
                 if resp.status < 300:
@@ -195,12 +175,14 @@ class StripeHTTP:
 
     # --- internals ---------------------------------------------------------
 
-    def _send(self, path: str, params: dict | None, priority: float, endpoint: str) -> urllib3.BaseHTTPResponse:
+    def _send(self, path: str, params: dict | None, priority: float,
+              endpoint: str) -> urllib3.BaseHTTPResponse:
         self.limiters.acquire(endpoint, priority)
         with self.concurrency:
             return self._http.request("GET", self.base + path, fields=params)
 
-    def _retry_delay(self, resp: urllib3.BaseHTTPResponse, attempt: int, retries: int) -> float | None:
+    def _retry_delay(self, resp: urllib3.BaseHTTPResponse, attempt: int,
+                     retries: int) -> float | None:
         """Seconds to wait before retrying, or None when the answer is final."""
         should = resp.headers.get("Stripe-Should-Retry")
         if resp.status == 429:
@@ -221,27 +203,20 @@ class StripeHTTP:
 
     def _backoff(self, attempt: int) -> float:
         # Full jitter: concurrent workers that failed together retry apart.
-        return random.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt)) + self.backoff_base / 4
+        return random.uniform(0, min(self.backoff_cap, self.backoff_base * 2 ** attempt)) + \
+            self.backoff_base / 4
 
     def _not_stripe(self, resp: urllib3.BaseHTTPResponse, path: str) -> NotStripe:
         kind = resp.headers.get("Content-Type", "no content type").split(";")[0]
         start = " ".join(resp.data[:60].decode(errors="replace").split())
-        return NotStripe(
-            self.scrub(
-                f"{self.base} is not the Stripe API: GET {path} answered HTTP "
-                f"{resp.status} {kind} ({start!r}), where Stripe answers JSON; "
-                "check STRIPE_API_BASE."
-            )
-        )
+        return NotStripe(self.scrub(f"{self.base} is not the Stripe API: GET {path} answered HTTP "
+                                    f"{resp.status} {kind} ({start!r}), where Stripe answers JSON; "
+                                    "check STRIPE_API_BASE."))
 
     def not_a_list(self, path: str, body: bytes) -> NotStripe:
         start = " ".join(body[:60].decode(errors="replace").split())
-        return NotStripe(
-            self.scrub(
-                f"{self.base} is not the Stripe API: GET {path} answered JSON "
-                f'({start!r}) without the "data" of a Stripe list; check STRIPE_API_BASE.'
-            )
-        )
+        return NotStripe(self.scrub(f"{self.base} is not the Stripe API: GET {path} answered JSON "
+                                    f"({start!r}) without the \"data\" of a Stripe list; check STRIPE_API_BASE."))
 
     def _error(self, resp: urllib3.BaseHTTPResponse, path: str) -> StripeSyncError:
         try:
@@ -253,15 +228,11 @@ class StripeHTTP:
         message = self.scrub(str(message))
         code = resp.status
         if code == 401:
-            return AuthError(
-                "Stripe rejected the API key (401): check STRIPE_API_KEY "
-                "(a secret sk_... or restricted rk_... key of the right account and mode)."
-            )
+            return AuthError("Stripe rejected the API key (401): check STRIPE_API_KEY "
+                             "(a secret sk_... or restricted rk_... key of the right account and mode).")
         if code == 403:
-            return PermissionDenied(
-                f"The API key may not read {path} (403): give the restricted "
-                "key read access to it, or use a secret key."
-            )
+            return PermissionDenied(f"The API key may not read {path} (403): give the restricted "
+                                    "key read access to it, or use a secret key.")
         if code == 404:
             return NotAvailable(f"{path} is not offered by this API (404).")
         if code == 400:
@@ -277,10 +248,8 @@ def checked_base(base: str) -> str:
     """STRIPE_API_BASE without a trailing slash, or one line on what is wrong with it."""
     parts = urllib.parse.urlsplit(base)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise StripeSyncError(
-            f"STRIPE_API_BASE {base!r} is not a URL like https://api.stripe.com "
-            "(or http://127.0.0.1:PORT for a local fake); fix or unset it."
-        )
+        raise StripeSyncError(f"STRIPE_API_BASE {base!r} is not a URL like https://api.stripe.com "
+                              "(or http://127.0.0.1:PORT for a local fake); fix or unset it.")
     return base.rstrip("/")
 
 
@@ -301,4 +270,5 @@ def _endpoint(path: str) -> str:
 
 
 def _looks_like_id(part: str) -> bool:
-    return bool(re.fullmatch(r"[a-z]+_[A-Za-z0-9]+", part)) and any(ch.isdigit() or ch.isupper() for ch in part)
+    return bool(re.fullmatch(r"[a-z]+_[A-Za-z0-9]+", part)) and \
+        any(ch.isdigit() or ch.isupper() for ch in part)

@@ -23,7 +23,6 @@ converts it itself, as it does whenever the worker is not there (it could
 not start, died, or took over ANSWER_SECONDS) or failed on a page (the fetch
 thread then meets the same error where it handles errors).
 """
-
 from __future__ import annotations
 
 import datetime as dt
@@ -57,20 +56,14 @@ PIPE_BYTES = 1 << 20  # Linux's default limit for a pipe's size (/proc/sys/fs/pi
 SECRETS = ("STRIPE_API_KEY",)
 
 
-def page_from_objects(
-    table: str, objects: list[dict], has_more: bool, synced_at: dt.datetime, api_version: str
-) -> Page:
+def page_from_objects(table: str, objects: list[dict], has_more: bool, synced_at: dt.datetime,
+                      api_version: str) -> Page:
     from etl.load import prepare_objects
     from etl.sync_jobs import Page
 
     rows = prepare_objects(table, objects, synced_at=synced_at, api_version=api_version)
-    return Page(
-        len(objects),
-        objects[-1]["id"] if objects else None,
-        has_more and bool(objects),
-        rows,
-        [o.get("created") or 0 for o in objects],
-    )
+    return Page(len(objects), objects[-1]["id"] if objects else None, has_more and bool(objects),
+                rows, [o.get("created") or 0 for o in objects])
 
 
 def convert_body(table: str, body: bytes, synced_at: dt.datetime, api_version: str) -> Page | None:
@@ -109,7 +102,8 @@ class PageConverter:
                 # Dropped without stop() (say, a sync that raised): it still exits.
                 weakref.finalize(self, _close_quietly, self._worker.stdin)
 
-    def convert(self, table: str, body: bytes, synced_at: dt.datetime, api_version: str) -> Page | None:
+    def convert(self, table: str, body: bytes, synced_at: dt.datetime,
+                api_version: str) -> Page | None:
         """Like `convert_body`, in the worker when there is one."""
         self.start()
         with self._lock:
@@ -189,14 +183,8 @@ def _spawn() -> tuple[subprocess.Popen, int] | None:
     try:
         worker = subprocess.Popen(
             [sys.executable, "-m", "etl.convert", str(answers_end)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            pass_fds=(answers_end,),
-            bufsize=0,
-            cwd=ROOT,
-            env=_worker_env(),
-        )
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            pass_fds=(answers_end,), bufsize=0, cwd=ROOT, env=_worker_env())
     except OSError:
         os.close(answers)
         return None
@@ -241,7 +229,7 @@ def _frame(message) -> bytes:
 
 
 def _size(header: bytes) -> int:
-    (size,) = struct.unpack("<Q", header)
+    size, = struct.unpack("<Q", header)
     if size > MAX_FRAME:  # not a length we wrote: something else wrote to the pipe
         raise ValueError(f"the page converter sent a frame of {size} bytes")
     return size
@@ -251,7 +239,7 @@ def _write_all(fd: int, data: bytes, deadline: float) -> None:
     view = memoryview(data)
     while view:
         _wait_until_ready(fd, deadline, write=True)
-        view = view[os.write(fd, view) :]
+        view = view[os.write(fd, view):]
 
 
 def _read_frame(fd: int, deadline: float) -> bytes:
@@ -299,7 +287,8 @@ def serve(answers_fd: int) -> None:
     answers = os.fdopen(answers_fd, "wb")
     flat_memory()  # the same allocators as the sync process: flat RSS
     # Once through the conversion while the sync starts, not on its first page.
-    page_from_objects("customers", [{"id": "cus_warm_up", "created": 0}], False, dt.datetime(2000, 1, 1), "")
+    page_from_objects("customers", [{"id": "cus_warm_up", "created": 0}], False,
+                      dt.datetime(2000, 1, 1), "")
     while True:
         header = requests.read(8)
         if len(header) < 8:

@@ -20,7 +20,6 @@ list order: the writer commits an invoice with all its lines and the
 window's cursor never passes an invoice still missing some (kill-and-resume
 loses and doubles nothing).
 """
-
 from __future__ import annotations
 
 import collections
@@ -57,7 +56,6 @@ LINES_LABEL = "invoice_lines"
 @dataclass
 class LongPage:
     """An invoice page whose long invoices are having the rest of their lines paged."""
-
     table: str
     ids: list[str]
     objects: list  # the long invoices as dicts, the rest as JSON (orjson.Fragment)
@@ -128,9 +126,8 @@ class Fetcher:
             with self.lock:
                 self.active -= 1
 
-    def _deliver(
-        self, job: Job, window: Window, waiting: collections.deque, keep: int, delivered: str | None
-    ) -> str | None:
+    def _deliver(self, job: Job, window: Window, waiting: collections.deque, keep: int,
+                 delivered: str | None) -> str | None:
         """Queue the window's pages in list order, each once its lines are in:
         waits until at most `keep` are left, then queues those already complete.
         Returns the last queued page's cursor; raises a line page's error."""
@@ -153,9 +150,8 @@ class Fetcher:
             except queue.Full:
                 continue
 
-    def fetch_page(
-        self, job: Job, lo: int | None, hi: int | None, cursor: str | None, priority: float = 0.0
-    ) -> tuple[Page, LongPage | None]:
+    def fetch_page(self, job: Job, lo: int | None, hi: int | None, cursor: str | None,
+                   priority: float = 0.0) -> tuple[Page, LongPage | None]:
         """A list page, converted; when invoices on it have more lines than they
         embed, a page without rows and the LongPage whose lines are being paged."""
         params = {"limit": PAGE_SIZE, **job.kind.params}
@@ -175,11 +171,13 @@ class Fetcher:
         objects = resp.data.get("data") or []  # an invoice with more lines than it embeds
         has_more = bool(resp.data.get("has_more")) and bool(objects)
         ids = [o["id"] for o in objects]
-        outline = Page(len(objects), ids[-1] if ids else None, has_more, None, [o.get("created") or 0 for o in objects])
+        outline = Page(len(objects), ids[-1] if ids else None, has_more, None,
+                       [o.get("created") or 0 for o in objects])
         futures = self.page_lines(objects, compact=True)
         # until the page is complete, the invoices already complete wait as JSON: less memory
         objects = [o if has_more_lines(o) else orjson.Fragment(orjson.dumps(o)) for o in objects]
-        return outline, LongPage(job.kind.table, ids, objects, has_more, synced_at, api_version, futures)
+        return outline, LongPage(job.kind.table, ids, objects, has_more, synced_at, api_version,
+                                 futures)
 
     def _completed_page(self, long: LongPage) -> Page:
         """The page of `long`, its invoices complete, converted (in the worker process).
@@ -205,9 +203,8 @@ class Fetcher:
         if job.created_filter is not None or "created[gte]" in params or "starting_after" in params:
             return self.client.get(job.path, params, label=job.kind.name, priority=priority)
         try:
-            resp = self.client.get(
-                job.path, {**params, "created[gte]": 0}, label=job.kind.name, priority=priority, max_retries=2
-            )
+            resp = self.client.get(job.path, {**params, "created[gte]": 0}, label=job.kind.name,
+                                   priority=priority, max_retries=2)
         except (BadRequest, ServerError):
             job.created_filter = False
             return self.client.get(job.path, params, label=job.kind.name, priority=priority)
@@ -219,11 +216,8 @@ class Fetcher:
         Each future gives None, or the invoice's id if it is gone. `compact`:
         the lines are kept as JSON (orjson.Fragment), for pages that only go
         on to the converter: a 300-line invoice takes a third of the memory."""
-        return [
-            self.lines_pool.submit(self._complete_lines, invoice, compact)
-            for invoice in invoices
-            if has_more_lines(invoice)
-        ]
+        return [self.lines_pool.submit(self._complete_lines, invoice, compact)
+                for invoice in invoices if has_more_lines(invoice)]
 
     def complete_lines(self, invoices: list[dict]) -> set[str]:
         """Page the rest of the lines of `invoices` into them; back when all are
@@ -249,9 +243,8 @@ class Fetcher:
             if last:
                 params["starting_after"] = last
             try:
-                resp = self.client.get(
-                    f"/v1/invoices/{invoice['id']}/lines", params, label=LINES_LABEL, priority=LINES_PRIORITY
-                )
+                resp = self.client.get(f"/v1/invoices/{invoice['id']}/lines", params,
+                                       label=LINES_LABEL, priority=LINES_PRIORITY)
             except NotAvailable:
                 return invoice["id"]
             batch = resp.data.get("data") or []
@@ -263,7 +256,8 @@ class Fetcher:
             has_more = bool(resp.data.get("has_more")) and bool(batch)
         if has_more:
             raise InterruptedError("stopped while paging invoice lines")
-        invoice["lines"] = {**lines, "has_more": False, "data": _joined_arrays(pages) if compact else data}
+        invoice["lines"] = {**lines, "has_more": False,
+                            "data": _joined_arrays(pages) if compact else data}
         return None
 
     def _estimate(self, window: Window, page: Page) -> None:
@@ -306,15 +300,10 @@ class Fetcher:
         newest_first = all(a >= b for a, b in zip(created, created[1:]))
         with self.lock:
             worth_it = window.lo is None or (
-                window.pages_left >= 2 * MIN_SPLIT_PAGES and all(w.pages_left <= window.pages_left for w in job.windows)
-            )
-            if not (
-                job.created_filter
-                and newest_first
-                and len(job.windows) < WINDOWS_PER_TYPE
-                and self.active < self.workers
-                and worth_it
-            ):
+                window.pages_left >= 2 * MIN_SPLIT_PAGES
+                and all(w.pages_left <= window.pages_left for w in job.windows))
+            if not (job.created_filter and newest_first and len(job.windows) < WINDOWS_PER_TYPE
+                    and self.active < self.workers and worth_it):
                 return None
             oldest = min(created)
             if window.lo is None:

@@ -4,7 +4,6 @@ The live sync and the demo generator both call `load_objects`; neither the
 tables nor the metrics can tell where an object came from. The caller owns the
 transaction, so a sync can write a page and its checkpoint atomically.
 """
-
 from __future__ import annotations
 
 import datetime as dt
@@ -21,12 +20,8 @@ if TYPE_CHECKING:
     import duckdb
 
 ARROW_TYPES = {
-    "VARCHAR": pa.string(),
-    "JSON": pa.string(),
-    "BIGINT": pa.int64(),
-    "DOUBLE": pa.float64(),
-    "BOOLEAN": pa.bool_(),
-    "TIMESTAMP": pa.timestamp("us"),
+    "VARCHAR": pa.string(), "JSON": pa.string(), "BIGINT": pa.int64(),
+    "DOUBLE": pa.float64(), "BOOLEAN": pa.bool_(), "TIMESTAMP": pa.timestamp("us"),
 }
 RAW_JSON = pa.json_(pa.string())
 # Which table a list of objects belongs to, by the API's `object` value.
@@ -90,7 +85,8 @@ def _column_array(column, objects: list[dict]) -> pa.Array:
         return pa.array(values, ARROW_TYPES[column.sql_type])
 
 
-def rows_to_arrow(table: Table, objects: list[dict], synced_at: dt.datetime, api_version: str | None) -> pa.Table:
+def rows_to_arrow(table: Table, objects: list[dict], synced_at: dt.datetime,
+                  api_version: str | None) -> pa.Table:
     """Typed columns plus bookkeeping for each object, newest duplicate kept."""
     newest: dict[tuple, dict] = {}
     for obj in objects:  # later objects win: callers pass oldest first
@@ -127,21 +123,17 @@ def merge(con, table: Table, batch: pa.Table, upsert: bool = True) -> None:
         con.unregister("_tally_batch")
 
 
-def load_objects(
-    con,
-    table_name: str,
-    objects: Iterable[dict],
-    *,
-    synced_at: dt.datetime | None = None,
-    api_version: str | None = API_VERSION,
-    invoice_id: str | None = None,
-) -> int:
+def load_objects(con, table_name: str, objects: Iterable[dict], *,
+                 synced_at: dt.datetime | None = None,
+                 api_version: str | None = API_VERSION,
+                 invoice_id: str | None = None) -> int:
     """Upsert objects of one type (and their embedded children). Returns rows written.
 
     `invoice_id` is for lines paged from `/v1/invoices/{id}/lines`, which in
     older shapes do not name their invoice.
     """
-    prepared = prepare_objects(table_name, objects, synced_at=synced_at, api_version=api_version, invoice_id=invoice_id)
+    prepared = prepare_objects(table_name, objects, synced_at=synced_at,
+                               api_version=api_version, invoice_id=invoice_id)
     return write_prepared(con, prepared) if prepared else 0
 
 
@@ -152,7 +144,6 @@ class Prepared:
     Building these needs no connection (nor DuckDB), so the sync converts
     pages in a worker process while its writer thread is inside DuckDB.
     """
-
     table: str
     rows: pa.Table
     ids: list  # keys of the objects, in order
@@ -163,14 +154,10 @@ class Prepared:
     line_taxes: pa.Table | None = None
 
 
-def prepare_objects(
-    table_name: str,
-    objects: Iterable[dict],
-    *,
-    synced_at: dt.datetime | None = None,
-    api_version: str | None = API_VERSION,
-    invoice_id: str | None = None,
-) -> Prepared | None:
+def prepare_objects(table_name: str, objects: Iterable[dict], *,
+                    synced_at: dt.datetime | None = None,
+                    api_version: str | None = API_VERSION,
+                    invoice_id: str | None = None) -> Prepared | None:
     """The Arrow rows `load_objects` would write; None for no objects."""
     table = TABLES[table_name]
     objects = list(objects)
@@ -179,19 +166,16 @@ def prepare_objects(
     synced_at = synced_at or _utc_now()
     if table_name == "invoice_lines":
         objects = [_with_invoice(line, invoice_id or line.get("invoice")) for line in objects]
-    prepared = Prepared(
-        table_name,
-        rows_to_arrow(table, objects, synced_at, api_version),
-        [tuple(o.get(k) for k in table.key) if len(table.key) > 1 else o.get("id") for o in objects],
-        len(objects),
-    )
+    prepared = Prepared(table_name, rows_to_arrow(table, objects, synced_at, api_version),
+                        [tuple(o.get(k) for k in table.key) if len(table.key) > 1 else o.get("id")
+                         for o in objects], len(objects))
     if table_name == "subscriptions":
         prepared.items = _subscription_items(objects, synced_at, api_version)
     elif table_name == "invoices":
-        lines = [
-            _with_invoice(line, inv["id"]) for inv in objects for line in ((inv.get("lines") or {}).get("data") or [])
-        ]
-        prepared.lines = prepare_objects("invoice_lines", lines, synced_at=synced_at, api_version=api_version)
+        lines = [_with_invoice(line, inv["id"]) for inv in objects
+                 for line in ((inv.get("lines") or {}).get("data") or [])]
+        prepared.lines = prepare_objects("invoice_lines", lines, synced_at=synced_at,
+                                         api_version=api_version)
     elif table_name == "invoice_lines":
         prepared.line_keys, prepared.line_taxes = _line_tax_rows(objects)
     return prepared
@@ -208,9 +192,8 @@ def write_prepared(con, prepared: Prepared, *, upsert: bool = True) -> int:
     merge(con, TABLES[prepared.table], prepared.rows, upsert)
     if prepared.items is not None:
         if upsert:
-            con.execute(
-                "DELETE FROM subscription_items WHERE subscription_id IN (SELECT unnest(?::VARCHAR[]))", [prepared.ids]
-            )
+            con.execute("DELETE FROM subscription_items WHERE subscription_id IN "
+                        "(SELECT unnest(?::VARCHAR[]))", [prepared.ids])
         merge(con, TABLES["subscription_items"], prepared.items, upsert)
     if prepared.lines is not None:
         write_prepared(con, prepared.lines, upsert=upsert)
@@ -228,7 +211,8 @@ def combine(parts: list[Prepared]) -> Prepared | None:
     if len(set(ids)) != len(ids) or len({p.table for p in parts}) != 1:
         return None
     lines = [p.lines for p in parts if p.lines is not None]
-    combined = Prepared(parts[0].table, pa.concat_tables([p.rows for p in parts]), ids, sum(p.count for p in parts))
+    combined = Prepared(parts[0].table, pa.concat_tables([p.rows for p in parts]), ids,
+                        sum(p.count for p in parts))
     if parts[0].items is not None:
         combined.items = pa.concat_tables([p.items for p in parts])
     if lines:
@@ -254,9 +238,8 @@ def load_mixed(con, objects: Iterable[dict], **kwargs) -> int:
 def mark_deleted(con, table_name: str, ids: list[str]) -> None:
     """Objects deleted in Stripe stay in the table, flagged."""
     if ids:
-        con.execute(
-            f"UPDATE {TABLES[table_name].name} SET deleted = true WHERE id IN (SELECT unnest(?::VARCHAR[]))", [ids]
-        )
+        con.execute(f"UPDATE {TABLES[table_name].name} SET deleted = true WHERE id IN "
+                    "(SELECT unnest(?::VARCHAR[]))", [ids])
 
 
 def _with_invoice(line: dict, invoice_id: str | None) -> dict:
@@ -269,24 +252,17 @@ def _subscription_items(subscriptions: list[dict], synced_at, api_version) -> pa
     # A subscription's items are replaced as a set: removed items disappear.
     items = []
     for sub in subscriptions:
-        for item in (sub.get("items") or {}).get("data") or []:
+        for item in ((sub.get("items") or {}).get("data") or []):
             item = dict(item)
             item.setdefault("subscription", sub["id"])
             items.append(item)
     return rows_to_arrow(TABLES["subscription_items"], items, synced_at, api_version)
 
 
-LINE_TAX_SCHEMA = pa.schema(
-    [
-        ("invoice_id", pa.string()),
-        ("line_id", pa.string()),
-        ("tax_rate_id", pa.string()),
-        ("amount", pa.int64()),
-        ("taxable_amount", pa.int64()),
-        ("inclusive", pa.bool_()),
-        ("currency", pa.string()),
-    ]
-)
+LINE_TAX_SCHEMA = pa.schema([
+    ("invoice_id", pa.string()), ("line_id", pa.string()), ("tax_rate_id", pa.string()),
+    ("amount", pa.int64()), ("taxable_amount", pa.int64()), ("inclusive", pa.bool_()),
+    ("currency", pa.string())])
 
 
 def _line_tax_rows(lines: list[dict]) -> tuple[pa.Table, pa.Table]:
@@ -299,12 +275,8 @@ def _line_tax_rows(lines: list[dict]) -> tuple[pa.Table, pa.Table]:
             rows["currency"].append(line.get("currency"))
             for key in ("tax_rate_id", "amount", "taxable_amount", "inclusive"):
                 rows[key].append(tax[key])
-    keys = pa.table(
-        {
-            "invoice_id": pa.array([line["invoice"] for line in lines], pa.string()),
-            "line_id": pa.array([line["id"] for line in lines], pa.string()),
-        }
-    )
+    keys = pa.table({"invoice_id": pa.array([line["invoice"] for line in lines], pa.string()),
+                     "line_id": pa.array([line["id"] for line in lines], pa.string())})
     return keys, pa.table(rows, schema=LINE_TAX_SCHEMA)
 
 
@@ -328,18 +300,14 @@ def _line_taxes(line: dict):
     """Current shape `taxes[]` (tax_rate_details) or older `tax_amounts[]`."""
     for tax in line.get("taxes") or []:
         rate = (tax.get("tax_rate_details") or {}).get("tax_rate")
-        yield {
-            "tax_rate_id": rate.get("id") if isinstance(rate, dict) else rate,
-            "amount": int(tax.get("amount") or 0),
-            "taxable_amount": tax.get("taxable_amount"),
-            "inclusive": tax.get("tax_behavior") == "inclusive",
-        }
+        yield {"tax_rate_id": rate.get("id") if isinstance(rate, dict) else rate,
+               "amount": int(tax.get("amount") or 0),
+               "taxable_amount": tax.get("taxable_amount"),
+               "inclusive": tax.get("tax_behavior") == "inclusive"}
     if line.get("taxes") is None:
         for tax in line.get("tax_amounts") or []:
             rate = tax.get("tax_rate")
-            yield {
-                "tax_rate_id": rate.get("id") if isinstance(rate, dict) else rate,
-                "amount": int(tax.get("amount") or 0),
-                "taxable_amount": tax.get("taxable_amount"),
-                "inclusive": bool(tax.get("inclusive")),
-            }
+            yield {"tax_rate_id": rate.get("id") if isinstance(rate, dict) else rate,
+                   "amount": int(tax.get("amount") or 0),
+                   "taxable_amount": tax.get("taxable_amount"),
+                   "inclusive": bool(tax.get("inclusive"))}

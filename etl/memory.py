@@ -1,5 +1,4 @@
 """Allocator settings that keep peak RSS flat however big the account."""
-
 from __future__ import annotations
 
 import ctypes

@@ -7,7 +7,6 @@ TCP (AIMD): one more slot after a run of clean answers, half the slots after
 a 429, so a busy account (other integrations also spend the budget) slows us
 down instead of failing us.
 """
-
 from __future__ import annotations
 
 import collections
@@ -59,7 +58,8 @@ class RateLimiter:
                     head = self._queue[0] is entry
                     if head:
                         now = time.monotonic()
-                        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+                        self._tokens = min(self.burst,
+                                           self._tokens + (now - self._stamp) * self.rate)
                         self._stamp = now
                         if self._tokens >= 1 - 1e-9:  # float dust must not spin forever
                             self._tokens = max(0.0, self._tokens - 1)

@@ -20,7 +20,6 @@ report the lines that use it) and asked again only when an object synced later
 names it. Other errors leave it for the next run. Either way one line in the
 sync's notes, never a traceback.
 """
-
 from __future__ import annotations
 
 import datetime as dt
@@ -166,13 +165,8 @@ def retrieve(client: StripeHTTP, path: str, object_id: str, label: str):
     """(id, response or None, error or None) of `GET {path}/{id}`."""
     try:
         # plan ids are the account's own strings, which may hold "#", "?" or "/"
-        resp = client.get(
-            f"{path}/{quote(object_id, safe='')}",
-            label=label,
-            max_retries=3,
-            endpoint=f"{path}/{{id}}",
-            priority=RETRIEVE_PRIORITY,
-        )
+        resp = client.get(f"{path}/{quote(object_id, safe='')}", label=label, max_retries=3,
+                          endpoint=f"{path}/{{id}}", priority=RETRIEVE_PRIORITY)
         return object_id, resp, None
     except StripeSyncError as exc:
         return object_id, None, exc
@@ -196,14 +190,12 @@ def write_fetched(con, table: str, fetched: Fetched, now: dt.datetime) -> list[s
             if prepared is not None:  # None: no objects of this version
                 write_prepared(con, prepared)
         if missing:
-            con.execute(
-                f"""
+            con.execute(f"""
                 INSERT INTO {missing_table} (id, http_status, message, first_seen_at, last_tried_at)
                 SELECT unnest(?::VARCHAR[]), 404, unnest(?::VARCHAR[]), ?, ?
                 ON CONFLICT (id) DO UPDATE SET http_status = excluded.http_status,
                     message = excluded.message, last_tried_at = excluded.last_tried_at""",
-                [missing, [fetched.missing[i] for i in missing], now, now],
-            )
+                        [missing, [fetched.missing[i] for i in missing], now, now])
         con.commit()
     except BaseException:
         con.rollback()
@@ -211,9 +203,8 @@ def write_fetched(con, table: str, fetched: Fetched, now: dt.datetime) -> list[s
     return missing
 
 
-def fetch_referenced(
-    con, client: StripeHTTP, prices_path: str, now: dt.datetime, by_id: PricesById | None = None
-) -> list[str]:
+def fetch_referenced(con, client: StripeHTTP, prices_path: str, now: dt.datetime,
+                     by_id: PricesById | None = None) -> list[str]:
     """Fetch what subscriptions and invoices name but no list gave; returns notes.
 
     `by_id`: the retrieves started while listing, finished here first.
@@ -231,11 +222,12 @@ def fetch_referenced(
     return notes + _fetch_and_write(con, client, "/v1/products", "products", WANTED_PRODUCTS, now)
 
 
-def _fetch_and_write(con, client: StripeHTTP, path: str, table: str, sql: str, now: dt.datetime) -> list[str]:
+def _fetch_and_write(con, client: StripeHTTP, path: str, table: str, sql: str,
+                     now: dt.datetime) -> list[str]:
     ids = _ids(con, sql)
     total, missing = Fetched(), []
     for at in range(0, len(ids), CHUNK):
-        fetched = _fetch(client, path, ids[at : at + CHUNK], f"referenced {table}")
+        fetched = _fetch(client, path, ids[at:at + CHUNK], f"referenced {table}")
         missing += write_fetched(con, table, fetched, now)
         total.missing.update(fetched.missing)
         total.failed.update(fetched.failed)
@@ -261,16 +253,12 @@ def _fetch(client: StripeHTTP, path: str, ids: list[str], label: str) -> Fetched
 def _notes(kind: str, fetched: Fetched, missing: list[str]) -> list[str]:
     notes = []
     if missing:
-        notes.append(
-            f"{len(missing)} {kind}(s) that subscriptions or invoices use answered "
-            f"404; their lines have no {kind} (see missing_{kind}s): {_some(missing)}."
-        )
+        notes.append(f"{len(missing)} {kind}(s) that subscriptions or invoices use answered "
+                     f"404; their lines have no {kind} (see missing_{kind}s): {_some(missing)}.")
     if fetched.failed:
         first = next(iter(fetched.failed.values()))
-        notes.append(
-            f"{len(fetched.failed)} {kind}(s) could not be fetched this run "
-            f"({_some(fetched.failed)}): {first} The next sync tries again."
-        )
+        notes.append(f"{len(fetched.failed)} {kind}(s) could not be fetched this run "
+                     f"({_some(fetched.failed)}): {first} The next sync tries again.")
     return notes
 
 

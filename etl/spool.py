@@ -7,7 +7,6 @@ type). The sync loads the queue right after opening its working file, inside
 its own transaction, and removes it after publishing. It renames the file
 before reading, so lines appended meanwhile wait for the run after.
 """
-
 from __future__ import annotations
 
 import fcntl

@@ -6,7 +6,6 @@ copying it to `<db>.tmp` and renaming that over `<db>` (atomic on one file
 system). The dashboard only ever opens `<db>` read-only and reopens it when
 `published_version` changes. Neither can make the other fail.
 """
-
 from __future__ import annotations
 
 import os
@@ -98,10 +97,8 @@ def upgrade_published(db_path: str) -> bool:
         version = published_version(db_path)
         con = connect(db_path, read_only=True)
         try:
-            found = con.execute(
-                "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'invoice_lines'"
-                " AND database_name = current_database()"
-            ).fetchone()
+            found = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'invoice_lines'"
+                                " AND database_name = current_database()").fetchone()
             ours = found is not None and found[0]
             if not ours or schema.is_current(con):  # another program's file is not ours to change
                 return False

@@ -5,7 +5,6 @@ Each reader knows both the current API shape (the version pinned by the
 old version), so both load into the same columns. Money is integer minor
 units; timestamps are Stripe's unix seconds, loaded as UTC `TIMESTAMP`s.
 """
-
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,7 +22,6 @@ class Column:
 class Path:
     """Read a nested field; an expanded object or a plain id both give the id.
     `keys` lets the loader read a whole column in one pass."""
-
     keys: tuple[str, ...]
 
     def __call__(self, obj: dict) -> Any:
@@ -69,7 +67,8 @@ def total(list_key: str, amount_key: str = "amount", where=None) -> Callable[[di
         items = obj.get(list_key) or []
         if isinstance(items, dict):  # a list object
             items = items.get("data") or []
-        return sum(int(i.get(amount_key) or 0) for i in items if isinstance(i, dict) and (where is None or where(i)))
+        return sum(int(i.get(amount_key) or 0) for i in items
+                   if isinstance(i, dict) and (where is None or where(i)))
 
     return read
 
@@ -163,11 +162,9 @@ def line_kind(line: dict):
 
 
 def line_proration(line: dict):
-    for reader in (
-        path("parent", "subscription_item_details", "proration"),
-        path("parent", "invoice_item_details", "proration"),
-        path("proration"),
-    ):
+    for reader in (path("parent", "subscription_item_details", "proration"),
+                   path("parent", "invoice_item_details", "proration"),
+                   path("proration")):
         value = reader(line)
         if value is not None:
             return bool(value)
@@ -198,11 +195,9 @@ def line_price_field(field: str, plan_field: str | None = None):
 
 # A credit proration names the regular line it gives back time on: current
 # shape under `parent.*_details`, older ones on the line itself.
-CREDITED_ITEMS = (
-    path("parent", "subscription_item_details", "proration_details", "credited_items"),
-    path("parent", "invoice_item_details", "proration_details", "credited_items"),
-    path("proration_details", "credited_items"),
-)
+CREDITED_ITEMS = (path("parent", "subscription_item_details", "proration_details", "credited_items"),
+                   path("parent", "invoice_item_details", "proration_details", "credited_items"),
+                   path("proration_details", "credited_items"))
 
 
 def credited(field: str):

@@ -6,7 +6,6 @@ sync uses only these two strings from it. They come from the same files the
 library reads (tests/etl/test_stripe_version.py compares them with the
 imported library).
 """
-
 from __future__ import annotations
 
 import importlib.metadata
@@ -16,7 +15,8 @@ from pathlib import Path
 
 def _load_api_version_module():
     package = Path(importlib.util.find_spec("stripe").submodule_search_locations[0])
-    spec = importlib.util.spec_from_file_location("_tally_stripe_api_version", package / "_api_version.py")
+    spec = importlib.util.spec_from_file_location("_tally_stripe_api_version",
+                                                  package / "_api_version.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

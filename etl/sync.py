@@ -23,7 +23,6 @@ Here: the run, from opening the working file to publishing it. Planning is in
 etl/sync_plan.py, the writer in etl/sync_writer.py, the prices no list gives
 in etl/referenced.py.
 """
-
 from __future__ import annotations
 
 import os
@@ -78,17 +77,9 @@ class Summary:
 
 # --- the run ---------------------------------------------------------------------
 
-
-def run_sync(
-    db_path: str | None = None,
-    api_key: str | None = None,
-    api_base: str | None = None,
-    full: bool = False,
-    progress: Progress | None = None,
-    *,
-    client: StripeHTTP | None = None,
-    workers: int = WORKERS,
-) -> Summary:
+def run_sync(db_path: str | None = None, api_key: str | None = None, api_base: str | None = None,
+             full: bool = False, progress: Progress | None = None, *,
+             client: StripeHTTP | None = None, workers: int = WORKERS) -> Summary:
     """Sync the account behind `api_key` into `db_path` and publish it.
 
     `progress(object_type, fetched_so_far, done)` is called from this thread
@@ -144,10 +135,8 @@ def _open_working(db_path: str, mode: str):
         con = store.open_working(db_path)
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
-            raise StripeSyncError(
-                f"Another sync or demo is writing {store.working_path(db_path)}; "
-                "wait for it to finish and run sync again."
-            ) from None
+            raise StripeSyncError(f"Another sync or demo is writing {store.working_path(db_path)}; "
+                                  "wait for it to finish and run sync again.") from None
         raise StripeSyncError(f"Cannot open {store.working_path(db_path)}: {exc}") from None
     _bound_memory(con)
     source = con.execute("SELECT value FROM tally_meta WHERE key = 'source'").fetchone()
@@ -180,7 +169,8 @@ def _bound_memory(con) -> None:
 class Sync(SyncPlan, PageWriter):
     """One run: plan (etl/sync_plan.py), fetch and write (etl/sync_writer.py), finish."""
 
-    def __init__(self, con, db_path: str, client: StripeHTTP, full: bool, progress: Progress, workers: int):
+    def __init__(self, con, db_path: str, client: StripeHTTP, full: bool, progress: Progress,
+                 workers: int):
         self.con = con
         self.db_path = db_path
         self.client = client
@@ -210,10 +200,8 @@ class Sync(SyncPlan, PageWriter):
             # last one, so checkpointing as the backfill goes costs little and
             # leaves the publish at the end with little to write.
             self.con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_EVERY_FRESH}'")
-        self.con.execute(
-            "INSERT INTO sync_runs VALUES (?, ?, NULL, ?, ?, 'running', NULL, NULL)",
-            [run_id, started, self.client.mode, mode],
-        )
+        self.con.execute("INSERT INTO sync_runs VALUES (?, ?, NULL, ?, ?, 'running', NULL, NULL)",
+                         [run_id, started, self.client.mode, mode])
         try:
             # A job listing everything learns it from its first page (etl/fetcher.py).
             self._probe_created_filters([j for j in jobs if j.running and not lists_all(j)])
@@ -227,14 +215,11 @@ class Sync(SyncPlan, PageWriter):
             self.fetcher.stop()
             self.prices_by_id.stop()
         if self.fetcher.converter.lost:
-            self.notes.append(
-                "The page converter process was not there or stopped; this sync converted pages itself, more slowly."
-            )
+            self.notes.append("The page converter process was not there or stopped; this "
+                              "sync converted pages itself, more slowly.")
         if jobs and all(j.status == "skipped" and j.note == NOT_OFFERED for j in jobs):
-            message = (
-                f"{self.client.base} is not the Stripe API: it answered 404 (not found) for "
-                "every Stripe object type; check STRIPE_API_BASE."
-            )
+            message = (f"{self.client.base} is not the Stripe API: it answered 404 (not found) for "
+                       "every Stripe object type; check STRIPE_API_BASE.")
             self._finish_run(run_id, "failed", message, jobs, mode)
             raise NotStripe(message)
         status, message = self._outcome(jobs, mode)
@@ -247,7 +232,8 @@ class Sync(SyncPlan, PageWriter):
         catalog = [j for j in jobs if j.kind.table in ("prices", "products")]
         if not all(j.status == "done" or j.note == NOT_OFFERED for j in catalog):
             return  # a listing to resume first, or a key that may not read prices
-        self.notes += fetch_referenced(self.con, self.client, self._prices_path(jobs), utc_now(), self.prices_by_id)
+        self.notes += fetch_referenced(self.con, self.client, self._prices_path(jobs), utc_now(),
+                                       self.prices_by_id)
 
     def _retrieve_named_prices(self, jobs: list[Job], pages: list[tuple[Job, Window, Page]]) -> None:
         """Prices the pages just written name, retrieved by id while the lists go on
@@ -256,10 +242,10 @@ class Sync(SyncPlan, PageWriter):
         for job, _, page in pages:
             if job.kind.table in ("subscriptions", "invoices") and page.rows is not None:
                 by_id.offer(named_prices(page.rows))
-        if not by_id.started and all(
-            j.status == "done" or j.note == NOT_OFFERED for j in jobs if j.kind.table == "prices"
-        ):
-            by_id.start(self._prices_path(jobs), [row[0] for row in self.con.execute(KNOWN_PRICES).fetchall()])
+        if not by_id.started and all(j.status == "done" or j.note == NOT_OFFERED
+                                     for j in jobs if j.kind.table == "prices"):
+            by_id.start(self._prices_path(jobs),
+                        [row[0] for row in self.con.execute(KNOWN_PRICES).fetchall()])
         if by_id.started:
             by_id.write(self.con, utc_now())
 
@@ -281,7 +267,8 @@ class Sync(SyncPlan, PageWriter):
                 self.fetcher.start(job, window)
         while self.fetcher.busy():
             items = self._take_pages()
-            pages = [(job, window, page) for job, window, page in items if isinstance(page, Page) and job.running]
+            pages = [(job, window, page) for job, window, page in items
+                     if isinstance(page, Page) and job.running]
             self._write(pages)
             self._retrieve_named_prices(jobs, pages)
             for job, window, failure in items:
@@ -317,13 +304,10 @@ class Sync(SyncPlan, PageWriter):
         now = utc_now()
         self.con.begin()
         self.con.execute("DELETE FROM subscription_snapshots WHERE snapshot_date = ?", [now.date()])
-        self.con.execute(
-            """
+        self.con.execute("""
             INSERT INTO subscription_snapshots
             SELECT ?::DATE, id, customer_id, status, cancel_at_period_end
-            FROM subscriptions WHERE NOT deleted""",
-            [now.date()],
-        )
+            FROM subscriptions WHERE NOT deleted""", [now.date()])
         for key, value in (("source", self.client.mode), ("last_sync_at", now.isoformat())):
             self.con.execute("INSERT OR REPLACE INTO tally_meta VALUES (?, ?)", [key, value])
         self.con.commit()
@@ -331,42 +315,19 @@ class Sync(SyncPlan, PageWriter):
     def _interrupt_old_runs(self) -> None:
         self.con.execute("UPDATE sync_runs SET status = 'interrupted' WHERE status = 'running'")
 
-    def _finish_run(self, run_id: str, status: str, message: str, jobs: list[Job], mode: str) -> Summary:
-        per_job = {
-            j.kind.name: {
-                "status": j.status,
-                "mode": j.mode,
-                "fetched": j.fetched,
-                "written": j.fetched,
-                "seconds": round(j.seconds, 2),
-                "note": j.note,
-                **self.client.stats.get(j.kind.name, {}),
-            }
-            for j in jobs
-        }
-        summary = Summary(
-            run_id,
-            status,
-            mode,
-            message,
-            per_job,
-            self.client.total("requests"),
-            self.client.total("retries"),
-            time.monotonic() - self.t0,
-            self.notes,
-        )
-        stats = {
-            "jobs": per_job,
-            "requests": summary.requests,
-            "retries": summary.retries,
-            "seconds": round(summary.seconds, 2),
-            "notes": self.notes,
-        }
-        self.con.execute(
-            """UPDATE sync_runs SET finished_at = ?, status = ?, message = ?, stats = ?
+    def _finish_run(self, run_id: str, status: str, message: str, jobs: list[Job],
+                    mode: str) -> Summary:
+        per_job = {j.kind.name: {"status": j.status, "mode": j.mode, "fetched": j.fetched,
+                                 "written": j.fetched, "seconds": round(j.seconds, 2),
+                                 "note": j.note, **self.client.stats.get(j.kind.name, {})}
+                   for j in jobs}
+        summary = Summary(run_id, status, mode, message, per_job, self.client.total("requests"),
+                          self.client.total("retries"), time.monotonic() - self.t0, self.notes)
+        stats = {"jobs": per_job, "requests": summary.requests, "retries": summary.retries,
+                 "seconds": round(summary.seconds, 2), "notes": self.notes}
+        self.con.execute("""UPDATE sync_runs SET finished_at = ?, status = ?, message = ?, stats = ?
                             WHERE run_id = ? AND status = 'running'""",
-            [utc_now(), status, message, orjson.dumps(stats).decode(), run_id],
-        )
+                         [utc_now(), status, message, orjson.dumps(stats).decode(), run_id])
         if status != "failed":
             self.con.execute("RESET threads")  # the checkpoint uses every core
             store.publish(self.con, self.db_path)

@@ -4,7 +4,6 @@ A job's windows are its checkpoint: each records the last object written
 (`cursor`), so a run killed at any moment resumes every window where its
 last committed page ended. The list is persisted as `sync_state.detail`.
 """
-
 from __future__ import annotations
 
 import datetime as dt
@@ -72,7 +71,6 @@ class Window:
     The fetch thread runs ahead of `cursor`; `done` is set once the page
     without `has_more` is written.
     """
-
     lo: int | None = None
     hi: int | None = None
     cursor: str | None = None
@@ -106,34 +104,19 @@ class Job:
         return sum(w.pages_left for w in self.windows)
 
     def detail(self) -> dict:
-        return {
-            "run_id": self.run_id,
-            "mode": self.mode,
-            "started_at": self.started_at,
-            "path": self.path,
-            "created_filter": self.created_filter,
-            "apply_events_since": self.apply_events_since,
-            "fresh": self.fresh,
-            "status": self.status,
-            "note": self.note,
-            "fetched": self.fetched,
-            "windows": [{"lo": w.lo, "hi": w.hi, "cursor": w.cursor} for w in self.windows],
-        }
+        return {"run_id": self.run_id, "mode": self.mode, "started_at": self.started_at,
+                "path": self.path, "created_filter": self.created_filter,
+                "apply_events_since": self.apply_events_since, "fresh": self.fresh,
+                "status": self.status,
+                "note": self.note, "fetched": self.fetched,
+                "windows": [{"lo": w.lo, "hi": w.hi, "cursor": w.cursor} for w in self.windows]}
 
     @classmethod
     def from_detail(cls, kind: ObjectType, d: dict) -> "Job":
-        return cls(
-            kind,
-            d["run_id"],
-            d["mode"],
-            d["started_at"],
-            d["path"],
-            [Window(w["lo"], w["hi"], w["cursor"]) for w in d["windows"]],
-            d.get("created_filter"),
-            d.get("apply_events_since"),
-            fresh=d.get("fresh", False),
-            fetched=d.get("fetched", 0),
-        )
+        return cls(kind, d["run_id"], d["mode"], d["started_at"], d["path"],
+                   [Window(w["lo"], w["hi"], w["cursor"]) for w in d["windows"]],
+                   d.get("created_filter"), d.get("apply_events_since"),
+                   fresh=d.get("fresh", False), fetched=d.get("fetched", 0))
 
 
 def forget_fresh_listings(con) -> None:
@@ -146,7 +129,6 @@ def forget_fresh_listings(con) -> None:
 @dataclass
 class Page:
     """One list page, converted to Arrow before the writer gets it (etl/convert.py)."""
-
     count: int
     last_id: str | None
     has_more: bool
@@ -157,7 +139,6 @@ class Page:
 @dataclass
 class Failure:
     """A window's fetch thread stopped on this error (`cursor`: where it was)."""
-
     error: BaseException
     cursor: str | None
 

@@ -5,7 +5,6 @@ when the last successful run is older than Stripe's event retention; otherwise
 each type lists what was created since its last run, with an overlap, and the
 events replay the changes. Used by `etl.sync.Sync` (it mixes this in).
 """
-
 from __future__ import annotations
 
 import datetime as dt
@@ -35,21 +34,13 @@ class SyncPlan:
         rows = self.con.execute(
             "SELECT object_type, backfill_done, last_created, last_success, detail FROM sync_state"
         ).fetchall()
-        return {
-            r[0]: {
-                "backfill_done": r[1],
-                "last_created": r[2],
-                "last_success": r[3],
-                "detail": orjson.loads(r[4]) if r[4] else None,
-            }
-            for r in rows
-        }
+        return {r[0]: {"backfill_done": r[1], "last_created": r[2], "last_success": r[3],
+                       "detail": orjson.loads(r[4]) if r[4] else None} for r in rows}
 
     def _plan(self) -> tuple[list[Job], str, str]:
         states = self._states()
-        unfinished = {
-            n: s["detail"] for n, s in states.items() if s["detail"] and s["detail"].get("status") == "running"
-        }
+        unfinished = {n: s["detail"] for n, s in states.items()
+                      if s["detail"] and s["detail"].get("status") == "running"}
         if unfinished and not (self.full and any(d["mode"] != "full" for d in unfinished.values())):
             return self._resume(unfinished)
         return self._new_plan(states)
@@ -72,11 +63,10 @@ class SyncPlan:
         elif utc_now() - events["last_success"] > dt.timedelta(days=EVENT_RETENTION_DAYS):
             days = (utc_now() - events["last_success"]).days
             mode = "full"
-            self.notes.append(
-                f"The last successful sync was {days} days ago, beyond Stripe's "
-                "30-day event history: re-listing everything."
-            )
-        jobs = [self._new_job(kind, states.get(kind.name) or {}, run_id, mode, now) for kind in OBJECT_TYPES]
+            self.notes.append(f"The last successful sync was {days} days ago, beyond Stripe's "
+                              "30-day event history: re-listing everything.")
+        jobs = [self._new_job(kind, states.get(kind.name) or {}, run_id, mode, now)
+                for kind in OBJECT_TYPES]
         self.con.begin()
         self._save_all(jobs)
         self.con.commit()
@@ -91,7 +81,8 @@ class SyncPlan:
             # Two listings of one table may meet the same object (a price archived
             # between them): only a table's single listing may skip the upsert.
             fresh = mode == "full" and len(listings_of(kind.table)) == 1 and self._empty(kind.table)
-            return Job(kind, run_id, "full", now, kind.path, [Window()], created_filter, fresh=fresh)
+            return Job(kind, run_id, "full", now, kind.path, [Window()], created_filter,
+                       fresh=fresh)
         since = int(state["last_created"]) - kind.overlap
         job = Job(kind, run_id, "incremental", now, kind.path, [Window(lo=since)], created_filter)
         if kind.name == "events":
@@ -100,10 +91,10 @@ class SyncPlan:
 
     def _empty(self, table: str) -> bool:
         """No rows in the table or the tables its objects' children go to."""
-        children = {"invoices": ["invoice_lines", "invoice_line_taxes"], "subscriptions": ["subscription_items"]}.get(
-            table, []
-        )
-        return not any(self.con.execute(f"SELECT EXISTS (FROM {name})").fetchone()[0] for name in [table, *children])
+        children = {"invoices": ["invoice_lines", "invoice_line_taxes"],
+                    "subscriptions": ["subscription_items"]}.get(table, [])
+        return not any(self.con.execute(f"SELECT EXISTS (FROM {name})").fetchone()[0]
+                       for name in [table, *children])
 
     def _probe_created_filters(self, jobs: list[Job]) -> None:
         """Does each list accept `created` filters? (localstripe's mostly do not.)"""
@@ -115,9 +106,8 @@ class SyncPlan:
             if not accepted:
                 # Without filters, "created since" is impossible: list everything.
                 job.mode = "full"
-                job.windows = [
-                    Window(cursor=w.cursor) if w.lo is None and w.hi is None else Window() for w in job.windows[:1]
-                ]
+                job.windows = [Window(cursor=w.cursor) if w.lo is None and w.hi is None else Window()
+                               for w in job.windows[:1]]
 
     def _probe(self, job: Job) -> bool:
         params = {"limit": 1, "created[gte]": 0, **job.kind.params}
@@ -134,3 +124,4 @@ def lists_all(job: Job) -> bool:
     """Its windows have no `created` bounds: whether the API filters by `created`
     only decides whether they may split."""
     return all(w.lo is None and w.hi is None for w in job.windows)
+

@@ -7,7 +7,6 @@ moment resumes every window from its last committed page: no duplicates
 events (incremental runs), flags rows a full re-list no longer gave, and
 moves the type's watermark. Used by `etl.sync.Sync` (it mixes this in).
 """
-
 from __future__ import annotations
 
 import datetime as dt
@@ -87,12 +86,14 @@ class PageWriter:
             raise exc
         if not job.running:
             return
-        if isinstance(exc, (NotAvailable, BadRequest)) and failure.cursor and not window.retried_cursor:
+        if isinstance(exc, (NotAvailable, BadRequest)) and failure.cursor \
+                and not window.retried_cursor:
             # The cursor object may have been deleted since: re-read the window
             # from its start (upserts make the repeat harmless).
             window.cursor, window.retried_cursor, job.fresh = None, True, False
             self.fetcher.start(job, window)
-        elif isinstance(exc, NotAvailable) and job.kind.fallback_path and job.path != job.kind.fallback_path:
+        elif isinstance(exc, NotAvailable) and job.kind.fallback_path \
+                and job.path != job.kind.fallback_path:
             job.path, job.created_filter, job.mode = job.kind.fallback_path, False, "full"
             job.fresh = False
             with self.fetcher.lock:
@@ -148,9 +149,8 @@ class PageWriter:
         if rows.table == "invoices" and upsert:
             # The loader upserts lines; lines an invoice no longer has must go.
             for lines_table in ("invoice_lines", "invoice_line_taxes"):
-                self.con.execute(
-                    f"DELETE FROM {lines_table} WHERE invoice_id IN (SELECT unnest(?::VARCHAR[]))", [rows.ids]
-                )
+                self.con.execute(f"DELETE FROM {lines_table} WHERE invoice_id IN "
+                                 "(SELECT unnest(?::VARCHAR[]))", [rows.ids])
         write_prepared(self.con, rows, upsert=upsert)
 
     def _move_cursor(self, job: Job, window: Window, page: Page) -> None:
@@ -199,7 +199,8 @@ class PageWriter:
 
     def _mark_unlisted(self, job: Job) -> None:
         started = dt.datetime.fromtimestamp(job.started_at, dt.UTC).replace(tzinfo=None)
-        self.con.execute(f"UPDATE {job.kind.table} SET deleted = true WHERE synced_at < ? AND NOT deleted", [started])
+        self.con.execute(f"UPDATE {job.kind.table} SET deleted = true "
+                         "WHERE synced_at < ? AND NOT deleted", [started])
 
     def _apply_events(self, since: int) -> None:
         """Write the newest event snapshot of every object changed since `since`.
@@ -210,8 +211,7 @@ class PageWriter:
         """
         reader = self.con.cursor()
         try:
-            reader.execute(
-                """
+            reader.execute("""
                 SELECT raw FROM events
                 WHERE epoch(created) >= ? AND object_id IS NOT NULL
                 QUALIFY row_number() OVER (
@@ -222,9 +222,7 @@ class PageWriter:
                     ORDER BY created DESC,
                              CASE WHEN type LIKE '%.deleted' THEN 0
                                   WHEN type LIKE '%.created' THEN 2 ELSE 1 END,
-                             id DESC) = 1""",
-                [since],
-            )
+                             id DESC) = 1""", [since])
             while chunk := reader.fetchmany(EVENT_CHUNK):
                 self._apply_event_chunk([orjson.loads(raw) for (raw,) in chunk])
         finally:
@@ -236,8 +234,8 @@ class PageWriter:
         # Long invoices' lines, all paged at once (the writer waits for them);
         # an invoice whose lines answer 404 is gone from Stripe.
         invoices_gone = self.fetcher.complete_lines(
-            [e["data"]["object"] for e in events if OBJECT_TABLES.get(e["data"]["object"].get("object")) == "invoices"]
-        )
+            [e["data"]["object"] for e in events
+             if OBJECT_TABLES.get(e["data"]["object"].get("object")) == "invoices"])
         if invoices_gone:
             gone["invoices"] = sorted(invoices_gone)
         for event in events:
@@ -263,18 +261,15 @@ class PageWriter:
         """Checkpoint jobs in one statement (a statement costs ~10 ms, a row nothing)."""
         with self.fetcher.lock:  # a fetch thread may be splitting a window
             details = [orjson.dumps(j.detail()).decode() for j in jobs]
-        self.con.execute(
-            """
+        self.con.execute("""
             INSERT INTO sync_state (object_type, backfill_done, detail)
             SELECT unnest(?::VARCHAR[]), false, unnest(?::VARCHAR[])::JSON
             ON CONFLICT (object_type) DO UPDATE SET detail = excluded.detail""",
-            [[j.kind.name for j in jobs], details],
-        )
+                         [[j.kind.name for j in jobs], details])
 
     def _save_watermark(self, job: Job) -> None:
         """A finished job: the next run starts from when this one started."""
-        self.con.execute(
-            """
+        self.con.execute("""
             INSERT INTO sync_state (object_type, backfill_done, last_created,
                                     last_event_created, last_success, detail)
             VALUES (?, true, ?, ?, ?, ?)
@@ -282,11 +277,6 @@ class PageWriter:
                 backfill_done = true, last_created = excluded.last_created,
                 last_event_created = excluded.last_event_created,
                 last_success = excluded.last_success, detail = excluded.detail""",
-            [
-                job.kind.name,
-                int(job.started_at),
-                int(job.started_at) if job.kind.name == "events" else None,
-                utc_now(),
-                orjson.dumps(job.detail()).decode(),
-            ],
-        )
+                         [job.kind.name, int(job.started_at),
+                          int(job.started_at) if job.kind.name == "events" else None,
+                          utc_now(), orjson.dumps(job.detail()).decode()])

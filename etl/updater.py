@@ -15,7 +15,6 @@ How it works:
   under the same writer lock, as the safety net (etl/applier.py).
 - A lock file refuses a second updater on the same database.
 """
-
 from __future__ import annotations
 
 import fcntl
@@ -42,7 +41,6 @@ class UpdaterRefused(Exception):
 
 
 # --- HTTP ------------------------------------------------------------------------
-
 
 def make_handler(updater: Updater):
     class Handler(BaseHTTPRequestHandler):
@@ -101,9 +99,8 @@ def hold_lock(db_path: str):
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         lock.close()
-        raise UpdaterRefused(
-            f"Another updater is already running for {db_path}; stop it first (one writer per database)."
-        ) from None
+        raise UpdaterRefused(f"Another updater is already running for {db_path}; "
+                             "stop it first (one writer per database).") from None
     return lock
 
 
@@ -112,16 +109,12 @@ def serve(db_path: str, host: str, port: int, every_minutes: float, ready=None) 
     try:
         secrets = webhook_secrets()
         if not secrets:  # the scheduled sync still runs; every delivery is refused
-            log.warning(
-                "STRIPE_WEBHOOK_SECRET is not set: webhooks are refused (400) until it is "
-                "(whsec_...; several comma-separated while rotating); syncing every %g min.",
-                every_minutes,
-            )
+            log.warning("STRIPE_WEBHOOK_SECRET is not set: webhooks are refused (400) until it is "
+                        "(whsec_...; several comma-separated while rotating); syncing every %g min.",
+                        every_minutes)
         from etl.cli_sync import _rate_from_env
-
-        client = StripeHTTP(
-            os.environ.get("STRIPE_API_KEY", ""), os.environ.get("STRIPE_API_BASE") or None, rate=_rate_from_env()
-        )
+        client = StripeHTTP(os.environ.get("STRIPE_API_KEY", ""),
+                            os.environ.get("STRIPE_API_BASE") or None, rate=_rate_from_env())
         updater = Updater(db_path, client, secrets, every_minutes)
         try:
             server = ThreadingHTTPServer((host, port), make_handler(updater))
@@ -129,7 +122,8 @@ def serve(db_path: str, host: str, port: int, every_minutes: float, ready=None) 
             raise UpdaterRefused(f"Cannot listen on {host}:{port}: {exc.strerror}") from None
         server.daemon_threads = True
         updater.learn_account()
-        for target, name in ((updater.apply_forever, "tally-apply"), (updater.sync_forever, "tally-sync")):
+        for target, name in ((updater.apply_forever, "tally-apply"),
+                             (updater.sync_forever, "tally-sync")):
             threading.Thread(target=target, name=name, daemon=True).start()
         if ready:
             ready(server)
@@ -146,7 +140,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--db", help=f"DuckDB file to keep current (default: $TALLY_DB or {store.DEFAULT_DB})")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8502, help="port (default 8502)")
-    parser.add_argument("--every", type=float, default=10, help="minutes between incremental syncs (default 10)")
+    parser.add_argument("--every", type=float, default=10,
+                        help="minutes between incremental syncs (default 10)")
     parser.set_defaults(run=main)
 
 
@@ -156,17 +151,10 @@ def main(args) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     db_path = store.db_path_from_env(args.db)
     try:
-        serve(
-            db_path,
-            args.host,
-            args.port,
-            args.every,
-            ready=lambda s: print(
-                f"Updater for {db_path} listening on http://{args.host}:{s.server_address[1]}/stripe/webhook",
-                file=sys.stderr,
-                flush=True,
-            ),
-        )
+        serve(db_path, args.host, args.port, args.every,
+              ready=lambda s: print(f"Updater for {db_path} listening on "
+                                    f"http://{args.host}:{s.server_address[1]}/stripe/webhook",
+                                    file=sys.stderr, flush=True))
     except (UpdaterRefused, StripeSyncError) as exc:
         print(f"Updater refused: {exc}", file=sys.stderr)
         return 1

@@ -1,6 +1,5 @@
 """Stripe webhook deliveries: checking one (signature, mode, account), and the
 durable queue of accepted events the updater applies (etl/applier.py)."""
-
 from __future__ import annotations
 
 import os
@@ -15,7 +14,6 @@ BATCH = 500  # events per apply-and-publish
 
 
 # --- the durable queue -------------------------------------------------------------
-
 
 class EventQueue:
     """Accepted events, one JSON line each, in `<db>.webhooks.jsonl`; the byte
@@ -114,7 +112,6 @@ def _size(path: str) -> int:
 
 # --- checking a delivery --------------------------------------------------------------
 
-
 def webhook_secrets(raw: str | None = None) -> list[str]:
     raw = os.environ.get("STRIPE_WEBHOOK_SECRET", "") if raw is None else raw
     return [s.strip() for s in raw.split(",") if s.strip()]
@@ -124,7 +121,8 @@ def verified(payload: bytes, header: str | None, secrets: list[str]) -> bool:
     text = payload.decode("utf-8", errors="replace")
     for secret in secrets:
         try:
-            stripe.WebhookSignature.verify_header(text, header, secret, stripe.Webhook.DEFAULT_TOLERANCE)
+            stripe.WebhookSignature.verify_header(text, header, secret,
+                                                  stripe.Webhook.DEFAULT_TOLERANCE)
             return True
         except stripe.SignatureVerificationError:
             continue

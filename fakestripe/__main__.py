@@ -2,7 +2,6 @@
 
 The first line on stdout is the base URL (useful with the default --port 0).
 """
-
 from __future__ import annotations
 
 import argparse
@@ -27,16 +26,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--api-key", default=DEFAULT_API_KEY)
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--rate-limit", type=int, default=0, help="requests/s overall; 0 = none")
-    parser.add_argument("--endpoint-rate-limit", type=int, default=0, help="requests/s per endpoint; 0 = none")
+    parser.add_argument("--endpoint-rate-limit", type=int, default=0,
+                        help="requests/s per endpoint; 0 = none")
     parser.add_argument("--error-rate", type=float, default=0.0, help="share of requests answered 500")
     parser.add_argument("--seed", type=int, default=0, help="makes the random 500s repeatable")
-    parser.add_argument(
-        "--now",
-        type=float,
-        default=0.0,
-        help="the account's clock (unix seconds) for the 30 days of events; 0 = the wall clock",
-    )
-    parser.add_argument("--quiet", action="store_true", help="log nothing (for a parent that never reads our stderr)")
+    parser.add_argument("--now", type=float, default=0.0,
+                        help="the account's clock (unix seconds) for the 30 days of events; "
+                             "0 = the wall clock")
+    parser.add_argument("--quiet", action="store_true",
+                        help="log nothing (for a parent that never reads our stderr)")
     return parser.parse_args(argv)
 
 
@@ -63,15 +61,9 @@ def main(argv=None) -> int:
     if not args.data.is_dir():
         print(f"fakestripe: no data directory at {args.data}", file=sys.stderr)
         return 2
-    config = Config(
-        api_key=args.api_key,
-        latency_ms=args.latency_ms,
-        rate_limit=args.rate_limit,
-        endpoint_rate_limit=args.endpoint_rate_limit,
-        error_rate=args.error_rate,
-        seed=args.seed,
-        now=args.now,
-    )
+    config = Config(api_key=args.api_key, latency_ms=args.latency_ms, rate_limit=args.rate_limit,
+                    endpoint_rate_limit=args.endpoint_rate_limit, error_rate=args.error_rate,
+                    seed=args.seed, now=args.now)
     try:
         store = Store.from_dir(args.data)
     except (ValueError, KeyError, TypeError, OSError) as error:  # malformed line, no id, unreadable

@@ -1,5 +1,4 @@
 """Stripe's error bodies: `{"error": {"type", "message", "code", "param", "doc_url"}}`."""
-
 from __future__ import annotations
 
 import orjson
@@ -9,15 +8,9 @@ from aiohttp import web
 class StripeError(Exception):
     """Raised by a handler; the server answers it with Stripe's error body."""
 
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        type_: str = "invalid_request_error",
-        code: str | None = None,
-        param: str | None = None,
-        headers: dict[str, str] | None = None,
-    ):
+    def __init__(self, status: int, message: str, type_: str = "invalid_request_error",
+                 code: str | None = None, param: str | None = None,
+                 headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status, self.message, self.type = status, message, type_
         self.code, self.param, self.headers = code, param, headers or {}
@@ -32,9 +25,8 @@ class StripeError(Exception):
         return {"error": error}
 
     def response(self) -> web.Response:
-        return web.Response(
-            status=self.status, body=orjson.dumps(self.body()), content_type="application/json", headers=self.headers
-        )
+        return web.Response(status=self.status, body=orjson.dumps(self.body()),
+                            content_type="application/json", headers=self.headers)
 
 
 def masked_key(key: str) -> str:
@@ -49,30 +41,26 @@ def invalid_api_key(key: str) -> StripeError:
 
 
 def missing_api_key() -> StripeError:
-    return StripeError(
-        401,
-        "You did not provide an API key. You need to provide your API key "
-        "in the Authorization header, using Bearer auth "
-        "(e.g. 'Authorization: Bearer YOUR_SECRET_KEY').",
-    )
+    return StripeError(401, "You did not provide an API key. You need to provide your API key "
+                            "in the Authorization header, using Bearer auth "
+                            "(e.g. 'Authorization: Bearer YOUR_SECRET_KEY').")
 
 
 def rate_limited(reason: str) -> StripeError:
     # Stripe sends the reason header and no Retry-After on a rate-limit 429.
-    return StripeError(
-        429,
-        "Request rate limit exceeded. You can learn more about rate limits here https://stripe.com/docs/rate-limits.",
-        code="rate_limit",
-        headers={"Stripe-Rate-Limited-Reason": reason},
-    )
+    return StripeError(429, "Request rate limit exceeded. You can learn more about rate limits "
+                            "here https://stripe.com/docs/rate-limits.",
+                       code="rate_limit", headers={"Stripe-Rate-Limited-Reason": reason})
 
 
 def api_error() -> StripeError:
-    return StripeError(500, "An unknown error occurred", type_="api_error", headers={"Stripe-Should-Retry": "true"})
+    return StripeError(500, "An unknown error occurred", type_="api_error",
+                       headers={"Stripe-Should-Retry": "true"})
 
 
 def no_such(object_name: str, object_id: str, param: str = "id", status: int = 404) -> StripeError:
-    return StripeError(status, f"No such {object_name}: '{object_id}'", code="resource_missing", param=param)
+    return StripeError(status, f"No such {object_name}: '{object_id}'",
+                       code="resource_missing", param=param)
 
 
 def bad_parameter(param: str, message: str, code: str = "parameter_invalid_integer") -> StripeError:
@@ -80,12 +68,10 @@ def bad_parameter(param: str, message: str, code: str = "parameter_invalid_integ
 
 
 def unknown_parameter(param: str) -> StripeError:
-    return StripeError(400, f"Received unknown parameter: {param}", code="parameter_unknown", param=param)
+    return StripeError(400, f"Received unknown parameter: {param}",
+                       code="parameter_unknown", param=param)
 
 
 def unrecognized_url(method: str, path: str) -> StripeError:
-    return StripeError(
-        404,
-        f"Unrecognized request URL ({method}: {path}). Please see "
-        "https://stripe.com/docs or we can help at https://support.stripe.com/.",
-    )
+    return StripeError(404, f"Unrecognized request URL ({method}: {path}). Please see "
+                            "https://stripe.com/docs or we can help at https://support.stripe.com/.")

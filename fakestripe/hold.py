@@ -8,7 +8,6 @@ until `answered == after` and something is held, and knows exactly what the
 client has seen. Requests held by a replaced hold are answered then, but
 counted by the hold they arrived under (its client is usually dead by then).
 """
-
 from __future__ import annotations
 
 import asyncio
@@ -36,4 +35,5 @@ class Hold:
         self.answered += 1
 
     def state(self) -> dict:
-        return {"after": self.after, "admitted": self.admitted, "answered": self.answered, "held": self.held}
+        return {"after": self.after, "admitted": self.admitted, "answered": self.answered,
+                "held": self.held}

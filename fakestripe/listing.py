@@ -1,5 +1,4 @@
 """Read a list request's query string the way Stripe does, and answer it from a collection."""
-
 from __future__ import annotations
 
 import re
@@ -73,12 +72,8 @@ def parse_created(query, into: ListQuery) -> None:
 def check_known(query, resource: Resource) -> None:
     allowed = {"limit", "starting_after", "ending_before", "expand", *resource.filters}
     for name in query.keys():
-        if (
-            name in allowed
-            or ARRAY_PARAM.match(name)
-            or name == "created"
-            or (name.startswith("created[") and name[8:-1] in CREATED_OPERATORS)
-        ):
+        if name in allowed or ARRAY_PARAM.match(name) or name == "created" \
+                or (name.startswith("created[") and name[8:-1] in CREATED_OPERATORS):
             if name.startswith("types[") and resource.object != "event":
                 raise errors.unknown_parameter(name)
             continue
@@ -134,12 +129,8 @@ def add_event_types(query, resource: Resource, into: ListQuery) -> None:
     if not names:
         return
     if len(names) > MAX_EVENT_TYPES:
-        raise errors.StripeError(
-            400,
-            f"You may pass at most {MAX_EVENT_TYPES} values for types.",
-            code="parameter_invalid_array",
-            param="types",
-        )
+        raise errors.StripeError(400, f"You may pass at most {MAX_EVENT_TYPES} values for types.",
+                                 code="parameter_invalid_array", param="types")
     position = resource.filters.index("type")
     wanted = set(names)
     into.checks.append((position, lambda v: v in wanted))
@@ -148,11 +139,9 @@ def add_event_types(query, resource: Resource, into: ListQuery) -> None:
 def parse(query, resource: Resource) -> ListQuery:
     check_known(query, resource)
     check_one_cursor(query)
-    into = ListQuery(
-        limit=parse_limit(query),
-        starting_after=query.get("starting_after") or None,
-        ending_before=query.get("ending_before") or None,
-    )
+    into = ListQuery(limit=parse_limit(query),
+                     starting_after=query.get("starting_after") or None,
+                     ending_before=query.get("ending_before") or None)
     parse_created(query, into)
     add_filters(query, resource, into)
     return into
@@ -160,17 +149,15 @@ def parse(query, resource: Resource) -> ListQuery:
 
 def check_one_cursor(query) -> None:
     if query.get("starting_after") and query.get("ending_before"):
-        raise errors.StripeError(
-            400, "You may only specify one of these parameters: ending_before, starting_after.", param="ending_before"
-        )
+        raise errors.StripeError(400, "You may only specify one of these parameters: "
+                                      "ending_before, starting_after.", param="ending_before")
 
 
 def parse_line_query(query) -> tuple[int, str | None, str | None]:
     """(limit, starting_after, ending_before) of /v1/invoices/{id}/lines."""
     for name in query.keys():
-        if name not in ("limit", "starting_after", "ending_before", "expand") and not (
-            ARRAY_PARAM.match(name) and name.startswith("expand")
-        ):
+        if name not in ("limit", "starting_after", "ending_before", "expand") \
+                and not (ARRAY_PARAM.match(name) and name.startswith("expand")):
             raise errors.unknown_parameter(name)
     check_one_cursor(query)
     return parse_limit(query), query.get("starting_after") or None, query.get("ending_before") or None
@@ -187,26 +174,12 @@ def cursor(collection: Collection, object_id: str | None, param: str) -> Key | N
 
 def answer(collection: Collection, query: ListQuery) -> tuple[list[bytes], bool]:
     keys = collection.candidates(*(query.index or (None, None)))
-    return collection.page(
-        keys,
-        query.low,
-        query.high,
-        query.limit,
-        starting_after=cursor(collection, query.starting_after, "starting_after"),
-        ending_before=cursor(collection, query.ending_before, "ending_before"),
-        match=query.match(),
-    )
+    return collection.page(keys, query.low, query.high, query.limit,
+                           starting_after=cursor(collection, query.starting_after, "starting_after"),
+                           ending_before=cursor(collection, query.ending_before, "ending_before"),
+                           match=query.match())
 
 
 def list_body(items: list[bytes], has_more: bool, url: str) -> bytes:
-    return b"".join(
-        (
-            b'{"object":"list","data":[',
-            b",".join(items),
-            b'],"has_more":',
-            b"true" if has_more else b"false",
-            b',"url":"',
-            url.encode(),
-            b'"}',
-        )
-    )
+    return b"".join((b'{"object":"list","data":[', b",".join(items), b'],"has_more":',
+                     b"true" if has_more else b"false", b',"url":"', url.encode(), b'"}'))

@@ -3,7 +3,6 @@
 fakestripe.testing.serve runs the fake server with these; the tests and
 benchmarks use them for their other servers (tests/support/servers.py).
 """
-
 from __future__ import annotations
 
 import os
@@ -46,7 +45,8 @@ def wait_for_http(url: str, timeout: float = 30.0, proc: subprocess.Popen | None
 
 
 @contextmanager
-def running(args: list[str], url: str, env: dict | None = None, timeout: float = 30.0, log_dir: Path | None = None):
+def running(args: list[str], url: str, env: dict | None = None, timeout: float = 30.0,
+            log_dir: Path | None = None):
     """Run a server process until the block ends; yield it once `url` answers."""
     # The server's log goes to a file: an unread pipe fills up and blocks the server.
     logs = Path(log_dir) if log_dir else default_log_dir()

@@ -1,5 +1,4 @@
 """The object types the fake account serves: file, URL and list filters of each."""
-
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,24 +24,24 @@ RESOURCES = [
     Resource("customers", "customer", "customers", ("email",), retrieves_deleted=True),
     Resource("products", "product", "products", ("active",)),
     # "Returns a list of your active prices, excluding inline prices."
-    Resource("prices", "price", "prices", ("active", "product", "type", "currency"), defaults=(("active", "true"),)),
+    Resource("prices", "price", "prices", ("active", "product", "type", "currency"),
+             defaults=(("active", "true"),)),
     Resource("plans", "plan", "plans", ("active", "product")),
     Resource("coupons", "coupon", "coupons"),
     Resource("subscriptions", "subscription", "subscriptions", ("customer", "status")),
-    Resource("invoices", "invoice", "invoices", ("customer", "subscription", "status", "collection_method")),
+    Resource("invoices", "invoice", "invoices",
+             ("customer", "subscription", "status", "collection_method")),
     Resource("invoice_payments", "invoice_payment", "invoice_payments", ("invoice", "status")),
     Resource("charges", "charge", "charges", ("customer", "payment_intent")),
     Resource("payment_intents", "payment_intent", "payment_intents", ("customer",)),
     Resource("refunds", "refund", "refunds", ("charge", "payment_intent")),
     Resource("disputes", "dispute", "disputes", ("charge", "payment_intent")),
-    Resource(
-        "balance_transactions", "balance_transaction", "balance_transactions", ("type", "source", "currency", "payout")
-    ),
+    Resource("balance_transactions", "balance_transaction", "balance_transactions",
+             ("type", "source", "currency", "payout")),
     Resource("tax_rates", "tax_rate", "tax_rates", ("active", "inclusive")),
     Resource("credit_notes", "credit_note", "credit_notes", ("customer", "invoice")),
-    Resource(
-        "early_fraud_warnings", "radar.early_fraud_warning", "radar/early_fraud_warnings", ("charge", "payment_intent")
-    ),
+    Resource("early_fraud_warnings", "radar.early_fraud_warning",
+             "radar/early_fraud_warnings", ("charge", "payment_intent")),
     Resource("events", "event", "events", ("type",)),
 ]
 

@@ -4,7 +4,6 @@ Every /v1 request goes through, in order: a hold set by /_fake/hold, auth (401),
 the configured latency, random faults (500), then the handler. Test controls
 under /_fake need no key but answer loopback clients only.
 """
-
 from __future__ import annotations
 
 import asyncio
@@ -108,7 +107,6 @@ class Stats:
 
 # --- routing ---------------------------------------------------------------
 
-
 def route(tail: str) -> tuple[str, Resource, str | None]:
     """(kind, resource, id) for a path after /v1/; kind is list, retrieve or lines."""
     if tail in BY_PATH:
@@ -133,7 +131,6 @@ def json_response(body: bytes, status: int = 200) -> web.Response:
 
 # --- the app ---------------------------------------------------------------
 
-
 class FakeStripe:
     def __init__(self, store: Store, config: Config):
         self.store, self.config = store, config
@@ -156,9 +153,8 @@ class FakeStripe:
         except errors.StripeError as error:
             response = error.response()
         except Exception as error:  # a bug here must not print tracebacks into the test's pipe
-            response = errors.StripeError(
-                500, f"fakestripe internal error: {type(error).__name__}", type_="api_error"
-            ).response()
+            response = errors.StripeError(500, f"fakestripe internal error: {type(error).__name__}",
+                                          type_="api_error").response()
         response.headers["Request-Id"] = request_id
         if "Stripe-Version" in request.headers:
             response.headers["Stripe-Version"] = request.headers["Stripe-Version"]
@@ -172,7 +168,8 @@ class FakeStripe:
         if request.method == "POST":
             return await self.write(request)
         if request.method != "GET":
-            raise errors.StripeError(400, f"This fake Stripe does not support {request.method} {request.path}.")
+            raise errors.StripeError(400, f"This fake Stripe does not support {request.method} "
+                                          f"{request.path}.")
         try:
             kind, resource, object_id = route(request.match_info["tail"])
         except KeyError:
@@ -188,9 +185,8 @@ class FakeStripe:
         if self.config.error_rate and self.faults.random() < self.config.error_rate:
             self.stats.server_errors += 1
             raise errors.api_error()
-        handler: Callable[..., tuple[bytes, int]] = {"list": self.list, "retrieve": self.retrieve, "lines": self.lines}[
-            kind
-        ]
+        handler: Callable[..., tuple[bytes, int]] = {"list": self.list, "retrieve": self.retrieve,
+                                                     "lines": self.lines}[kind]
         body, served = handler(request, resource, object_id)
         self.stats.objects_served[endpoint] += served
         return json_response(body)
@@ -200,11 +196,8 @@ class FakeStripe:
         try:
             endpoint, handler, object_id = self.writes.route(request.match_info["tail"])
         except KeyError:
-            raise errors.StripeError(
-                400,
-                f"This fake Stripe does not support POST {request.path} "
-                "(see fakestripe/README.md for the writes it models).",
-            ) from None
+            raise errors.StripeError(400, f"This fake Stripe does not support POST {request.path} "
+                                          "(see fakestripe/README.md for the writes it models).") from None
         self.stats.endpoints[endpoint] += 1
         refused = self.limiter.refuse(endpoint)
         await self.delay()
@@ -215,7 +208,8 @@ class FakeStripe:
             self.stats.server_errors += 1
             raise errors.api_error()
         params = writes.form(await request.read())
-        status, body = self.writes.answer(handler, object_id, params, request.headers.get("Idempotency-Key"))
+        status, body = self.writes.answer(handler, object_id, params,
+                                          request.headers.get("Idempotency-Key"))
         return json_response(body, status)
 
     def authenticate(self, request: web.Request) -> None:
@@ -261,7 +255,8 @@ class FakeStripe:
         page = invoices.line_page(invoice_id, limit, starting_after, ending_before)
         if page is None:
             param = "starting_after" if starting_after else "ending_before"
-            raise errors.no_such("line_item", starting_after or ending_before or "", param=param, status=400)
+            raise errors.no_such("line_item", starting_after or ending_before or "", param=param,
+                                 status=400)
         items, has_more = page
         url = f"/v1/invoices/{invoice_id}/lines"
         return listing.list_body(items, has_more, url), len(items)
@@ -296,7 +291,7 @@ class FakeStripe:
         body = await read_json(request)
         resource = BY_OBJECT.get(str(body.get("object"))) if isinstance(body, dict) else None
         if resource is None:
-            raise errors.StripeError(400, 'expected {"object": <stripe object type>, "id": ...}')
+            raise errors.StripeError(400, "expected {\"object\": <stripe object type>, \"id\": ...}")
         if not self.store.collections[resource.table].delete(str(body.get("id"))):
             raise errors.no_such(resource.object, str(body.get("id")))
         return json_response(orjson.dumps({"id": body["id"], "deleted": True}))
@@ -326,7 +321,8 @@ class FakeStripe:
         body = await read_json(request)
         after = body.get("after", -1) if isinstance(body, dict) else -1
         if after is not None and (not isinstance(after, int) or isinstance(after, bool) or after < 0):
-            raise errors.StripeError(400, 'expected {"after": <requests to answer, >= 0> or null}', param="after")
+            raise errors.StripeError(400, "expected {\"after\": <requests to answer, >= 0> or null}",
+                                     param="after")
         if self.hold is not None:
             self.hold.lifted.set()  # a replaced hold lets its waiters go
         self.hold = None if after is None else Hold(after)

@@ -8,7 +8,6 @@ byte strings, never a re-serialisation. Objects loaded from a JSONL file and
 served unchanged are not copied at all: the collection maps the file and keeps
 each object's span (the page cache holds the bytes once, for every process).
 """
-
 from __future__ import annotations
 
 import bisect
@@ -35,9 +34,8 @@ def dumps(obj) -> bytes:
 def without_private(value):
     """The object without our own `_tally...` keys, at any depth (they are never served)."""
     if isinstance(value, dict):
-        return {
-            k: without_private(v) for k, v in value.items() if not (isinstance(k, str) and k.startswith(PRIVATE_PREFIX))
-        }
+        return {k: without_private(v) for k, v in value.items()
+                if not (isinstance(k, str) and k.startswith(PRIVATE_PREFIX))}
     if isinstance(value, list):
         return [without_private(v) for v in value]
     return value
@@ -153,7 +151,7 @@ class Collection:
             return raw
         assert self.source is not None  # an int span only comes from a loaded file
         start = raw >> 32
-        return self.source[start : start + (raw & 0xFFFFFFFF)]
+        return self.source[start:start + (raw & 0xFFFFFFFF)]
 
     def key_of(self, object_id: str) -> Key | None:
         created = self.created.get(object_id)
@@ -172,16 +170,9 @@ class Collection:
             self._indexes[position] = index
         return index.get(value, [])
 
-    def page(
-        self,
-        keys: list[Key],
-        low: int | None,
-        high: int | None,
-        limit: int,
-        starting_after: Key | None = None,
-        ending_before: Key | None = None,
-        match: Match | None = None,
-    ) -> tuple[list[bytes], bool]:
+    def page(self, keys: list[Key], low: int | None, high: int | None, limit: int,
+             starting_after: Key | None = None, ending_before: Key | None = None,
+             match: Match | None = None) -> tuple[list[bytes], bool]:
         """One newest-first page of `keys` with low <= created <= high."""
         start = 0 if low is None else bisect.bisect_left(keys, (low,))
         stop = len(keys) if high is None else bisect.bisect_left(keys, (high + 1,))
@@ -205,9 +196,8 @@ class Collection:
             picked.append(self.raw_of(object_id))
         return picked, False
 
-    def line_page(
-        self, invoice_id: str, limit: int, starting_after: str | None, ending_before: str | None
-    ) -> tuple[list[bytes], bool] | None:
+    def line_page(self, invoice_id: str, limit: int, starting_after: str | None,
+                  ending_before: str | None) -> tuple[list[bytes], bool] | None:
         """A page of an invoice's lines, in the invoice's order; None if no such line."""
         lines = self.lines.get(invoice_id)
         if lines is None:  # all its lines are embedded in the invoice itself
@@ -225,7 +215,7 @@ class Collection:
             stop = ids.index(ending_before)
             start = max(start, stop - limit)
             return [raw for _, raw in lines[start:stop]], start > 0
-        return [raw for _, raw in lines[start : start + limit]], start + limit < stop
+        return [raw for _, raw in lines[start:start + limit]], start + limit < stop
 
 
 class Store:
@@ -246,9 +236,8 @@ class Store:
             try:
                 collection.load_file(path)
             except (ValueError, KeyError, TypeError) as error:
-                raise ValueError(
-                    f"{path.name} has a line that is not a JSON object with an id ({type(error).__name__})"
-                ) from None
+                raise ValueError(f"{path.name} has a line that is not a JSON object with an id "
+                                 f"({type(error).__name__})") from None
         return store
 
     def collection_for(self, obj: dict) -> Collection | None:

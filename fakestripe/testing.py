@@ -1,10 +1,9 @@
 """Run the fake server for a test or a bench, and drive its /_fake controls.
 
-with serve(data_dir, rate_limit=5) as base:
-    client = stripe.StripeClient(DEFAULT_API_KEY, base_addresses={"api": base})
-    put_objects(base, [{"id": "cus_1", "object": "customer", "created": 1}])
+    with serve(data_dir, rate_limit=5) as base:
+        client = stripe.StripeClient(DEFAULT_API_KEY, base_addresses={"api": base})
+        put_objects(base, [{"id": "cus_1", "object": "customer", "created": 1}])
 """
-
 from __future__ import annotations
 
 import json
@@ -16,63 +15,23 @@ from pathlib import Path
 from fakestripe import DEFAULT_API_KEY
 from fakestripe.processes import free_port, running
 
-__all__ = [
-    "serve",
-    "put_objects",
-    "delete_object",
-    "configure",
-    "stats",
-    "reset_stats",
-    "hold_after",
-    "hold_state",
-    "lift_hold",
-    "DEFAULT_API_KEY",
-]
+__all__ = ["serve", "put_objects", "delete_object", "configure", "stats", "reset_stats",
+           "hold_after", "hold_state", "lift_hold", "DEFAULT_API_KEY"]
 
 
 @contextmanager
-def serve(
-    data_dir: str | Path,
-    *,
-    port: int | None = None,
-    api_key: str = DEFAULT_API_KEY,
-    latency_ms: float = 0,
-    rate_limit: int = 0,
-    endpoint_rate_limit: int = 0,
-    error_rate: float = 0,
-    seed: int = 0,
-    now: float = 0,
-    startup_timeout: float = 120,
-):
+def serve(data_dir: str | Path, *, port: int | None = None, api_key: str = DEFAULT_API_KEY,
+          latency_ms: float = 0, rate_limit: int = 0, endpoint_rate_limit: int = 0,
+          error_rate: float = 0, seed: int = 0, now: float = 0, startup_timeout: float = 120):
     """Serve `data_dir` from a subprocess on 127.0.0.1; yield the base URL.
 
     `now` is the account's clock for Stripe's 30 days of events (0: the wall clock)."""
     port = port or free_port()
     base = f"http://127.0.0.1:{port}"
-    args = [
-        sys.executable,
-        "-m",
-        "fakestripe",
-        "--data",
-        str(data_dir),
-        "--port",
-        str(port),
-        "--api-key",
-        api_key,
-        "--latency-ms",
-        str(latency_ms),
-        "--rate-limit",
-        str(rate_limit),
-        "--endpoint-rate-limit",
-        str(endpoint_rate_limit),
-        "--error-rate",
-        str(error_rate),
-        "--seed",
-        str(seed),
-        "--now",
-        str(now),
-        "--quiet",
-    ]
+    args = [sys.executable, "-m", "fakestripe", "--data", str(data_dir), "--port", str(port),
+            "--api-key", api_key, "--latency-ms", str(latency_ms),
+            "--rate-limit", str(rate_limit), "--endpoint-rate-limit", str(endpoint_rate_limit),
+            "--error-rate", str(error_rate), "--seed", str(seed), "--now", str(now), "--quiet"]
     with running(args, base + "/_fake/stats", timeout=startup_timeout) as proc:
         yield base
         if proc.poll() is not None:
@@ -81,9 +40,8 @@ def serve(
 
 def _call(base: str, path: str, body=None) -> dict:
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(
-        base + path, data=data, method="GET" if body is None else "POST", headers={"Content-Type": "application/json"}
-    )
+    request = urllib.request.Request(base + path, data=data, method="GET" if body is None else "POST",
+                                     headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
 

@@ -15,7 +15,6 @@
 An `Idempotency-Key` seen before is answered with the first response, as
 Stripe does (for 24 hours; here for the server's life).
 """
-
 from __future__ import annotations
 
 import itertools
@@ -86,9 +85,8 @@ class Writes:
         if invoice.get("status") == "paid":
             raise errors.StripeError(400, "Invoice is already paid", code="invoice_already_paid")
         if invoice.get("status") != "open":
-            raise errors.StripeError(
-                400, f"You cannot pay an invoice with status {invoice.get('status')}.", code="invoice_not_open"
-            )
+            raise errors.StripeError(400, f"You cannot pay an invoice with status "
+                                          f"{invoice.get('status')}.", code="invoice_not_open")
         customer = self.get("customers", "customer", _id(invoice.get("customer")))
         method = (customer.get("invoice_settings") or {}).get("default_payment_method") or ""
         now = int(self.now())
@@ -98,42 +96,29 @@ class Writes:
         invoice["attempted"] = True
         if declined:
             self.put("invoices", invoice)
-            raise errors.StripeError(402, "Your card was declined.", type_="card_error", code="card_declined")
+            raise errors.StripeError(402, "Your card was declined.", type_="card_error",
+                                     code="card_declined")
         remaining = int(invoice.get("amount_remaining") or 0)
-        invoice.update(
-            status="paid",
-            paid=True,
-            amount_paid=int(invoice.get("amount_paid") or 0) + remaining,
-            amount_remaining=0,
-            next_payment_attempt=None,
-        )
+        invoice.update(status="paid", paid=True, amount_paid=int(invoice.get("amount_paid") or 0) + remaining,
+                       amount_remaining=0, next_payment_attempt=None)
         invoice.setdefault("status_transitions", {})["paid_at"] = now
         self.put("invoices", invoice)
         return invoice
 
     def charge(self, invoice: dict, now: int, declined: bool) -> dict:
         charge = {
-            "id": f"ch_fake{next(_ids):08d}",
-            "object": "charge",
-            "created": now,
-            "amount": invoice.get("amount_remaining"),
-            "currency": invoice.get("currency"),
-            "customer": _id(invoice.get("customer")),
-            "invoice": invoice["id"],
+            "id": f"ch_fake{next(_ids):08d}", "object": "charge", "created": now,
+            "amount": invoice.get("amount_remaining"), "currency": invoice.get("currency"),
+            "customer": _id(invoice.get("customer")), "invoice": invoice["id"],
             "livemode": invoice.get("livemode", False),
-            "status": "failed" if declined else "succeeded",
-            "paid": not declined,
-            "captured": not declined,
-            "amount_captured": 0 if declined else invoice.get("amount_remaining"),
-            "amount_refunded": 0,
-            "refunded": False,
+            "status": "failed" if declined else "succeeded", "paid": not declined,
+            "captured": not declined, "amount_captured": 0 if declined else invoice.get("amount_remaining"),
+            "amount_refunded": 0, "refunded": False,
             "failure_code": "card_declined" if declined else None,
             "failure_message": "Your card was declined." if declined else None,
-            "outcome": (
-                {"type": "issuer_declined", "reason": "generic_decline", "network_status": "declined_by_network"}
-                if declined
-                else {"type": "authorized", "reason": None, "network_status": "approved_by_network"}
-            ),
+            "outcome": ({"type": "issuer_declined", "reason": "generic_decline",
+                         "network_status": "declined_by_network"} if declined else
+                        {"type": "authorized", "reason": None, "network_status": "approved_by_network"}),
         }
         self.put("charges", charge)
         return charge
@@ -141,9 +126,8 @@ class Writes:
     def mark_uncollectible(self, invoice_id: str, params: dict) -> dict:
         invoice = self.get("invoices", "invoice", invoice_id)
         if invoice.get("status") != "open":
-            raise errors.StripeError(
-                400, f"You can only mark open invoices uncollectible; this one is {invoice.get('status')}."
-            )
+            raise errors.StripeError(400, f"You can only mark open invoices uncollectible; this one is "
+                                          f"{invoice.get('status')}.")
         invoice.update(status="uncollectible", next_payment_attempt=None)
         invoice.setdefault("status_transitions", {})["marked_uncollectible_at"] = int(self.now())
         self.put("invoices", invoice)
@@ -155,9 +139,8 @@ class Writes:
         sub = self.get("subscriptions", "subscription", sub_id)
         for name in params:
             if not name.startswith(("pause_collection", "discounts[0][coupon]")):
-                raise errors.StripeError(
-                    400, f"This fake Stripe only updates pause_collection and discounts, not {name}.", param=name
-                )
+                raise errors.StripeError(400, f"This fake Stripe only updates pause_collection "
+                                              f"and discounts, not {name}.", param=name)
         if "discounts[0][coupon]" in params:
             sub["discounts"] = [self.discount(sub, params["discounts[0][coupon]"])]
         if params.get("pause_collection") == "":
@@ -165,27 +148,23 @@ class Writes:
         elif "pause_collection[behavior]" in params:
             behavior = params["pause_collection[behavior]"]
             if behavior not in PAUSE_BEHAVIORS:
-                raise errors.StripeError(
-                    400, f"Invalid pause_collection[behavior]: {behavior}", param="pause_collection[behavior]"
-                )
+                raise errors.StripeError(400, f"Invalid pause_collection[behavior]: {behavior}",
+                                         param="pause_collection[behavior]")
             resumes = params.get("pause_collection[resumes_at]")
-            sub["pause_collection"] = {"behavior": behavior, "resumes_at": int(resumes) if resumes else None}
+            sub["pause_collection"] = {"behavior": behavior,
+                                       "resumes_at": int(resumes) if resumes else None}
         self.put("subscriptions", sub)
         return sub
 
     def discount(self, sub: dict, coupon_id: str) -> dict:
         coupon = self.get("coupons", "coupon", coupon_id)
         if coupon.get("valid") is False:
-            raise errors.StripeError(400, f"Coupon {coupon_id} is no longer valid.", param="discounts[0][coupon]")
-        return {
-            "id": f"di_fake{next(_ids):08d}",
-            "object": "discount",
-            "source": {"type": "coupon", "coupon": coupon_id},
-            "customer": sub.get("customer"),
-            "subscription": sub["id"],
-            "start": int(self.now()),
-            "end": None,
-        }
+            raise errors.StripeError(400, f"Coupon {coupon_id} is no longer valid.",
+                                     param="discounts[0][coupon]")
+        return {"id": f"di_fake{next(_ids):08d}", "object": "discount",
+                "source": {"type": "coupon", "coupon": coupon_id},
+                "customer": sub.get("customer"), "subscription": sub["id"],
+                "start": int(self.now()), "end": None}
 
     def credit(self, customer_id: str, params: dict) -> dict:
         customer = self.get("customers", "customer", customer_id)
@@ -197,18 +176,11 @@ class Writes:
             raise errors.StripeError(400, "Missing required param: currency.", param="currency")
         customer["balance"] = int(customer.get("balance") or 0) + amount
         self.put("customers", customer)
-        return {
-            "id": f"cbtxn_fake{next(_ids):08d}",
-            "object": "customer_balance_transaction",
-            "amount": amount,
-            "currency": params["currency"].lower(),
-            "customer": customer_id,
-            "description": params.get("description"),
-            "ending_balance": customer["balance"],
-            "type": "adjustment",
-            "created": int(self.now()),
-            "livemode": customer.get("livemode", False),
-        }
+        return {"id": f"cbtxn_fake{next(_ids):08d}", "object": "customer_balance_transaction",
+                "amount": amount, "currency": params["currency"].lower(), "customer": customer_id,
+                "description": params.get("description"), "ending_balance": customer["balance"],
+                "type": "adjustment", "created": int(self.now()),
+                "livemode": customer.get("livemode", False)}
 
 
 def _id(value) -> str:

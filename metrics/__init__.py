@@ -3,7 +3,6 @@
 Importing the package registers every metric in `metrics.registry.METRICS`.
 Their definitions are docs/metrics.md.
 """
-
 from metrics import (  # noqa: F401
     acquisition,
     annotations,

@@ -1,6 +1,5 @@
 """`python -m metrics list`, `python -m metrics export NAME ...` (to stdout) and
 `python -m metrics refresh-stages` (the stored MRR stages, metrics/mrr/refresh_stages.py)."""
-
 from __future__ import annotations
 
 import argparse
@@ -45,40 +44,29 @@ def build_parser() -> Parser:
     sub.add_parser("list", help="every metric name with a one-line description and the file computing it")
     export = sub.add_parser("export", help="write one metric to stdout")
     export.add_argument("name")
-    export.add_argument(
-        "--db",
-        help="database file (default: the one the dashboard shows: $TALLY_DB, "
-        "or the demo account $TALLY_DEMO_DB while there is no key and no sync)",
-    )
+    export.add_argument("--db", help="database file (default: the one the dashboard shows: $TALLY_DB, "
+                        "or the demo account $TALLY_DEMO_DB while there is no key and no sync)")
     export.add_argument("--start", help="first month YYYY-MM (or day YYYY-MM-DD)")
     export.add_argument("--end", help="last month YYYY-MM (or day YYYY-MM-DD), inclusive")
     export.add_argument("--currency", help="reporting currency, e.g. usd (default: per currency)")
     export.add_argument("--format", choices=("csv", "json"), default="csv")
     export.add_argument("--granularity", choices=("day", "week", "month"), default="month")
     export.add_argument("--plan", action="append", default=[], help="product id (repeatable)")
-    export.add_argument("--interval", action="append", default=[], choices=("day", "week", "month", "year"))
+    export.add_argument("--interval", action="append", default=[],
+                        choices=("day", "week", "month", "year"))
     export.add_argument("--country", action="append", default=[], help="ISO code (repeatable)")
-    export.add_argument(
-        "--where",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="Stripe metadata filter (repeatable): key=value (a customer's), "
-        "customer.key=value, subscription.key=value or product.key=value; "
-        "values of one key are alternatives, different keys must all match",
-    )
-    export.add_argument(
-        "--split-by",
-        metavar="KEY",
-        help="one set of rows per value of this metadata key (same forms as --where), in a `segment` column",
-    )
+    export.add_argument("--where", action="append", default=[], metavar="KEY=VALUE",
+                        help="Stripe metadata filter (repeatable): key=value (a customer's), "
+                             "customer.key=value, subscription.key=value or product.key=value; "
+                             "values of one key are alternatives, different keys must all match")
+    export.add_argument("--split-by", metavar="KEY",
+                        help="one set of rows per value of this metadata key (same forms as --where), "
+                             "in a `segment` column")
     export.add_argument("--month", help="month for mrr_drilldown (the cohort for cohort_customers), YYYY-MM")
     export.add_argument("--customer", help="customer id for customer_timeline and the other customer_* metrics")
     export.add_argument("--gross-margin", type=float, help="for ltv_cac, 0..1 (default 1)")
-    stages = sub.add_parser(
-        "refresh-stages",
-        help="store the MRR stages next to the database (the dashboard does this itself after each publish)",
-    )
+    stages = sub.add_parser("refresh-stages", help="store the MRR stages next to the database "
+                            "(the dashboard does this itself after each publish)")
     stages.add_argument("--db", help="database file (default: the one the dashboard shows)")
     return parser
 
@@ -97,18 +85,12 @@ def params_from(args) -> Params:
     currency = args.currency.lower() if args.currency else None
     if currency is not None and (len(currency) != 3 or not currency.isalpha()):
         raise UsageError(f"bad currency {args.currency!r}: use a 3-letter code like usd")
-    return Params(
-        start=_month_or_day(args.start, "--start"),
-        end=end,
-        currency=currency,
-        granularity=args.granularity,
-        plans=tuple(args.plan),
-        intervals=tuple(args.interval),
-        countries=tuple(c.upper() for c in args.country),
-        where=segments.parse_where(args.where),
-        split_by=segments.parse_target(args.split_by) if args.split_by else None,
-        extra=extra,
-    )
+    return Params(start=_month_or_day(args.start, "--start"), end=end,
+                  currency=currency, granularity=args.granularity, plans=tuple(args.plan),
+                  intervals=tuple(args.interval), countries=tuple(c.upper() for c in args.country),
+                  where=segments.parse_where(args.where),
+                  split_by=segments.parse_target(args.split_by) if args.split_by else None,
+                  extra=extra)
 
 
 def export(args) -> int:

@@ -1,6 +1,5 @@
 """Acquisition cost: CAC, payback and LTV:CAC from the marketing spend the user
 entered (metrics/marketing_spend.py) and the new customers and MRR it bought."""
-
 from __future__ import annotations
 
 import pandas as pd
@@ -11,26 +10,13 @@ from metrics.marketing_spend import spend_by_month
 from metrics.params import Params
 from metrics.registry import metric
 
-LTV_CAC_COLUMNS = [
-    "month",
-    "currency",
-    "marketing_spend",
-    "new_customers",
-    "new_mrr",
-    "cac",
-    "gross_margin",
-    "cac_payback_months",
-    "arpa",
-    "ltv",
-    "ltv_to_cac",
-]
+LTV_CAC_COLUMNS = ["month", "currency", "marketing_spend", "new_customers", "new_mrr", "cac",
+                   "gross_margin", "cac_payback_months", "arpa", "ltv", "ltv_to_cac"]
 
 
-@metric(
-    "ltv_cac",
-    "Marketing spend, CAC, CAC payback (months) and LTV:CAC per month (extra gross_margin=0..1, default 1)",
-    money=("marketing_spend", "new_mrr", "cac", "arpa", "ltv"),
-)
+@metric("ltv_cac", "Marketing spend, CAC, CAC payback (months) and LTV:CAC per month "
+        "(extra gross_margin=0..1, default 1)",
+        money=("marketing_spend", "new_mrr", "cac", "arpa", "ltv"))
 def ltv_cac(con, params: Params) -> pd.DataFrame:
     margin = float(params.extra.get("gross_margin", 1.0))
     if not 0 < margin <= 1:
@@ -44,8 +30,7 @@ def ltv_cac(con, params: Params) -> pd.DataFrame:
     spend["month"] = pd.to_datetime(spend["month"])
     new = new.rename(columns={"new": "new_mrr"})
     df = new[["month", "currency", "new_customers", "new_mrr", "arpa", "ltv"]].merge(
-        spend, on=["month", "currency"], how="outer"
-    )
+        spend, on=["month", "currency"], how="outer")
     df[["new_customers", "new_mrr"]] = df[["new_customers", "new_mrr"]].fillna(0)
     df["cac"] = ratio(df["marketing_spend"], df["new_customers"])
     df["gross_margin"] = margin

@@ -5,7 +5,6 @@ data (a sync never touches it). The text is checked here before it is stored:
 it is shown in charts, tables and CSV exports, so it must be plain, short text
 that no browser or spreadsheet would run.
 """
-
 from __future__ import annotations
 
 import datetime as dt
@@ -39,9 +38,8 @@ def clean_text(text) -> str:
     if any(c in text for c in MARKUP):
         raise MetricError("The text cannot contain < or >: it is shown as plain text, never as markup.")
     if text.startswith(FORMULA_START):
-        raise MetricError(
-            "The text cannot start with =, +, -, or @: a spreadsheet opening the export would run it as a formula."
-        )
+        raise MetricError("The text cannot start with =, +, -, or @: a spreadsheet opening the export "
+                          "would run it as a formula.")
     if any(ord(c) < 32 or ord(c) == 127 for c in text):
         raise MetricError("Keep the text on one line, without control characters.")
     return text
@@ -60,25 +58,18 @@ def clean_day(day) -> dt.date:
 
 def add_annotation(con, day, text, author: str) -> str:
     """Store one annotation (inside the caller's transaction); returns its id."""
-    row = (
-        f"note_{uuid.uuid4().hex[:12]}",
-        clean_day(day),
-        clean_text(text),
-        dt.datetime.now(dt.UTC).replace(tzinfo=None),
-        author,
-    )
+    row = (f"note_{uuid.uuid4().hex[:12]}", clean_day(day), clean_text(text),
+           dt.datetime.now(dt.UTC).replace(tzinfo=None), author)
     con.execute(ANNOTATIONS_DDL)
-    con.execute(
-        "INSERT INTO annotations (annotation_id, day, text, created_at, created_by) VALUES (?, ?, ?, ?, ?)", row
-    )
+    con.execute("INSERT INTO annotations (annotation_id, day, text, created_at, created_by) "
+                "VALUES (?, ?, ?, ?, ?)", row)
     return row[0]
 
 
 def delete_annotation(con, annotation_id: str) -> None:
     con.execute(ANNOTATIONS_DDL)
-    gone = con.execute(
-        "DELETE FROM annotations WHERE annotation_id = ? RETURNING annotation_id", [annotation_id]
-    ).fetchall()
+    gone = con.execute("DELETE FROM annotations WHERE annotation_id = ? RETURNING annotation_id",
+                       [annotation_id]).fetchall()
     if not gone:
         raise MetricError("That annotation no longer exists (someone removed it already).")
 
@@ -88,4 +79,5 @@ def annotation_list(con, params: Params) -> pd.DataFrame:
     """Every annotation, oldest first. Filters and ranges do not apply: a note is about the whole business."""
     if not has_table(con, "annotations"):  # no goal saved yet
         return pd.DataFrame({c: pd.Series(dtype="object") for c in COLUMNS})
-    return con.execute(f"SELECT {', '.join(COLUMNS)} FROM annotations ORDER BY day, created_at, annotation_id").df()
+    return con.execute(f"SELECT {', '.join(COLUMNS)} FROM annotations "
+                       "ORDER BY day, created_at, annotation_id").df()

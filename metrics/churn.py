@@ -1,5 +1,4 @@
 """Customer and revenue churn, NRR/GRR (monthly and 12-month), LTV and cohorts."""
-
 from __future__ import annotations
 
 import pandas as pd
@@ -10,31 +9,13 @@ from metrics.mrr.points import cursor_for, full_history_first, reported_points_s
 from metrics.params import Params
 from metrics.registry import metric
 
-CHURN_COLUMNS = [
-    "month",
-    "currency",
-    "start_customers",
-    "churned_customers",
-    "logo_churn_rate",
-    "start_mrr",
-    "churn",
-    "contraction",
-    "expansion",
-    "reactivation",
-    "gross_mrr_churn",
-    "net_mrr_churn",
-    "nrr",
-    "grr",
-    "nrr_12m",
-    "grr_12m",
-]
+CHURN_COLUMNS = ["month", "currency", "start_customers", "churned_customers", "logo_churn_rate",
+                 "start_mrr", "churn", "contraction", "expansion", "reactivation",
+                 "gross_mrr_churn", "net_mrr_churn", "nrr", "grr", "nrr_12m", "grr_12m"]
 
 
-@metric(
-    "churn",
-    "Logo churn, gross and net MRR churn, NRR and GRR (monthly and 12-month)",
-    money=("start_mrr", "churn", "contraction", "expansion", "reactivation"),
-)
+@metric("churn", "Logo churn, gross and net MRR churn, NRR and GRR (monthly and 12-month)",
+        money=("start_mrr", "churn", "contraction", "expansion", "reactivation"))
 def churn(con, params: Params) -> pd.DataFrame:
     df = movement_totals(con, params)
     if df is None or df.empty:
@@ -42,7 +23,8 @@ def churn(con, params: Params) -> pd.DataFrame:
     start = df["start_mrr"]
     df["logo_churn_rate"] = ratio(df["churned_customers"], df["start_customers"])
     df["gross_mrr_churn"] = ratio(df["churn"] + df["contraction"], start)
-    df["net_mrr_churn"] = ratio(df["churn"] + df["contraction"] - df["expansion"] - df["reactivation"], start)
+    df["net_mrr_churn"] = ratio(df["churn"] + df["contraction"] - df["expansion"]
+                                - df["reactivation"], start)
     df["nrr"] = ratio(start - df["churn"] - df["contraction"] + df["expansion"], start)
     df["grr"] = ratio(start - df["churn"] - df["contraction"], start)
     df["nrr_12m"] = ratio(df["kept"], df["base"])
@@ -88,7 +70,8 @@ def totals_with_lookback(con, params: Params):
     return movement_totals(con, earlier), span
 
 
-@metric("ltv", "Customer lifetime value: ARPA / mean logo churn of the 6 months before", money=("arpa", "ltv"))
+@metric("ltv", "Customer lifetime value: ARPA / mean logo churn of the 6 months before",
+        money=("arpa", "ltv"))
 def ltv(con, params: Params) -> pd.DataFrame:
     totals, span = totals_with_lookback(con, params)
     if totals is None or totals.empty:
@@ -96,31 +79,19 @@ def ltv(con, params: Params) -> pd.DataFrame:
     return with_ltv(totals, span[0])[LTV_COLUMNS]
 
 
-COHORT_COLUMNS = [
-    "cohort",
-    "currency",
-    "months_since",
-    "customers",
-    "active_customers",
-    "logo_retention",
-    "cohort_mrr",
-    "mrr",
-    "revenue_retention",
-]
+COHORT_COLUMNS = ["cohort", "currency", "months_since", "customers", "active_customers",
+                  "logo_retention", "cohort_mrr", "mrr", "revenue_retention"]
 
 
-@metric(
-    "cohorts", "Logo and revenue retention by cohort (month of first MRR) and months since", money=("cohort_mrr", "mrr")
-)
+@metric("cohorts", "Logo and revenue retention by cohort (month of first MRR) and months since",
+        money=("cohort_mrr", "mrr"))
 def cohorts(con, params: Params) -> pd.DataFrame:
     span = month_range(con, params)
     if span is None:
         return frame(con, "SELECT 1 WHERE false", COHORT_COLUMNS)
     first, last = span
     cur = cursor_for(con, params, full_history_first(con) or first, last)
-    sql = (
-        reported_points_sql(cur, params, last)
-        + f""",
+    sql = reported_points_sql(cur, params, last) + f""",
 firsts AS (
     SELECT customer_id, currency, min(period) AS cohort FROM points GROUP BY ALL
 ),
@@ -142,5 +113,4 @@ SELECT l.cohort, l.currency, l.months_since, b.customers, l.active_customers,
        l.mrr / b.cohort_mrr AS revenue_retention
 FROM later l JOIN base b USING (cohort, currency)
 ORDER BY cohort, currency, months_since"""
-    )
     return frame(cur, sql, COHORT_COLUMNS)

@@ -1,5 +1,4 @@
 """Small helpers every metric module shares: errors, ranges, SQL literals."""
-
 from __future__ import annotations
 
 import datetime as dt
@@ -46,21 +45,16 @@ def live_only(table: str, alias: str | None = None) -> str:
     Why: METRICS.md counts livemode objects only, and test-mode objects only
     when the database was filled with a test key.
     """
-    return (
-        f"{alias or table}.livemode = (SELECT coalesce(bool_or(livemode), false) "
-        f"FROM {table}) AND NOT coalesce({alias or table}.deleted, false)"
-    )
+    return (f"{alias or table}.livemode = (SELECT coalesce(bool_or(livemode), false) "
+            f"FROM {table}) AND NOT coalesce({alias or table}.deleted, false)")
 
 
 def as_of(con) -> dt.date:
     """When the data was taken: the newest sync's time (`last_sync_at`), the demo's
     clock (`generated_at`); for a file no sync finished, its newest invoice or charge."""
-    stamps = dict(
-        con.execute("""SELECT key, value FROM tally_meta
+    stamps = dict(con.execute("""SELECT key, value FROM tally_meta
                                  WHERE key IN ('last_sync_at', 'generated_at')""").fetchall()
-        if has_table(con, "tally_meta")
-        else []
-    )
+                  if has_table(con, "tally_meta") else [])
     for key in ("last_sync_at", "generated_at"):
         try:
             return dt.datetime.fromisoformat(stamps.get(key) or "").date()
@@ -73,11 +67,8 @@ def as_of(con) -> dt.date:
 
 def has_table(con, name: str) -> bool:
     """Whether the database has this table (tables metrics own appear when first written)."""
-    return bool(
-        con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND database_name = current_database()", [name]
-        ).fetchall()[0][0]
-    )
+    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ? "
+                            "AND database_name = current_database()", [name]).fetchall()[0][0])
 
 
 def data_months(con) -> tuple[dt.date, dt.date] | None:
@@ -106,7 +97,8 @@ def month_range(con, params: Params) -> tuple[dt.date, dt.date] | None:
     end = first_of_month(params.end) if params.end else default_months(con)[1]
     if end < span[0] and not params.end:  # billing began in the running month
         end = span[1]
-    start = first_of_month(params.start) if params.start else max(add_months(end, -(DEFAULT_MONTHS - 1)), span[0])
+    start = (first_of_month(params.start) if params.start
+             else max(add_months(end, -(DEFAULT_MONTHS - 1)), span[0]))
     if start > end:
         raise MetricError(f"start {start:%Y-%m} is after end {end:%Y-%m}")
     return start, end

@@ -7,7 +7,6 @@ a leading tab or carriage return itself as a formula start. Such text gets a
 leading apostrophe, which spreadsheets show as plain text. Only `str` cells are
 touched: numbers stay numbers, also inside mixed (object) columns.
 """
-
 from __future__ import annotations
 
 import pandas as pd

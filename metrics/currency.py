@@ -1,11 +1,11 @@
 """Currency exponents and display: money is integer minor units until shown."""
-
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import overload
 
-ZERO_DECIMAL = frozenset("bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf".split())
+ZERO_DECIMAL = frozenset(
+    "bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf".split())
 THREE_DECIMAL = frozenset("bhd jod kwd omr tnd".split())
 
 
@@ -27,18 +27,15 @@ def to_major(amount_minor: int | float | None, currency: str) -> Decimal | None:
     if amount_minor is None:
         return None
     return (Decimal(str(amount_minor)) / (Decimal(10) ** exponent(currency))).quantize(
-        Decimal(1).scaleb(-exponent(currency))
-    )
+        Decimal(1).scaleb(-exponent(currency)))
 
 
 def exponent_sql(currency_column: str) -> str:
     """A SQL expression giving the exponent of a currency column (for exports)."""
     zero = ", ".join(f"'{c}'" for c in sorted(ZERO_DECIMAL))
     three = ", ".join(f"'{c}'" for c in sorted(THREE_DECIMAL))
-    return (
-        f"(CASE WHEN lower({currency_column}) IN ({zero}) THEN 0 "
-        f"WHEN lower({currency_column}) IN ({three}) THEN 3 ELSE 2 END)"
-    )
+    return (f"(CASE WHEN lower({currency_column}) IN ({zero}) THEN 0 "
+            f"WHEN lower({currency_column}) IN ({three}) THEN 3 ELSE 2 END)")
 
 
 def format_money(amount_minor: int | float | None, currency: str) -> str:

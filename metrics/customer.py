@@ -4,7 +4,6 @@ Each block is a metric taking `extra={"customer_id": "cus_..."}`, so each is als
 a `metrics export` and a CSV. Its MRR each month is `customer_timeline`
 (metrics/movements.py).
 """
-
 from __future__ import annotations
 
 import datetime as dt
@@ -18,10 +17,8 @@ from metrics.params import Params
 from metrics.registry import metric
 
 # cancellation_details is kept only in the raw JSON (etl/schema.py has no typed column).
-CANCELLATION = ", ".join(
-    f"json_extract_string(s.raw, '$.cancellation_details.{field}') AS cancellation_{field}"
-    for field in ("reason", "feedback", "comment")
-)
+CANCELLATION = ", ".join(f"json_extract_string(s.raw, '$.cancellation_details.{field}') AS cancellation_{field}"
+                         for field in ("reason", "feedback", "comment"))
 
 
 def customer_id(params: Params) -> str:
@@ -31,9 +28,8 @@ def customer_id(params: Params) -> str:
     return value
 
 
-def _rows(
-    con, sql: str, params: Params, columns: list[str], money: tuple[str, ...] = (), dated: str = "created"
-) -> pd.DataFrame:
+def _rows(con, sql: str, params: Params, columns: list[str], money: tuple[str, ...] = (),
+          dated: str = "created") -> pd.DataFrame:
     """The query with the customer id as its only parameter (`?`, as often as it appears);
     in a reporting currency, each row's money at the rate of its `dated` column's month."""
     who = customer_id(params)
@@ -60,27 +56,13 @@ def _converted(con, df: pd.DataFrame, params: Params, money, when) -> pd.DataFra
     return out
 
 
-PROFILE_COLUMNS = [
-    "customer_id",
-    "name",
-    "email",
-    "country",
-    "created",
-    "deleted",
-    "currency",
-    "first_paid_at",
-    "current_mrr",
-    "paid",
-    "refunded",
-    "lifetime_revenue",
-]
+PROFILE_COLUMNS = ["customer_id", "name", "email", "country", "created", "deleted", "currency",
+                   "first_paid_at", "current_mrr", "paid", "refunded", "lifetime_revenue"]
 
 
-@metric(
-    "customer_profile",
-    "One customer's header (extra customer_id): contact, first paid date, MRR now, lifetime revenue",
-    money=("current_mrr", "paid", "refunded", "lifetime_revenue"),
-)
+@metric("customer_profile",
+        "One customer's header (extra customer_id): contact, first paid date, MRR now, lifetime revenue",
+        money=("current_mrr", "paid", "refunded", "lifetime_revenue"))
 def customer_profile(con, params: Params) -> pd.DataFrame:
     """Per currency the customer paid or is billed in: first_paid_at = its first
     succeeded charge; current_mrr = its MRR at the end of the "as of" day (the
@@ -89,9 +71,7 @@ def customer_profile(con, params: Params) -> pd.DataFrame:
     who = customer_id(params)
     day = as_of(con)
     cur = cursor_for(con, Params(), day, day)
-    sql = (
-        chain_sql(cur, Params(extra={"customer_id": who}), day, "day", day)
-        + f""",
+    sql = chain_sql(cur, Params(extra={"customer_id": who}), day, "day", day) + f""",
 mrr_now AS (SELECT currency, sum(mrr) AS current_mrr FROM sub_points
             WHERE period = DATE '{day.isoformat()}' GROUP BY currency),
 paid AS (
@@ -100,7 +80,7 @@ paid AS (
     FROM charges c
     LEFT JOIN (SELECT charge_id, sum(amount) AS refunded FROM refunds WHERE status = 'succeeded'
                GROUP BY charge_id) r ON r.charge_id = c.id
-    WHERE c.customer_id = ? AND c.status = 'succeeded' AND {live_only("charges", "c")}
+    WHERE c.customer_id = ? AND c.status = 'succeeded' AND {live_only('charges', 'c')}
     GROUP BY ALL
 ),
 currencies AS (SELECT currency FROM mrr_now UNION SELECT currency FROM paid)
@@ -114,7 +94,6 @@ LEFT JOIN mrr_now m ON m.currency = k.currency
 LEFT JOIN paid p ON p.currency = k.currency
 WHERE cu.id = ?
 ORDER BY current_mrr DESC, k.currency"""
-    )
     result = cur.execute(sql, [who, who]).df()
     if result.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in PROFILE_COLUMNS})
@@ -126,40 +105,16 @@ ORDER BY current_mrr DESC, k.currency"""
     return result[PROFILE_COLUMNS].reset_index(drop=True)
 
 
-SUBSCRIPTION_COLUMNS = [
-    "subscription_id",
-    "status",
-    "created",
-    "start_date",
-    "trial_start",
-    "trial_end",
-    "current_period_end",
-    "cancel_at_period_end",
-    "cancel_at",
-    "canceled_at",
-    "ended_at",
-    "cancellation_reason",
-    "cancellation_feedback",
-    "cancellation_comment",
-    "coupon_id",
-    "item_id",
-    "product_id",
-    "product_name",
-    "price_id",
-    "currency",
-    "unit_amount",
-    "interval",
-    "interval_count",
-    "quantity",
-]
+SUBSCRIPTION_COLUMNS = ["subscription_id", "status", "created", "start_date", "trial_start", "trial_end",
+                        "current_period_end", "cancel_at_period_end", "cancel_at", "canceled_at", "ended_at",
+                        "cancellation_reason", "cancellation_feedback", "cancellation_comment", "coupon_id",
+                        "item_id", "product_id", "product_name", "price_id", "currency", "unit_amount",
+                        "interval", "interval_count", "quantity"]
 
 
-@metric(
-    "customer_subscriptions",
-    "One customer's subscriptions and their items now (extra customer_id): plan, price, trial, "
-    "cancellation and its reason",
-    money=("unit_amount",),
-)
+@metric("customer_subscriptions",
+        "One customer's subscriptions and their items now (extra customer_id): plan, price, trial, "
+        "cancellation and its reason", money=("unit_amount",))
 def customer_subscriptions(con, params: Params) -> pd.DataFrame:
     """What Stripe says of each subscription today, one row per item (a
     subscription without items has one row); cancellation reason, feedback and
@@ -174,35 +129,19 @@ FROM subscriptions s
 LEFT JOIN subscription_items i ON i.subscription_id = s.id
 LEFT JOIN prices p ON p.id = i.price_id
 LEFT JOIN products pr ON pr.id = p.product_id
-WHERE s.customer_id = ? AND {live_only("subscriptions", "s")}
+WHERE s.customer_id = ? AND {live_only('subscriptions', 's')}
 ORDER BY s.created DESC, s.id, i.id"""
     return _rows(con, sql, params, SUBSCRIPTION_COLUMNS, ("unit_amount",))
 
 
-ITEM_COLUMNS = [
-    "period_start",
-    "period_end",
-    "subscription_id",
-    "subscription_item_id",
-    "product_id",
-    "product_name",
-    "price_id",
-    "quantity",
-    "proration",
-    "currency",
-    "amount",
-    "discount_amount",
-    "invoice_id",
-    "invoice_status",
-]
+ITEM_COLUMNS = ["period_start", "period_end", "subscription_id", "subscription_item_id", "product_id",
+                "product_name", "price_id", "quantity", "proration", "currency", "amount",
+                "discount_amount", "invoice_id", "invoice_status"]
 
 
-@metric(
-    "customer_items",
-    "One customer's subscription items over time (extra customer_id): each billed period's "
-    "plan, price, quantity, discount and proration",
-    money=("amount", "discount_amount"),
-)
+@metric("customer_items",
+        "One customer's subscription items over time (extra customer_id): each billed period's "
+        "plan, price, quantity, discount and proration", money=("amount", "discount_amount"))
 def customer_items(con, params: Params) -> pd.DataFrame:
     """Every subscription line of the customer's invoices, newest period first:
     the durable record of what each item cost when (METRICS.md "MRR")."""
@@ -216,64 +155,36 @@ FROM invoice_lines l
 JOIN invoices i ON i.id = l.invoice_id
 LEFT JOIN prices p ON p.id = l.price_id
 LEFT JOIN products pr ON pr.id = coalesce(l.product_id, p.product_id)
-WHERE i.customer_id = ? AND l.subscription_id IS NOT NULL AND {live_only("invoices", "i")}
+WHERE i.customer_id = ? AND l.subscription_id IS NOT NULL AND {live_only('invoices', 'i')}
 ORDER BY l.period_start DESC, l.subscription_id, l.id"""
     return _rows(con, sql, params, ITEM_COLUMNS, ("amount", "discount_amount"), "period_start")
 
 
-INVOICE_COLUMNS = [
-    "invoice_id",
-    "number",
-    "created",
-    "status",
-    "billing_reason",
-    "currency",
-    "amount_due",
-    "amount_paid",
-    "amount_remaining",
-    "attempt_count",
-    "paid_at",
-    "subscription_id",
-]
+INVOICE_COLUMNS = ["invoice_id", "number", "created", "status", "billing_reason", "currency",
+                   "amount_due", "amount_paid", "amount_remaining", "attempt_count", "paid_at",
+                   "subscription_id"]
 
 
-@metric(
-    "customer_invoices",
-    "One customer's invoices with their status (extra customer_id)",
-    money=("amount_due", "amount_paid", "amount_remaining"),
-)
+@metric("customer_invoices", "One customer's invoices with their status (extra customer_id)",
+        money=("amount_due", "amount_paid", "amount_remaining"))
 def customer_invoices(con, params: Params) -> pd.DataFrame:
     """Every invoice of the customer, newest first, drafts included (their status says so)."""
     sql = f"""
 SELECT i.id AS invoice_id, i.number, i.created, i.status, i.billing_reason, lower(i.currency) AS currency,
        i.amount_due, i.amount_paid, i.amount_remaining, i.attempt_count, i.paid_at, i.subscription_id
-FROM invoices i WHERE i.customer_id = ? AND {live_only("invoices", "i")}
+FROM invoices i WHERE i.customer_id = ? AND {live_only('invoices', 'i')}
 ORDER BY i.created DESC, i.id"""
     return _rows(con, sql, params, INVOICE_COLUMNS, ("amount_due", "amount_paid", "amount_remaining"))
 
 
-PAYMENT_COLUMNS = [
-    "charge_id",
-    "created",
-    "invoice_id",
-    "attempt",
-    "status",
-    "currency",
-    "amount",
-    "amount_refunded",
-    "failure_code",
-    "failure_message",
-    "outcome_type",
-    "outcome_reason",
-    "disputed",
-]
+PAYMENT_COLUMNS = ["charge_id", "created", "invoice_id", "attempt", "status", "currency", "amount",
+                   "amount_refunded", "failure_code", "failure_message", "outcome_type",
+                   "outcome_reason", "disputed"]
 
 
-@metric(
-    "customer_payments",
-    "One customer's charges (extra customer_id): status, failure reasons, and which retry of its invoice each was",
-    money=("amount", "amount_refunded"),
-)
+@metric("customer_payments",
+        "One customer's charges (extra customer_id): status, failure reasons, and which retry of "
+        "its invoice each was", money=("amount", "amount_refunded"))
 def customer_payments(con, params: Params) -> pd.DataFrame:
     """Every charge, newest first; `attempt` numbers the charges of one invoice
     by time (2 and up are retries; empty for a charge without an invoice)."""
@@ -283,7 +194,7 @@ SELECT c.id AS charge_id, c.created, c.invoice_id,
             THEN row_number() OVER (PARTITION BY c.invoice_id ORDER BY c.created, c.id) END AS attempt,
        c.status, lower(c.currency) AS currency, c.amount, c.amount_refunded, c.failure_code,
        c.failure_message, c.outcome_type, c.outcome_reason, coalesce(c.disputed, false) AS disputed
-FROM charges c WHERE c.customer_id = ? AND {live_only("charges", "c")}
+FROM charges c WHERE c.customer_id = ? AND {live_only('charges', 'c')}
 ORDER BY c.created DESC, c.id"""
     return _rows(con, sql, params, PAYMENT_COLUMNS, ("amount", "amount_refunded"))
 
@@ -291,15 +202,13 @@ ORDER BY c.created DESC, c.id"""
 REFUND_DISPUTE_COLUMNS = ["kind", "id", "created", "charge_id", "currency", "amount", "status", "reason"]
 
 
-@metric(
-    "customer_refunds_disputes",
-    "One customer's refunds and disputes (extra customer_id), with status and reason",
-    money=("amount",),
-)
+@metric("customer_refunds_disputes",
+        "One customer's refunds and disputes (extra customer_id), with status and reason",
+        money=("amount",))
 def customer_refunds_disputes(con, params: Params) -> pd.DataFrame:
     """Refunds and disputes of the customer's charges, newest first."""
     sql = f"""
-WITH mine AS (SELECT id FROM charges c WHERE c.customer_id = ? AND {live_only("charges", "c")})
+WITH mine AS (SELECT id FROM charges c WHERE c.customer_id = ? AND {live_only('charges', 'c')})
 SELECT 'refund' AS kind, r.id, r.created, r.charge_id, lower(r.currency) AS currency, r.amount,
        r.status, r.reason
 FROM refunds r JOIN mine ON mine.id = r.charge_id
@@ -325,22 +234,14 @@ ORDER BY e.created DESC, e.id"""
     return _rows(con, sql, params, EVENT_COLUMNS)
 
 
-COHORT_CUSTOMER_COLUMNS = [
-    "cohort",
-    "customer_id",
-    "customer_name",
-    "customer_email",
-    "currency",
-    "cohort_mrr",
-    "end_mrr",
-]
+
+COHORT_CUSTOMER_COLUMNS = ["cohort", "customer_id", "customer_name", "customer_email", "currency",
+                           "cohort_mrr", "end_mrr"]
 
 
-@metric(
-    "cohort_customers",
-    "The customers of one cohort (extra cohort=YYYY-MM): their MRR then and at the end of the range",
-    money=("cohort_mrr", "end_mrr"),
-)
+@metric("cohort_customers",
+        "The customers of one cohort (extra cohort=YYYY-MM): their MRR then and at the end of the range",
+        money=("cohort_mrr", "end_mrr"))
 def cohort_customers(con, params: Params) -> pd.DataFrame:
     """Customers whose first positive month-end MRR (their cohort, as in `cohorts`)
     is the given month, with that MRR and their MRR at the end of the range
@@ -355,9 +256,7 @@ def cohort_customers(con, params: Params) -> pd.DataFrame:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in COHORT_CUSTOMER_COLUMNS})
     last = max(span[1], cohort)
     cur = cursor_for(con, params, full_history_first(con) or cohort, last)
-    sql = (
-        reported_points_sql(cur, params, last)
-        + f""",
+    sql = reported_points_sql(cur, params, last) + f""",
 firsts AS (SELECT customer_id, currency, min(period) AS cohort FROM points GROUP BY ALL)
 SELECT f.cohort, f.customer_id, cu.name AS customer_name, cu.email AS customer_email, f.currency,
        p0.mrr AS cohort_mrr, coalesce(p1.mrr, 0) AS end_mrr
@@ -368,7 +267,6 @@ LEFT JOIN points p1 ON p1.customer_id = f.customer_id AND p1.currency = f.curren
 LEFT JOIN customers cu ON cu.id = f.customer_id
 WHERE f.cohort = {sql_date(cohort)}
 ORDER BY end_mrr DESC, cohort_mrr DESC, f.customer_id"""
-    )
     result = cur.execute(sql).df()
     if result.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in COHORT_CUSTOMER_COLUMNS})

@@ -8,7 +8,6 @@ net x 30.4375 days / period). A credit proration whose credited line is
 missing is counted (its full period falls back to rules 2 and 3) and listed
 too. The CLI prints a summary on stderr and the Sync page shows it.
 """
-
 from __future__ import annotations
 
 import pandas as pd
@@ -21,11 +20,9 @@ from metrics.registry import metric
 
 COLUMNS = ["month", "invoice_id", "line_id", "price_id", "currency", "problem", "estimated_mrr"]
 # problem -> what the summary calls such lines
-PROBLEMS = {
-    "unknown_price": "invoice lines with unknown prices",
-    "no_price": "invoice lines with unknown prices",
-    "credited_line_missing": "proration credits whose credited line is missing",
-}
+PROBLEMS = {"unknown_price": "invoice lines with unknown prices",
+            "no_price": "invoice lines with unknown prices",
+            "credited_line_missing": "proration credits whose credited line is missing"}
 MONTH_SECONDS = 2629800  # 365.25 / 12 days
 
 SQL = f"""
@@ -44,7 +41,7 @@ WITH lines AS (
     JOIN invoices i ON i.id = l.invoice_id
     LEFT JOIN prices p ON p.id = l.price_id
     LEFT JOIN invoice_lines r ON r.invoice_id = l.credited_invoice_id AND r.id = l.credited_line_id
-    WHERE i.status IN ('open', 'paid') AND {live_only("invoices", "i")}
+    WHERE i.status IN ('open', 'paid') AND {live_only('invoices', 'i')}
       AND l.subscription_id IS NOT NULL
 )
 SELECT date_trunc('month', period_start)::DATE AS month, invoice_id, line_id, price_id,
@@ -56,12 +53,9 @@ FROM lines WHERE problem IS NOT NULL
 ORDER BY month, invoice_id, line_id"""
 
 
-@metric(
-    "unknown_price_lines",
-    "Invoice lines MRR cannot value (price missing from the database, or a credit's "
-    "credited line missing), with the MRR each would carry",
-    money=("estimated_mrr",),
-)
+@metric("unknown_price_lines",
+        "Invoice lines MRR cannot value (price missing from the database, or a credit's "
+        "credited line missing), with the MRR each would carry", money=("estimated_mrr",))
 def unknown_price_lines(con, params: Params) -> pd.DataFrame:
     df = con.execute(SQL).df()
     if df.empty:
@@ -74,11 +68,13 @@ def unknown_price_lines(con, params: Params) -> pd.DataFrame:
 def summary(df: pd.DataFrame) -> list[str]:
     """One line per kind of problem and currency, for people (CLI stderr, Sync page)."""
     lines = []
-    for (kind, currency), group in df.groupby([df["problem"].map(PROBLEMS), "currency"], dropna=False, sort=True):
+    for (kind, currency), group in df.groupby([df["problem"].map(PROBLEMS), "currency"],
+                                              dropna=False, sort=True):
         months = sorted(pd.to_datetime(group["month"]).dt.strftime("%Y-%m").unique())
         span = months[0] if len(months) == 1 else f"{months[0]} to {months[-1]}"
         affected = format_money(group["estimated_mrr"].abs().sum(), str(currency or ""))
-        lines.append(f"{len(group):,} {kind} (affecting about {affected} of MRR in {span}) — run a full sync")
+        lines.append(f"{len(group):,} {kind} (affecting about {affected} of MRR in {span})"
+                     " — run a full sync")
     return lines
 
 

@@ -1,5 +1,4 @@
 """A metric's frame as CSV or JSON: money in major units, months as YYYY-MM."""
-
 from __future__ import annotations
 
 import csv
@@ -69,5 +68,6 @@ def _plain(value):
 
 def to_json(metric: Metric, df: pd.DataFrame) -> str:
     columns, rows = export_rows(metric, df)
-    records = [{c: (float(v) if isinstance(v, Decimal) else v) for c, v in zip(columns, row)} for row in rows]
+    records = [{c: (float(v) if isinstance(v, Decimal) else v) for c, v in zip(columns, row)}
+               for row in rows]
     return orjson.dumps(records, option=orjson.OPT_INDENT_2).decode() + "\n"

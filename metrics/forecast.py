@@ -6,7 +6,6 @@ inflows, rates of start MRR for outflows), minus the MRR of subscriptions
 already scheduled to cancel that month (`cancel_at` / `cancel_at_period_end`).
 The band replays the best and the worst trailing month (by net growth rate).
 """
-
 from __future__ import annotations
 
 import pandas as pd
@@ -26,11 +25,10 @@ def _scheduled(con, params: Params, last) -> pd.DataFrame:
     """MRR at the end of `last` of subscriptions set to end in a later month."""
     cur = cursor_for(con, params, last, last)
     factor = "f.factor" if params.currency else "1"
-    fx_join = f"JOIN fx_factors f ON f.currency = sp.currency AND f.month = {sql_date(last)}" if params.currency else ""
+    fx_join = (f"JOIN fx_factors f ON f.currency = sp.currency AND f.month = {sql_date(last)}"
+               if params.currency else "")
     currency = sql_text(params.currency.lower()) if params.currency else "sp.currency"
-    sql = (
-        chain_sql(cur, params, last, "month", last)
-        + f""",
+    sql = chain_sql(cur, params, last, "month", last) + f""",
 ending AS (
     SELECT id, coalesce(cancel_at, CASE WHEN cancel_at_period_end THEN current_period_end END) AS ends
     FROM subscriptions WHERE ended_at IS NULL
@@ -41,7 +39,6 @@ SELECT {currency} AS currency,
 FROM sub_points sp JOIN ending e ON e.id = sp.subscription_id {fx_join}
 WHERE sp.period = {sql_date(last)} AND e.ends >= {sql_date(add_months(last, 1))}
 GROUP BY ALL"""
-    )
     return frame(cur, sql, ["currency", "month", "scheduled_churn"])
 
 
@@ -61,11 +58,8 @@ def _project(start_mrr: float, inflow: float, outflow_rate: float, scheduled: li
     return values
 
 
-@metric(
-    "forecast",
-    "12-month MRR projection from the trailing 6 months, with a best/worst band",
-    money=("mrr", "low", "high", "scheduled_churn"),
-)
+@metric("forecast", "12-month MRR projection from the trailing 6 months, with a best/worst band",
+        money=("mrr", "low", "high", "scheduled_churn"))
 def forecast(con, params: Params) -> pd.DataFrame:
     span = month_range(con, params)
     if span is None:
@@ -87,9 +81,8 @@ def forecast(con, params: Params) -> pd.DataFrame:
         high = _project(end_mrr, best["inflow"], best["outflow_rate"], cancels)
         low = _project(end_mrr, worst["inflow"], worst["outflow_rate"], cancels)
         rows.append((last, currency, "actual", end_mrr, end_mrr, end_mrr, 0.0))
-        rows += [
-            (m, currency, "projection", mid, lo, hi, c) for m, mid, lo, hi, c in zip(months, middle, low, high, cancels)
-        ]
+        rows += [(m, currency, "projection", mid, lo, hi, c)
+                 for m, mid, lo, hi, c in zip(months, middle, low, high, cancels)]
     df = pd.DataFrame(rows, columns=FORECAST_COLUMNS)
     df["month"] = pd.to_datetime(df["month"])
     return df

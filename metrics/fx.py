@@ -11,7 +11,6 @@ row (X, R) dated on or before M (an undated row otherwise); else the inverse
 row (R, X); else a cross rate through USD, where Tally's shipped defaults fill
 gaps. The defaults are approximate late-2026 rates, meant to be edited.
 """
-
 from __future__ import annotations
 
 import datetime as dt
@@ -24,30 +23,10 @@ from metrics.fx_rates_input import ensure_table
 
 # 1 major unit of the currency in USD.
 DEFAULT_RATES_TO_USD = {
-    "usd": 1.0,
-    "eur": 1.08,
-    "gbp": 1.27,
-    "jpy": 0.0067,
-    "cad": 0.73,
-    "aud": 0.66,
-    "chf": 1.13,
-    "nzd": 0.60,
-    "sek": 0.095,
-    "nok": 0.094,
-    "dkk": 0.145,
-    "pln": 0.25,
-    "czk": 0.043,
-    "huf": 0.0027,
-    "sgd": 0.75,
-    "hkd": 0.128,
-    "inr": 0.012,
-    "brl": 0.18,
-    "mxn": 0.055,
-    "krw": 0.00073,
-    "zar": 0.055,
-    "ils": 0.27,
-    "aed": 0.272,
-    "cny": 0.14,
+    "usd": 1.0, "eur": 1.08, "gbp": 1.27, "jpy": 0.0067, "cad": 0.73, "aud": 0.66,
+    "chf": 1.13, "nzd": 0.60, "sek": 0.095, "nok": 0.094, "dkk": 0.145, "pln": 0.25,
+    "czk": 0.043, "huf": 0.0027, "sgd": 0.75, "hkd": 0.128, "inr": 0.012, "brl": 0.18,
+    "mxn": 0.055, "krw": 0.00073, "zar": 0.055, "ils": 0.27, "aed": 0.272, "cny": 0.14,
 }
 
 
@@ -65,13 +44,10 @@ class RateBook:
     """Every rate the user entered, plus the defaults, answering rate(X, R, month)."""
 
     def __init__(self, con) -> None:
-        rows = (
-            con.execute("""
+        rows = con.execute("""
             SELECT month, lower(currency), lower(reporting_currency), rate FROM fx_rates
-            WHERE rate IS NOT NULL AND rate > 0 ORDER BY month NULLS FIRST""").fetchall()
-            if has_table(con, "fx_rates")
-            else []
-        )
+            WHERE rate IS NOT NULL AND rate > 0 ORDER BY month NULLS FIRST""").fetchall() \
+            if has_table(con, "fx_rates") else []
         self.rows: dict[tuple[str, str], list[tuple[dt.date | None, float]]] = {}
         for month, currency, reporting, rate in rows:
             self.rows.setdefault((currency, reporting), []).append((month, rate))
@@ -106,7 +82,8 @@ class RateBook:
             via, to = self._to_usd(currency, month), self._to_usd(reporting, month)
             rate = via / to if via and to else None
         if rate is None:
-            raise MetricError(f"no exchange rate from {currency.upper()} to {reporting.upper()}: add one to fx_rates")
+            raise MetricError(f"no exchange rate from {currency.upper()} to "
+                              f"{reporting.upper()}: add one to fx_rates")
         return rate
 
 
@@ -119,5 +96,4 @@ def factors(con, currencies, months, reporting: str) -> pd.DataFrame:
         for month in months:
             rows.append((currency, month, book.rate(currency, reporting, month) * scale))
     return pd.DataFrame(rows, columns=["currency", "month", "factor"]).astype(
-        {"currency": "object", "factor": "float64"}
-    )
+        {"currency": "object", "factor": "float64"})

@@ -18,7 +18,6 @@ Actual values are the whole business in the goal's currency (other currencies
 converted at the fx_rates rates, as `mrr` with a reporting currency): the
 dashboard's plan, interval and country filters do not apply to a goal.
 """
-
 from __future__ import annotations
 
 import datetime as dt
@@ -35,7 +34,8 @@ from metrics.params import Params
 from metrics.registry import metric
 
 KINDS = {"mrr": "MRR", "arr": "ARR"}
-GOAL_COLUMNS = ["goal_id", "metric", "currency", "target", "start_month", "target_month", "created_at", "created_by"]
+GOAL_COLUMNS = ["goal_id", "metric", "currency", "target", "start_month", "target_month",
+                "created_at", "created_by"]
 PROGRESS_COLUMNS = ["goal_id", "metric", "currency", "month", "target", "pace", "actual", "gap", "status"]
 
 
@@ -87,11 +87,10 @@ def save_goal(con, goal: tuple, author: str) -> str:
     goal_id = f"goal_{uuid.uuid4().hex[:12]}"
     con.execute(GOALS_DDL)
     con.execute("DELETE FROM goals WHERE metric = ? AND currency = ?", [kind, currency])
-    con.execute(
-        "INSERT INTO goals (goal_id, metric, currency, target, start_month, target_month, "
-        "created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [goal_id, kind, currency, target, start, end, dt.datetime.now(dt.UTC).replace(tzinfo=None), author],
-    )
+    con.execute("INSERT INTO goals (goal_id, metric, currency, target, start_month, target_month, "
+                "created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [goal_id, kind, currency, target, start, end, dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                 author])
     return goal_id
 
 
@@ -102,10 +101,8 @@ def _check_rates(con, currency: str, month: dt.date) -> None:
         try:
             book.rate(code, currency, month)
         except MetricError:
-            raise MetricError(
-                f"Tally has no exchange rate from {code.upper()} to {currency.upper()}: add one "
-                "on the Data & export page, or set the goal in another currency."
-            ) from None
+            raise MetricError(f"Tally has no exchange rate from {code.upper()} to {currency.upper()}: add one "
+                              "on the Data & export page, or set the goal in another currency.") from None
 
 
 def delete_goal(con, goal_id: str) -> None:
@@ -120,14 +117,12 @@ def goals(con, params: Params) -> pd.DataFrame:
     """Every goal, newest target month first. Filters do not apply."""
     if not has_table(con, "goals"):  # no goal saved yet
         return pd.DataFrame({c: pd.Series(dtype="object") for c in GOAL_COLUMNS})
-    return con.execute(f"SELECT {', '.join(GOAL_COLUMNS)} FROM goals ORDER BY target_month DESC, metric, currency").df()
+    return con.execute(f"SELECT {', '.join(GOAL_COLUMNS)} FROM goals "
+                       "ORDER BY target_month DESC, metric, currency").df()
 
 
-@metric(
-    "goal_progress",
-    "Each goal month by month: the pace needed (compound), the actual value, the gap and on track / behind",
-    money=("target", "pace", "actual", "gap"),
-)
+@metric("goal_progress", "Each goal month by month: the pace needed (compound), the actual value, "
+        "the gap and on track / behind", money=("target", "pace", "actual", "gap"))
 def goal_progress(con, params: Params) -> pd.DataFrame:
     """One row per goal and month from its start month to its target month.
 
@@ -148,19 +143,12 @@ def progress_of(con, goal) -> pd.DataFrame:
     actual = _actual(con, goal.metric, goal.currency, start, end)
     baseline = _baseline(actual, start)
     pace = [pace_at(baseline, float(goal.target), k, len(months) - 1) for k in range(len(months))]
-    frame = pd.DataFrame(
-        {
-            "goal_id": goal.goal_id,
-            "metric": goal.metric,
-            "currency": goal.currency,
-            "month": months,
-            "target": float(goal.target),
-            "pace": pace,
-        }
-    )
+    frame = pd.DataFrame({"goal_id": goal.goal_id, "metric": goal.metric, "currency": goal.currency,
+                          "month": months, "target": float(goal.target), "pace": pace})
     frame["actual"] = frame["month"].map(actual).astype("float64")
     frame["gap"] = frame["actual"] - frame["pace"]
-    frame["status"] = frame["gap"].map(lambda gap: None if pd.isna(gap) else ("on track" if gap >= 0 else "behind"))
+    frame["status"] = frame["gap"].map(lambda gap: None if pd.isna(gap) else
+                                       ("on track" if gap >= 0 else "behind"))
     return frame
 
 
@@ -198,13 +186,8 @@ def status_at(progress: pd.DataFrame, goal_id: str, end: dt.date) -> dict | None
     if rows.empty:
         return None
     row = rows.sort_values("month").iloc[-1]
-    return dict(
-        month=_date(row["month"]),
-        actual=float(row["actual"]),
-        pace=float(row["pace"]),
-        gap=float(row["gap"]),
-        on_track=bool(row["gap"] >= 0),
-    )
+    return dict(month=_date(row["month"]), actual=float(row["actual"]), pace=float(row["pace"]),
+                gap=float(row["gap"]), on_track=bool(row["gap"] >= 0))
 
 
 def _date(value) -> dt.date:

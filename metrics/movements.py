@@ -5,7 +5,6 @@ Movements are classified on native-currency MRR, so a rate change is never an
 expansion; in a reporting currency they are valued at the end-of-month rate
 and `fx = p x (rate_end - rate_start)` closes the identity.
 """
-
 from __future__ import annotations
 
 import datetime as dt
@@ -33,9 +32,7 @@ def customer_movements_sql(cur, params: Params, last: dt.date) -> str:
     native = chain_sql(cur, params, last, movements=True)
     if not params.currency:
         return native + ",\ncustomer_movements AS (SELECT * FROM native_movements)"
-    return (
-        native
-        + f""",
+    return native + f""",
 customer_movements AS (
     SELECT m.customer_id, {sql_text(params.currency.lower())} AS currency, m.month,
            m.start_mrr * f0.factor AS start_mrr, m.end_mrr * f1.factor AS end_mrr, m.movement,
@@ -46,7 +43,6 @@ customer_movements AS (
     JOIN fx_factors f1 ON f1.currency = m.currency AND f1.month = m.month
     JOIN fx_factors f0 ON f0.currency = m.currency AND f0.month = (m.month - INTERVAL 1 MONTH)::DATE
 )"""
-    )
 
 
 def movements_cursor(con, params: Params):
@@ -60,22 +56,9 @@ def movements_cursor(con, params: Params):
     return cursor_for(con, params, full_first, last), first, last
 
 
-MOVEMENT_COLUMNS = [
-    "month",
-    "currency",
-    "start_mrr",
-    "new",
-    "reactivation",
-    "expansion",
-    "contraction",
-    "churn",
-    "fx",
-    "end_mrr",
-    "new_customers",
-    "reactivated_customers",
-    "churned_customers",
-    "new_and_churned_in_month",
-]
+MOVEMENT_COLUMNS = ["month", "currency", "start_mrr", "new", "reactivation", "expansion",
+                    "contraction", "churn", "fx", "end_mrr", "new_customers",
+                    "reactivated_customers", "churned_customers", "new_and_churned_in_month"]
 
 
 TWELVE_COLUMNS = ["base", "kept", "kept_capped"]
@@ -98,7 +81,8 @@ def twelve_month_cte(first: dt.date, last: dt.date) -> str:
 def _native_totals(cur, params: Params, first: dt.date, last: dt.date) -> pd.DataFrame:
     """Per month and native currency: movement sums, customer counts at both ends,
     customers new and churned inside the month, and the 12-month base/kept MRR."""
-    totals = cur.execute(native_totals_sql(chain_sql(cur, params, last, movements=True), first, last, params)).df()
+    totals = cur.execute(native_totals_sql(chain_sql(cur, params, last, movements=True),
+                                           first, last, params)).df()
     totals["month"] = pd.to_datetime(totals["month"])
     return totals
 
@@ -106,9 +90,7 @@ def _native_totals(cur, params: Params, first: dt.date, last: dt.date) -> pd.Dat
 def native_totals_sql(chain: str, first: dt.date, last: dt.date, params: Params | None = None) -> str:
     """The totals query on `chain` (`WITH valued, customer_points, native_movements`),
     whose lines `params`' plan and interval filters also pick."""
-    return (
-        chain
-        + f""",
+    return chain + f""",
 {_new_and_churned_cte(first, last, line_filters(params) if params else "")},
 totals AS (
     SELECT month, currency, sum(start_mrr) AS start_mrr, sum(new) AS new,
@@ -134,7 +116,6 @@ SELECT t.*, coalesce(n.customers, 0) AS new_and_churned_in_month, w.base, w.kept
 FROM totals t LEFT JOIN new_and_churned n USING (month, currency)
 LEFT JOIN twelve w USING (month, currency)
 ORDER BY month, currency"""
-    )
 
 
 def _totals_for(con, params: Params, first: dt.date, last: dt.date) -> pd.DataFrame:
@@ -188,11 +169,10 @@ def movement_totals(con, params: Params) -> pd.DataFrame | None:
     return totals
 
 
-@metric(
-    "mrr_movements",
-    "MRR movements per month: new, reactivation, expansion, contraction, churn, fx",
-    money=("start_mrr", "new", "reactivation", "expansion", "contraction", "churn", "fx", "end_mrr"),
-)
+@metric("mrr_movements",
+        "MRR movements per month: new, reactivation, expansion, contraction, churn, fx",
+        money=("start_mrr", "new", "reactivation", "expansion", "contraction", "churn", "fx",
+               "end_mrr"))
 def mrr_movements(con, params: Params) -> pd.DataFrame:
     totals = movement_totals(con, params)
     if totals is None or totals.empty:
@@ -234,42 +214,23 @@ def _month_param(params: Params, key: str = "month") -> dt.date:
     return value.replace(day=1)
 
 
-DRILLDOWN_COLUMNS = [
-    "month",
-    "customer_id",
-    "customer_name",
-    "customer_email",
-    "currency",
-    "movement",
-    "customer_start_mrr",
-    "customer_end_mrr",
-    "movement_amount",
-    "subscription_id",
-    "subscription_start_mrr",
-    "subscription_end_mrr",
-]
+DRILLDOWN_COLUMNS = ["month", "customer_id", "customer_name", "customer_email", "currency",
+                     "movement", "customer_start_mrr", "customer_end_mrr", "movement_amount",
+                     "subscription_id", "subscription_start_mrr", "subscription_end_mrr"]
 
 
-@metric(
-    "mrr_drilldown",
-    "One month (extra month=YYYY-MM): each customer and subscription in its MRR and movements",
-    money=(
-        "customer_start_mrr",
-        "customer_end_mrr",
-        "movement_amount",
-        "subscription_start_mrr",
-        "subscription_end_mrr",
-    ),
-)
+@metric("mrr_drilldown",
+        "One month (extra month=YYYY-MM): each customer and subscription in its MRR and movements",
+        money=("customer_start_mrr", "customer_end_mrr", "movement_amount",
+               "subscription_start_mrr", "subscription_end_mrr"))
 def mrr_drilldown(con, params: Params) -> pd.DataFrame:
     month = _month_param(params)
     cur = cursor_for(con, params, add_months(month, -1), month)
     convert = "f.factor" if params.currency else "1"
-    fx_join = "JOIN fx_factors f ON f.currency = sp.currency AND f.month = sp.period" if params.currency else ""
+    fx_join = ("JOIN fx_factors f ON f.currency = sp.currency AND f.month = sp.period"
+               if params.currency else "")
     scoped = Params(**{**params.__dict__, "start": None, "end": month})
-    sql = (
-        customer_movements_sql(cur, scoped, month)
-        + f""",
+    sql = customer_movements_sql(cur, scoped, month) + f""",
 subs AS (
     SELECT sp.subscription_id, sp.customer_id, sp.currency AS native_currency,
            sum(sp.mrr * {convert}) FILTER (sp.period = {sql_date(add_months(month, -1))}) AS s0,
@@ -290,18 +251,15 @@ LEFT JOIN subs s ON s.customer_id = m.customer_id
 LEFT JOIN customers cu ON cu.id = m.customer_id
 WHERE m.month = {sql_date(month)}
 ORDER BY movement, movement_amount DESC, customer_id, subscription_id"""
-    )
     return frame(cur, sql, DRILLDOWN_COLUMNS)
 
 
 TIMELINE_COLUMNS = ["month", "currency", "mrr", "movement", "movement_amount"]
 
 
-@metric(
-    "customer_timeline",
-    "One customer's MRR and movement each month (extra customer_id=cus_...)",
-    money=("mrr", "movement_amount"),
-)
+@metric("customer_timeline",
+        "One customer's MRR and movement each month (extra customer_id=cus_...)",
+        money=("mrr", "movement_amount"))
 def customer_timeline(con, params: Params) -> pd.DataFrame:
     customer_id = params.extra.get("customer_id")
     if not customer_id:
@@ -310,14 +268,11 @@ def customer_timeline(con, params: Params) -> pd.DataFrame:
     if ready is None:
         return frame(con, "SELECT 1 WHERE false", TIMELINE_COLUMNS)
     cur, first, last = ready
-    sql = (
-        customer_movements_sql(cur, params, last)
-        + f"""
+    sql = customer_movements_sql(cur, params, last) + f"""
 SELECT month, currency, end_mrr AS mrr, coalesce(movement, 'unchanged') AS movement,
        new + reactivation + expansion + contraction + churn AS movement_amount
 FROM customer_movements
 WHERE customer_id = {sql_text(customer_id)}
   AND month BETWEEN {sql_date(first)} AND {sql_date(last)}
 ORDER BY month, currency"""
-    )
     return frame(cur, sql, TIMELINE_COLUMNS)

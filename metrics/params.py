@@ -1,5 +1,4 @@
 """The parameters every metric function takes."""
-
 from __future__ import annotations
 
 import datetime as dt

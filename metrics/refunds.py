@@ -2,7 +2,6 @@
 
 Totals per month are `payments` and `disputes_by_reason` (metrics/payments.py).
 """
-
 from __future__ import annotations
 
 import pandas as pd
@@ -30,17 +29,15 @@ def _newest(con, params: Params, table: str, where: str) -> pd.DataFrame:
     return df.sort_values("created", ascending=False)[COLUMNS].reset_index(drop=True)
 
 
-@metric("recent_refunds", f"The newest {RECENT} refunds, whatever the date range and filters", money=("amount",))
+@metric("recent_refunds", f"The newest {RECENT} refunds, whatever the date range and filters",
+        money=("amount",))
 def recent_refunds(con, params: Params) -> pd.DataFrame:
     # Whatever the range: a refund made today shows at once.
     return _newest(con, params, "refunds", "true")
 
 
-@metric(
-    "recent_disputes",
-    f"The newest {RECENT} disputes opened in the date range (plan, interval and country filters do not apply)",
-    money=("amount",),
-)
+@metric("recent_disputes", f"The newest {RECENT} disputes opened in the date range "
+        "(plan, interval and country filters do not apply)", money=("amount",))
 def recent_disputes(con, params: Params) -> pd.DataFrame:
     if params.end is not None:
         start, end = params.start or params.end, params.end
@@ -50,6 +47,5 @@ def recent_disputes(con, params: Params) -> pd.DataFrame:
             return _newest(con, params, "disputes", "true")
         start, end = span
     after = add_months(first_of_month(end), 1)
-    return _newest(
-        con, params, "disputes", f"t.created >= {sql_date(first_of_month(start))} AND t.created < {sql_date(after)}"
-    )
+    return _newest(con, params, "disputes",
+                   f"t.created >= {sql_date(first_of_month(start))} AND t.created < {sql_date(after)}")

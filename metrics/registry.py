@@ -1,5 +1,4 @@
 """Every metric by name: what the CLI exports and the dashboard charts."""
-
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -49,7 +48,6 @@ def _splitting(function):
         if params.split_by is None:
             return function(con, params)
         from metrics import segments  # it registers metrics itself
-
         return segments.split(con, function, params)
 
     run.__name__, run.__doc__, run.__module__ = function.__name__, function.__doc__, function.__module__

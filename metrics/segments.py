@@ -11,7 +11,6 @@ A split runs a metric once per value of the key (each a filter), so every
 metric splits the same way and a segment's numbers are exactly what the same
 filter shows.
 """
-
 from __future__ import annotations
 
 import dataclasses
@@ -25,11 +24,9 @@ from metrics.params import Condition, Params
 from metrics.registry import metric
 
 # Object type -> (table, the id column of an MRR line that names it).
-OBJECTS = {
-    "customer": ("customers", "customer_id"),
-    "subscription": ("subscriptions", "subscription_id"),
-    "product": ("products", "product_id"),
-}
+OBJECTS = {"customer": ("customers", "customer_id"),
+           "subscription": ("subscriptions", "subscription_id"),
+           "product": ("products", "product_id")}
 NOT_SET = ""  # the value of a key an object does not carry
 NOT_SET_LABEL = "(not set)"
 SEGMENTS_TABLE = "saved_segments"
@@ -75,18 +72,13 @@ def where_sql(params: Params, alias: str = "v") -> str:
 SEGMENT_COLUMNS = ["object_type", "key", "value", "objects"]
 
 
-@metric(
-    "segment_values",
-    "Metadata keys on customers, subscriptions and products, with each "
-    "value and how many objects carry it (most common first)",
-)
+@metric("segment_values", "Metadata keys on customers, subscriptions and products, with each "
+        "value and how many objects carry it (most common first)")
 def segment_values(con, params: Params) -> pd.DataFrame:
-    parts = [
-        f"""SELECT '{object_type}' AS object_type, e.key, e.value
+    parts = [f"""SELECT '{object_type}' AS object_type, e.key, e.value
                  FROM (SELECT unnest(map_entries({metadata()})) AS e FROM {table}
                        WHERE NOT coalesce(deleted, false))"""
-        for object_type, (table, _) in OBJECTS.items()
-    ]
+             for object_type, (table, _) in OBJECTS.items()]
     sql = f"""
 WITH pairs AS ({" UNION ALL ".join(parts)}),
 counted AS (SELECT object_type, key, value, count(*) AS objects FROM pairs
@@ -99,18 +91,15 @@ ORDER BY array_position(['customer', 'subscription', 'product'], object_type),
 
 def values_of(con, object_type: str, key: str) -> list[str]:
     """The values of one key, most common first (one key: cheaper than segment_values)."""
-    rows = con.execute(
-        f"""
+    rows = con.execute(f"""
         SELECT value FROM (SELECT {metadata()}[?] AS value FROM {OBJECTS[object_type][0]}
                            WHERE NOT coalesce(deleted, false))
         WHERE value IS NOT NULL AND value <> '' GROUP BY value ORDER BY count(*) DESC, value""",
-        [key],
-    ).fetchall()
+                       [key]).fetchall()
     return [row[0] for row in rows]
 
 
 # --- splitting ------------------------------------------------------------------
-
 
 def split(con, function, params: Params) -> pd.DataFrame:
     """`function` once per value of params.split_by (and once for "not set"),
@@ -151,14 +140,14 @@ def _with_condition(params: Params, condition: Condition) -> Params:
 
 # --- text forms: CLI --where, the URL, saved segments -----------------------
 
-
 def parse_target(text: str) -> tuple[str, str]:
     """`customer.key`, `subscription.key`, `product.key` or a bare key (a customer's)."""
     text = text.strip()
     head, dot, rest = text.partition(".")
     object_type, key = (head, rest) if dot and head in OBJECTS else ("customer", text)
     if not key.strip():
-        raise MetricError(f"bad metadata key {text!r}: use key, customer.key, subscription.key or product.key")
+        raise MetricError(f"bad metadata key {text!r}: use key, customer.key, subscription.key "
+                          "or product.key")
     return object_type, key.strip()
 
 
@@ -168,7 +157,8 @@ def parse_where(texts) -> tuple[Condition, ...]:
     for text in texts:
         target, equals, value = text.partition("=")
         if not equals or not value.strip():
-            raise MetricError(f"bad --where {text!r}: use key=value, e.g. channel=partner or subscription.tier=gold")
+            raise MetricError(f"bad --where {text!r}: use key=value, e.g. channel=partner or "
+                              "subscription.tier=gold")
         values = merged.setdefault(parse_target(target), [])
         if value.strip() not in values:
             values.append(value.strip())
@@ -181,7 +171,8 @@ def where_texts(where: tuple[Condition, ...]) -> list[str]:
 
 
 def describe(where: tuple[Condition, ...]) -> str:
-    return "; ".join(f"{o} {k} = {' or '.join(v or NOT_SET_LABEL for v in values)}" for o, k, values in where)
+    return "; ".join(f"{o} {k} = {' or '.join(v or NOT_SET_LABEL for v in values)}"
+                     for o, k, values in where)
 
 
 # --- saved segments ---------------------------------------------------------------
@@ -206,24 +197,20 @@ def save_segment(con, name: str, where: tuple[Condition, ...], saved_by: str = "
     if not where:
         raise ValueError("Choose at least one metadata filter to save as a segment.")
     con.execute(SEGMENTS_DDL)
-    con.execute(
-        f"INSERT OR REPLACE INTO {SEGMENTS_TABLE} VALUES (?, ?, ?, ?)",
-        [clean_name(name), json.dumps(where_texts(where)), dt.datetime.now(dt.UTC).replace(tzinfo=None), saved_by],
-    )
+    con.execute(f"INSERT OR REPLACE INTO {SEGMENTS_TABLE} VALUES (?, ?, ?, ?)",
+                [clean_name(name), json.dumps(where_texts(where)),
+                 dt.datetime.now(dt.UTC).replace(tzinfo=None), saved_by])
 
 
 @metric("saved_segments", "Segments saved under a name in the dashboard, with their metadata filters")
 def saved_segments(con, params: Params) -> pd.DataFrame:
     columns = ["name", "conditions", "saved_at", "saved_by"]
-    exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [SEGMENTS_TABLE]).fetchall()[0][0]
+    exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?",
+                         [SEGMENTS_TABLE]).fetchall()[0][0]
     if not exists:
         return frame(con, "SELECT 1 WHERE false", columns)
-    return frame(
-        con,
-        f"SELECT name, conditions::VARCHAR AS conditions, saved_at, saved_by "
-        f"FROM {SEGMENTS_TABLE} ORDER BY lower(name)",
-        columns,
-    )
+    return frame(con, f"SELECT name, conditions::VARCHAR AS conditions, saved_at, saved_by "
+                      f"FROM {SEGMENTS_TABLE} ORDER BY lower(name)", columns)
 
 
 def saved_where(conditions: str) -> tuple[Condition, ...]:

@@ -3,7 +3,6 @@
 The sync (etl/sync.py) writes `sync_runs` and `sync_state`; these read them
 for the Sync page and `python -m metrics export`.
 """
-
 from __future__ import annotations
 
 import pandas as pd
@@ -19,11 +18,8 @@ def sync_runs(con, params: Params) -> pd.DataFrame:
         ORDER BY started_at DESC LIMIT 10""").df()
 
 
-@metric(
-    "sync_object_types",
-    "Each Stripe object type: its last run's status and note, objects fetched, "
-    "last success, whether its history is complete",
-)
+@metric("sync_object_types", "Each Stripe object type: its last run's status and note, objects fetched, "
+        "last success, whether its history is complete")
 def sync_object_types(con, params: Params) -> pd.DataFrame:
     # detail is the sync's own record of the type's last run: status and a plain-words note.
     return con.execute("""

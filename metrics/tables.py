@@ -2,7 +2,6 @@
 
 Amounts stay as Stripe stores them (integer minor units beside a currency).
 """
-
 from __future__ import annotations
 
 import pandas as pd

@@ -1,5 +1,4 @@
 """Tax collected on paid invoices, by tax rate and paid month."""
-
 from __future__ import annotations
 
 import pandas as pd
@@ -10,14 +9,12 @@ from metrics.mrr.points import convert_frame
 from metrics.params import Params
 from metrics.registry import metric
 
-TAX_COLUMNS = ["currency", "tax_rate_id", "jurisdiction", "country", "state", "rate", "tax_collected", "taxable_amount"]
+TAX_COLUMNS = ["currency", "tax_rate_id", "jurisdiction", "country", "state", "rate",
+               "tax_collected", "taxable_amount"]
 
 
-@metric(
-    "tax",
-    "Tax collected on paid invoices by tax rate (jurisdiction, country, rate) and paid month",
-    money=("tax_collected", "taxable_amount"),
-)
+@metric("tax", "Tax collected on paid invoices by tax rate (jurisdiction, country, rate) and paid month",
+        money=("tax_collected", "taxable_amount"))
 def tax(con, params: Params) -> pd.DataFrame:
     g = grain(params)
     columns = [g] + TAX_COLUMNS
@@ -32,15 +29,9 @@ SELECT date_trunc('{g}', coalesce(i.paid_at, i.created))::DATE AS "{g}",
 FROM invoice_line_taxes t
 JOIN invoices i ON i.id = t.invoice_id
 LEFT JOIN tax_rates r ON r.id = t.tax_rate_id
-WHERE i.status = 'paid' AND {live_only("invoices", "i")}
-  AND {between("coalesce(i.paid_at, i.created)", bounds)} {kept(params, invoice="i.id")}
+WHERE i.status = 'paid' AND {live_only('invoices', 'i')}
+  AND {between('coalesce(i.paid_at, i.created)', bounds)} {kept(params, invoice='i.id')}
 GROUP BY ALL ORDER BY 1, 2, tax_collected DESC"""
     df = frame(con, with_filters(params, sql), columns)
-    return convert_frame(
-        con,
-        df,
-        params,
-        ["tax_collected", "taxable_amount"],
-        [g, "currency", "tax_rate_id", "jurisdiction", "country", "state", "rate"],
-        g,
-    )
+    return convert_frame(con, df, params, ["tax_collected", "taxable_amount"],
+                         [g, "currency", "tax_rate_id", "jurisdiction", "country", "state", "rate"], g)

@@ -1,5 +1,4 @@
 """Trial conversion: trials ending each month, and how many paid their first invoice."""
-
 from __future__ import annotations
 
 import pandas as pd
@@ -11,7 +10,8 @@ from metrics.registry import metric
 TRIAL_COLUMNS = ["month", "trials_ended", "converted", "conversion_rate"]
 
 
-@metric("trial_conversion", "Trials ending each month whose first paid invoice (amount due > 0) was paid")
+@metric("trial_conversion",
+        "Trials ending each month whose first paid invoice (amount due > 0) was paid")
 def trial_conversion(con, params: Params) -> pd.DataFrame:
     span = month_range(con, params)
     if span is None:
@@ -21,7 +21,7 @@ def trial_conversion(con, params: Params) -> pd.DataFrame:
 WITH trials AS (
     SELECT id, trial_start, trial_end FROM subscriptions s
     WHERE trial_end IS NOT NULL AND trial_end > coalesce(trial_start, trial_end - INTERVAL 1 DAY)
-      AND {live_only("subscriptions", "s")}
+      AND {live_only('subscriptions', 's')}
       AND trial_end >= {sql_date(first)} AND trial_end < {sql_date(add_months(last, 1))}
       {subscription_filters(params)}
 ),
@@ -52,14 +52,12 @@ def subscription_filters(params: Params) -> str:
             SELECT si.subscription_id FROM subscription_items si JOIN prices p ON p.id = si.price_id
             WHERE {_plan_test(params, "p.product_id", "p.interval")}
             UNION SELECT l.subscription_id FROM invoice_lines l LEFT JOIN prices p ON p.id = l.price_id
-            WHERE {
-            _plan_test(params, "coalesce(l.product_id, p.product_id)", "coalesce(l.price_interval, p.interval)")
-        })""")
+            WHERE {_plan_test(params, "coalesce(l.product_id, p.product_id)",
+                              "coalesce(l.price_interval, p.interval)")})""")
     return "".join(f" AND {p}" for p in parts)
 
 
 def _plan_test(params: Params, product: str, interval: str) -> str:
-    tests = ([f"{product} IN {sql_list(params.plans)}"] if params.plans else []) + (
-        [f"{interval} IN {sql_list(params.intervals)}"] if params.intervals else []
-    )
+    tests = ([f"{product} IN {sql_list(params.plans)}"] if params.plans else []) + \
+        ([f"{interval} IN {sql_list(params.intervals)}"] if params.intervals else [])
     return " AND ".join(tests)

@@ -11,7 +11,6 @@ Interface used by dashboard.py and pages/views/admin.py:
 
 Configuration lives in `.streamlit/secrets.toml` (see secrets.toml.example).
 """
-
 from __future__ import annotations
 
 from tally_auth.login import (
@@ -26,14 +25,5 @@ from tally_auth.login import (
 )
 from tally_auth.user import User
 
-__all__ = [
-    "User",
-    "ENABLE_HINT",
-    "READ_ONLY_NOTE",
-    "auth_configured",
-    "authenticate",
-    "current_user",
-    "data_writer",
-    "require_admin",
-    "sign_out",
-]
+__all__ = ["User", "ENABLE_HINT", "READ_ONLY_NOTE", "auth_configured", "authenticate",
+           "current_user", "data_writer", "require_admin", "sign_out"]

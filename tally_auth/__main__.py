@@ -3,7 +3,6 @@
 Prompts for a password twice (or reads one line from stdin when it is not a
 terminal) and prints a section to paste into .streamlit/secrets.toml.
 """
-
 from __future__ import annotations
 
 import argparse
@@ -32,7 +31,8 @@ def hash_password_command(args) -> int:
     if len(password) < 8:
         print("Use a password of at least 8 characters.", file=sys.stderr)
         return 1
-    print(f'[tally_auth.users.{args.user}]\npassword_hash = "{hash_password(password)}"\nrole = "{args.role}"')
+    print(f'[tally_auth.users.{args.user}]\npassword_hash = "{hash_password(password)}"\n'
+          f'role = "{args.role}"')
     return 0
 
 

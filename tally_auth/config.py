@@ -3,7 +3,6 @@
 Everything lives in sections (`[tally_auth]`, `[tally_auth.users.<name>]`,
 `[auth]`) because Streamlit copies top-level secrets into os.environ.
 """
-
 from __future__ import annotations
 
 from typing import Any
@@ -30,15 +29,11 @@ def _plain(value):
 def local_users() -> dict[str, dict]:
     """User name -> {password_hash, role, email}; entries without a hash are ignored."""
     users = _section("tally_auth").get("users") or {}
-    return {
-        name: {
-            "password_hash": spec["password_hash"],
-            "role": spec.get("role") if spec.get("role") in ROLES else "viewer",
-            "email": spec.get("email"),
-        }
-        for name, spec in users.items()
-        if isinstance(spec, dict) and spec.get("password_hash")
-    }
+    return {name: {"password_hash": spec["password_hash"],
+                   "role": spec.get("role") if spec.get("role") in ROLES else "viewer",
+                   "email": spec.get("email")}
+            for name, spec in users.items()
+            if isinstance(spec, dict) and spec.get("password_hash")}
 
 
 def admin_emails() -> set[str]:

@@ -4,7 +4,6 @@ The identity is always re-derived on the server: from st.user (Streamlit's
 signed OIDC cookie) or from a signed token checked against secrets.toml.
 Nothing a page writes into st.session_state can make someone an admin.
 """
-
 from __future__ import annotations
 
 import math
@@ -20,11 +19,9 @@ TOKEN_KEY = "_tally_auth_token"
 LOCAL_VIEWER = User("local viewer", None, "viewer")
 LOCAL_WRITER = User("local user (no sign-in)", None, "viewer")
 READ_ONLY_NOTE = "Read-only: only an admin can change this."
-ENABLE_HINT = (
-    "To enable admin actions, add a local user: run `.venv/bin/python -m tally_auth hash-password` "
-    "and paste its output into `.streamlit/secrets.toml`; or configure OIDC in an "
-    "`[auth]` section and list admin emails in `[tally_auth] admins`."
-)
+ENABLE_HINT = ("To enable admin actions, add a local user: run `.venv/bin/python -m tally_auth hash-password` "
+               "and paste its output into `.streamlit/secrets.toml`; or configure OIDC in an "
+               "`[auth]` section and list admin emails in `[tally_auth] admins`.")
 # Checked when the user name is unknown, so a wrong name costs as long as a wrong password.
 _DUMMY_HASH = hash_password("not a password")
 
@@ -78,10 +75,8 @@ def _oidc_refused() -> str | None:
     if identity is None or _oidc_user() is not None:
         return None
     who = identity[1] or identity[0]
-    return (
-        f"You are signed in as {who}, but this account is not allowed to use Tally. "
-        "Ask an admin to add it to `[tally_auth] viewers` in secrets.toml."
-    )
+    return (f"You are signed in as {who}, but this account is not allowed to use Tally. "
+            "Ask an admin to add it to `[tally_auth] viewers` in secrets.toml.")
 
 
 def _local_user() -> User | None:

@@ -3,7 +3,6 @@
 The parameters travel with the hash so they can be raised later without
 invalidating the hashes already in secrets.toml.
 """
-
 from __future__ import annotations
 
 import base64
@@ -11,7 +10,7 @@ import hashlib
 import hmac
 import os
 
-N, R, P = 2**14, 8, 1
+N, R, P = 2 ** 14, 8, 1
 KEY_LENGTH = 32
 
 
@@ -34,15 +33,9 @@ def verify_password(password: str, stored: str) -> bool:
         if scheme != "scrypt":
             return False
         expected = base64.b64decode(digest)
-        actual = hashlib.scrypt(
-            password.encode(),
-            salt=base64.b64decode(salt),
-            n=int(n),
-            r=int(r),
-            p=int(p),
-            dklen=len(expected),
-            maxmem=256 * 1024 * 1024,
-        )
+        actual = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n),
+                                r=int(r), p=int(p), dklen=len(expected),
+                                maxmem=256 * 1024 * 1024)
     except (ValueError, TypeError, AttributeError):
         return False
     return hmac.compare_digest(actual, expected)

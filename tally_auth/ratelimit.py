@@ -10,7 +10,6 @@ A try is counted as a failure *before* its password is checked (`reserve`), in
 one step under the lock with the check of the lock itself: parallel sessions
 cannot all slip in before the first failure is recorded.
 """
-
 from __future__ import annotations
 
 import threading
@@ -32,7 +31,7 @@ class _Record:
         self.failures += 1
         extra = self.failures - free
         if extra >= 0:
-            self.locked_until = now + min(MAX_LOCK_SECONDS, FIRST_LOCK_SECONDS * 2**extra)
+            self.locked_until = now + min(MAX_LOCK_SECONDS, FIRST_LOCK_SECONDS * 2 ** extra)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@ signed token rather than a user: a forged or edited token fails the check,
 and the role is re-read from secrets.toml each time (a demoted or removed
 user loses access at once). Restarting the server signs everyone out.
 """
-
 from __future__ import annotations
 
 import base64

@@ -1,5 +1,4 @@
 """A signed-in person and their role."""
-
 from __future__ import annotations
 
 from dataclasses import dataclass

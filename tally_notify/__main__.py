@@ -4,7 +4,6 @@ send-digest sends one digest now to the destinations set on the Notifications
 page (or, with --dry-run, prints it as plain text and sends nothing). serve
 runs the notifier: digests on schedule, alerts after each publish.
 """
-
 from __future__ import annotations
 
 import argparse
@@ -27,9 +26,8 @@ def _day(text: str) -> dt.date:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m tally_notify", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(prog="python -m tally_notify", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     one = commands.add_parser("send-digest", help="send one digest now, or print it (--dry-run)")
     one.add_argument("--db", help="the database (default: $TALLY_DB, or the demo account)")
@@ -39,9 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     loop = commands.add_parser("serve", help="send digests on schedule and alerts after each publish")
     loop.add_argument("--db", help="the database (default: $TALLY_DB)")
     loop.add_argument("--every", type=float, default=TICK_SECONDS, help="seconds between checks")
-    loop.add_argument(
-        "--updater-url", default=alerts.updater_url(), help="the updater whose /healthz the sync alert reads"
-    )
+    loop.add_argument("--updater-url", default=alerts.updater_url(),
+                      help="the updater whose /healthz the sync alert reads")
     return parser
 
 
@@ -60,16 +57,13 @@ def send_digest(args) -> int:
         print(message.text, end="")
         return 0
     if not config.email and not config.slack:
-        print(
-            "No destination is set: add email recipients or Slack on the Notifications page (or use --dry-run).",
-            file=sys.stderr,
-        )
+        print("No destination is set: add email recipients or Slack on the Notifications page "
+              "(or use --dry-run).", file=sys.stderr)
         return 1
     outcomes = send(message, config, state)
     for outcome in outcomes:
-        print(
-            f"{outcome.channel}: {outcome.status}" + (f" ({outcome.error})" if outcome.error else ""), file=sys.stderr
-        )
+        print(f"{outcome.channel}: {outcome.status}" + (f" ({outcome.error})" if outcome.error else ""),
+              file=sys.stderr)
     return 0 if all(o.status == "sent" for o in outcomes) else 1
 
 

@@ -7,7 +7,6 @@ env vars (TALLY_SMTP_PASSWORD, TALLY_SLACK_WEBHOOK_URL) or from the
 slack_webhook_url), where the sign-in secrets live. Pages only say whether
 each is set.
 """
-
 from __future__ import annotations
 
 import dataclasses
@@ -95,7 +94,8 @@ def check_webhook_url(url: str) -> str:
     url = check_url(url, "Slack webhook URL")
     parts = urlparse(url)
     if parts.scheme != "https" and not _local(parts.hostname or ""):
-        raise BadSetting("The Slack webhook URL must use https:// (https://hooks.slack.com/services/...).")
+        raise BadSetting("The Slack webhook URL must use https:// "
+                         "(https://hooks.slack.com/services/...).")
     return url
 
 
@@ -125,7 +125,6 @@ def check_config(config: NotifyConfig) -> NotifyConfig:
 
 
 # --- secrets ----------------------------------------------------------------------
-
 
 def _secrets_files() -> list[Path]:
     """Where Streamlit reads secrets.toml: the user's, then the project's (which wins)."""
@@ -166,19 +165,15 @@ def secrets() -> Secrets:
     section = _secrets_section()
     return Secrets(
         smtp_password=os.environ.get("TALLY_SMTP_PASSWORD") or str(section.get("smtp_password") or ""),
-        slack_webhook_url=(
-            os.environ.get("TALLY_SLACK_WEBHOOK_URL") or str(section.get("slack_webhook_url") or "")
-        ).strip(),
-    )
+        slack_webhook_url=(os.environ.get("TALLY_SLACK_WEBHOOK_URL")
+                           or str(section.get("slack_webhook_url") or "")).strip())
 
 
 def slack_problem(found: Secrets) -> str | None:
     """Why the configured Slack URL cannot be used (never echoing it), or None."""
     if not found.slack_webhook_url:
-        return (
-            "No Slack webhook URL: set TALLY_SLACK_WEBHOOK_URL or slack_webhook_url "
-            "in the [tally_notify] section of .streamlit/secrets.toml."
-        )
+        return ("No Slack webhook URL: set TALLY_SLACK_WEBHOOK_URL or slack_webhook_url "
+                "in the [tally_notify] section of .streamlit/secrets.toml.")
     try:
         check_webhook_url(found.slack_webhook_url)
     except BadSetting as error:

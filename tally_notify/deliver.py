@@ -5,7 +5,6 @@ and each message's final result (sent, or failed and why) is logged in
 `notifications_sent`. Errors are scrubbed of every secret before they are
 logged or shown: an SMTP server or a proxy may echo what it was sent.
 """
-
 from __future__ import annotations
 
 import json
@@ -89,9 +88,8 @@ def send_email(message: Message, config: NotifyConfig, secrets: Secrets) -> None
 
 def send_slack(message: Message, secrets: Secrets) -> None:
     body = json.dumps({"text": message.slack, "unfurl_links": False}).encode()
-    request = urllib.request.Request(
-        secrets.slack_webhook_url, data=body, method="POST", headers={"Content-Type": "application/json"}
-    )
+    request = urllib.request.Request(secrets.slack_webhook_url, data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as answer:
             answer.read()
@@ -107,21 +105,15 @@ def deliver(message: Message, config: NotifyConfig, secrets: Secrets, state: Not
     outcomes = []
     channels = []
     if config.email:
-        channels.append(("email", ", ".join(config.email_to), lambda: send_email(message, config, secrets)))
+        channels.append(("email", ", ".join(config.email_to),
+                         lambda: send_email(message, config, secrets)))
     if config.slack:
         channels.append(("slack", "Slack webhook", lambda: send_slack(message, secrets)))
     for channel, destination, send in channels:
         problem = slack_problem(secrets) if channel == "slack" else None
         attempts, error = (0, problem) if problem else _with_retries(send, secrets.scrub)
         status = "failed" if error else "sent"
-        state.log_send(
-            kind=message.kind,
-            subject=message.subject,
-            channel=channel,
-            destination=destination,
-            status=status,
-            attempts=attempts,
-            error=error,
-        )
+        state.log_send(kind=message.kind, subject=message.subject, channel=channel,
+                       destination=destination, status=status, attempts=attempts, error=error)
         outcomes.append(Outcome(channel, status, attempts, error))
     return outcomes

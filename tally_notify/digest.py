@@ -5,7 +5,6 @@ refunds and disputes over those days; MRR at the end against the day before
 they began; movements, the top movements and trials in `through`'s month so
 far; dunning still open now.
 """
-
 from __future__ import annotations
 
 import datetime as dt
@@ -35,7 +34,6 @@ def run_metric(con, name: str, params: Params) -> pd.DataFrame:
     """A registered metric by name: the same figures as the dashboard and `metrics export`."""
     import metrics  # noqa: F401 - importing the package registers every metric
     from metrics.registry import METRICS
-
     return METRICS[name].function(con, params)
 
 
@@ -46,7 +44,8 @@ def _money(amount, currency: str, sign: bool = False) -> str:
 
 def mrr_section(con, start: dt.date, end: dt.date) -> Section:
     section = Section("MRR", "mrr")
-    frame = run_metric(con, "mrr_daily", Params(granularity="day", start=start - dt.timedelta(days=1), end=end))
+    frame = run_metric(con, "mrr_daily", Params(granularity="day", start=start - dt.timedelta(days=1),
+                                                end=end))
     for currency, rows in frame.sort_values("date").groupby("currency"):
         now, before = rows.iloc[-1]["mrr"], rows.iloc[0]["mrr"]
         section.lines.append(f"{_money(now, currency)} ({_money(now - before, currency, sign=True)})")
@@ -73,9 +72,8 @@ def top_movements(con, month: dt.date, limit: int = 5) -> pd.DataFrame:
         size = native[keys].merge(usd[[*keys, "movement_amount"]], on=keys, how="left")["movement_amount"]
         native = native.assign(size=size.fillna(0).to_numpy() / 100)
     except MetricError:  # no rate for a currency: compare major units
-        native = native.assign(
-            size=native.apply(lambda r: float(to_major(r["movement_amount"], r["currency"]) or 0), axis=1)
-        )
+        native = native.assign(size=native.apply(
+            lambda r: float(to_major(r["movement_amount"], r["currency"]) or 0), axis=1))
     return native.sort_values("size", ascending=False).head(limit)
 
 
@@ -106,17 +104,14 @@ def payments_sections(con, start: dt.date, end: dt.date) -> list[Section]:
     frame = run_metric(con, "payments", Params(granularity="day", start=start, end=end))
     pay = Section("Payment success rate", "payments")
     charges, succeeded = int(frame["charges"].sum()), int(frame["succeeded"].sum())
-    pay.lines.append(
-        f"{succeeded / charges:.1%} of {charges} charges succeeded" if charges else "No charges in this period"
-    )
+    pay.lines.append(f"{succeeded / charges:.1%} of {charges} charges succeeded" if charges
+                     else "No charges in this period")
     money = Section("Refunds and disputes", "refunds")
     for currency, rows in frame.groupby("currency"):
         refunds, disputes = rows["refunds"].sum(), int(rows["disputes"].sum())
         if refunds or disputes:
-            money.lines.append(
-                f"{currency.upper()}: refunds {_money(refunds, currency)}, {disputes} "
-                f"disputes ({_money(rows['disputed_amount'].sum(), currency)})"
-            )
+            money.lines.append(f"{currency.upper()}: refunds {_money(refunds, currency)}, {disputes} "
+                               f"disputes ({_money(rows['disputed_amount'].sum(), currency)})")
     if not money.lines:
         money.lines.append("No refunds or disputes in this period")
     return [pay, money]
@@ -127,9 +122,8 @@ def dunning_section(con) -> Section:
     frame = run_metric(con, "recovery", Params())
     for currency, rows in frame.groupby("currency"):
         if rows["open_dunning"].sum():
-            section.lines.append(
-                f"{int(rows['open_dunning'].sum())} invoices, {_money(rows['open_dunning_amount'].sum(), currency)}"
-            )
+            section.lines.append(f"{int(rows['open_dunning'].sum())} invoices, "
+                                 f"{_money(rows['open_dunning_amount'].sum(), currency)}")
     if not section.lines:
         section.lines.append("No invoices in dunning")
     return section
@@ -148,14 +142,12 @@ def sections(db_path: str, through: dt.date, days: int) -> list[Section]:
     start, month = through - dt.timedelta(days=days - 1), through.replace(day=1)
     con = store.open_published(db_path)
     try:
-        return [
-            *_safely(lambda: mrr_section(con, start, through), "MRR", "mrr"),
-            *_safely(lambda: movements_section(con, month), "Movements", "mrr"),
-            *_safely(lambda: top_section(con, month), "Top movements by customer", "mrr"),
-            *_safely(lambda: trials_section(con, month), "Trials", "customers"),
-            *_safely(lambda: payments_sections(con, start, through), "Payments", "payments"),
-            *_safely(lambda: dunning_section(con), "Open dunning", "dunning"),
-        ]
+        return [*_safely(lambda: mrr_section(con, start, through), "MRR", "mrr"),
+                *_safely(lambda: movements_section(con, month), "Movements", "mrr"),
+                *_safely(lambda: top_section(con, month), "Top movements by customer", "mrr"),
+                *_safely(lambda: trials_section(con, month), "Trials", "customers"),
+                *_safely(lambda: payments_sections(con, start, through), "Payments", "payments"),
+                *_safely(lambda: dunning_section(con), "Open dunning", "dunning")]
     finally:
         con.close()
 
@@ -170,19 +162,18 @@ def render(parts: list[Section], subject: str, base_url: str, kind: str = "diges
         url = link(base_url, part.page)
         lines = part.lines or ["nothing"]
         text += [f"{part.title} ({url})", *[f"  - {line}" for line in lines], ""]
-        rich.append(
-            f'<h3><a href="{html.escape(url)}">{html.escape(part.title)}</a></h3><ul>'
-            + "".join(f"<li>{html.escape(line)}</li>" for line in lines)
-            + "</ul>"
-        )
+        rich.append(f'<h3><a href="{html.escape(url)}">{html.escape(part.title)}</a></h3><ul>'
+                    + "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ul>")
         slack.append(f"*<{url}|{part.title}>*\n" + "\n".join(f"• {line}" for line in lines))
     body = "<html><body>" + "\n".join(rich) + "</body></html>"
     return Message(kind, subject, "\n".join(text).rstrip() + "\n", body, "\n\n".join(slack))
 
 
 def digest(db_path: str, base_url: str, through: dt.date, days: int = 1) -> Message:
-    period = (
-        f"{through:%a %d %b %Y}" if days == 1 else f"{through - dt.timedelta(days=days - 1):%d %b} – {through:%d %b %Y}"
-    )
+    period = f"{through:%a %d %b %Y}" if days == 1 else \
+        f"{through - dt.timedelta(days=days - 1):%d %b} – {through:%d %b %Y}"
     name = "Daily" if days == 1 else "Weekly" if days == 7 else f"{days}-day"
-    return render(sections(db_path, through, days), f"Tally {name.lower()} digest: {period}", base_url)
+    return render(sections(db_path, through, days), f"Tally {name.lower()} digest: {period}",
+                  base_url)
+
+

@@ -7,7 +7,6 @@ published version (etl.store.published_version), and the sync rule reads the
 updater's /healthz. It only reads the revenue database, so a slow SMTP server
 or Slack can never hold up a sync or a publish.
 """
-
 from __future__ import annotations
 
 import datetime as dt
@@ -43,15 +42,9 @@ def due_digests(config: settings.NotifyConfig, now: dt.datetime) -> list[tuple[s
 def send(message: Message, config: settings.NotifyConfig, state: NotifyState) -> list[Outcome]:
     found = settings.secrets()
     if not config.email and not config.slack:
-        state.log_send(
-            kind=message.kind,
-            subject=message.subject,
-            channel="none",
-            destination="",
-            status="failed",
-            attempts=0,
-            error="No destination: set email recipients or Slack on the Notifications page.",
-        )
+        state.log_send(kind=message.kind, subject=message.subject, channel="none", destination="",
+                       status="failed", attempts=0,
+                       error="No destination: set email recipients or Slack on the Notifications page.")
         return []
     return deliver(message, config, found, state)
 
@@ -91,5 +84,6 @@ class Notifier:
             try:
                 self.tick()
             except Exception as exc:  # noqa: BLE001 - one line; the next tick tries again
-                log.warning("notifier tick failed: %s", settings.secrets().scrub(f"{type(exc).__name__}: {exc}"))
+                log.warning("notifier tick failed: %s",
+                            settings.secrets().scrub(f"{type(exc).__name__}: {exc}"))
             self.stopping.wait(every)

@@ -1,5 +1,4 @@
 """The lines at the top of every page: demo banner, data freshness, empty account."""
-
 from __future__ import annotations
 
 import time
@@ -9,9 +8,8 @@ import streamlit as st
 from etl import store
 from tally_ui import published
 
-CONNECT_HINT = (
-    "To see your own account, set `STRIPE_API_KEY` and run `.venv/bin/python -m etl sync` (or use the Sync page)."
-)
+CONNECT_HINT = ("To see your own account, set `STRIPE_API_KEY` and run `.venv/bin/python -m etl sync` "
+                "(or use the Sync page).")
 
 
 def meta() -> dict[str, str]:
@@ -28,10 +26,8 @@ def source() -> str:
 
 def demo_banner() -> None:
     if source() == "demo":
-        st.warning(
-            f"**Demo data.** These numbers come from a generated demo business. {CONNECT_HINT}",
-            icon=":material/science:",
-        )
+        st.warning(f"**Demo data.** These numbers come from a generated demo business. {CONNECT_HINT}",
+                   icon=":material/science:")
 
 
 FOLLOW_SECONDS = 5  # how often an open page looks for newly published data
@@ -55,7 +51,7 @@ def _freshness(shown) -> None:
 
 
 def _ago(published: float) -> str:
-    """ "updated N s ago" from when the shown copy was published (epoch seconds)."""
+    """"updated N s ago" from when the shown copy was published (epoch seconds)."""
     seconds = max(0, int(time.time() - published))
     if seconds < 120:
         return f"updated {seconds} s ago"
@@ -78,7 +74,5 @@ def no_data() -> None:
 def cash_filter_note(params) -> None:
     """Say how plan, interval and metadata filters reach charges, refunds and disputes (METRICS.md)."""
     if params.plans or params.intervals or params.where:
-        st.caption(
-            "Charges, refunds and disputes count for a plan, interval or metadata segment through "
-            "their invoice; payments without an invoice are left out while such a filter is set."
-        )
+        st.caption("Charges, refunds and disputes count for a plan, interval or metadata segment through "
+                   "their invoice; payments without an invoice are left out while such a filter is set.")

@@ -1,5 +1,4 @@
 """Plotly charts with one look: the same colours, fonts and margins everywhere."""
-
 from __future__ import annotations
 
 import datetime as dt
@@ -16,14 +15,8 @@ from metrics.params import Params
 from tally_ui.export import money_to_major
 
 PALETTE = ["#4f46e5", "#0ea5e9", "#10b981", "#f59e0b", "#ef4444", "#8b5cf6", "#64748b", "#ec4899"]
-MOVEMENT_COLORS = {
-    "new": "#10b981",
-    "reactivation": "#0ea5e9",
-    "expansion": "#4f46e5",
-    "contraction": "#f59e0b",
-    "churn": "#ef4444",
-    "fx": "#94a3b8",
-}
+MOVEMENT_COLORS = {"new": "#10b981", "reactivation": "#0ea5e9", "expansion": "#4f46e5",
+                   "contraction": "#f59e0b", "churn": "#ef4444", "fx": "#94a3b8"}
 NEGATIVE_MOVEMENTS = ("contraction", "churn")
 
 # Building a plotly figure costs tens of milliseconds (plotly validates every
@@ -34,17 +27,11 @@ _built = st.cache_resource(max_entries=256, show_spinner=False)
 
 def _layout(fig: go.Figure, title: str | None, y_title: str | None = None) -> go.Figure:
     fig.update_layout(
-        title=title,
-        template="plotly_white",
-        colorway=PALETTE,
-        height=360,
+        title=title, template="plotly_white", colorway=PALETTE, height=360,
         margin=dict(l=10, r=10, t=40 if title else 10, b=10),
         legend=dict(orientation="h", yanchor="top", y=-0.12, x=0),
         font=dict(family="Inter, system-ui, sans-serif", size=12),
-        hovermode="x unified",
-        yaxis_title=y_title,
-        xaxis_title=None,
-    )
+        hovermode="x unified", yaxis_title=y_title, xaxis_title=None)
     return fig
 
 
@@ -98,30 +85,13 @@ def _mark(fig: go.Figure, notes: pd.DataFrame) -> go.Figure:
     marked = go.Figure(fig)
     days = pd.to_datetime(notes["day"])
     for day in days:
-        marked.add_shape(
-            type="line",
-            x0=day,
-            x1=day,
-            xref="x",
-            y0=0,
-            y1=1,
-            yref="paper",
-            line=dict(color=MARKER_COLOR, width=1, dash="dot"),
-            layer="below",
-        )
+        marked.add_shape(type="line", x0=day, x1=day, xref="x", y0=0, y1=1, yref="paper",
+                         line=dict(color=MARKER_COLOR, width=1, dash="dot"), layer="below")
     # On an axis of its own (0..1, hidden) so the markers sit at the top whatever the data's scale.
-    marked.add_trace(
-        go.Scatter(
-            x=days,
-            y=[1] * len(notes),
-            yaxis="y2",
-            mode="markers",
-            name="Annotations",
-            marker=dict(symbol="triangle-down", size=11, color=MARKER_COLOR),
-            text=[plain(t) for t in notes["text"]],
-            hovertemplate="%{x|%b %d, %Y}: %{text}<extra></extra>",
-        )
-    )
+    marked.add_trace(go.Scatter(
+        x=days, y=[1] * len(notes), yaxis="y2", mode="markers", name="Annotations",
+        marker=dict(symbol="triangle-down", size=11, color=MARKER_COLOR),
+        text=[plain(t) for t in notes["text"]], hovertemplate="%{x|%b %d, %Y}: %{text}<extra></extra>"))
     marked.update_layout(yaxis2=dict(overlaying="y", range=[0, 1.04], visible=False, fixedrange=True))
     return marked
 
@@ -164,19 +134,9 @@ def series_label(frame: pd.DataFrame, by: str | None) -> pd.Series:
 
 
 @_built
-def lines(
-    frame: pd.DataFrame,
-    x: str,
-    y: str,
-    *,
-    by: str | None = None,
-    title=None,
-    money: bool = True,
-    area: bool = False,
-    percent: bool = False,
-    goal: pd.DataFrame | None = None,
-    goal_label: str = "Goal pace",
-) -> go.Figure:
+def lines(frame: pd.DataFrame, x: str, y: str, *, by: str | None = None, title=None,
+          money: bool = True, area: bool = False, percent: bool = False,
+          goal: pd.DataFrame | None = None, goal_label: str = "Goal pace") -> go.Figure:
     """One line per currency (or per `by` value); money shown in major units.
 
     `goal`: (month, currency, pace) in minor units, drawn as a dashed line named
@@ -187,20 +147,12 @@ def lines(
     labels = series_label(data, by)
     for label in labels.drop_duplicates():
         part = data[labels == label].sort_values(x)
-        fig.add_trace(
-            go.Scatter(x=part[x], y=part[y], name=label, mode="lines+markers", stackgroup="one" if area else None)
-        )
+        fig.add_trace(go.Scatter(x=part[x], y=part[y], name=label, mode="lines+markers",
+                                 stackgroup="one" if area else None))
     if goal is not None and not goal.empty:
         pace = money_to_major(goal, ["pace"]).sort_values("month")
-        fig.add_trace(
-            go.Scatter(
-                x=pace["month"],
-                y=pace["pace"],
-                name=plain(goal_label),
-                mode="lines",
-                line=dict(color="#f59e0b", dash="dash", width=2),
-            )
-        )
+        fig.add_trace(go.Scatter(x=pace["month"], y=pace["pace"], name=plain(goal_label), mode="lines",
+                                 line=dict(color="#f59e0b", dash="dash", width=2)))
     if percent:
         fig.update_yaxes(tickformat=".1~%", rangemode="tozero")  # 0.5%, not two "1%" ticks
     return _layout(fig, title, _money_axis(frame) if money else None)
@@ -224,9 +176,8 @@ def movements(frame: pd.DataFrame, *, title="MRR movements", selected=None) -> g
         values = -data[name] if name in NEGATIVE_MOVEMENTS else data[name]
         net = net + values.fillna(0)
         fig.add_trace(go.Bar(x=data["month"], y=values, name=name.capitalize(), marker_color=color, **highlight))
-    fig.add_trace(
-        go.Scatter(x=data["month"], y=net, name="Net", mode="lines+markers", line=dict(color="#111827", width=2))
-    )
+    fig.add_trace(go.Scatter(x=data["month"], y=net, name="Net", mode="lines+markers",
+                             line=dict(color="#111827", width=2)))
     fig.update_layout(barmode="relative")
     return _layout(fig, title, _money_axis(frame))
 
@@ -238,20 +189,13 @@ def _highlight(months: pd.Series, selected) -> dict:
     chosen = [i for i, month in enumerate(pd.to_datetime(months)) if month == pd.Timestamp(selected)]
     if not chosen:
         return {}
-    return dict(selectedpoints=chosen, selected=dict(marker=dict(opacity=1)), unselected=dict(marker=dict(opacity=0.3)))
+    return dict(selectedpoints=chosen, selected=dict(marker=dict(opacity=1)),
+                unselected=dict(marker=dict(opacity=0.3)))
 
 
 @_built
-def bars(
-    frame: pd.DataFrame,
-    x: str,
-    y: str,
-    *,
-    by: str | None = None,
-    title=None,
-    money: bool = False,
-    horizontal: bool = False,
-) -> go.Figure:
+def bars(frame: pd.DataFrame, x: str, y: str, *, by: str | None = None, title=None,
+         money: bool = False, horizontal: bool = False) -> go.Figure:
     data = money_to_major(frame, [y]) if money else frame
     fig = go.Figure()
     groups = [(None, data)] if by is None else list(data.groupby(by, sort=False))
@@ -269,19 +213,11 @@ def heatmap(pivot: pd.DataFrame, *, title=None, percent: bool = True) -> go.Figu
     """A cohort grid: rows are cohorts, columns months since start."""
     values = pivot.to_numpy(dtype=float)
     text = [[("" if pd.isna(v) else (f"{v:.0%}" if percent else f"{v:,.0f}")) for v in row] for row in values]
-    fig = go.Figure(
-        go.Heatmap(
-            z=values,
-            x=[plain(c) for c in pivot.columns],
-            y=[plain(i) for i in pivot.index],
-            text=text,
-            texttemplate="%{text}",
-            textfont=dict(size=10),
-            colorscale=[[0, "#eef2ff"], [1, "#4f46e5"]],
-            showscale=False,
-            hoverongaps=False,
-        )
-    )
+    fig = go.Figure(go.Heatmap(z=values, x=[plain(c) for c in pivot.columns],
+                               y=[plain(i) for i in pivot.index], text=text, texttemplate="%{text}",
+                               textfont=dict(size=10),
+                               colorscale=[[0, "#eef2ff"], [1, "#4f46e5"]], showscale=False,
+                               hoverongaps=False))
     fig.update_yaxes(autorange="reversed", type="category")
     fig = _layout(fig, title)
     fig.update_layout(hovermode="closest", height=max(300, 24 * len(pivot) + 80))
@@ -289,9 +225,8 @@ def heatmap(pivot: pd.DataFrame, *, title=None, percent: bool = True) -> go.Figu
 
 
 @_built
-def band(
-    frame: pd.DataFrame, x: str, y: str, low: str, high: str, *, history: pd.DataFrame | None = None, title=None
-) -> go.Figure:
+def band(frame: pd.DataFrame, x: str, y: str, low: str, high: str, *, history: pd.DataFrame | None = None,
+         title=None) -> go.Figure:
     """A projection line with its band, after the actual history."""
     data = money_to_major(frame, [y, low, high])
     fig = go.Figure()
@@ -299,17 +234,10 @@ def band(
         past = money_to_major(history, [y])
         fig.add_trace(go.Scatter(x=past[x], y=past[y], name="Actual", line=dict(color=PALETTE[0])))
     fig.add_trace(go.Scatter(x=data[x], y=data[high], line=dict(width=0), showlegend=False, hoverinfo="skip"))
-    fig.add_trace(
-        go.Scatter(
-            x=data[x],
-            y=data[low],
-            fill="tonexty",
-            fillcolor="rgba(79,70,229,0.15)",
-            line=dict(width=0),
-            name="Range (best / worst month)",
-        )
-    )
-    fig.add_trace(go.Scatter(x=data[x], y=data[y], name="Projection", line=dict(color=PALETTE[0], dash="dash")))
+    fig.add_trace(go.Scatter(x=data[x], y=data[low], fill="tonexty", fillcolor="rgba(79,70,229,0.15)",
+                             line=dict(width=0), name="Range (best / worst month)"))
+    fig.add_trace(go.Scatter(x=data[x], y=data[y], name="Projection",
+                             line=dict(color=PALETTE[0], dash="dash")))
     return _layout(fig, title, _money_axis(frame))
 
 

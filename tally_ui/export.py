@@ -4,7 +4,6 @@ Text cells that would run as formulas get a leading apostrophe (the rule lives
 in metrics.csv_cells, shared with the metrics CLI export); numbers stay numbers.
 A metric's CSV is the CLI's own (`metrics.export.to_csv`), byte for byte.
 """
-
 from __future__ import annotations
 
 import pandas as pd
@@ -41,5 +40,4 @@ def metric_csv(name: str, frame: pd.DataFrame) -> bytes:
     parameters: YYYY-MM months, money rounded to the currency's exponent, rates to 6 decimals."""
     from metrics.export import to_csv
     from metrics.registry import METRICS
-
     return to_csv(METRICS[name], frame).encode("utf-8")

@@ -4,7 +4,6 @@ They live in the sidebar, drawn by dashboard.py before the page runs, and are
 mirrored in the URL query string so a view can be shared: on a session's first
 run the URL seeds the widgets; after that the widgets rewrite the URL.
 """
-
 from __future__ import annotations
 
 import datetime as dt
@@ -15,14 +14,8 @@ from metrics import segments
 from metrics.params import Params
 from tally_ui import published, segment_controls
 
-START, END, CURRENCY, PLANS, INTERVALS, COUNTRIES = (
-    "f_start",
-    "f_end",
-    "f_currency",
-    "f_plans",
-    "f_intervals",
-    "f_countries",
-)
+START, END, CURRENCY, PLANS, INTERVALS, COUNTRIES = ("f_start", "f_end", "f_currency", "f_plans",
+                                                     "f_intervals", "f_countries")
 WHERE = segment_controls.WHERE  # metadata filters as `object.key=value` texts (the CLI's --where)
 SWAPPED = "_f_range_swapped"
 NATIVE = "native"
@@ -64,15 +57,12 @@ def choices() -> dict:
     countries = published.query("""
         SELECT DISTINCT country FROM customers WHERE country IS NOT NULL ORDER BY 1""")
     months = months_between(first, last)
-    return {
-        "months": months,
-        "default_end": last_complete_month(months, as_of()),
-        "currencies": currencies,
-        "plans": dict(zip(plans["id"], plans["name"])),
-        "intervals": intervals["interval"].tolist(),
-        "countries": countries["country"].tolist(),
-        "where": segment_controls.where_options(),
-    }
+    return {"months": months, "default_end": last_complete_month(months, as_of()),
+            "currencies": currencies,
+            "plans": dict(zip(plans["id"], plans["name"])),
+            "intervals": intervals["interval"].tolist(),
+            "countries": countries["country"].tolist(),
+            "where": segment_controls.where_options()}
 
 
 def as_of() -> dt.date:
@@ -129,11 +119,9 @@ def _seed_from_url(options: dict) -> None:
     currency = (url.get("currency") or "").lower()
     allowed = [NATIVE] + options["currencies"]
     st.session_state[CURRENCY] = currency if currency in allowed else default_currency(options["currencies"])
-    for key, name, allowed_values in (
-        (PLANS, "plan", options["plans"]),
-        (INTERVALS, "interval", options["intervals"]),
-        (COUNTRIES, "country", options["countries"]),
-    ):
+    for key, name, allowed_values in ((PLANS, "plan", options["plans"]),
+                                      (INTERVALS, "interval", options["intervals"]),
+                                      (COUNTRIES, "country", options["countries"])):
         wanted = [v for v in (url.get(name) or "").split(",") if v]
         st.session_state[key] = [v for v in wanted if v in allowed_values]
     st.session_state[WHERE] = [v for v in url.get_all("where") if v in options["where"]]
@@ -153,12 +141,8 @@ def _keep_valid(options: dict) -> None:
         st.session_state[SWAPPED] = True
     if st.session_state[CURRENCY] not in [NATIVE] + options["currencies"]:
         st.session_state[CURRENCY] = NATIVE
-    for key, allowed in (
-        (PLANS, options["plans"]),
-        (INTERVALS, options["intervals"]),
-        (COUNTRIES, options["countries"]),
-        (WHERE, options["where"]),
-    ):
+    for key, allowed in ((PLANS, options["plans"]), (INTERVALS, options["intervals"]),
+                         (COUNTRIES, options["countries"]), (WHERE, options["where"])):
         st.session_state[key] = [v for v in st.session_state[key] if v in allowed]
 
 
@@ -173,19 +157,13 @@ def sidebar() -> Params:
         left.selectbox("From", months, key=START, format_func=month_label)
         right.selectbox("To", months, key=END, format_func=month_label)
         if st.session_state.pop(SWAPPED, False):
-            st.warning(
-                f"“From” was after “To”: swapped them, showing {month_label(st.session_state[START])} "
-                f"to {month_label(st.session_state[END])}.",
-                icon=":material/swap_horiz:",
-            )
-        st.selectbox(
-            "Currency",
-            [NATIVE] + options["currencies"],
-            key=CURRENCY,
-            format_func=lambda c: "Native currencies" if c == NATIVE else f"Report in {c.upper()}",
-        )
+            st.warning(f"“From” was after “To”: swapped them, showing {month_label(st.session_state[START])} "
+                       f"to {month_label(st.session_state[END])}.", icon=":material/swap_horiz:")
+        st.selectbox("Currency", [NATIVE] + options["currencies"], key=CURRENCY,
+                     format_func=lambda c: "Native currencies" if c == NATIVE else f"Report in {c.upper()}")
         with st.expander("Filters", expanded=bool(_active_filters())):
-            st.multiselect("Plans", list(options["plans"]), key=PLANS, format_func=lambda p: options["plans"].get(p, p))
+            st.multiselect("Plans", list(options["plans"]), key=PLANS,
+                           format_func=lambda p: options["plans"].get(p, p))
             st.multiselect("Billing interval", options["intervals"], key=INTERVALS)
             st.multiselect("Country", options["countries"], key=COUNTRIES)
             segment_controls.draw(options["where"])
@@ -203,27 +181,20 @@ def current() -> Params:
     if start and end and start > end:  # a reversed pick means the same months
         start, end = end, start
     currency = st.session_state.get(CURRENCY, NATIVE)
-    return Params(
-        start=start,
-        end=end,
-        currency=None if currency == NATIVE else currency,
-        plans=tuple(st.session_state.get(PLANS, ())),
-        intervals=tuple(st.session_state.get(INTERVALS, ())),
-        countries=tuple(st.session_state.get(COUNTRIES, ())),
-        where=segments.parse_where(st.session_state.get(WHERE, ())),
-    )
+    return Params(start=start, end=end, currency=None if currency == NATIVE else currency,
+                  plans=tuple(st.session_state.get(PLANS, ())),
+                  intervals=tuple(st.session_state.get(INTERVALS, ())),
+                  countries=tuple(st.session_state.get(COUNTRIES, ())),
+                  where=segments.parse_where(st.session_state.get(WHERE, ())))
 
 
 def _write_url() -> None:
     start, end = st.session_state[START], st.session_state[END]
-    wanted = {
-        "from": start.strftime("%Y-%m"),
-        "to": end.strftime("%Y-%m"),
-        "currency": st.session_state[CURRENCY],
-        "plan": ",".join(st.session_state[PLANS]),
-        "interval": ",".join(st.session_state[INTERVALS]),
-        "country": ",".join(st.session_state[COUNTRIES]),
-    }
+    wanted = {"from": start.strftime("%Y-%m"), "to": end.strftime("%Y-%m"),
+              "currency": st.session_state[CURRENCY],
+              "plan": ",".join(st.session_state[PLANS]),
+              "interval": ",".join(st.session_state[INTERVALS]),
+              "country": ",".join(st.session_state[COUNTRIES])}
     for name, value in wanted.items():
         if value and st.query_params.get(name) != value:
             st.query_params[name] = value

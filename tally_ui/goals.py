@@ -5,7 +5,6 @@ The rules and the tables are metrics/goals.py and metrics/annotations.py; a
 write goes through tally_ui/writes.py (working file, then publish) between two
 audit rows (tally_admin/data_changes.py), like marketing spend.
 """
-
 from __future__ import annotations
 
 import datetime as dt
@@ -37,19 +36,10 @@ def annotation_writer() -> tally_auth.User | None:
 def set_goal(writer: tally_auth.User, kind, target, currency, start, end) -> None:
     """Check, then store a goal (MetricError, writes.Busy or AuditUnavailable for the page to show)."""
     goal = rules.clean_goal(kind, target, currency, start, end)
-    _audited(
-        writer,
-        "set_goal",
-        f"{goal[0]}:{goal[2]}",
-        {
-            "metric": goal[0],
-            "target": goal[1],
-            "currency": goal[2],
-            "start_month": goal[3].isoformat(),
-            "target_month": goal[4].isoformat(),
-        },
-        lambda con: rules.save_goal(con, goal, writer.label),
-    )
+    _audited(writer, "set_goal", f"{goal[0]}:{goal[2]}",
+             {"metric": goal[0], "target": goal[1], "currency": goal[2],
+              "start_month": goal[3].isoformat(), "target_month": goal[4].isoformat()},
+             lambda con: rules.save_goal(con, goal, writer.label))
 
 
 def remove_goal(writer: tally_auth.User, goal_id: str) -> None:
@@ -58,25 +48,21 @@ def remove_goal(writer: tally_auth.User, goal_id: str) -> None:
 
 def add_annotation(writer: tally_auth.User, day, text) -> None:
     day, text = notes.clean_day(day), notes.clean_text(text)
-    _audited(
-        writer,
-        "add_annotation",
-        day.isoformat(),
-        {"day": day.isoformat(), "text": text},
-        lambda con: notes.add_annotation(con, day, text, writer.label),
-    )
+    _audited(writer, "add_annotation", day.isoformat(), {"day": day.isoformat(), "text": text},
+             lambda con: notes.add_annotation(con, day, text, writer.label))
 
 
 def remove_annotation(writer: tally_auth.User, annotation_id: str) -> None:
-    _audited(writer, "delete_annotation", annotation_id, {}, lambda con: notes.delete_annotation(con, annotation_id))
+    _audited(writer, "delete_annotation", annotation_id, {},
+             lambda con: notes.delete_annotation(con, annotation_id))
 
 
 def _audited(writer: tally_auth.User, action: str, object_id: str, facts: dict, change) -> None:
-    audited_change(writer.label, action, object_id, facts, lambda: writes.write(published.db_path(), change))
+    audited_change(writer.label, action, object_id, facts,
+                   lambda: writes.write(published.db_path(), change))
 
 
 # --- what the pages draw ---------------------------------------------------------
-
 
 def progress() -> pd.DataFrame:
     """Every goal's months; none when they cannot be computed (e.g. no exchange rate to the
@@ -127,19 +113,10 @@ def status_lines(end: dt.date) -> list[tuple[bool, str]]:
         goal = f"{kind} goal {format_money(round(row['target']), currency)} by {row['month']:%b %Y}"
         at = f"at the end of {state['month']:%b %Y}"
         if state["on_track"]:
-            lines.append(
-                (
-                    True,
-                    f"{goal}: on track {at}, {format_money(round(state['gap']), currency)} ahead of the pace needed.",
-                )
-            )
+            lines.append((True, f"{goal}: on track {at}, {format_money(round(state['gap']), currency)} "
+                                f"ahead of the pace needed."))
         else:
-            lines.append(
-                (
-                    False,
-                    f"{goal}: behind by {format_money(round(-state['gap']), currency)} {at} "
-                    f"({kind} {format_money(round(state['actual']), currency)}, pace needed "
-                    f"{format_money(round(state['pace']), currency)}).",
-                )
-            )
+            lines.append((False, f"{goal}: behind by {format_money(round(-state['gap']), currency)} {at} "
+                                 f"({kind} {format_money(round(state['actual']), currency)}, pace needed "
+                                 f"{format_money(round(state['pace']), currency)})."))
     return lines

@@ -1,5 +1,4 @@
 """The top of every page: title, demo banner, freshness; None when there is no data."""
-
 from __future__ import annotations
 
 import streamlit as st
@@ -36,6 +35,6 @@ def pick_currency(frame, label: str = "Currency", key: str | None = None) -> str
     currencies = [c for c in main if c in present] + sorted(present - set(main))
     if len(currencies) <= 1:
         return currencies[0] if currencies else None
-    return (
-        st.segmented_control(label, currencies, default=currencies[0], key=key, format_func=str.upper) or currencies[0]
-    )
+    return st.segmented_control(label, currencies, default=currencies[0], key=key,
+                                format_func=str.upper) or currencies[0]
+

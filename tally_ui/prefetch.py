@@ -8,7 +8,6 @@
 Each (published version, controls) is computed once. TALLY_PREFETCH=0 turns
 both off; under AppTest they are off unless TALLY_PREFETCH=1.
 """
-
 from __future__ import annotations
 
 import dataclasses
@@ -29,23 +28,12 @@ _watcher: list[threading.Thread] = []
 
 # What each page asks for first, in the order people usually click through.
 PAGE_METRICS = [
-    "mrr",
-    "mrr_movements",
-    "churn",
-    "payments",  # Overview
-    "mrr_by_plan",
-    "drilldown",  # MRR (default split, last month's drill-down)
-    "cohorts",
-    "ltv",
-    "trial_conversion",  # Customers & retention
+    "mrr", "mrr_movements", "churn", "payments",  # Overview
+    "mrr_by_plan", "drilldown",  # MRR (default split, last month's drill-down)
+    "cohorts", "ltv", "trial_conversion",  # Customers & retention
     "forecast",
-    "payment_failures",
-    "recovery",
-    "fraud",
-    "disputes_by_reason",
-    "early_fraud_warnings",
-    "tax",
-    "ltv_cac",
+    "payment_failures", "recovery", "fraud", "disputes_by_reason", "early_fraud_warnings",
+    "tax", "ltv_cac",
 ]
 # Read with no controls by every page: annotations mark every time chart, goals the MRR charts.
 WHOLE_BUSINESS = ["annotations", "goal_progress", "goals"]
@@ -63,20 +51,12 @@ def enabled() -> bool:
 
 def _in_server() -> bool:
     from streamlit.runtime import Runtime
-
     return Runtime.exists() and type(Runtime.instance()) is Runtime  # AppTest uses a stand-in
 
 
 # The lists and inputs pages show whatever the controls (cheap, but a page should not wait for them).
-UNRANGED_METRICS = [
-    "recent_refunds",
-    "marketing_spend",
-    "exchange_rates",
-    "table_rows",
-    "sync_runs",
-    "sync_object_types",
-    "unknown_price_lines",
-]
+UNRANGED_METRICS = ["recent_refunds", "marketing_spend", "exchange_rates", "table_rows",
+                    "sync_runs", "sync_object_types", "unknown_price_lines"]
 # What the sidebar's segment controls read on every page, whatever the controls.
 SIDEBAR_METRICS = ["segment_values", "saved_segments"]
 

@@ -10,7 +10,6 @@ The stored MRR stages are metrics' file next to the database
 the version read, and a version without one gets it built in the background
 (metrics/mrr/refresh_stages.py) while pages compute from the invoice lines.
 """
-
 from __future__ import annotations
 
 import dataclasses
@@ -108,10 +107,8 @@ def _database_problem(db: str, error: Exception) -> str:
     if db == demo_db_path():
         fix = "Move it aside (or delete it) and reload: the dashboard generates the demo account again."
     else:
-        fix = (
-            f"Move it aside (e.g. to {db}.broken) and run `.venv/bin/python -m etl sync` again "
-            "(a full sync rebuilds it)."
-        )
+        fix = (f"Move it aside (e.g. to {db}.broken) and run `.venv/bin/python -m etl sync` again "
+               "(a full sync rebuilds it).")
     return f"The database {db} {what}. {fix}"
 
 
@@ -126,7 +123,6 @@ def _with_stages(con, db: str) -> None:
     """Attach the MRR stages that match this version; start building them when
     there are none (never waited for: metrics compute meanwhile)."""
     from metrics.mrr import refresh_stages, stored_stages
-
     try:
         if stored_stages.attach(con, db) or not refresh_in_background():
             return
@@ -139,7 +135,6 @@ def refresh_in_background() -> bool:
     """On in a dashboard server; under AppTest (many databases in one process)
     only when TALLY_PREFETCH=1 asks, as for the prefetch."""
     from tally_ui import prefetch
-
     return prefetch.enabled()
 
 
@@ -163,7 +158,6 @@ def cached_metric(db: str, published, name: str, params: Params) -> pd.DataFrame
 @st.cache_data(max_entries=512, show_spinner=False, hash_funcs={Params: lambda p: None})
 def _metric(db: str, published, name: str, key: tuple, params: Params) -> pd.DataFrame:
     from metrics.registry import METRICS
-
     _import_metrics()
     if name not in METRICS:
         raise MetricUnavailable(name)
@@ -191,7 +185,6 @@ def data_months() -> tuple | None:
 @st.cache_data(max_entries=4, show_spinner=False)
 def _data_months(db: str, published) -> tuple | None:
     from metrics.common import data_months as months_of
-
     with _cursor(db, published) as con:
         return months_of(con)
 
@@ -204,7 +197,6 @@ def as_of():
 @st.cache_data(max_entries=4, show_spinner=False)
 def _as_of(db: str, published):
     from metrics.common import as_of as taken
-
     with _cursor(db, published) as con:
         return taken(con)
 
@@ -218,7 +210,6 @@ def main_currencies() -> list[str]:
 def table_frame(db: str, published, table: str) -> pd.DataFrame:
     """A whole table for an export (metrics/tables.py): read when asked, never cached (it can be large)."""
     from metrics.tables import read_table
-
     with _cursor(db, published) as con:
         return read_table(con, table)
 
@@ -231,21 +222,18 @@ def reporting_currencies() -> list[str]:
 @st.cache_data(max_entries=4, show_spinner=False)
 def _reporting_currencies(db: str, published) -> list[str]:
     from metrics.fx_rates_input import reporting_currencies as entered
-
     with _cursor(db, published) as con:
         return entered(con)
 
 
 def money_columns(name: str) -> tuple[str, ...]:
     from metrics.registry import METRICS
-
     _import_metrics()
     return METRICS[name].money_columns if name in METRICS else ()
 
 
 def metric_names() -> list[str]:
     from metrics.registry import METRICS
-
     _import_metrics()
     return sorted(METRICS)
 
@@ -261,7 +249,6 @@ _stages_seen: set[tuple] = set()  # (db, version, sidecar version) already attac
 def _stages_attached(con, db: str, published) -> None:
     """Stages built after this version's connection opened are attached on the next read."""
     from metrics.mrr import stored_stages
-
     key = (db, published, store.published_version(stored_stages.sidecar_path(db)))
     if key[2] is None or key in _stages_seen:
         return

@@ -6,7 +6,6 @@ repeated `where` parameters (tally_ui/filters.py). A saved segment is a name
 for a set of them, stored in the database through the dashboard's audited
 write path and picked from the sidebar.
 """
-
 from __future__ import annotations
 
 import streamlit as st
@@ -53,10 +52,8 @@ def label(text: str) -> str:
 def saved() -> dict[str, list[str]]:
     """Saved segment name -> its filters as texts."""
     rows = published.metric("saved_segments", Params())
-    return {
-        name: segments.where_texts(segments.saved_where(conditions))
-        for name, conditions in zip(rows["name"], rows["conditions"])
-    }
+    return {name: segments.where_texts(segments.saved_where(conditions))
+            for name, conditions in zip(rows["name"], rows["conditions"])}
 
 
 def draw(options: list[str]) -> None:
@@ -66,23 +63,12 @@ def draw(options: list[str]) -> None:
     if picked and (picked not in named or sorted(named[picked]) != sorted(st.session_state.get(WHERE, []))):
         st.session_state[SAVED] = ""  # the filters moved away from the saved segment
     if named:
-        st.selectbox(
-            "Saved segment",
-            [""] + list(named),
-            key=SAVED,
-            format_func=lambda n: n or "—",
-            on_change=_apply,
-            args=(named, options),
-        )
+        st.selectbox("Saved segment", [""] + list(named), key=SAVED, format_func=lambda n: n or "—",
+                     on_change=_apply, args=(named, options))
     if options:
-        st.multiselect(
-            "Metadata",
-            options,
-            key=WHERE,
-            format_func=label,
-            help="Stripe metadata on customers, subscriptions and products. Values of one key: "
-            "any of them; different keys: all of them.",
-        )
+        st.multiselect("Metadata", options, key=WHERE, format_func=label,
+                       help="Stripe metadata on customers, subscriptions and products. Values of one key: "
+                            "any of them; different keys: all of them.")
     if st.session_state.get(WHERE) and tally_auth.data_writer() is not None:
         st.text_input("Save these filters as", key=NAME, max_chars=segments.MAX_NAME)
         st.button("Save segment", key="f_segment_save", on_click=_save)
@@ -102,7 +88,6 @@ def _apply(named: dict[str, list[str]], options: list[str]) -> None:
 def _save() -> None:
     """The Save button: store the current filters under the typed name, audited."""
     from tally_admin.data_changes import AuditUnavailable, audited_change
-
     writer = tally_auth.data_writer()
     if writer is None:
         return
@@ -110,15 +95,9 @@ def _save() -> None:
     try:
         name = segments.clean_name(st.session_state.get(NAME, ""))
         where = segments.parse_where(texts)
-        audited_change(
-            writer.label,
-            "save_segment",
-            name,
-            {"conditions": texts},
-            lambda: writes.write(
-                published.db_path(), lambda con: segments.save_segment(con, name, where, writer.label)
-            ),
-        )
+        audited_change(writer.label, "save_segment", name, {"conditions": texts},
+                       lambda: writes.write(published.db_path(),
+                                            lambda con: segments.save_segment(con, name, where, writer.label)))
     except (ValueError, writes.Busy, AuditUnavailable) as error:
         st.session_state[MESSAGE] = ("error", str(error))
         return

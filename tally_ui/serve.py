@@ -11,7 +11,6 @@ stop before `st.navigation`, get the folder's contents as a sidebar. Our pages
 are all registered by dashboard.py, so this turns that off before the server
 starts (`make run` and the browser tests start the dashboard this way).
 """
-
 from __future__ import annotations
 
 import os
@@ -26,7 +25,6 @@ APP = Path(__file__).resolve().parents[1] / "serve.py"  # dashboard.py with fram
 def no_pages_folder() -> None:
     """Streamlit must not discover pages in pages/: dashboard.py's st.navigation lists them all."""
     from streamlit.runtime.pages_manager import PagesManager
-
     PagesManager.uses_pages_directory = False
 
 
@@ -47,9 +45,8 @@ def start_notifier(updater: subprocess.Popen | None) -> subprocess.Popen | None:
     if updater is None or os.environ.get("TALLY_NOTIFY") == "0":
         return None
     port = os.environ.get("TALLY_UPDATER_PORT") or "8502"
-    return subprocess.Popen(
-        [sys.executable, "-m", "tally_notify", "serve", "--updater-url", f"http://127.0.0.1:{port}"]
-    )
+    return subprocess.Popen([sys.executable, "-m", "tally_notify", "serve",
+                             "--updater-url", f"http://127.0.0.1:{port}"])
 
 
 def stop_updater(updater: subprocess.Popen | None) -> None:
@@ -65,7 +62,6 @@ def stop_updater(updater: subprocess.Popen | None) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     from streamlit.web import cli
-
     no_pages_folder()
     updater = start_updater()
     notifier = start_notifier(updater)

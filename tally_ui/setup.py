@@ -1,5 +1,4 @@
 """First start: with no Stripe key and no database, generate the demo account."""
-
 from __future__ import annotations
 
 import logging
@@ -21,7 +20,6 @@ def ensure_database() -> None:
     if db != published.demo_db_path():
         return
     from etl.demo import ensure_demo_database
-
     try:
         with st.spinner("Generating the demo account (first start only, a few seconds)…"):
             ensure_demo_database(db)  # a file lock makes other sessions wait for it

@@ -1,5 +1,4 @@
 """Small building blocks every page uses: a metric with its empty state, KPI cards, tables."""
-
 from __future__ import annotations
 
 import logging
@@ -102,34 +101,16 @@ def _no_negative_zero(value):
     return 0 if value == 0 else value
 
 
-def card(
-    column,
-    label: str,
-    current,
-    previous,
-    kind: str,
-    currency: str | None = None,
-    help: str | None = None,
-    inverse: bool = False,
-) -> None:
-    shown = {
-        "money": lambda v: card_money(v, currency or ""),
-        "percent": percent,
-        "number": number,
-        "decimal": lambda v: number(v, 1),
-    }[kind](current)
+def card(column, label: str, current, previous, kind: str, currency: str | None = None,
+         help: str | None = None, inverse: bool = False) -> None:
+    shown = {"money": lambda v: card_money(v, currency or ""), "percent": percent, "number": number,
+             "decimal": lambda v: number(v, 1)}[kind](current)
     delta = change(current, previous, kind, currency)
     # A change that rounds to nothing is neither good nor bad: grey, not red or green.
     flat = delta is not None and delta.startswith("0")
-    column.metric(
-        label,
-        shown,
-        delta,
-        border=True,
-        help=help,
-        delta_color="off" if flat else ("inverse" if inverse else "normal"),
-        delta_arrow="off" if flat else "auto",
-    )
+    column.metric(label, shown, delta, border=True, help=help,
+                  delta_color="off" if flat else ("inverse" if inverse else "normal"),
+                  delta_arrow="off" if flat else "auto")
 
 
 def table(frame: pd.DataFrame, money_columns=(), *, height: int | None = None, **kwargs) -> None:
@@ -139,11 +120,8 @@ def table(frame: pd.DataFrame, money_columns=(), *, height: int | None = None, *
     snake_case columns, Stripe's codes and raw values.
     """
     shown = with_customer_links(readable(money_to_major(frame, money_columns)))
-    options: dict[str, Any] = {
-        "hide_index": True,
-        "width": "stretch",
-        "column_config": column_formats(shown, money_columns),
-    }
+    options: dict[str, Any] = {"hide_index": True, "width": "stretch",
+                               "column_config": column_formats(shown, money_columns)}
     if height:
         options["height"] = height
     st.dataframe(money_per_currency(shown, money_columns), **options, **kwargs)
@@ -171,30 +149,10 @@ RATE_HINTS = ("_rate", "retention", "nrr", "grr", "_churn", "gross_margin")
 PERCENTAGE_COLUMNS = ("rate", "percentage")  # Stripe's tax rate percentage: 21.0 means 21%
 ONE_DECIMAL = ("cac_payback_months", "ltv_to_cac")
 # Columns holding Stripe's (or our) snake_case codes: shown in words.
-CODE_COLUMNS = (
-    "failure_code",
-    "outcome_type",
-    "outcome_reason",
-    "reason",
-    "status",
-    "risk_level",
-    "movement",
-    "fraud_type",
-    "kind",
-    "billing_reason",
-)
-ACRONYMS = {
-    "mrr": "MRR",
-    "arr": "ARR",
-    "arpa": "ARPA",
-    "ltv": "LTV",
-    "cac": "CAC",
-    "nrr": "NRR",
-    "grr": "GRR",
-    "id": "ID",
-    "fx": "FX",
-    "url": "URL",
-}
+CODE_COLUMNS = ("failure_code", "outcome_type", "outcome_reason", "reason", "status", "risk_level",
+                "movement", "fraud_type", "kind", "billing_reason")
+ACRONYMS = {"mrr": "MRR", "arr": "ARR", "arpa": "ARPA", "ltv": "LTV", "cac": "CAC", "nrr": "NRR",
+            "grr": "GRR", "id": "ID", "fx": "FX", "url": "URL"}
 
 
 def header(column) -> str:
@@ -267,10 +225,8 @@ def column_formats(frame: pd.DataFrame, money_columns=()) -> dict:
             formats[column] = st.column_config.LinkColumn("Customer page", display_text="Open")
         elif column in money_columns:
             # One currency's decimals for the whole column; else money_per_currency rounds each row.
-            formats[column] = st.column_config.NumberColumn(
-                label,
-                format=(f"%,.{digits[0]}f" if len(digits) == 1 else None if len(frame) <= STYLED_ROWS else "localized"),
-            )
+            formats[column] = st.column_config.NumberColumn(label, format=(
+                f"%,.{digits[0]}f" if len(digits) == 1 else None if len(frame) <= STYLED_ROWS else "localized"))
         elif any(hint in column for hint in RATE_HINTS) and pd.api.types.is_float_dtype(values):
             formats[column] = st.column_config.NumberColumn(label, format="percent")
         elif column in ONE_DECIMAL and pd.api.types.is_float_dtype(values):

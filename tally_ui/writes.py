@@ -4,7 +4,6 @@ metrics/fx_rates_input.py validate and write them) through the working file and 
 A running sync holds the working file (DuckDB allows one writer); then the
 write fails with a plain message instead of waiting.
 """
-
 from __future__ import annotations
 
 import logging

@@ -17,20 +17,11 @@ with more lines than Stripe embeds, paused collection, failed payments ending
 uncollectible or void, refunds and disputes. Every object matches Stripe's schema
 for our API version (tests/fakestripe/test_openapi_schemas.py).
 """
-
 from __future__ import annotations
 
 from etl.demo.cli import add_arguments
 from etl.demo.demo_database import DEFAULT_DEMO_DB, ensure_demo_database, is_demo_database
 from etl.demo.generate import generate_database, generate_objects, truth_rows, write_jsonl
 
-__all__ = [
-    "add_arguments",
-    "generate_objects",
-    "generate_database",
-    "write_jsonl",
-    "truth_rows",
-    "ensure_demo_database",
-    "is_demo_database",
-    "DEFAULT_DEMO_DB",
-]
+__all__ = ["add_arguments", "generate_objects", "generate_database", "write_jsonl",
+           "truth_rows", "ensure_demo_database", "is_demo_database", "DEFAULT_DEMO_DB"]

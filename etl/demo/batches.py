@@ -7,7 +7,6 @@ this process only writes (`write_prepared`). At most a few batches are in
 flight, which keeps memory flat; batches arrive in customer order, and the
 rows are the same either way, so the database is too.
 """
-
 from __future__ import annotations
 
 import collections
@@ -59,9 +58,8 @@ def _in_process(run) -> Iterator[Batch]:
 
 def _in_workers(run) -> Iterator[Batch]:
     yield prepare_batch(run.catalog(), run.synced_at), [], 0
-    tasks = [
-        (first, min(first + CUSTOMERS_PER_TASK, run.customers)) for first in range(0, run.customers, CUSTOMERS_PER_TASK)
-    ]
+    tasks = [(first, min(first + CUSTOMERS_PER_TASK, run.customers))
+             for first in range(0, run.customers, CUSTOMERS_PER_TASK)]
     context = multiprocessing.get_context("spawn")  # never fork DuckDB's threads
     with context.Pool(WORKERS, initializer=_start_worker, initargs=(run.arguments(),)) as pool:
         pending: collections.deque = collections.deque()
@@ -80,7 +78,6 @@ def _start_worker(arguments: tuple) -> None:
     global _worker_run
     from etl.demo.generate import Run
     from etl.memory import flat_memory
-
     flat_memory()  # the workers build Arrow tables too: the same allocators as the writer
     _worker_run = Run(*arguments)
 

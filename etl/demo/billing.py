@@ -4,7 +4,6 @@ Everything is integer minor units. Percent discounts and tax are rounded half
 away from zero per line; an amount-off coupon is spread over the invoice's
 licensed lines in proportion to their amounts (the last line takes the rest).
 """
-
 from __future__ import annotations
 
 from dataclasses import dataclass, field

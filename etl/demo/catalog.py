@@ -4,7 +4,6 @@ Prices are per currency (USD, EUR, GBP, JPY; JPY is zero-decimal, so ¥7,400 is
 7400). Every licensed unit amount is a multiple of 100 minor units, so a
 half-period proration of any of them is exact.
 """
-
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -129,55 +128,19 @@ def _prices() -> tuple[Price, ...]:
         for period, usd in by_period.items():
             interval, count = PERIODS[period]
             for currency in CURRENCIES:
-                prices.append(
-                    Price(
-                        f"price_demo_{product[10:]}_{period}_{currency}",
-                        product,
-                        currency,
-                        interval,
-                        count,
-                        _local(usd, currency),
-                        nickname=f"{product[10:].title()} {period}ly",
-                    )
-                )
+                prices.append(Price(f"price_demo_{product[10:]}_{period}_{currency}", product,
+                                    currency, interval, count, _local(usd, currency),
+                                    nickname=f"{product[10:].title()} {period}ly"))
     # One tiered price (graduated per seat) and one metered price, monthly USD.
-    prices.append(
-        Price(
-            "price_demo_support_month_usd",
-            "prod_demo_support",
-            "usd",
-            "month",
-            1,
-            None,
-            tiers=((5, 2000), (20, 1500), (None, 1000)),
-            nickname="Priority support (tiered)",
-        )
-    )
-    prices.append(
-        Price(
-            "price_demo_api_month_usd",
-            "prod_demo_api",
-            "usd",
-            "month",
-            1,
-            2,
-            usage_type="metered",
-            nickname="API calls per 1,000",
-        )
-    )
+    prices.append(Price("price_demo_support_month_usd", "prod_demo_support", "usd", "month", 1,
+                        None, tiers=((5, 2000), (20, 1500), (None, 1000)),
+                        nickname="Priority support (tiered)"))
+    prices.append(Price("price_demo_api_month_usd", "prod_demo_api", "usd", "month", 1, 2,
+                        usage_type="metered", nickname="API calls per 1,000"))
     # A weekly plan, for METRICS.md's week arithmetic ($10/week is $43.33 a month).
     for currency, amount in (("usd", 1000), ("eur", 900)):
-        prices.append(
-            Price(
-                f"price_demo_pass_week_{currency}",
-                "prod_demo_pass",
-                currency,
-                "week",
-                1,
-                amount,
-                nickname="Weekly pass",
-            )
-        )
+        prices.append(Price(f"price_demo_pass_week_{currency}", "prod_demo_pass", currency, "week",
+                            1, amount, nickname="Weekly pass"))
     return tuple(prices)
 
 
@@ -187,19 +150,10 @@ _LEGACY_TEAM = {"month": 3900, "year": 39000}
 
 
 def _legacy_prices() -> tuple[Price, ...]:
-    return tuple(
-        Price(
-            f"price_demo_team_{period}_{currency}_v1",
-            "prod_demo_team",
-            currency,
-            *PERIODS[period],
-            _local(usd, currency),
-            nickname=f"Team {period}ly (v1)",
-            active=False,
-        )
-        for period, usd in _LEGACY_TEAM.items()
-        for currency in CURRENCIES
-    )
+    return tuple(Price(f"price_demo_team_{period}_{currency}_v1", "prod_demo_team", currency,
+                       *PERIODS[period], _local(usd, currency), nickname=f"Team {period}ly (v1)",
+                       active=False)
+                 for period, usd in _LEGACY_TEAM.items() for currency in CURRENCIES)
 
 
 PRICES = _prices() + _legacy_prices()
@@ -214,10 +168,12 @@ def price_for(product: str, period: str, currency: str) -> Price:
 
 COUPONS = (
     Coupon("demo_launch20", "Launch 20% forever", "forever", percent_off=20.0),
-    Coupon("demo_welcome50", "Welcome 50% for 3 months", "repeating", percent_off=50.0, duration_in_months=3),
+    Coupon("demo_welcome50", "Welcome 50% for 3 months", "repeating", percent_off=50.0,
+           duration_in_months=3),
     Coupon("demo_first10", "10% off first invoice", "once", percent_off=10.0),
     Coupon("demo_usd500", "$5 off first invoice", "once", amount_off=500, currency="usd"),
-    Coupon("demo_eur1000", "€10 off for 6 months", "repeating", amount_off=1000, currency="eur", duration_in_months=6),
+    Coupon("demo_eur1000", "€10 off for 6 months", "repeating", amount_off=1000,
+           currency="eur", duration_in_months=6),
 )
 
 TAX_RATES = (
@@ -232,17 +188,8 @@ TAX_RATES = (
 TAX_RATE_BY_ID = {t.id: t for t in TAX_RATES}
 
 MARKETS = (
-    Market(
-        "US",
-        0.42,
-        "usd",
-        (
-            ("CA", 0.3, "txr_demo_us_ca"),
-            ("NY", 0.2, "txr_demo_us_ny"),
-            ("TX", 0.15, "txr_demo_us_tx"),
-            ("WA", 0.35, None),
-        ),
-    ),
+    Market("US", 0.42, "usd", (("CA", 0.3, "txr_demo_us_ca"), ("NY", 0.2, "txr_demo_us_ny"),
+                               ("TX", 0.15, "txr_demo_us_tx"), ("WA", 0.35, None))),
     Market("CA", 0.06, "usd"),
     Market("AU", 0.04, "usd"),
     Market("DE", 0.12, "eur", ((None, 1.0, "txr_demo_de"),)),

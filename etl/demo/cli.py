@@ -1,5 +1,4 @@
 """`python -m etl demo`: build the demo database (or JSONL files) with a progress bar."""
-
 from __future__ import annotations
 
 import argparse
@@ -12,26 +11,16 @@ from etl.store import demo_db_path, who_shows
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument(
-        "--db",
-        default=None,
-        help="database path (default: the demo account's, "
-        "$TALLY_DEMO_DB or data/demo.duckdb, which the dashboard shows until a sync)",
-    )
-    parser.add_argument(
-        "--customers",
-        type=_customer_count,
-        default=300,
-        help=f"customers to simulate ({MIN_CUSTOMERS}-{MAX_CUSTOMERS})",
-    )
+    parser.add_argument("--db", default=None, help="database path (default: the demo account's, "
+                        "$TALLY_DEMO_DB or data/demo.duckdb, which the dashboard shows until a sync)")
+    parser.add_argument("--customers", type=_customer_count, default=300,
+                        help=f"customers to simulate ({MIN_CUSTOMERS}-{MAX_CUSTOMERS})")
     parser.add_argument("--seed", type=int, default=1, help="same seed, same database")
     parser.add_argument("--months", type=_positive, default=30, help="months of history (24-36 is typical)")
-    parser.add_argument(
-        "--now", default=None, type=_day, help=f"the simulated today, YYYY-MM-DD (default {DEFAULT_NOW:%Y-%m-%d})"
-    )
-    parser.add_argument(
-        "--jsonl", metavar="DIR", default=None, help="write one <table>.jsonl per object type instead of a database"
-    )
+    parser.add_argument("--now", default=None, type=_day,
+                        help=f"the simulated today, YYYY-MM-DD (default {DEFAULT_NOW:%Y-%m-%d})")
+    parser.add_argument("--jsonl", metavar="DIR", default=None,
+                        help="write one <table>.jsonl per object type instead of a database")
     parser.set_defaults(run=run)
 
 
@@ -45,8 +34,7 @@ def _customer_count(text: str) -> int:
         value = None
     if value is None or not MIN_CUSTOMERS <= value <= MAX_CUSTOMERS:
         raise argparse.ArgumentTypeError(
-            f"expected a number of customers from {MIN_CUSTOMERS} to {MAX_CUSTOMERS:,}, not {text!r}"
-        )
+            f"expected a number of customers from {MIN_CUSTOMERS} to {MAX_CUSTOMERS:,}, not {text!r}")
     return value
 
 
@@ -70,20 +58,18 @@ def _day(text: str) -> str:
 
 def run(args) -> int:
     from etl.demo.generate import generate_database, write_jsonl
-
     try:
         started = time.monotonic()
         if args.jsonl:
             counts = write_jsonl(args.jsonl, args.customers, args.seed, args.months, args.now)
-            print(f"Wrote {sum(counts.values()):,} objects to {args.jsonl} in {time.monotonic() - started:.1f}s")
+            print(f"Wrote {sum(counts.values()):,} objects to {args.jsonl} "
+                  f"in {time.monotonic() - started:.1f}s")
             return 0
         db = args.db or demo_db_path()
         with _progress_bar() as progress:
             generate_database(db, args.customers, args.seed, args.months, args.now, progress=progress)
-        print(
-            f"Demo database with {args.customers:,} customers written to {db} "
-            f"in {time.monotonic() - started:.1f}s; {who_shows(db)}."
-        )
+        print(f"Demo database with {args.customers:,} customers written to {db} "
+              f"in {time.monotonic() - started:.1f}s; {who_shows(db)}.")
         return 0
     except (ValueError, OSError, RuntimeError) as exc:
         print(f"Demo generation failed: {exc}", file=sys.stderr)
@@ -100,14 +86,9 @@ class _progress_bar:
 
     def __enter__(self):
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self.bar = Progress(
-            TextColumn("Simulating customers"),
-            BarColumn(),
-            TextColumn("{task.completed:,}/{task.total:,}"),
-            TimeRemainingColumn(),
-            transient=True,
-        )
+        self.bar = Progress(TextColumn("Simulating customers"), BarColumn(),
+                            TextColumn("{task.completed:,}/{task.total:,}"), TimeRemainingColumn(),
+                            transient=True)
         self.plain = not self.bar.console.is_terminal
         if self.plain:
             self.started, self.reported = time.monotonic(), 0
@@ -124,7 +105,8 @@ class _progress_bar:
     def update_plain(self, done: int, total: int) -> None:
         if done - self.reported >= PLAIN_EVERY or (done == total and done > self.reported):
             self.reported = done
-            print(f"Simulated {done:,}/{total:,} customers in {time.monotonic() - self.started:.0f}s", flush=True)
+            print(f"Simulated {done:,}/{total:,} customers in {time.monotonic() - self.started:.0f}s",
+                  flush=True)
 
     def __exit__(self, *exc):
         return None if self.plain else self.bar.__exit__(*exc)

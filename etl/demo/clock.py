@@ -1,5 +1,4 @@
 """Simulated time: a fixed "now", calendar months, billing periods (unix seconds, UTC)."""
-
 from __future__ import annotations
 
 import calendar

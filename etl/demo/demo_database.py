@@ -1,5 +1,4 @@
 """What the dashboard calls when there is no Stripe key and no synced database."""
-
 from __future__ import annotations
 
 import fcntl
@@ -18,13 +17,13 @@ def is_demo_database(con) -> bool:
     return bool(row) and row[0] == "demo"
 
 
-def ensure_demo_database(path: str | None = None, customers: int = 300, seed: int = 1, months: int = 30) -> str:
+def ensure_demo_database(path: str | None = None, customers: int = 300, seed: int = 1,
+                         months: int = 30) -> str:
     """The published demo database's path, generating it first if it does not exist.
 
     A file lock keeps two dashboard sessions from generating it at once.
     """
     from etl.demo.generate import generate_database
-
     path = path or demo_db_path()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(f"{path}.lock", "w") as lock:

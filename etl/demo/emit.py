@@ -1,5 +1,4 @@
 """Turn simulated histories into the stream of Stripe objects (and events)."""
-
 from __future__ import annotations
 
 from etl.demo import catalog, payments_json, stripe_json
@@ -12,12 +11,10 @@ REQUESTED = {"customer.created", "customer.subscription.created", "customer.subs
 
 
 def catalog_objects(created: int) -> list[dict]:
-    return (
-        [stripe_json.product(p, created) for p in catalog.PRODUCTS]
-        + [stripe_json.price(p, created) for p in catalog.PRICES]
-        + [stripe_json.coupon(c, created) for c in catalog.COUPONS]
-        + [stripe_json.tax_rate(t, created) for t in catalog.TAX_RATES]
-    )
+    return ([stripe_json.product(p, created) for p in catalog.PRODUCTS]
+            + [stripe_json.price(p, created) for p in catalog.PRICES]
+            + [stripe_json.coupon(c, created) for c in catalog.COUPONS]
+            + [stripe_json.tax_rate(t, created) for t in catalog.TAX_RATES])
 
 
 def customer_objects(c: Customer, now: int, prices: dict) -> list[dict]:
@@ -80,45 +77,20 @@ def _charge_objects(ch, inv, sub, c: Customer, now: int, events: "_Events") -> l
     out = [ch_json]
     events.add("charge.succeeded" if ch.succeeded else "charge.failed", ch.created, ch_json)
     if ch.succeeded:
-        out.append(
-            payments_json.balance_transaction(
-                ch.balance_transaction,
-                ch.created,
-                ch.amount,
-                ch.fee,
-                currency,
-                "charge",
-                "charge",
-                ch.id,
-                now,
-                _description(inv),
-            )
-        )
+        out.append(payments_json.balance_transaction(
+            ch.balance_transaction, ch.created, ch.amount, ch.fee, currency, "charge", "charge",
+            ch.id, now, _description(inv)))
     for r in ch.refunds:
         out.append(payments_json.refund(r, ch, inv, c, currency))
         out.append(payments_json.credit_note(r, inv, c, currency))
-        out.append(
-            payments_json.balance_transaction(
-                r.balance_transaction,
-                r.created,
-                -r.amount,
-                0,
-                currency,
-                "refund",
-                "refund",
-                r.id,
-                now,
-                "REFUND FOR CHARGE",
-            )
-        )
+        out.append(payments_json.balance_transaction(
+            r.balance_transaction, r.created, -r.amount, 0, currency, "refund", "refund", r.id,
+            now, "REFUND FOR CHARGE"))
         events.add("charge.refunded", r.created, ch_json)
     if ch.dispute is not None:
-        txns = [
-            payments_json.balance_transaction(
-                txn_id, at, amount, fee, currency, "adjustment", category, ch.dispute.id, now, f"Chargeback {category}"
-            )
-            for txn_id, at, amount, fee, category in ch.dispute.balance_transactions
-        ]
+        txns = [payments_json.balance_transaction(txn_id, at, amount, fee, currency, "adjustment", category,
+                                           ch.dispute.id, now, f"Chargeback {category}")
+                for txn_id, at, amount, fee, category in ch.dispute.balance_transactions]
         dispute_json = payments_json.dispute(ch, inv, c, currency, txns)
         out.append(dispute_json)
         out.extend(txns)
@@ -145,4 +117,5 @@ class _Events:
             event_id = self.ids.next("evt")
             # Changes the merchant made through the API carry its request; Stripe's own do not.
             request = f"req_{event_id[4:]}" if kind in REQUESTED else None
-            self.objects.append(stripe_json.event(event_id, kind, created, obj, API_VERSION, previous, request))
+            self.objects.append(stripe_json.event(event_id, kind, created, obj, API_VERSION,
+                                             previous, request))

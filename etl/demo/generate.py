@@ -1,5 +1,4 @@
 """The generator's public entry points: an object stream, a database, JSONL files."""
-
 from __future__ import annotations
 
 import datetime as dt
@@ -22,9 +21,8 @@ from etl.load import OBJECT_TABLES, write_prepared
 
 DUCKDB_MEMORY = "1GB"
 CHECKPOINT_EVERY = "256MB"  # of WAL
-TRUTH_SCHEMA = pa.schema(
-    [("month", pa.date32()), ("customer_id", pa.string()), ("currency", pa.string()), ("mrr", pa.float64())]
-)
+TRUTH_SCHEMA = pa.schema([("month", pa.date32()), ("customer_id", pa.string()),
+                          ("currency", pa.string()), ("mrr", pa.float64())])
 
 
 class Run:
@@ -57,19 +55,12 @@ class Run:
         if self._prices is None:
             self._prices = {o["id"]: o for o in self.catalog() if o["object"] in ("price", "tax_rate")}
         customer = simulate_customer(index, self.seed, self.start, self.now)
-        return (
-            emit.customer_objects(customer, self.now, self._prices),
-            customer_truth(customer, self.truth_months, self.boundaries),
-        )
+        return (emit.customer_objects(customer, self.now, self._prices),
+                customer_truth(customer, self.truth_months, self.boundaries))
 
 
-def generate_objects(
-    customers: int = 300,
-    seed: int = 1,
-    months: int = 30,
-    now=None,
-    on_truth: Callable[[list[tuple]], None] | None = None,
-) -> Iterator[dict]:
+def generate_objects(customers: int = 300, seed: int = 1, months: int = 30, now=None,
+                     on_truth: Callable[[list[tuple]], None] | None = None) -> Iterator[dict]:
     """Stripe objects of the demo account, streamed customer by customer.
 
     Truth rows (month, customer_id, currency, mrr) go to `on_truth` if given.
@@ -90,15 +81,9 @@ def truth_rows(customers: int = 300, seed: int = 1, months: int = 30, now=None) 
     return rows
 
 
-def generate_database(
-    db_path: str,
-    customers: int = 300,
-    seed: int = 1,
-    months: int = 30,
-    now=None,
-    progress: Callable[[int, int], None] | None = None,
-    parallel: bool | None = None,
-) -> None:
+def generate_database(db_path: str, customers: int = 300, seed: int = 1, months: int = 30,
+                      now=None, progress: Callable[[int, int], None] | None = None,
+                      parallel: bool | None = None) -> None:
     """Write a fresh demo database through the same loader the sync uses, then publish it.
 
     `parallel`: worker processes simulate customers and prepare the loader's rows
@@ -106,7 +91,6 @@ def generate_database(
     is the same either way. `progress(done_customers, total)` after each batch.
     """
     from etl.memory import flat_memory  # here: importing etl.demo stays light for the dashboard
-
     run = Run(customers, seed, months, now)
     flat_memory()
     con = _fresh_working(db_path)
@@ -202,7 +186,8 @@ def _write_marketing_spend(con, run: Run) -> None:
             for channel, share in MARKETING_CHANNELS:
                 amount = int(budget * share * rng.uniform(0.85, 1.15))
                 if amount > 0:
-                    con.execute("INSERT INTO marketing_spend VALUES (?, ?, ?, ?)", [month, amount, currency, channel])
+                    con.execute("INSERT INTO marketing_spend VALUES (?, ?, ?, ?)",
+                                [month, amount, currency, channel])
 
 
 def _new_mrr_by_month(con) -> dict:
@@ -217,19 +202,15 @@ def _new_mrr_by_month(con) -> dict:
 
 
 def _write_meta(con, run: Run) -> None:
-    meta = {
-        "source": "demo",
-        "demo_seed": str(run.seed),
-        "demo_customers": str(run.customers),
-        "demo_months": str(run.months),
-        "generated_at": run.now_dt.isoformat(),
-        "livemode": "false",
-    }
+    meta = {"source": "demo", "demo_seed": str(run.seed), "demo_customers": str(run.customers),
+            "demo_months": str(run.months), "generated_at": run.now_dt.isoformat(),
+            "livemode": "false"}
     for key, value in meta.items():
         con.execute("INSERT OR REPLACE INTO tally_meta VALUES (?, ?)", [key, value])
 
 
-def write_jsonl(out_dir: str, customers: int = 300, seed: int = 1, months: int = 30, now=None) -> dict[str, int]:
+def write_jsonl(out_dir: str, customers: int = 300, seed: int = 1, months: int = 30,
+                now=None) -> dict[str, int]:
     """One `<table>.jsonl` per object type, each line the exact API JSON. Returns counts."""
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     files: dict[str, BinaryIO] = {}

@@ -1,5 +1,4 @@
 """Card payments for invoices: attempts, Radar outcomes, dunning, refunds, disputes, fees."""
-
 from __future__ import annotations
 
 import random
@@ -18,7 +17,8 @@ DECLINES = (
     ("expired_card", None, "issuer_declined", "expired_card", 12),
     ("incorrect_cvc", None, "issuer_declined", "incorrect_cvc", 4),
     ("processing_error", None, "issuer_declined", "processing_error", 3),
-    ("authentication_required", "authentication_required", "issuer_declined", "authentication_required", 6),
+    ("authentication_required", "authentication_required", "issuer_declined",
+     "authentication_required", 6),
     ("card_declined", "fraudulent", "blocked", "highest_risk_level", 9),
 )
 MESSAGES = {
@@ -28,7 +28,8 @@ MESSAGES = {
     "processing_error": "An error occurred while processing your card. Try again in a little bit.",
     "authentication_required": "Your card was declined. This transaction requires authentication.",
 }
-DISPUTE_REASONS = (("fraudulent", 45), ("product_not_received", 15), ("subscription_canceled", 25), ("general", 15))
+DISPUTE_REASONS = (("fraudulent", 45), ("product_not_received", 15),
+                   ("subscription_canceled", 25), ("general", 15))
 FEES = {"jpy": (36, 0)}  # per mille, fixed; others 2.9% + 30
 
 
@@ -48,52 +49,33 @@ def _pick(rng: random.Random, choices):
 def success_outcome(rng: random.Random) -> dict:
     elevated = rng.random() < 0.03
     score = rng.randint(65, 74) if elevated else rng.randint(0, 64)
-    outcome = {
-        "network_status": "approved_by_network",
-        "reason": None,
-        "risk_level": "normal",
-        "risk_score": score,
-        "seller_message": "Payment complete.",
-        "type": "authorized",
-    }
+    outcome = {"network_status": "approved_by_network", "reason": None, "risk_level": "normal",
+               "risk_score": score, "seller_message": "Payment complete.", "type": "authorized"}
     if elevated:
         outcome.update(reason="elevated_risk_level", risk_level="elevated")
         if rng.random() < 0.3:  # a Radar rule sent it to review; it still succeeded
-            outcome.update(
-                type="manual_review",
-                seller_message=(
-                    "Stripe evaluated this payment as having elevated risk, and placed it in your manual review queue."
-                ),
-            )
+            outcome.update(type="manual_review", seller_message=(
+                "Stripe evaluated this payment as having elevated risk, and placed it in "
+                "your manual review queue."))
     return outcome
 
 
 def failure_outcome(rng: random.Random) -> tuple[str, str, dict]:
     code, decline, kind, reason, _ = _pick(rng, DECLINES)
     if kind == "blocked":
-        outcome = {
-            "network_status": "not_sent_to_network",
-            "reason": reason,
-            "risk_level": "highest",
-            "risk_score": rng.randint(76, 99),
-            "seller_message": "Stripe blocked this payment as too risky.",
-            "type": "blocked",
-        }
+        outcome = {"network_status": "not_sent_to_network", "reason": reason,
+                   "risk_level": "highest", "risk_score": rng.randint(76, 99),
+                   "seller_message": "Stripe blocked this payment as too risky.", "type": "blocked"}
         return code, "Your card was declined.", outcome
-    outcome = {
-        "network_status": "declined_by_network",
-        "reason": reason,
-        "risk_level": "normal",
-        "risk_score": rng.randint(5, 60),
-        "seller_message": f"The bank returned the decline code `{decline or code}`.",
-        "type": kind,
-    }
+    outcome = {"network_status": "declined_by_network", "reason": reason,
+               "risk_level": "normal", "risk_score": rng.randint(5, 60),
+               "seller_message": f"The bank returned the decline code `{decline or code}`.",
+               "type": kind}
     return code, MESSAGES[code], outcome
 
 
-def collect(
-    invoice: Invoice, sub: Subscription, customer: Customer, rng: random.Random, ids: Ids, now: int, reliability: float
-) -> None:
+def collect(invoice: Invoice, sub: Subscription, customer: Customer, rng: random.Random,
+            ids: Ids, now: int, reliability: float) -> None:
     """Attempt payment until paid, out of retries, or out of time (now)."""
     invoice.status = "open"
     if invoice.amount_due == 0:
@@ -138,9 +120,8 @@ def _attempt(invoice: Invoice, customer: Customer, rng, ids: Ids, at: int, ok: b
     amount = invoice.amount_due
     if ok:
         fee = processing_fee(amount, customer.currency)
-        return Charge(
-            ids.next("ch"), at, amount, True, success_outcome(rng), balance_transaction=ids.next("txn"), fee=fee
-        )
+        return Charge(ids.next("ch"), at, amount, True, success_outcome(rng),
+                      balance_transaction=ids.next("txn"), fee=fee)
     code, message, outcome = failure_outcome(rng)
     return Charge(ids.next("ch"), at, amount, False, outcome, code, message)
 
@@ -163,7 +144,8 @@ def _give_up(invoice: Invoice, sub: Subscription, rng, now: int) -> None:
         sub.status = "unpaid"
 
 
-def _after_payment(charge: Charge, customer: Customer, rng, ids: Ids, now: int, invoice: Invoice) -> None:
+def _after_payment(charge: Charge, customer: Customer, rng, ids: Ids, now: int,
+                   invoice: Invoice) -> None:
     risky = charge.outcome["risk_level"] == "elevated"
     roll = rng.random()
     if roll < (0.06 if risky else 0.004):
@@ -179,13 +161,8 @@ def _refund(charge: Charge, rng, ids: Ids, now: int, invoice: Invoice) -> None:
     amount = charge.amount if rng.random() < 0.6 else charge.amount // 2
     if amount <= 0:
         return
-    refund = Refund(
-        ids.next("re"),
-        at,
-        amount,
-        rng.choice(["requested_by_customer", "requested_by_customer", "duplicate"]),
-        ids.next("txn"),
-    )
+    refund = Refund(ids.next("re"), at, amount, rng.choice(
+        ["requested_by_customer", "requested_by_customer", "duplicate"]), ids.next("txn"))
     refund.credit_note = ids.next("cn")
     refund.credit_note_number = f"{invoice.number}-CN-01"
     charge.refunds.append(refund)
@@ -207,5 +184,4 @@ def _dispute(charge: Charge, customer: Customer, rng, ids: Ids, now: int) -> Non
     charge.dispute = Dispute(ids.next("dp"), at, charge.amount, reason, status, txns, closed)
     if reason == "fraudulent" and rng.random() < 0.6:
         charge.early_fraud_warning = FraudWarning(
-            ids.next("issfr"), at - rng.randint(1, 4) * DAY, "made_with_stolen_card"
-        )
+            ids.next("issfr"), at - rng.randint(1, 4) * DAY, "made_with_stolen_card")

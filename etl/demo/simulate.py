@@ -3,7 +3,6 @@
 Each customer has its own random stream (seed, index), so customers can be
 generated one at a time (flat memory) and the same seed gives the same history.
 """
-
 from __future__ import annotations
 
 import random
@@ -27,46 +26,10 @@ from etl.demo.clock import DAY, add_months, to_datetime
 from etl.demo.customer_metadata import customer_metadata
 from etl.demo.state import Customer, Discount, Ids, Invoice, Item, Subscription
 
-FIRST_NAMES = (
-    "Ada",
-    "Ben",
-    "Chloé",
-    "Dev",
-    "Elena",
-    "Farid",
-    "Grace",
-    "Hiro",
-    "Ines",
-    "Jonas",
-    "Kemi",
-    "Liam",
-    "Mei",
-    "Noah",
-    "Olga",
-    "Priya",
-    "Quinn",
-    "Rosa",
-    "Sven",
-    "Yuki",
-)
-LAST_NAMES = (
-    "Okafor",
-    "Schmidt",
-    "Dubois",
-    "Tanaka",
-    "Smith",
-    "García",
-    "Jansen",
-    "Kowalski",
-    "Brown",
-    "Rossi",
-    "Nakamura",
-    "Müller",
-    "Martin",
-    "Patel",
-    "Wilson",
-    "Lee",
-)
+FIRST_NAMES = ("Ada", "Ben", "Chloé", "Dev", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas",
+               "Kemi", "Liam", "Mei", "Noah", "Olga", "Priya", "Quinn", "Rosa", "Sven", "Yuki")
+LAST_NAMES = ("Okafor", "Schmidt", "Dubois", "Tanaka", "Smith", "García", "Jansen", "Kowalski",
+              "Brown", "Rossi", "Nakamura", "Müller", "Martin", "Patel", "Wilson", "Lee")
 COMPANY = ("Labs", "Studio", "Works", "Cloud", "Analytics", "Systems", "Digital", "Health")
 PERIOD_WEIGHTS = (("month", 65), ("quarter", 10), ("year", 25))
 PLAN_WEIGHTS = (50, 35, 15)
@@ -109,24 +72,19 @@ def _new_customer(index: int, rng: random.Random, ids: Ids, start: int, now: int
     first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
     company = f"{last} {rng.choice(COMPANY)}"
     return Customer(
-        id=ids.next("cus"),
-        index=index,
-        created=created,
-        name=company,
+        id=ids.next("cus"), index=index, created=created, name=company,
         email=_ascii(f"{first}.{index}@{last}-{company.split()[1]}.example".lower()),
-        country=market.country,
-        state=state,
-        currency=market.currency,
+        country=market.country, state=state, currency=market.currency,
         tax_rate=TAX_RATE_BY_ID.get(tax_id) if tax_id else None,
-        invoice_prefix=f"D{index:07X}"[-8:],
-    )
+        invoice_prefix=f"D{index:07X}"[-8:])
 
 
 def _ascii(text: str) -> str:
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
 
 
-def _choose_items(rng: random.Random, ids: Ids, currency: str, at: int, legacy: bool = False) -> tuple[list[Item], str]:
+def _choose_items(rng: random.Random, ids: Ids, currency: str, at: int,
+                  legacy: bool = False) -> tuple[list[Item], str]:
     if currency in ("usd", "eur") and rng.random() < 0.03:
         return [Item(ids.next("si"), PRICE_BY_ID[f"price_demo_pass_week_{currency}"], 1, at)], "week"
     product = rng.choices(PLANS, weights=PLAN_WEIGHTS)[0]
@@ -138,7 +96,8 @@ def _choose_items(rng: random.Random, ids: Ids, currency: str, at: int, legacy: 
         price = LEGACY_PRICE.get(price.id, price)
     items = [Item(ids.next("si"), price, seats, at)]
     if rng.random() < 0.2:
-        items.append(Item(ids.next("si"), price_for("prod_demo_storage", period, currency), rng.randint(1, 3), at))
+        items.append(Item(ids.next("si"), price_for("prod_demo_storage", period, currency),
+                          rng.randint(1, 3), at))
     if product == "prod_demo_business" and rng.random() < ENTERPRISE:
         for _ in range(rng.randint(*WORKSPACES)):
             items.append(Item(ids.next("si"), _workspace_price(rng, ids, currency, period), 1, at))
@@ -153,16 +112,8 @@ def _choose_items(rng: random.Random, ids: Ids, currency: str, at: int, legacy: 
 def _workspace_price(rng: random.Random, ids: Ids, currency: str, period: str) -> Price:
     """A negotiated price created with the subscription (`price_data`): inline, never listed."""
     usd = rng.choice((1500, 2000, 2500)) * {"month": 1, "quarter": 3, "year": 10}[period]
-    return Price(
-        ids.next("price"),
-        "prod_demo_workspace",
-        currency,
-        *PERIODS[period],
-        local_amount(usd, currency),
-        nickname="Extra workspace",
-        active=False,
-        inline=True,
-    )
+    return Price(ids.next("price"), "prod_demo_workspace", currency, *PERIODS[period],
+                 local_amount(usd, currency), nickname="Extra workspace", active=False, inline=True)
 
 
 def _choose_discount(rng: random.Random, ids: Ids, currency: str, at: int) -> Discount | None:
@@ -177,18 +128,11 @@ def _choose_discount(rng: random.Random, ids: Ids, currency: str, at: int) -> Di
     return Discount(ids.next("di"), coupon, at, end)
 
 
-def _subscribe(
-    customer: Customer, rng, ids: Ids, at: int, now: int, first: bool, reliability: float, legacy: bool = False
-) -> Subscription:
+def _subscribe(customer: Customer, rng, ids: Ids, at: int, now: int, first: bool,
+               reliability: float, legacy: bool = False) -> Subscription:
     items, period = _choose_items(rng, ids, customer.currency, at, legacy)
-    sub = Subscription(
-        ids.next("sub"),
-        at,
-        customer.currency,
-        items,
-        items[0].price,
-        discount=_choose_discount(rng, ids, customer.currency, at),
-    )
+    sub = Subscription(ids.next("sub"), at, customer.currency, items, items[0].price,
+                       discount=_choose_discount(rng, ids, customer.currency, at))
     customer.subscriptions.append(sub)
     anchor = at
     if first and rng.random() < 0.3:
@@ -204,20 +148,9 @@ def _subscribe(
 def _trial(customer, sub, rng, ids, at, now) -> int | None:
     """A free trial: a $0 invoice now; at its end the customer converts or lapses."""
     sub.trial_start, sub.trial_end = at, at + TRIAL_DAYS * DAY
-    lines = [
-        Line(
-            ids.next("il"),
-            i.id,
-            i.price,
-            i.quantity,
-            at,
-            sub.trial_end,
-            0,
-            description=f"Trial period for {i.price.nickname}",
-        )
-        for i in sub.items
-        if not i.price.metered
-    ]
+    lines = [Line(ids.next("il"), i.id, i.price, i.quantity, at, sub.trial_end, 0,
+                  description=f"Trial period for {i.price.nickname}")
+             for i in sub.items if not i.price.metered]
     invoice = _invoice(customer, sub, ids, at, "subscription_create", at, at, lines, [])
     invoice.status, invoice.paid_at = "paid", at
     sub.period_start, sub.period_end = at, sub.trial_end
@@ -281,11 +214,11 @@ def _mid_period(customer, sub, rng, ids, start, end, now, reliability) -> bool:
     """A plan change at mid-period, or a cancellation. True when the subscription stops."""
     months = float(sub.billing_price.months)
     mid = start + (end - start) // 2
-    if _switchable(sub) and rng.random() < SWITCH * months**0.5 and mid < now:
+    if _switchable(sub) and rng.random() < SWITCH * months ** 0.5 and mid < now:
         _switch_interval(customer, sub, rng, ids, start, end, mid, now, reliability)
         return True  # the switch bills the rest of the subscription itself
     changeable = sub.billing_price.product in PLANS
-    if changeable and rng.random() < 0.05 * months**0.5 and mid < now:
+    if changeable and rng.random() < 0.05 * months ** 0.5 and mid < now:
         return not _change_plan(customer, sub, rng, ids, start, end, mid, now, reliability)
     if rng.random() >= 1 - (1 - MONTHLY_CHURN) ** months:
         return False
@@ -295,17 +228,8 @@ def _mid_period(customer, sub, rng, ids, start, end, now, reliability) -> bool:
     sub.canceled_at, sub.cancellation_reason = at, "cancellation_requested"
     if rng.random() < 0.7:
         sub.cancel_at_period_end, sub.cancel_at = True, end
-        sub.updates.append(
-            (
-                at,
-                {
-                    "cancel_at": None,
-                    "cancel_at_period_end": False,
-                    "canceled_at": None,
-                    "cancellation_details": {"reason": None},
-                },
-            )
-        )
+        sub.updates.append((at, {"cancel_at": None, "cancel_at_period_end": False,
+                                 "canceled_at": None, "cancellation_details": {"reason": None}}))
         if end <= now:
             sub.status, sub.ended_at = "canceled", end
     else:
@@ -335,59 +259,20 @@ def _change_plan(customer, sub, rng, ids, start, end, at, now, reliability) -> b
     if new_price == item.price and quantity == item.quantity:
         return True
     full = end - start
-    credited = next(
-        (
-            (inv.id, ln.id)
-            for inv in reversed(sub.invoices)
-            for ln in inv.lines
-            if ln.item_id == item.id and not ln.proration and ln.start <= at < ln.end
-        ),
-        None,
-    )
-    old = Line(
-        ids.next("il"),
-        item.id,
-        item.price,
-        item.quantity,
-        at,
-        end,
-        -(item.price.amount(item.quantity) * (end - at) // full),
-        proration=True,
-        full_period=full,
-        description=f"Unused time on {item.quantity} × {item.price.nickname}",
-        credits=credited,
-    )
-    new = Line(
-        ids.next("il"),
-        item.id,
-        new_price,
-        quantity,
-        at,
-        end,
-        new_price.amount(quantity) * (end - at) // full,
-        proration=True,
-        # a new price has no regular line around `at`: its nominal interval
-        full_period=full if new_price == item.price else billing.nominal_period(new_price),
-        description=f"Remaining time on {quantity} × {new_price.nickname}",
-    )
-    sub.updates.append(
-        (
-            at,
-            {
-                "items": {
-                    "object": "list",
-                    "data": [
-                        {
-                            "id": item.id,
-                            "object": "subscription_item",
-                            "price": {"id": item.price.id},
-                            "quantity": item.quantity,
-                        }
-                    ],
-                }
-            },
-        )
-    )
+    credited = next(((inv.id, ln.id) for inv in reversed(sub.invoices) for ln in inv.lines
+                     if ln.item_id == item.id and not ln.proration and ln.start <= at < ln.end), None)
+    old = Line(ids.next("il"), item.id, item.price, item.quantity, at, end,
+               -(item.price.amount(item.quantity) * (end - at) // full), proration=True,
+               full_period=full, description=f"Unused time on {item.quantity} × {item.price.nickname}",
+               credits=credited)
+    new = Line(ids.next("il"), item.id, new_price, quantity, at, end,
+               new_price.amount(quantity) * (end - at) // full, proration=True,
+               # a new price has no regular line around `at`: its nominal interval
+               full_period=full if new_price == item.price else billing.nominal_period(new_price),
+               description=f"Remaining time on {quantity} × {new_price.nickname}")
+    sub.updates.append((at, {"items": {"object": "list", "data": [
+        {"id": item.id, "object": "subscription_item", "price": {"id": item.price.id},
+         "quantity": item.quantity}]}}))
     item.price, item.quantity = new_price, quantity
     discounts = _active_discounts(sub, at, proration=True)
     invoice = _priced_invoice(customer, sub, ids, at, "subscription_update", at, at, [old, new], discounts)
@@ -397,11 +282,8 @@ def _change_plan(customer, sub, rng, ids, start, end, at, now, reliability) -> b
 
 def _switchable(sub: Subscription) -> bool:
     """Monthly or yearly, on current catalog prices (no inline, usage or archived ones)."""
-    return (
-        sub.billing_price.months in (1, 12)
-        and sub.billing_price.interval != "week"
-        and all(i.price.product in SWITCHABLE and i.price.active for i in sub.items)
-    )
+    return sub.billing_price.months in (1, 12) and sub.billing_price.interval != "week" and all(
+        i.price.product in SWITCHABLE and i.price.active for i in sub.items)
 
 
 def _switch_interval(customer, sub, rng, ids, start, end, at, now, reliability) -> None:
@@ -410,56 +292,29 @@ def _switch_interval(customer, sub, rng, ids, start, end, at, now, reliability) 
     anchor to `at`. A credit's full period is the period of the line it credits."""
     period = "year" if sub.billing_price.months == 1 else "month"
     credits, firsts, old = [], [], []
-    new_end = _period_boundary(price_for(sub.billing_price.product, period, sub.currency), at, 1, to_datetime(at).day)
+    new_end = _period_boundary(price_for(sub.billing_price.product, period, sub.currency),
+                               at, 1, to_datetime(at).day)
     for item in sub.items:
-        credited = next(
-            (
-                (inv.id, ln.id)
-                for inv in reversed(sub.invoices)
-                for ln in inv.lines
-                if ln.item_id == item.id and not ln.proration and ln.start <= at < ln.end
-            ),
-            None,
-        )
-        credits.append(
-            Line(
-                ids.next("il"),
-                item.id,
-                item.price,
-                item.quantity,
-                at,
-                end,
-                -(item.price.amount(item.quantity) * (end - at) // (end - start)),
-                proration=True,
-                full_period=end - start,
-                credits=credited,
-                description=f"Unused time on {item.quantity} × {item.price.nickname}",
-            )
-        )
+        credited = next(((inv.id, ln.id) for inv in reversed(sub.invoices) for ln in inv.lines
+                         if ln.item_id == item.id and not ln.proration and ln.start <= at < ln.end), None)
+        credits.append(Line(ids.next("il"), item.id, item.price, item.quantity, at, end,
+                            -(item.price.amount(item.quantity) * (end - at) // (end - start)),
+                            proration=True, full_period=end - start, credits=credited,
+                            description=f"Unused time on {item.quantity} × {item.price.nickname}"))
         new_price = price_for(item.price.product, period, sub.currency)
-        firsts.append(
-            Line(
-                ids.next("il"),
-                item.id,
-                new_price,
-                item.quantity,
-                at,
-                new_end,
-                new_price.amount(item.quantity),
-                description=f"{item.quantity} × {new_price.nickname}",
-            )
-        )
-        old.append(
-            {"id": item.id, "object": "subscription_item", "price": {"id": item.price.id}, "quantity": item.quantity}
-        )
+        firsts.append(Line(ids.next("il"), item.id, new_price, item.quantity, at, new_end,
+                           new_price.amount(item.quantity),
+                           description=f"{item.quantity} × {new_price.nickname}"))
+        old.append({"id": item.id, "object": "subscription_item", "price": {"id": item.price.id},
+                    "quantity": item.quantity})
         item.price = new_price
-    sub.updates.append(
-        (at, {"billing_cycle_anchor": sub.billing_cycle_anchor, "items": {"object": "list", "data": old}})
-    )
+    sub.updates.append((at, {"billing_cycle_anchor": sub.billing_cycle_anchor,
+                             "items": {"object": "list", "data": old}}))
     sub.billing_price, sub.billing_cycle_anchor = sub.items[0].price, at
     sub.period_start, sub.period_end = at, new_end
     discounts = _active_discounts(sub, at, proration=True)
-    invoice = _priced_invoice(customer, sub, ids, at, "subscription_update", at, at, credits + firsts, discounts)
+    invoice = _priced_invoice(customer, sub, ids, at, "subscription_update", at, at,
+                              credits + firsts, discounts)
     payments.collect(invoice, sub, customer, rng, ids, now, reliability)
     if invoice.status == "paid" and sub.status not in ("canceled", "unpaid"):
         _bill_periods(customer, sub, rng, ids, at, now, reliability, count=1)
@@ -476,34 +331,16 @@ def _regular_invoice(customer, sub, rng, ids, start, end, previous, reason) -> I
             if previous is None:
                 continue  # usage is billed in arrears
             usage = rng.randint(0, 3000)
-            lines.append(
-                Line(
-                    ids.next("il"),
-                    item.id,
-                    item.price,
-                    usage,
-                    previous,
-                    start,
-                    item.price.amount(usage),
-                    description=f"{usage} × API calls per 1,000",
-                )
-            )
+            lines.append(Line(ids.next("il"), item.id, item.price, usage, previous, start,
+                              item.price.amount(usage), description=f"{usage} × API calls per 1,000"))
         else:
-            lines.append(
-                Line(
-                    ids.next("il"),
-                    item.id,
-                    item.price,
-                    item.quantity,
-                    start,
-                    end,
-                    item.price.amount(item.quantity),
-                    description=f"{item.quantity} × {item.price.nickname}",
-                )
-            )
+            lines.append(Line(ids.next("il"), item.id, item.price, item.quantity, start, end,
+                              item.price.amount(item.quantity),
+                              description=f"{item.quantity} × {item.price.nickname}"))
     discounts = _active_discounts(sub, start)
     # Stripe's invoice period is the one just ended (when usage accrued), not the one billed.
-    return _priced_invoice(customer, sub, ids, start, reason, previous or start, start, lines, discounts)
+    return _priced_invoice(customer, sub, ids, start, reason, previous or start, start, lines,
+                           discounts)
 
 
 def _active_discounts(sub: Subscription, at: int, proration: bool = False) -> list[Discount]:
@@ -530,18 +367,9 @@ def _priced_invoice(customer, sub, ids, at, reason, period_start, period_end, li
 
 
 def _invoice(customer, sub, ids, at, reason, period_start, period_end, lines, discounts) -> Invoice:
-    invoice = Invoice(
-        ids.next("in"),
-        customer.next_invoice_number(),
-        at,
-        reason,
-        period_start,
-        period_end,
-        lines,
-        billing.totals(lines),
-        discounts,
-        starting_balance=customer.balance,
-    )
+    invoice = Invoice(ids.next("in"), customer.next_invoice_number(), at, reason, period_start,
+                      period_end, lines, billing.totals(lines), discounts,
+                      starting_balance=customer.balance)
     customer.balance = invoice.ending_balance  # a credit (e.g. a switch to monthly) carries on
     sub.invoices.append(invoice)
     return invoice

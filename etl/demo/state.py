@@ -1,5 +1,4 @@
 """The simulation's own record of one customer's history (plain data, no JSON)."""
-
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -6,7 +6,6 @@ at the last instant of month M when its invoice is open or paid, its price is
 licensed, its period holds that instant, and its subscription has not ended.
 Each subscription is floored at 0.
 """
-
 from __future__ import annotations
 
 import bisect
@@ -42,7 +41,8 @@ def subscription_month_ends(sub: Subscription, boundaries: list[int]) -> dict[in
                 for index in range(first, last):
                     values[index] = values.get(index, 0) + value
     ended = sub.ended_at
-    return {i: v for i, v in values.items() if v > 0 and (ended is None or ended >= boundaries[i])}
+    return {i: v for i, v in values.items()
+            if v > 0 and (ended is None or ended >= boundaries[i])}
 
 
 def subscription_mrr_at_month_end(sub: Subscription, month: dt.date) -> Fraction:

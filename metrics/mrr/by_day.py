@@ -8,7 +8,6 @@ value between changes (floored at 0), then each customer's, then the daily
 totals and the number of customers above 0. Work grows with lines, not with
 lines x days.
 """
-
 from __future__ import annotations
 
 import datetime as dt
@@ -43,15 +42,15 @@ def valued_sql(cur, params: Params, last: dt.date) -> str:
     cached = stage_cache.monthly_tables(cur, params, last.replace(day=1), None, fill=False)
     if cached is not None:
         return f"WITH valued AS (SELECT * FROM {stage_cache.stage(cur, cached, 'valued')})"
-    return "WITH " + (stored_stages.valued_cte(cur, params) or counted_lines_cte(params) + "," + valued_lines_cte())
+    return "WITH " + (stored_stages.valued_cte(cur, params)
+                      or counted_lines_cte(params) + "," + valued_lines_cte())
 
 
 def changes_sql(cur, params: Params, grain: str, first: dt.date, last: dt.date) -> str:
     """`WITH ... changes(currency, point, mrr_delta, customers_delta)` at period starts:
     from the stored daily changes when there are no filters, else from valued lines."""
-    return stored_changes_sql(cur, params, grain, first, last) or valued_sql(cur, params, last) + line_changes_ctes(
-        params, grain, first, last
-    )
+    return (stored_changes_sql(cur, params, grain, first, last)
+            or valued_sql(cur, params, last) + line_changes_ctes(params, grain, first, last))
 
 
 def stored_changes_sql(cur, params: Params, grain: str, first: dt.date, last: dt.date) -> str | None:
@@ -81,7 +80,7 @@ def line_changes_ctes(params: Params, grain: str, first: dt.date, last: dt.date)
     a cancelled-out pair is exactly 0.
     """
     step = STEPS[grain]
-    return f""",
+    return (f""",
 spans AS (
     SELECT v.subscription_id, v.customer_id, v.currency, v.monthly,
            greatest(date_trunc('{grain}', v.period_start), {sql_date(first)}::TIMESTAMP)::DATE AS p0,
@@ -127,14 +126,11 @@ changes AS (
     FROM (SELECT *, lag(value) OVER (PARTITION BY customer_id, currency ORDER BY point) AS prev
           FROM customer_values)
     GROUP BY ALL
-)"""
+)""")
 
 
-@metric(
-    "mrr_daily",
-    "MRR, ARR, customers and ARPA at the end of each day or week (granularity)",
-    money=("mrr", "arr", "arpa"),
-)
+@metric("mrr_daily", "MRR, ARR, customers and ARPA at the end of each day or week (granularity)",
+        money=("mrr", "arr", "arpa"))
 def mrr_daily(con, params: Params) -> pd.DataFrame:
     grain = params.granularity if params.granularity in ("day", "week") else "day"
     span = day_range(con, params)
@@ -144,9 +140,7 @@ def mrr_daily(con, params: Params) -> pd.DataFrame:
     if grain == "week":
         first = first - dt.timedelta(days=first.weekday())
     cur = cursor_for(con, params, first.replace(day=1), last.replace(day=1))
-    sql = (
-        changes_sql(cur, params, grain, first, last)
-        + f""",
+    sql = changes_sql(cur, params, grain, first, last) + f""",
 grid AS (
     SELECT unnest(generate_series({sql_date(first)}::TIMESTAMP, {sql_date(last)}::TIMESTAMP,
                                   {STEPS[grain]}))::DATE AS point
@@ -162,7 +156,6 @@ series AS (
 {_reported(params)}
 SELECT date, currency, mrr, 12 * mrr AS arr, customers, mrr / nullif(customers, 0) AS arpa
 FROM reported WHERE customers > 0 ORDER BY date, currency"""
-    )
     return frame(cur, sql, COLUMNS)
 
 

@@ -5,7 +5,6 @@ Every MRR-based metric starts from `mrr_ctes(...)` and appends its own CTEs,
 so one rule lives in one place. Points are the ends of days, weeks or months:
 the row for period P holds MRR at the last instant of P.
 """
-
 from __future__ import annotations
 
 import datetime as dt
@@ -17,15 +16,11 @@ from metrics.segments import where_sql
 STEPS = {"day": "INTERVAL 1 DAY", "week": "INTERVAL 1 WEEK", "month": "INTERVAL 1 MONTH"}
 
 # Price interval in months: METRICS.md's months(price).
-MONTHS_PER_INTERVAL = (
-    "CASE interval WHEN 'day' THEN 12.0 / 365 WHEN 'week' THEN 12.0 / 52 "
-    "WHEN 'month' THEN 1.0 WHEN 'year' THEN 12.0 END"
-)
+MONTHS_PER_INTERVAL = ("CASE interval WHEN 'day' THEN 12.0 / 365 WHEN 'week' THEN 12.0 / 52 "
+                       "WHEN 'month' THEN 1.0 WHEN 'year' THEN 12.0 END")
 # A proration's last-resort full period: one interval of its price (month = 365.25/12 days).
-NOMINAL_SECONDS = (
-    "CASE interval WHEN 'day' THEN 86400.0 WHEN 'week' THEN 604800.0 "
-    "WHEN 'month' THEN 365.25 / 12 * 86400 WHEN 'year' THEN 365.25 * 86400 END"
-)
+NOMINAL_SECONDS = ("CASE interval WHEN 'day' THEN 86400.0 WHEN 'week' THEN 604800.0 "
+                   "WHEN 'month' THEN 365.25 / 12 * 86400 WHEN 'year' THEN 365.25 * 86400 END")
 
 # Breakdowns: MRR by plan (product), billing interval or customer country.
 DIMENSIONS = {"product_id": "product_id", "interval": "interval", "country": "country"}
@@ -57,7 +52,7 @@ counted AS (
     LEFT JOIN prices p ON p.id = l.price_id
     LEFT JOIN subscriptions s ON s.id = l.subscription_id
     {country_join}
-    WHERE i.status IN ('open', 'paid') AND {live_only("invoices", "i")}
+    WHERE i.status IN ('open', 'paid') AND {live_only('invoices', 'i')}
       AND l.subscription_id IS NOT NULL
       AND coalesce(l.price_usage_type, p.usage_type, 'licensed') <> 'metered'
       AND coalesce(l.price_interval, p.interval) IN ('day', 'week', 'month', 'year')
@@ -123,12 +118,14 @@ def line_filters(params: Params) -> str:
     return "".join(f" AND {f}" for f in filters) + where_sql(params)
 
 
-def points_ctes(params: Params, grain: str, first: dt.date | None, last: dt.date, dimension: str | None) -> str:
+def points_ctes(params: Params, grain: str, first: dt.date | None, last: dt.date,
+                dimension: str | None) -> str:
     """MRR per subscription and per customer at the end of each period."""
     return sub_points_ctes(params, grain, first, last, dimension) + ",\n" + customer_points_cte()
 
 
-def sub_points_ctes(params: Params, grain: str, first: dt.date | None, last: dt.date, dimension: str | None) -> str:
+def sub_points_ctes(params: Params, grain: str, first: dt.date | None, last: dt.date,
+                    dimension: str | None) -> str:
     """`line_points, sub_points`: MRR per subscription at the end of each period.
 
     A line covers the end of period P when start <= end(P) < end and end(P) <
@@ -170,14 +167,11 @@ def line_months_sql(last: dt.date) -> str:
     Month ends for any plan or interval filter or breakdown are sums of these
     rows (`sub_points_from_line_months`), as a line's plan, interval and
     customer country are the same at each month end it covers."""
-    return (
-        sub_points_ctes(Params(), "month", None, last, None)
-        + """
+    return (sub_points_ctes(Params(), "month", None, last, None) + """
 SELECT subscription_id, product_id, interval, period, any_value(customer_id) AS customer_id,
        any_value(currency) AS currency, any_value(country) AS country, sum(monthly) AS monthly
 FROM line_points
-GROUP BY subscription_id, product_id, interval, period"""
-    )
+GROUP BY subscription_id, product_id, interval, period""")
 
 
 def sub_points_from_line_months(params: Params, line_months: str, dimension: str | None) -> str:
@@ -202,14 +196,8 @@ def customer_points_cte(last: dt.date | None = None) -> str:
 )"""
 
 
-def mrr_ctes(
-    params: Params,
-    last: dt.date,
-    grain: str = "month",
-    first: dt.date | None = None,
-    dimension: str | None = None,
-    valued: str | None = None,
-) -> str:
+def mrr_ctes(params: Params, last: dt.date, grain: str = "month", first: dt.date | None = None,
+             dimension: str | None = None, valued: str | None = None) -> str:
     """The whole chain as `WITH ...`; append `, more AS (...) SELECT ...`.
     `valued`: a ready `valued AS (...)` (the stored lines) instead of computing it."""
     valued = valued or (counted_lines_cte(params, dimension == "country") + "," + valued_lines_cte())

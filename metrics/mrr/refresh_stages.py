@@ -15,7 +15,6 @@ view the subscription and customer month ends (also by plan, interval and
 country), customer movements, monthly movement totals and daily changes.
 A rebuild, not an update: at 100,000 customers it takes a few CPU seconds.
 """
-
 from __future__ import annotations
 
 import datetime as dt
@@ -93,9 +92,8 @@ def refresh_attached(con) -> None:
     stored = stored_stages.usable(con)
     if span is not None and stored is not None and stored.through == span[1]:
         return
-    attached = con.execute("SELECT count(*) FROM duckdb_databases() WHERE database_name = ?", [IN_PLACE]).fetchall()[0][
-        0
-    ]
+    attached = con.execute("SELECT count(*) FROM duckdb_databases() WHERE database_name = ?",
+                           [IN_PLACE]).fetchall()[0][0]
     if not attached:
         con.execute(f"ATTACH ':memory:' AS {IN_PLACE}")
     with _room_for_stages(con):
@@ -115,9 +113,8 @@ def refresh_in_background(db_path: str, done=None) -> threading.Thread | None:
         if running is not None and running.is_alive():
             running.again = True  # type: ignore[attr-defined]
             return None
-        thread = threading.Thread(
-            target=_refresh_until_fresh, args=(db_path, done), name="tally-mrr-stages", daemon=True
-        )
+        thread = threading.Thread(target=_refresh_until_fresh, args=(db_path, done),
+                                  name="tally-mrr-stages", daemon=True)
         thread.again = False  # type: ignore[attr-defined]
         _background[db_path] = thread
     thread.start()
@@ -152,16 +149,15 @@ def _rebuild(con, span, into: str) -> bool:
                 con.execute(f"DROP TABLE IF EXISTS {into}.{table}")
         else:
             _store_stages(con, span[1], into)
-            con.execute(
-                f"INSERT INTO {into}.{stored_stages.META} VALUES (?, ?)",
-                [stored_stages.fingerprint(stored_stages.billing_stamps(con)), span[1]],
-            )
+            con.execute(f"INSERT INTO {into}.{stored_stages.META} VALUES (?, ?)",
+                        [stored_stages.fingerprint(stored_stages.billing_stamps(con)), span[1]])
         con.commit()
         return True
     except duckdb.Error as exc:
         # Without a matching fingerprint old stages are never read: metrics compute instead.
         con.rollback()
-        log.warning("could not store the MRR stages (%s); metrics will compute them", str(exc).splitlines()[0])
+        log.warning("could not store the MRR stages (%s); metrics will compute them",
+                    str(exc).splitlines()[0])
         return False
     except BaseException:
         con.rollback()
@@ -210,36 +206,18 @@ def _store_stages(con, through, into: str) -> None:
     at = stored_stages.Stored(into, through).table
     ss = stored_stages
     stages = [
-        (
-            ss.VALUED,
-            "WITH "
-            + counted_lines_cte(everyone, with_country=True)
-            + ","
-            + valued_lines_cte()
-            + f" SELECT {ss.VALUED_COLUMNS} FROM valued",
-        ),
+        (ss.VALUED, "WITH " + counted_lines_cte(everyone, with_country=True) + ","
+         + valued_lines_cte() + f" SELECT {ss.VALUED_COLUMNS} FROM valued"),
         (ss.LINE_MONTHS, f"WITH valued AS (SELECT * FROM {at(ss.VALUED)})," + line_months_sql(through)),
         (ss.SUB_POINTS, sub_points_from_line_months(everyone, at(ss.LINE_MONTHS), None)),
-        (
-            ss.CUSTOMER_POINTS,
-            f"WITH sub_points AS (SELECT * FROM {at(ss.SUB_POINTS)}), "
-            + customer_points_cte()
-            + " SELECT * FROM customer_points",
-        ),
+        (ss.CUSTOMER_POINTS, f"WITH sub_points AS (SELECT * FROM {at(ss.SUB_POINTS)}), "
+         + customer_points_cte() + " SELECT * FROM customer_points"),
         (ss.BREAKDOWN_POINTS, _breakdowns_sql(at)),
-        (
-            ss.MOVEMENTS,
-            f"WITH customer_points AS (SELECT * FROM {at(ss.CUSTOMER_POINTS)})"
-            + native_movements_ctes(through)
-            + " SELECT * FROM native_movements",
-        ),
+        (ss.MOVEMENTS, f"WITH customer_points AS (SELECT * FROM {at(ss.CUSTOMER_POINTS)})"
+         + native_movements_ctes(through) + " SELECT * FROM native_movements"),
         (ss.TOTALS, native_totals_sql(_stored_chain(at), first, through)),
-        (
-            ss.DAILY_CHANGES,
-            f"WITH valued AS (SELECT * FROM {at(ss.VALUED)})"
-            + line_changes_ctes(everyone, "day", *WHOLE_HISTORY)
-            + " SELECT * FROM changes",
-        ),
+        (ss.DAILY_CHANGES, f"WITH valued AS (SELECT * FROM {at(ss.VALUED)})"
+         + line_changes_ctes(everyone, "day", *WHOLE_HISTORY) + " SELECT * FROM changes"),
     ]
     for table, sql in stages:
         con.execute(f"CREATE OR REPLACE TABLE {at(table)} AS {sql}")
@@ -248,13 +226,9 @@ def _store_stages(con, through, into: str) -> None:
 def _breakdowns_sql(at) -> str:
     """Customer month ends by plan and by interval from the line months; by
     country they are the customer's month ends (a customer has one country)."""
-    parts = [
-        f"(WITH sub_points AS ({sub_points_from_line_months(Params(), at(stored_stages.LINE_MONTHS), d)}), "
-        + customer_points_cte()
-        + f" SELECT {sql_text(d)} AS breakdown, * FROM customer_points)"
-        for d in DIMENSIONS
-        if d != "country"
-    ]
+    parts = [f"(WITH sub_points AS ({sub_points_from_line_months(Params(), at(stored_stages.LINE_MONTHS), d)}), "
+             + customer_points_cte() + f" SELECT {sql_text(d)} AS breakdown, * FROM customer_points)"
+             for d in DIMENSIONS if d != "country"]
     parts.append(f"""(SELECT 'country' AS breakdown, cp.customer_id, cp.currency,
         cu.country AS dimension, cp.period, cp.mrr
     FROM {at(stored_stages.CUSTOMER_POINTS)} cp LEFT JOIN customers cu ON cu.id = cp.customer_id)""")
@@ -262,9 +236,7 @@ def _breakdowns_sql(at) -> str:
 
 
 def _stored_chain(at) -> str:
-    return (
-        f"WITH valued AS (SELECT * FROM {at(stored_stages.VALUED)}),\n"
-        f"sub_points AS (SELECT * FROM {at(stored_stages.SUB_POINTS)}),\n"
-        f"customer_points AS (SELECT * FROM {at(stored_stages.CUSTOMER_POINTS)}),\n"
-        f"native_movements AS (SELECT * FROM {at(stored_stages.MOVEMENTS)})"
-    )
+    return (f"WITH valued AS (SELECT * FROM {at(stored_stages.VALUED)}),\n"
+            f"sub_points AS (SELECT * FROM {at(stored_stages.SUB_POINTS)}),\n"
+            f"customer_points AS (SELECT * FROM {at(stored_stages.CUSTOMER_POINTS)}),\n"
+            f"native_movements AS (SELECT * FROM {at(stored_stages.MOVEMENTS)})")

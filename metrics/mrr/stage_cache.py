@@ -10,7 +10,6 @@ attached, an unfiltered entry just names the stored tables, and filtered entries
 start from the stored valued lines: a new process does not recompute them.
 In-memory databases (tests) are never cached: they have no stable identity.
 """
-
 from __future__ import annotations
 
 import datetime as dt
@@ -39,31 +38,26 @@ _entries: OrderedDict = OrderedDict()
 
 def database_key(con) -> tuple | None:
     """(file, billing stamps) or None for an in-memory database."""
-    path = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()[0][0]
+    path = con.execute("SELECT path FROM duckdb_databases() "
+                       "WHERE database_name = current_database()").fetchall()[0][0]
     if not path or path == ":memory:":
         return None
     return path, billing_stamps(con)
 
 
-def _compute(cur, params: Params, last: dt.date, dimension: str | None, stored: stored_stages.Stored | None) -> dict:
+def _compute(cur, params: Params, last: dt.date, dimension: str | None,
+             stored: stored_stages.Stored | None) -> dict:
     """Each stage once, as Arrow: valued lines, subscription and customer month
     ends; from the stored lines and line months when the database has them."""
     if stored is not None:
         tables = {"valued": stored_stages.valued_source(params, stored)}
     else:
-        tables = {
-            "valued": cur.sql(
-                "WITH "
-                + counted_lines_cte(params, dimension == "country")
-                + ","
-                + valued_lines_cte()
-                + f" SELECT {VALUED_COLUMNS} FROM valued"
-            ).to_arrow_table()
-        }
+        tables = {"valued": cur.sql(
+            "WITH " + counted_lines_cte(params, dimension == "country") + "," + valued_lines_cte()
+            + f" SELECT {VALUED_COLUMNS} FROM valued").to_arrow_table()}
     if stored is not None and stored.through == last:
-        tables["sub_points"] = cur.sql(
-            sub_points_from_line_months(params, stored.table(stored_stages.LINE_MONTHS), dimension)
-        ).to_arrow_table()
+        tables["sub_points"] = cur.sql(sub_points_from_line_months(
+            params, stored.table(stored_stages.LINE_MONTHS), dimension)).to_arrow_table()
     else:
         tables["sub_points"] = cur.sql(
             f"WITH valued AS (SELECT * FROM {stage(cur, tables, 'valued')}),"
@@ -72,9 +66,7 @@ def _compute(cur, params: Params, last: dt.date, dimension: str | None, stored: 
         ).to_arrow_table()
     tables["customer_points"] = cur.sql(
         f"WITH sub_points AS (SELECT * FROM {stage(cur, tables, 'sub_points')}), "
-        + customer_points_cte()
-        + " SELECT * FROM customer_points"
-    ).to_arrow_table()
+        + customer_points_cte() + " SELECT * FROM customer_points").to_arrow_table()
     return tables
 
 
@@ -82,24 +74,18 @@ def _stored_entry(cur, stored: stored_stages.Stored) -> dict:
     """The stored unfiltered stages, read in place (nothing is copied into memory)."""
     totals = cur.execute(f"SELECT * FROM {stored.table(stored_stages.TOTALS)} ORDER BY month, currency").df()
     totals["month"] = pd.to_datetime(totals["month"])
-    return {
-        "valued": stored.table(stored_stages.VALUED),
-        "sub_points": stored.table(stored_stages.SUB_POINTS),
-        "customer_points": stored.table(stored_stages.CUSTOMER_POINTS),
-        "native_movements": stored.table(stored_stages.MOVEMENTS),
-        "totals": totals,
-    }
+    return {"valued": stored.table(stored_stages.VALUED), "sub_points": stored.table(stored_stages.SUB_POINTS),
+            "customer_points": stored.table(stored_stages.CUSTOMER_POINTS),
+            "native_movements": stored.table(stored_stages.MOVEMENTS), "totals": totals}
 
 
 def _stored_breakdown(params: Params, dimension: str, stored: stored_stages.Stored) -> dict:
     """An unfiltered breakdown: stored customer month ends; subscription month
     ends are summed from the stored line months only if a query reads them."""
     line_months = stored.table(stored_stages.LINE_MONTHS)
-    return {
-        "valued": stored.table(stored_stages.VALUED),
-        "sub_points": f"({sub_points_from_line_months(params, line_months, dimension)})",
-        "customer_points": stored_stages.breakdown_points(dimension, stored),
-    }
+    return {"valued": stored.table(stored_stages.VALUED),
+            "sub_points": f"({sub_points_from_line_months(params, line_months, dimension)})",
+            "customer_points": stored_stages.breakdown_points(dimension, stored)}
 
 
 def stage(cur, tables: dict, name: str) -> str:
@@ -116,14 +102,12 @@ def _add_movements(cur, tables: dict) -> None:
     """Native customer movements, computed the first time a metric needs them."""
     tables["native_movements"] = cur.sql(
         f"WITH customer_points AS (SELECT * FROM {stage(cur, tables, 'customer_points')})"
-        + native_movements_ctes(tables["through"])
-        + " SELECT * FROM native_movements"
+        + native_movements_ctes(tables["through"]) + " SELECT * FROM native_movements"
     ).to_arrow_table()
 
 
-def monthly_tables(
-    cur, params: Params, last: dt.date, dimension: str | None, movements: bool = False, fill: bool = True
-):
+def monthly_tables(cur, params: Params, last: dt.date, dimension: str | None,
+                   movements: bool = False, fill: bool = True):
     """{stage name: Arrow table or stored table, "through": last month computed},
     or None when the database is not cacheable. Callers may add derived entries
     (movement totals).

@@ -15,7 +15,6 @@ connections of one process to one database share DuckDB's catalog, so a copy
 refreshed while the dashboard reads an older one is attached beside it, never
 in its place.
 """
-
 from __future__ import annotations
 
 import dataclasses
@@ -42,14 +41,14 @@ DAILY_CHANGES = "mrr_daily_changes"  # changes of MRR and customers per currency
 TABLES = (VALUED, LINE_MONTHS, SUB_POINTS, CUSTOMER_POINTS, BREAKDOWN_POINTS, MOVEMENTS, TOTALS, DAILY_CHANGES)
 
 # What later queries read from valued lines (points, filters, new-and-churned).
-VALUED_COLUMNS = (
-    "subscription_id, customer_id, currency, product_id, interval, country, "
-    "period_start, period_end, counts_until, monthly"
-)
+VALUED_COLUMNS = ("subscription_id, customer_id, currency, product_id, interval, country, "
+                  "period_start, period_end, counts_until, monthly")
 
 # The modules whose code decides the stored numbers: any edit invalidates old tables.
-RULE_MODULES = ("../common.py", "chain_sql.py", "../movements.py", "by_day.py", "refresh_stages.py", "stored_stages.py")
-RULES = hashlib.sha256(b"".join((Path(__file__).parent / name).read_bytes() for name in RULE_MODULES)).hexdigest()
+RULE_MODULES = ("../common.py", "chain_sql.py", "../movements.py", "by_day.py", "refresh_stages.py",
+                "stored_stages.py")
+RULES = hashlib.sha256(b"".join((Path(__file__).parent / name).read_bytes()
+                                for name in RULE_MODULES)).hexdigest()
 
 
 def sidecar_path(db_path: str) -> str:
@@ -76,7 +75,6 @@ def fingerprint(stamps: tuple) -> str:
 @dataclasses.dataclass(frozen=True)
 class Stored:
     """Stages that match the database: where they are attached, and their last month end."""
-
     database: str
     through: dt.date
 
@@ -86,14 +84,9 @@ class Stored:
 
 def usable(con, stamps: tuple | None = None) -> Stored | None:
     """The attached stages that match this database now, if any."""
-    names = [
-        row[0]
-        for row in con.execute(
-            "SELECT database_name FROM duckdb_databases() WHERE starts_with(database_name, ?) "
-            "ORDER BY database_name DESC",
-            [PREFIX],
-        ).fetchall()
-    ]
+    names = [row[0] for row in con.execute(
+        "SELECT database_name FROM duckdb_databases() WHERE starts_with(database_name, ?) "
+        "ORDER BY database_name DESC", [PREFIX]).fetchall()]
     wanted = None
     for name in names:
         found = _stored_in(con, name)
@@ -107,9 +100,8 @@ def usable(con, stamps: tuple | None = None) -> Stored | None:
 
 
 def _stored_in(con, database: str) -> tuple[str, dt.date] | None:
-    exists = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND table_name = ?", [database, META]
-    ).fetchall()[0][0]
+    exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND table_name = ?",
+                         [database, META]).fetchall()[0][0]
     if not exists:
         return None
     rows = con.execute(f'SELECT fingerprint, through FROM "{database}".{META}').fetchall()
@@ -133,7 +125,8 @@ def attach(con, db_path: str) -> bool:
     except FileNotFoundError:
         return False
     name = f"{PREFIX}_{st.st_ino}_{st.st_mtime_ns}"
-    attached = con.execute("SELECT count(*) FROM duckdb_databases() WHERE database_name = ?", [name]).fetchall()[0][0]
+    attached = con.execute("SELECT count(*) FROM duckdb_databases() WHERE database_name = ?",
+                           [name]).fetchall()[0][0]
     if not attached:
         try:
             con.execute(f"ATTACH {sql_text(side)} AS {name} (READ_ONLY)")
@@ -175,7 +168,5 @@ def valued_cte(con, params: Params) -> str | None:
 
 def breakdown_points(dimension: str, stored: Stored) -> str:
     """The stored customer month ends of one breakdown, as `customer_points` columns."""
-    return (
-        f"(SELECT customer_id, currency, dimension, period, mrr FROM {stored.table(BREAKDOWN_POINTS)} "
-        f"WHERE breakdown = {sql_text(dimension)})"
-    )
+    return (f"(SELECT customer_id, currency, dimension, period, mrr FROM {stored.table(BREAKDOWN_POINTS)} "
+            f"WHERE breakdown = {sql_text(dimension)})")

@@ -1,5 +1,4 @@
 """Acquisition: marketing spend (typed in or uploaded as CSV), CAC, payback, LTV:CAC."""
-
 from __future__ import annotations
 
 import datetime as dt
@@ -21,17 +20,13 @@ def acquisition_page() -> None:
     if params is None:
         return
     if params.plans or params.intervals or params.countries:
-        st.caption(
-            "Marketing spend has no plan, interval or country: the filters narrow the new "
-            "customers and new MRR, never the spend."
-        )
+        st.caption("Marketing spend has no plan, interval or country: the filters narrow the new "
+                   "customers and new MRR, never the spend.")
     frame = widgets.metric_frame("ltv_cac", params, empty="No CAC yet: add marketing spend below.")
     if frame is not None:
         cards(frame)
-        charts.show(
-            charts.lines(frame.dropna(subset=["cac"]), "month", "cac", title="CAC (spend / new customers)"),
-            key="acquisition_cac",
-        )
+        charts.show(charts.lines(frame.dropna(subset=["cac"]), "month", "cac", title="CAC (spend / new customers)"),
+                    key="acquisition_cac")
         widgets.table(frame.sort_values("month", ascending=False), published.money_columns("ltv_cac"))
     st.subheader("Marketing spend")
     spend = widgets.metric_frame("marketing_spend", Params(), empty="No marketing spend recorded yet.")
@@ -53,9 +48,8 @@ def cards(frame) -> None:
     rows = widgets.of_currency(frame, currency)
     columns = st.columns(3)
     widgets.card(columns[0], "CAC", *widgets.last_two(rows, "cac"), "money", currency, inverse=True)
-    widgets.card(
-        columns[1], "CAC payback (months)", *widgets.last_two(rows, "cac_payback_months"), "decimal", inverse=True
-    )
+    widgets.card(columns[1], "CAC payback (months)", *widgets.last_two(rows, "cac_payback_months"), "decimal",
+              inverse=True)
     ratio = widgets.last_two(rows, "ltv_to_cac")
     columns[2].metric("LTV:CAC", "—" if ratio[0] is None or pd.isna(ratio[0]) else f"{ratio[0]:.1f}×", border=True)
 
@@ -68,11 +62,8 @@ def spend_form(writer: tally_auth.User) -> None:
         currency = st.text_input("Currency", value="usd")
         channel = st.text_input("Channel (optional)")
         if st.form_submit_button("Save spend"):
-            save(
-                writer,
-                [{"month": month.strftime("%Y-%m"), "amount": str(amount), "currency": currency, "channel": channel}],
-                "form",
-            )
+            save(writer, [{"month": month.strftime("%Y-%m"), "amount": str(amount),
+                           "currency": currency, "channel": channel}], "form")
 
 
 def read_spend_csv(raw: bytes) -> list[dict]:
@@ -104,15 +95,11 @@ def spend_upload(writer: tally_auth.User) -> None:
 def save(writer: tally_auth.User, rows: list[dict], source: str) -> None:
     from metrics.common import MetricError
     from metrics.marketing_spend import save_marketing_spend
-
     try:
-        audited_change(
-            writer.label,
-            "save_marketing_spend",
-            "marketing_spend",
-            {"rows": len(rows), "source": source},
-            lambda: writes.write(published.db_path(), lambda con: save_marketing_spend(con, rows)),
-        )
+        audited_change(writer.label, "save_marketing_spend", "marketing_spend",
+                       {"rows": len(rows), "source": source},
+                       lambda: writes.write(published.db_path(),
+                                            lambda con: save_marketing_spend(con, rows)))
     except (writes.Busy, MetricError, AuditUnavailable) as error:
         st.error(str(error))
         return

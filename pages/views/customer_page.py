@@ -1,5 +1,4 @@
 """One customer's whole story at /customer?id=cus_...: every block is a customer_* metric."""
-
 from __future__ import annotations
 
 import dataclasses
@@ -18,14 +17,13 @@ from tally_ui.export import money_to_major
 log = logging.getLogger("tally.dashboard")
 
 # (metric, subheader, what to say when it has no rows)
-BLOCKS = [
-    ("customer_subscriptions", "Subscriptions", "No subscriptions."),
-    ("customer_items", "Subscription items over time", "Nothing billed for a subscription yet."),
-    ("customer_invoices", "Invoices", "No invoices."),
-    ("customer_payments", "Payments", "No payments."),
-    ("customer_refunds_disputes", "Refunds and disputes", "No refunds or disputes."),
-    ("customer_events", "Stripe events held", "No Stripe events held for this customer (Stripe keeps events 30 days)."),
-]
+BLOCKS = [("customer_subscriptions", "Subscriptions", "No subscriptions."),
+          ("customer_items", "Subscription items over time", "Nothing billed for a subscription yet."),
+          ("customer_invoices", "Invoices", "No invoices."),
+          ("customer_payments", "Payments", "No payments."),
+          ("customer_refunds_disputes", "Refunds and disputes", "No refunds or disputes."),
+          ("customer_events", "Stripe events held", "No Stripe events held for this customer "
+                                                     "(Stripe keeps events 30 days).")]
 NO_ID = "Open a customer from any table of customers (its “Open” link), or add ?id=cus_... to this page's address."
 
 
@@ -72,24 +70,12 @@ def profile(params) -> bool:
     frame = widgets.metric_frame("customer_profile", params)
     if frame is None:
         # The id is not echoed: it comes from the address, and st.warning renders markdown.
-        st.warning(
-            "No customer has the id in this page's address. Check the link, or find the "
-            "customer on Customers & retention."
-        )
+        st.warning("No customer has the id in this page's address. Check the link, or find the "
+                   "customer on Customers & retention.")
         return False
     first = frame.iloc[0]
-    st.text(
-        " · ".join(
-            str(v)
-            for v in (
-                first["name"] or "(no name)",
-                first["email"] or "no email",
-                first["country"] or "no country",
-                first["customer_id"],
-            )
-            if v
-        )
-    )
+    st.text(" · ".join(str(v) for v in (first["name"] or "(no name)", first["email"] or "no email",
+                                        first["country"] or "no country", first["customer_id"]) if v))
     if first["deleted"]:
         st.caption("Deleted in Stripe.")
     for _, row in frame.iterrows():
@@ -100,15 +86,8 @@ def profile(params) -> bool:
         if pd.isna(currency):
             continue
         widgets.card(columns[1], "MRR now", row["current_mrr"], None, "money", currency)
-        widgets.card(
-            columns[2],
-            "Lifetime revenue",
-            row["lifetime_revenue"],
-            None,
-            "money",
-            currency,
-            help="Succeeded charges less succeeded refunds.",
-        )
+        widgets.card(columns[2], "Lifetime revenue", row["lifetime_revenue"], None, "money", currency,
+                     help="Succeeded charges less succeeded refunds.")
         widgets.card(columns[3], "Refunded", row["refunded"], None, "money", currency)
     return True
 
@@ -126,22 +105,13 @@ def mrr_with_movements(frame: pd.DataFrame) -> go.Figure:
     fig = charts.lines(frame, "month", "mrr", title="MRR at each month end")
     moved = money_to_major(frame[frame["movement"] != "unchanged"], ["mrr", "movement_amount"])
     if not moved.empty:
-        fig.add_trace(
-            go.Scatter(
-                x=moved["month"],
-                y=moved["mrr"],
-                mode="markers+text",
-                name="Movement",
-                text=moved["movement"].map(widgets.code_words),
-                textposition="top center",
-                marker={"size": 12, "symbol": "diamond"},
-                hovertext=[
-                    f"{widgets.code_words(m)}: {a:,.2f} {c.upper()}"
-                    for m, a, c in zip(moved["movement"], moved["movement_amount"], moved["currency"])
-                ],
-                hoverinfo="text+x",
-            )
-        )
+        fig.add_trace(go.Scatter(
+            x=moved["month"], y=moved["mrr"], mode="markers+text", name="Movement",
+            text=moved["movement"].map(widgets.code_words), textposition="top center",
+            marker={"size": 12, "symbol": "diamond"},
+            hovertext=[f"{widgets.code_words(m)}: {a:,.2f} {c.upper()}" for m, a, c in
+                       zip(moved["movement"], moved["movement_amount"], moved["currency"])],
+            hoverinfo="text+x"))
     return fig
 
 
@@ -149,11 +119,8 @@ def admin_actions(who: str, frames: dict) -> None:
     """Refunds and cancellations admins made on this customer's charges and subscriptions."""
     st.subheader("Admin actions")
     ids = {who}
-    for name, column in (
-        ("customer_subscriptions", "subscription_id"),
-        ("customer_payments", "charge_id"),
-        ("customer_invoices", "invoice_id"),
-    ):
+    for name, column in (("customer_subscriptions", "subscription_id"), ("customer_payments", "charge_id"),
+                         ("customer_invoices", "invoice_id")):
         if frames.get(name) is not None:
             ids.update(frames[name][column].dropna())
     try:

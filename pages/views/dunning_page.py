@@ -6,7 +6,6 @@ has the admin pages' two steps: a form, then a confirmation restating it, confir
 once per submission (the nonce goes into the idempotency key; see pages/views/admin.py).
 The list comes from the last sync; the chosen invoice is re-read from Stripe.
 """
-
 from __future__ import annotations
 
 import dataclasses
@@ -21,29 +20,21 @@ from tally_admin import dunning
 from tally_admin.refunds import amount_hint, to_minor
 from tally_ui import charts, filters, published, widgets
 
-ACTIONS = {
-    "retry": "Retry the payment now",
-    "pause": "Pause collection",
-    "resume": "Resume collection",
-    "uncollectible": "Mark uncollectible",
-    "credit": "Credit the customer (retention offer)",
-    "coupon": "Apply a coupon (retention offer)",
-}
+ACTIONS = {"retry": "Retry the payment now", "pause": "Pause collection",
+           "resume": "Resume collection", "uncollectible": "Mark uncollectible",
+           "credit": "Credit the customer (retention offer)",
+           "coupon": "Apply a coupon (retention offer)"}
 PENDING = "_tally_dunning_pending"
 
 
 def dunning_page() -> None:
     user, client, audit, db_path = _setup("Dunning desk")
-    st.caption(
-        "Open invoices whose payment failed, as of the last sync. Every action is "
-        "restated before it runs, recorded in the audit trail, and sent to Stripe once."
-    )
+    st.caption("Open invoices whose payment failed, as of the last sync. Every action is "
+               "restated before it runs, recorded in the audit trail, and sent to Stripe once.")
     _last_result()
-    frame = widgets.metric_frame(
-        "invoices_in_dunning",
-        Params(),
-        empty="No invoice is in dunning: every failed payment was recovered, written off or voided.",
-    )
+    frame = widgets.metric_frame("invoices_in_dunning", Params(),
+                                 empty="No invoice is in dunning: every failed payment was "
+                                       "recovered, written off or voided.")
     if frame is not None:
         _invoice_desk(frame, user, client, audit, db_path)
     recovery_chart(audit)
@@ -53,9 +44,8 @@ def _invoice_desk(frame: pd.DataFrame, user, client, audit, db_path) -> None:
     shown = frame.drop(columns=["hosted_invoice_url", "customer_id", "subscription_id"])
     widgets.table(shown, published.money_columns("invoices_in_dunning"), height=240)
     rows = frame.set_index("invoice_id")
-    invoice_id = st.selectbox(
-        "Invoice", list(rows.index), key="dunning_invoice", format_func=lambda i: _label(i, rows.loc[i])
-    )
+    invoice_id = st.selectbox("Invoice", list(rows.index), key="dunning_invoice",
+                              format_func=lambda i: _label(i, rows.loc[i]))
     facts = _safely(dunning.invoice_facts, client, invoice_id)
     if facts is None:
         return
@@ -64,13 +54,12 @@ def _invoice_desk(frame: pd.DataFrame, user, client, audit, db_path) -> None:
     attempts.metric("Attempts", facts.attempt_count)
     retry.metric("Next retry", dunning.when(facts.next_payment_attempt))
     if facts.hosted_invoice_url:
-        st.caption("Hosted invoice link, to send to the customer (copy it with the button at the right of the box):")
+        st.caption("Hosted invoice link, to send to the customer (copy it with the button "
+                   "at the right of the box):")
         st.code(facts.hosted_invoice_url, language=None)
     if facts.status != "open":
-        st.info(
-            f"{invoice_id} is {facts.status} at Stripe now; the list shows it until the "
-            "next sync. There is nothing to chase."
-        )
+        st.info(f"{invoice_id} is {facts.status} at Stripe now; the list shows it until the "
+                "next sync. There is nothing to chase.")
         return
     paused = bool(rows.loc[invoice_id, "collection_paused"])
     coupons = (_safely(dunning.offerable_coupons, client) or {}) if facts.subscription_id else {}
@@ -94,40 +83,25 @@ def _action_form(facts: dunning.InvoiceFacts, paused: bool, coupons: dict[str, s
     with st.form(f"dunning_form_{facts.invoice_id}"):
         action = st.radio("Action", choices, format_func=ACTIONS.get, key="dunning_action")
         behaviors: list[str] = list(dunning.PAUSE_BEHAVIORS)
-        behavior = st.selectbox(
-            "While paused, Stripe should",
-            behaviors,
-            format_func=lambda b: dunning.PAUSE_BEHAVIORS[b],
-            key="dunning_behavior",
-        )
-        credit = st.number_input(
-            f"Credit ({facts.currency.upper()}), for a credit",
-            value=0.0,
-            step=float(10**-digits),
-            format=f"%.{digits}f",
-            key="dunning_credit",
-        )
+        behavior = st.selectbox("While paused, Stripe should", behaviors,
+                                format_func=lambda b: dunning.PAUSE_BEHAVIORS[b], key="dunning_behavior")
+        credit = st.number_input(f"Credit ({facts.currency.upper()}), for a credit",
+                                 value=0.0, step=float(10 ** -digits), format=f"%.{digits}f",
+                                 key="dunning_credit")
         coupon_ids: list[str] = list(coupons)
-        coupon = (
-            st.selectbox("Coupon, for a coupon", coupon_ids, key="dunning_coupon", format_func=lambda c: coupons[c])
-            if coupons
-            else None
-        )
+        coupon = st.selectbox("Coupon, for a coupon", coupon_ids, key="dunning_coupon",
+                              format_func=lambda c: coupons[c]) if coupons else None
         if st.form_submit_button("Review"):
             amount = to_minor(round(credit, 9), facts.currency) if action == "credit" else None
             if action == "credit" and not amount:
                 st.session_state.pop(PENDING, None)
-                st.error(_md(amount_hint(facts.currency) if amount is None else "Enter a credit greater than zero."))
+                st.error(_md(amount_hint(facts.currency) if amount is None
+                             else "Enter a credit greater than zero."))
                 return
-            st.session_state[PENDING] = {
-                "invoice_id": facts.invoice_id,
-                "action": action,
-                "behavior": behavior,
-                "amount": amount,
-                "coupon": coupon,
-                "terms": coupons.get(coupon or ""),
-                "nonce": _nonce(f"dunning_{action}", facts.invoice_id),
-            }
+            st.session_state[PENDING] = {"invoice_id": facts.invoice_id, "action": action,
+                                         "behavior": behavior, "amount": amount,
+                                         "coupon": coupon, "terms": coupons.get(coupon or ""),
+                                         "nonce": _nonce(f"dunning_{action}", facts.invoice_id)}
 
 
 def _restated(facts: dunning.InvoiceFacts, pending: dict) -> str:
@@ -157,47 +131,30 @@ def _confirmation(user, client, audit, db_path, facts: dunning.InvoiceFacts) -> 
             result = _safely(_run, pending, client, audit, db_path, user.label, facts)
         if result is None:
             return
-        _finish("dunning", facts.invoice_id, result, nonce_form=f"dunning_{pending['action']}", pending_key=PENDING)
+        _finish("dunning", facts.invoice_id, result,
+                nonce_form=f"dunning_{pending['action']}", pending_key=PENDING)
 
 
 def _run(pending: dict, client, audit, db_path, actor: str, facts: dunning.InvoiceFacts):
     action, nonce = pending["action"], pending["nonce"]
     if action == "retry":
-        return dunning.retry_payment(client, audit, db_path, actor=actor, invoice_id=facts.invoice_id, nonce=nonce)
+        return dunning.retry_payment(client, audit, db_path, actor=actor,
+                                     invoice_id=facts.invoice_id, nonce=nonce)
     if action == "uncollectible":
-        return dunning.mark_uncollectible(client, audit, db_path, actor=actor, invoice_id=facts.invoice_id, nonce=nonce)
+        return dunning.mark_uncollectible(client, audit, db_path, actor=actor,
+                                          invoice_id=facts.invoice_id, nonce=nonce)
     if action in ("pause", "resume"):
-        return dunning.set_collection_paused(
-            client,
-            audit,
-            db_path,
-            actor=actor,
-            subscription_id=facts.subscription_id or "",
-            pause=action == "pause",
-            behavior=pending["behavior"],
-            nonce=nonce,
-        )
+        return dunning.set_collection_paused(client, audit, db_path, actor=actor,
+                                             subscription_id=facts.subscription_id or "",
+                                             pause=action == "pause",
+                                             behavior=pending["behavior"], nonce=nonce)
     if action == "coupon":
-        return dunning.apply_coupon(
-            client,
-            audit,
-            db_path,
-            actor=actor,
-            subscription_id=facts.subscription_id or "",
-            coupon_id=pending["coupon"],
-            nonce=nonce,
-        )
-    return dunning.credit_customer(
-        client,
-        audit,
-        db_path,
-        actor=actor,
-        customer_id=facts.customer_id or "",
-        amount=pending["amount"],
-        currency=facts.currency,
-        invoice_id=facts.invoice_id,
-        nonce=nonce,
-    )
+        return dunning.apply_coupon(client, audit, db_path, actor=actor,
+                                    subscription_id=facts.subscription_id or "",
+                                    coupon_id=pending["coupon"], nonce=nonce)
+    return dunning.credit_customer(client, audit, db_path, actor=actor,
+                                   customer_id=facts.customer_id or "", amount=pending["amount"],
+                                   currency=facts.currency, invoice_id=facts.invoice_id, nonce=nonce)
 
 
 def _last_result() -> None:
@@ -214,29 +171,18 @@ def recovery_chart(audit) -> None:
     The sidebar's months and filters apply; amounts stay in each invoice's currency."""
     st.subheader("Recovered by the desk and by Stripe's retries")
     params = dataclasses.replace(filters.current(), currency=None, granularity="month")
-    failed = widgets.metric_frame("failed_invoices", params, empty="No subscription invoice failed in these months.")
+    failed = widgets.metric_frame("failed_invoices", params,
+                                  empty="No subscription invoice failed in these months.")
     if failed is None:
         return
     desk = _safely(lambda: dunning.desk_recovered_invoices(audit.frame()))
     by_source = dunning.recovery_by_source(failed, desk or set())
-    rates = pd.concat(
-        [
-            by_source.assign(source="Dunning desk", rate=by_source.desk_rate),
-            by_source.assign(source="Stripe's retries", rate=by_source.stripe_rate),
-        ]
-    )
+    rates = pd.concat([
+        by_source.assign(source="Dunning desk", rate=by_source.desk_rate),
+        by_source.assign(source="Stripe's retries", rate=by_source.stripe_rate)])
     if by_source.currency.nunique() > 1:
         rates = rates.assign(source=rates.source + " (" + rates.currency.str.upper() + ")")
-    charts.show(
-        charts.lines(
-            rates,
-            "month",
-            "rate",
-            by="source",
-            money=False,
-            percent=True,
-            title="Recovery rate by month the invoice failed",
-        ),
-        key="dunning_recovery",
-    )
+    charts.show(charts.lines(rates, "month", "rate", by="source", money=False, percent=True,
+                             title="Recovery rate by month the invoice failed"),
+                key="dunning_recovery")
     widgets.table(by_source, ("desk_amount", "stripe_amount"), height=240)

@@ -5,7 +5,6 @@ sign-in is off); setting goals and removing either is for whoever may change
 shared data (admins once sign-in is configured). Text is shown as text only
 (tables and plotly hover text, escaped), never as markdown or HTML.
 """
-
 from __future__ import annotations
 
 import datetime as dt
@@ -23,9 +22,8 @@ PROBLEMS = (MetricError, writes.Busy, AuditUnavailable)
 
 
 def goals_page() -> None:
-    params = layout.header(
-        "Goals & annotations", "A goal draws its pace on the MRR charts; an annotation marks every chart over time."
-    )
+    params = layout.header("Goals & annotations",
+                           "A goal draws its pace on the MRR charts; an annotation marks every chart over time.")
     if params is None:
         return
     st.subheader("Goals")
@@ -49,13 +47,8 @@ def goal_list() -> None:
     if frame.empty:
         st.info("No goal yet.")
         return
-    widgets.table(
-        frame[["metric", "target", "currency", "start_month", "target_month", "created_by"]].assign(
-            metric=frame["metric"].str.upper()
-        ),
-        ["target"],
-        height=160,
-    )
+    widgets.table(frame[["metric", "target", "currency", "start_month", "target_month", "created_by"]]
+                  .assign(metric=frame["metric"].str.upper()), ["target"], height=160)
     for on_track, line in goals.status_lines(this_month()):
         (st.success if on_track else st.warning)(line)
 
@@ -74,20 +67,11 @@ def goal_form(writer: tally_auth.User) -> None:
             _run(lambda: goals.set_goal(writer, kind, target, currency, start, end), "Goal saved.")
     frame = published.metric("goals", Params())
     if not frame.empty:
-        names = dict(
-            zip(
-                frame["goal_id"],
-                frame["metric"].str.upper()
-                + " · "
-                + frame["currency"].str.upper()
-                + " · "
-                + frame["target_month"].astype(str).str[:7],
-            )
-        )
+        names = dict(zip(frame["goal_id"], frame["metric"].str.upper() + " · " + frame["currency"].str.upper()
+                         + " · " + frame["target_month"].astype(str).str[:7]))
         left, right = st.columns([3, 1])
-        chosen = left.selectbox(
-            "Goal to remove", list(names), format_func=lambda k: names[k], key=_picker_key("goal_remove_pick", names)
-        )
+        chosen = left.selectbox("Goal to remove", list(names), format_func=lambda k: names[k],
+                                key=_picker_key("goal_remove_pick", names))
         if right.button("Remove goal", key="goal_remove") and chosen:
             _run(lambda: goals.remove_goal(writer, chosen), "Goal removed.")
 
@@ -102,12 +86,8 @@ def annotation_list(writer: tally_auth.User | None) -> None:
         return
     labels = dict(zip(frame["annotation_id"], frame["day"].astype(str).str[:10] + " · " + frame["text"]))
     left, right = st.columns([3, 1])
-    chosen = left.selectbox(
-        "Annotation to remove",
-        list(labels),
-        format_func=lambda k: labels[k],
-        key=_picker_key("annotation_remove_pick", labels),
-    )
+    chosen = left.selectbox("Annotation to remove", list(labels), format_func=lambda k: labels[k],
+                            key=_picker_key("annotation_remove_pick", labels))
     if right.button("Remove annotation", key="annotation_remove") and chosen:
         _run(lambda: goals.remove_annotation(writer, chosen), "Annotation removed.")
 

@@ -1,5 +1,4 @@
 """MRR: series split by plan / interval / currency / country, movements, drill-down."""
-
 from __future__ import annotations
 
 import dataclasses
@@ -11,12 +10,8 @@ import streamlit as st
 from tally_ui import charts, filters, goals, layout, published, segment_controls, widgets
 
 # The split the user picks -> (metric name, the column that names each series).
-SPLITS = {
-    "Plan": ("mrr_by_plan", "product_name"),
-    "Billing interval": ("mrr_by_interval", "interval"),
-    "Currency": ("mrr", None),
-    "Country": ("mrr_by_country", "country"),
-}
+SPLITS = {"Plan": ("mrr_by_plan", "product_name"), "Billing interval": ("mrr_by_interval", "interval"),
+          "Currency": ("mrr", None), "Country": ("mrr_by_country", "country")}
 MOVEMENTS = ["new", "reactivation", "expansion", "contraction", "churn"]
 MOVEMENT_MONEY = ["start_mrr", *MOVEMENTS, "fx", "end_mrr"]
 CHART = "mrr_movements_chart"
@@ -35,16 +30,9 @@ def mrr_page() -> None:
     currency = layout.pick_currency(movements, key="mrr_movements_currency")
     # The click that started this run picks the month first, so the chart drawn below shows it.
     follow_click(st.session_state.get(CHART))
-    charts.show(
-        charts.movements(
-            widgets.of_currency(movements, currency),
-            title="MRR movements (click a month to drill down)",
-            selected=clicked_month(),
-        ),
-        key=CHART,
-        on_select="rerun",
-        selection_mode="points",
-    )
+    charts.show(charts.movements(widgets.of_currency(movements, currency),
+                                 title="MRR movements (click a month to drill down)", selected=clicked_month()),
+                key=CHART, on_select="rerun", selection_mode="points")
     widgets.table(movements.sort_values(["month", "currency"], ascending=[False, True]), MOVEMENT_MONEY)
     drilldown(params, sorted(movements["month"].unique()))
 
@@ -66,7 +54,8 @@ def clicked_month() -> dt.date | None:
 def split_series(params) -> None:
     # Metadata keys split too: the mrr metric once per value (metrics/segments.py)
     by_key = {segment_controls.key_label(*key): key for key in segment_controls.split_keys()}
-    split = st.segmented_control("Split MRR by", list(SPLITS) + list(by_key), default="Plan", key="mrr_split") or "Plan"
+    split = st.segmented_control("Split MRR by", list(SPLITS) + list(by_key), default="Plan",
+                                 key="mrr_split") or "Plan"
     name, column = SPLITS.get(split, ("mrr", "segment"))
     if split in by_key:
         params = dataclasses.replace(params, split_by=by_key[split])
@@ -76,10 +65,8 @@ def split_series(params) -> None:
     goal, label = None, ""
     if column is None and frame["currency"].nunique() == 1:  # total MRR: the goal's pace fits it
         goal, label = goals.chart_goal(params, frame, frame["currency"].iloc[0]) or (None, "")
-    charts.show(
-        charts.lines(frame, "month", "mrr", by=column, title=f"MRR by {split.lower()}", goal=goal, goal_label=label),
-        key=f"mrr_split_{name}",
-    )
+    charts.show(charts.lines(frame, "month", "mrr", by=column, title=f"MRR by {split.lower()}",
+                             goal=goal, goal_label=label), key=f"mrr_split_{name}")
 
 
 def drilldown(params, months: list) -> None:
@@ -89,8 +76,10 @@ def drilldown(params, months: list) -> None:
         st.session_state.pop("drill_month", None)
     left, right = st.columns(2)
     month = left.selectbox("Month", months[::-1], format_func=filters.month_label, key="drill_month")
-    movement = right.selectbox("Movement", ["all", *MOVEMENTS], key="drill_movement", format_func=str.capitalize)
-    frame = widgets.metric_frame("mrr_drilldown", _with_month(params, month), empty="No customers behind this month.")
+    movement = right.selectbox("Movement", ["all", *MOVEMENTS], key="drill_movement",
+                               format_func=str.capitalize)
+    frame = widgets.metric_frame("mrr_drilldown", _with_month(params, month),
+                              empty="No customers behind this month.")
     if frame is None:
         return
     rows = movement_rows(frame, movement)
@@ -98,9 +87,8 @@ def drilldown(params, months: list) -> None:
         st.info(f"No {movement} movement in {filters.month_label(month)}.")
         return
     shown = f" (the first {SHOWN_ROWS:,} here; Data & export has them all)" if len(rows) > SHOWN_ROWS else ""
-    st.caption(
-        f"{filters.month_label(month)}: {rows['customer_id'].nunique():,} customers, {len(rows):,} subscriptions{shown}"
-    )
+    st.caption(f"{filters.month_label(month)}: {rows['customer_id'].nunique():,} customers, "
+               f"{len(rows):,} subscriptions{shown}")
     widgets.table(rows.head(SHOWN_ROWS), published.money_columns("mrr_drilldown"))
 
 

@@ -6,7 +6,6 @@ and the form keeps what was typed. Secrets (the SMTP password, the Slack
 webhook URL) are never entered or shown here: the page only says whether they
 are set where other secrets live.
 """
-
 from __future__ import annotations
 
 import datetime as dt
@@ -21,20 +20,16 @@ from tally_notify.state import NotifyState, notify_path_from_env
 from tally_ui import published
 from tally_ui.widgets import header
 
-SECRETS_HINT = (
-    "Set them as env vars (TALLY_SMTP_PASSWORD, TALLY_SLACK_WEBHOOK_URL) or in "
-    '`.streamlit/secrets.toml`:\n\n```toml\n[tally_notify]\nsmtp_password = "..."\n'
-    'slack_webhook_url = "https://hooks.slack.com/services/..."\n```'
-)
+SECRETS_HINT = ("Set them as env vars (TALLY_SMTP_PASSWORD, TALLY_SLACK_WEBHOOK_URL) or in "
+                "`.streamlit/secrets.toml`:\n\n```toml\n[tally_notify]\nsmtp_password = \"...\"\n"
+                "slack_webhook_url = \"https://hooks.slack.com/services/...\"\n```")
 
 
 def notifications_page() -> None:
     user = require_admin()
     st.title("Notifications")
-    st.caption(
-        "Digests on a schedule and alerts after each publish, by email and Slack. "
-        "`python -m tally_notify serve` (started with the updater by `make run`) sends them."
-    )
+    st.caption("Digests on a schedule and alerts after each publish, by email and Slack. "
+               "`python -m tally_notify serve` (started with the updater by `make run`) sends them.")
     state = NotifyState(notify_path_from_env())
     _secrets_status()
     config = state.config()
@@ -79,44 +74,28 @@ def _settings_form(config: settings.NotifyConfig) -> settings.NotifyConfig | Non
         daily = left.checkbox("Daily digest", config.daily)
         daily_hour = right.number_input("Daily at hour", 0, 23, int(config.daily_hour))
         weekly = left.checkbox("Weekly digest", config.weekly)
-        weekly_day = right.selectbox(
-            "Weekly on", range(7), int(config.weekly_day), format_func=lambda d: settings.WEEKDAYS[d]
-        )
+        weekly_day = right.selectbox("Weekly on", range(7), int(config.weekly_day),
+                                     format_func=lambda d: settings.WEEKDAYS[d])
         weekly_hour = right.number_input("Weekly at hour", 0, 23, int(config.weekly_hour))
         st.subheader("Alerts (0 turns a rule off)")
-        movement = st.number_input(
-            "A churn or contraction movement above (major units of its currency)",
-            0.0,
-            value=float(config.movement_above or 0),
-        )
-        rate = st.number_input("Payment success rate below (%)", 0.0, 100.0, float(config.success_rate_below or 0))
+        movement = st.number_input("A churn or contraction movement above (major units of its currency)",
+                                   0.0, value=float(config.movement_above or 0))
+        rate = st.number_input("Payment success rate below (%)", 0.0, 100.0,
+                               float(config.success_rate_below or 0))
         window = st.number_input("over the last (days)", 1, 90, int(config.success_window_days))
         disputes = st.checkbox("A dispute opened or an early fraud warning", config.disputes)
-        sync_minutes = st.number_input(
-            "A sync or webhook failure lasting longer than (minutes)", 0, value=int(config.sync_failing_minutes or 0)
-        )
+        sync_minutes = st.number_input("A sync or webhook failure lasting longer than (minutes)", 0,
+                                       value=int(config.sync_failing_minutes or 0))
         if not st.form_submit_button("Save"):
             return None
     return settings.NotifyConfig(
-        base_url=base_url,
-        email_to=[a for a in email_to.replace(",", "\n").split() if a],
-        email_from=email_from.strip(),
-        smtp_host=smtp_host,
-        smtp_port=int(smtp_port),
-        smtp_user=smtp_user.strip(),
-        smtp_starttls=starttls,
-        slack=slack,
-        daily=daily,
-        daily_hour=int(daily_hour),
-        weekly=weekly,
-        weekly_day=int(weekly_day),
-        weekly_hour=int(weekly_hour),
-        movement_above=movement or None,
-        success_rate_below=rate or None,
-        success_window_days=int(window),
-        disputes=disputes,
-        sync_failing_minutes=int(sync_minutes) or None,
-    )
+        base_url=base_url, email_to=[a for a in email_to.replace(",", "\n").split() if a],
+        email_from=email_from.strip(), smtp_host=smtp_host, smtp_port=int(smtp_port),
+        smtp_user=smtp_user.strip(), smtp_starttls=starttls, slack=slack, daily=daily,
+        daily_hour=int(daily_hour), weekly=weekly, weekly_day=int(weekly_day),
+        weekly_hour=int(weekly_hour), movement_above=movement or None,
+        success_rate_below=rate or None, success_window_days=int(window), disputes=disputes,
+        sync_failing_minutes=int(sync_minutes) or None)
 
 
 def _send_now(config: settings.NotifyConfig, state: NotifyState) -> None:
@@ -143,4 +122,5 @@ def _sent_log(state: NotifyState) -> None:
     failed = int((frame["status"] == "failed").sum())
     if failed:
         st.warning(f"{failed} of the {len(frame)} messages listed failed to send.")
-    st.dataframe(frame, hide_index=True, width="stretch", column_config={c: header(c) for c in frame.columns})
+    st.dataframe(frame, hide_index=True, width="stretch",
+                 column_config={c: header(c) for c in frame.columns})

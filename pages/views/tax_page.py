@@ -1,5 +1,4 @@
 """Tax: collected by jurisdiction and month (paid invoices)."""
-
 from __future__ import annotations
 
 import streamlit as st
@@ -16,17 +15,10 @@ def tax_page() -> None:
         return
     currency = layout.pick_currency(frame, key="tax_currency")
     frame = widgets.of_currency(frame, currency)
-    charts.show(
-        charts.bars(
-            frame, "month", "tax_collected", by="jurisdiction", money=True, title="Tax collected by jurisdiction"
-        ),
-        key="tax_chart",
-    )
-    totals = (
-        frame.groupby(["jurisdiction", "country", "rate", "currency"], dropna=False, as_index=False)["tax_collected"]
-        .sum()
-        .sort_values("tax_collected", ascending=False)
-    )
+    charts.show(charts.bars(frame, "month", "tax_collected", by="jurisdiction", money=True,
+                            title="Tax collected by jurisdiction"), key="tax_chart")
+    totals = (frame.groupby(["jurisdiction", "country", "rate", "currency"], dropna=False, as_index=False)
+              ["tax_collected"].sum().sort_values("tax_collected", ascending=False))
     st.subheader("Totals for the range")
     widgets.table(totals, ["tax_collected"])
     st.subheader("By month")
