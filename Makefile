@@ -36,7 +36,6 @@ test-fast: $(VENV)/installed-dev
 
 lint: $(VENV)/installed-dev
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
 # Pin every transitive package with its hashes. uv lives in a venv of its own,
