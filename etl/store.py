@@ -57,6 +57,15 @@ def who_shows(db_path: str) -> str:
     return f"the dashboard and `python -m metrics` show {shown} instead: {source}"
 
 
+def create_own_database(path: str, ddl, connect) -> None:
+    """Create the tables of one of Tally's own small databases beside the account's
+    (the audit trail, the notifier's state), and the folder it lives in."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with connect() as con:
+        for statement in ddl:
+            con.execute(statement)
+
+
 def working_path(db_path: str) -> str:
     return f"{db_path}.work"
 

@@ -25,7 +25,7 @@ import duckdb
 import orjson
 import pandas as pd
 
-from etl.store import db_path_from_env
+from etl.store import create_own_database, db_path_from_env
 
 FINAL = ("succeeded", "failed", "refused")  # an unknown outcome is not final
 _WRITE_LOCK = threading.Lock()
@@ -113,10 +113,7 @@ class Recorded:
 class AuditLog:
     def __init__(self, path: str):
         self.path = path
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as con:
-            for ddl in DDL:
-                con.execute(ddl)
+        create_own_database(path, DDL, self._connect)
 
     def _connect(self):
         return duckdb.connect(self.path)

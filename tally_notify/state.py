@@ -17,7 +17,7 @@ import duckdb
 import orjson
 import pandas as pd
 
-from etl.store import db_path_from_env
+from etl.store import create_own_database, db_path_from_env
 from tally_notify.config import NotifyConfig
 
 LOCK_WAIT_SECONDS = 10.0
@@ -58,10 +58,7 @@ def notify_path_from_env(db_path: str | None = None) -> str:
 class NotifyState:
     def __init__(self, path: str):
         self.path = path
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as con:
-            for ddl in DDL:
-                con.execute(ddl)
+        create_own_database(path, DDL, self._connect)
 
     @contextmanager
     def _connect(self):
