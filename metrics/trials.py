@@ -1,4 +1,4 @@
-"""Trial conversion: trials ending each month, and how many paid their first invoice."""
+"""Trials: how many start each month; those ending each month, and how many paid their first invoice."""
 from __future__ import annotations
 
 import pandas as pd
@@ -39,6 +39,22 @@ GROUP BY ALL ORDER BY 1"""
     df = frame(con, sql, ["month", "trials_ended", "converted"])
     df["conversion_rate"] = ratio(df["converted"], df["trials_ended"])
     return df[TRIAL_COLUMNS]
+
+
+@metric("trials_started", "Trials starting each month (new trials)")
+def trials_started(con, params: Params) -> pd.DataFrame:
+    span = month_range(con, params)
+    if span is None:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in ["month", "trials_started"]})
+    first, last = span
+    sql = f"""
+SELECT date_trunc('month', trial_start)::DATE AS month, count(*) AS trials_started
+FROM subscriptions s
+WHERE trial_start IS NOT NULL AND trial_end > trial_start AND {live_only("subscriptions", "s")}
+  AND trial_start >= {sql_date(first)} AND trial_start < {sql_date(add_months(last, 1))}
+  {subscription_filters(params)}
+GROUP BY ALL ORDER BY 1"""
+    return frame(con, sql, ["month", "trials_started"])
 
 
 def subscription_filters(params: Params) -> str:

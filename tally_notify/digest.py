@@ -94,9 +94,10 @@ def top_section(con, month: dt.date) -> Section:
 
 def trials_section(con, month: dt.date) -> Section:
     section = Section("Trials", "customers")
+    started = int(run_metric(con, "trials_started", Params(start=month, end=month))["trials_started"].sum())
     frame = run_metric(con, "trial_conversion", Params(start=month, end=month))
     ended, converted = int(frame["trials_ended"].sum()), int(frame["converted"].sum())
-    section.lines.append(f"{ended} trials ended in {month:%B}, {converted} converted to paying")
+    section.lines.append(f"{started} new trials in {month:%B}; {ended} trials ended, {converted} converted to paying")
     return section
 
 

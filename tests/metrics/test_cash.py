@@ -9,7 +9,7 @@ from metrics.fx_rates_input import ensure_table as ensure_fx_rates
 from metrics.params import Params
 from metrics.payments import disputes_by_reason, fraud, payment_failures, payments
 from metrics.tax import tax
-from metrics.trials import trial_conversion
+from metrics.trials import trial_conversion, trials_started
 from tests.metrics.builders import Account, month, ts
 
 JAN = Params(start=month("2024-01"), end=month("2024-01"))
@@ -131,6 +131,10 @@ def test_trial_conversion():
     df = trial_conversion(acct.con, Params(start=month("2024-02"), end=month("2024-03")))
     assert df[["trials_ended", "converted"]].values.tolist() == [[3, 1], [1, 1]]
     assert df["conversion_rate"].tolist() == [pytest.approx(1 / 3), 1.0]
+    acct.subscription("sub_march", "cus_1", trial_start=ts("2024-03-20"), trial_end=ts("2024-04-03"))
+    started = trials_started(acct.con, Params(start=month("2024-01"), end=month("2024-03")))
+    assert started["month"].dt.strftime("%Y-%m").tolist() == ["2024-01", "2024-03"]  # no row: none started
+    assert started["trials_started"].tolist() == [4, 1]
 
 
 def test_reporting_currency_converts_cash_at_month_rate(cash):
