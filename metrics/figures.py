@@ -111,7 +111,7 @@ def churn_reasons(con, params: Params) -> pd.DataFrame:
                if params.currency else "")
     currency = f"'{params.currency.lower()}'" if params.currency else "e.currency"
     customer = params.extra.get("customer_id")
-    join = "JOIN" if params.plans or params.intervals or params.countries else "LEFT JOIN"
+    join = "JOIN" if params.filtered else "LEFT JOIN"
     sql = chain_sql(cur, params, last) + f""",
 ended AS (
     SELECT s.id, lower(s.currency) AS currency, date_trunc('month', s.ended_at)::DATE AS month,
@@ -124,7 +124,7 @@ ended AS (
       {"AND s.customer_id = ?" if customer else ""}
 ),
 lost AS (
-    -- with a plan, interval or country filter: only subscriptions it keeps at the end of M-1
+    -- with a plan, interval, country or metadata filter: only subscriptions it keeps at the end of M-1
     SELECT e.*, coalesce(sum(sp.mrr {convert}), 0) AS mrr_lost
     FROM ended e
     {join} sub_points sp ON sp.subscription_id = e.id

@@ -65,7 +65,7 @@ def _with_retries(send, scrub) -> tuple[int, str | None]:
 
 def email_message(message: Message, config: NotifyConfig) -> EmailMessage:
     mail = EmailMessage()
-    mail["Subject"] = message.subject
+    mail["Subject"] = " ".join(message.subject.split())  # a customer name may hold a line break
     mail["From"] = config.email_from
     mail["To"] = ", ".join(config.email_to)
     mail["Date"] = formatdate(usegmt=True)

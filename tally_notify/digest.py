@@ -80,7 +80,7 @@ def top_movements(con, month: dt.date, limit: int = 5) -> pd.DataFrame:
 def _movements(con, params: Params) -> pd.DataFrame:
     frame = run_metric(con, "mrr_drilldown", params)
     frame = frame[frame["movement"].isin(MOVEMENT_KINDS)]
-    return frame.drop_duplicates(["customer_id", "movement"]).reset_index(drop=True)
+    return frame.drop_duplicates(["customer_id", "movement", "currency"]).reset_index(drop=True)
 
 
 def top_section(con, month: dt.date) -> Section:
@@ -157,15 +157,21 @@ def link(base_url: str, page: str) -> str:
     return f"{base_url.rstrip('/')}/{page}"
 
 
+def slack_text(text: str) -> str:
+    """Text as Slack shows it literally: `<...>` would be a link or an @channel mention
+    (customer names come from Stripe, typed by anyone who signs up)."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def render(parts: list[Section], subject: str, base_url: str, kind: str = "digest") -> Message:
-    text, rich, slack = [subject, ""], [f"<h2>{html.escape(subject)}</h2>"], [f"*{subject}*"]
+    text, rich, slack = [subject, ""], [f"<h2>{html.escape(subject)}</h2>"], [f"*{slack_text(subject)}*"]
     for part in parts:
         url = link(base_url, part.page)
         lines = part.lines or ["nothing"]
         text += [f"{part.title} ({url})", *[f"  - {line}" for line in lines], ""]
         rich.append(f'<h3><a href="{html.escape(url)}">{html.escape(part.title)}</a></h3><ul>'
                     + "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ul>")
-        slack.append(f"*<{url}|{part.title}>*\n" + "\n".join(f"• {line}" for line in lines))
+        slack.append(f"*<{url}|{slack_text(part.title)}>*\n" + "\n".join(f"• {slack_text(line)}" for line in lines))
     body = "<html><body>" + "\n".join(rich) + "</body></html>"
     return Message(kind, subject, "\n".join(text).rstrip() + "\n", body, "\n\n".join(slack))
 

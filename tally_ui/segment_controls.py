@@ -76,7 +76,7 @@ def draw(options: list[str]) -> None:
     if kind == "error":
         st.error(text)
     elif kind:
-        st.success(text)
+        st.success(text.replace("[", "\\[").replace("!", "\\!").replace("*", "\\*").replace("_", "\\_"))
 
 
 def _apply(named: dict[str, list[str]], options: list[str]) -> None:

@@ -86,9 +86,12 @@ def test_churn_reasons_by_month_with_the_mrr_lost():
              {"reason": "payment_failed", "feedback": None, "comment": None}),
             ("cus_3", "sub_3", "p30", "2024-02-20",
              {"reason": "cancellation_requested", "feedback": "too_expensive", "comment": None})):
-        acct.customer(customer)
+        acct.customer(customer, metadata={"channel": "partner" if customer == "cus_2" else "organic"})
         subscription(acct, sub, customer, status="canceled", ended_at=ts(ended), cancellation_details=details)
         acct.monthly_invoices(customer, sub, price, "2024-01-01", 3)
+    partner = churn_reasons(acct.con, Params(start=month("2024-01"), end=month("2024-03"),
+                                             where=(("customer", "channel", ("partner",)),)))
+    assert partner[["reason", "subscriptions", "mrr_lost"]].values.tolist() == [["payment_failed", 1, 3000]]
     df = churn_reasons(acct.con, Params(start=month("2024-01"), end=month("2024-03")))
     rows = [(r["month"].strftime("%Y-%m"), *[None if pd.isna(r[c]) else r[c] for c in
                                              ("reason", "feedback", "subscriptions", "mrr_lost", "comments")])

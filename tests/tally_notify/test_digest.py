@@ -92,3 +92,12 @@ def test_send_digest_without_a_destination_says_so(demo_db):
     result = cli(env=dict(os.environ))
     assert result.returncode == 1 and "No destination is set" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_slack_text_shows_customer_names_literally():
+    """A customer named like Slack markup is not a link or an @channel mention."""
+    from tally_notify.digest import Section, render
+    message = render([Section("Top movements by customer", "mrr", ["<!channel> & <https://x.example|pay>: churn"])],
+                     "Tally alert", "http://localhost:8501")
+    assert "&lt;!channel&gt; &amp; &lt;https://x.example|pay&gt;: churn" in message.slack
+    assert "<!channel>" not in message.slack and "<https://x.example" not in message.slack
