@@ -124,7 +124,7 @@ def _with_stages(con, db: str) -> None:
     there are none (never waited for: metrics compute meanwhile)."""
     from metrics.mrr import refresh_stages, stored_stages
     try:
-        if stored_stages.attach(con, db) or not refresh_in_background():
+        if stored_stages.attach_current(con, db) or not refresh_in_background():
             return
     except duckdb.Error:  # e.g. no billing tables: the pages say what is wrong
         return

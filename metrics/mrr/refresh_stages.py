@@ -66,7 +66,7 @@ def refresh(db_path: str) -> bool:
             con.execute(f"SET temp_directory = {sql_text(side + '.spill')}")  # not the working directory
             con.execute(f"ATTACH {sql_text(db_path)} AS {DATA} (READ_ONLY)")
             con.execute(f"USE {DATA}")  # the chain's SQL names the data's tables unqualified
-            if stored_stages.attach(con, db_path):
+            if stored_stages.attach_current(con, db_path):
                 return False
             span = data_months(con)
             tmp = f"{side}.tmp"

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import duckdb
 
-from metrics.common import sql_list, sql_text
+from metrics.common import data_months, sql_list, sql_text
 from metrics.params import Params
 
 PREFIX = "mrr_stages"  # attached stage databases are named PREFIX...
@@ -114,6 +114,17 @@ def stored_through(con, stamps: tuple | None = None) -> dt.date | None:
     """The last month end stored, when attached stages match this database now."""
     stored = usable(con, stamps)
     return stored.through if stored else None
+
+
+def attach_current(con, db_path: str) -> bool:
+    """`attach`, and True only when the stages also reach the data's last month: a
+    sync in a new month may change no billing row (so the fingerprint still
+    matches) yet move the range a month on, and stages a month short would send
+    every read back to the slow path."""
+    if not attach(con, db_path):
+        return False
+    span, stored = data_months(con), usable(con)
+    return span is None or (stored is not None and stored.through == span[1])
 
 
 def attach(con, db_path: str) -> bool:

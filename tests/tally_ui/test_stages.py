@@ -61,3 +61,19 @@ def test_no_background_build_under_apptest_unless_asked(tmp_path, monkeypatch):
     time.sleep(0.2)
     assert not refresh_stages._background
     assert not (tmp_path / "tally.duckdb.mrr-stages.duckdb").exists()
+
+
+def test_a_sync_in_a_new_month_that_changes_no_billing_row_still_rebuilds_the_stages(tmp_path):
+    """The fingerprint (billing rows) still matches, but the range moved a month on:
+    stages a month short would send every read to the slow path."""
+    db = str(tmp_path / "tally.duckdb")
+    publish_account(db)
+    assert refresh_stages.refresh(db) is True and refresh_stages.refresh(db) is False
+    con = store.open_working(db)
+    con.execute("UPDATE tally_meta SET value = '2024-04-02T10:00:00+00:00' WHERE key = 'last_sync_at'")
+    store.publish(con, db)
+    con.close()
+    assert refresh_stages.refresh(db) is True
+    reader = duckdb.connect(db, read_only=True)
+    assert stored_stages.attach_current(reader, db) and stored_stages.usable(reader).through.isoformat() == "2024-04-01"
+    reader.close()
