@@ -5,6 +5,8 @@ import re
 from contextlib import contextmanager
 from pathlib import Path
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
 from tally_auth.passwords import hash_password
 from tests.browser.server import ARTIFACTS, dashboard_server
 
@@ -67,12 +69,26 @@ def open_page(page, title: str) -> None:
     settle(page, title)
 
 
+def pick_option(page, open_list, option: str, tries: int = 3) -> None:
+    """Open a dropdown with `open_list()` and click `option` in it. A rerun of the
+    page (the 5 s freshness check, a busy machine finishing a background job)
+    can close an open list under the click: then wait for the run and try again."""
+    for attempt in range(tries):
+        page.locator(IDLE).wait_for()
+        open_list()
+        try:
+            page.get_by_role("option", name=option, exact=True).click(timeout=10_000)
+            break
+        except PlaywrightTimeout:
+            if attempt == tries - 1:
+                raise
+            page.keyboard.press("Escape")
+    page.locator(IDLE).wait_for()
+
+
 def choose(page, label: str, option: str) -> None:
     """Pick an option of an st.selectbox by its label."""
-    box = page.get_by_test_id("stSelectbox").filter(has_text=label)
-    box.click()
-    page.get_by_role("option", name=option, exact=True).click()
-    page.locator(IDLE).wait_for()
+    pick_option(page, lambda: page.get_by_test_id("stSelectbox").filter(has_text=label).click(), option)
 
 
 def data_elements(page) -> int:

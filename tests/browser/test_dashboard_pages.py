@@ -9,6 +9,7 @@ import time
 
 import duckdb
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from tests.browser.conftest import EVIL_ID, EVIL_NAME
@@ -43,9 +44,17 @@ def _downloaded_csv(page, url: str, kind: str, name: str) -> list[dict]:
     """The rows of `name`.csv as the Data & export page downloads it (`kind`: Table or Metric)."""
     page.goto(url)
     settle(page, "Data & export")
-    choose(page, kind, name)
+    button = page.get_by_role("button", name=f"Download {name}.csv")
+    for attempt in range(3):  # a rerun under the pick (freshness check, busy machine) may undo it
+        choose(page, kind, name)
+        try:
+            button.wait_for(timeout=20_000)
+            break
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
     with page.expect_download() as download:
-        page.get_by_role("button", name=f"Download {name}.csv").click()
+        button.click()
     return list(csv.DictReader(io.StringIO(open(download.value.path(), encoding="utf-8").read())))
 
 

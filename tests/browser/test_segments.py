@@ -5,7 +5,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.browser.helpers import IDLE, settle
+from tests.browser.helpers import IDLE, pick_option, settle
 
 
 def mrr_card(page) -> str:
@@ -21,9 +21,12 @@ def test_choosing_a_segment_in_the_sidebar_changes_the_mrr(dashboard_url, page):
     filters = sidebar.get_by_test_id("stExpander").filter(has_text="Filters")
     filters.get_by_text("Filters").first.click()
     box = sidebar.get_by_test_id("stMultiSelect").filter(has_text="Metadata")
-    box.locator("input").click()
-    box.locator("input").fill("channel = organic")
-    page.get_by_role("option", name="channel = organic", exact=True).click()
+
+    def open_list():
+        box.locator("input").click()
+        box.locator("input").fill("channel = organic")
+
+    pick_option(page, open_list, "channel = organic")
     page.keyboard.press("Escape")
     page.locator(IDLE).wait_for()
     expect(page).to_have_url(re.compile(r"where=customer\.channel%3Dorganic"))
