@@ -53,7 +53,7 @@ def test_a_search_result_links_to_the_customers_page(browser_db, dashboard_url, 
     search.wait_for(timeout=90_000)  # below the charts, which a busy machine draws slowly
     tables = page.get_by_test_id("stDataFrame")
     before = tables.count()
-    search.fill(email)
+    search.fill(customer_id)  # the id matches one customer; an email may be part of another's
     page.keyboard.press("Enter")
     expect(tables).to_have_count(before + 2, timeout=60_000)  # the matches, then the match's timeline
     settle(page)
