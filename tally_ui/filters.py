@@ -129,6 +129,9 @@ def _seed_from_url(options: dict) -> None:
 
 def _keep_valid(options: dict) -> None:
     # After a sync the options can change; a stale value would make a widget fail.
+    # Only a value that must change is written: a write makes the run send the
+    # widget's value to the browser, which would undo a pick made during the run
+    # (the freshness check reruns every few seconds).
     months = options["months"]
     if st.session_state[END] not in months:
         st.session_state[END] = options["default_end"]
@@ -143,7 +146,9 @@ def _keep_valid(options: dict) -> None:
         st.session_state[CURRENCY] = NATIVE
     for key, allowed in ((PLANS, options["plans"]), (INTERVALS, options["intervals"]),
                          (COUNTRIES, options["countries"]), (WHERE, options["where"])):
-        st.session_state[key] = [v for v in st.session_state[key] if v in allowed]
+        kept = [v for v in st.session_state[key] if v in allowed]
+        if kept != st.session_state[key]:
+            st.session_state[key] = kept
 
 
 def sidebar() -> Params:

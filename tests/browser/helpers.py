@@ -6,6 +6,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import expect
 
 from tally_auth.passwords import hash_password
 from tests.browser.server import ARTIFACTS, dashboard_server
@@ -69,26 +70,40 @@ def open_page(page, title: str) -> None:
     settle(page, title)
 
 
-def pick_option(page, open_list, option: str, tries: int = 3) -> None:
+def pick_option(page, open_list, option: str, tries: int = 3, held=None) -> None:
     """Open a dropdown with `open_list()` and click `option` in it. A rerun of the
     page (the 5 s freshness check, a busy machine finishing a background job)
-    can close an open list under the click: then wait for the run and try again."""
+    can close an open list under the click, or send the widget's old value back
+    just after it: then wait for the run and try again. `held()`, when given,
+    says whether the pick took effect (it may wait; False or an AssertionError
+    means no)."""
     for attempt in range(tries):
         page.locator(IDLE).wait_for()
         open_list()
         try:
             page.get_by_role("option", name=option, exact=True).click(timeout=10_000)
-            break
         except PlaywrightTimeout:
             if attempt == tries - 1:
                 raise
             page.keyboard.press("Escape")
-    page.locator(IDLE).wait_for()
+            continue
+        page.locator(IDLE).wait_for()
+        if held is None or _holds(held) or attempt == tries - 1:
+            return
+
+
+def _holds(held) -> bool:
+    try:
+        return held() is not False
+    except AssertionError:
+        return False
 
 
 def choose(page, label: str, option: str) -> None:
     """Pick an option of an st.selectbox by its label."""
-    pick_option(page, lambda: page.get_by_test_id("stSelectbox").filter(has_text=label).click(), option)
+    box = page.get_by_test_id("stSelectbox").filter(has_text=label)
+    pick_option(page, box.click, option,
+                held=lambda: expect(box).to_contain_text(option, timeout=5_000))
 
 
 def data_elements(page) -> int:

@@ -26,10 +26,13 @@ def test_choosing_a_segment_in_the_sidebar_changes_the_mrr(dashboard_url, page):
         box.locator("input").click()
         box.locator("input").fill("channel = organic")
 
-    pick_option(page, open_list, "channel = organic")
+    def in_url():
+        expect(page).to_have_url(re.compile(r"where=customer\.channel%3Dorganic"), timeout=10_000)
+
+    pick_option(page, open_list, "channel = organic", held=in_url)
     page.keyboard.press("Escape")
     page.locator(IDLE).wait_for()
-    expect(page).to_have_url(re.compile(r"where=customer\.channel%3Dorganic"))
+    in_url()
     expect(page.get_by_test_id("stMetric").filter(has_text="MRR").first
            .get_by_test_id("stMetricValue")).not_to_have_text(everyone)
     organic = mrr_card(page)
