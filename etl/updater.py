@@ -14,6 +14,8 @@ How it works:
   harmless. Every `--every` minutes the incremental sync runs in this process,
   under the same writer lock, as the safety net (etl/applier.py).
 - A lock file refuses a second updater on the same database.
+- It runs the notifier (digests on schedule, alerts after each publish) as its
+  child process (etl/notifier_child.py).
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ from pathlib import Path
 
 import orjson
 
-from etl import store
+from etl import notifier_child, store
 from etl.applier import Updater
 from etl.client import StripeHTTP, StripeSyncError
 from etl.webhooks import foreign, verified, webhook_secrets
@@ -104,7 +106,7 @@ def hold_lock(db_path: str):
     return lock
 
 
-def serve(db_path: str, host: str, port: int, every_minutes: float, ready=None) -> None:
+def serve(db_path: str, host: str, port: int, every_minutes: float, ready=None, notify: bool = True) -> None:
     lock = hold_lock(db_path)
     try:
         secrets = webhook_secrets()
@@ -125,6 +127,11 @@ def serve(db_path: str, host: str, port: int, every_minutes: float, ready=None) 
         for target, name in ((updater.apply_forever, "tally-apply"),
                              (updater.sync_forever, "tally-sync")):
             threading.Thread(target=target, name=name, daemon=True).start()
+        notifier = None
+        if notifier_child.wanted(notify):
+            local = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host  # its /healthz, from this machine
+            notifier = notifier_child.NotifierChild(db_path, f"http://{local}:{server.server_address[1]}")
+            notifier.start()
         if ready:
             ready(server)
         try:
@@ -132,6 +139,8 @@ def serve(db_path: str, host: str, port: int, every_minutes: float, ready=None) 
         finally:
             updater.stopping.set()
             server.server_close()
+            if notifier:
+                notifier.stop()
     finally:
         lock.close()
 
@@ -142,6 +151,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--port", type=int, default=8502, help="port (default 8502)")
     parser.add_argument("--every", type=float, default=10,
                         help="minutes between incremental syncs (default 10)")
+    parser.add_argument("--no-notify", dest="notify", action="store_false",
+                        help="do not start the notifier (digests and alerts; also TALLY_NOTIFY=0)")
     parser.set_defaults(run=main)
 
 
@@ -151,7 +162,7 @@ def main(args) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     db_path = store.db_path_from_env(args.db)
     try:
-        serve(db_path, args.host, args.port, args.every,
+        serve(db_path, args.host, args.port, args.every, notify=args.notify,
               ready=lambda s: print(f"Updater for {db_path} listening on "
                                     f"http://{args.host}:{s.server_address[1]}/stripe/webhook",
                                     file=sys.stderr, flush=True))

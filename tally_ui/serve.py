@@ -29,24 +29,14 @@ def no_pages_folder() -> None:
 
 
 def start_updater() -> subprocess.Popen | None:
-    """With a Stripe key, the updater (`python -m etl serve`: webhooks and the
-    scheduled sync) runs beside the dashboard; TALLY_UPDATER=0 leaves it out and
+    """With a Stripe key, the updater (`python -m etl serve`: webhooks, the
+    scheduled sync, and digests and alerts from its notifier child) runs beside
+    the dashboard; TALLY_UPDATER=0 leaves it out and
     TALLY_UPDATER_PORT moves it from 8502."""
     if not os.environ.get("STRIPE_API_KEY") or os.environ.get("TALLY_UPDATER") == "0":
         return None
     port = os.environ.get("TALLY_UPDATER_PORT") or "8502"
     return subprocess.Popen([sys.executable, "-m", "etl", "serve", "--port", port])
-
-
-def start_notifier(updater: subprocess.Popen | None) -> subprocess.Popen | None:
-    """Digests and alerts (`python -m tally_notify serve`) run beside the updater, in a
-    process of their own: a slow mail server never holds up a sync or a publish, and
-    etl need not import what sends them. TALLY_NOTIFY=0 leaves it out."""
-    if updater is None or os.environ.get("TALLY_NOTIFY") == "0":
-        return None
-    port = os.environ.get("TALLY_UPDATER_PORT") or "8502"
-    return subprocess.Popen([sys.executable, "-m", "tally_notify", "serve",
-                             "--updater-url", f"http://127.0.0.1:{port}"])
 
 
 def stop_updater(updater: subprocess.Popen | None) -> None:
@@ -63,12 +53,10 @@ def stop_updater(updater: subprocess.Popen | None) -> None:
 def main(argv: list[str] | None = None) -> None:
     from streamlit.web import cli
     no_pages_folder()
-    updater = start_updater()
-    notifier = start_notifier(updater)
+    updater = start_updater()  # and, as its child, the notifier (etl/notifier_child.py)
     try:
         cli.main(["run", str(APP), *(sys.argv[1:] if argv is None else argv)], prog_name="streamlit")
     finally:  # one Ctrl-C (or SIGTERM) stops them all
-        stop_updater(notifier)
         stop_updater(updater)
 
 

@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -42,6 +43,9 @@ def test_one_command_starts_dashboard_and_updater_and_ctrl_c_stops_both(tmp_path
     try:
         wait_for_http(f"http://127.0.0.1:{web}/_stcore/health", 60, proc)
         wait_for_http(f"http://127.0.0.1:{hook}/healthz", 60, proc)
+        deadline = time.monotonic() + 60  # the updater starts it once it listens; it then makes its state file
+        while not (tmp_path / "notify.duckdb").exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
         assert notifier_running(hook)
         proc.send_signal(signal.SIGINT)  # Ctrl-C, sent to the dashboard's process alone
         output = proc.communicate(timeout=30)[0].decode()
