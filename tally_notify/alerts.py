@@ -85,6 +85,8 @@ def recent_disputes(con, since: dt.datetime) -> list[tuple[str, str, str]]:
 def publish_alerts(db_path: str, config: NotifyConfig, state: NotifyState, today: dt.date) -> list[Alert]:
     """The rules that look at the published data: run once per new publish."""
     alerts: list[Alert] = []
+    if not (config.movement_above or config.disputes or config.success_rate_below):
+        return alerts  # none is set: the updater's file is not even opened
     con = store.open_published(db_path)
     try:
         if config.movement_above:

@@ -48,7 +48,7 @@ def synced(account, tmp_path):
 def start_updater(db, base, port=None, secrets=f"{SECRET},{OLD_SECRET}", extra=()):
     port = port or free_port()
     env = {**os.environ, "STRIPE_API_KEY": DEFAULT_API_KEY, "STRIPE_API_BASE": base,
-           "STRIPE_WEBHOOK_SECRET": secrets}
+           "STRIPE_WEBHOOK_SECRET": secrets, "TALLY_NOTIFY": "0"}  # its notifier: tests/tally_notify
     proc = subprocess.Popen([sys.executable, "-m", "etl", "serve", "--db", str(db), "--port", str(port), *extra],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     wait_for_http(f"http://127.0.0.1:{port}/healthz", 60, proc)
