@@ -17,7 +17,15 @@ from typing import Callable, Iterable
 
 import orjson
 
-from fakestripe.resources import BY_OBJECT, DERIVED_FILTERS, EMBEDDED_LINES, INLINE_FLAG, PRIVATE_PREFIX, RESOURCES, Resource
+from fakestripe.resources import (
+    BY_OBJECT,
+    DERIVED_FILTERS,
+    EMBEDDED_LINES,
+    INLINE_FLAG,
+    PRIVATE_PREFIX,
+    RESOURCES,
+    Resource,
+)
 
 Key = tuple[int, str]
 Match = Callable[[tuple], bool]

@@ -57,6 +57,7 @@ next_phase AS (SELECT NULL::VARCHAR AS subscription_id, NULL::VARCHAR AS currenc
                       NULL::DOUBLE AS mrr WHERE false)"""
     who = f"AND sc.customer_id = {sql_text(customer)}" if customer else ""
     countries = f"AND v.country IN {sql_list(params.countries)}" if params.countries else ""
+    months = MONTHS_PER_INTERVAL.replace("interval", "v.interval")
     return f""",
 schedules AS (
     SELECT sc.id AS schedule_id, sc.subscription_id, sc.customer_id, min(pi.phase) AS phase
@@ -85,8 +86,9 @@ phase_items AS (
 ),
 next_phase AS (  -- a phase with an item of unknown amount (tiered, missing price) is left out
     SELECT v.subscription_id, any_value(v.currency) AS currency,
-           greatest(round(coalesce(sum(v.amount / (v.interval_count * {MONTHS_PER_INTERVAL.replace('interval', 'v.interval')}))
-                FILTER (WHERE v.usage_type IS DISTINCT FROM 'metered' {countries} {line_filters(params)}), 0), 4), 0) AS mrr
+           greatest(round(coalesce(sum(v.amount / (v.interval_count * {months}))
+                FILTER (WHERE v.usage_type IS DISTINCT FROM 'metered' {countries} {line_filters(params)}),
+                0), 4), 0) AS mrr
     FROM phase_items v
     GROUP BY v.schedule_id, v.subscription_id
     HAVING bool_and(v.amount IS NOT NULL OR v.usage_type = 'metered')

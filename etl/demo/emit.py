@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from etl.demo import catalog, payments_json, stripe_json
-from etl.demo.schedules import schedules_for, schedule_json
 from etl.demo.clock import DAY
+from etl.demo.schedules import schedule_json, schedules_for
 from etl.demo.state import Customer, Ids
 from etl.schema import API_VERSION
 

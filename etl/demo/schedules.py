@@ -89,12 +89,13 @@ def schedules_for(c: Customer, now: int) -> list[Schedule]:
 def schedule_json(s: Schedule, c: Customer, payment_method: str | None) -> dict:
     """The schedule as `GET /v1/subscription_schedules` lists it (API 2026-10-28.endive)."""
     active = s.status == "active"
-    current = next(({"start_date": a, "end_date": b} for a, b, _ in s.phases if active and a <= s.created < b),
-                   {"start_date": s.phases[0][0], "end_date": s.phases[0][1]} if active else None)
+    first = {"start_date": s.phases[0][0], "end_date": s.phases[0][1]}
+    current = first if active else None
     return {
         "id": s.id, "object": "subscription_schedule", "application": None,
         "billing_mode": {"flexible": None, "type": "classic"},
-        "canceled_at": s.ended_at if s.status == "canceled" else None, "completed_at": s.ended_at if s.status == "completed" else None,
+        "canceled_at": s.ended_at if s.status == "canceled" else None,
+        "completed_at": s.ended_at if s.status == "completed" else None,
         "created": s.created, "current_phase": current, "customer": c.id, "customer_account": None,
         "default_settings": {
             "application_fee_percent": None,
