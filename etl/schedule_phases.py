@@ -9,7 +9,8 @@ import pyarrow as pa
 PHASE_ITEM_SCHEMA = pa.schema([
     ("schedule_id", pa.string()), ("phase", pa.int32()), ("start_date", pa.timestamp("us")),
     ("end_date", pa.timestamp("us")), ("currency", pa.string()), ("price_id", pa.string()),
-    ("quantity", pa.int64()), ("coupon_ids", pa.list_(pa.string()))])
+    ("quantity", pa.int64()), ("coupon_ids", pa.list_(pa.string())),
+    ("tax_rate_ids", pa.list_(pa.string()))])
 
 
 def phase_item_rows(schedules: list[dict]) -> pa.Table:
@@ -28,6 +29,9 @@ def phase_item_rows(schedules: list[dict]) -> pa.Table:
                 rows["price_id"].append(_id(item.get("price")) or _id(item.get("plan")))
                 rows["quantity"].append(item.get("quantity"))
                 rows["coupon_ids"].append(phase_coupons + _coupon_ids(item.get("discounts"), None))
+                # an item's own tax rates replace the phase's default ones
+                rates = item.get("tax_rates") or phase.get("default_tax_rates") or []
+                rows["tax_rate_ids"].append([i for r in rates if (i := _id(r))])
     return pa.table(rows, schema=PHASE_ITEM_SCHEMA)
 
 

@@ -250,12 +250,14 @@ CREATE TABLE IF NOT EXISTS invoice_line_taxes (
 )"""
 
 # The items of each subscription schedule phase, one row per item: a phase's
-# prices and quantities (`plans` before API version 2020-08-27), and the
-# coupons of the phase and of the item (older versions: the phase's `coupon`).
+# prices and quantities (`plans` before API version 2020-08-27), the coupons of
+# the phase and of the item (older versions: the phase's `coupon`), and the
+# item's tax rates (else the phase's default ones).
 SCHEDULE_PHASE_ITEMS_DDL = """
 CREATE TABLE IF NOT EXISTS subscription_schedule_phase_items (
     schedule_id VARCHAR, phase INTEGER, start_date TIMESTAMP, end_date TIMESTAMP,
-    currency VARCHAR, price_id VARCHAR, quantity BIGINT, coupon_ids VARCHAR[]
+    currency VARCHAR, price_id VARCHAR, quantity BIGINT, coupon_ids VARCHAR[],
+    tax_rate_ids VARCHAR[]
 )"""
 
 # Tables Tally keeps beside Stripe's objects.

@@ -68,19 +68,28 @@ schedules AS (
 ),
 phase_discounts AS (  -- percent-off coupons of the phase and the item, compounded
     SELECT pi.schedule_id, pi.phase, pi.price_id, product(1 - c.percent_off / 100) AS factor
-    FROM (SELECT schedule_id, phase, price_id, unnest(coupon_ids) AS coupon_id
+    FROM (SELECT DISTINCT schedule_id, phase, price_id, unnest(coupon_ids) AS coupon_id
           FROM subscription_schedule_phase_items) pi
     JOIN coupons c ON c.id = pi.coupon_id AND c.percent_off IS NOT NULL
+    GROUP BY ALL
+),
+phase_taxes AS (  -- inclusive tax rates are inside the price, and MRR is net of them
+    SELECT pi.schedule_id, pi.phase, pi.price_id, 1 + sum(t.percentage) / 100 AS divisor
+    FROM (SELECT DISTINCT schedule_id, phase, price_id, unnest(tax_rate_ids) AS tax_rate_id
+          FROM subscription_schedule_phase_items) pi
+    JOIN tax_rates t ON t.id = pi.tax_rate_id AND t.inclusive
     GROUP BY ALL
 ),
 phase_items AS (
     SELECT sc.schedule_id, sc.subscription_id, sc.customer_id, cu.country, p.product_id,
            p.interval, coalesce(p.interval_count, 1) AS interval_count, p.usage_type,
            lower(coalesce(pi.currency, p.currency)) AS currency,
-           p.unit_amount * coalesce(pi.quantity, 1) * coalesce(pd.factor, 1) AS amount
+           p.unit_amount * coalesce(pi.quantity, 1) * coalesce(pd.factor, 1) / coalesce(pt.divisor, 1)
+               AS amount
     FROM schedules sc
     JOIN subscription_schedule_phase_items pi USING (schedule_id, phase)
     LEFT JOIN phase_discounts pd USING (schedule_id, phase, price_id)
+    LEFT JOIN phase_taxes pt USING (schedule_id, phase, price_id)
     LEFT JOIN prices p ON p.id = pi.price_id
     LEFT JOIN customers cu ON cu.id = sc.customer_id
 ),
@@ -128,7 +137,8 @@ def cmrr(con, params: Params) -> pd.DataFrame:
       `active` or `not_started` whose next phase starts after that day, the MRR of
       that phase's items minus the subscription's MRR now. A phase item's MRR is
       its price's `unit_amount` x quantity, less the phase's and the item's
-      percent-off coupons, over the price's months (as METRICS.md's months(price));
+      percent-off coupons and the inclusive tax of its tax rates (the item's,
+      else the phase's defaults), over the price's months (METRICS.md's months(price));
       metered items count 0, and a phase with an item of unknown amount (a tiered
       price, a price Tally lacks) is left out. Released, completed and canceled
       schedules do not count.

@@ -37,7 +37,8 @@ def customer_objects(c: Customer, now: int, prices: dict) -> list[dict]:
         for inv in sub.invoices:
             out.extend(_invoice_objects(inv, sub, c, now, events))
     for schedule in schedules:  # after the others: their events keep their ids
-        schedule_obj = schedule_json(schedule, c, stripe_json.payment_method_id(c))
+        schedule_obj = schedule_json(schedule, c, stripe_json.payment_method_id(c),
+                                     [prices[c.tax_rate.id]] if c.tax_rate else [])
         out.append(schedule_obj)
         events.add("subscription_schedule.created", schedule.created, schedule_obj)
         if schedule.ended_at is not None:

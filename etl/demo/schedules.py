@@ -86,8 +86,9 @@ def schedules_for(c: Customer, now: int) -> list[Schedule]:
     return out
 
 
-def schedule_json(s: Schedule, c: Customer, payment_method: str | None) -> dict:
-    """The schedule as `GET /v1/subscription_schedules` lists it (API 2026-10-28.endive)."""
+def schedule_json(s: Schedule, c: Customer, payment_method: str | None, tax_rates: list[dict]) -> dict:
+    """The schedule as `GET /v1/subscription_schedules` lists it (API 2026-10-28.endive).
+    `tax_rates`: the subscription's default tax rates, which its phases carry on."""
     active = s.status == "active"
     first = {"start_date": s.phases[0][0], "end_date": s.phases[0][1]}
     current = first if active else None
@@ -107,7 +108,7 @@ def schedule_json(s: Schedule, c: Customer, payment_method: str | None) -> dict:
                                  "description": None, "footer": None, "issuer": {"type": "self"}},
             "on_behalf_of": None, "transfer_data": None},
         "end_behavior": "release", "livemode": False, "metadata": {}, "pause_schedules": [],
-        "phases": [_phase(s, start, end, items) for start, end, items in s.phases],
+        "phases": [_phase(s, start, end, items, tax_rates) for start, end, items in s.phases],
         "released_at": s.ended_at if s.status == "released" else None,
         "released_subscription": s.subscription.id if s.status == "released" else None,
         "status": s.status,
@@ -116,12 +117,13 @@ def schedule_json(s: Schedule, c: Customer, payment_method: str | None) -> dict:
     }
 
 
-def _phase(s: Schedule, start: int, end: int, items: list[tuple[catalog.Price, int]]) -> dict:
+def _phase(s: Schedule, start: int, end: int, items: list[tuple[catalog.Price, int]],
+           tax_rates: list[dict]) -> dict:
     return {
         "add_invoice_items": [], "application_fee_percent": None,
         "automatic_tax": {"disabled_reason": None, "enabled": False, "liability": None},
         "billing_cycle_anchor": None, "billing_thresholds": None, "collection_method": None,
-        "currency": s.subscription.currency, "default_payment_method": None, "default_tax_rates": [],
+        "currency": s.subscription.currency, "default_payment_method": None, "default_tax_rates": tax_rates,
         "description": None, "discounts": [], "end_date": end, "invoice_settings": None,
         "items": [{"billing_thresholds": None, "discounts": [], "metadata": {}, "plan": price.id,
                    "price": price.id, "quantity": quantity, "tax_rates": []} for price, quantity in items],

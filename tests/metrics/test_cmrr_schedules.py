@@ -107,3 +107,17 @@ def test_one_customers_cmrr():
     acct = account()
     row = cmrr(acct.con, Params(extra={"customer_id": "cus_2"})).iloc[0]
     assert (row["mrr"], row["scheduled_phase_changes"], row["cmrr"]) == (20000, -12500, 7500)
+
+
+def test_inclusive_tax_rates_of_a_phase_are_not_mrr():
+    acct = account()
+    load_objects(acct.con, "tax_rates", [{"id": "txr_in", "object": "tax_rate", "percentage": 25.0,
+                                          "inclusive": True, "created": ts("2020-01-01"),
+                                          "livemode": False}])
+    upgrade = schedule("sub_sched_1", "cus_1", "sub_cus_1", "active",
+                       [("2024-03-01", "2024-04-01", [("p50", 1)], None),
+                        ("2024-04-01", "2024-05-01", [("p100", 1)], None)])
+    upgrade["phases"][1]["default_tax_rates"] = [{"id": "txr_in", "object": "tax_rate"}]
+    load_objects(acct.con, "subscription_schedules", [upgrade])
+    row = cmrr(acct.con, Params()).iloc[0]
+    assert row["scheduled_phase_changes"] == (8000 - 5000) - 12500 + 8000  # 10000 holds 2000 of tax
