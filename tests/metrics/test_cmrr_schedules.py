@@ -121,3 +121,33 @@ def test_inclusive_tax_rates_of_a_phase_are_not_mrr():
     load_objects(acct.con, "subscription_schedules", [upgrade])
     row = cmrr(acct.con, Params()).iloc[0]
     assert row["scheduled_phase_changes"] == (8000 - 5000) - 12500 + 8000  # 10000 holds 2000 of tax
+
+
+def test_a_plan_filter_sees_a_phase_move_a_subscription_out_of_and_into_the_plan():
+    acct = Account()
+    acct.con.execute("INSERT INTO tally_meta VALUES ('last_sync_at', '2024-03-15T10:00:00+00:00')")
+    acct.price("basic", 5000, product="prod_basic")
+    acct.price("pro", 10000, product="prod_pro")
+    acct.customer("cus_1")
+    subscription(acct, "sub_1", "cus_1", "basic")
+    acct.invoice("cus_1", "sub_1", [acct.line("basic", "2024-03-01", "2024-04-01")])
+    load_objects(acct.con, "subscription_schedules", [
+        schedule("sub_sched_1", "cus_1", "sub_1", "active",
+                 [("2024-03-01", "2024-04-01", [("basic", 1)], None),
+                  ("2024-04-01", "2024-05-01", [("pro", 1)], None)])])
+    every = cmrr(acct.con, Params()).iloc[0]
+    assert (every["mrr"], every["scheduled_phase_changes"], every["cmrr"]) == (5000, 5000, 10000)
+    basic = cmrr(acct.con, Params(plans=("prod_basic",))).iloc[0]
+    assert (basic["mrr"], basic["scheduled_phase_changes"], basic["cmrr"]) == (5000, -5000, 0)
+    pro = cmrr(acct.con, Params(plans=("prod_pro",))).iloc[0]  # no MRR now: the phase alone
+    assert (pro["mrr"], pro["scheduled_phase_changes"], pro["cmrr"], pro["next_phases"]) == (0, 10000, 10000, 1)
+
+
+def test_a_schedule_not_started_yet_adds_its_first_phase():
+    acct = account()
+    acct.customer("cus_6")
+    load_objects(acct.con, "subscription_schedules", [
+        schedule("sub_sched_6", "cus_6", None, "not_started",
+                 [("2024-04-01", "2025-04-01", [("y1200", 2)], None)], current_phase=None)])
+    row = cmrr(acct.con, Params()).iloc[0]
+    assert (row["scheduled_phase_changes"], row["next_phases"]) == (500 + 20000, 4)
