@@ -14,6 +14,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from etl.schedule_phases import phase_item_rows, replace_phase_items
 from etl.schema import API_VERSION, TABLES, Table, create_tables
 
 if TYPE_CHECKING:
@@ -152,6 +153,7 @@ class Prepared:
     lines: "Prepared | None" = None  # invoices: their embedded lines
     line_keys: pa.Table | None = None  # invoice_lines: whose taxes are replaced
     line_taxes: pa.Table | None = None
+    phase_items: pa.Table | None = None  # subscription schedules: their phases' items, replaced
 
 
 def prepare_objects(table_name: str, objects: Iterable[dict], *,
@@ -178,6 +180,8 @@ def prepare_objects(table_name: str, objects: Iterable[dict], *,
                                          api_version=api_version)
     elif table_name == "invoice_lines":
         prepared.line_keys, prepared.line_taxes = _line_tax_rows(objects)
+    elif table_name == "subscription_schedules":
+        prepared.phase_items = phase_item_rows(objects)
     return prepared
 
 
@@ -199,6 +203,8 @@ def write_prepared(con, prepared: Prepared, *, upsert: bool = True) -> int:
         write_prepared(con, prepared.lines, upsert=upsert)
     if prepared.line_keys is not None:
         _replace_line_taxes(con, prepared.line_keys, prepared.line_taxes, upsert)
+    if prepared.phase_items is not None:
+        replace_phase_items(con, prepared.ids, prepared.phase_items, upsert)
     return prepared.count
 
 
@@ -222,6 +228,8 @@ def combine(parts: list[Prepared]) -> Prepared | None:
     if parts[0].line_keys is not None:
         combined.line_keys = pa.concat_tables([p.line_keys for p in parts])
         combined.line_taxes = pa.concat_tables([p.line_taxes for p in parts])
+    if parts[0].phase_items is not None:
+        combined.phase_items = pa.concat_tables([p.phase_items for p in parts])
     return combined
 
 
@@ -311,3 +319,4 @@ def _line_taxes(line: dict):
                    "amount": int(tax.get("amount") or 0),
                    "taxable_amount": tax.get("taxable_amount"),
                    "inclusive": bool(tax.get("inclusive"))}
+

@@ -44,13 +44,14 @@ PRICES_LABEL = "referenced prices"
 # (the lists, whose pages are many, would otherwise take it all).
 RETRIEVE_PRIORITY = float("inf")
 
-# Prices a subscription or invoice uses that the database lacks, or has only as
+# Prices a subscription, schedule phase or invoice uses that the database lacks, or has only as
 # flagged deleted (older versions flagged inline prices on a full re-list),
 # leaving out those that answered 404 before: only a newly synced object that
 # names one asks again (PricesById).
 WANTED_PRICES = """
     SELECT DISTINCT price_id FROM (
-        SELECT price_id FROM subscription_items UNION ALL SELECT price_id FROM invoice_lines)
+        SELECT price_id FROM subscription_items UNION ALL SELECT price_id FROM invoice_lines
+        UNION ALL SELECT price_id FROM subscription_schedule_phase_items)
     WHERE price_id IS NOT NULL
       AND price_id NOT IN (SELECT id FROM prices WHERE NOT deleted)
       AND price_id NOT IN (SELECT id FROM missing_prices)

@@ -111,6 +111,19 @@ TABLES: dict[str, Table] = {t.name: t for t in [
         col("quantity", "BIGINT"),
         ts("current_period_start"), ts("current_period_end"),
     )),
+    # Changes a subscription is set to make at a date (etl/load.py keeps each
+    # phase's items in subscription_schedule_phase_items).
+    Table("subscription_schedules", "subscription_schedule", ("id",), (
+        ID, CREATED, col("customer_id", "VARCHAR", ref("customer")),
+        col("subscription_id", "VARCHAR", ref("subscription")),
+        col("status", "VARCHAR"),
+        ts("current_phase_start", path("current_phase", "start_date")),
+        ts("current_phase_end", path("current_phase", "end_date")),
+        # `renewal_behavior` before API version 2019-10-17
+        col("end_behavior", "VARCHAR", first(path("end_behavior"), path("renewal_behavior"))),
+        ts("canceled_at"), ts("completed_at"), ts("released_at"),
+        col("released_subscription_id", "VARCHAR", ref("released_subscription")),
+    )),
     Table("invoices", "invoice", ("id",), (
         ID, CREATED, col("customer_id", "VARCHAR", ref("customer")),
         col("subscription_id", "VARCHAR", first(
@@ -236,9 +249,21 @@ CREATE TABLE IF NOT EXISTS invoice_line_taxes (
     amount BIGINT, taxable_amount BIGINT, inclusive BOOLEAN, currency VARCHAR
 )"""
 
+# The items of each subscription schedule phase, one row per item: a phase's
+# prices and quantities (`plans` before API version 2020-08-27), the coupons of
+# the phase and of the item (older versions: the phase's `coupon`), and the
+# item's tax rates (else the phase's default ones).
+SCHEDULE_PHASE_ITEMS_DDL = """
+CREATE TABLE IF NOT EXISTS subscription_schedule_phase_items (
+    schedule_id VARCHAR, phase INTEGER, start_date TIMESTAMP, end_date TIMESTAMP,
+    currency VARCHAR, price_id VARCHAR, quantity BIGINT, coupon_ids VARCHAR[],
+    tax_rate_ids VARCHAR[]
+)"""
+
 # Tables Tally keeps beside Stripe's objects.
 SUPPORT_DDL = [
     LINE_TAXES_DDL,
+    SCHEDULE_PHASE_ITEMS_DDL,
     # Progress of each object type; written in the same transaction as its data.
     """CREATE TABLE IF NOT EXISTS sync_state (
         object_type VARCHAR PRIMARY KEY, cursor VARCHAR, window_start BIGINT,

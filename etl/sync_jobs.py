@@ -42,6 +42,8 @@ OBJECT_TYPES = [
     ObjectType("tax_rates", "/v1/tax_rates"),
     # Without status=all Stripe hides canceled subscriptions.
     ObjectType("subscriptions", "/v1/subscriptions", {"status": "all"}),
+    # Every status is listed by default (no `status` filter exists).
+    ObjectType("subscription_schedules", "/v1/subscription_schedules"),
     ObjectType("invoices", "/v1/invoices"),
     ObjectType("invoice_payments", "/v1/invoice_payments"),
     ObjectType("charges", "/v1/charges"),

@@ -92,7 +92,8 @@ class SyncPlan:
     def _empty(self, table: str) -> bool:
         """No rows in the table or the tables its objects' children go to."""
         children = {"invoices": ["invoice_lines", "invoice_line_taxes"],
-                    "subscriptions": ["subscription_items"]}.get(table, [])
+                    "subscriptions": ["subscription_items"],
+                    "subscription_schedules": ["subscription_schedule_phase_items"]}.get(table, [])
         return not any(self.con.execute(f"SELECT EXISTS (FROM {name})").fetchone()[0]
                        for name in [table, *children])
 

@@ -29,6 +29,10 @@ RESOURCES = [
     Resource("plans", "plan", "plans", ("active", "product")),
     Resource("coupons", "coupon", "coupons"),
     Resource("subscriptions", "subscription", "subscriptions", ("customer", "status")),
+    # Every status by default; `scheduled=true`: "Only return subscription schedules
+    # that have not started yet" (status `not_started`).
+    Resource("subscription_schedules", "subscription_schedule", "subscription_schedules",
+             ("customer", "scheduled")),
     Resource("invoices", "invoice", "invoices",
              ("customer", "subscription", "status", "collection_method")),
     Resource("invoice_payments", "invoice_payment", "invoice_payments", ("invoice", "status")),
@@ -46,6 +50,8 @@ RESOURCES = [
 ]
 
 BY_TABLE = {r.table: r for r in RESOURCES}
+# List filters that are no field of the object: how each is read from it.
+DERIVED_FILTERS = {("subscription_schedule", "scheduled"): lambda o: o.get("status") == "not_started"}
 BY_OBJECT = {r.object: r for r in RESOURCES}
 BY_PATH = {r.path: r for r in RESOURCES}
 

@@ -17,7 +17,15 @@ from typing import Callable, Iterable
 
 import orjson
 
-from fakestripe.resources import BY_OBJECT, EMBEDDED_LINES, INLINE_FLAG, PRIVATE_PREFIX, RESOURCES, Resource
+from fakestripe.resources import (
+    BY_OBJECT,
+    DERIVED_FILTERS,
+    EMBEDDED_LINES,
+    INLINE_FLAG,
+    PRIVATE_PREFIX,
+    RESOURCES,
+    Resource,
+)
 
 Key = tuple[int, str]
 Match = Callable[[tuple], bool]
@@ -112,8 +120,12 @@ class Collection:
             raw = self._split_invoice(obj, raw)
         self.raw[object_id] = raw if raw is not None else dumps(obj)
         self.created[object_id] = int(obj.get("created") or 0)
-        self.fields[object_id] = tuple(field_value(obj.get(f)) for f in self.resource.filters)
+        self.fields[object_id] = tuple(field_value(self._filter_value(obj, f)) for f in self.resource.filters)
         self.deleted.discard(object_id)
+
+    def _filter_value(self, obj: dict, name: str):
+        derive = DERIVED_FILTERS.get((self.resource.object, name))
+        return derive(obj) if derive else obj.get(name)
 
     def _forget(self, object_id: str, keep_key: bool = True) -> None:
         if object_id not in self.raw:

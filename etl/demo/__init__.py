@@ -14,7 +14,9 @@ prices, inline prices (`price_data`; marked `"_tally_inline": true` for fakestri
 which hides them from lists and never serves the key), trials, coupons, taxes,
 upgrades, seat changes and monthly <-> yearly switches with prorations, invoices
 with more lines than Stripe embeds, paused collection, failed payments ending
-uncollectible or void, refunds and disputes. Every object matches Stripe's schema
+uncollectible or void, refunds and disputes, and subscription schedules (seat
+changes and upgrades booked for the renewal; released, completed and canceled
+ones: etl/demo/schedules.py). Every object matches Stripe's schema
 for our API version (tests/fakestripe/test_openapi_schemas.py).
 """
 from __future__ import annotations

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from etl.demo import catalog, payments_json, stripe_json
 from etl.demo.clock import DAY
+from etl.demo.schedules import schedule_json, schedules_for
 from etl.demo.state import Customer, Ids
 from etl.schema import API_VERSION
 
@@ -22,8 +23,11 @@ def customer_objects(c: Customer, now: int, prices: dict) -> list[dict]:
     out = [stripe_json.customer(c, now)] + _inline_prices(c)
     events = _Events(c, now)
     events.add("customer.created", c.created, out[0])
+    schedules = schedules_for(c, now)
+    managed = {s.subscription.id: s.id for s in schedules if s.status == "active"}
     for sub in c.subscriptions:
         sub_json = stripe_json.subscription(sub, c, now, prices)
+        sub_json["schedule"] = managed.get(sub.id)
         out.append(sub_json)
         events.add("customer.subscription.created", sub.created, sub_json)
         for at, previous in sub.updates:
@@ -32,6 +36,13 @@ def customer_objects(c: Customer, now: int, prices: dict) -> list[dict]:
             events.add("customer.subscription.deleted", sub.ended_at, sub_json)
         for inv in sub.invoices:
             out.extend(_invoice_objects(inv, sub, c, now, events))
+    for schedule in schedules:  # after the others: their events keep their ids
+        schedule_obj = schedule_json(schedule, c, stripe_json.payment_method_id(c),
+                                     [prices[c.tax_rate.id]] if c.tax_rate else [])
+        out.append(schedule_obj)
+        events.add("subscription_schedule.created", schedule.created, schedule_obj)
+        if schedule.ended_at is not None:
+            events.add(f"subscription_schedule.{schedule.status}", schedule.ended_at, schedule_obj)
     out.extend(events.objects)
     return out
 

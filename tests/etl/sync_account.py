@@ -38,7 +38,7 @@ def build(customers: int = 230, now: int | None = None) -> dict[str, list[dict]]
 
 
 TABLES = ["customers", "products", "prices", "coupons", "tax_rates", "subscriptions",
-          "invoices", "invoice_payments", "charges", "payment_intents", "refunds", "disputes",
+          "subscription_schedules", "invoices", "invoice_payments", "charges", "payment_intents", "refunds", "disputes",
           "balance_transactions", "credit_notes", "early_fraud_warnings", "events"]
 
 
@@ -80,6 +80,22 @@ def _line(line_id: str, invoice_id: str, price: str, amount: int, created: int,
             "discount_amounts": [], "livemode": False}
 
 
+def schedule(schedule_id: str, customer: str, sub: str, created: int, status: str,
+             phase_items: list[tuple[str, int]]) -> dict:
+    """A schedule whose phases each run 30 days from `created`, one item each."""
+    phases = [{"start_date": created + n * 30 * DAY, "end_date": created + (n + 1) * 30 * DAY,
+               "currency": "usd", "discounts": [], "add_invoice_items": [],
+               "items": [{"price": price, "plan": price, "quantity": quantity, "discounts": []}]}
+              for n, (price, quantity) in enumerate(phase_items)]
+    released = status == "released"
+    return {"id": schedule_id, "object": "subscription_schedule", "created": created + DAY,
+            "customer": customer, "subscription": None if released else sub, "status": status,
+            "current_phase": None if released else {"start_date": created, "end_date": created + 30 * DAY},
+            "end_behavior": "release", "phases": phases, "canceled_at": None, "completed_at": None,
+            "released_at": created + 2 * DAY if released else None,
+            "released_subscription": sub if released else None, "livemode": False}
+
+
 def _customer_history(account: dict, i: int, created: int) -> None:
     """A customer, their subscription, first invoice, payment, and what followed."""
     cus, sub, inv = f"cus_{i:04d}", f"sub_{i:04d}", f"in_{i:04d}"
@@ -101,6 +117,10 @@ def _customer_history(account: dict, i: int, created: int) -> None:
             "subscription": sub, "price": {"id": price, "object": "price"}, "quantity": 1,
             "current_period_start": created, "current_period_end": created + 30 * DAY}]},
         "livemode": False})
+    if i % 10 in (4, 8):  # a change booked for the renewal; every fifth one released
+        account["subscription_schedules"].append(schedule(
+            f"sub_sched_{i:04d}", cus, sub, created, "active" if i % 10 == 4 else "released",
+            [(price, 1), (f"price_{(i + 1) % 3}", 2)]))
     account["invoices"].append({
         "id": inv, "object": "invoice", "created": created, "customer": cus,
         "parent": {"type": "subscription_details", "subscription_details": {"subscription": sub}},

@@ -7,7 +7,8 @@ from fakestripe import DEFAULT_API_KEY
 from tests.etl import sync_account
 
 # Tables compared between two databases: every Stripe object and child table.
-DATA_TABLES = sync_account.TABLES + ["subscription_items", "invoice_lines", "invoice_line_taxes"]
+DATA_TABLES = sync_account.TABLES + ["subscription_items", "invoice_lines", "invoice_line_taxes",
+                                      "subscription_schedule_phase_items"]
 
 
 def sync(base, db, **kwargs):

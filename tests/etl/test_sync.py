@@ -314,6 +314,31 @@ def test_a_cancellation_beats_an_update_of_the_same_second(account, served, tmp_
     assert query(db, "SELECT status FROM subscriptions WHERE id = ?", [sub["id"]]) == [("canceled",)]
 
 
+def test_a_subscription_schedule_updated_event_lands_with_its_new_phases(account, served, tmp_path):
+    db = tmp_path / "tally.duckdb"
+    sync(served, db)
+    old = account["subscription_schedules"][0]  # active, created long before the last sync
+    assert query(db, "SELECT count(*) FROM subscription_schedule_phase_items WHERE schedule_id = ?",
+                 [old["id"]]) == [(2,)]
+    now = int(time.time())
+    third = {**old["phases"][1], "start_date": old["phases"][1]["end_date"],
+             "end_date": old["phases"][1]["end_date"] + 30 * sync_account.DAY,
+             "items": [{"price": "price_2", "plan": "price_2", "quantity": 5, "discounts": []}]}
+    updated = {**old, "phases": [*old["phases"], third], "end_behavior": "cancel"}
+    # The listing does not meet it again (created long ago): only the event can bring it.
+    put_objects(served, [event("evt_sched", "subscription_schedule.updated", updated, now)])
+
+    second = sync(served, db)
+
+    assert second.status == "ok" and second.mode == "incremental", second.message
+    assert query(db, "SELECT end_behavior FROM subscription_schedules WHERE id = ?",
+                 [old["id"]]) == [("cancel",)]
+    assert query(db, "SELECT phase, price_id, quantity FROM subscription_schedule_phase_items "
+                     "WHERE schedule_id = ? ORDER BY phase", [old["id"]]) == [
+        (0, old["phases"][0]["items"][0]["price"], 1), (1, old["phases"][1]["items"][0]["price"], 2),
+        (2, "price_2", 5)]
+
+
 def test_a_resumed_backfill_upserts_what_the_admin_queue_wrote_first(account, served, tmp_path):
     db = tmp_path / "tally.duckdb"
     sync(served, db)

@@ -49,6 +49,10 @@ def account():
     bill_on(account, 3, "price_inline")
     bill_on(account, 4, "price_gone")  # Stripe answers 404 for it
     bill_on(account, 6, "gold monthly")
+    # a price only a schedule's next phase names, created with `price_data`
+    account["prices"].append(price("price_next_phase", start + DAY, amount=7700, _tally_inline=True))
+    account["subscription_schedules"][0]["phases"][1]["items"][0].update(
+        price="price_next_phase", plan="price_next_phase")
     return account
 
 
@@ -59,7 +63,8 @@ def served(account, tmp_path):
 
 
 EXPECTED_PRICES = {("price_0", True), ("price_1", True), ("price_2", True),
-                   ("price_grandfathered", False), ("price_inline", True), ("gold monthly", True)}
+                   ("price_grandfathered", False), ("price_inline", True), ("gold monthly", True),
+                   ("price_next_phase", True)}
 
 
 def prices(db) -> set:
@@ -74,6 +79,7 @@ def test_full_sync_holds_archived_and_inline_prices_and_records_the_gone_one(ser
     assert prices(db) == EXPECTED_PRICES
     assert query(db, "SELECT count(*) FROM prices WHERE deleted") == [(0,)]
     assert query(db, "SELECT unit_amount FROM prices WHERE id = 'price_inline'") == [(4200,)]
+    assert query(db, "SELECT unit_amount FROM prices WHERE id = 'price_next_phase'") == [(7700,)]
     assert query(db, "SELECT active FROM products WHERE id = 'prod_retired'") == [(False,)]
     assert query(db, "SELECT id, http_status FROM missing_prices") == [("price_gone", 404)]
     assert [n for n in summary.notes if "price_gone" in n and "404" in n]

@@ -300,3 +300,27 @@ def test_a_paid_invoice_arrives_with_all_its_lines(synced, account):
         assert published(db, "SELECT count(*) FROM invoice_lines WHERE invoice_id = ?", [invoice["id"]]) == lines
     finally:
         stop(proc)
+
+
+def test_a_subscription_schedule_update_is_applied_from_its_current_state(synced, account):
+    base, db = synced
+    old = copy.deepcopy(account["subscription_schedules"][0])
+    assert published(db, "SELECT status FROM subscription_schedules WHERE id = ?", [old["id"]]) == \
+        [("active",)]
+    now = int(time.time())
+    released = {**old, "status": "released", "released_at": now, "subscription": None,
+                "released_subscription": old["subscription"], "current_phase": None,
+                "phases": old["phases"][:1]}
+    put_objects(base, [released])
+    proc, url = start_updater(db, base)
+    try:
+        # the payload is a snapshot; the updater stores Stripe's current state
+        assert deliver(url, event("evt_sched", "subscription_schedule.updated", old)) == 200
+        assert wait_until(lambda: health(url)["events_waiting"] == 0 and health(url)["last_event"])
+        assert published(db, "SELECT status, subscription_id, released_subscription_id "
+                             "FROM subscription_schedules WHERE id = ?", [old["id"]]) == \
+            [("released", None, old["subscription"])]
+        assert published(db, "SELECT count(*) FROM subscription_schedule_phase_items "
+                             "WHERE schedule_id = ?", [old["id"]]) == [(1,)]
+    finally:
+        stop(proc)

@@ -96,3 +96,19 @@ def test_events_go_back_thirty_days_from_the_accounts_now(fake_stripe):
     configure(fake_stripe, now=now - 2 * DAY)  # the account's clock, two days back
     assert ids(get(fake_stripe, "/v1/events")[2]) == ["evt_new", "evt_old"]
     assert get(fake_stripe, "/v1/events/evt_old")[0] == 200
+
+
+def test_subscription_schedules_list_every_status_by_default(fake_stripe):
+    statuses = ["not_started", "active", "completed", "released", "canceled"]
+    put_objects(fake_stripe, [{"id": f"sub_sched_{n}", "object": "subscription_schedule",
+                               "created": n, "status": status, "customer": f"cus_{n % 2}"}
+                              for n, status in enumerate(statuses)])
+    everything = ids(get(fake_stripe, "/v1/subscription_schedules")[2])
+    assert everything == [f"sub_sched_{n}" for n in reversed(range(5))]  # newest first
+    assert ids(get(fake_stripe, "/v1/subscription_schedules", {"scheduled": "true"})[2]) == ["sub_sched_0"]
+    assert ids(get(fake_stripe, "/v1/subscription_schedules", {"customer": "cus_1"})[2]) == [
+        "sub_sched_3", "sub_sched_1"]
+    page = get(fake_stripe, "/v1/subscription_schedules", {"limit": 2, "starting_after": "sub_sched_3"})[2]
+    assert (ids(page), page["has_more"]) == (["sub_sched_2", "sub_sched_1"], True)
+    status, _, body = get(fake_stripe, "/v1/subscription_schedules", {"status": "active"})
+    assert status == 400 and body["error"]["code"] == "parameter_unknown"  # no such filter
