@@ -36,6 +36,10 @@ from etl.webhooks import foreign, verified, webhook_secrets
 
 log = logging.getLogger("tally.updater")
 MAX_BODY = 1024 * 1024
+# An oversized body up to this size is read and dropped before the 413: answering
+# while the client still sends makes its next write fail (broken pipe) instead of
+# letting it read why. Anything bigger is cut off.
+DRAINED_BODY = 8 * MAX_BODY
 
 
 class UpdaterRefused(Exception):
@@ -47,6 +51,7 @@ class UpdaterRefused(Exception):
 def make_handler(updater: Updater):
     class Handler(BaseHTTPRequestHandler):
         server_version = "tally-updater"
+        timeout = 30  # a client that stops sending holds its thread no longer
         sys_version = ""
 
         def log_message(self, fmt, *args):  # headers (the signature) never reach the log
@@ -59,6 +64,13 @@ def make_handler(updater: Updater):
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
+
+        def _drop(self, length: int) -> None:
+            while length > 0:
+                chunk = self.rfile.read(min(length, 64 * 1024))
+                if not chunk:
+                    return
+                length -= len(chunk)
 
         def do_GET(self):
             if self.path.split("?")[0] == "/healthz":
@@ -74,6 +86,8 @@ def make_handler(updater: Updater):
                 return self._answer(400, {"error": "bad Content-Length"})
             if length > MAX_BODY:
                 self.close_connection = True
+                if length <= DRAINED_BODY:
+                    self._drop(length)
                 return self._answer(413, {"error": "body over 1 MB"})
             payload = self.rfile.read(length)
             if not verified(payload, self.headers.get("Stripe-Signature"), updater.secrets):
