@@ -31,6 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from etl.demo import generate_database  # noqa: E402
+from etl.demo.truth import TRUTH_DDL  # noqa: E402
 from etl.load import connect  # noqa: E402
 from metrics import METRICS, marketing_spend  # noqa: E402
 from metrics.common import add_months, data_months, month_range  # noqa: E402
@@ -88,6 +89,7 @@ def account(customers: int, copies: int, months: int, seed: int) -> str:
         con = connect(str(work))
         con.execute(f"ATTACH '{source}' AS demo (READ_ONLY)")
         marketing_spend.ensure_table(con)  # metrics' own table, which connect() does not make
+        con.execute(TRUTH_DDL)  # the demo's own table, likewise
         for table in ("prices", "products", "tax_rates", "coupons", "marketing_spend"):
             con.execute(f"INSERT INTO {table} SELECT * FROM demo.{table}")
         for table in PER_CUSTOMER:
