@@ -8,7 +8,8 @@ def main(argv=None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     syncing = (sys.argv[1:] if argv is None else argv)[:1] == ["sync"]
     if syncing:
-        from etl import convert
+        from etl import convert, memory
+        memory.without_pandas()  # the sync never needs it; its memory would stay
         convert.warm_up()  # before the imports below: the page converter starts meanwhile
     try:
         from etl import cli_sync, demo

@@ -267,21 +267,11 @@ def _wait_until_ready(fd: int, deadline: float, write: bool) -> None:
         raise TimeoutError(f"the page converter did not answer within {ANSWER_SECONDS} s")
 
 
-class _WithoutPandas:
-    """Arrow imports pandas, when it can, on its first array made from a list:
-    time before the worker's first page and memory for good. Nothing here uses it."""
-
-    @staticmethod
-    def find_spec(name, path=None, target=None):
-        if name.partition(".")[0] == "pandas":  # as if it were not installed
-            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-        return None  # any other module: the usual finders
-
-
 def serve(answers_fd: int) -> None:
     """The worker: convert pages from standard input until it closes."""
-    sys.meta_path.insert(0, _WithoutPandas)
-    from etl.memory import flat_memory
+    from etl.memory import flat_memory, without_pandas
+
+    without_pandas()  # Arrow would import it on its first array made from a list
 
     requests = sys.stdin.buffer
     answers = os.fdopen(answers_fd, "wb")

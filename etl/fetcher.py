@@ -33,6 +33,7 @@ import orjson
 
 from etl.client import BadRequest, NotAvailable, ServerError, StripeHTTP
 from etl.convert import PageConverter, has_more_lines
+from etl.load import combine
 from etl.schema import API_VERSION
 from etl.sync_jobs import UNKNOWN_PAGES, Failure, Job, Page, Window
 
@@ -45,10 +46,17 @@ MIN_SPLIT_PAGES = 6
 # checkpoints, which can take seconds): fewer, and the fetch threads wait for
 # room while the writer checkpoints.
 QUEUE_PAGES = 192
+QUEUE_BYTES = 32 << 20  # and of their Arrow buffers: a B2B account's pages can be 10x the size
 LINE_WORKERS = 16  # the lines endpoint's 25 req/s at ~150 ms needs ~4 in flight; a busy machine, more
 # Invoice pages a window lists ahead while their lines are paged: enough
 # waiting lines to keep their endpoint busy, few enough to keep memory flat.
 WAITING_PAGES = 2
+# Invoice pages whose lines are being paged, across all windows: each is held
+# whole until its lines are in. Enough to keep the lines endpoint busy.
+LONG_PAGES_AHEAD = 12
+# Invoices of a long page converted at once: a page of long invoices is
+# several MB of JSON, and its body, its pickle and its Arrow are alive together.
+CONVERT_PART = 25
 LINES_PRIORITY = float("inf")  # lines pace the sync where they are many: first call on the account's budget
 LINES_LABEL = "invoice_lines"
 
@@ -71,6 +79,9 @@ class Fetcher:
         self.workers = workers
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tally-fetch")
         self.pages: queue.Queue = queue.Queue(maxsize=QUEUE_PAGES)
+        self.room = threading.Condition()  # guards queued_bytes
+        self.queued_bytes = 0
+        self.long_pages = threading.BoundedSemaphore(LONG_PAGES_AHEAD)
         self.lock = threading.Lock()  # guards `active` and every job's window list
         self.active = 0
         self.stopping = threading.Event()
@@ -104,9 +115,15 @@ class Fetcher:
     def _page_through(self, job: Job, window: Window) -> None:
         cursor = delivered = window.cursor
         waiting: collections.deque = collections.deque()  # (Page, LongPage | None), in list order
+
+        def make_room() -> None:  # this window's long pages, delivered once their lines are in
+            nonlocal delivered
+            delivered = self._deliver(job, window, waiting, 0, delivered)
+
         try:
             while job.running and not self.stopping.is_set():
-                page, long = self.fetch_page(job, window.lo, window.hi, cursor, job.pages_left())
+                page, long = self.fetch_page(job, window.lo, window.hi, cursor, job.pages_left(),
+                                             make_room)
                 self._estimate(window, page)
                 split = self._maybe_split(job, window, page) if page.has_more else None
                 waiting.append((page, long))
@@ -123,6 +140,8 @@ class Fetcher:
             for _, long in waiting:
                 for future in long.lines if long else []:
                     future.cancel()
+                if long:
+                    self.long_pages.release()
             with self.lock:
                 self.active -= 1
 
@@ -139,10 +158,18 @@ class Fetcher:
                 page = self._completed_page(long)
             self._put((job, window, page))
             waiting.popleft()
+            if long is not None:
+                self.long_pages.release()
             delivered = page.last_id
         return delivered
 
     def _put(self, item) -> None:
+        size = queued_size(item)
+        with self.room:
+            while self.queued_bytes and self.queued_bytes + size > QUEUE_BYTES \
+                    and not self.stopping.is_set():
+                self.room.wait(0.2)
+            self.queued_bytes += size
         while not self.stopping.is_set():
             try:
                 self.pages.put(item, timeout=0.2)
@@ -150,10 +177,21 @@ class Fetcher:
             except queue.Full:
                 continue
 
+    def take(self, timeout: float | None = None):
+        """The next queued (job, window, page or failure); raises queue.Empty
+        after `timeout` seconds (at once with None)."""
+        item = self.pages.get(timeout=timeout) if timeout is not None else self.pages.get_nowait()
+        with self.room:
+            self.queued_bytes -= queued_size(item)
+            self.room.notify_all()
+        return item
+
     def fetch_page(self, job: Job, lo: int | None, hi: int | None, cursor: str | None,
-                   priority: float = 0.0) -> tuple[Page, LongPage | None]:
+                   priority: float = 0.0, make_room=None) -> tuple[Page, LongPage | None]:
         """A list page, converted; when invoices on it have more lines than they
-        embed, a page without rows and the LongPage whose lines are being paged."""
+        embed, a page without rows and the LongPage whose lines are being paged
+        (one of LONG_PAGES_AHEAD: `make_room()` delivers the caller's own while
+        none is free)."""
         params = {"limit": PAGE_SIZE, **job.kind.params}
         if lo is not None:
             params["created[gte]"] = lo
@@ -173,11 +211,21 @@ class Fetcher:
         ids = [o["id"] for o in objects]
         outline = Page(len(objects), ids[-1] if ids else None, has_more, None,
                        [o.get("created") or 0 for o in objects])
+        self._hold_long_page(make_room)
         futures = self.page_lines(objects, compact=True)
         # until the page is complete, the invoices already complete wait as JSON: less memory
         objects = [o if has_more_lines(o) else orjson.Fragment(orjson.dumps(o)) for o in objects]
         return outline, LongPage(job.kind.table, ids, objects, has_more, synced_at, api_version,
                                  futures)
+
+    def _hold_long_page(self, make_room) -> None:
+        if self.long_pages.acquire(blocking=False):
+            return
+        if make_room:
+            make_room()  # what holds the others is always some window's waiting pages
+        while not self.long_pages.acquire(timeout=0.2):
+            if self.stopping.is_set():
+                raise InterruptedError("stopped while waiting to page invoice lines")
 
     def _completed_page(self, long: LongPage) -> Page:
         """The page of `long`, its invoices complete, converted (in the worker process).
@@ -188,12 +236,19 @@ class Fetcher:
         """
         gone = {future.result() for future in long.lines} - {None}  # a line page's error is the page's
         objects = [o for i, o in zip(long.ids, long.objects) if i not in gone]
-        body = orjson.dumps({"object": "list", "data": objects, "has_more": long.has_more})
-        page = self.converter.convert(long.table, body, long.synced_at, long.api_version)
-        assert page is not None  # every invoice on it is complete
-        page.has_more = long.has_more
-        page.last_id = page.last_id or (long.ids[-1] if long.ids else None)
-        return page
+        parts = []
+        for start in range(0, max(1, len(objects)), CONVERT_PART):
+            body = orjson.dumps({"object": "list", "data": objects[start:start + CONVERT_PART],
+                                 "has_more": False})
+            objects[start:start + CONVERT_PART] = [None] * len(objects[start:start + CONVERT_PART])
+            part = self.converter.convert(long.table, body, long.synced_at, long.api_version)
+            assert part is not None  # every invoice on it is complete
+            parts.append(part)
+        rows = combine([p.rows for p in parts if p.rows is not None])
+        kept = [i for i in long.ids if i not in gone]
+        last_id = kept[-1] if kept else (long.ids[-1] if long.ids else None)
+        return Page(sum(p.count for p in parts), last_id, long.has_more, rows,
+                    [c for p in parts for c in p.created])
 
     def _get_first_or_next(self, job: Job, params: dict, priority: float):
         """A list page; the first of a job listing everything also asks `created[gte]=0`
@@ -321,6 +376,12 @@ class Fetcher:
             job.windows.append(split)
             window.lo = mid
             return split
+
+
+def queued_size(item) -> int:
+    """Bytes a queued (job, window, page) holds in Arrow buffers."""
+    page = item[2]
+    return page.rows.nbytes if isinstance(page, Page) and page.rows is not None else 0
 
 
 def _pages_between(lo: int | None, hi: int, page: Page) -> float:

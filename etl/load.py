@@ -155,6 +155,12 @@ class Prepared:
     line_taxes: pa.Table | None = None
     phase_items: pa.Table | None = None  # subscription schedules: their phases' items, replaced
 
+    @property
+    def nbytes(self) -> int:
+        """Memory its Arrow buffers take (what the sync's queue bounds)."""
+        tables = (self.rows, self.items, self.line_keys, self.line_taxes, self.phase_items)
+        return sum(t.nbytes for t in tables if t is not None) + (self.lines.nbytes if self.lines else 0)
+
 
 def prepare_objects(table_name: str, objects: Iterable[dict], *,
                     synced_at: dt.datetime | None = None,

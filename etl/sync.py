@@ -36,9 +36,9 @@ import orjson
 
 from etl import spool, store
 from etl.client import AuthError, NotStripe, StripeHTTP, StripeSyncError, Unreachable
-from etl.fetcher import Fetcher
+from etl.fetcher import Fetcher, queued_size
 from etl.load import connect
-from etl.memory import flat_memory
+from etl.memory import flat_memory, give_back
 from etl.referenced import KNOWN_PRICES, PricesById, fetch_referenced, named_prices
 from etl.sync_jobs import OBJECT_TYPES, Failure, Job, Page, Window, forget_fresh_listings, utc_now
 from etl.sync_plan import SyncPlan, lists_all
@@ -49,9 +49,10 @@ from etl.sync_writer import MAX_WRITE_PAGES, NOT_OFFERED, PageWriter
 # when some finish: with fewer, on a busy machine one type may trail alone.
 WORKERS = 64
 PUBLISH_EVERY_SECONDS = 300
-DUCKDB_MEMORY = "64MB"  # with the page converter's process, a sync stays under 400 MB
+DUCKDB_MEMORY = "32MB"  # with the page converter's process, a sync stays under 400 MB
 CHECKPOINT_EVERY = "1GB"  # of WAL; publishing (every PUBLISH_EVERY_SECONDS) checkpoints too
 CHECKPOINT_EVERY_FRESH = "16MB"  # a backfill into empty tables: see Sync.run
+GIVE_BACK_AFTER = 4 << 20  # bytes of pages written, after which freed heap goes back to the system
 
 __all__ = ["MAX_WRITE_PAGES", "OBJECT_TYPES", "Summary", "run_sync", "sync_running"]
 
@@ -279,6 +280,9 @@ class Sync(SyncPlan, PageWriter):
                 if job.running and not job.windows:
                     self._finish_job(job)
             self._maybe_publish()
+            if sum(map(queued_size, items)) > GIVE_BACK_AFTER:
+                items = pages = []
+                give_back()
 
     # --- finishing -----------------------------------------------------------------
 

@@ -25,7 +25,7 @@ from etl.client import (
     StripeSyncError,
     Unreachable,
 )
-from etl.fetcher import Fetcher
+from etl.fetcher import Fetcher, queued_size
 from etl.load import OBJECT_TABLES, Prepared, combine, mark_deleted, prepare_objects, write_prepared
 from etl.schema import API_VERSION
 from etl.sync_jobs import Failure, Job, Page, Window, listings_of, utc_now
@@ -38,6 +38,9 @@ EVENT_CHUNK = 1000
 WRITE_PAGES = 64  # pages per transaction when they come fast (the queue holds 192)
 WRITE_WAIT = 1.0  # seconds to wait for that many
 MAX_WRITE_PAGES = 96  # and what queued meanwhile (say, during a checkpoint), up to this
+# Arrow buffers of one transaction's pages: DuckDB holds them, and what it
+# builds from them, until the commit (long invoices' pages are big).
+WRITE_BYTES = 24 << 20
 
 
 class PageWriter:
@@ -60,23 +63,26 @@ class PageWriter:
         most of the writer's CPU; a crash loses at most these pages' fetches.
         """
         try:
-            items = [self.fetcher.pages.get(timeout=0.1)]
+            items = [self.fetcher.take(timeout=0.1)]
         except queue.Empty:
             return []
         deadline = time.monotonic() + WRITE_WAIT
-        while len(items) < WRITE_PAGES:
+        size = queued_size(items[-1])
+        while len(items) < WRITE_PAGES and size < WRITE_BYTES:
             wait = deadline - time.monotonic()
             if wait <= 0 or not self.fetcher.fetching():
                 break
             try:
-                items.append(self.fetcher.pages.get(timeout=min(wait, 0.05)))
+                items.append(self.fetcher.take(timeout=min(wait, 0.05)))
             except queue.Empty:
                 continue
-        while len(items) < MAX_WRITE_PAGES:
+            size += queued_size(items[-1])
+        while len(items) < MAX_WRITE_PAGES and size < WRITE_BYTES:
             try:
-                items.append(self.fetcher.pages.get_nowait())
+                items.append(self.fetcher.take())
             except queue.Empty:
                 break
+            size += queued_size(items[-1])
         return items
 
     def _failed(self, job: Job, window: Window, failure: Failure) -> None:

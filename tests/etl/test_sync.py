@@ -1,4 +1,6 @@
 """Sync against the fake Stripe read server over real HTTP."""
+import datetime as dt
+import threading
 import time
 
 import duckdb
@@ -411,9 +413,39 @@ def test_a_transaction_takes_at_most_max_write_pages(tmp_path):
     sync = sync_module.Sync.__new__(sync_module.Sync)
     sync.fetcher = sync_module.Fetcher(client=None, workers=1, utc_now=None)
     try:
-        for n in range(sync_module.MAX_WRITE_PAGES + 50):
-            sync.fetcher.pages.put(n)
-        assert sync._take_pages() == list(range(sync_module.MAX_WRITE_PAGES))
+        items = [(None, None, n) for n in range(sync_module.MAX_WRITE_PAGES + 50)]
+        for item in items:
+            sync.fetcher.pages.put(item)
+        assert sync._take_pages() == items[:sync_module.MAX_WRITE_PAGES]
         assert sync.fetcher.pages.qsize() == 50
+    finally:
+        sync.fetcher.stop()
+
+
+def test_a_transaction_and_the_queue_are_bounded_in_bytes():
+    # Pages of long invoices can be ten times a usual page: count bytes, not pages.
+    from etl.convert import page_from_objects
+    from etl.fetcher import QUEUE_BYTES, queued_size
+    from etl.sync_writer import WRITE_BYTES
+
+    big = {"id": "cus_big", "created": 1, "metadata": {"note": "x" * (1 << 20)}}  # ~1 MB of raw JSON
+    sync = sync_module.Sync.__new__(sync_module.Sync)
+    sync.fetcher = sync_module.Fetcher(client=None, workers=1, utc_now=None)
+    try:
+        pages = [page_from_objects("customers", [{**big, "id": f"cus_{n}"}], True,
+                                   dt.datetime(2026, 1, 1), "") for n in range(40)]
+        size = queued_size((None, None, pages[0]))
+        assert size > 1 << 20
+        put = threading.Thread(target=lambda: [sync.fetcher._put((None, None, p)) for p in pages])
+        put.start()
+        deadline = time.monotonic() + 10  # the queue fills up to its bound in bytes, far below its bound in pages
+        while sync.fetcher.pages.qsize() < QUEUE_BYTES // size and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # and no further
+        assert sync.fetcher.pages.qsize() == QUEUE_BYTES // size
+        taken = sync._take_pages()
+        assert len(taken) == -(-WRITE_BYTES // size)  # up to the first page past WRITE_BYTES
+        put.join(timeout=10)
+        assert not put.is_alive()  # taking made room
     finally:
         sync.fetcher.stop()
