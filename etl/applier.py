@@ -8,18 +8,21 @@ then does it move the queue's applied offset. The incremental sync runs every
 """
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import duckdb
 
 from etl import store
 from etl.client import BadRequest, NotAvailable, PermissionDenied, StripeHTTP, StripeSyncError, Unreachable
+from etl.copies import TwoCopies
 from etl.load import OBJECT_TABLES, load_mixed, mark_deleted
 from etl.sync import run_sync
-from etl.sync_jobs import OBJECT_TYPES, forget_fresh_listings
+from etl.sync_jobs import OBJECT_TYPES, forget_fresh_listings, utc_now
 from etl.webhooks import EventQueue
 
 log = logging.getLogger("tally.updater")
@@ -41,11 +44,13 @@ class Updater:
         self.secrets = secrets
         self.every = every_minutes * 60
         self.queue = EventQueue(db_path)
+        self.copies = TwoCopies(db_path)
         self.writer = threading.Lock()  # one writer: the applier or the sync
         self.stopping = threading.Event()
         self.account = None
-        self.health = {"last_event": None, "last_sync": last_sync_run(db_path), "stripe": "not asked yet",
-                       "apply_error": None}
+        self.health: dict[str, Any] = {
+            "last_event": None, "last_sync": last_sync_run(db_path), "stripe": "not asked yet",
+            "apply_error": None, "published_as": None, "write_seconds": None}
 
     # the applier thread
     def apply_forever(self) -> None:
@@ -154,21 +159,18 @@ class Updater:
         invoice["lines"] = {**lines, "data": data, "has_more": False}
 
     def _write(self, objects: list[dict], gone: dict[str, list[str]]) -> None:
+        """Into the working file, then published (etl/copies.py: onto the standby copy)."""
+        batch = functools.partial(write_batch, objects=objects, gone=gone, synced_at=utc_now())
         con = store.open_working(self.db_path)
         try:
             con.execute("BEGIN")
-            invoices = [o["id"] for o in objects if o.get("object") == "invoice"]
-            for lines_table in ("invoice_lines", "invoice_line_taxes"):  # lines an invoice no longer has go
-                con.execute(f"DELETE FROM {lines_table} WHERE invoice_id IN (SELECT unnest(?::VARCHAR[]))",
-                            [invoices])
-            load_mixed(con, objects)
-            for table, ids in gone.items():
-                mark_deleted(con, table, ids)
-            forget_fresh_listings(con)  # a resumed backfill may list these objects again
+            batch(con)
             con.execute("COMMIT")
-            store.publish(con, self.db_path)
+            self.copies.publish(con, batch)
         finally:
             con.close()
+        self.health["published_as"] = self.copies.published_as
+        self.health["write_seconds"] = self.copies.write_seconds
 
     # the sync thread
     def sync_forever(self) -> None:
@@ -197,7 +199,9 @@ class Updater:
         return {"ok": self.health["apply_error"] is None, "events_waiting": waiting,
                 "last_event": self.health["last_event"], "last_sync": self.health["last_sync"],
                 "stripe": self.health["stripe"], "apply_error": self.health["apply_error"],
-                "db": self.db_path}
+                # how the last batch was published: "standby" (cost of the batch) or "full copy"
+                "published_as": self.health["published_as"],
+                "write_seconds": self.health["write_seconds"], "db": self.db_path}
 
     def learn_account(self) -> None:
         """Our account id, so events of connected accounts are refused."""
@@ -205,6 +209,19 @@ class Updater:
             self.account = self.client.get("/v1/account", label="updater", max_retries=1).data.get("id")
         except Exception:  # noqa: BLE001 - unknown: then every event naming an account is refused
             self.account = None
+
+
+def write_batch(con, objects: list[dict], gone: dict[str, list[str]], synced_at) -> None:
+    """The objects' current states and deletions: the same on the working file
+    and on each published copy (inside the caller's transaction)."""
+    invoices = [o["id"] for o in objects if o.get("object") == "invoice"]
+    for lines_table in ("invoice_lines", "invoice_line_taxes"):  # lines an invoice no longer has go
+        con.execute(f"DELETE FROM {lines_table} WHERE invoice_id IN (SELECT unnest(?::VARCHAR[]))",
+                    [invoices])
+    load_mixed(con, objects, synced_at=synced_at)
+    for table, ids in gone.items():
+        mark_deleted(con, table, ids)
+    forget_fresh_listings(con)  # a resumed backfill may list these objects again
 
 
 def last_sync_run(db_path: str) -> dict | None:

@@ -5,12 +5,18 @@ demo generator) write a private working file `<db>.work`, and publish it by
 copying it to `<db>.tmp` and renaming that over `<db>` (atomic on one file
 system). The dashboard only ever opens `<db>` read-only and reopens it when
 `published_version` changes. Neither can make the other fail.
+
+The updater publishes a webhook batch without copying the account: `<db>` is
+then a symbolic link to one of two copies it keeps, `<db>.pub-<n>`
+(etl/copies.py). A full publish replaces the link with a plain file again.
 """
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -88,8 +94,9 @@ def publish(con, db_path: str) -> None:
     con.execute("CHECKPOINT")
     tmp = f"{db_path}.tmp"
     shutil.copyfile(working_path(db_path), tmp)
-    with _publishing(db_path):
+    with publishing(db_path):
         os.replace(tmp, db_path)
+        remove_copies(db_path)  # the updater's, now stale (etl/copies.py)
 
 
 def upgrade_published(db_path: str) -> bool:
@@ -120,18 +127,20 @@ def upgrade_published(db_path: str) -> bool:
             con.execute("CHECKPOINT")
         finally:
             con.close()
-        with _publishing(db_path):
+        with publishing(db_path):
             if published_version(db_path) != version:  # a writer published meanwhile: its file is newer
                 os.remove(upgrade)
                 return False
             os.replace(upgrade, db_path)
+            remove_copies(db_path)
         return True
 
 
 @contextmanager
-def _publishing(db_path: str):
+def publishing(db_path: str):
     """Held while a file replaces the published one, so that an upgrade never
-    replaces a copy a writer published after the upgrade began."""
+    replaces a copy a writer published after the upgrade began, and no writer
+    removes the updater's copy while it writes that copy."""
     import fcntl
 
     with open(f"{db_path}.publish.lock", "w") as lock:
@@ -140,8 +149,55 @@ def _publishing(db_path: str):
 
 
 def open_published(db_path: str):
-    """A read-only connection to the published database (the dashboard's)."""
-    return connect(db_path, read_only=True)
+    """A read-only connection to the published database (the dashboard's).
+
+    Opened at the link's target, so that DuckDB (which shares one instance
+    among a process's connections to one path) never hands out an older copy.
+    A copy the updater swapped away from a moment ago may be locked for writing
+    or gone: the link points at a newer one, so look again."""
+    import duckdb  # here, not above: the sync's page converter needs no DuckDB
+
+    for attempt in range(5):
+        try:
+            return connect(os.path.realpath(db_path), read_only=True)
+        except duckdb.IOException:
+            if attempt == 4 or not os.path.islink(db_path):
+                raise
+            time.sleep(0.05)
+    raise AssertionError("unreachable")
+
+
+# --- the updater's two copies (etl/copies.py) ---------------------------------------
+
+def current_copy(db_path: str) -> str | None:
+    """The copy `<db>` links to; None when it is a plain file (or missing)."""
+    return os.path.realpath(db_path) if os.path.islink(db_path) else None
+
+
+def new_copy_path(db_path: str) -> str:
+    return f"{db_path}.pub-{time.time_ns()}"
+
+
+def point_at(db_path: str, copy: str) -> None:
+    """Make `<db>` a link to `copy`, atomically (call under `publishing`)."""
+    link = f"{db_path}.link"
+    if os.path.lexists(link):
+        os.remove(link)
+    os.symlink(os.path.basename(copy), link)  # relative: the folder may move
+    os.replace(link, db_path)
+
+
+def remove_copies(db_path: str, keep=()) -> None:
+    """The updater's copies other than `keep` (readers that have one open keep
+    reading it: the file goes when they close it). Call under `publishing`."""
+    kept = {os.path.realpath(path) for path in keep if path}
+    for path in glob.glob(glob.escape(db_path) + ".pub-*"):
+        copy = path.removesuffix(".wal").removesuffix(".part")
+        if os.path.realpath(copy) not in kept:
+            try:
+                os.remove(path)
+            except FileNotFoundError:
+                pass
 
 
 def published_version(db_path: str) -> tuple[int, int] | None:

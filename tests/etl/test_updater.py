@@ -324,3 +324,21 @@ def test_a_subscription_schedule_update_is_applied_from_its_current_state(synced
                              "WHERE schedule_id = ?", [old["id"]]) == [(1,)]
     finally:
         stop(proc)
+
+
+def test_steady_batches_are_published_onto_the_standby_copy_not_by_copying(synced, account):
+    base, db = synced
+    proc, url = start_updater(db, base)
+    try:
+        for n in range(4):
+            changed = {**account["customers"][10], "email": f"step{n}@example.com"}
+            put_objects(base, [changed])
+            assert deliver(url, event(f"evt_step{n}", "customer.updated", changed)) == 200
+            want = changed["email"]
+            assert wait_until(lambda want=want: email(db, account["customers"][10]["id"])[0][0] == want)
+        info = health(url)
+        # the first two make the pair of copies; from then on only the batch is written
+        assert info["published_as"] == "standby" and info["write_seconds"] is not None
+        assert os.path.islink(db) and len(list(Path(db).parent.glob(Path(db).name + ".pub-*"))) == 2
+    finally:
+        stop(proc)
