@@ -98,8 +98,12 @@ def run(customers: int, months: int, demo: bool) -> None:
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_for_http(f"http://127.0.0.1:{port}/healthz", 60, proc)
-            times = [one_change(base, f"http://127.0.0.1:{port}/stripe/webhook", db, person, i)
-                     for i, person in enumerate(people)]
+            times, publishes = [], []
+            for i, person in enumerate(people):
+                times.append(one_change(base, f"http://127.0.0.1:{port}/stripe/webhook", db, person, i))
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as answer:
+                    info = json.loads(answer.read())
+                publishes.append((info.get("published_as"), info.get("write_seconds")))
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -108,6 +112,10 @@ def run(customers: int, months: int, demo: bool) -> None:
     p95 = times[min(len(times) - 1, round(0.95 * len(times)) - 1)]
     print(f"{customers:,} customers: POST -> visible to a new reader over {len(times)} changes: "
           f"p50 {statistics.median(times):.2f} s, p95 {p95:.2f} s, max {times[-1]:.2f} s", flush=True)
+    for how in sorted({h for h, _ in publishes if h}):
+        spent = sorted(w for h, w in publishes if h == how and w is not None)
+        print(f"  published as {how}: {len(spent)} times, write + publish p50 {statistics.median(spent):.2f} s, "
+              f"max {spent[-1]:.2f} s", flush=True)
 
 
 def one_change(base: str, url: str, db: Path, person: dict, i: int) -> float:

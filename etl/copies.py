@@ -29,7 +29,6 @@ from typing import Callable
 import duckdb
 
 from etl import store
-from etl.load import connect
 
 Batch = Callable[[duckdb.DuckDBPyConnection], None]  # writes one batch (no transaction of its own)
 
@@ -64,7 +63,9 @@ class TwoCopies:
                 or not os.path.exists(standby):
             return False
         try:
-            con = connect(standby)
+            # not etl.load.connect: the copy has the working file's tables (made from it
+            # in this process), and creating them again costs more than a small batch
+            con = duckdb.connect(standby)
         except duckdb.Error:  # a reader still has it open (another process: a lock; this one: its instance)
             return False
         try:
