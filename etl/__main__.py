@@ -12,11 +12,12 @@ def main(argv=None) -> int:
         memory.without_pandas()  # the sync never needs it; its memory would stay
         convert.warm_up()  # before the imports below: the page converter starts meanwhile
     try:
-        from etl import cli_sync, demo
+        from etl import cli_sync
         cli_sync.add_arguments(commands.add_parser("sync", help="pull a Stripe account into DuckDB"))
-        demo.add_arguments(commands.add_parser("demo", help="generate the demo account"))
-        from etl import updater
-        updater.add_arguments(commands.add_parser("serve", help="apply Stripe webhooks and sync on a schedule"))
+        if not syncing:  # their imports (the updater's HTTP stacks) would stay in the sync's memory
+            from etl import demo, updater
+            demo.add_arguments(commands.add_parser("demo", help="generate the demo account"))
+            updater.add_arguments(commands.add_parser("serve", help="apply Stripe webhooks and sync on a schedule"))
         args = parser.parse_args(argv)
         return args.run(args)
     finally:

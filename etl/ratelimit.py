@@ -17,6 +17,11 @@ import time
 
 WAKE_FALLBACK_SECONDS = 1.0
 ACCOUNT_BURST = 2  # requests the account's limiter lets through at once
+# And an endpoint's: with room for one only, a token that comes while the
+# endpoint's next request is still queued for the account's is lost, and the
+# endpoint falls short of its limit; the send window below still holds any
+# one second to the limit.
+ENDPOINT_BURST = 2
 # The server counts a request when it arrives, a little after we send it, and
 # not always equally late: an endpoint's sends are kept within its limit over
 # slightly more than a second, so no second the server counts holds one more.
@@ -139,7 +144,7 @@ class EndpointLimiters:
     def _limits(self, endpoint: str) -> tuple[RateLimiter, "SendWindow"]:
         with self._lock:
             if endpoint not in self._endpoints:
-                self._endpoints[endpoint] = (RateLimiter(self.endpoint_rate, burst=1), SendWindow())
+                self._endpoints[endpoint] = (RateLimiter(self.endpoint_rate, burst=ENDPOINT_BURST), SendWindow())
             return self._endpoints[endpoint]
 
 

@@ -7,9 +7,10 @@ names and the database lacks is retrieved by id, and every product such a
 price or line names.
 
 Those retrieves start while invoices and subscriptions are still listed: the
-writer hands `PricesById` the price ids of every page it commits, and once the
-price lists are done (only they tell an inline price from a listed one) each
-unknown id is retrieved at once, on `GET /v1/prices/{id}`'s own rate limit.
+writer hands `PricesById` the price ids of every page before committing it,
+and once the price lists are done (only they tell an inline price from a
+listed one) each unknown id is retrieved at once, on `GET /v1/prices/{id}`'s
+own rate limit.
 Left for after the lists: ids no listed page named (objects events brought,
 pages of a run that was killed) and the products, which are few.
 
@@ -92,9 +93,9 @@ def named_prices(rows: Prepared) -> set[str]:
 class PricesById:
     """Retrieves the prices listed pages name and no list gave, while the lists go on.
 
-    The writer `offer`s the ids of each page it commits; `start` comes once the
-    price lists are done, with the ids stored (those need no request); `take`
-    and `write` hand the writer what came back. The retrieves run on their own
+    The writer `offer`s the ids of each page it is about to commit; `start`
+    comes once the price lists are done, with the ids stored (those need no
+    request); `take` and `write` hand the writer what came back. The retrieves run on their own
     threads, everything else on the writer's.
     """
 

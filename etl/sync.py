@@ -236,13 +236,19 @@ class Sync(SyncPlan, PageWriter):
         self.notes += fetch_referenced(self.con, self.client, self._prices_path(jobs), utc_now(),
                                        self.prices_by_id)
 
-    def _retrieve_named_prices(self, jobs: list[Job], pages: list[tuple[Job, Window, Page]]) -> None:
-        """Prices the pages just written name, retrieved by id while the lists go on
-        (once the price lists are done: they tell which prices no list gives)."""
-        by_id = self.prices_by_id
+    def _offer_named_prices(self, pages: list[tuple[Job, Window, Page]]) -> None:
+        """The prices the pages about to be written name: once retrieving, they
+        are asked at once instead of after the pages' transaction, so the
+        retrieve endpoint (which sets the pace where inline prices are many)
+        starts sooner and never waits on a commit."""
         for job, _, page in pages:
             if job.kind.table in ("subscriptions", "invoices") and page.rows is not None:
-                by_id.offer(named_prices(page.rows))
+                self.prices_by_id.offer(named_prices(page.rows))
+
+    def _retrieve_named_prices(self, jobs: list[Job]) -> None:
+        """Prices the pages name, retrieved by id while the lists go on (once the
+        price lists are done: they tell which prices no list gives)."""
+        by_id = self.prices_by_id
         if not by_id.started and all(j.status == "done" or j.note == NOT_OFFERED
                                      for j in jobs if j.kind.table == "prices"):
             by_id.start(self._prices_path(jobs),
@@ -270,8 +276,8 @@ class Sync(SyncPlan, PageWriter):
             items = self._take_pages()
             pages = [(job, window, page) for job, window, page in items
                      if isinstance(page, Page) and job.running]
+            self._offer_named_prices(pages)
             self._write(pages)
-            self._retrieve_named_prices(jobs, pages)
             for job, window, failure in items:
                 if isinstance(failure, Failure):
                     self._failed(job, window, failure)
@@ -279,6 +285,7 @@ class Sync(SyncPlan, PageWriter):
                 self.progress(job.kind.name, job.fetched, False)
                 if job.running and not job.windows:
                     self._finish_job(job)
+            self._retrieve_named_prices(jobs)  # the price lists may have just finished
             self._maybe_publish()
             if sum(map(queued_size, items)) > GIVE_BACK_AFTER:
                 items = pages = []
