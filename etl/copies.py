@@ -90,5 +90,6 @@ class TwoCopies:
         shutil.copyfile(store.working_path(self.db_path), f"{copy}.part")
         os.replace(f"{copy}.part", copy)
         store.point_at(self.db_path, copy)
-        self.installed, self.standby, self.behind = copy, previous, batch
+        # as current_copy() will name it (a relative --db, a linked folder)
+        self.installed, self.standby, self.behind = os.path.realpath(copy), previous, batch
         store.remove_copies(self.db_path, keep={copy, previous})

@@ -174,3 +174,13 @@ def test_a_batch_failing_on_the_standby_is_published_by_a_full_copy(account):
     assert publish(db, work, copies, fails_on_a_copy) == "full copy"
     assert emails(db)["cus_1"] == "good@example.com"
     assert len(copy_files(db)) == 2
+
+
+def test_a_relative_database_path_reaches_the_standby_too(account, monkeypatch):
+    db, work, _ = account  # `make run`'s updater is given data/tally.duckdb
+    folder, name = os.path.split(db)
+    monkeypatch.chdir(folder)
+    copies = TwoCopies(name)
+    hows = [publish(name, work, copies, batch_of(customer(1, f"r{n}@example.com"))) for n in range(3)]
+    assert hows == ["full copy", "full copy", "standby"]
+    assert emails(name)["cus_1"] == "r2@example.com"
