@@ -8,8 +8,7 @@ def main(argv=None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     syncing = (sys.argv[1:] if argv is None else argv)[:1] == ["sync"]
     if syncing:
-        from etl import convert, memory
-        memory.without_pandas()  # the sync never needs it; its memory would stay
+        from etl import convert
         convert.warm_up()  # before the imports below: the page converter starts meanwhile
     try:
         from etl import cli_sync
@@ -26,4 +25,9 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["sync"]:
+        # A process that only syncs never needs pandas, and its memory would stay.
+        # Not in main(): a caller in its own process (the tests) may well need it.
+        from etl import memory
+        memory.without_pandas()
     sys.exit(main())

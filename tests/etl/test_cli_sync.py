@@ -95,3 +95,14 @@ def test_unexpected_error_is_one_line_without_the_key(monkeypatch, tmp_path, cap
     assert code == 1
     assert "RuntimeError" in err and "disk trouble" in err and "Traceback" not in err
     assert DEFAULT_API_KEY not in out + err and len(err.strip().splitlines()) == 1
+
+
+def test_a_sync_called_in_process_leaves_pandas_to_its_caller(monkeypatch, tmp_path, capsys, served):
+    # `python -m etl sync` keeps pandas out of its own process; a caller of main() may need it.
+    import sys
+
+    from etl.memory import _WithoutPandas
+
+    run_cli(monkeypatch, tmp_path, capsys, DEFAULT_API_KEY, served)
+    assert _WithoutPandas not in sys.meta_path
+    import pandas.io.formats.style  # noqa: F401  (a submodule imported lazily: failed before)
