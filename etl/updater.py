@@ -171,8 +171,13 @@ def add_arguments(parser) -> None:
 
 
 def main(args) -> int:
+    import signal
     import sys
 
+    # Ctrl-C stops the updater even when whatever started it ignored or blocked
+    # SIGINT (both survive exec): one Ctrl-C must stop it and its notifier.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     db_path = store.db_path_from_env(args.db)
     try:

@@ -50,7 +50,14 @@ def test_the_updater_mails_the_daily_digest_and_its_notifier_stops_with_it(demo_
             "Tally daily digest: " + (time.strftime("%a %d %b %Y", time.gmtime(time.time() - 86400)))]
         assert notifiers_of(demo_db)
         proc.send_signal(signal.SIGINT)
-        output = proc.communicate(timeout=30)[0].decode()
+        try:
+            output = proc.communicate(timeout=30)[0].decode()
+        except subprocess.TimeoutExpired:  # say what still runs, and what it does with SIGINT
+            status = Path(f"/proc/{proc.pid}/status")
+            signals = [line for line in status.read_text().splitlines() if line.startswith("Sig")] \
+                if status.exists() else "exited"
+            raise AssertionError(f"not stopped by SIGINT: updater {signals}, "
+                                 f"notifiers {notifiers_of(demo_db)}") from None
     finally:
         if proc.poll() is None:
             proc.kill()
